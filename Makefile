@@ -1,0 +1,40 @@
+# The two commands of the README: `make run` and `make test`. Each builds .venv as needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint messages screenshots
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet ".[test]"
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo ""
+	@echo "  Back office: http://$(HOST):$(PORT)/   (log in as admin / demo-admin)"
+	@echo "  Web server, Celery worker and beat start below; Ctrl-C stops all three."
+	@echo ""
+	WEB_ADDR=$(HOST):$(PORT) $(BIN)/honcho -f Procfile.dev start
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-location
+	$(BIN)/python manage.py compilemessages --ignore=.venv

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django_scopes import scopes_disabled
+
+from organizations.models import Membership
+
+
+def tenant(request: HttpRequest) -> dict[str, object]:
+    organization = getattr(request, "organization", None)
+    membership = getattr(request, "membership", None)
+    if organization is None or not request.user.is_authenticated:
+        return {}
+
+    def other_memberships() -> list[Membership]:
+        # The switcher lists the user's own organisations, which cross tenants by design.
+        with scopes_disabled():
+            return list(
+                Membership.objects.filter(user=request.user)
+                .exclude(organization=organization)
+                .select_related("organization")
+                .order_by("organization__name")
+            )
+
+    return {
+        "organization": organization,
+        "membership": membership,
+        "is_org_admin": membership is not None and membership.is_admin,
+        "other_memberships": other_memberships,
+    }

@@ -1,0 +1,53 @@
+"""Opens the tenant's scope for every back-office URL (/o/<org_slug>/…).
+
+The scope wraps the whole response, rendering included, so a lazy queryset evaluated in a
+template is scoped too. Outside it, a query of tenant data raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from organizations.models import Membership, Organization
+
+
+class TenantMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.organization = None
+        request.membership = None
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        slug = match.kwargs.get("org_slug")
+        if slug is None:
+            return self.get_response(request)
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        # An organisation the user does not belong to does not exist for them: 404, not 403.
+        with scopes_disabled():
+            membership = (
+                Membership.objects.select_related("organization")
+                .filter(user=request.user, organization__slug=slug)
+                .first()
+            )
+        if membership is None:
+            raise Http404
+        organization: Organization = membership.organization
+        request.organization = organization
+        request.membership = membership
+        timezone.activate(organization.tzinfo)
+        try:
+            with scope(organization=organization):
+                return self.get_response(request)
+        finally:
+            timezone.deactivate()

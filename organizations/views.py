@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+from django_scopes import scopes_disabled
+
+from organizations.decorators import admin_required
+from organizations.forms import OrganizationForm
+from organizations.models import Membership
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Sends a user to their organisation, or lets them choose among several."""
+    with scopes_disabled():
+        memberships = list(
+            Membership.objects.filter(user=request.user)
+            .select_related("organization")
+            .order_by("organization__name")
+        )
+    if len(memberships) == 1:
+        return redirect("org_home", org_slug=memberships[0].organization.slug)
+    return render(request, "organizations/choose.html", {"memberships": memberships})
+
+
+def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
+    members = Membership.objects.select_related("user").order_by("user__username")
+    return render(request, "organizations/home.html", {"members": members})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
+    form = OrganizationForm(request.POST or None, instance=request.organization)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("The organisation's settings were saved."))
+        return redirect("organization_settings", org_slug=org_slug)
+    return render(request, "organizations/settings.html", {"form": form})

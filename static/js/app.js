@@ -1,0 +1,27 @@
+// Behaviour without inline scripts, so that a strict Content-Security-Policy holds.
+(function () {
+  "use strict";
+  // Content that htmx swaps into the shared <dialog> opens it; closing empties it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = document.getElementById("dialog");
+    if (dialog && event.detail.target === dialog && dialog.innerHTML.trim() && !dialog.open) {
+      dialog.showModal();
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var closer = event.target.closest("[data-close-dialog]");
+    if (closer) {
+      var dialog = closer.closest("dialog");
+      if (dialog) { dialog.close(); dialog.innerHTML = ""; }
+    }
+  });
+  // Buttons that ask before a destructive action.
+  document.addEventListener("submit", function (event) {
+    var message = event.submitter && event.submitter.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+  // Selects that submit their form on change (filters, language).
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
+  });
+})();

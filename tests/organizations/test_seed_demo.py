@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django_scopes import scopes_disabled
+
+from organizations.models import Membership, Organization
+
+
+@pytest.mark.django_db
+def test_seed_demo_is_idempotent_and_the_admin_can_log_in(capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert "admin / demo-admin" in capsys.readouterr().out
+    assert Organization.objects.filter(slug="demo").count() == 1
+    with scopes_disabled():
+        assert Membership.objects.filter(organization__slug="demo", role="admin").count() == 1
+    client = Client()
+    assert client.login(username="admin", password="demo-admin")
+    assert client.get("/o/demo/").status_code == 200
