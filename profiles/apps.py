@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class ProfilesConfig(AppConfig):
     name = "profiles"
     verbose_name = _("Profiles")
+
+    def seed_demo(self, organization: object) -> None:
+        from profiles.demo import seed
+
+        seed(organization)

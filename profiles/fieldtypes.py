@@ -1,0 +1,146 @@
+"""Every data field type in one place: its form field, its canonical stored form, its display.
+
+A value is stored as JSON in its canonical form (text as a string, a number as a decimal
+string, a date in ISO format, a boolean, a document as its UUID) so that the current value and
+every history row compare and render the same way whatever the type.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.validators import RegexValidator
+from django.utils import formats
+from django.utils.translation import gettext_lazy as _
+
+from profiles.models import DOCUMENT_TYPES, DataField, FieldType
+
+MAX_TEXT = 500
+MAX_LONG_TEXT = 5000
+MAX_DIGITS = 20
+DECIMAL_PLACES = 6
+
+phone_validator = RegexValidator(
+    r"^\+?[0-9][0-9 ().\-]{3,29}$",
+    _("Enter a phone number: digits, spaces and + ( ) . - only, e.g. +33 6 12 34 56 78."),
+)
+
+
+class DocumentInput(forms.FileInput):
+    """A file input that names the document already on file, which an upload replaces."""
+
+    template_name = "profiles/widgets/document_input.html"
+    current_document: Any = None
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["current_document"] = self.current_document
+        return context
+
+
+def accept_attribute(field: DataField) -> str:
+    return ",".join(DOCUMENT_TYPES[t][0] for t in field.accepted_types if t in DOCUMENT_TYPES)
+
+
+def form_field(field: DataField, *, required: bool | None = None) -> forms.Field:
+    """The Django form field that edits a value of this data field."""
+    options: dict[str, Any] = {
+        "label": field.label,
+        "help_text": field.help_text,
+        "required": field.required if required is None else required,
+    }
+    match field.type:
+        case FieldType.TEXT:
+            return forms.CharField(max_length=MAX_TEXT, **options)
+        case FieldType.LONG_TEXT:
+            return forms.CharField(
+                max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), **options
+            )
+        case FieldType.NUMBER:
+            return forms.DecimalField(
+                max_digits=MAX_DIGITS,
+                decimal_places=DECIMAL_PLACES,
+                localize=True,
+                widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                **options,
+            )
+        case FieldType.DATE:
+            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **options)
+        case FieldType.EMAIL:
+            return forms.EmailField(max_length=254, **options)
+        case FieldType.PHONE:
+            return forms.CharField(
+                max_length=40,
+                validators=[phone_validator],
+                widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+                **options,
+            )
+        case FieldType.CHOICE:
+            return forms.ChoiceField(
+                choices=[("", "—"), *((c, c) for c in field.choices)], **options
+            )
+        case FieldType.BOOLEAN:
+            return forms.TypedChoiceField(
+                choices=[("", "—"), ("true", _("Yes")), ("false", _("No"))],
+                coerce=lambda v: v == "true",
+                empty_value=None,
+                **options,
+            )
+        case FieldType.DOCUMENT:
+            return forms.FileField(
+                widget=DocumentInput(attrs={"accept": accept_attribute(field)}), **options
+            )
+    raise ValueError(f"unknown field type {field.type!r}")
+
+
+def to_canonical(field: DataField, value: Any) -> Any:
+    """The JSON form of a cleaned form value; None (or empty) means no value."""
+    if value is None or value == "":
+        return None
+    match field.type:
+        case FieldType.NUMBER:
+            text = format(Decimal(value).normalize(), "f")
+            return "0" if text in {"-0", ""} else text
+        case FieldType.DATE:
+            return value.isoformat()
+        case FieldType.BOOLEAN:
+            return bool(value)
+        case FieldType.TEXT | FieldType.LONG_TEXT | FieldType.EMAIL | FieldType.PHONE:
+            return str(value).strip() or None
+        case _:
+            return value
+
+
+def to_initial(field: DataField, value: Any) -> Any:
+    """The form's initial value for a stored canonical value."""
+    if value is None:
+        return None
+    match field.type:
+        case FieldType.NUMBER:
+            return Decimal(value)
+        case FieldType.DATE:
+            return dt.date.fromisoformat(value)
+        case FieldType.BOOLEAN:
+            return "true" if value else "false"
+        case FieldType.DOCUMENT:
+            return None
+        case _:
+            return value
+
+
+def display(field: DataField, value: Any) -> str:
+    """A stored value as a person reads it, in the active language."""
+    if value is None:
+        return ""
+    match field.type:
+        case FieldType.NUMBER:
+            return formats.number_format(Decimal(value), use_l10n=True)
+        case FieldType.DATE:
+            return formats.date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+        case FieldType.BOOLEAN:
+            return str(_("Yes") if value else _("No"))
+        case _:
+            return str(value)

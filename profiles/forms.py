@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django_scopes.forms import SafeModelChoiceField
+
+from profiles import fieldtypes
+from profiles.models import DOCUMENT_TYPES, DataField, FieldType, FieldValue, Kind, Profile
+from profiles.uploads import check_upload
+
+
+class ContactForm(forms.ModelForm):
+    # Declared so the class builds without a tenant scope; the queryset is set per request.
+    company = SafeModelChoiceField(
+        queryset=Profile.objects.none(), required=False, label=_("company")
+    )
+
+    class Meta:
+        model = Profile
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "language",
+            "company",
+            "is_representative",
+        ]
+        widgets = {"phone": forms.TextInput(attrs={"type": "tel"})}
+
+    def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        self.instance.kind = Kind.CONTACT
+        self.fields["company"].queryset = Profile.objects.filter(
+            organization=organization, kind=Kind.COMPANY, archived_at__isnull=True
+        ).order_by("name")
+        self.fields["last_name"].required = True
+        self.fields["email"].required = True
+        self.fields["phone"].validators.append(fieldtypes.phone_validator)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("is_representative") and not data.get("company"):
+            self.add_error("is_representative", _("Choose the company this contact represents."))
+        return data
+
+
+class CompanyForm(forms.ModelForm):
+    class Meta:
+        model = Profile
+        fields = ["name", "registration_number", "address"]
+        widgets = {"address": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        self.instance.kind = Kind.COMPANY
+        self.fields["name"].required = True
+
+
+def profile_form_class(kind: str) -> type[ContactForm] | type[CompanyForm]:
+    return CompanyForm if kind == Kind.COMPANY else ContactForm
+
+
+class DataFieldForm(forms.ModelForm):
+    choices_text = forms.CharField(
+        label=_("Choices"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("For a list: one choice per line."),
+    )
+    accepted_types = forms.MultipleChoiceField(
+        label=_("Accepted file types"),
+        required=False,
+        choices=[(key, label) for key, (_mime, label) in DOCUMENT_TYPES.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("For a document. The file's content is checked, not only its name."),
+    )
+
+    class Meta:
+        model = DataField
+        fields = ["label", "type", "help_text", "section", "required", "max_size_mb"]
+
+    def __init__(self, *args: Any, organization: Any, applies_to: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        self.instance.applies_to = applies_to
+        self.fields["max_size_mb"].help_text = _("For a document.")
+        self.fields["max_size_mb"].min_value = 1
+        self.fields["max_size_mb"].max_value = 50
+        self.fields["max_size_mb"].widget.attrs.update(min=1, max=50)
+        self.initial.setdefault("choices_text", "\n".join(self.instance.choices or []))
+        self.initial.setdefault("accepted_types", self.instance.accepted_types)
+        if self.instance.pk and self.instance.values.exists():
+            # Values already stored were validated for this type; changing it would strand them.
+            self.fields["type"].disabled = True
+            self.fields["type"].help_text = _("The type cannot change once values are stored.")
+
+    def clean_max_size_mb(self) -> int:
+        size = self.cleaned_data["max_size_mb"]
+        if not 1 <= size <= 50:
+            raise ValidationError(_("Choose a size between 1 and 50 MB."))
+        return size
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        kind = data.get("type")
+        choices = [c.strip() for c in data.get("choices_text", "").splitlines() if c.strip()]
+        if kind == FieldType.CHOICE:
+            if not choices:
+                self.add_error("choices_text", _("A list needs at least one choice."))
+            elif len(set(choices)) != len(choices):
+                self.add_error("choices_text", _("Each choice must appear once."))
+            elif any(len(c) > 200 for c in choices):
+                self.add_error("choices_text", _("A choice is at most 200 characters long."))
+        if kind == FieldType.DOCUMENT and not data.get("accepted_types"):
+            self.add_error("accepted_types", _("Accept at least one file type."))
+        self.instance.choices = choices if kind == FieldType.CHOICE else []
+        if data.get("accepted_types"):
+            self.instance.accepted_types = data["accepted_types"]
+        return data
+
+
+class ValuesForm(forms.Form):
+    """Edits a profile's values of the given fields; documents are replaced by uploading."""
+
+    def __init__(
+        self,
+        *args: Any,
+        fields: list[DataField],
+        values: dict[int, FieldValue],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_fields = {f"f_{field.uuid.hex}": field for field in fields}
+        for name, field in self.data_fields.items():
+            value = values.get(field.pk)
+            # A document already on file satisfies "required": the client need not re-upload.
+            required = field.required and not (field.is_document and value is not None)
+            form_field = fieldtypes.form_field(field, required=required)
+            if value is not None:
+                self.initial[name] = fieldtypes.to_initial(field, value.value)
+                if field.is_document and value.document is not None:
+                    form_field.widget.current_document = value.document
+            self.fields[name] = form_field
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        for name, field in self.data_fields.items():
+            upload = data.get(name)
+            if field.is_document and upload:
+                try:
+                    upload.sniffed_content_type = check_upload(field, upload)
+                except ValidationError as error:
+                    self.add_error(name, error)
+        return data
+
+    def changed_values(self) -> list[tuple[DataField, Any]]:
+        """(field, canonical value or upload) for each field the user changed."""
+        changes = []
+        for name, field in self.data_fields.items():
+            if field.is_document:
+                upload = self.cleaned_data.get(name)
+                if upload:
+                    changes.append((field, upload))
+                continue
+            if name in self.changed_data:
+                changes.append((field, fieldtypes.to_canonical(field, self.cleaned_data[name])))
+        return changes

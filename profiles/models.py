@@ -1,0 +1,265 @@
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from organizations.models import Organization
+
+EXPIRY_WARNING_DAYS = 30
+
+
+class Kind(models.TextChoices):
+    CONTACT = "contact", _("Contact")
+    COMPANY = "company", _("Company")
+
+
+class Profile(models.Model):
+    """A client of the organisation: a contact (a person) or a company."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    # A contact's identity.
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    email = models.EmailField(_("e-mail"), blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    language = models.CharField(
+        _("preferred language"), max_length=8, choices=settings.LANGUAGES, default="fr"
+    )
+    company = models.ForeignKey(
+        "self",
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="contacts",
+        limit_choices_to={"kind": Kind.COMPANY},
+    )
+    is_representative = models.BooleanField(
+        _("represents the company"),
+        default=False,
+        help_text=_("Representatives receive the company's requests."),
+    )
+    # A company's identity.
+    name = models.CharField(_("company name"), max_length=200, blank=True)
+    registration_number = models.CharField(_("registration number"), max_length=60, blank=True)
+    address = models.TextField(_("address"), blank=True)
+
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+        indexes = [
+            models.Index(fields=["organization", "kind", "last_name", "first_name"]),
+            models.Index(fields=["organization", "kind", "name"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="contact") | Q(company__isnull=True, is_representative=False),
+                name="only_contacts_belong_to_a_company",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        if self.kind == Kind.COMPANY:
+            return self.name
+        return f"{self.first_name} {self.last_name}".strip() or self.email
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def url_kind(self) -> str:
+        return "companies" if self.kind == Kind.COMPANY else "contacts"
+
+
+class FieldType(models.TextChoices):
+    TEXT = "text", _("Text")
+    LONG_TEXT = "long_text", _("Long text")
+    NUMBER = "number", _("Number")
+    DATE = "date", _("Date")
+    EMAIL = "email", _("E-mail")
+    PHONE = "phone", _("Phone")
+    CHOICE = "choice", _("List")
+    BOOLEAN = "boolean", _("Yes/no")
+    DOCUMENT = "document", _("Document")
+
+
+DOCUMENT_TYPES = {
+    "pdf": ("application/pdf", _("PDF")),
+    "jpeg": ("image/jpeg", _("JPEG image")),
+    "png": ("image/png", _("PNG image")),
+    "webp": ("image/webp", _("WebP image")),
+    "heic": ("image/heic", _("HEIC image")),
+}
+DEFAULT_DOCUMENT_TYPES = ["pdf", "jpeg", "png"]
+
+
+def default_document_types() -> list[str]:
+    return list(DEFAULT_DOCUMENT_TYPES)
+
+
+class DataField(models.Model):
+    """A field the organisation defines for its contacts or its companies."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    applies_to = models.CharField(_("for"), max_length=10, choices=Kind.choices)
+    label = models.CharField(_("label"), max_length=150)
+    help_text = models.CharField(_("help text"), max_length=300, blank=True)
+    section = models.CharField(
+        _("section"), max_length=80, blank=True, help_text=_("Fields of one section show together.")
+    )
+    type = models.CharField(_("type"), max_length=12, choices=FieldType.choices)
+    required = models.BooleanField(_("required"), default=False)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    accepted_types = models.JSONField(
+        _("accepted file types"), default=default_document_types, blank=True
+    )
+    max_size_mb = models.PositiveIntegerField(_("maximum size (MB)"), default=10)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("data field")
+        verbose_name_plural = _("data fields")
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["organization", "applies_to", "position"])]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def is_document(self) -> bool:
+        return self.type == FieldType.DOCUMENT
+
+    @property
+    def max_size_bytes(self) -> int:
+        return self.max_size_mb * 1024 * 1024
+
+
+def document_key(instance: Document, filename: str) -> str:
+    # The key reveals neither the tenant, the client nor the file's name, and cannot be guessed.
+    return f"documents/{secrets.token_hex(20)}"
+
+
+class Document(models.Model):
+    """An uploaded file. Never deleted while a value or a history row refers to it."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="documents")
+    field = models.ForeignKey(DataField, on_delete=models.CASCADE, related_name="documents")
+    file = models.FileField(upload_to=document_key, max_length=200)
+    name = models.CharField(_("file name"), max_length=200)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    uploaded_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("document")
+        verbose_name_plural = _("documents")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class FieldValue(models.Model):
+    """The current value of one field on one profile."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="values")
+    field = models.ForeignKey(DataField, on_delete=models.CASCADE, related_name="values")
+    # The canonical form of the value (see profiles.fieldtypes); a document's is its UUID.
+    value = models.JSONField(null=True)
+    document = models.ForeignKey(Document, null=True, on_delete=models.PROTECT, related_name="+")
+    expires_on = models.DateField(_("expiry date"), null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "field"], name="one_value_per_field"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_on"],
+                name="value_expires_on",
+                condition=Q(expires_on__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.value}"
+
+    def expiry_status(self, today: dt.date) -> str | None:
+        if self.expires_on is None:
+            return None
+        if self.expires_on < today:
+            return "expired"
+        if self.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS):
+            return "expiring"
+        return "valid"
+
+
+class Source(models.TextChoices):
+    STAFF = "staff", _("Staff edit")
+    DOSSIER = "dossier", _("Dossier")
+    IMPORT = "import", _("Import")
+
+
+class FieldValueHistory(models.Model):
+    """One change of one value. Appended on every change, never updated or deleted."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="history")
+    field = models.ForeignKey(DataField, on_delete=models.CASCADE, related_name="history")
+    old_value = models.JSONField(null=True)
+    new_value = models.JSONField(null=True)
+    old_document = models.ForeignKey(
+        Document, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    new_document = models.ForeignKey(
+        Document, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("value history")
+        verbose_name_plural = _("value history")
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["profile", "field", "-changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.old_value} → {self.new_value}"

@@ -1,0 +1,379 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from organizations.decorators import admin_required
+from organizations.lookups import get_for_org
+from profiles import fieldtypes
+from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
+from profiles.models import (
+    DataField,
+    Document,
+    FieldValue,
+    FieldValueHistory,
+    Kind,
+    Profile,
+    Source,
+)
+from profiles.services import (
+    NewValue,
+    StoredFile,
+    apply_values,
+    delete_stored,
+    new_document,
+    store_file,
+)
+from profiles.uploads import clean_filename
+
+PAGE_SIZE = 25
+KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
+
+
+def _kind(url_kind: str) -> str:
+    try:
+        return KIND_OF_URL[url_kind]
+    except KeyError:
+        raise Http404 from None
+
+
+def _get_profile(request: HttpRequest, profile_uuid: Any) -> Profile:
+    return get_for_org(request, Profile.objects.select_related("company"), uuid=profile_uuid)
+
+
+def today(request: HttpRequest) -> Any:
+    return timezone.localdate(timezone=request.organization.tzinfo)
+
+
+def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+    kind = _kind(url_kind)
+    profiles = Profile.objects.filter(organization=request.organization, kind=kind)
+    query = request.GET.get("q", "").strip()[:100]
+    status = request.GET.get("status", "active")
+    if status == "archived":
+        profiles = profiles.filter(archived_at__isnull=False)
+    elif status != "all":
+        status = "active"
+        profiles = profiles.filter(archived_at__isnull=True)
+    if query:
+        if kind == Kind.COMPANY:
+            profiles = profiles.filter(
+                Q(name__icontains=query) | Q(registration_number__icontains=query)
+            )
+        else:
+            for word in query.split()[:5]:
+                profiles = profiles.filter(
+                    Q(first_name__icontains=word)
+                    | Q(last_name__icontains=word)
+                    | Q(email__icontains=word)
+                )
+    if kind == Kind.CONTACT:
+        profiles = profiles.select_related("company").order_by("last_name", "first_name", "id")
+        if request.GET.get("representatives") == "1":
+            profiles = profiles.filter(is_representative=True)
+    else:
+        profiles = profiles.order_by("name", "id")
+    page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "profiles/list.html",
+        {
+            "kind": kind,
+            "url_kind": url_kind,
+            "page": page,
+            "query": query,
+            "status": status,
+            "representatives": request.GET.get("representatives") == "1",
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def profile_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+    kind = _kind(url_kind)
+    form = profile_form_class(kind)(request.POST or None, organization=request.organization)
+    if request.method == "POST" and form.is_valid():
+        profile = form.save()
+        messages.success(request, _("%(name)s was created.") % {"name": profile.display_name})
+        return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
+    return render(request, "profiles/form.html", {"form": form, "kind": kind, "url_kind": url_kind})
+
+
+@require_http_methods(["GET", "POST"])
+def profile_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+    profile = _get_profile(request, profile_uuid)
+    form = profile_form_class(profile.kind)(
+        request.POST or None, instance=profile, organization=request.organization
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("%(name)s was saved.") % {"name": profile.display_name})
+        return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
+    return render(
+        request,
+        "profiles/form.html",
+        {"form": form, "profile": profile, "kind": profile.kind, "url_kind": profile.url_kind},
+    )
+
+
+@require_POST
+def profile_archive(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+    profile = _get_profile(request, profile_uuid)
+    if profile.is_archived:
+        profile.archived_at = None
+        messages.success(request, _("%(name)s was restored.") % {"name": profile.display_name})
+    else:
+        profile.archived_at = timezone.now()
+        messages.success(request, _("%(name)s was archived.") % {"name": profile.display_name})
+    profile.save(update_fields=["archived_at", "updated_at"])
+    return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
+
+
+def _fields_and_values(profile: Profile) -> tuple[list[DataField], dict[int, FieldValue]]:
+    fields = list(
+        DataField.objects.filter(
+            organization_id=profile.organization_id,
+            applies_to=profile.kind,
+            archived_at__isnull=True,
+        )
+    )
+    values = {
+        value.field_id: value
+        for value in FieldValue.objects.filter(profile=profile).select_related("document")
+    }
+    return fields, values
+
+
+def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+    profile = _get_profile(request, profile_uuid)
+    fields, values = _fields_and_values(profile)
+    day = today(request)
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for field in fields:
+        value = values.get(field.pk)
+        sections.setdefault(field.section, []).append(
+            {
+                "field": field,
+                "value": value,
+                "display": fieldtypes.display(field, value.value) if value else "",
+                "expiry": value.expiry_status(day) if value else None,
+            }
+        )
+    representatives = (
+        list(profile.contacts.filter(archived_at__isnull=True).order_by("last_name"))
+        if profile.kind == Kind.COMPANY
+        else []
+    )
+    return render(
+        request,
+        "profiles/detail.html",
+        {
+            "profile": profile,
+            "sections": sections,
+            "representatives": representatives,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+    profile = _get_profile(request, profile_uuid)
+    fields, values = _fields_and_values(profile)
+    form = ValuesForm(request.POST or None, request.FILES or None, fields=fields, values=values)
+    if request.method == "POST" and form.is_valid():
+        changes = form.changed_values()
+        stored: list[StoredFile] = []
+        try:
+            # Files go to storage before the transaction (slow I/O); if it fails, they go.
+            pending = []
+            for field, value in changes:
+                if field.is_document:
+                    file = store_file(
+                        value,
+                        name=clean_filename(value.name),
+                        content_type=value.sniffed_content_type,
+                    )
+                    stored.append(file)
+                    pending.append((field, file))
+                else:
+                    pending.append((field, value))
+            with transaction.atomic():
+                new_values = []
+                for field, value in pending:
+                    if isinstance(value, StoredFile):
+                        document = new_document(profile, field, value)
+                        new_values.append(NewValue(field, str(document.uuid), document))
+                    else:
+                        new_values.append(NewValue(field, value))
+                rows = apply_values(profile, new_values, source=Source.STAFF, user=request.user)
+        except Exception:
+            delete_stored(stored)
+            raise
+        if rows:
+            messages.success(request, _("The values were saved."))
+        else:
+            messages.info(request, _("Nothing changed."))
+        return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
+    return render(request, "profiles/values_form.html", {"profile": profile, "form": form})
+
+
+def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+    profile = _get_profile(request, profile_uuid)
+    history = (
+        FieldValueHistory.objects.filter(profile=profile)
+        .select_related("field", "user", "old_document", "new_document")
+        .order_by("-changed_at", "-id")
+    )
+    field = None
+    if request.GET.get("field"):
+        try:
+            field = get_for_org(request, DataField, uuid=request.GET["field"])
+        except Http404:
+            field = None
+        else:
+            history = history.filter(field=field)
+    page = Paginator(history, 50).get_page(request.GET.get("page"))
+    for row in page:
+        row.old_display = fieldtypes.display(row.field, row.old_value)
+        row.new_display = fieldtypes.display(row.field, row.new_value)
+    return render(
+        request,
+        "profiles/history.html",
+        {"profile": profile, "page": page, "field": field},
+    )
+
+
+def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
+    document = get_for_org(request, Document, uuid=document_uuid)
+    try:
+        handle = document.file.open("rb")
+    except (OSError, ValidationError):
+        raise Http404 from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=document.name, content_type=document.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+# Settings > Data fields
+
+
+@admin_required
+def field_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+    kind = _kind(url_kind)
+    show_archived = request.GET.get("archived") == "1"
+    fields = DataField.objects.filter(organization=request.organization, applies_to=kind)
+    fields = fields.filter(archived_at__isnull=not show_archived)
+    return render(
+        request,
+        "profiles/fields/list.html",
+        {
+            "fields": list(fields),
+            "kind": kind,
+            "url_kind": url_kind,
+            "show_archived": show_archived,
+        },
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+    kind = _kind(url_kind)
+    form = DataFieldForm(request.POST or None, organization=request.organization, applies_to=kind)
+    if request.method == "POST" and form.is_valid():
+        last = (
+            DataField.objects.filter(organization=request.organization, applies_to=kind)
+            .order_by("-position")
+            .first()
+        )
+        form.instance.position = (last.position + 1) if last else 0
+        field = form.save()
+        messages.success(request, _("The field “%(label)s” was created.") % {"label": field.label})
+        return redirect("profiles:field_list", org_slug=org_slug, url_kind=url_kind)
+    return render(
+        request, "profiles/fields/form.html", {"form": form, "kind": kind, "url_kind": url_kind}
+    )
+
+
+def _url_kind(kind: str) -> str:
+    return "companies" if kind == Kind.COMPANY else "contacts"
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+    field = get_for_org(request, DataField, uuid=field_uuid)
+    form = DataFieldForm(
+        request.POST or None,
+        instance=field,
+        organization=request.organization,
+        applies_to=field.applies_to,
+    )
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("The field “%(label)s” was saved.") % {"label": field.label})
+        return redirect(
+            "profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to)
+        )
+    return render(
+        request,
+        "profiles/fields/form.html",
+        {
+            "form": form,
+            "field": field,
+            "kind": field.applies_to,
+            "url_kind": _url_kind(field.applies_to),
+        },
+    )
+
+
+@admin_required
+@require_POST
+def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+    field = get_for_org(request, DataField, uuid=field_uuid)
+    if field.archived_at:
+        field.archived_at = None
+        messages.success(request, _("The field “%(label)s” was restored.") % {"label": field.label})
+    else:
+        field.archived_at = timezone.now()
+        messages.success(
+            request,
+            _("The field “%(label)s” was archived; its values and history are kept.")
+            % {"label": field.label},
+        )
+    field.save(update_fields=["archived_at"])
+    return redirect("profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to))
+
+
+@admin_required
+@require_POST
+def field_move(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+    field = get_for_org(request, DataField, uuid=field_uuid)
+    siblings = list(
+        DataField.objects.filter(
+            organization=request.organization,
+            applies_to=field.applies_to,
+            archived_at__isnull=True,
+        )
+    )
+    index = next((i for i, f in enumerate(siblings) if f.pk == field.pk), None)
+    step = -1 if request.POST.get("direction") == "up" else 1
+    if index is not None and 0 <= index + step < len(siblings):
+        siblings[index], siblings[index + step] = siblings[index + step], siblings[index]
+        for position, sibling in enumerate(siblings):
+            sibling.position = position
+        DataField.objects.bulk_update(siblings, ["position"])
+    return redirect("profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to))

@@ -1,0 +1,48 @@
+"""Small builders for tests: objects built inline, in the organisation's scope."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_scopes import scopes_disabled
+
+from profiles.models import DataField, Kind, Profile
+
+PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
+    b"\x00\x00\x00IEND\xaeB`\x82"
+)
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
+
+
+def contact(org: Any, **kwargs: Any) -> Profile:
+    defaults = {"first_name": "Jane", "last_name": "Doe", "email": "jane@example.com"}
+    with scopes_disabled():
+        return Profile.objects.create(organization=org, kind=Kind.CONTACT, **{**defaults, **kwargs})
+
+
+def company(org: Any, **kwargs: Any) -> Profile:
+    with scopes_disabled():
+        return Profile.objects.create(
+            organization=org, kind=Kind.COMPANY, **{"name": "Initech", **kwargs}
+        )
+
+
+def field(org: Any, type: str = "text", applies_to: str = Kind.CONTACT, **kwargs: Any) -> DataField:
+    with scopes_disabled():
+        position = DataField.objects.filter(organization=org).count()
+        return DataField.objects.create(
+            organization=org,
+            applies_to=applies_to,
+            type=type,
+            label=kwargs.pop("label", f"{type} field {position}"),
+            position=position,
+            **kwargs,
+        )
