@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -181,6 +182,17 @@ else:
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Back office <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# Cache: per process unless CACHE_URL names a shared one (Redis), which production needs so
+# that the portal's rate limit holds across web workers.
+CACHE_URL = env_str("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 # Celery: a broker kept in folders unless CELERY_BROKER_URL names one (Redis in production).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL == "filesystem://":
@@ -203,7 +215,17 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The fixed entries; django-celery-beat copies them into its tables when beat starts.
 # Schedules of update groups are rows of their own, never periodic tasks.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "dossiers-sweep-notifications": {
+        "task": "dossiers.tasks.sweep_notifications",
+        "schedule": 300.0,
+    },
+    "dossiers-reminders": {
+        "task": "dossiers.tasks.send_reminders",
+        "schedule": crontab(minute=0, hour=9),
+    },
+    "dossiers-purge": {"task": "dossiers.tasks.purge_dossiers", "schedule": crontab(minute=15)},
+}
 
 # Security: strict in production, where TLS ends at the proxy in front of gunicorn.
 SESSION_COOKIE_HTTPONLY = True

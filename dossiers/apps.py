@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class DossiersConfig(AppConfig):
     name = "dossiers"
     verbose_name = _("Dossiers")
+
+    def seed_demo(self, organization: object) -> None:
+        from dossiers.demo import seed
+
+        seed(organization)

@@ -138,6 +138,15 @@ class DataField(models.Model):
     )
     max_size_mb = models.PositiveIntegerField(_("maximum size (MB)"), default=10)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    # A field belongs to at most one update group: one column, so the database says so.
+    update_group = models.ForeignKey(
+        "monitoring.UpdateGroup",
+        verbose_name=_("update group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="fields",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(organization="organization")
@@ -250,6 +259,9 @@ class FieldValueHistory(models.Model):
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    dossier = models.ForeignKey(
+        "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 

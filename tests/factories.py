@@ -46,3 +46,47 @@ def field(org: Any, type: str = "text", applies_to: str = Kind.CONTACT, **kwargs
             position=position,
             **kwargs,
         )
+
+
+def dossier(org: Any, profile: Profile, fields: list[DataField], **kwargs: Any) -> Any:
+    from django_scopes import scope
+
+    from dossiers.models import Dossier
+    from dossiers.services import open_dossiers
+
+    kwargs.setdefault("kind", Dossier.Kind.CLASSIC)
+    kwargs.setdefault("title", "Annual review")
+    with scope(organization=org):
+        [dossier_id] = open_dossiers(org, [profile.pk], fields, **kwargs)
+        return Dossier.objects.select_related("profile").get(pk=dossier_id)
+
+
+def token(dossier: Any, recipient: Profile | None = None) -> str:
+    from django_scopes import scope
+
+    from dossiers.models import AccessToken
+
+    with scope(organization=dossier.organization):
+        return AccessToken.issue(dossier, recipient or dossier.recipients()[0])
+
+
+def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
+    import datetime as dt
+
+    from monitoring.models import UpdateGroup
+
+    defaults = {
+        "title": "KYC",
+        "applies_to": Kind.CONTACT,
+        "start_date": dt.date(2024, 1, 31),
+        "interval_count": 1,
+        "interval_unit": "months",
+    }
+    with scopes_disabled():
+        g = UpdateGroup(organization=org, **{**defaults, **kwargs})
+        g.schedule_from()
+        g.save()
+        for f in fields:
+            f.update_group = g
+            f.save(update_fields=["update_group"])
+    return g

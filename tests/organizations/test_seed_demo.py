@@ -19,3 +19,19 @@ def test_seed_demo_is_idempotent_and_the_admin_can_log_in(capsys):
     client = Client()
     assert client.login(username="admin", password="demo-admin")
     assert client.get("/o/demo/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_the_demo_has_profiles_fields_and_dossiers_in_every_status():
+    call_command("seed_demo")
+    call_command("seed_demo")
+    with scopes_disabled():
+        from dossiers.models import Dossier
+        from profiles.models import DataField, FieldType, Profile
+
+        org = Organization.objects.get(slug="demo")
+        assert {f.type for f in DataField.objects.filter(organization=org)} == set(FieldType.values)
+        company = Profile.objects.get(organization=org, name="Boulangerie Martin SARL")
+        assert company.contacts.filter(is_representative=True).count() == 2
+        statuses = set(Dossier.objects.filter(organization=org).values_list("status", flat=True))
+    assert {"open", "in_progress", "submitted", "expired"} <= statuses

@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from organizations.models import Organization
+from profiles.models import DataField, Document, Profile
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Dossier(models.Model):
+    """A request to one contact or company for the values of some fields."""
+
+    class Kind(models.TextChoices):
+        UPDATE = "update", _("Update")
+        CLASSIC = "classic", _("Classic")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        IN_PROGRESS = "in_progress", _("In progress")
+        SUBMITTED = "submitted", _("Submitted")
+        EXPIRED = "expired", _("Expired")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="dossiers")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
+    )
+    title = models.CharField(_("title"), max_length=200)
+    message = models.TextField(_("message to the client"), blank=True)
+    # Set for update dossiers opened by a group: one dossier per (group, period, profile).
+    update_group = models.ForeignKey(
+        "monitoring.UpdateGroup",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dossiers",
+    )
+    period = models.DateField(_("period"), null=True, blank=True)
+    superseded_by = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    invited_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("dossier")
+        verbose_name_plural = _("dossiers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["update_group", "period", "profile"],
+                condition=Q(update_group__isnull=False),
+                name="one_dossier_per_group_period_profile",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "status", "-created_at"]),
+            models.Index(fields=["created_at"], name="dossier_created_at"),
+            models.Index(fields=["profile", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} — {self.profile}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES and self.expires_at > timezone.now()
+
+    @property
+    def is_expired(self) -> bool:
+        return self.status == self.Status.EXPIRED or (
+            self.status in self.OPEN_STATUSES and self.expires_at <= timezone.now()
+        )
+
+    def recipients(self) -> list[Profile]:
+        """A contact answers for itself; a company's requests go to its representatives."""
+        if self.profile.kind == "contact":
+            return [self.profile]
+        return list(
+            Profile.objects.filter(
+                organization_id=self.organization_id,
+                company=self.profile,
+                is_representative=True,
+                archived_at__isnull=True,
+            ).order_by("last_name", "first_name")
+        )
+
+
+class DossierItem(models.Model):
+    """One requested field: its value when asked, the client's answer, and any upload."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="items")
+    field = models.ForeignKey(DataField, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+    initial_value = models.JSONField(null=True)
+    initial_document = models.ForeignKey(
+        Document, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answer = models.JSONField(null=True)
+    answered = models.BooleanField(default=False)
+    # A client's upload not yet written back: the purge deletes it with the dossier.
+    upload = models.FileField(max_length=200, blank=True)
+    upload_name = models.CharField(max_length=200, blank=True)
+    upload_content_type = models.CharField(max_length=100, blank=True)
+    upload_size = models.PositiveBigIntegerField(null=True)
+    # Set on write-back: the upload became this profile document and is no longer the item's.
+    written_document = models.ForeignKey(
+        Document, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["dossier", "field"], name="one_item_per_field"),
+        ]
+        indexes = [
+            models.Index(fields=["upload"], name="item_upload", condition=~Q(upload="")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dossier_id}: {self.field_id}"
+
+
+class AccessToken(models.Model):
+    """A personal link to a dossier. Only the hash is stored; the link is in the e-mail."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="tokens")
+    recipient = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    def __str__(self) -> str:
+        return f"token for {self.recipient_id} on {self.dossier_id}"
+
+    @classmethod
+    def issue(cls, dossier: Dossier, recipient: Profile) -> str:
+        """Creates a token and returns it in clear, the only time it is known."""
+        token = secrets.token_urlsafe(32)
+        cls.objects.create(
+            organization_id=dossier.organization_id,
+            dossier=dossier,
+            recipient=recipient,
+            token_hash=hash_token(token),
+        )
+        return token
+
+
+class DossierRecord(models.Model):
+    """What stays of a purged dossier, for audit: who was asked, when, what came of it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    profile = models.ForeignKey(
+        Profile, null=True, on_delete=models.SET_NULL, related_name="dossier_records"
+    )
+    dossier_uuid = models.UUIDField(unique=True)
+    kind = models.CharField(max_length=10, choices=Dossier.Kind.choices)
+    title = models.CharField(max_length=200)
+    recipients = models.TextField(blank=True)
+    fields = models.JSONField(default=list)
+    outcome = models.CharField(max_length=12, choices=Dossier.Status.choices)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True)
+    purged_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("dossier record")
+        verbose_name_plural = _("dossier records")
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.outcome})"

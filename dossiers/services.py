@@ -1,0 +1,340 @@
+"""Opening dossiers in bulk, writing a submission back, and purging old dossiers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from organizations.models import Organization
+from profiles.models import DataField, Document, FieldValue, Profile, Source
+from profiles.services import NewValue, apply_values
+
+logger = logging.getLogger(__name__)
+
+UPDATE_DOSSIER_LIFETIME = relativedelta(months=1)
+
+
+def update_dossier_expiry(created_at: dt.datetime) -> dt.datetime:
+    return created_at + UPDATE_DOSSIER_LIFETIME
+
+
+def open_dossiers(
+    organization: Organization,
+    profile_ids: Sequence[int],
+    fields: Sequence[DataField],
+    *,
+    kind: str,
+    title: str,
+    update_group_id: int | None = None,
+    period: dt.date | None = None,
+    expires_at: dt.datetime | None = None,
+    created_by: Any = None,
+    message: str = "",
+) -> list[int]:
+    """Opens one dossier per profile asking for `fields`; returns the ids of the dossiers.
+
+    Safe to run again for the same chunk: the unique constraint on (group, period, profile)
+    and on (dossier, field) turns a repeat into no change, so a task delivered twice, or two
+    workers on one chunk, leave one dossier per profile. The queries do not depend on the
+    chunk's size: a handful per call, whatever the number of profiles.
+    """
+    now = timezone.now()
+    expires_at = expires_at or update_dossier_expiry(now)
+    with transaction.atomic():
+        created = Dossier.objects.bulk_create(
+            [
+                Dossier(
+                    organization=organization,
+                    profile_id=profile_id,
+                    kind=kind,
+                    title=title,
+                    message=message,
+                    update_group_id=update_group_id,
+                    period=period,
+                    created_by=created_by,
+                    created_at=now,
+                    expires_at=expires_at,
+                )
+                for profile_id in profile_ids
+            ],
+            ignore_conflicts=update_group_id is not None,
+            batch_size=1000,
+        )
+        if update_group_id is not None:
+            # With conflicts ignored the rows come back without ids: read them, old and new.
+            dossier_of_profile = dict(
+                Dossier.objects.filter(
+                    update_group_id=update_group_id, period=period, profile_id__in=profile_ids
+                ).values_list("profile_id", "id")
+            )
+        else:
+            dossier_of_profile = {d.profile_id: d.pk for d in created}
+        current = {
+            (v["profile_id"], v["field_id"]): v
+            for v in FieldValue.objects.filter(profile_id__in=profile_ids, field__in=fields).values(
+                "profile_id", "field_id", "value", "document_id"
+            )
+        }
+        items = []
+        for profile_id, dossier_id in dossier_of_profile.items():
+            for position, field in enumerate(fields):
+                value = current.get((profile_id, field.pk), {})
+                items.append(
+                    DossierItem(
+                        organization=organization,
+                        dossier_id=dossier_id,
+                        field=field,
+                        position=position,
+                        initial_value=value.get("value"),
+                        initial_document_id=value.get("document_id"),
+                    )
+                )
+        DossierItem.objects.bulk_create(items, ignore_conflicts=True, batch_size=2000)
+        if update_group_id is not None:
+            # A client never holds two open dossiers of one group: the new one supersedes.
+            newer = Dossier.objects.filter(
+                update_group_id=update_group_id, period=period, profile_id=OuterRef("profile_id")
+            ).values("id")[:1]
+            Dossier.objects.filter(
+                update_group_id=update_group_id,
+                profile_id__in=profile_ids,
+                status__in=Dossier.OPEN_STATUSES,
+                period__lt=period,
+            ).update(status=Dossier.Status.SUPERSEDED, superseded_by=Subquery(newer))
+        ids = list(dossier_of_profile.values())
+        transaction.on_commit(lambda: _enqueue_invitations(ids))
+    return ids
+
+
+def _enqueue_invitations(dossier_ids: list[int]) -> None:
+    from dossiers.tasks import send_invitations
+
+    enqueue(send_invitations, dossier_ids)
+
+
+def enqueue(task: Any, *args: Any) -> None:
+    """Best effort: with the broker down the work is not lost, a periodic sweep picks it up."""
+    try:
+        task.apply_async(
+            args=args,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        )
+    except Exception:
+        logger.exception("Could not enqueue %s; the periodic sweep will retry", task.name)
+
+
+def follow_supersession(dossier: Dossier) -> Dossier:
+    """The dossier an old link now leads to: the newest of its chain."""
+    seen = {dossier.pk}
+    while dossier.superseded_by_id and dossier.superseded_by_id not in seen:
+        seen.add(dossier.superseded_by_id)
+        dossier = Dossier.objects.select_related("profile", "organization").get(
+            pk=dossier.superseded_by_id
+        )
+    return dossier
+
+
+class WriteBackError(Exception):
+    """The submission could not be written; nothing was, and the dossier is still open."""
+
+
+def submit(dossier: Dossier, answers: dict[int, Any], recipient: Profile | None) -> int:
+    """Writes the client's answers to the profile, all or nothing, and closes the dossier.
+
+    `answers` maps item ids to canonical values (documents arrive as draft uploads already in
+    storage). Returns the number of values that changed.
+    """
+    try:
+        with transaction.atomic():
+            locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
+            if locked.status not in Dossier.OPEN_STATUSES:
+                raise WriteBackError("already closed")
+            items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
+            new_values: list[NewValue] = []
+            for item in items:
+                if item.field.is_document:
+                    if not item.upload:
+                        continue
+                    document = Document.objects.create(
+                        organization_id=locked.organization_id,
+                        profile_id=locked.profile_id,
+                        field=item.field,
+                        file=item.upload.name,
+                        name=item.upload_name,
+                        content_type=item.upload_content_type,
+                        size=item.upload_size or 0,
+                    )
+                    # The file is the profile's from now on: the purge must not touch it.
+                    item.written_document = document
+                    item.answer = str(document.uuid)
+                    item.upload = ""
+                    item.answered = True
+                    item.save(update_fields=["written_document", "answer", "upload", "answered"])
+                    new_values.append(NewValue(item.field, str(document.uuid), document))
+                elif item.pk in answers:
+                    item.answer = answers[item.pk]
+                    item.answered = True
+                    item.save(update_fields=["answer", "answered"])
+                    # What the client left as it was asked must not undo a newer staff edit.
+                    if item.answer != item.initial_value:
+                        new_values.append(NewValue(item.field, item.answer))
+            rows = apply_values(locked.profile, new_values, source=Source.DOSSIER, dossier=locked)
+            locked.status = Dossier.Status.SUBMITTED
+            locked.submitted_at = timezone.now()
+            locked.save(update_fields=["status", "submitted_at"])
+            recipient_id = recipient.pk if recipient else None
+            transaction.on_commit(lambda: _enqueue_submitted(locked.pk, recipient_id))
+    except WriteBackError:
+        raise
+    except Exception as error:
+        logger.exception("Write-back of dossier %s failed", dossier.pk)
+        raise WriteBackError(str(error)) from error
+    return len(rows)
+
+
+def _enqueue_submitted(dossier_id: int, recipient_id: int | None) -> None:
+    from dossiers.tasks import send_submission_notices
+
+    enqueue(send_submission_notices, dossier_id, recipient_id)
+
+
+def delete_files(keys: Iterable[str]) -> int:
+    """Deletes storage keys, a thousand per request on S3, one by one elsewhere."""
+    keys = [key for key in keys if key]
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None:
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            bucket.delete_objects(
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+    else:
+        for key in keys:
+            default_storage.delete(key)
+    return len(keys)
+
+
+def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int:
+    """Deletes update dossiers a month after their creation, and their unclaimed uploads.
+
+    Documents written back belong to the profile and stay. A DossierRecord keeps, for audit,
+    who was asked, when and what came of it, and no uploaded content. Crosses tenants: the
+    caller runs it with scopes disabled.
+    """
+    now = now or timezone.now()
+    cutoff = now - UPDATE_DOSSIER_LIFETIME
+    purged = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Dossier.objects.filter(kind=Dossier.Kind.UPDATE, created_at__lte=cutoff)
+                .select_related("profile")
+                .order_by("id")[:batch_size]
+            )
+            if not batch:
+                break
+            ids = [d.pk for d in batch]
+            keys = list(
+                DossierItem.objects.filter(dossier_id__in=ids)
+                .exclude(upload="")
+                .values_list("upload", flat=True)
+            )
+            labels: dict[int, list[str]] = {}
+            for dossier_id, label in DossierItem.objects.filter(dossier_id__in=ids).values_list(
+                "dossier_id", "field__label"
+            ):
+                labels.setdefault(dossier_id, []).append(label)
+            recipients: dict[int, set[str]] = {}
+            for dossier_id, first, last, email in AccessToken.objects.filter(
+                dossier_id__in=ids
+            ).values_list(
+                "dossier_id", "recipient__first_name", "recipient__last_name", "recipient__email"
+            ):
+                recipients.setdefault(dossier_id, set()).add(f"{first} {last} <{email}>".strip())
+            DossierRecord.objects.bulk_create(
+                [
+                    DossierRecord(
+                        organization_id=d.organization_id,
+                        profile_id=d.profile_id,
+                        dossier_uuid=d.uuid,
+                        kind=d.kind,
+                        title=d.title,
+                        recipients=", ".join(sorted(recipients.get(d.pk, ()))),
+                        fields=labels.get(d.pk, []),
+                        outcome=Dossier.Status.EXPIRED if d.is_expired else d.status,
+                        created_at=d.created_at,
+                        expires_at=d.expires_at,
+                        submitted_at=d.submitted_at,
+                        purged_at=now,
+                    )
+                    for d in batch
+                ],
+                ignore_conflicts=True,
+            )
+            Dossier.objects.filter(superseded_by_id__in=ids).update(superseded_by=None)
+            Dossier.objects.filter(pk__in=ids).delete()
+            # Storage is not transactional: delete the files once the rows are gone for good.
+            transaction.on_commit(lambda keys=keys: delete_files(keys))
+        purged += len(batch)
+    return purged
+
+
+def expire_dossiers(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    return Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now).update(
+        status=Dossier.Status.EXPIRED
+    )
+
+
+def save_draft(
+    dossier: Dossier,
+    answers: dict[int, Any],
+    uploads: dict[int, tuple[str, str, str, int]],
+) -> None:
+    """Keeps the client's answers and uploads without touching the profile.
+
+    `uploads` maps item ids to (storage key, clean name, content type, size) of files already
+    stored; a draft upload replaced by another is deleted once the new one is recorded.
+    """
+    replaced: list[str] = []
+    with transaction.atomic():
+        locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
+        if locked.status not in Dossier.OPEN_STATUSES:
+            raise WriteBackError("already closed")
+        items = {
+            i.pk: i for i in DossierItem.objects.filter(dossier=locked, pk__in=[*answers, *uploads])
+        }
+        for item_id, value in answers.items():
+            item = items[item_id]
+            item.answer, item.answered = value, True
+            item.save(update_fields=["answer", "answered"])
+        for item_id, (key, name, content_type, size) in uploads.items():
+            item = items[item_id]
+            if item.upload:
+                replaced.append(item.upload.name)
+            item.upload = key
+            item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
+            item.answered = True
+            item.save(
+                update_fields=[
+                    "upload",
+                    "upload_name",
+                    "upload_content_type",
+                    "upload_size",
+                    "answered",
+                ]
+            )
+        if locked.status == Dossier.Status.OPEN:
+            locked.status = Dossier.Status.IN_PROGRESS
+            locked.save(update_fields=["status"])
+        transaction.on_commit(lambda: delete_files(replaced))

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from dossiers import views
+
+app_name = "dossiers"
+
+urlpatterns = [
+    path("dossiers/", views.dossier_list, name="list"),
+    path("dossiers/<uuid:dossier_uuid>/", views.dossier_detail, name="detail"),
+    path("dossiers/<uuid:dossier_uuid>/link/", views.dossier_open_link, name="open_link"),
+    path("dossiers/<uuid:dossier_uuid>/resend/", views.dossier_resend, name="resend"),
+    path("profiles/<uuid:profile_uuid>/dossiers/", views.profile_dossiers, name="for_profile"),
+    path("profiles/<uuid:profile_uuid>/dossiers/new/", views.dossier_create, name="create"),
+]

@@ -1,0 +1,133 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from django_scopes import ScopedManager
+
+from monitoring import schedule
+from organizations.models import Organization
+from profiles.models import Kind
+
+
+class Unit(models.TextChoices):
+    DAYS = "days", _("days")
+    WEEKS = "weeks", _("weeks")
+    MONTHS = "months", _("months")
+    YEARS = "years", _("years")
+
+
+class UpdateGroup(models.Model):
+    """Fields whose values a group of profiles is asked to refresh on a schedule."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    title = models.CharField(_("title"), max_length=150)
+    applies_to = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    start_date = models.DateField(_("start of the period"))
+    interval_count = models.PositiveIntegerField(_("every"), default=1)
+    interval_unit = models.CharField(
+        _("unit"), max_length=10, choices=Unit.choices, default=Unit.MONTHS
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    # Index of the next occurrence to run (occurrence k = start + k * interval).
+    next_index = models.PositiveIntegerField(default=0)
+    # When that occurrence comes due, in UTC: the dispatcher's only filter.
+    next_run_at = models.DateTimeField(_("next update"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("update group")
+        verbose_name_plural = _("update groups")
+        ordering = ["title", "id"]
+        indexes = [
+            models.Index(fields=["next_run_at"], name="group_due", condition=Q(is_active=True)),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(interval_count__gte=1) & Q(interval_count__lte=1000),
+                name="interval_count_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def occurrence(self, k: int) -> dt.date:
+        return schedule.occurrence(self.start_date, self.interval_count, self.interval_unit, k)
+
+    @property
+    def next_date(self) -> dt.date:
+        return self.occurrence(self.next_index)
+
+    def upcoming(self, n: int = 6) -> list[dt.date]:
+        return [self.occurrence(self.next_index + i) for i in range(n)]
+
+    def schedule_from(self, now: dt.datetime | None = None) -> None:
+        """Points the group at its first occurrence not yet past: no burst of old periods."""
+        now = now or timezone.now()
+        tz = self.organization.tzinfo
+        today = now.astimezone(tz).date()
+        k = schedule.first_index_on_or_after(
+            self.start_date, self.interval_count, self.interval_unit, today
+        )
+        self.next_index = k
+        self.next_run_at = schedule.due_at(self.occurrence(k), tz)
+
+    @property
+    def frequency_display(self) -> str:
+        return frequency_in_words(self.interval_count, self.interval_unit)
+
+
+def frequency_in_words(count: int, unit: str) -> str:
+    if unit == Unit.MONTHS and count == 1:
+        return str(_("every month"))
+    if unit == Unit.YEARS and count == 1:
+        return str(_("every year"))
+    if unit == Unit.WEEKS and count == 1:
+        return str(_("every week"))
+    if unit == Unit.DAYS and count == 1:
+        return str(_("every day"))
+    words = {
+        Unit.DAYS: ngettext("every %(n)d day", "every %(n)d days", count),
+        Unit.WEEKS: ngettext("every %(n)d week", "every %(n)d weeks", count),
+        Unit.MONTHS: ngettext("every %(n)d month", "every %(n)d months", count),
+        Unit.YEARS: ngettext("every %(n)d year", "every %(n)d years", count),
+    }
+    return words[unit] % {"n": count}
+
+
+class UpdateRun(models.Model):
+    """One period of one group: recorded once, whatever retries or dispatchers do."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="runs")
+    period = models.DateField(_("period"))
+    index = models.PositiveIntegerField()
+    skipped = models.PositiveIntegerField(
+        default=0, help_text=_("Missed periods folded into this run after downtime.")
+    )
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dossiers_opened = models.PositiveIntegerField(default=0)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("update run")
+        verbose_name_plural = _("update runs")
+        ordering = ["-period"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "period"], name="one_run_per_group_period"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id} @ {self.period}"

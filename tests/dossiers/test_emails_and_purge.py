@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.core import mail
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from dossiers.models import Dossier, DossierItem, DossierRecord
+from dossiers.services import purge_dossiers
+from dossiers.tasks import send_invitations, send_reminders, send_submission_notices
+from profiles.models import Document, FieldValue
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _link(message) -> str:
+    return re.search(r"http://\S+/d/(\S+)/", message.body).group(1)
+
+
+def test_a_contact_is_invited_in_its_language_with_a_working_link(client, org, settings):
+    settings.SITE_URL = "http://testserver"
+    field = factories.field(org, "text")
+    fr = factories.contact(org, language="fr", email="fr@example.com")
+    en = factories.contact(org, language="en", email="en@example.com")
+    d1 = factories.dossier(org, fr, [field])
+    d2 = factories.dossier(org, en, [field])
+    assert send_invitations([d1.pk, d2.pk]) == 2
+    assert send_invitations([d1.pk, d2.pk]) == 0  # a second delivery sends nothing again
+    by_to = {m.to[0]: m for m in mail.outbox}
+    assert by_to["fr@example.com"].subject == "Acme vous demande de mettre à jour vos informations"
+    assert "Bonjour" in by_to["fr@example.com"].body
+    assert "Hello" in by_to["en@example.com"].body
+    assert client.get(f"/d/{_link(by_to['en@example.com'])}/").status_code == 200
+
+
+def test_a_companys_request_goes_to_its_representatives(org):
+    field = factories.field(org, "text", applies_to="company")
+    company = factories.company(org)
+    factories.contact(org, email="rep1@example.com", company=company, is_representative=True)
+    factories.contact(org, email="rep2@example.com", company=company, is_representative=True)
+    factories.contact(org, email="staff@example.com", company=company)
+    dossier = factories.dossier(org, company, [field])
+    send_invitations([dossier.pk])
+    assert sorted(m.to[0] for m in mail.outbox) == ["rep1@example.com", "rep2@example.com"]
+
+
+def test_a_reminder_goes_seven_days_before_expiry_once(org):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    dossier = factories.dossier(
+        org, profile, [field], expires_at=timezone.now() + dt.timedelta(days=6)
+    )
+    send_invitations([dossier.pk])
+    mail.outbox.clear()
+    assert send_reminders() == 1
+    assert send_reminders() == 0
+    assert mail.outbox[0].subject.startswith("Rappel")  # the contact reads French
+
+
+def test_submission_confirms_to_the_client_and_notifies_admins(org, owner):
+    field = factories.field(org, "text")
+    profile = factories.contact(org, email="client@example.com")
+    dossier = factories.dossier(org, profile, [field])
+    with scopes_disabled():
+        Dossier.objects.filter(pk=dossier.pk).update(status="submitted")
+    assert send_submission_notices(dossier.pk, profile.pk) == 2
+    assert send_submission_notices(dossier.pk, profile.pk) == 0
+    assert sorted(m.to[0] for m in mail.outbox) == ["client@example.com", "owner@example.com"]
+
+
+def test_the_purge_keeps_profile_documents_and_leaves_no_orphan(
+    client, org, django_capture_on_commit_callbacks
+):
+    field = factories.field(org, "document")
+    text = factories.field(org, "text")
+    submitted_profile = factories.contact(org, email="a@example.com")
+    draft_profile = factories.contact(org, email="b@example.com")
+    submitted = factories.dossier(org, submitted_profile, [field, text], kind="update")
+    draft = factories.dossier(org, draft_profile, [field, text], kind="update")
+    for dossier, action in [(submitted, "submit"), (draft, "draft")]:
+        token = factories.token(dossier)
+        with scopes_disabled():
+            names = {i.field_id: f"i_{i.pk}" for i in DossierItem.objects.filter(dossier=dossier)}
+        upload = SimpleUploadedFile("p.pdf", factories.PDF, "application/pdf")
+        client.post(
+            f"/d/{token}/", {names[field.pk]: upload, names[text.pk]: "x", "action": action}
+        )
+    with scopes_disabled():
+        kept = Document.objects.get().file.name
+        draft_key = DossierItem.objects.exclude(upload="").get().upload.name
+    assert default_storage.exists(kept) and default_storage.exists(draft_key)
+
+    later = timezone.now() + dt.timedelta(days=32)
+    with scopes_disabled():
+        assert purge_dossiers(now=timezone.now()) == 0
+        with django_capture_on_commit_callbacks(execute=True):
+            assert purge_dossiers(now=later) == 2
+        assert not Dossier.objects.exists()
+        assert FieldValue.objects.get(field=field).document.file.name == kept
+        records = {r.dossier_uuid: r for r in DossierRecord.objects.all()}
+    assert default_storage.exists(kept)
+    assert not default_storage.exists(draft_key)
+    assert records[submitted.uuid].outcome == "submitted"
+    assert records[draft.uuid].outcome == "in_progress"
+    assert "b@example.com" in records[draft.uuid].recipients
+
+
+def test_the_purge_spares_classic_dossiers_and_has_a_command(org, capsys):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    factories.dossier(org, profile, [field], kind="classic")
+    old = factories.dossier(org, profile, [field], kind="update")
+    with scopes_disabled():
+        Dossier.objects.filter(pk=old.pk).update(created_at=timezone.now() - dt.timedelta(days=40))
+    call_command("purge_dossiers")
+    assert "1 purged" in capsys.readouterr().out
+    with scopes_disabled():
+        assert list(Dossier.objects.values_list("kind", flat=True)) == ["classic"]
