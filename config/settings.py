@@ -216,6 +216,14 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The fixed entries; django-celery-beat copies them into its tables when beat starts.
 # Schedules of update groups are rows of their own, never periodic tasks.
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "monitoring-dispatch": {
+        "task": "monitoring.tasks.dispatch_due_groups",
+        "schedule": float(env_int("DISPATCH_INTERVAL_SECONDS", 60)),
+    },
+    "monitoring-expired-values": {
+        "task": "monitoring.tasks.open_expired_values",
+        "schedule": crontab(minute=30, hour=6),
+    },
     "dossiers-sweep-notifications": {
         "task": "dossiers.tasks.sweep_notifications",
         "schedule": 300.0,

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = _("Data monitoring")
+
+    def seed_demo(self, organization: object) -> None:
+        from monitoring.demo import seed
+
+        seed(organization)

@@ -1,6 +1,15 @@
 // Behaviour without inline scripts, so that a strict Content-Security-Policy holds.
 (function () {
   "use strict";
+  // A form with errors (4xx) is content to show in place, like a page would; a 5xx is not.
+  if (window.htmx) {
+    window.htmx.config.responseHandling = [
+      { code: "204", swap: false },
+      { code: "[23]..", swap: true },
+      { code: "4..", swap: true, error: false },
+      { code: "...", swap: false, error: true },
+    ];
+  }
   // Content that htmx swaps into the shared <dialog> opens it; closing empties it.
   document.addEventListener("htmx:afterSwap", function (event) {
     var dialog = document.getElementById("dialog");

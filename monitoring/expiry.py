@@ -1,0 +1,77 @@
+"""Values past their expiry date: each is asked for again, once, by an update dossier."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+from django_scopes import scope, scopes_disabled
+
+from dossiers.models import Dossier, DossierItem
+from dossiers.services import open_dossiers
+from organizations.models import Organization
+from profiles.models import DataField, FieldValue
+
+EXPIRED_TITLE = _("Expired information")
+
+
+def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
+    """Opens one update dossier per profile for its expired values, unless one is open.
+
+    Crosses tenants by design. "Expired" is judged by each organisation's local date.
+    """
+    now = now or timezone.now()
+    opened = 0
+    with scopes_disabled():
+        candidates = list(
+            FieldValue.objects.filter(
+                expires_on__lte=now.date() + dt.timedelta(days=1),
+                field__archived_at__isnull=True,
+                profile__archived_at__isnull=True,
+            ).values_list(
+                "organization_id", "organization__time_zone", "profile_id", "field_id", "expires_on"
+            )
+        )
+        expired = [
+            (org_id, profile_id, field_id)
+            for org_id, tz, profile_id, field_id, expires_on in candidates
+            if expires_on < now.astimezone(ZoneInfo(tz)).date()
+        ]
+        if not expired:
+            return 0
+        asked = set(
+            DossierItem.objects.filter(
+                dossier__status__in=Dossier.OPEN_STATUSES,
+                dossier__expires_at__gt=now,
+                dossier__profile_id__in={p for _, p, _ in expired},
+            ).values_list("dossier__profile_id", "field_id")
+        )
+        by_org: dict[int, dict[int, list[int]]] = defaultdict(lambda: defaultdict(list))
+        for org_id, profile_id, field_id in expired:
+            if (profile_id, field_id) not in asked:
+                by_org[org_id][profile_id].append(field_id)
+        organizations = Organization.objects.in_bulk(list(by_org))
+    for org_id, profiles in by_org.items():
+        organization = organizations[org_id]
+        with scope(organization=organization):
+            fields = DataField.objects.in_bulk({f for fs in profiles.values() for f in fs})
+            by_fieldset: dict[tuple[int, ...], list[int]] = defaultdict(list)
+            for profile_id, field_ids in profiles.items():
+                by_fieldset[tuple(sorted(field_ids))].append(profile_id)
+            for field_ids, profile_ids in by_fieldset.items():
+                ordered = sorted((fields[f] for f in field_ids), key=lambda f: (f.position, f.pk))
+                with translation.override(organization.default_language):
+                    title = str(EXPIRED_TITLE)
+                opened += len(
+                    open_dossiers(
+                        organization,
+                        profile_ids,
+                        ordered,
+                        kind=Dossier.Kind.UPDATE,
+                        title=title,
+                    )
+                )
+    return opened

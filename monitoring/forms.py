@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_scopes.forms import SafeModelMultipleChoiceField
+
+from monitoring.models import UpdateGroup
+from profiles.models import DataField, Kind
+
+PRESETS = [
+    ("1-months", _("Every month")),
+    ("2-months", _("Every 2 months")),
+    ("3-months", _("Every 3 months")),
+    ("6-months", _("Every 6 months")),
+    ("1-years", _("Every year")),
+    ("custom", _("Every N days, weeks, months or years…")),
+]
+
+
+class FieldsWidget(forms.CheckboxSelectMultiple):
+    """Lists every field; one held by another group is shown with its name, and locked."""
+
+    held_by: dict[int, str] = {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        instance = getattr(value, "instance", None)
+        holder = self.held_by.get(instance.pk) if instance is not None else None
+        if holder:
+            option["attrs"]["disabled"] = True
+            option["label"] = gettext("%(label)s — in “%(group)s”") % {
+                "label": label,
+                "group": holder,
+            }
+        return option
+
+
+class UpdateGroupForm(forms.ModelForm):
+    fields = SafeModelMultipleChoiceField(
+        queryset=DataField.objects.none(),
+        label=_("Data fields"),
+        widget=FieldsWidget,
+        help_text=_("A field belongs to one group at most."),
+    )
+    frequency = forms.ChoiceField(label=_("Frequency"), choices=PRESETS, initial="1-months")
+
+    class Meta:
+        model = UpdateGroup
+        fields = ["title", "applies_to", "start_date", "interval_count", "interval_unit"]
+        widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
+        labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
+        help_texts = {
+            "start_date": _("The first update date; the next ones follow from it."),
+            "interval_count": _("Only for “Every N days, weeks, months or years”."),
+        }
+
+    field_order = [
+        "title",
+        "applies_to",
+        "fields",
+        "start_date",
+        "frequency",
+        "interval_count",
+        "interval_unit",
+    ]
+
+    def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance.organization = organization
+        fields = list(
+            DataField.objects.filter(organization=organization, archived_at__isnull=True)
+            .select_related("update_group")
+            .order_by("applies_to", "position", "id")
+        )
+        own = self.instance.pk
+        self.held_by = {
+            f.pk: f.update_group.title
+            for f in fields
+            if f.update_group_id and f.update_group_id != own
+        }
+        choice_field = self.fields["fields"]
+        choice_field.queryset = DataField.objects.filter(
+            organization=organization, archived_at__isnull=True
+        ).order_by("applies_to", "position", "id")
+        choice_field.widget.held_by = self.held_by
+        choice_field.label_from_instance = lambda f: f"{f.label} ({f.get_applies_to_display()})"
+        self.fields["interval_count"].required = False
+        self.fields["interval_count"].widget.attrs.update(min=1, max=1000)
+        if own:
+            self.initial["fields"] = [f.pk for f in fields if f.update_group_id == own]
+            preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
+            self.initial["frequency"] = preset if preset in dict(PRESETS) else "custom"
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        frequency = data.get("frequency")
+        if frequency and frequency != "custom":
+            count, unit = frequency.split("-")
+            data["interval_count"], data["interval_unit"] = int(count), unit
+            self.instance.interval_count, self.instance.interval_unit = int(count), unit
+        elif frequency == "custom":
+            count = data.get("interval_count")
+            if not count or not 1 <= count <= 1000:
+                self.add_error("interval_count", _("Enter a number from 1 to 1000."))
+        kind = data.get("applies_to")
+        for field in data.get("fields", []):
+            if field.pk in self.held_by:
+                self.add_error(
+                    "fields",
+                    _("“%(label)s” already belongs to the group “%(group)s”.")
+                    % {"label": field.label, "group": self.held_by[field.pk]},
+                )
+            elif kind and field.applies_to != kind:
+                self.add_error(
+                    "fields",
+                    _("“%(label)s” is not a field of this group's type (%(kind)s).")
+                    % {"label": field.label, "kind": Kind(kind).label},
+                )
+        return data
+
+
+class ExpiryForm(forms.Form):
+    expires_on = forms.DateField(
+        label=_("Expiry date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )

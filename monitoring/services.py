@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import Q
+
+from monitoring.forms import UpdateGroupForm
+from monitoring.models import UpdateGroup
+from profiles.models import DataField
+
+SCHEDULE_FIELDS = ("start_date", "frequency", "interval_count", "interval_unit")
+
+
+class FieldTaken(Exception):
+    """Another group took a chosen field between the form's check and the save."""
+
+
+def save_group(form: UpdateGroupForm) -> UpdateGroup:
+    group: UpdateGroup = form.save(commit=False)
+    with transaction.atomic():
+        if group.pk is None or any(name in form.changed_data for name in SCHEDULE_FIELDS):
+            group.schedule_from()
+        group.save()
+        chosen = [field.pk for field in form.cleaned_data["fields"]]
+        DataField.objects.filter(update_group=group).exclude(pk__in=chosen).update(
+            update_group=None
+        )
+        # Conditional: a field another group holds is not taken from it, even in a race.
+        taken = (
+            DataField.objects.filter(pk__in=chosen, applies_to=group.applies_to)
+            .filter(Q(update_group__isnull=True) | Q(update_group=group))
+            .update(update_group=group)
+        )
+        if taken != len(chosen):
+            raise FieldTaken
+    return group
+
+
+def set_active(group: UpdateGroup, active: bool) -> None:
+    group.is_active = active
+    if active:
+        # Resuming starts at the next occurrence: the paused periods are not sent in a burst.
+        group.schedule_from()
+    group.save(update_fields=["is_active", "next_index", "next_run_at"])

@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django_scopes import scopes_disabled
+
+from dossiers.models import Dossier
+from monitoring.models import UpdateGroup
+from profiles.models import DataField
+from tests import factories
+from tests.conftest import need_service
+
+pytestmark = pytest.mark.django_db
+
+
+def _post(client, org, **data):
+    base = {
+        "title": "KYC",
+        "applies_to": "contact",
+        "start_date": "2024-01-31",
+        "frequency": "3-months",
+        "interval_count": "",
+        "interval_unit": "months",
+    }
+    return client.post(f"/o/{org.slug}/settings/fields/monitoring/new/", {**base, **data})
+
+
+def test_an_admin_creates_a_group_and_sees_its_next_dates(owner_client, org):
+    proof = factories.field(org, "document", label="Proof")
+    response = _post(owner_client, org, fields=[proof.pk])
+    assert response.status_code == 302
+    with scopes_disabled():
+        group = UpdateGroup.objects.get()
+        proof.refresh_from_db()
+    assert proof.update_group == group
+    assert (group.interval_count, group.interval_unit) == (3, "months")
+    page = owner_client.get(response["Location"])
+    assert len(page.context["group"].upcoming()) == 6
+    listing = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/")
+    assert "KYC" in listing.text and "Proof" in listing.text and "every 3 months" in listing.text
+
+
+def test_a_custom_frequency_needs_its_number(owner_client, org):
+    field = factories.field(org, "text")
+    response = _post(owner_client, org, fields=[field.pk], frequency="custom", interval_count="")
+    assert "interval_count" in response.context["form"].errors
+    response = _post(
+        owner_client,
+        org,
+        fields=[field.pk],
+        frequency="custom",
+        interval_count="10",
+        interval_unit="days",
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert UpdateGroup.objects.get().frequency_display == "every 10 days"
+
+
+def test_a_field_held_by_another_group_is_refused_with_that_groups_name(owner_client, org):
+    field = factories.field(org, "text", label="Address")
+    factories.group(org, [field], title="Existing group")
+    form_page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/new/")
+    assert "Address" in form_page.text and "Existing group" in form_page.text
+    assert "disabled" in form_page.text
+    response = _post(owner_client, org, title="Second", fields=[field.pk])
+    assert response.status_code == 200
+    assert "Existing group" in " ".join(response.context["form"].errors["fields"])
+    with scopes_disabled():
+        assert UpdateGroup.objects.count() == 1
+
+
+def test_a_field_of_the_other_type_is_refused(owner_client, org):
+    company_field = factories.field(org, "text", applies_to="company", label="Turnover")
+    response = _post(owner_client, org, fields=[company_field.pk])
+    assert "fields" in response.context["form"].errors
+
+
+def test_the_database_holds_a_field_in_one_group_at_most():
+    # A single foreign key column on the field: there is no way to write a second group.
+    assert DataField._meta.get_field("update_group").many_to_one
+
+
+def test_the_database_refuses_a_field_in_a_group_of_another_type(org):
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    field = factories.field(org, "text", applies_to="company")
+    group = factories.group(org, [])
+    with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
+        DataField.objects.filter(pk=field.pk).update(update_group=group)
+        # The foreign key is checked at commit; ask for the check now.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_the_database_refuses_a_field_in_another_organisations_group(org, other_org):
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    field = factories.field(other_org, "text")
+    group = factories.group(org, [])
+    with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
+        DataField.objects.filter(pk=field.pk).update(update_group=group)
+        # The foreign key is checked at commit; ask for the check now.
+        with connection.cursor() as cursor:
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
+def test_pause_and_resume_without_a_burst(owner_client, org):
+    group = factories.group(org, [factories.field(org)], start_date=dt.date(2020, 1, 1))
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/toggle/"
+    owner_client.post(url)
+    group.refresh_from_db()
+    assert not group.is_active
+    owner_client.post(url)
+    group.refresh_from_db()
+    assert group.is_active and group.next_date >= dt.date.today()
+
+
+def test_deleting_a_group_frees_its_fields_and_keeps_its_dossiers(owner_client, org):
+    field = factories.field(org, "text")
+    group = factories.group(org, [field])
+    dossier = factories.dossier(
+        org,
+        factories.contact(org),
+        [field],
+        kind="update",
+        update_group_id=group.pk,
+        period=group.start_date,
+    )
+    owner_client.post(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/delete/")
+    field.refresh_from_db()
+    dossier.refresh_from_db()
+    assert field.update_group is None
+    assert dossier.status == "open"
+    with scopes_disabled():
+        assert not UpdateGroup.objects.exists()
+        assert Dossier.objects.count() == 1
+
+
+def test_editing_keeps_the_groups_own_fields_selectable(owner_client, org):
+    a, b = factories.field(org, label="A"), factories.field(org, label="B")
+    group = factories.group(org, [a])
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/edit/"
+    response = owner_client.post(
+        url,
+        {
+            "title": "Renamed",
+            "applies_to": "contact",
+            "start_date": "2024-01-31",
+            "frequency": "1-years",
+            "interval_unit": "years",
+            "fields": [b.pk],
+        },
+    )
+    assert response.status_code == 302
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.update_group_id, b.update_group_id) == (None, group.pk)
+
+
+def test_staff_cannot_reach_data_monitoring(member_client, org):
+    group = factories.group(org, [])
+    assert member_client.get(f"/o/{org.slug}/settings/fields/monitoring/").status_code == 403
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/delete/"
+    assert member_client.post(url).status_code == 403
+
+
+def test_groups_are_404_to_another_organisation(outsider_client, org):
+    group = factories.group(org, [])
+    for slug in ("acme", "globex"):
+        url = f"/o/{slug}/settings/fields/monitoring/{group.uuid}/"
+        assert outsider_client.get(url).status_code == 404

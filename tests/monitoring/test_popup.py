@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from dossiers.models import Dossier
+from monitoring.expiry import open_dossiers_for_expired_values
+from profiles.models import FieldValue
+from profiles.services import NewValue, apply_values
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def _filled(org, field, profile, value="x"):
+    with scopes_disabled():
+        apply_values(profile, [NewValue(field, value)], source="staff")
+
+
+def _url(org, profile, field):
+    return f"/o/{org.slug}/profiles/{profile.uuid}/fields/{field.uuid}/monitoring/"
+
+
+def test_the_popup_of_a_monitored_field_shows_next_date_and_frequency(member_client, org):
+    field = factories.field(org, "text", label="Address")
+    group = factories.group(
+        org, [field], start_date=dt.date(2024, 1, 31), interval_count=3, interval_unit="months"
+    )
+    profile = factories.contact(org)
+    _filled(org, field, profile)
+    response = member_client.get(_url(org, profile, field), HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert "<html" not in response.text  # a dialog's content, loaded in place
+    assert "Every 3 months" in response.text
+    assert group.next_date.strftime("%Y") in response.text
+
+
+def test_the_popup_of_an_unmonitored_field_says_so(member_client, org):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    _filled(org, field, profile)
+    response = member_client.get(_url(org, profile, field), HTTP_HX_REQUEST="true")
+    assert response.text.count("Not monitored") == 2
+
+
+def test_an_empty_field_has_no_popup_and_refuses_an_expiry_date(member_client, org):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    page = member_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/")
+    assert _url(org, profile, field) not in page.text
+    response = member_client.post(_url(org, profile, field), {"expires_on": "2030-01-01"})
+    assert response.status_code == 400
+    assert "This field is empty" in response.text
+    with scopes_disabled():
+        assert not FieldValue.objects.exists()
+
+
+def test_the_expiry_date_is_set_changed_and_cleared(member_client, org):
+    field = factories.field(org, "document")
+    profile = factories.contact(org)
+    _filled(org, field, profile, value="doc")
+    url = _url(org, profile, field)
+    assert url in member_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/").text
+    response = member_client.post(
+        url, {"expires_on": "2030-01-01", "action": "save"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204 and response["HX-Redirect"]
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on == dt.date(2030, 1, 1)
+    member_client.post(url, {"expires_on": "2031-02-03", "action": "save"})
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on == dt.date(2031, 2, 3)
+    member_client.post(url, {"action": "clear"})
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on is None
+
+
+def test_an_impossible_date_gets_a_message_on_the_field(member_client, org):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    _filled(org, field, profile)
+    response = member_client.post(
+        _url(org, profile, field),
+        {"expires_on": "2030-02-30", "action": "save"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 422
+    assert response.context["form"].errors["expires_on"]
+
+
+def test_the_popup_is_404_to_another_organisation(outsider_client, org):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    _filled(org, field, profile)
+    assert outsider_client.get(_url(org, profile, field)).status_code == 404
+
+
+def test_expired_values_are_asked_for_once(org):
+    field = factories.field(org, "text")
+    fresh = factories.field(org, "text")
+    profile = factories.contact(org)
+    _filled(org, field, profile)
+    _filled(org, fresh, profile)
+    with scopes_disabled():
+        FieldValue.objects.filter(field=field).update(
+            expires_on=timezone.localdate() - dt.timedelta(days=2)
+        )
+        FieldValue.objects.filter(field=fresh).update(
+            expires_on=timezone.localdate() + dt.timedelta(days=30)
+        )
+    assert open_dossiers_for_expired_values() == 1
+    assert open_dossiers_for_expired_values() == 0  # an open dossier already asks for it
+    with scopes_disabled():
+        dossier = Dossier.objects.get()
+        assert dossier.kind == "update"
+        assert [i.field_id for i in dossier.items.all()] == [field.pk]
