@@ -28,8 +28,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
-    members = Membership.objects.select_related("user").order_by("user__username")
-    return render(request, "organizations/home.html", {"members": members})
+    # The first page of the back office is the contact list; named by URL, not imported.
+    return redirect("profiles:list", org_slug=org_slug, url_kind="contacts")
 
 
 @admin_required
@@ -40,4 +40,5 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
         form.save()
         messages.success(request, _("The organisation's settings were saved."))
         return redirect("organization_settings", org_slug=org_slug)
-    return render(request, "organizations/settings.html", {"form": form})
+    members = Membership.objects.select_related("user").order_by("user__username")
+    return render(request, "organizations/settings.html", {"form": form, "members": members})

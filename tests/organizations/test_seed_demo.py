@@ -18,7 +18,7 @@ def test_seed_demo_is_idempotent_and_the_admin_can_log_in(capsys):
         assert Membership.objects.filter(organization__slug="demo", role="admin").count() == 1
     client = Client()
     assert client.login(username="admin", password="demo-admin")
-    assert client.get("/o/demo/").status_code == 200
+    assert client.get("/o/demo/contacts/").status_code == 200
 
 
 @pytest.mark.django_db

@@ -11,9 +11,9 @@ from organizations.models import Membership
 pytestmark = pytest.mark.django_db
 
 
-def test_the_owner_reaches_the_overview(owner_client, org):
-    response = owner_client.get(f"/o/{org.slug}/")
-    assert response.status_code == 200
+def test_the_owner_lands_on_the_contacts(owner_client, org):
+    response = owner_client.get(f"/o/{org.slug}/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/o/{org.slug}/contacts/"
     assert "Acme" in response.text
 
 
@@ -76,7 +76,7 @@ def test_a_user_of_several_organisations_chooses_and_switches(org, other_org, ow
     response = client.get("/")
     assert response.status_code == 200
     assert "/o/acme/" in response.text and "/o/globex/" in response.text
-    response = client.get("/o/acme/")
+    response = client.get("/o/acme/contacts/")
     assert "/o/globex/" in response.text  # the switcher
 
 
@@ -89,7 +89,7 @@ def test_log_in_and_out(org, owner):
     client = Client()
     response = client.post("/login/", {"username": "owner", "password": "pw"})
     assert response.status_code == 302
-    assert client.get("/o/acme/").status_code == 200
+    assert client.get("/o/acme/contacts/").status_code == 200
     client.post("/logout/")
     assert client.get("/o/acme/").status_code == 302
 
@@ -102,7 +102,7 @@ def test_wrong_password_is_refused_with_a_message(org, owner):
 
 def test_pages_speak_french(owner_client, org):
     owner_client.cookies.load({"django_language": "fr"})
-    response = owner_client.get(f"/o/{org.slug}/")
+    response = owner_client.get(f"/o/{org.slug}/settings/")
     assert "Membres" in response.text
     assert "Déconnexion" in response.text
 
