@@ -31,6 +31,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
+screenshots: $(VENV)/.installed-test
+	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser -q
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

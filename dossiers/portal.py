@@ -47,7 +47,6 @@ def _count_bad_token(request: HttpRequest) -> None:
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200):
     response = render(request, f"portal/{template}.html", context, status=status)
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
     return response
 
 

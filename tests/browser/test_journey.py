@@ -1,0 +1,153 @@
+"""The whole journey in a real browser: admin, dispatcher, client on a phone, staff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from monitoring.dispatch import dispatch_due
+from monitoring.models import UpdateGroup
+from profiles.models import DataField, FieldValue
+from profiles.services import NewValue, apply_values
+from tests import factories
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _shot(page, shots, name: str) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+
+
+def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings):
+    settings.SITE_URL = live_server.url
+    make_member(org, "alice", "admin")
+    client_profile = factories.contact(
+        org, first_name="Claire", last_name="Martin", email="claire@example.com", language="en"
+    )
+    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = staff.new_page()
+
+    # a. The admin logs in and sets up fields and an update group.
+    page.goto(f"{live_server.url}/login/")
+    _shot(page, shots, "01-login")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw")
+    page.click("button.primary")
+    page.click("nav.mainnav >> text=Settings")
+    page.click("text=New field")
+    page.fill("#id_label", "Home address")
+    page.select_option("#id_type", "text")
+    page.click("button.primary")
+    assert page.is_visible("text=The field “Home address” was created.")
+    page.click("text=New field")
+    page.fill("#id_label", "Proof of address")
+    page.select_option("#id_type", "document")
+    page.fill("#id_help_text", "A bill or a statement less than 3 months old.")
+    page.click("button.primary")
+    _shot(page, shots, "02-data-fields")
+    page.click("nav.tabs >> text=Data monitoring")
+    page.click("text=New group")
+    page.fill("#id_title", "Proof of address")
+    page.select_option("#id_applies_to", "contact")
+    page.check("label:has-text('Home address (Contact)') input")
+    page.check("label:has-text('Proof of address (Contact)') input")
+    page.fill("#id_start_date", timezone.localdate().isoformat())
+    page.select_option("#id_frequency", "3-months")
+    page.click("button.primary")
+    assert page.is_visible("h1:has-text('Proof of address')")
+    assert page.locator("ol.upcoming li").count() == 6
+    _shot(page, shots, "03-update-group")
+
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/new/")
+    held = page.locator("label:has-text('Home address (Contact)') input")
+    assert held.is_disabled()
+    assert page.is_visible("text=Home address (Contact) — in “Proof of address”")
+    # Even a crafted form that re-enables the box is refused, naming the group.
+    held.evaluate("el => el.disabled = false")
+    page.fill("#id_title", "Second group")
+    page.select_option("#id_applies_to", "contact")
+    held.check()
+    page.fill("#id_start_date", "2030-01-01")
+    page.click("button.primary")
+    assert page.is_visible("text=“Home address” already belongs to the group “Proof of address”.")
+    _shot(page, shots, "04-field-refused")
+
+    # b. The dispatcher runs; the client follows the e-mailed link.
+    with scopes_disabled():
+        address = DataField.objects.get(label="Home address")
+        apply_values(client_profile, [NewValue(address, "1 rue de la Paix")], source="staff")
+        UpdateGroup.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+    dispatch_due()
+    [message] = [m for m in mail.outbox if m.to == ["claire@example.com"]]
+    link = re.search(r"(http://\S+/d/\S+/)", message.body).group(1)
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    portal = phone.new_page()
+    portal.goto(link)
+    assert portal.is_visible(f"text={org.name}")
+    address_input = portal.locator("input[type=text]").first
+    assert address_input.input_value() == "1 rue de la Paix"
+    assert portal.is_visible("text=A bill or a statement less than 3 months old.")
+    _shot(portal, shots, "05-portal-phone")
+    address_input.fill("8 avenue Foch")
+    proof = tmp_path / "electricity bill.pdf"
+    proof.write_bytes(factories.PDF)
+    portal.set_input_files("input[type=file]", str(proof))
+    portal.click("button:has-text('Save draft')")
+    assert portal.is_visible("text=Your draft was saved.")
+    portal.goto(link)  # the client comes back later
+    assert portal.locator("input[type=text]").first.input_value() == "8 avenue Foch"
+    assert portal.is_visible("text=electricity_bill.pdf")
+    _shot(portal, shots, "06-portal-draft")
+    portal.click("button:has-text('Submit')")
+    assert portal.is_visible("text=Thank you: your answers were sent.")
+    _shot(portal, shots, "07-portal-submitted")
+    portal.goto(link)
+    assert portal.is_visible("h1:has-text('Thank you')")
+    assert portal.is_visible("text=8 avenue Foch")
+    assert portal.locator("input[type=text], input[type=file]").count() == 0
+
+    # c. Staff see the new values and their history, and use the "⋯" pop-up.
+    page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
+    page.click("text=Claire Martin")
+    assert page.is_visible("text=8 avenue Foch")
+    assert page.is_visible("a:has-text('electricity_bill.pdf')")
+    _shot(page, shots, "08-profile")
+    page.click(f"#field-{address.uuid} >> text=history")
+    assert page.is_visible("td:has-text('1 rue de la Paix')")
+    assert page.is_visible("td:has-text('8 avenue Foch')")
+    _shot(page, shots, "09-history")
+    page.go_back()
+    with scopes_disabled():
+        proof_field = DataField.objects.get(label="Proof of address")
+        empty_field = factories.field(org, "text", label="Tax number")
+    page.reload()
+    page.click(f"#field-{proof_field.uuid} a.more-button")
+    dialog = page.locator("dialog#dialog[open]")
+    dialog.wait_for()
+    assert dialog.locator("text=Every 3 months").is_visible()
+    group_next = UpdateGroup.objects.with_scopes_disabled().get().next_date
+    assert dialog.locator(f"text={group_next.year}").first.is_visible()
+    _shot(page, shots, "10-popup")
+    dialog.locator("input[type=date]").fill("2027-06-30")
+    dialog.locator("button:has-text('Save')").click()
+    page.wait_for_selector("text=Valid until")
+    with scopes_disabled():
+        assert FieldValue.objects.get(field=proof_field).expires_on == dt.date(2027, 6, 30)
+    assert page.locator(f"#field-{empty_field.uuid} .more-button").is_disabled()
+
+    # d. The same pages in French.
+    page.click("button[lang=fr]")
+    assert page.is_visible("h2:has-text('Données')")
+    _shot(page, shots, "11-profile-fr")
+    portal.click("button[lang=fr]")
+    assert portal.is_visible("h1:has-text('Merci')")
+    _shot(portal, shots, "12-portal-fr-phone")
+    staff.close()
+    phone.close()
