@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
@@ -18,7 +19,6 @@ from profiles.models import DataField, Profile
 logger = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 1000
-CHUNK_SIZE = 1000
 
 
 def dispatch_due(
@@ -84,7 +84,7 @@ def _enqueue_runs(run_ids: list[int]) -> None:
         enqueue(open_run_dossiers, run_id)
 
 
-def open_run(run_id: int, chunk_size: int = CHUNK_SIZE) -> int:
+def open_run(run_id: int, chunk_size: int | None = None) -> int:
     """Opens the run's dossiers for every active profile of the group's type.
 
     Profiles are read in keyset-paginated chunks (id > last id), so memory stays flat and the
@@ -94,6 +94,7 @@ def open_run(run_id: int, chunk_size: int = CHUNK_SIZE) -> int:
         run = UpdateRun.objects.select_related("group", "organization").filter(pk=run_id).first()
     if run is None:
         return 0
+    chunk_size = chunk_size or settings.MONITORING_CHUNK_SIZE
     group, organization = run.group, run.organization
     with scope(organization=organization):
         fields = list(

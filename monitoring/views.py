@@ -15,6 +15,7 @@ from monitoring.models import UpdateGroup
 from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
+from organizations.models import AuditEntry, audit
 from profiles.models import DataField, FieldValue, Profile
 
 
@@ -46,6 +47,14 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
                 "fields", _("A chosen field was just added to another group. Please check again.")
             )
         else:
+            audit(
+                request,
+                AuditEntry.Action.GROUP_UPDATED if group_uuid else AuditEntry.Action.GROUP_CREATED,
+                group,
+                fields=", ".join(f.label for f in form.cleaned_data["fields"]),
+                frequency=group.frequency_display,
+                start=group.start_date,
+            )
             messages.success(
                 request, _("The group “%(title)s” was saved.") % {"title": group.title}
             )
@@ -70,6 +79,8 @@ def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
 def group_toggle(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     set_active(group, not group.is_active)
+    action = AuditEntry.Action.GROUP_RESUMED if group.is_active else AuditEntry.Action.GROUP_PAUSED
+    audit(request, action, group)
     if group.is_active:
         messages.success(request, _("The group was resumed."))
     else:
@@ -83,6 +94,7 @@ def group_delete(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     title = group.title
     group.delete()
+    audit(request, AuditEntry.Action.GROUP_DELETED, title)
     messages.success(
         request,
         _(
@@ -110,6 +122,7 @@ def value_popup(
         return render(request, template, context, status=400 if request.method == "POST" else 404)
     form = ExpiryForm(request.POST or None, initial={"expires_on": value.expires_on})
     if request.method == "POST":
+        before = value.expires_on
         if request.POST.get("action") == "clear":
             value.expires_on = None
         elif form.is_valid():
@@ -118,6 +131,13 @@ def value_popup(
             context["form"] = form
             return render(request, template, context, status=422 if request.htmx else 200)
         value.save(update_fields=["expires_on", "updated_at"])
+        audit(
+            request,
+            AuditEntry.Action.EXPIRY_SET if value.expires_on else AuditEntry.Action.EXPIRY_CLEARED,
+            f"{profile.display_name} — {field.label}",
+            before=before,
+            after=value.expires_on,
+        )
         messages.success(
             request, _("The expiry date of “%(label)s” was saved.") % {"label": field.label}
         )

@@ -67,3 +67,53 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+
+class AuditEntry(models.Model):
+    """A staff change to the organisation's setup or to an expiry date, shown to admins."""
+
+    class Action(models.TextChoices):
+        ORGANIZATION_UPDATED = "organization.updated", _("Organisation settings changed")
+        FIELD_CREATED = "field.created", _("Data field created")
+        FIELD_UPDATED = "field.updated", _("Data field changed")
+        FIELD_ARCHIVED = "field.archived", _("Data field archived")
+        FIELD_RESTORED = "field.restored", _("Data field restored")
+        GROUP_CREATED = "group.created", _("Update group created")
+        GROUP_UPDATED = "group.updated", _("Update group changed")
+        GROUP_PAUSED = "group.paused", _("Update group paused")
+        GROUP_RESUMED = "group.resumed", _("Update group resumed")
+        GROUP_DELETED = "group.deleted", _("Update group deleted")
+        EXPIRY_SET = "expiry.set", _("Expiry date set")
+        EXPIRY_CLEARED = "expiry.cleared", _("Expiry date cleared")
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="audit_entries"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    target = models.CharField(_("object"), max_length=300)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}"
+
+
+def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
+    """Records a staff change; `details` holds plain values (before/after, changed fields)."""
+    return AuditEntry.objects.create(
+        organization=request.organization,
+        user=request.user if request.user.is_authenticated else None,
+        action=action,
+        target=str(target)[:300],
+        details={key: str(value) if value is not None else None for key, value in details.items()},
+    )

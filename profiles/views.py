@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
+from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
@@ -301,6 +302,7 @@ def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
         )
         form.instance.position = (last.position + 1) if last else 0
         field = form.save()
+        audit(request, AuditEntry.Action.FIELD_CREATED, field, type=field.type)
         messages.success(request, _("The field “%(label)s” was created.") % {"label": field.label})
         return redirect("profiles:field_list", org_slug=org_slug, url_kind=url_kind)
     return render(
@@ -324,6 +326,7 @@ def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
     )
     if request.method == "POST" and form.is_valid():
         form.save()
+        audit(request, AuditEntry.Action.FIELD_UPDATED, field, changed=", ".join(form.changed_data))
         messages.success(request, _("The field “%(label)s” was saved.") % {"label": field.label})
         return redirect(
             "profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to)
@@ -346,9 +349,11 @@ def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpR
     field = get_for_org(request, DataField, uuid=field_uuid)
     if field.archived_at:
         field.archived_at = None
+        audit(request, AuditEntry.Action.FIELD_RESTORED, field)
         messages.success(request, _("The field “%(label)s” was restored.") % {"label": field.label})
     else:
         field.archived_at = timezone.now()
+        audit(request, AuditEntry.Action.FIELD_ARCHIVED, field)
         messages.success(
             request,
             _("The field “%(label)s” was archived; its values and history are kept.")

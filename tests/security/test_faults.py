@@ -1,0 +1,227 @@
+"""Faults with real components: a killed worker, a failing S3 endpoint, a broker that is down."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from config.celery import app
+from dossiers.models import Dossier, DossierItem
+from dossiers.tasks import sweep_notifications
+from monitoring.models import UpdateGroup, UpdateRun
+from profiles.models import Document, FieldValue, Kind, Profile
+from profiles.services import NewValue, apply_values
+from tests import factories
+from tests.conftest import _free_port, need_service
+from tests.monitoring.test_worker import _redis_up
+
+
+def _portal_setup(org):
+    text = factories.field(org, "text", label="Address")
+    doc = factories.field(org, "document", label="Proof")
+    profile = factories.contact(org, language="en")
+    with scopes_disabled():
+        apply_values(profile, [NewValue(text, "old address")], source="staff")
+    dossier = factories.dossier(org, profile, [text, doc])
+    with scopes_disabled():
+        names = {i.field.label: f"i_{i.pk}" for i in DossierItem.objects.filter(dossier=dossier)}
+    return dossier, names, factories.token(dossier)
+
+
+@pytest.mark.django_db
+def test_a_failing_s3_endpoint_leaves_the_profile_and_the_dossier_as_they_were(
+    org, s3_storage, settings
+):
+    dossier, names, token = _portal_setup(org)
+    dead = f"http://127.0.0.1:{_free_port()}"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "endpoint_url": dead},
+        },
+    }
+    response = Client().post(
+        f"/d/{token}/",
+        {
+            names["Address"]: "new address",
+            names["Proof"]: SimpleUploadedFile("p.pdf", factories.PDF, "application/pdf"),
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 200
+    assert "could not be stored just now" in response.text
+    assert 'value="new address"' in response.text  # what the client typed is still there
+    with scopes_disabled():
+        assert FieldValue.objects.get(field__label="Address").value == "old address"
+        assert not Document.objects.exists()
+        dossier.refresh_from_db()
+        assert dossier.status == "open"
+
+
+@pytest.mark.django_db
+def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(org, owner):
+    dossier, names, token = _portal_setup(org)
+    app.conf.task_always_eager = False
+    previous = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{_free_port()}/0"
+    try:
+        with TestCaseCapture() as callbacks:
+            response = Client().post(
+                f"/d/{token}/", {names["Address"]: "new address", "action": "submit"}
+            )
+            callbacks.run()
+    finally:
+        app.conf.broker_url = previous
+        app.conf.task_always_eager = True
+    assert response.status_code == 302
+    dossier.refresh_from_db()
+    assert dossier.status == "submitted" and dossier.notified_at is None
+    with scopes_disabled():
+        assert FieldValue.objects.get(field__label="Address").value == "new address"
+    assert not mail.outbox
+    # The broker is back: the periodic sweep sends what could not be enqueued.
+    with scopes_disabled():
+        Dossier.objects.filter(pk=dossier.pk).update(
+            submitted_at=timezone.now() - dt.timedelta(minutes=5)
+        )
+    sweep_notifications()
+    assert sorted(m.to[0] for m in mail.outbox) == ["jane@example.com", "owner@example.com"]
+
+
+class TestCaseCapture:
+    """Collects on-commit callbacks of a request so that they run after its response."""
+
+    def __enter__(self):
+        from django.test import TestCase
+
+        self._context = TestCase.captureOnCommitCallbacks(execute=False)
+        self.callbacks = self._context.__enter__()
+        return self
+
+    def run(self) -> None:
+        for callback in self.callbacks:
+            callback()
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+
+def _worker(env, log):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--concurrency=1",
+            "--loglevel=INFO",
+            "--without-heartbeat",
+            "--without-mingle",
+            "--without-gossip",
+        ],
+        env=env,
+        cwd=settings.BASE_DIR,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_half_way_through_a_fan_out(org, tmp_path):
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    need_service(_redis_up(broker), "Redis")
+    field = factories.field(org, "text")
+    with scopes_disabled():
+        Profile.objects.bulk_create(
+            Profile(organization=org, kind=Kind.CONTACT, last_name=f"P{i}", email=f"{i}@x.org")
+            for i in range(3000)
+        )
+    group = factories.group(org, [field], start_date=dt.date(2024, 1, 31))
+    with scopes_disabled():
+        run = UpdateRun.objects.create(
+            organization=org,
+            group=group,
+            period=dt.date(2024, 1, 31),
+            index=0,
+            due_at=timezone.now(),
+        )
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "CELERY_BROKER_URL": broker,
+        "CELERY_VISIBILITY_TIMEOUT": "3",
+        "MONITORING_CHUNK_SIZE": "25",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    log = (tmp_path / "worker.log").open("w")
+    worker = _worker(env, log)
+    app.conf.task_always_eager = False
+    previous = app.conf.broker_url
+    app.conf.broker_url = broker
+    try:
+        from monitoring.tasks import open_run_dossiers
+
+        open_run_dossiers.delay(run.pk)
+    finally:
+        app.conf.broker_url = previous
+        app.conf.task_always_eager = True
+
+    def count() -> int:
+        with scopes_disabled():
+            return Dossier.objects.filter(update_group=group).count()
+
+    deadline = time.monotonic() + 60
+    while count() < 100 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool, without warning
+    worker.wait(timeout=30)
+    killed_at = count()
+    assert 0 < killed_at < 3000, "the kill did not land half-way"
+    # The unacknowledged task becomes visible again once its visibility timeout has passed;
+    # the restarted worker takes it back when it starts polling.
+    time.sleep(4)
+    worker = _worker(env, log)
+    try:
+        deadline = time.monotonic() + 90
+        while count() < 3000 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        with scopes_disabled():
+            run.refresh_from_db()
+            per_profile = set(
+                Dossier.objects.filter(update_group=group, period=run.period)
+                .values_list("profile_id", flat=True)
+                .distinct()
+            )
+        assert count() == 3000 == len(per_profile)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        log.close()
+    assert UpdateGroup.objects.with_scopes_disabled().filter(pk=group.pk).exists()

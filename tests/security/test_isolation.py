@@ -1,0 +1,144 @@
+"""Walks every back-office URL of the URL configuration, so that a new page is covered too."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_scopes import scopes_disabled
+
+from profiles.models import Document, FieldValue
+from profiles.services import NewValue, apply_values
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    converters: tuple[str, ...]
+    admin_only: bool
+
+
+def _walk(patterns, namespace: str = "") -> list[Page]:
+    pages = []
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            for page in _walk(pattern.url_patterns, inner):
+                converters = tuple(pattern.pattern.converters) + page.converters
+                pages.append(Page(page.name, converters, page.admin_only))
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            pages.append(
+                Page(
+                    f"{namespace}{pattern.name}",
+                    tuple(pattern.pattern.converters),
+                    getattr(pattern.callback, "admin_only", False),
+                )
+            )
+    return pages
+
+
+BACK_OFFICE = [p for p in _walk(get_resolver().url_patterns) if "org_slug" in p.converters]
+
+
+@pytest.fixture
+def objects(org):
+    field = factories.field(org, "document")
+    profile = factories.contact(org)
+    group = factories.group(org, [field])
+    with scopes_disabled():
+        document = Document.objects.create(
+            organization=org,
+            profile=profile,
+            field=field,
+            file="documents/x",
+            name="x.pdf",
+            content_type="application/pdf",
+            size=1,
+        )
+        apply_values(profile, [NewValue(field, str(document.uuid), document)], source="staff")
+        assert FieldValue.objects.filter(profile=profile).exists()
+    dossier = factories.dossier(org, profile, [field])
+    return {
+        "org_slug": org.slug,
+        "url_kind": "contacts",
+        "profile_uuid": profile.uuid,
+        "field_uuid": field.uuid,
+        "document_uuid": document.uuid,
+        "dossier_uuid": dossier.uuid,
+        "group_uuid": group.uuid,
+    }
+
+
+def _urls(objects, slug: str | None = None) -> list[tuple[Page, str]]:
+    urls = []
+    for page in BACK_OFFICE:
+        missing = set(page.converters) - set(objects)
+        assert not missing, f"{page.name}: no test object for {missing}; add one to the fixture"
+        kwargs = {name: objects[name] for name in page.converters}
+        if slug:
+            kwargs["org_slug"] = slug
+        urls.append((page, reverse(page.name, kwargs=kwargs)))
+    return urls
+
+
+def test_the_walk_finds_the_back_office():
+    names = {p.name for p in BACK_OFFICE}
+    assert {"profiles:detail", "monitoring:value_popup", "dossiers:detail"} <= names
+    assert len(BACK_OFFICE) >= 25
+
+
+def test_another_organisations_user_gets_404_everywhere(outsider_client, objects, other_org):
+    for slug in (None, other_org.slug):
+        for page, url in _urls(objects, slug):
+            if slug and not (set(page.converters) - {"org_slug", "url_kind"}):
+                continue  # their own organisation's list pages are theirs to see
+            statuses = {m: getattr(outsider_client, m)(url).status_code for m in ("get", "post")}
+            # 405 answers a method the view never takes, before any lookup: it reveals nothing.
+            assert set(statuses.values()) <= {404, 405} and 404 in statuses.values(), (
+                f"{url} ({page.name}) gave {statuses}"
+            )
+
+
+def test_staff_are_refused_admin_pages(member_client, objects):
+    admin_pages = [(p, u) for p, u in _urls(objects) if p.admin_only]
+    assert len(admin_pages) >= 10
+    for page, url in admin_pages:
+        for method in ("get", "post"):
+            status = getattr(member_client, method)(url).status_code
+            assert status == 403, f"{method.upper()} {url} ({page.name}) gave {status}"
+
+
+def test_anonymous_users_are_sent_to_log_in(client, objects):
+    for page, url in _urls(objects):
+        for method in ("get", "post"):
+            response = getattr(client, method)(url)
+            assert response.status_code == 302, f"{method.upper()} {url} ({page.name})"
+            assert response["Location"].startswith("/login/?next=")
+
+
+def test_every_form_needs_its_csrf_token(owner, objects):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(owner)
+    for page, url in _urls(objects):
+        response = client.post(url)
+        assert response.status_code in {403, 405}, f"POST {url} ({page.name})"
+
+
+def test_the_portal_needs_its_csrf_token(org, objects):
+    with scopes_disabled():
+        from dossiers.models import Dossier
+
+        dossier = Dossier.objects.get()
+    token = factories.token(dossier)
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(f"/d/{token}/", {"action": "submit"})
+    assert response.status_code == 403
+    assert "Please try again" in response.text
+    dossier.refresh_from_db()
+    assert dossier.status == "open" and dossier.expires_at > dt.datetime.now(dt.UTC)
