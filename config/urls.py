@@ -5,6 +5,7 @@ from organizations import views as organization_views
 
 urlpatterns = [
     path("", organization_views.home, name="home"),
+    path("healthz", organization_views.healthz, name="healthz"),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -18,7 +18,8 @@ class PortalForm(forms.Form):
 
     def __init__(self, *args: Any, items: list[DossierItem], final: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.items = {f"i_{item.pk}": item for item in items}
+        # Named by the field's UUID: stable across dossiers, and no sequential id in the page.
+        self.items = {f"f_{item.field.uuid.hex}": item for item in items}
         for name, item in self.items.items():
             field = item.field
             has_document = bool(item.upload or item.initial_document_id)

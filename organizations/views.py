@@ -68,3 +68,8 @@ def audit_log(request: HttpRequest, org_slug: str) -> HttpResponse:
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """A stale or cookieless form: a clear page in the reader's language, not Django's."""
     return render(request, "403_csrf.html", status=403)
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    """For load balancers and container health checks: the process answers, nothing more."""
+    return HttpResponse("ok", content_type="text/plain")

@@ -87,7 +87,10 @@ def test_the_purge_keeps_profile_documents_and_leaves_no_orphan(
     for dossier, action in [(submitted, "submit"), (draft, "draft")]:
         token = factories.token(dossier)
         with scopes_disabled():
-            names = {i.field_id: f"i_{i.pk}" for i in DossierItem.objects.filter(dossier=dossier)}
+            names = {
+                i.field_id: f"f_{i.field.uuid.hex}"
+                for i in DossierItem.objects.filter(dossier=dossier)
+            }
         upload = SimpleUploadedFile("p.pdf", factories.PDF, "application/pdf")
         client.post(
             f"/d/{token}/", {names[field.pk]: upload, names[text.pk]: "x", "action": action}

@@ -35,7 +35,10 @@ def setup(org):
 
 def _items(dossier):
     with scopes_disabled():
-        return {i.field.label: f"i_{i.pk}" for i in DossierItem.objects.filter(dossier=dossier)}
+        return {
+            i.field.label: f"f_{i.field.uuid.hex}"
+            for i in DossierItem.objects.filter(dossier=dossier)
+        }
 
 
 def test_a_valid_link_shows_the_organisation_and_prefilled_fields(client, org, setup):

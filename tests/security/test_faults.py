@@ -37,7 +37,10 @@ def _portal_setup(org):
         apply_values(profile, [NewValue(text, "old address")], source="staff")
     dossier = factories.dossier(org, profile, [text, doc])
     with scopes_disabled():
-        names = {i.field.label: f"i_{i.pk}" for i in DossierItem.objects.filter(dossier=dossier)}
+        names = {
+            i.field.label: f"f_{i.field.uuid.hex}"
+            for i in DossierItem.objects.filter(dossier=dossier)
+        }
     return dossier, names, factories.token(dossier)
 
 

@@ -92,7 +92,7 @@ def test_hostile_text_in_the_portal(org, type_):
     profile = factories.contact(org)
     dossier = factories.dossier(org, profile, [field])
     with scopes_disabled():
-        name = f"i_{DossierItem.objects.get(dossier=dossier).pk}"
+        name = f"f_{DossierItem.objects.get(dossier=dossier).field.uuid.hex}"
     token = factories.token(dossier)
     client = Client()
     for raw in HOSTILE_TEXT:
@@ -131,7 +131,9 @@ def test_hostile_uploads(owner_client, org, name, content, content_type):
         item = DossierItem.objects.get(dossier=dossier)
     token = factories.token(dossier)
     upload = SimpleUploadedFile(name, content, content_type)
-    response = Client().post(f"/d/{token}/", {f"i_{item.pk}": upload, "action": "submit"})
+    response = Client().post(
+        f"/d/{token}/", {f"f_{item.field.uuid.hex}": upload, "action": "submit"}
+    )
     assert response.status_code in {200, 302}
     if response.status_code == 200:
         dossier.refresh_from_db()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import datetime as dt
+from unittest import mock
+
+import pytest
+from botocore.client import BaseClient
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from django_scopes import scopes_disabled
+
+from dossiers.models import Dossier, DossierItem
+from dossiers.services import open_dossiers, purge_dossiers
+from profiles.models import Profile
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_purge_deletes_s3_uploads_a_thousand_per_request(
+    org, s3_storage, django_capture_on_commit_callbacks
+):
+    field = factories.field(org, "document")
+    keys = [default_storage.save(f"documents/k{i}", ContentFile(b"%PDF")) for i in range(1205)]
+    with scopes_disabled():
+        profiles = Profile.objects.bulk_create(
+            Profile(organization=org, kind="contact", email=f"{i}@example.com")
+            for i in range(len(keys))
+        )
+        open_dossiers(org, [p.pk for p in profiles], [field], kind="update", title="KYC")
+        items = list(DossierItem.objects.order_by("id"))
+        for item, key in zip(items, keys, strict=True):
+            item.upload = key
+        DossierItem.objects.bulk_update(items, ["upload"])
+        Dossier.objects.update(created_at=timezone.now() - dt.timedelta(days=40))
+    calls = []
+    original = BaseClient._make_api_call
+
+    def spy(self, operation, params):
+        calls.append(operation)
+        return original(self, operation, params)
+
+    with mock.patch.object(BaseClient, "_make_api_call", spy), scopes_disabled():
+        with django_capture_on_commit_callbacks(execute=True):
+            assert purge_dossiers(batch_size=2000) == 1205
+    assert calls.count("DeleteObjects") == 2
+    assert not any(default_storage.exists(k) for k in keys[:5] + keys[-5:])
