@@ -32,6 +32,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The gunicorn of the page benchmark must read the sessions this process signs.
 BENCH_SECRET_KEY = "bench-only-" + "k" * 60
 os.environ["SECRET_KEY"] = BENCH_SECRET_KEY
+# As in production: with DEBUG on, Django keeps every query's SQL, which is time and memory.
+os.environ["DEBUG"] = "0"
+os.environ["SECURE_SSL_REDIRECT"] = "0"
 
 
 def setup(media: Path) -> None:
@@ -109,14 +112,22 @@ def build_fan_out(n: int) -> tuple[Any, Any, list[Any]]:
     truncate("profiles_profile", "monitoring_updategroup", "organizations_organization")
     org = Organization.objects.create(name="Bench", slug="bench")
     group = UpdateGroup(
-        organization=org, title="KYC", applies_to=Kind.CONTACT,
-        start_date=dt.date(2024, 1, 31), interval_count=3, interval_unit="months",
+        organization=org,
+        title="KYC",
+        applies_to=Kind.CONTACT,
+        start_date=dt.date(2024, 1, 31),
+        interval_count=3,
+        interval_unit="months",
     )
     group.schedule_from()
     group.save()
     fields = [
         DataField.objects.create(
-            organization=org, applies_to=Kind.CONTACT, label=f"F{i}", type=t, position=i,
+            organization=org,
+            applies_to=Kind.CONTACT,
+            label=f"F{i}",
+            type=t,
+            position=i,
             update_group=group,
         )
         for i, t in enumerate(["text", "number", "date", "document"])
@@ -127,11 +138,13 @@ def build_fan_out(n: int) -> tuple[Any, Any, list[Any]]:
             for i in range(start, min(n, start + 5000))
         )
         FieldValue.objects.bulk_create(
-            FieldValue(organization=org, profile=p, field=fields[0], value="old")
-            for p in profiles
+            FieldValue(organization=org, profile=p, field=fields[0], value="old") for p in profiles
         )
     run = UpdateRun.objects.create(
-        organization=org, group=group, period=dt.date(2024, 1, 31), index=0,
+        organization=org,
+        group=group,
+        period=dt.date(2024, 1, 31),
+        index=0,
         due_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC),
     )
     return org, run, fields
@@ -150,15 +163,22 @@ def naive_fan_out(org: Any, run: Any, fields: list[Any], limit: int) -> int:
     created = 0
     for profile in Profile.objects.filter(organization=org).order_by("id")[:limit]:
         dossier = Dossier.objects.create(
-            organization=org, profile=profile, kind="update", title=run.group.title,
-            update_group=run.group, period=run.period,
+            organization=org,
+            profile=profile,
+            kind="update",
+            title=run.group.title,
+            update_group=run.group,
+            period=run.period,
             expires_at=update_dossier_expiry(dt.datetime.now(dt.UTC)),
         )
         values = {v.field_id: v for v in FieldValue.objects.filter(profile=profile)}
         for position, field in enumerate(fields):
             value = values.get(field.pk)
             DossierItem.objects.create(
-                organization=org, dossier=dossier, field=field, position=position,
+                organization=org,
+                dossier=dossier,
+                field=field,
+                position=position,
                 initial_value=value.value if value else None,
                 initial_document_id=value.document_id if value else None,
             )
@@ -170,8 +190,8 @@ def floor_fan_out(org: Any, run: Any) -> None:
     """The database's own floor: two INSERT … SELECT statements."""
     from django.db import connection, transaction
 
-    new_uuid = "gen_random_uuid()" if connection.vendor == "postgresql" else (
-        "lower(hex(randomblob(16)))"
+    new_uuid = (
+        "gen_random_uuid()" if connection.vendor == "postgresql" else ("lower(hex(randomblob(16)))")
     )
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
@@ -250,8 +270,12 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
     from monitoring.models import UpdateGroup, UpdateRun
     from organizations.models import Organization
 
-    truncate("monitoring_updaterun", "monitoring_updategroup", "organizations_organization",
-             "django_celery_beat_periodictask")
+    truncate(
+        "monitoring_updaterun",
+        "monitoring_updategroup",
+        "organizations_organization",
+        "django_celery_beat_periodictask",
+    )
     now = dt.datetime(2025, 6, 15, 12, tzinfo=dt.UTC)
     orgs = Organization.objects.bulk_create(
         Organization(name=f"Org {i}", slug=f"org-{i}", time_zone="Europe/Paris")
@@ -264,11 +288,16 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
         due = i % due_every == 0
         groups.append(
             UpdateGroup(
-                organization=orgs[i % n_orgs], title=f"G{i}", applies_to="contact",
-                start_date=dt.date(2025, 1, 15), interval_count=1, interval_unit="months",
+                organization=orgs[i % n_orgs],
+                title=f"G{i}",
+                applies_to="contact",
+                start_date=dt.date(2025, 1, 15),
+                interval_count=1,
+                interval_unit="months",
                 next_index=5 if due else 6,
                 next_run_at=dt.datetime(2025, 6, 15, 6, tzinfo=dt.UTC)
-                if due else dt.datetime(2025, 7, 15, 6, tzinfo=dt.UTC),
+                if due
+                else dt.datetime(2025, 7, 15, 6, tzinfo=dt.UTC),
             )
         )
     UpdateGroup.objects.bulk_create(groups, batch_size=5000)
@@ -280,8 +309,12 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
     interval, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.DAYS)
     PeriodicTask.objects.bulk_create(
         (
-            PeriodicTask(name=f"group-{i}", task="monitoring.tasks.open_run_dossiers",
-                         interval=interval, args=f"[{i}]")
+            PeriodicTask(
+                name=f"group-{i}",
+                task="monitoring.tasks.open_run_dossiers",
+                interval=interval,
+                args=f"[{i}]",
+            )
             for i in range(total)
         ),
         batch_size=5000,
@@ -311,9 +344,9 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
 
     from dossiers.models import Dossier, DossierItem
     from dossiers.services import purge_dossiers
-
-    org, run, fields = build_fan_out(n)
     from monitoring.dispatch import open_run
+
+    _org, run, fields = build_fan_out(n)
 
     clear_dossiers()
     open_run(run.pk)
@@ -362,8 +395,9 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
 # 3. Pages under load -------------------------------------------------------------------------
 
 
-def build_pages(n_fields: int, n_history: int, n_dossiers: int, portal_fields: int,
-                n_tokens: int) -> dict[str, Any]:
+def build_pages(
+    n_fields: int, n_history: int, n_dossiers: int, portal_fields: int, n_tokens: int
+) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
 
@@ -382,20 +416,36 @@ def build_pages(n_fields: int, n_history: int, n_dossiers: int, portal_fields: i
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     fields = DataField.objects.bulk_create(
-        DataField(organization=org, applies_to=Kind.CONTACT, label=f"Field {i}", type="text",
-                  position=i, section=f"Section {i // 25}")
+        DataField(
+            organization=org,
+            applies_to=Kind.CONTACT,
+            label=f"Field {i}",
+            type="text",
+            position=i,
+            section=f"Section {i // 25}",
+        )
         for i in range(n_fields)
     )
-    profile = Profile.objects.create(organization=org, kind=Kind.CONTACT, last_name="Heavy",
-                                     email="heavy@x.org")
+    profile = Profile.objects.create(
+        organization=org, kind=Kind.CONTACT, last_name="Heavy", email="heavy@x.org"
+    )
     FieldValue.objects.bulk_create(
         FieldValue(organization=org, profile=profile, field=f, value=f"value {f.position}")
         for f in fields
     )
     FieldValueHistory.objects.bulk_create(
-        (FieldValueHistory(organization=org, profile=profile, field=f, old_value=f"v{k}",
-                           new_value=f"v{k + 1}", source="staff")
-         for f in fields for k in range(n_history)),
+        (
+            FieldValueHistory(
+                organization=org,
+                profile=profile,
+                field=f,
+                old_value=f"v{k}",
+                new_value=f"v{k + 1}",
+                source="staff",
+            )
+            for f in fields
+            for k in range(n_history)
+        ),
         batch_size=5000,
     )
     for start in range(0, n_dossiers, 5000):
@@ -405,21 +455,39 @@ def build_pages(n_fields: int, n_history: int, n_dossiers: int, portal_fields: i
         )
         open_dossiers(org, [p.pk for p in others], fields[:1], kind="classic", title="Review")
     documents = DataField.objects.bulk_create(
-        DataField(organization=org, applies_to=Kind.CONTACT, label=f"Doc {i}", type="document",
-                  position=1000 + i, max_size_mb=5)
+        DataField(
+            organization=org,
+            applies_to=Kind.CONTACT,
+            label=f"Doc {i}",
+            type="document",
+            position=1000 + i,
+            max_size_mb=5,
+        )
         for i in range(2)
     )
     asked = fields[:portal_fields] + documents
     submitters = Profile.objects.bulk_create(
-        Profile(organization=org, kind=Kind.CONTACT, last_name=f"S{i}", email=f"s{i}@x.org",
-                language="en")
+        Profile(
+            organization=org,
+            kind=Kind.CONTACT,
+            last_name=f"S{i}",
+            email=f"s{i}@x.org",
+            language="en",
+        )
         for i in range(n_tokens)
     )
     ids = open_dossiers(org, [p.pk for p in submitters], asked, kind="classic", title="Submit")
-    tokens = [AccessToken.issue(d, d.profile)
-              for d in Dossier.objects.filter(pk__in=ids).select_related("profile")]
-    return {"session": session.session_key, "profile": profile.uuid, "tokens": tokens,
-            "asked": asked, "submit_ids": ids}
+    tokens = [
+        AccessToken.issue(d, d.profile)
+        for d in Dossier.objects.filter(pk__in=ids).select_related("profile")
+    ]
+    return {
+        "session": session.session_key,
+        "profile": profile.uuid,
+        "tokens": tokens,
+        "asked": asked,
+        "submit_ids": ids,
+    }
 
 
 LUA_REPORT = """
@@ -462,28 +530,40 @@ def multipart(fields: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> 
     parts += [
         f'--BENCHBOUNDARY\r\nContent-Disposition: form-data; name="{name}"; '
         f'filename="doc.pdf"\r\nContent-Type: application/pdf\r\n\r\n'.encode()
-        + content + b"\r\n"
+        + content
+        + b"\r\n"
         for name, content in files
     ]
     return b"".join([*parts, b"--BENCHBOUNDARY--\r\n"])
 
 
-def run_wrk(url: str, seconds: int, script: Path, headers: dict[str, str],
-            env: dict[str, str] | None = None) -> dict[str, float]:
+def run_wrk(
+    url: str, seconds: int, script: Path, headers: dict[str, str], env: dict[str, str] | None = None
+) -> dict[str, float]:
     command = ["wrk", "-t2", "-c16", f"-d{seconds}s", "-s", str(script)]
     for key, value in headers.items():
         command += ["-H", f"{key}: {value}"]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True,
-                            env={**os.environ, **(env or {})}).stdout
-    rate = float(next(line for line in output.splitlines()
-                      if line.startswith("Requests/sec")).split()[-1])
+    output = subprocess.run(
+        [*command, url],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    ).stdout
+    rate = float(
+        next(line for line in output.splitlines() if line.startswith("Requests/sec")).split()[-1]
+    )
     report = next(line for line in output.splitlines() if line.startswith("REPORT")).split()
-    return {"rate": rate, "requests": int(report[1]), "p50": int(report[2]) / 1000,
-            "p95": int(report[3]) / 1000, "status_errors": int(report[4])}
+    return {
+        "rate": rate,
+        "requests": int(report[1]),
+        "p50": int(report[2]) / 1000,
+        "p95": int(report[3]) / 1000,
+        "status_errors": int(report[4]),
+    }
 
 
-def in_process_queries(method: str, path: str, session: str | None = None,
-                       data: Any = None) -> int:
+def in_process_queries(method: str, path: str, session: str | None = None, data: Any = None) -> int:
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -504,17 +584,39 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
 
     data = build_pages(*((10, 2, 200, 5, 300) if small else (100, 20, 10000, 20, 6000)))
     port = 8765
-    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1",
-           "SECRET_KEY": BENCH_SECRET_KEY, "SECURE_SSL_REDIRECT": "0",
-           "SITE_URL": f"http://127.0.0.1:{port}", "MEDIA_ROOT": str(media),
-           "CELERY_TASK_ALWAYS_EAGER": "0", "CELERY_BROKER_URL": "memory://"}
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECRET_KEY": BENCH_SECRET_KEY,
+        "SECURE_SSL_REDIRECT": "0",
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "MEDIA_ROOT": str(media),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "CELERY_BROKER_URL": "memory://",
+    }
     static = Path(tempfile.mkdtemp(prefix="bench-static-"))
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-                   cwd=ROOT, env={**env, "STATIC_ROOT": str(static)}, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**env, "STATIC_ROOT": str(static)},
+        check=True,
+    )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "-b",
-         f"127.0.0.1:{port}", "-w", "3", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "3",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     cookie = {"Cookie": f"sessionid={data['session']}"}
@@ -523,8 +625,11 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     (work / "submit.lua").write_text(LUA_SUBMIT + LUA_REPORT)
     csrf = "b" * 32
     text = [(f"f_{f.uuid.hex}", "new value") for f in data["asked"] if not f.is_document]
-    files = [(f"f_{f.uuid.hex}", b"%PDF-1.4\n" + b"0" * (1024 * 1024))
-             for f in data["asked"] if f.is_document]
+    files = [
+        (f"f_{f.uuid.hex}", b"%PDF-1.4\n" + b"0" * (1024 * 1024))
+        for f in data["asked"]
+        if f.is_document
+    ]
     (work / "body").write_bytes(
         multipart([("csrfmiddlewaretoken", csrf), ("action", "submit"), *text], files)
     )
@@ -534,8 +639,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     try:
         for _ in range(150):
             with contextlib.suppress(subprocess.CalledProcessError):
-                subprocess.run(["curl", "-sf", base + "/healthz"], check=True,
-                               capture_output=True)
+                subprocess.run(["curl", "-sf", base + "/healthz"], check=True, capture_output=True)
                 break
             time.sleep(0.2)
         profile_path = f"/o/load/profiles/{data['profile']}/"
@@ -543,14 +647,22 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         results["trivial"]["queries"] = in_process_queries("get", "/healthz")
         results["profile"] = run_wrk(base + profile_path, seconds, work / "report.lua", cookie)
         results["profile"]["queries"] = in_process_queries("get", profile_path, data["session"])
-        results["dossiers"] = run_wrk(base + "/o/load/dossiers/", seconds, work / "report.lua",
-                                      cookie)
-        results["dossiers"]["queries"] = in_process_queries("get", "/o/load/dossiers/",
-                                                            data["session"])
+        results["dossiers"] = run_wrk(
+            base + "/o/load/dossiers/", seconds, work / "report.lua", cookie
+        )
+        results["dossiers"]["queries"] = in_process_queries(
+            "get", "/o/load/dossiers/", data["session"]
+        )
         results["submit"] = run_wrk(
-            base + "/d/", seconds, work / "submit.lua", {},
-            {"BENCH_TOKENS": str(work / "tokens"), "BENCH_BODY": str(work / "body"),
-             "BENCH_CSRF": csrf},
+            base + "/d/",
+            seconds,
+            work / "submit.lua",
+            {},
+            {
+                "BENCH_TOKENS": str(work / "tokens"),
+                "BENCH_BODY": str(work / "body"),
+                "BENCH_CSRF": csrf,
+            },
         )
         results["submit"]["submitted"] = Dossier.objects.filter(
             pk__in=data["submit_ids"], status="submitted"
@@ -595,16 +707,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return {"fan_out": fan_out, "dispatcher": dispatcher, "purge": purge, "pages": pages}
 
 
-def write_report(fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict,
-                 vendor: str) -> None:
+def write_report(
+    fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict, vendor: str
+) -> None:
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()" if vendor == "postgresql" else "SELECT sqlite_version()")
         database = cursor.fetchone()[0].split(" on ")[0]
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     lines = [
         "# Performance",
         "",
@@ -612,7 +730,8 @@ def write_report(fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict
         "the same run, since absolute times drift from one machine to the next. Reproduce with:",
         "",
         "```sh",
-        "make bench   # DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py",
+        "make bench",
+        "# or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py",
         "```",
         "",
         f"Machine: {os.cpu_count()} cores ({cpu}), {database}, Python {platform.python_version()}.",
@@ -658,7 +777,8 @@ def write_report(fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict
         f" {dispatcher['ours_queries']} |",
         f"| DatabaseScheduler load of {dispatcher['groups']:,} periodic tasks |"
         f" {dispatcher['beat_seconds']:.3f} | {dispatcher['beat_queries']} |",
-        f"| ratio (target ≥ 100) | {dispatcher['beat_seconds'] / dispatcher['ours_seconds']:.0f}× | |",
+        f"| ratio (target ≥ 100) |"
+        f" {dispatcher['beat_seconds'] / dispatcher['ours_seconds']:.0f} times | |",
         "",
     ]
     if pages:
@@ -672,12 +792,15 @@ def write_report(fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict
             " 1 MB, each request a different dossier. The ceiling is `/healthz`, a trivial view of"
             " the same server. Queries are counted in process for one request.",
             "",
-            "| page | requests/s | ÷ trivial (target ≥ 0.5) | median | 95th percentile |"
-            " queries |",
+            "| page | requests/s | ÷ trivial (target ≥ 0.5) | median | 95th percentile | queries |",
             "| --- | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for key, label in [("trivial", "`/healthz` (ceiling)"), ("profile", "profile page"),
-                           ("dossiers", "dossier list"), ("submit", "portal submit")]:
+        for key, label in [
+            ("trivial", "`/healthz` (ceiling)"),
+            ("profile", "profile page"),
+            ("dossiers", "dossier list"),
+            ("submit", "portal submit"),
+        ]:
             row = pages[key]
             lines.append(
                 f"| {label} | {row['rate']:,.0f} | {row['rate'] / trivial:.2f} |"

@@ -16,7 +16,7 @@ from dossiers.forms import ClassicDossierForm
 from dossiers.models import AccessToken, Dossier, DossierRecord
 from dossiers.services import enqueue, open_dossiers
 from dossiers.tasks import send_invitations
-from organizations.lookups import get_for_org
+from organizations.lookups import get_for_org, search_query
 from profiles import fieldtypes
 from profiles.models import Profile
 
@@ -36,7 +36,7 @@ def dossier_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     status = request.GET.get("status", "")
     kind = request.GET.get("kind", "")
     group = request.GET.get("group", "")
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     if status in Dossier.Status.values:
         dossiers = dossiers.filter(status=status)
     if kind in Dossier.Kind.values:

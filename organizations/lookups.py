@@ -27,3 +27,8 @@ def get_for_org(
     except (ValueError, models.ObjectDoesNotExist):
         # A malformed UUID in the URL is a missing object, not a server error.
         raise Http404 from None
+
+
+def search_query(request: HttpRequest, limit: int = 100) -> str:
+    """The search box's text, safe for any database (PostgreSQL refuses NUL characters)."""
+    return request.GET.get("q", "").replace("\x00", "").strip()[:limit]

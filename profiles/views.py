@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.decorators import admin_required
-from organizations.lookups import get_for_org
+from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
@@ -59,7 +59,7 @@ def today(request: HttpRequest) -> Any:
 def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     profiles = Profile.objects.filter(organization=request.organization, kind=kind)
-    query = request.GET.get("q", "").strip()[:100]
+    query = search_query(request)
     status = request.GET.get("status", "active")
     if status == "archived":
         profiles = profiles.filter(archived_at__isnull=False)

@@ -20,12 +20,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_a_small_benchmark_runs(tmp_path):
     need_service(connection.vendor == "postgresql", "PostgreSQL")
     need_service(shutil.which("wrk") is not None, "wrk")
+    import psycopg
+
     db = connection.settings_dict
     # A database of its own: the benchmark drops and rebuilds its schema.
-    name = f"{db['NAME']}_bench"
-    with connection.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
+    name = "backoffice_bench_smoke"
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
     env = {
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}",

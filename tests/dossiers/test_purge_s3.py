@@ -41,8 +41,11 @@ def test_the_purge_deletes_s3_uploads_a_thousand_per_request(
         calls.append(operation)
         return original(self, operation, params)
 
-    with mock.patch.object(BaseClient, "_make_api_call", spy), scopes_disabled():
-        with django_capture_on_commit_callbacks(execute=True):
-            assert purge_dossiers(batch_size=2000) == 1205
+    with (
+        mock.patch.object(BaseClient, "_make_api_call", spy),
+        scopes_disabled(),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert purge_dossiers(batch_size=2000) == 1205
     assert calls.count("DeleteObjects") == 2
     assert not any(default_storage.exists(k) for k in keys[:5] + keys[-5:])
