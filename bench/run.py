@@ -339,15 +339,14 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
 # 4. The purge --------------------------------------------------------------------------------
 
 
-def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
-    from django.core.files.storage import default_storage, storages
+def prepare_purge(n: int, uploads_every: int) -> int:
+    """n update dossiers past their month, one upload in every `uploads_every` on disk."""
+    from django.core.files.storage import default_storage
 
     from dossiers.models import Dossier, DossierItem
-    from dossiers.services import purge_dossiers
     from monitoring.dispatch import open_run
 
     _org, run, fields = build_fan_out(n)
-
     clear_dossiers()
     open_run(run.pk)
     Dossier.objects.update(created_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
@@ -358,13 +357,23 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
     root.mkdir(parents=True, exist_ok=True)
     keys = []
     for item_id in items:
-        key = f"uploads/{uuid.uuid4().hex}"
-        (root / key.split("/")[1]).write_bytes(b"%PDF-1.4 bench")
-        keys.append((item_id, key))
+        name = uuid.uuid4().hex
+        (root / name).write_bytes(b"%PDF-1.4 bench")
+        keys.append((item_id, f"uploads/{name}"))
     for start in range(0, len(keys), 5000):
         DossierItem.objects.bulk_update(
             [DossierItem(pk=i, upload=k) for i, k in keys[start : start + 5000]], ["upload"]
         )
+    return len(keys)
+
+
+def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
+    from django.core.files.storage import default_storage, storages
+
+    from dossiers.models import Dossier
+    from dossiers.services import purge_dossiers
+
+    when = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     storage = storages["default"]
     original = storage.delete
     deletes = {"calls": 0}
@@ -373,20 +382,19 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
         deletes["calls"] += 1
         original(name)
 
+    uploads = prepare_purge(n, uploads_every)
     with mock.patch.object(storage, "delete", counting_delete), measured() as result:
-        tracemalloc.start()
-        purged = purge_dossiers(now=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-        memory = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
-    seconds, queries = result["seconds"], result["queries"]
+        purged = purge_dossiers(now=when)
     assert purged == n and not Dossier.objects.exists()
-    left = list(root.iterdir())
+    left = list((Path(default_storage.location) / "uploads").iterdir())
     assert not left, f"{len(left)} orphan files"
+    prepare_purge(n, uploads_every)
+    memory = peak_memory(lambda: purge_dossiers(now=when))
     return {
         "n": n,
-        "uploads": len(keys),
-        "seconds": seconds,
-        "queries": queries,
+        "uploads": uploads,
+        "seconds": result["seconds"],
+        "queries": result["queries"],
         "memory": memory,
         "storage_deletes": deletes["calls"],
     }

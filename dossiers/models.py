@@ -80,6 +80,8 @@ class Dossier(models.Model):
         ]
         indexes = [
             models.Index(fields=["organization", "status", "-created_at"]),
+            # The dossier list's order: without it each page sorts the organisation's dossiers.
+            models.Index(fields=["organization", "-created_at", "-id"], name="dossier_list"),
             models.Index(fields=["created_at"], name="dossier_created_at"),
             models.Index(fields=["profile", "status"]),
         ]

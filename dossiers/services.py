@@ -62,15 +62,15 @@ def open_dossiers(
             created_at=now,
             expires_at=expires_at,
         )
-        if update_group_id is not None:
-            # A repeat's rows were skipped, not returned: read the chunk's dossiers, old and new.
-            dossier_of_profile = dict(
+        dossier_of_profile = dict(created)
+        if len(dossier_of_profile) < len(profile_ids) and update_group_id is not None:
+            # A repeat's rows were skipped, not returned: read those that were there already.
+            missing = [p for p in profile_ids if p not in dossier_of_profile]
+            dossier_of_profile.update(
                 Dossier.objects.filter(
-                    update_group_id=update_group_id, period=period, profile_id__in=profile_ids
+                    update_group_id=update_group_id, period=period, profile_id__in=missing
                 ).values_list("profile_id", "id")
             )
-        else:
-            dossier_of_profile = dict(created)
         _insert_items(list(dossier_of_profile.values()), fields)
         if update_group_id is not None:
             # A client never holds two open dossiers of one group: the new one supersedes.

@@ -35,3 +35,16 @@ def test_the_demo_has_profiles_fields_and_dossiers_in_every_status():
         assert company.contacts.filter(is_representative=True).count() == 2
         statuses = set(Dossier.objects.filter(organization=org).values_list("status", flat=True))
     assert {"open", "in_progress", "submitted", "expired"} <= statuses
+
+
+@pytest.mark.django_db
+def test_the_demo_has_two_groups_one_of_them_due_now():
+    from django.utils import timezone
+
+    from monitoring.models import UpdateGroup
+
+    call_command("seed_demo")
+    with scopes_disabled():
+        groups = list(UpdateGroup.objects.filter(organization__slug="demo"))
+    assert {g.applies_to for g in groups} == {"contact", "company"}
+    assert sum(g.next_run_at <= timezone.now() for g in groups) == 1
