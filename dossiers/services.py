@@ -195,34 +195,38 @@ def submit(dossier: Dossier, answers: dict[int, Any], recipient: Profile | None)
             if locked.status not in Dossier.OPEN_STATUSES:
                 raise WriteBackError("already closed")
             items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
+            uploaded = [item for item in items if item.field.is_document and item.upload]
+            documents = Document.objects.bulk_create(
+                Document(
+                    organization_id=locked.organization_id,
+                    profile_id=locked.profile_id,
+                    field=item.field,
+                    file=item.upload.name,
+                    name=item.upload_name,
+                    content_type=item.upload_content_type,
+                    size=item.upload_size or 0,
+                )
+                for item in uploaded
+            )
+            document_of = {item.pk: doc for item, doc in zip(uploaded, documents, strict=True)}
             new_values: list[NewValue] = []
             for item in items:
-                if item.field.is_document:
-                    if not item.upload:
-                        continue
-                    document = Document.objects.create(
-                        organization_id=locked.organization_id,
-                        profile_id=locked.profile_id,
-                        field=item.field,
-                        file=item.upload.name,
-                        name=item.upload_name,
-                        content_type=item.upload_content_type,
-                        size=item.upload_size or 0,
-                    )
+                if item.pk in document_of:
                     # The file is the profile's from now on: the purge must not touch it.
-                    item.written_document = document
-                    item.answer = str(document.uuid)
+                    item.written_document = document_of[item.pk]
+                    item.answer = str(item.written_document.uuid)
                     item.upload = ""
                     item.answered = True
-                    item.save(update_fields=["written_document", "answer", "upload", "answered"])
-                    new_values.append(NewValue(item.field, str(document.uuid), document))
-                elif item.pk in answers:
+                    new_values.append(NewValue(item.field, item.answer, item.written_document))
+                elif not item.field.is_document and item.pk in answers:
                     item.answer = answers[item.pk]
                     item.answered = True
-                    item.save(update_fields=["answer", "answered"])
                     # What the client left as it was asked must not undo a newer staff edit.
                     if item.answer != item.initial_value:
                         new_values.append(NewValue(item.field, item.answer))
+            DossierItem.objects.bulk_update(
+                items, ["written_document", "answer", "upload", "answered"]
+            )
             rows = apply_values(locked.profile, new_values, source=Source.DOSSIER, dossier=locked)
             locked.status = Dossier.Status.SUBMITTED
             locked.submitted_at = timezone.now()
@@ -352,7 +356,6 @@ def save_draft(
         for item_id, value in answers.items():
             item = items[item_id]
             item.answer, item.answered = value, True
-            item.save(update_fields=["answer", "answered"])
         for item_id, (key, name, content_type, size) in uploads.items():
             item = items[item_id]
             if item.upload:
@@ -360,15 +363,10 @@ def save_draft(
             item.upload = key
             item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
             item.answered = True
-            item.save(
-                update_fields=[
-                    "upload",
-                    "upload_name",
-                    "upload_content_type",
-                    "upload_size",
-                    "answered",
-                ]
-            )
+        DossierItem.objects.bulk_update(
+            list(items.values()),
+            ["answer", "answered", "upload", "upload_name", "upload_content_type", "upload_size"],
+        )
         if locked.status == Dossier.Status.OPEN:
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 
 from profiles.models import (
     DataField,
@@ -81,6 +82,9 @@ def apply_values(
             )
         }
         rows: list[FieldValueHistory] = []
+        created: list[FieldValue] = []
+        updated: list[FieldValue] = []
+        cleared: list[int] = []
         for nv in new_values:
             existing = current.get(nv.field.pk)
             old_value = existing.value if existing else None
@@ -90,18 +94,21 @@ def apply_values(
                 continue
             if nv.value is None:
                 if existing:
-                    existing.delete()
+                    cleared.append(existing.pk)
             elif existing:
                 existing.value = nv.value
                 existing.document = nv.document
-                existing.save(update_fields=["value", "document", "updated_at"])
+                existing.updated_at = timezone.now()
+                updated.append(existing)
             else:
-                FieldValue.objects.create(
-                    organization_id=profile.organization_id,
-                    profile=profile,
-                    field=nv.field,
-                    value=nv.value,
-                    document=nv.document,
+                created.append(
+                    FieldValue(
+                        organization_id=profile.organization_id,
+                        profile=profile,
+                        field=nv.field,
+                        value=nv.value,
+                        document=nv.document,
+                    )
                 )
             rows.append(
                 FieldValueHistory(
@@ -117,5 +124,13 @@ def apply_values(
                     **history,
                 )
             )
+        # A few statements whatever the number of fields: a form of a hundred fields costs
+        # what a form of one does.
+        if cleared:
+            FieldValue.objects.filter(pk__in=cleared).delete()
+        if updated:
+            FieldValue.objects.bulk_update(updated, ["value", "document", "updated_at"])
+        if created:
+            FieldValue.objects.bulk_create(created)
         FieldValueHistory.objects.bulk_create(rows)
         return rows

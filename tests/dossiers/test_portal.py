@@ -231,3 +231,23 @@ def test_a_superseded_link_leads_to_the_new_dossier(client, org):
     response = client.get(f"/d/{old_token}/")
     assert response.status_code == 200
     assert response.context["dossier"].pk == new.pk
+
+
+def _submit_queries(client, org, n_fields, email):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    fields = [factories.field(org, "text") for _ in range(n_fields)]
+    profile = factories.contact(org, email=email)
+    dossier = factories.dossier(org, profile, fields)
+    token = factories.token(dossier)
+    data = {f"f_{f.uuid.hex}": "changed" for f in fields} | {"action": "submit"}
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(f"/d/{token}/", data).status_code == 302
+    return len(queries)
+
+
+def test_a_submission_costs_the_same_queries_for_2_or_12_fields(client, org):
+    assert _submit_queries(client, org, 2, "a@example.com") == _submit_queries(
+        client, org, 12, "b@example.com"
+    )
