@@ -140,6 +140,7 @@ def build_fan_out(n: int) -> tuple[Any, Any, list[Any]]:
         FieldValue.objects.bulk_create(
             FieldValue(organization=org, profile=p, field=fields[0], value="old") for p in profiles
         )
+    analyze()
     run = UpdateRun.objects.create(
         organization=org,
         group=group,
@@ -148,6 +149,15 @@ def build_fan_out(n: int) -> tuple[Any, Any, list[Any]]:
         due_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC),
     )
     return org, run, fields
+
+
+def analyze() -> None:
+    """Fresh planner statistics, as autovacuum keeps them on a live database."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
 
 
 def clear_dossiers() -> None:
@@ -301,6 +311,7 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
             )
         )
     UpdateGroup.objects.bulk_create(groups, batch_size=5000)
+    analyze()
     with measured() as ours:
         run_ids = dispatch_due(now=now, fan_out=False)
     assert len(run_ids) == UpdateRun.objects.count() == total // due_every
@@ -364,6 +375,7 @@ def prepare_purge(n: int, uploads_every: int) -> int:
         DossierItem.objects.bulk_update(
             [DossierItem(pk=i, upload=k) for i, k in keys[start : start + 5000]], ["upload"]
         )
+    analyze()
     return len(keys)
 
 
@@ -489,6 +501,7 @@ def build_pages(
         AccessToken.issue(d, d.profile)
         for d in Dossier.objects.filter(pk__in=ids).select_related("profile")
     ]
+    analyze()
     return {
         "session": session.session_key,
         "profile": profile.uuid,
@@ -746,7 +759,7 @@ def write_report(
         "",
         "## 1. Fan-out: opening update dossiers for one group of 4 fields",
         "",
-        "Ours is `monitoring.dispatch.open_run` (keyset pages of 1,000 profiles, `bulk_create`"
+        "Ours is `monitoring.dispatch.open_run` (keyset pages of 2,000 profiles, `bulk_create`"
         " tolerating conflicts, prefill in one query per chunk). The naive way is a loop of ORM"
         " creates, one profile at a time (a dossier, a prefill query, four items), timed on"
         f" the first {fan_out[0]['naive_sample']:,} profiles or fewer. The floor is two"
@@ -769,7 +782,7 @@ def write_report(
         "",
         f"Peak memory grows by {growth:.1f} MB from {fan_out[0]['n']:,} to"
         f" {fan_out[-1]['n']:,} profiles (target: within 50 MB); queries grow with the number of"
-        " chunks (N / 1,000), about ten per chunk.",
+        " chunks (N / 2,000), four per chunk.",
         "",
         "## 2. The dispatcher at scale",
         "",
@@ -839,7 +852,39 @@ def write_report(
     (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + NOTES)
 
 
-NOTES = ""
+NOTES = """
+## What limits each figure, and the gaps
+
+- **Fan-out.** Both our way and the floor run on the same two cores as PostgreSQL. Per chunk
+  of 2,000 profiles, ours issues four statements: the keyset page of profile ids, one
+  `INSERT … SELECT … ON CONFLICT DO NOTHING RETURNING` of the dossiers, one of the items
+  (prefilled by a join on the current values), and the supersession `UPDATE`. What separates
+  it from the floor is one round trip per chunk and the commit per chunk (a worker killed
+  half-way keeps the chunks it finished). The naive loop is bound by round trips: six
+  statements per profile. The rate falls a little at 100,000 as the tables and their unique
+  indexes grow during the run (autovacuum runs beside it on the same cores). Memory is flat:
+  a chunk's ids, never its rows.
+- **Dispatcher.** The pass is bound by Python: reading a thousand due rows, computing their
+  next occurrence with `relativedelta` in their time zones, and two `executemany`
+  statements. It is well under a second (target met). Against django-celery-beat's load of
+  100,000 tasks it is some forty times faster, short of the hundredfold target. The load is
+  the wrong yardstick for one thing: beat repeats it after every change to any task and at
+  every start, whereas our pass only reads due rows through a partial index, so its cost
+  follows the number due, not the number of groups. Plan to close the gap: claim and move
+  the groups whose next occurrence needs no catch-up in one `UPDATE … RETURNING` computed
+  by the database (month arithmetic in SQL), leaving Python only the catch-up rows.
+- **Pages.** The ceiling is `/healthz`, which touches neither the database nor a template.
+  Each page does seven queries (session, user, membership, then its own) and renders its
+  rows; on these two cores, shared with PostgreSQL and wrk itself, that is one to two
+  orders of magnitude from the ceiling, not a half. The numbers of queries are constant
+  (pinned in the tests). Plan: cache the rendered value rows of a profile under a version
+  bumped by `apply_values` and by field edits; keep sessions in the cache (`cached_db`);
+  a keyset pagination for the dossier list instead of `COUNT(*)` over the organisation.
+  The submit is bound by 2 MB bodies parsed, sniffed and written to disk per request.
+- **Purge.** Batches of 500 dossiers in one transaction each, with their audit records;
+  files are deleted after each batch commits. On local disk a delete is a system call per
+  file; on S3 a `DeleteObjects` request per 1,000 keys.
+"""
 
 
 if __name__ == "__main__":
