@@ -312,9 +312,18 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
         )
     UpdateGroup.objects.bulk_create(groups, batch_size=5000)
     analyze()
-    with measured() as ours:
-        run_ids = dispatch_due(now=now, fan_out=False)
-    assert len(run_ids) == UpdateRun.objects.count() == total // due_every
+    due_ids = list(UpdateGroup.objects.filter(next_run_at__lte=now).values_list("pk", flat=True))
+    passes = []
+    for _ in range(5):  # the median of five passes over the same due groups
+        UpdateRun.objects.all().delete()
+        UpdateGroup.objects.filter(pk__in=due_ids).update(
+            next_index=5, next_run_at=dt.datetime(2025, 6, 15, 6, tzinfo=dt.UTC)
+        )
+        with measured() as ours:
+            run_ids = dispatch_due(now=now, fan_out=False)
+        assert len(run_ids) == UpdateRun.objects.count() == total // due_every
+        passes.append(ours)
+    ours = sorted(passes, key=lambda p: p["seconds"])[2]
 
     # The same schedules kept the way DESIGN.md forbids: one periodic task per group.
     interval, _ = IntervalSchedule.objects.get_or_create(every=30, period=IntervalSchedule.DAYS)
@@ -332,9 +341,13 @@ def bench_dispatcher(n_orgs: int, per_org: int, due_share: float) -> dict[str, A
     )
     with mock.patch.object(DatabaseScheduler, "setup_schedule"):
         scheduler = DatabaseScheduler(app=current_app, lazy=True)
-    with measured() as beat:
-        entries = scheduler.all_as_schedule()
-    assert len(entries) >= total
+    loads = []
+    for _ in range(3):  # the median of three loads
+        with measured() as beat:
+            entries = scheduler.all_as_schedule()
+        assert len(entries) >= total
+        loads.append(beat)
+    beat = sorted(loads, key=lambda p: p["seconds"])[1]
     truncate("django_celery_beat_periodictask")
     return {
         "groups": total,
@@ -791,6 +804,8 @@ def write_report(
         " `SKIP LOCKED`, record the runs, move `next_run_at`). Beside it, the same schedules"
         " kept as one django-celery-beat `PeriodicTask` each, timing its `DatabaseScheduler`"
         " loading them (`all_as_schedule`, which it repeats after every change to any task).",
+        "",
+        "Each figure is the median of five passes (three loads).",
         "",
         "| | seconds | queries |",
         "| --- | ---: | ---: |",

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_scopes import scopes_disabled
 
@@ -17,17 +14,7 @@ from dossiers.models import Dossier
 from monitoring.models import UpdateGroup
 from tests import factories
 from tests.conftest import need_service
-
-
-def _redis_up(url: str) -> bool:
-    if not url.startswith("redis://"):
-        return False
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
+from tests.workers import redis_up, start_worker, worker_env
 
 
 @pytest.mark.services
@@ -35,7 +22,7 @@ def _redis_up(url: str) -> bool:
 def test_worker_and_beat_dispatch_a_due_group(org, tmp_path):
     broker = os.environ.get("CELERY_BROKER_URL", "")
     need_service(connection.vendor == "postgresql", "PostgreSQL")
-    need_service(_redis_up(broker), "Redis")
+    need_service(redis_up(broker), "Redis")
     field = factories.field(org, "text")
     for i in range(3):
         factories.contact(org, email=f"w{i}@example.com")
@@ -44,42 +31,9 @@ def test_worker_and_beat_dispatch_a_due_group(org, tmp_path):
         UpdateGroup.objects.filter(pk=group.pk).update(
             next_run_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC)
         )
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "DISPATCH_INTERVAL_SECONDS": "1",
-        "EMAIL_HOST": "",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    env = worker_env(broker, DISPATCH_INTERVAL_SECONDS="1", EMAIL_HOST="")
     log = (tmp_path / "celery.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--beat",
-            "--concurrency=1",
-            "--loglevel=INFO",
-            "-s",
-            str(tmp_path / "beat"),
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_worker(env, log, "--beat", "-s", str(tmp_path / "beat"))
     try:
         deadline = time.monotonic() + 90
         count = 0

@@ -5,12 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -26,7 +23,7 @@ from profiles.models import Document, FieldValue, Kind, Profile
 from profiles.services import NewValue, apply_values
 from tests import factories
 from tests.conftest import _free_port, need_service
-from tests.monitoring.test_worker import _redis_up
+from tests.workers import redis_up, start_worker, worker_env
 
 
 def _portal_setup(org):
@@ -76,17 +73,20 @@ def test_a_failing_s3_endpoint_leaves_the_profile_and_the_dossier_as_they_were(
 
 
 @pytest.mark.django_db
-def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(org, owner):
+def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(
+    org, owner, django_capture_on_commit_callbacks
+):
     dossier, names, token = _portal_setup(org)
     app.conf.task_always_eager = False
     previous = app.conf.broker_url
     app.conf.broker_url = f"redis://127.0.0.1:{_free_port()}/0"
     try:
-        with TestCaseCapture() as callbacks:
+        with django_capture_on_commit_callbacks() as callbacks:
             response = Client().post(
                 f"/d/{token}/", {names["Address"]: "new address", "action": "submit"}
             )
-            callbacks.run()
+        for callback in callbacks:  # after the commit, as in production
+            callback()
     finally:
         app.conf.broker_url = previous
         app.conf.task_always_eager = True
@@ -105,53 +105,12 @@ def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(o
     assert sorted(m.to[0] for m in mail.outbox) == ["jane@example.com", "owner@example.com"]
 
 
-class TestCaseCapture:
-    """Collects on-commit callbacks of a request so that they run after its response."""
-
-    def __enter__(self):
-        from django.test import TestCase
-
-        self._context = TestCase.captureOnCommitCallbacks(execute=False)
-        self.callbacks = self._context.__enter__()
-        return self
-
-    def run(self) -> None:
-        for callback in self.callbacks:
-            callback()
-
-    def __exit__(self, *exc):
-        return self._context.__exit__(*exc)
-
-
-def _worker(env, log):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--concurrency=1",
-            "--loglevel=INFO",
-            "--without-heartbeat",
-            "--without-mingle",
-            "--without-gossip",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_half_way_through_a_fan_out(org, tmp_path):
     broker = os.environ.get("CELERY_BROKER_URL", "")
     need_service(connection.vendor == "postgresql", "PostgreSQL")
-    need_service(_redis_up(broker), "Redis")
+    need_service(redis_up(broker), "Redis")
     field = factories.field(org, "text")
     with scopes_disabled():
         Profile.objects.bulk_create(
@@ -167,24 +126,9 @@ def test_a_worker_killed_half_way_through_a_fan_out(org, tmp_path):
             index=0,
             due_at=timezone.now(),
         )
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "CELERY_BROKER_URL": broker,
-        "CELERY_VISIBILITY_TIMEOUT": "3",
-        "MONITORING_CHUNK_SIZE": "25",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "celery", "-A", "config", "purge", "-f"],
-        env=env,
-        cwd=settings.BASE_DIR,
-        capture_output=True,
-        check=False,
-        timeout=60,
-    )
+    env = worker_env(broker, CELERY_VISIBILITY_TIMEOUT="3", MONITORING_CHUNK_SIZE="25")
     log = (tmp_path / "worker.log").open("w")
-    worker = _worker(env, log)
+    worker = start_worker(env, log, "--without-heartbeat", "--without-mingle", "--without-gossip")
     app.conf.task_always_eager = False
     previous = app.conf.broker_url
     app.conf.broker_url = broker
@@ -210,7 +154,7 @@ def test_a_worker_killed_half_way_through_a_fan_out(org, tmp_path):
     # The unacknowledged task becomes visible again once its visibility timeout has passed;
     # the restarted worker takes it back when it starts polling.
     time.sleep(4)
-    worker = _worker(env, log)
+    worker = start_worker(env, log, "--without-heartbeat", "--without-mingle", "--without-gossip")
     try:
         deadline = time.monotonic() + 90
         while count() < 3000 and time.monotonic() < deadline:
