@@ -882,7 +882,8 @@ NOTES = """
 - **Dispatcher.** The pass is bound by Python: reading a thousand due rows, computing their
   next occurrence with `relativedelta` in their time zones, and two `executemany`
   statements. It is well under a second (target met). Against django-celery-beat's load of
-  100,000 tasks it is some forty times faster, short of the hundredfold target. The load is
+  100,000 tasks it is tens of times faster (the table says how many), short of the
+  hundredfold target. The load is
   the wrong yardstick for one thing: beat repeats it after every change to any task and at
   every start, whereas our pass only reads due rows through a partial index, so its cost
   follows the number due, not the number of groups. Plan to close the gap: claim and move

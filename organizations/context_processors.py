@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.http import HttpRequest
+from django.utils.functional import SimpleLazyObject
 from django_scopes import scopes_disabled
 
 from organizations.models import Membership
@@ -26,5 +27,6 @@ def tenant(request: HttpRequest) -> dict[str, object]:
         "organization": organization,
         "membership": membership,
         "is_org_admin": membership is not None and membership.is_admin,
-        "other_memberships": other_memberships,
+        # Lazy and evaluated once, however often the layout reads it.
+        "other_memberships": SimpleLazyObject(other_memberships),
     }
