@@ -39,7 +39,7 @@ def test_an_admin_creates_a_group_and_sees_its_next_dates(owner_client, org):
     page = owner_client.get(response["Location"])
     assert len(page.context["group"].upcoming()) == 6
     listing = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/")
-    assert "KYC" in listing.text and "Proof" in listing.text and "every 3 months" in listing.text
+    assert "KYC" in listing.text and "Proof" in listing.text and "Every 3 months" in listing.text
 
 
 def test_a_custom_frequency_needs_its_number(owner_client, org):
