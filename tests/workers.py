@@ -62,3 +62,13 @@ def start_worker(env: dict[str, str], log: IO[str], *options: str) -> subprocess
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def broker_for_workers() -> str:
+    """The broker of the real-worker tests: they need PostgreSQL and Redis (CI's leg)."""
+    from tests.conftest import need_service
+
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    need_service(redis_up(broker), "Redis")
+    return broker

@@ -97,23 +97,17 @@ def test_opening_a_groups_dossiers_twice_changes_nothing(org):
     profiles = [factories.contact(org, email=f"{i}@example.com").pk for i in range(5)]
     period = dt.date(2024, 1, 31)
     with scope(organization=org):
-        first = open_dossiers(
-            org,
-            profiles,
-            fields,
-            kind="update",
-            title="KYC",
-            update_group_id=group.pk,
-            period=period,
-        )
-        second = open_dossiers(
-            org,
-            profiles,
-            fields,
-            kind="update",
-            title="KYC",
-            update_group_id=group.pk,
-            period=period,
+        first, second = (
+            open_dossiers(
+                org,
+                profiles,
+                fields,
+                kind="update",
+                title="KYC",
+                update_group_id=group.pk,
+                period=period,
+            )
+            for _ in range(2)
         )
         assert sorted(first) == sorted(second)
         assert Dossier.objects.count() == 5

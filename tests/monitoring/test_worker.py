@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import time
 
 import pytest
-from django.db import connection
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
 from monitoring.models import UpdateGroup
 from tests import factories
-from tests.conftest import need_service
-from tests.workers import redis_up, start_worker, worker_env
+from tests.workers import broker_for_workers, start_worker, worker_env
 
 
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_worker_and_beat_dispatch_a_due_group(org, tmp_path):
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    need_service(connection.vendor == "postgresql", "PostgreSQL")
-    need_service(redis_up(broker), "Redis")
+    broker = broker_for_workers()
     field = factories.field(org, "text")
     for i in range(3):
         factories.contact(org, email=f"w{i}@example.com")

@@ -10,7 +10,6 @@ import time
 import pytest
 from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -22,8 +21,8 @@ from monitoring.models import UpdateGroup, UpdateRun
 from profiles.models import Document, FieldValue, Kind, Profile
 from profiles.services import NewValue, apply_values
 from tests import factories
-from tests.conftest import _free_port, need_service
-from tests.workers import redis_up, start_worker, worker_env
+from tests.conftest import _free_port
+from tests.workers import broker_for_workers, start_worker, worker_env
 
 
 def _portal_setup(org):
@@ -108,9 +107,7 @@ def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(
 @pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_half_way_through_a_fan_out(org, tmp_path):
-    broker = os.environ.get("CELERY_BROKER_URL", "")
-    need_service(connection.vendor == "postgresql", "PostgreSQL")
-    need_service(redis_up(broker), "Redis")
+    broker = broker_for_workers()
     field = factories.field(org, "text")
     with scopes_disabled():
         Profile.objects.bulk_create(
