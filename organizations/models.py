@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -43,6 +44,7 @@ class Membership(models.Model):
         ADMIN = "admin", _("Administrator")
         STAFF = "staff", _("Staff")
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
     )
@@ -78,6 +80,9 @@ class AuditEntry(models.Model):
         FIELD_UPDATED = "field.updated", _("Data field changed")
         FIELD_ARCHIVED = "field.archived", _("Data field archived")
         FIELD_RESTORED = "field.restored", _("Data field restored")
+        MEMBER_ADDED = "member.added", _("Member added")
+        MEMBER_ROLE_CHANGED = "member.role", _("Member's role changed")
+        MEMBER_REMOVED = "member.removed", _("Member removed")
         GROUP_CREATED = "group.created", _("Update group created")
         GROUP_UPDATED = "group.updated", _("Update group changed")
         GROUP_PAUSED = "group.paused", _("Update group paused")

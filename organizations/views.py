@@ -1,16 +1,19 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scopes_disabled
 
 from organizations.decorators import admin_required
-from organizations.forms import OrganizationForm
+from organizations.forms import AddMemberForm, OrganizationForm
+from organizations.lookups import get_for_org
+from organizations.members import LastAdmin, add_member, change_role, remove_member, send_invitation
 from organizations.models import AuditEntry, Membership, audit
 
 
@@ -47,8 +50,100 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
         )
         messages.success(request, _("The organisation's settings were saved."))
         return redirect("organization_settings", org_slug=org_slug)
-    members = Membership.objects.select_related("user").order_by("user__username")
-    return render(request, "organizations/settings.html", {"form": form, "members": members})
+    return _settings_page(request, form, AddMemberForm(organization=request.organization))
+
+
+def _settings_page(
+    request: HttpRequest, form: OrganizationForm, member_form: AddMemberForm, status: int = 200
+) -> HttpResponse:
+    members = Membership.objects.filter(organization=request.organization).select_related("user")
+    return render(
+        request,
+        "organizations/settings.html",
+        {
+            "form": form,
+            "member_form": member_form,
+            "members": members.order_by("user__last_name", "user__email"),
+            "roles": Membership.Role.choices,
+        },
+        status=status,
+    )
+
+
+@admin_required
+@require_POST
+def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
+    form = AddMemberForm(request.POST, organization=request.organization)
+    if not form.is_valid():
+        return _settings_page(request, OrganizationForm(instance=request.organization), form)
+    membership, created = add_member(
+        request.organization,
+        form.cleaned_data["email"],
+        form.cleaned_data["role"],
+        form.cleaned_data["first_name"],
+        form.cleaned_data["last_name"],
+    )
+    audit(
+        request,
+        AuditEntry.Action.MEMBER_ADDED,
+        membership.user.email,
+        role=membership.get_role_display(),
+    )
+    if created:
+        send_invitation(membership, settings.SITE_URL)
+        messages.success(
+            request,
+            _("%(email)s was added and invited by e-mail to choose a password.")
+            % {"email": membership.user.email},
+        )
+    else:
+        messages.success(request, _("%(email)s was added.") % {"email": membership.user.email})
+    return redirect("organization_settings", org_slug=org_slug)
+
+
+@admin_required
+@require_POST
+def member_role(request: HttpRequest, org_slug: str, membership_uuid: object) -> HttpResponse:
+    membership = get_for_org(
+        request, Membership.objects.select_related("user"), uuid=membership_uuid
+    )
+    role = request.POST.get("role")
+    if role not in Membership.Role.values:
+        messages.error(request, _("Choose a role."))
+    else:
+        try:
+            change_role(membership, role)
+        except LastAdmin:
+            messages.error(request, _("The organisation needs at least one administrator."))
+        else:
+            audit(
+                request,
+                AuditEntry.Action.MEMBER_ROLE_CHANGED,
+                membership.user.email,
+                role=membership.get_role_display(),
+            )
+            messages.success(request, _("The role was changed."))
+    return redirect("organization_settings", org_slug=org_slug)
+
+
+@admin_required
+@require_POST
+def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) -> HttpResponse:
+    membership = get_for_org(
+        request, Membership.objects.select_related("user"), uuid=membership_uuid
+    )
+    try:
+        remove_member(membership)
+    except LastAdmin:
+        messages.error(request, _("The organisation needs at least one administrator."))
+    else:
+        audit(request, AuditEntry.Action.MEMBER_REMOVED, membership.user.email)
+        messages.success(
+            request,
+            _("%(email)s no longer belongs to the organisation.")
+            % {"email": membership.user.email},
+        )
+    return redirect("organization_settings", org_slug=org_slug)
 
 
 @admin_required

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
+from organizations.models import Membership
 from profiles.models import Document, FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
@@ -47,7 +48,7 @@ BACK_OFFICE = [p for p in _walk(get_resolver().url_patterns) if "org_slug" in p.
 
 
 @pytest.fixture
-def objects(org):
+def objects(org, owner):
     field = factories.field(org, "document")
     profile = factories.contact(org)
     group = factories.group(org, [field])
@@ -64,7 +65,10 @@ def objects(org):
         apply_values(profile, [NewValue(field, str(document.uuid), document)], source="staff")
         assert FieldValue.objects.filter(profile=profile).exists()
     dossier = factories.dossier(org, profile, [field])
+    with scopes_disabled():
+        membership = Membership.objects.filter(organization=org).first()
     return {
+        "membership_uuid": membership.uuid,
         "org_slug": org.slug,
         "url_kind": "contacts",
         "profile_uuid": profile.uuid,
