@@ -47,6 +47,8 @@ def open_dossiers(
     workers on one chunk, leave one dossier per profile. The queries do not depend on the
     chunk's size: a handful per call, whatever the number of profiles.
     """
+    if not profile_ids:
+        return []
     now = timezone.now()
     expires_at = expires_at or update_dossier_expiry(now)
     with transaction.atomic():

@@ -133,3 +133,8 @@ def test_the_database_refuses_a_second_dossier_for_a_group_period_and_profile(or
             period=dossier.period,
             expires_at=dossier.expires_at,
         )
+
+
+def test_opening_dossiers_for_no_profile_opens_none(org):
+    with scope(organization=org):
+        assert open_dossiers(org, [], [factories.field(org)], kind="update", title="x") == []
