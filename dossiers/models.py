@@ -143,9 +143,6 @@ class DossierItem(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["dossier", "field"], name="one_item_per_field"),
         ]
-        indexes = [
-            models.Index(fields=["upload"], name="item_upload", condition=~Q(upload="")),
-        ]
 
     def __str__(self) -> str:
         return f"{self.dossier_id}: {self.field_id}"

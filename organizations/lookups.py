@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TypeVar
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
@@ -24,7 +25,7 @@ def get_for_org(
         raise Http404
     try:
         return get_object_or_404(queryset.filter(organization=organization), **lookup)
-    except (ValueError, models.ObjectDoesNotExist):
+    except (ValueError, ValidationError, models.ObjectDoesNotExist):
         # A malformed UUID in the URL is a missing object, not a server error.
         raise Http404 from None
 

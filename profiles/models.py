@@ -21,6 +21,11 @@ class Kind(models.TextChoices):
     COMPANY = "company", _("Company")
 
 
+def url_kind_of(kind: str) -> str:
+    """The word for a kind in URLs: /contacts/, /companies/."""
+    return "companies" if kind == Kind.COMPANY else "contacts"
+
+
 class Profile(models.Model):
     """A client of the organisation: a contact (a person) or a company."""
 
@@ -89,7 +94,7 @@ class Profile(models.Model):
 
     @property
     def url_kind(self) -> str:
-        return "companies" if self.kind == Kind.COMPANY else "contacts"
+        return url_kind_of(self.kind)
 
 
 class FieldType(models.TextChoices):

@@ -26,6 +26,7 @@ from profiles.models import (
     Kind,
     Profile,
     Source,
+    url_kind_of,
 )
 from profiles.services import (
     NewValue,
@@ -310,10 +311,6 @@ def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
     )
 
 
-def _url_kind(kind: str) -> str:
-    return "companies" if kind == Kind.COMPANY else "contacts"
-
-
 @admin_required
 @require_http_methods(["GET", "POST"])
 def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
@@ -329,7 +326,7 @@ def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
         audit(request, AuditEntry.Action.FIELD_UPDATED, field, changed=", ".join(form.changed_data))
         messages.success(request, _("The field “%(label)s” was saved.") % {"label": field.label})
         return redirect(
-            "profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to)
+            "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)
         )
     return render(
         request,
@@ -338,7 +335,7 @@ def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
             "form": form,
             "field": field,
             "kind": field.applies_to,
-            "url_kind": _url_kind(field.applies_to),
+            "url_kind": url_kind_of(field.applies_to),
         },
     )
 
@@ -360,7 +357,9 @@ def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpR
             % {"label": field.label},
         )
     field.save(update_fields=["archived_at"])
-    return redirect("profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to))
+    return redirect(
+        "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)
+    )
 
 
 @admin_required
@@ -381,4 +380,6 @@ def field_move(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
         for position, sibling in enumerate(siblings):
             sibling.position = position
         DataField.objects.bulk_update(siblings, ["position"])
-    return redirect("profiles:field_list", org_slug=org_slug, url_kind=_url_kind(field.applies_to))
+    return redirect(
+        "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)
+    )

@@ -148,6 +148,7 @@ def test_nonsense_urls_and_parameters_are_never_server_errors(owner_client, org)
         f"/o/{org.slug}/contacts/?status=<script>",
         f"/o/{org.slug}/dossiers/?group=../../&kind=x&status=y",
         f"/o/{org.slug}/profiles/not-a-uuid/",
+        f"/o/{org.slug}/profiles/{factories.contact(org).uuid}/history/?field=not-a-uuid",
         f"/o/{org.slug}/settings/audit/?action=%27",
         "/d/" + "A" * 5000 + "/",
         "/d/%00/",
