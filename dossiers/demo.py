@@ -7,7 +7,8 @@ import datetime as dt
 from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem
-from dossiers.services import open_dossiers, save_draft, submit
+from dossiers.opening import open_dossiers
+from dossiers.submission import save_draft, submit
 from organizations.models import Organization
 from profiles.models import DataField, Kind, Profile
 

@@ -16,7 +16,9 @@ from django_scopes import scope, scopes_disabled
 
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, hash_token
-from dossiers.services import WriteBackError, delete_files, follow_supersession, save_draft, submit
+from dossiers.opening import follow_supersession
+from dossiers.retention import delete_files
+from dossiers.submission import WriteBackError, save_draft, submit
 from profiles import fieldtypes
 from profiles.services import store_file
 from profiles.uploads import clean_filename

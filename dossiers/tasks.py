@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dossiers import emails, services
+from dossiers import emails, retention
 from dossiers.models import Dossier
 from organizations.models import Membership
 from profiles.models import Profile
@@ -129,5 +129,5 @@ def sweep_notifications() -> None:
 @shared_task
 def purge_dossiers() -> int:
     with scopes_disabled():
-        services.expire_dossiers()
-        return services.purge_dossiers()
+        retention.expire_dossiers()
+        return retention.purge_dossiers()

@@ -12,9 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dossiers.background import enqueue
 from dossiers.forms import ClassicDossierForm
 from dossiers.models import AccessToken, Dossier, DossierRecord
-from dossiers.services import enqueue, open_dossiers
+from dossiers.opening import open_dossiers
 from dossiers.tasks import send_invitations
 from organizations.lookups import get_for_org, search_query
 from profiles import fieldtypes

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
-from dossiers.services import open_dossiers
+from dossiers.opening import open_dossiers
 from organizations.models import Organization
 from profiles.models import DataField, FieldValue
 
