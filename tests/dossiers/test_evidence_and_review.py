@@ -404,7 +404,7 @@ def test_staff_filling_the_clients_page_are_recorded_as_themselves(
     with scopes_disabled():
         entry = AuditEntry.objects.get(action="dossier.on_behalf")
     assert entry.user == member
-    history = member_client.get(f"/o/{org.slug}/contacts/{kyc['profile'].uuid}/history/")
+    history = member_client.get(f"/o/{org.slug}/profiles/{kyc['profile'].uuid}/history/")
     assert "on behalf of Jane Doe" in history.text
 
 
@@ -419,3 +419,24 @@ def test_the_record_page_answers_after_the_purge(member_client, org, kyc):
     assert str(kyc["dossier"].uuid) in response.text
     with scopes_disabled():
         assert not DossierItem.objects.exists()
+
+
+def test_the_profile_and_the_popup_say_when_a_value_was_last_confirmed(
+    client, member_client, org, kyc
+):
+    token = factories.token(kyc["dossier"])
+    client.post(
+        f"/d/{token}/",
+        {
+            _name(kyc["job"]): "Baker",
+            _confirm(kyc["job"]): "on",
+            _name(kyc["proof"]): _pdf(),
+            "action": "submit",
+        },
+    )
+    profile = member_client.get(f"/o/{org.slug}/profiles/{kyc['profile'].uuid}/")
+    assert "last confirmed on" in profile.text
+    popup = member_client.get(
+        f"/o/{org.slug}/profiles/{kyc['profile'].uuid}/fields/{kyc['job'].uuid}/monitoring/"
+    )
+    assert "Last confirmed on" in popup.text
