@@ -20,6 +20,32 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+class DossierQuerySet(models.QuerySet["Dossier"]):
+    """The filters every list of dossiers shares: the back office, the exports and the API."""
+
+    def outstanding(self) -> DossierQuerySet:
+        """Still running: the client may answer, or staff have to decide."""
+        return self.filter(status__in=Dossier.PENDING_STATUSES)
+
+    def to_review(self) -> DossierQuerySet:
+        return self.filter(status=Dossier.Status.TO_REVIEW)
+
+    def of_kind(self, kind: str) -> DossierQuerySet:
+        return self.filter(kind=kind)
+
+    def search(self, query: str) -> DossierQuerySet:
+        """The client's names or the dossier's title contain the text."""
+        return self.filter(
+            Q(profile__last_name__icontains=query)
+            | Q(profile__first_name__icontains=query)
+            | Q(profile__name__icontains=query)
+            | Q(title__icontains=query)
+        )
+
+    def newest_first(self) -> DossierQuerySet:
+        return self.order_by("-created_at", "-id")
+
+
 class Dossier(models.Model):
     """A request to one contact or company for the values of some fields."""
 
@@ -81,7 +107,9 @@ class Dossier(models.Model):
     reminded_at = models.DateTimeField(null=True, blank=True)
     notified_at = models.DateTimeField(null=True, blank=True)
 
-    objects = ScopedManager(organization="organization")
+    objects = ScopedManager(
+        organization="organization", _manager_class=models.Manager.from_queryset(DossierQuerySet)
+    )
 
     class Meta:
         verbose_name = _("dossier")

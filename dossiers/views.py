@@ -5,7 +5,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers import review
 from dossiers.background import enqueue
+from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Review
 from dossiers.opening import open_dossiers
@@ -35,31 +35,14 @@ def _group_model() -> Any:
 
 
 def dossier_list(request: HttpRequest, org_slug: str) -> HttpResponse:
-    dossiers = Dossier.objects.filter(organization=request.organization).select_related(
-        "profile", "update_group"
+    filters = DossierFilterSet(
+        request.GET,
+        queryset=Dossier.objects.filter(organization=request.organization).select_related(
+            "profile", "update_group"
+        ),
     )
-    status = request.GET.get("status", "")
-    kind = request.GET.get("kind", "")
-    group = request.GET.get("group", "")
-    query = search_query(request)
-    if status in Dossier.Status.values:
-        dossiers = dossiers.filter(status=status)
-    if kind in Dossier.Kind.values:
-        dossiers = dossiers.filter(kind=kind)
     groups = list(_group_model().objects.filter(organization=request.organization))
-    chosen = next((g for g in groups if str(g.uuid) == group), None)
-    if chosen is not None:
-        dossiers = dossiers.filter(update_group=chosen)
-    if query:
-        dossiers = dossiers.filter(
-            Q(profile__last_name__icontains=query)
-            | Q(profile__first_name__icontains=query)
-            | Q(profile__name__icontains=query)
-            | Q(title__icontains=query)
-        )
-    page = Paginator(dossiers.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(filters.qs.newest_first(), PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "dossiers/list.html",
@@ -68,10 +51,10 @@ def dossier_list(request: HttpRequest, org_slug: str) -> HttpResponse:
             "statuses": Dossier.Status.choices,
             "kinds": Dossier.Kind.choices,
             "groups": groups,
-            "status": status,
-            "kind": kind,
-            "group": group,
-            "query": query,
+            "status": request.GET.get("status", ""),
+            "kind": request.GET.get("kind", ""),
+            "group": request.GET.get("group", ""),
+            "query": search_query(request),
         },
     )
 
@@ -155,7 +138,8 @@ def dossier_record(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
 def review_queue(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Dossiers > To review: submitted answers waiting for staff, oldest first."""
     dossiers = (
-        Dossier.objects.filter(organization=request.organization, status=Dossier.Status.TO_REVIEW)
+        Dossier.objects.filter(organization=request.organization)
+        .to_review()
         .select_related("profile", "update_group")
         .order_by("submitted_at", "id")
     )

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
-from monitoring.forms import UpdateGroupForm
 from monitoring.models import UpdateGroup
-from profiles.models import DataField
+from profiles.models import DataField, Kind
 
 SCHEDULE_FIELDS = ("start_date", "frequency", "interval_count", "interval_unit")
 
@@ -14,13 +16,36 @@ class FieldTaken(Exception):
     """Another group took a chosen field between the form's check and the save."""
 
 
-def save_group(form: UpdateGroupForm) -> UpdateGroup:
-    group: UpdateGroup = form.save(commit=False)
+def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]:
+    """Why `fields` cannot be the group's: held by another group, or of the other type."""
+    problems = []
+    for field in fields:
+        holder = field.update_group
+        if holder is not None and holder.pk != group.pk:
+            problems.append(
+                _("“%(label)s” already belongs to the group “%(group)s”.")
+                % {"label": field.label, "group": holder.title}
+            )
+        elif field.applies_to != group.applies_to:
+            problems.append(
+                _("“%(label)s” is not a field of this group's type (%(kind)s).")
+                % {"label": field.label, "kind": Kind(group.applies_to).label}
+            )
+    return problems
+
+
+def save_group(
+    group: UpdateGroup, fields: Sequence[DataField], *, schedule_changed: bool
+) -> UpdateGroup:
+    """Saves the group with exactly `fields`; a new or re-timed group is scheduled afresh.
+
+    Raises FieldTaken if another group holds one of the fields, whatever the caller checked.
+    """
     with transaction.atomic():
-        if group.pk is None or any(name in form.changed_data for name in SCHEDULE_FIELDS):
+        if group.pk is None or schedule_changed:
             group.schedule_from()
         group.save()
-        chosen = [field.pk for field in form.cleaned_data["fields"]]
+        chosen = [field.pk for field in fields]
         DataField.objects.filter(update_group=group).exclude(pk__in=chosen).update(
             update_group=None
         )

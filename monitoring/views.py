@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup
-from monitoring.services import FieldTaken, save_group, set_active
+from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
 from organizations.models import AuditEntry, audit
@@ -41,7 +41,11 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
     form = UpdateGroupForm(request.POST or None, instance=group, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         try:
-            group = save_group(form)
+            group = save_group(
+                form.save(commit=False),
+                form.cleaned_data["fields"],
+                schedule_changed=any(name in form.changed_data for name in SCHEDULE_FIELDS),
+            )
         except FieldTaken:
             form.add_error(
                 "fields", _("A chosen field was just added to another group. Please check again.")

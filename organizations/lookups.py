@@ -31,5 +31,10 @@ def get_for_org(
 
 
 def search_query(request: HttpRequest, limit: int = 100) -> str:
-    """The search box's text, safe for any database (PostgreSQL refuses NUL characters)."""
-    return request.GET.get("q", "").replace("\x00", "").strip()[:limit]
+    """The search box's text, safe for any database."""
+    return clean_query(request.GET.get("q", ""), limit)
+
+
+def clean_query(value: str, limit: int = 100) -> str:
+    """A search text safe for any database (PostgreSQL refuses NUL characters)."""
+    return value.replace("\x00", "").strip()[:limit]

@@ -26,6 +26,41 @@ def url_kind_of(kind: str) -> str:
     return "companies" if kind == Kind.COMPANY else "contacts"
 
 
+class ProfileQuerySet(models.QuerySet["Profile"]):
+    """The filters every list of profiles shares: the back office, the exports and the API."""
+
+    def active(self) -> ProfileQuerySet:
+        return self.filter(archived_at__isnull=True)
+
+    def archived(self) -> ProfileQuerySet:
+        return self.filter(archived_at__isnull=False)
+
+    def of_kind(self, kind: str) -> ProfileQuerySet:
+        return self.filter(kind=kind)
+
+    def representatives(self) -> ProfileQuerySet:
+        return self.filter(is_representative=True)
+
+    def search(self, query: str) -> ProfileQuerySet:
+        """Every word must match a contact's names or e-mail, or a company's name or number."""
+        queryset = self
+        for word in query.split()[:5]:
+            queryset = queryset.filter(
+                Q(kind=Kind.CONTACT)
+                & (
+                    Q(first_name__icontains=word)
+                    | Q(last_name__icontains=word)
+                    | Q(email__icontains=word)
+                )
+                | Q(kind=Kind.COMPANY)
+                & (Q(name__icontains=word) | Q(registration_number__icontains=word))
+            )
+        return queryset
+
+    def in_list_order(self) -> ProfileQuerySet:
+        return self.order_by("kind", "last_name", "first_name", "name", "id")
+
+
 class Profile(models.Model):
     """A client of the organisation: a contact (a person) or a company."""
 
@@ -63,7 +98,9 @@ class Profile(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = ScopedManager(organization="organization")
+    objects = ScopedManager(
+        organization="organization", _manager_class=models.Manager.from_queryset(ProfileQuerySet)
+    )
 
     class Meta:
         verbose_name = _("profile")
@@ -123,6 +160,14 @@ def default_document_types() -> list[str]:
     return list(DEFAULT_DOCUMENT_TYPES)
 
 
+class DataFieldQuerySet(models.QuerySet["DataField"]):
+    def active(self) -> DataFieldQuerySet:
+        return self.filter(archived_at__isnull=True)
+
+    def of_kind(self, kind: str) -> DataFieldQuerySet:
+        return self.filter(applies_to=kind)
+
+
 class DataField(models.Model):
     """A field the organisation defines for its contacts or its companies."""
 
@@ -154,7 +199,10 @@ class DataField(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ScopedManager(organization="organization")
+    objects = ScopedManager(
+        organization="organization",
+        _manager_class=models.Manager.from_queryset(DataFieldQuerySet),
+    )
 
     class Meta:
         verbose_name = _("data field")

@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -17,6 +16,7 @@ from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
+from profiles.filters import ProfileFilterSet
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
     DataField,
@@ -58,30 +58,13 @@ def today(request: HttpRequest) -> Any:
 
 def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
-    profiles = Profile.objects.filter(organization=request.organization, kind=kind)
-    query = search_query(request)
-    status = request.GET.get("status", "active")
-    if status == "archived":
-        profiles = profiles.filter(archived_at__isnull=False)
-    elif status != "all":
-        status = "active"
-        profiles = profiles.filter(archived_at__isnull=True)
-    if query:
-        if kind == Kind.COMPANY:
-            profiles = profiles.filter(
-                Q(name__icontains=query) | Q(registration_number__icontains=query)
-            )
-        else:
-            for word in query.split()[:5]:
-                profiles = profiles.filter(
-                    Q(first_name__icontains=word)
-                    | Q(last_name__icontains=word)
-                    | Q(email__icontains=word)
-                )
+    filters = ProfileFilterSet(
+        request.GET,
+        queryset=Profile.objects.filter(organization=request.organization).of_kind(kind),
+    )
+    profiles = filters.qs
     if kind == Kind.CONTACT:
         profiles = profiles.select_related("company").order_by("last_name", "first_name", "id")
-        if request.GET.get("representatives") == "1":
-            profiles = profiles.filter(is_representative=True)
     else:
         profiles = profiles.order_by("name", "id")
     page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -92,8 +75,8 @@ def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
             "kind": kind,
             "url_kind": url_kind,
             "page": page,
-            "query": query,
-            "status": status,
+            "query": search_query(request),
+            "status": filters.data["status"],
             "representatives": request.GET.get("representatives") == "1",
         },
     )
