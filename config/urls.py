@@ -34,4 +34,6 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("dossiers.urls")),
     path("o/<slug:org_slug>/", include("monitoring.urls")),
     path("d/", include("dossiers.portal_urls")),
+    path("api/v1/", include("api.urls")),
+    path("o/<slug:org_slug>/", include("api.settings_urls")),
 ]

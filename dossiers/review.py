@@ -42,8 +42,13 @@ def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
     return locked, items
 
 
-def approve(dossier: Dossier, item_ids: Sequence[int] | None, user: Any) -> int:
-    """Approves the pending items named (all pending ones if None) and writes them back."""
+def approve(
+    dossier: Dossier, item_ids: Sequence[int] | None, user: Any, *, api_key: Any = None
+) -> int:
+    """Approves the pending items named (all pending ones if None) and writes them back.
+
+    `user` is the member who decides, or None when an API key (`api_key`) does.
+    """
     with transaction.atomic():
         locked, items = _locked(dossier)
         chosen = [
@@ -54,7 +59,7 @@ def approve(dossier: Dossier, item_ids: Sequence[int] | None, user: Any) -> int:
         now = timezone.now()
         for item in chosen:
             item.review, item.reviewed_by, item.reviewed_at = Review.APPROVED, user, now
-        write_back(locked, chosen, Approval(user))
+        write_back(locked, chosen, Approval(user, api_key))
         DossierItem.objects.bulk_update(chosen, ["review", "reviewed_by", "reviewed_at"])
         _settle(locked, items, user)
     return len(chosen)

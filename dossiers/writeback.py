@@ -22,9 +22,11 @@ from profiles.services import NewValue, apply_values
 
 @dataclass(frozen=True)
 class Approval:
-    """Who accepted the answers: a staff member after review, or nobody (automatic mode)."""
+    """Who accepted the answers: a staff member or an API key after review, or nobody
+    (automatic mode)."""
 
     user: Any = None
+    api_key: Any = None
 
 
 def expiry_after_evidence(field: DataField, expires_on: dt.date | None) -> dt.date | None:
@@ -86,6 +88,7 @@ def write_back(
                 recipient=author.answered_by,
                 on_behalf=author.answered_by_user_id is not None,
                 approved_by=by.user,
+                api_key=by.api_key,
                 dossier=dossier,
                 dossier_uuid=dossier.uuid,
                 evidence=expiry_after_evidence,

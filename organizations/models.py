@@ -96,6 +96,8 @@ class AuditEntry(models.Model):
         )
         DOSSIER_APPROVED = "dossier.approved", _("Dossier answers approved")
         DOSSIER_REJECTED = "dossier.rejected", _("Dossier answer sent back")
+        API_KEY_CREATED = "api_key.created", _("API key created")
+        API_KEY_REVOKED = "api_key.revoked", _("API key revoked")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="audit_entries"

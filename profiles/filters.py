@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters.widgets import BooleanWidget
 
 from organizations.lookups import clean_query
-from profiles.models import Kind, Profile, ProfileQuerySet
+from profiles.models import DataField, DataFieldQuerySet, FieldType, Kind, Profile, ProfileQuerySet
 
 STATUSES = [("active", _("Active")), ("archived", _("Archived")), ("all", _("All"))]
 
@@ -47,3 +47,20 @@ class ProfileFilterSet(django_filters.FilterSet):
 
     def filter_search(self, queryset: ProfileQuerySet, name: str, value: str) -> ProfileQuerySet:
         return queryset.search(clean_query(value))
+
+
+class DataFieldFilterSet(django_filters.FilterSet):
+    applies_to = django_filters.ChoiceFilter(choices=Kind.choices, label=_("For"))
+    type = django_filters.ChoiceFilter(choices=FieldType.choices, label=_("Type"))
+    archived = django_filters.BooleanFilter(
+        method="filter_archived", label=_("Archived"), widget=BooleanWidget
+    )
+
+    class Meta:
+        model = DataField
+        fields = ["applies_to", "type", "archived"]
+
+    def filter_archived(
+        self, queryset: DataFieldQuerySet, name: str, value: bool
+    ) -> DataFieldQuerySet:
+        return queryset.exclude(archived_at=None) if value else queryset.active()

@@ -297,6 +297,7 @@ class Source(models.TextChoices):
     STAFF = "staff", _("Staff edit")
     DOSSIER = "dossier", _("Dossier")
     IMPORT = "import", _("Import")
+    API = "api", _("API")
 
 
 class HistoryKind(models.TextChoices):
@@ -322,8 +323,9 @@ class FieldValueHistory(models.Model):
         _("event"), max_length=12, choices=HistoryKind.choices, default=HistoryKind.CHANGE
     )
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
-    # Who gave the value: a staff member (`user`), a client (`recipient`), or a staff member
-    # on a client's behalf (both, with `on_behalf`); and who accepted it after review.
+    # Who gave the value: a staff member (`user`), a client (`recipient`), a staff member
+    # on a client's behalf (both, with `on_behalf`), or an API key; and who accepted it
+    # after review (a member, `approved_by`, or an API key).
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -331,6 +333,10 @@ class FieldValueHistory(models.Model):
     on_behalf = models.BooleanField(default=False)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Keys are revoked, never deleted: the name stays readable in the history.
+    api_key = models.ForeignKey(
+        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     dossier = models.ForeignKey(
         "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"

@@ -1,0 +1,428 @@
+"""What the API reads and writes. Objects are named by UUID; database ids never leave."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from dossiers.models import Dossier, DossierItem
+from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.services import field_problems
+from profiles import fieldtypes
+from profiles.models import DataField, FieldValue, Kind, Profile
+
+CONTACT_ONLY = ("first_name", "last_name", "email", "phone", "company", "is_representative")
+COMPANY_ONLY = ("name", "registration_number", "address")
+
+
+class OrganizationUUIDField(serializers.SlugRelatedField):
+    """An object of the caller's organisation, named by its UUID; another's does not exist."""
+
+    def __init__(self, model: type[Model], *, filters: dict[str, Any] | None = None, **kwargs: Any):
+        self.model = model
+        self.filters = filters or {}
+        kwargs.setdefault("slug_field", "uuid")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model._default_manager.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        organization = self.context["request"].organization
+        return self.model._default_manager.filter(organization=organization, **self.filters)
+
+    def to_internal_value(self, data: Any) -> Any:
+        try:
+            return super().to_internal_value(data)
+        except DjangoValidationError:
+            # A malformed UUID is an object that does not exist, said on the field.
+            self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+
+
+class ProfileSerializer(serializers.ModelSerializer[Profile]):
+    company = OrganizationUUIDField(
+        Profile,
+        filters={"kind": Kind.COMPANY, "archived_at__isnull": True},
+        required=False,
+        allow_null=True,
+        help_text=_("A contact's company (its UUID)."),
+    )
+
+    class Meta:
+        model = Profile
+        fields = [
+            "uuid",
+            "kind",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "language",
+            "company",
+            "is_representative",
+            "name",
+            "registration_number",
+            "address",
+            "archived_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["uuid", "archived_at", "created_at", "updated_at"]
+        extra_kwargs = {"phone": {"validators": [fieldtypes.phone_validator]}}
+
+    def validate_kind(self, kind: str) -> str:
+        if self.instance is not None and kind != self.instance.kind:
+            raise serializers.ValidationError(_("The type of a profile cannot change."))
+        return kind
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        instance = self.instance
+        kind = data.get("kind") or (instance.kind if instance else None)
+        if kind is None:
+            raise serializers.ValidationError({"kind": [_("This field is required.")]})
+
+        def final(name: str) -> Any:
+            return data[name] if name in data else getattr(instance, name, None)
+
+        errors: dict[str, list[Any]] = {}
+        other = COMPANY_ONLY if kind == Kind.CONTACT else CONTACT_ONLY
+        for name in other:
+            if data.get(name):
+                errors[name] = [_("A %(kind)s has no such field.") % {"kind": Kind(kind).label}]
+        required = ("last_name", "email") if kind == Kind.CONTACT else ("name",)
+        for name in required:
+            if not final(name):
+                errors.setdefault(name, []).append(_("This field is required."))
+        if kind == Kind.CONTACT and final("is_representative") and not final("company"):
+            errors.setdefault("is_representative", []).append(
+                _("Choose the company this contact represents.")
+            )
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+
+class ValueSerializer(serializers.ModelSerializer[FieldValue]):
+    field = serializers.UUIDField(source="field.uuid", read_only=True)
+    label = serializers.CharField(source="field.label", read_only=True)
+    type = serializers.CharField(source="field.type", read_only=True)
+    value = serializers.JSONField(
+        read_only=True,
+        help_text=_(
+            "The canonical form: text as a string, a number as a decimal string, a date as "
+            "YYYY-MM-DD, yes/no as a boolean, a document as its UUID."
+        ),
+    )
+    document = serializers.UUIDField(source="document.uuid", read_only=True, allow_null=True)
+
+    class Meta:
+        model = FieldValue
+        fields = [
+            "field",
+            "label",
+            "type",
+            "value",
+            "document",
+            "expires_on",
+            "last_evidenced_at",
+            "last_confirmed_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class NewValueSerializer(serializers.Serializer[Any]):
+    field = OrganizationUUIDField(DataField, filters={"archived_at__isnull": True})
+    value = serializers.JSONField(
+        allow_null=True, help_text=_("The new value; null clears it. Not for documents.")
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        field: DataField = data["field"]
+        profile: Profile = self.context["profile"]
+        if field.applies_to != profile.kind:
+            raise serializers.ValidationError(
+                {"field": [_("This field is not a field of this profile's type.")]}
+            )
+        if field.is_document:
+            raise serializers.ValidationError(
+                {"value": [_("Documents are uploaded through a dossier or the back office.")]}
+            )
+        raw = data["value"]
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        elif isinstance(raw, int | float):
+            raw = str(raw)
+        elif raw is not None and not isinstance(raw, str):
+            raise serializers.ValidationError({"value": [_("Enter a single value.")]})
+        # The same validation as the back office's form, in one place: profiles.fieldtypes.
+        try:
+            cleaned = fieldtypes.form_field(field, required=False).clean(raw)
+        except forms.ValidationError as error:
+            raise serializers.ValidationError({"value": list(error.messages)}) from None
+        data["value"] = fieldtypes.to_canonical(field, cleaned)
+        return data
+
+
+class SetValuesSerializer(serializers.Serializer[Any]):
+    values = NewValueSerializer(many=True, allow_empty=False, max_length=500)
+
+    def validate_values(self, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        fields = [value["field"].pk for value in values]
+        if len(set(fields)) != len(fields):
+            raise serializers.ValidationError(_("Each field may appear once."))
+        return values
+
+
+class DataFieldSerializer(serializers.ModelSerializer[DataField]):
+    update_group = serializers.UUIDField(
+        source="update_group.uuid", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = DataField
+        fields = [
+            "uuid",
+            "applies_to",
+            "label",
+            "help_text",
+            "section",
+            "type",
+            "required",
+            "position",
+            "choices",
+            "accepted_types",
+            "max_size_mb",
+            "update_group",
+            "archived_at",
+        ]
+        read_only_fields = fields
+
+
+class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
+    next_date = serializers.DateField(read_only=True)
+
+    class Meta:
+        model = UpdateGroup
+        fields = [
+            "uuid",
+            "title",
+            "applies_to",
+            "start_date",
+            "interval_count",
+            "interval_unit",
+            "is_active",
+            "review_required",
+            "extend_expiry",
+            "next_date",
+            "next_run_at",
+            "created_at",
+        ]
+        read_only_fields = ["uuid", "next_run_at", "created_at"]
+        extra_kwargs = {"interval_count": {"min_value": 1, "max_value": 1000}}
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # Declared here: an attribute named `fields` would hide the serializer's own.
+        fields = super().get_fields()
+        fields["fields"] = OrganizationUUIDField(
+            DataField,
+            filters={"archived_at__isnull": True},
+            many=True,
+            help_text=_(
+                "The data fields the group asks for; a field belongs to one group at most."
+            ),
+        )
+        return fields
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        group = self.instance
+        probe = UpdateGroup(
+            pk=group.pk if group else None,
+            applies_to=data.get("applies_to", group.applies_to if group else None),
+        )
+        fields = data.get("fields", list(group.fields.all()) if group else [])
+        problems = field_problems(probe, fields)
+        if problems:
+            raise serializers.ValidationError({"fields": problems})
+        return data
+
+
+class RunCountsSerializer(serializers.Serializer[Any]):
+    total = serializers.IntegerField()
+    outstanding = serializers.IntegerField(
+        help_text=_("Still running: the client may answer, or staff have to decide.")
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        for status in Dossier.Status:
+            fields[status.value] = serializers.IntegerField(help_text=str(status.label))
+        return fields
+
+
+class UpdateRunSerializer(serializers.ModelSerializer[UpdateRun]):
+    group = serializers.UUIDField(source="group.uuid", read_only=True)
+    dossiers = RunCountsSerializer(
+        source="counts", read_only=True, help_text=_("Its dossiers, counted by status.")
+    )
+
+    class Meta:
+        model = UpdateRun
+        fields = [
+            "group",
+            "period",
+            "skipped",
+            "due_at",
+            "created_at",
+            "finished_at",
+            "dossiers_opened",
+            "dossiers",
+        ]
+        read_only_fields = fields
+
+
+class DossierSerializer(serializers.ModelSerializer[Dossier]):
+    profile = serializers.UUIDField(source="profile.uuid", read_only=True)
+    group = serializers.UUIDField(source="update_group.uuid", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Dossier
+        fields = [
+            "uuid",
+            "profile",
+            "kind",
+            "status",
+            "title",
+            "message",
+            "group",
+            "period",
+            "created_at",
+            "expires_at",
+            "first_opened_at",
+            "submitted_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class UploadSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField()
+    content_type = serializers.CharField()
+    size = serializers.IntegerField(allow_null=True)
+
+
+class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
+    field = serializers.UUIDField(source="field.uuid", read_only=True)
+    label = serializers.CharField(source="field.label", read_only=True)
+    type = serializers.CharField(source="field.type", read_only=True)
+    initial_value = serializers.JSONField(read_only=True)
+    answer = serializers.JSONField(read_only=True)
+    upload = serializers.SerializerMethodField(
+        help_text=_("A client's upload not yet written to the profile.")
+    )
+    document = serializers.UUIDField(
+        source="written_document.uuid",
+        read_only=True,
+        allow_null=True,
+        help_text=_("The profile document the upload became once written back."),
+    )
+
+    class Meta:
+        model = DossierItem
+        fields = [
+            "field",
+            "label",
+            "type",
+            "initial_value",
+            "answer",
+            "answered",
+            "confirmed",
+            "review",
+            "rejection_reason",
+            "upload",
+            "document",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(UploadSerializer(allow_null=True))
+    def get_upload(self, item: DossierItem) -> dict[str, Any] | None:
+        if not item.upload:
+            return None
+        return {
+            "name": item.upload_name,
+            "content_type": item.upload_content_type,
+            "size": item.upload_size,
+        }
+
+
+class DossierDetailSerializer(DossierSerializer):
+    items = DossierItemSerializer(many=True, read_only=True)
+
+    class Meta(DossierSerializer.Meta):
+        fields = [*DossierSerializer.Meta.fields, "items"]
+        read_only_fields = fields
+
+
+class DossierCreateSerializer(serializers.Serializer[Any]):
+    profile = OrganizationUUIDField(Profile)
+    title = serializers.CharField(max_length=200)
+    message = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    days = serializers.IntegerField(
+        min_value=1, max_value=90, default=30, help_text=_("Days the client's link stays valid.")
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # Declared here: an attribute named `fields` would hide the serializer's own.
+        fields = super().get_fields()
+        fields["fields"] = OrganizationUUIDField(
+            DataField,
+            filters={"archived_at__isnull": True},
+            many=True,
+            allow_empty=False,
+            help_text=_("The data fields to ask for."),
+        )
+        return fields
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        profile: Profile = data["profile"]
+        if profile.is_archived:
+            raise serializers.ValidationError(
+                {"profile": [_("This profile is archived: restore it first.")]}
+            )
+        wrong = [f.label for f in data["fields"] if f.applies_to != profile.kind]
+        if wrong:
+            raise serializers.ValidationError(
+                {
+                    "fields": [
+                        _("Not fields of this profile's type: %(labels)s.")
+                        % {"labels": ", ".join(wrong)}
+                    ]
+                }
+            )
+        return data
+
+
+class ApproveSerializer(serializers.Serializer[Any]):
+    items = serializers.ListField(
+        child=serializers.UUIDField(),
+        required=False,
+        max_length=500,
+        help_text=_("The fields of the items to approve; all pending items if left out."),
+    )
+
+
+class RejectSerializer(serializers.Serializer[Any]):
+    item = serializers.UUIDField(help_text=_("The field of the item to send back."))
+    reason = serializers.CharField(
+        max_length=1000, help_text=_("Why, in words the client will read.")
+    )
+
+
+class ReviewResultSerializer(serializers.Serializer[Any]):
+    approved = serializers.IntegerField(required=False)
+    status = serializers.ChoiceField(choices=Dossier.Status.choices)

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import SimpleRouter
+
+from api import docs, views
+
+app_name = "api"
+
+router = SimpleRouter()
+router.register("profiles", views.ProfileViewSet, basename="profile")
+router.register("fields", views.DataFieldViewSet, basename="field")
+router.register("groups", views.UpdateGroupViewSet, basename="group")
+router.register("dossiers", views.DossierViewSet, basename="dossier")
+router.register("documents", views.DocumentViewSet, basename="document")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", docs.DocsView.as_view(url_name="api:schema"), name="docs"),
+    *router.urls,
+]

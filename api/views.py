@@ -1,0 +1,469 @@
+"""The REST API: one organisation's objects, reached with one of its keys.
+
+Every view enters the key's organisation in a django-scopes scope once the key is checked,
+so a query outside it raises, and looks objects up within it: another organisation's
+object is a 404, as in the back office.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from contextlib import ExitStack
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import HttpResponseBase
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import scope
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, renderers, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from api import serializers as api
+from api.models import ApiKey
+from api.pagination import InPosition, LatestPeriodFirst
+from dossiers import review
+from dossiers.filters import DossierFilterSet
+from dossiers.models import Dossier, DossierItem
+from dossiers.opening import open_dossiers
+from monitoring.filters import UpdateGroupFilterSet
+from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group
+from organizations.models import AuditEntry, Organization, audit
+from profiles.filters import DataFieldFilterSet, ProfileFilterSet
+from profiles.models import DataField, Document, FieldValue, Profile, Source
+from profiles.services import NewValue, apply_values
+from profiles.views import serve_document
+
+
+class ApiRequest(Request):
+    """A request once its key is checked: the key, and the organisation it belongs to."""
+
+    auth: ApiKey
+    organization: Organization
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = _("The object changed meanwhile: read it again.")
+
+
+class OrganizationViewSet(viewsets.GenericViewSet[Any]):
+    lookup_field = "uuid"
+    lookup_value_converter = "uuid"
+    request: ApiRequest
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # the key, its access, its rate
+        key = request.auth
+        assert isinstance(key, ApiKey)
+        organization = key.organization
+        request.organization = organization  # type: ignore[attr-defined]
+        # Held until the response is finalised: serialising reads tenant data too.
+        self._tenant = ExitStack()
+        self._tenant.enter_context(scope(organization=organization))
+        self._tenant.enter_context(timezone.override(organization.tzinfo))
+
+    def finalize_response(
+        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
+    ) -> HttpResponseBase:
+        try:
+            return super().finalize_response(request, response, *args, **kwargs)
+        finally:
+            tenant = getattr(self, "_tenant", None)
+            if tenant is not None:
+                tenant.close()
+                self._tenant = None
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # Filters narrow lists only: an object is reached by its UUID whatever its status.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+    @property
+    def organization(self) -> Organization:
+        return self.request.organization
+
+    @property
+    def key(self) -> ApiKey:
+        return self.request.auth
+
+    def audit(self, action: str, target: object, **details: object) -> None:
+        audit(self.request, action, target, api_key=self.key.name, **details)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List profiles", description="Contacts and companies."),
+    create=extend_schema(summary="Create a profile"),
+    retrieve=extend_schema(summary="Read a profile"),
+    update=extend_schema(summary="Replace a profile's identity"),
+    partial_update=extend_schema(summary="Change a profile's identity"),
+)
+class ProfileViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    OrganizationViewSet,
+):
+    queryset = Profile.objects.none()  # the model, for the schema; get_queryset() serves
+    serializer_class = api.ProfileSerializer
+    filterset_class = ProfileFilterSet
+
+    def get_queryset(self) -> QuerySet[Profile]:
+        return Profile.objects.filter(organization=self.organization).select_related("company")
+
+    def perform_create(self, serializer: serializers.BaseSerializer[Profile]) -> None:
+        serializer.save(organization=self.organization)
+
+    @extend_schema(summary="Archive a profile", request=None, responses=api.ProfileSerializer)
+    @action(detail=True, methods=["post"])
+    def archive(self, request: Request, uuid: Any = None) -> Response:
+        return self._set_archived(True)
+
+    @extend_schema(
+        summary="Restore an archived profile", request=None, responses=api.ProfileSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def restore(self, request: Request, uuid: Any = None) -> Response:
+        return self._set_archived(False)
+
+    def _set_archived(self, archived: bool) -> Response:
+        profile = self.get_object()
+        if profile.is_archived != archived:
+            profile.archived_at = timezone.now() if archived else None
+            profile.save(update_fields=["archived_at", "updated_at"])
+        return Response(api.ProfileSerializer(profile, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        methods=["GET"],
+        summary="Read a profile's values",
+        responses=api.ValueSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Set some of a profile's values",
+        description=(
+            "Each value is validated as the back office validates it and written through the "
+            "one write path: the profile's history records the change and names the key."
+        ),
+        request=api.SetValuesSerializer,
+        responses=api.ValueSerializer(many=True),
+    )
+    @action(detail=True, methods=["get", "patch"], pagination_class=None)
+    def values(self, request: Request, uuid: Any = None) -> Response:
+        profile = self.get_object()
+        if request.method == "PATCH":
+            payload = api.SetValuesSerializer(
+                data=request.data, context={**self.get_serializer_context(), "profile": profile}
+            )
+            payload.is_valid(raise_exception=True)
+            apply_values(
+                profile,
+                [NewValue(v["field"], v["value"]) for v in payload.validated_data["values"]],
+                source=Source.API,
+                api_key=self.key,
+            )
+        values = (
+            FieldValue.objects.filter(profile=profile)
+            .select_related("field", "document")
+            .order_by("field__position", "field_id")
+        )
+        return Response(api.ValueSerializer(values, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List data fields"),
+    retrieve=extend_schema(summary="Read a data field"),
+)
+class DataFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    queryset = DataField.objects.none()
+    serializer_class = api.DataFieldSerializer
+    pagination_class = InPosition
+    filterset_class = DataFieldFilterSet
+
+    def get_queryset(self) -> QuerySet[DataField]:
+        return DataField.objects.filter(organization=self.organization).select_related(
+            "update_group"
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List update groups"),
+    create=extend_schema(summary="Create an update group"),
+    retrieve=extend_schema(summary="Read an update group"),
+    update=extend_schema(summary="Replace an update group"),
+    partial_update=extend_schema(summary="Change an update group"),
+    destroy=extend_schema(
+        summary="Delete an update group",
+        description="Its fields are free again; its open dossiers run their course.",
+    ),
+)
+class UpdateGroupViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    OrganizationViewSet,
+):
+    queryset = UpdateGroup.objects.none()
+    serializer_class = api.UpdateGroupSerializer
+    filterset_class = UpdateGroupFilterSet
+
+    def get_queryset(self) -> QuerySet[UpdateGroup]:
+        return (
+            UpdateGroup.objects.filter(organization=self.organization)
+            .select_related("organization")
+            .prefetch_related(
+                Prefetch("fields", queryset=DataField.objects.order_by("position", "id"))
+            )
+        )
+
+    def perform_create(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
+        self._save(serializer, created=True)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
+        self._save(serializer, created=False)
+
+    def _save(self, serializer: serializers.BaseSerializer[UpdateGroup], *, created: bool) -> None:
+        data = dict(serializer.validated_data)
+        fields = data.pop("fields", None)
+        group = serializer.instance or UpdateGroup(organization=self.organization)
+        if fields is None:
+            fields = list(group.fields.all())
+        before = {name: getattr(group, name, None) for name in SCHEDULE_FIELDS}
+        resumed = group.pk is not None and not group.is_active and data.get("is_active")
+        for name, value in data.items():
+            setattr(group, name, value)
+        changed = any(getattr(group, n, None) != before[n] for n in SCHEDULE_FIELDS)
+        try:
+            # Resuming starts at the next occurrence: the paused periods are not sent in a burst.
+            save_group(group, fields, schedule_changed=changed or bool(resumed))
+        except FieldTaken:
+            raise serializers.ValidationError(
+                {
+                    "fields": [
+                        _("A chosen field was just added to another group. Please check again.")
+                    ]
+                }
+            ) from None
+        serializer.instance = self.get_queryset().get(pk=group.pk)
+        self.audit(
+            AuditEntry.Action.GROUP_CREATED if created else AuditEntry.Action.GROUP_UPDATED,
+            group,
+            fields=", ".join(f.label for f in fields),
+            frequency=group.frequency_display,
+            start=group.start_date,
+        )
+
+    def perform_destroy(self, instance: UpdateGroup) -> None:
+        title = instance.title
+        instance.delete()
+        self.audit(AuditEntry.Action.GROUP_DELETED, title)
+
+    @extend_schema(
+        summary="List a group's runs with their follow-up counts",
+        responses=api.UpdateRunSerializer(many=True),
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=LatestPeriodFirst,
+    )
+    def runs(self, request: Request, uuid: Any = None) -> Response:
+        group = self.get_object()
+        runs = UpdateRun.objects.filter(group=group).select_related("group")
+        page = self.paginate_queryset(runs)
+        assert page is not None
+        counts: dict[Any, dict[str, int]] = {run.period: {} for run in page}
+        # One query for the page's runs, whatever their number.
+        for row in (
+            Dossier.objects.filter(update_group=group, period__in=list(counts))
+            .values("period", "status")
+            .annotate(n=Count("id"))
+        ):
+            counts[row["period"]][row["status"]] = row["n"]
+        for run in page:
+            by_status = counts[run.period]
+            run.counts = {  # type: ignore[attr-defined]
+                "total": sum(by_status.values()),
+                "outstanding": sum(by_status.get(s, 0) for s in Dossier.PENDING_STATUSES),
+                **{s.value: by_status.get(s.value, 0) for s in Dossier.Status},
+            }
+        return self.get_paginated_response(api.UpdateRunSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List dossiers"),
+    retrieve=extend_schema(summary="Read a dossier, its status and its items"),
+)
+class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrganizationViewSet):
+    queryset = Dossier.objects.none()
+    filterset_class = DossierFilterSet
+
+    def get_queryset(self) -> QuerySet[Dossier]:
+        dossiers = Dossier.objects.filter(organization=self.organization).select_related(
+            "profile", "update_group"
+        )
+        if self.action == "retrieve":
+            dossiers = dossiers.prefetch_related(
+                Prefetch(
+                    "items",
+                    queryset=DossierItem.objects.select_related("field", "written_document"),
+                )
+            )
+        return dossiers
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        if self.action == "retrieve":
+            return api.DossierDetailSerializer
+        if self.action == "create":
+            return api.DossierCreateSerializer
+        return api.DossierSerializer
+
+    @extend_schema(
+        summary="Open a classic dossier",
+        description="The client receives the link by e-mail, as from the back office.",
+        request=api.DossierCreateSerializer,
+        responses={201: api.DossierDetailSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        payload = api.DossierCreateSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        [dossier_id] = open_dossiers(
+            self.organization,
+            [data["profile"].pk],
+            list(data["fields"]),
+            kind=Dossier.Kind.CLASSIC,
+            title=data["title"],
+            message=data.get("message", ""),
+            expires_at=timezone.now() + dt.timedelta(days=data["days"]),
+        )
+        dossier = self.get_queryset().prefetch_related("items__field").get(pk=dossier_id)
+        return Response(api.DossierDetailSerializer(dossier).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Approve items of a dossier under review",
+        description=(
+            "Writes the approved answers to the profile; the history names the key as the "
+            "approver. Without `items`, approves every pending item."
+        ),
+        request=api.ApproveSerializer,
+        responses={
+            200: api.ReviewResultSerializer,
+            409: OpenApiResponse(description="Not under review."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, uuid: Any = None) -> Response:
+        dossier = self.get_object()
+        payload = api.ApproveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item_ids = None
+        if "items" in payload.validated_data:
+            wanted = set(payload.validated_data["items"])
+            found = dict(
+                DossierItem.objects.filter(dossier=dossier, field__uuid__in=wanted).values_list(
+                    "field__uuid", "pk"
+                )
+            )
+            missing = wanted - set(found)
+            if missing:
+                raise serializers.ValidationError(
+                    {
+                        "items": [
+                            _("Not items of this dossier: %(fields)s.")
+                            % {"fields": ", ".join(sorted(map(str, missing)))}
+                        ]
+                    }
+                )
+            item_ids = list(found.values())
+        try:
+            with transaction.atomic():
+                approved = review.approve(dossier, item_ids, None, api_key=self.key)
+                self.audit(
+                    AuditEntry.Action.DOSSIER_APPROVED,
+                    dossier,
+                    dossier=dossier.uuid,
+                    items=approved,
+                )
+        except review.NotReviewable:
+            raise Conflict(_("This dossier is not waiting for review.")) from None
+        dossier.refresh_from_db(fields=["status"])
+        return Response({"approved": approved, "status": dossier.status})
+
+    @extend_schema(
+        summary="Send an item back to the client",
+        description="The client reads the reason on the same link, and by e-mail.",
+        request=api.RejectSerializer,
+        responses={
+            200: api.ReviewResultSerializer,
+            409: OpenApiResponse(description="Not under review."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, uuid: Any = None) -> Response:
+        dossier = self.get_object()
+        payload = api.RejectSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        item = (
+            DossierItem.objects.filter(dossier=dossier, field__uuid=payload.validated_data["item"])
+            .select_related("field")
+            .first()
+        )
+        if item is None:
+            raise serializers.ValidationError({"item": [_("Not an item of this dossier.")]})
+        reason = payload.validated_data["reason"]
+        try:
+            with transaction.atomic():
+                review.reject(dossier, item.pk, reason, None)
+                self.audit(
+                    AuditEntry.Action.DOSSIER_REJECTED,
+                    dossier,
+                    dossier=dossier.uuid,
+                    item=item.field.label,
+                    reason=reason,
+                )
+        except review.NotReviewable:
+            raise Conflict(_("This item is not waiting for review.")) from None
+        dossier.refresh_from_db(fields=["status"])
+        return Response({"status": dossier.status})
+
+
+class AnyFileRenderer(renderers.BaseRenderer):
+    """Lets a download be asked for with any Accept header; errors still come as JSON."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
+    ) -> bytes:
+        return json.dumps(data).encode()
+
+
+class DocumentViewSet(OrganizationViewSet):
+    renderer_classes = [renderers.JSONRenderer, AnyFileRenderer]
+    queryset = Document.objects.none()
+
+    @extend_schema(
+        summary="Download a document",
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def retrieve(self, request: Request, uuid: Any = None) -> HttpResponseBase:
+        document = Document.objects.filter(organization=self.organization, uuid=uuid).first()
+        if document is None:
+            raise exceptions.NotFound
+        return serve_document(document)

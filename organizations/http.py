@@ -1,0 +1,14 @@
+"""The request of a back-office page, as the tenant middleware leaves it."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from organizations.models import Membership, Organization
+
+
+class OrganizationRequest(HttpRequest):
+    """A request under /o/<slug>/: its organisation and the user's membership are known."""
+
+    organization: Organization
+    membership: Membership
