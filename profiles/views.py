@@ -209,7 +209,15 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
     profile = _get_profile(request, profile_uuid)
     history = (
         FieldValueHistory.objects.filter(profile=profile)
-        .select_related("field", "user", "recipient", "approved_by", "old_document", "new_document")
+        .select_related(
+            "field",
+            "user",
+            "recipient",
+            "approved_by",
+            "api_key",
+            "old_document",
+            "new_document",
+        )
         .order_by("-changed_at", "-id")
     )
     field = None

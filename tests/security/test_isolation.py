@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
+from api.models import ApiKey
 from organizations.models import Membership
 from profiles.models import Document, FieldValue
 from profiles.services import NewValue, apply_values
@@ -67,7 +68,9 @@ def objects(org, owner):
     dossier = factories.dossier(org, profile, [field])
     with scopes_disabled():
         membership = Membership.objects.filter(organization=org).first()
+        api_key, _ = ApiKey.issue(org, name="CRM", access=ApiKey.Access.READ)
     return {
+        "key_uuid": api_key.uuid,
         "membership_uuid": membership.uuid,
         "org_slug": org.slug,
         "url_kind": "contacts",
