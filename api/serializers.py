@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, Review
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
@@ -42,6 +42,10 @@ class OrganizationUUIDField(serializers.SlugRelatedField):
         except DjangoValidationError:
             # A malformed UUID is an object that does not exist, said on the field.
             self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
+
+
+def _required() -> serializers.ErrorDetail:
+    return serializers.ErrorDetail(str(_("This field is required.")), code="required")
 
 
 class ProfileSerializer(serializers.ModelSerializer[Profile]):
@@ -84,7 +88,7 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
         instance = self.instance
         kind = data.get("kind") or (instance.kind if instance else None)
         if kind is None:
-            raise serializers.ValidationError({"kind": [_("This field is required.")]})
+            raise serializers.ValidationError({"kind": [_required()]})
 
         def final(name: str) -> Any:
             return data[name] if name in data else getattr(instance, name, None)
@@ -97,7 +101,7 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
         required = ("last_name", "email") if kind == Kind.CONTACT else ("name",)
         for name in required:
             if not final(name):
-                errors.setdefault(name, []).append(_("This field is required."))
+                errors.setdefault(name, []).append(_required())
         if kind == Kind.CONTACT and final("is_representative") and not final("company"):
             errors.setdefault("is_representative", []).append(
                 _("Choose the company this contact represents.")
@@ -322,6 +326,12 @@ class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
     type = serializers.CharField(source="field.type", read_only=True)
     initial_value = serializers.JSONField(read_only=True)
     answer = serializers.JSONField(read_only=True)
+    review = serializers.ChoiceField(
+        choices=Review.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text=_("Empty until the answer waits for review."),
+    )
     upload = serializers.SerializerMethodField(
         help_text=_("A client's upload not yet written to the profile.")
     )

@@ -14,14 +14,16 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
-from django.http import HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scope
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
 from rest_framework import exceptions, mixins, renderers, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -57,7 +59,8 @@ class Conflict(exceptions.APIException):
 
 class OrganizationViewSet(viewsets.GenericViewSet[Any]):
     lookup_field = "uuid"
-    lookup_value_converter = "uuid"
+    # Any path segment reaches the view, so that a malformed UUID is a 404 in the API's shape.
+    lookup_value_regex = "[^/]+"
     request: ApiRequest
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -100,6 +103,26 @@ class OrganizationViewSet(viewsets.GenericViewSet[Any]):
         audit(self.request, action, target, api_key=self.key.name, **details)
 
 
+PROFILE_WRITES = ["create", "update", "partial_update"]
+
+
+# Errors raised by our own rules, declared so that the schema lists their codes.
+@extend_validation_errors(["invalid"], field_name="kind", actions=PROFILE_WRITES)
+@extend_validation_errors(
+    ["invalid", "required", "null", "not_a_list", "empty", "max_length"],
+    field_name="values",
+    actions=["values"],
+)
+@extend_validation_errors(["invalid", "null"], field_name="values.INDEX", actions=["values"])
+@extend_validation_errors(["invalid", "required"], field_name="is_representative")
+@extend_validation_errors(["invalid"], field_name="company", actions=PROFILE_WRITES)
+@extend_validation_errors(["invalid", "required"], field_name="first_name")
+@extend_validation_errors(["invalid", "required"], field_name="last_name")
+@extend_validation_errors(["invalid", "required"], field_name="email")
+@extend_validation_errors(["invalid", "required"], field_name="phone")
+@extend_validation_errors(["invalid", "required"], field_name="name")
+@extend_validation_errors(["invalid"], field_name="registration_number")
+@extend_validation_errors(["invalid"], field_name="address")
 @extend_schema_view(
     list=extend_schema(summary="List profiles", description="Contacts and companies."),
     create=extend_schema(summary="Create a profile"),
@@ -158,7 +181,7 @@ class ProfileViewSet(
         request=api.SetValuesSerializer,
         responses=api.ValueSerializer(many=True),
     )
-    @action(detail=True, methods=["get", "patch"], pagination_class=None)
+    @action(detail=True, methods=["get", "patch"], pagination_class=None, filter_backends=[])
     def values(self, request: Request, uuid: Any = None) -> Response:
         profile = self.get_object()
         if request.method == "PATCH":
@@ -196,6 +219,7 @@ class DataFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
         )
 
 
+@extend_validation_errors(["invalid"], field_name="fields")
 @extend_schema_view(
     list=extend_schema(summary="List update groups"),
     create=extend_schema(summary="Create an update group"),
@@ -274,11 +298,7 @@ class UpdateGroupViewSet(
         summary="List a group's runs with their follow-up counts",
         responses=api.UpdateRunSerializer(many=True),
     )
-    @action(
-        detail=True,
-        methods=["get"],
-        pagination_class=LatestPeriodFirst,
-    )
+    @action(detail=True, methods=["get"], pagination_class=LatestPeriodFirst, filter_backends=[])
     def runs(self, request: Request, uuid: Any = None) -> Response:
         group = self.get_object()
         runs = UpdateRun.objects.filter(group=group).select_related("group")
@@ -302,6 +322,10 @@ class UpdateGroupViewSet(
         return self.get_paginated_response(api.UpdateRunSerializer(page, many=True).data)
 
 
+@extend_validation_errors(["invalid"], field_name="profile", actions=["create"])
+@extend_validation_errors(["invalid"], field_name="fields", actions=["create"])
+@extend_validation_errors(["invalid"], field_name="items", actions=["approve"])
+@extend_validation_errors(["invalid"], field_name="item", actions=["reject"])
 @extend_schema_view(
     list=extend_schema(summary="List dossiers"),
     retrieve=extend_schema(summary="Read a dossier, its status and its items"),
@@ -463,7 +487,12 @@ class DocumentViewSet(OrganizationViewSet):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def retrieve(self, request: Request, uuid: Any = None) -> HttpResponseBase:
-        document = Document.objects.filter(organization=self.organization, uuid=uuid).first()
-        if document is None:
-            raise exceptions.NotFound
+        document = get_object_or_404(
+            Document.objects.filter(organization=self.organization), uuid=uuid
+        )
         return serve_document(document)
+
+
+def not_found(request: HttpRequest) -> JsonResponse:
+    error = {"code": "not_found", "detail": str(exceptions.NotFound.default_detail), "attr": None}
+    return JsonResponse({"type": "client_error", "errors": [error]}, status=404)

@@ -332,7 +332,10 @@ SPECTACULAR_SETTINGS = {
         "DossierKindEnum": "dossiers.models.Dossier.Kind",
         "DossierStatusEnum": "dossiers.models.Dossier.Status",
     },
-    "POSTPROCESSING_HOOKS": ["drf_standardized_errors.openapi_hooks.postprocess_schema_enums"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_standardized_errors.openapi_hooks.postprocess_schema_enums",
+        "api.schema.index_patterns",
+    ],
 }
 
 LOGGING = {
