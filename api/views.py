@@ -39,7 +39,7 @@ from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group
 from organizations.models import AuditEntry, Organization, audit
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
-from profiles.models import DataField, Document, FieldValue, Profile, Source
+from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile, Source
 from profiles.services import NewValue, apply_values
 from profiles.views import serve_document
 
@@ -484,7 +484,8 @@ class DocumentViewSet(OrganizationViewSet):
 
     @extend_schema(
         summary="Download a document",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        description="The file as stored, in the type its content was checked to be.",
+        responses={(200, mime): OpenApiTypes.BINARY for mime, _label in DOCUMENT_TYPES.values()},
     )
     def retrieve(self, request: Request, uuid: Any = None) -> HttpResponseBase:
         document = get_object_or_404(
