@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-test
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
 
 messages: $(VENV)/.installed
 	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=staticfiles --no-location

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -73,7 +74,7 @@ class ApiKey(models.Model):
 
     @classmethod
     def issue(
-        cls, organization: Organization, *, name: str, access: str, created_by: object = None
+        cls, organization: Organization, *, name: str, access: str, created_by: Any = None
     ) -> tuple[ApiKey, str]:
         """Creates a key and returns it with the key in clear, the only time it is known."""
         key = KEY_PREFIX + secrets.token_urlsafe(32)
@@ -87,7 +88,7 @@ class ApiKey(models.Model):
         )
         return api_key, key
 
-    def revoke(self, user: object) -> bool:
+    def revoke(self, user: Any) -> bool:
         """Revokes the key; False if it was revoked already (by someone else, say)."""
         now = timezone.now()
         changed = ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(

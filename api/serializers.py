@@ -17,11 +17,12 @@ from monitoring.services import field_problems
 from profiles import fieldtypes
 from profiles.models import DataField, FieldValue, Kind, Profile
 
+MAX_VALUES = 500
 CONTACT_ONLY = ("first_name", "last_name", "email", "phone", "company", "is_representative")
 COMPANY_ONLY = ("name", "registration_number", "address")
 
 
-class OrganizationUUIDField(serializers.SlugRelatedField):
+class OrganizationUUIDField(serializers.SlugRelatedField[Any]):
     """An object of the caller's organisation, named by its UUID; another's does not exist."""
 
     def __init__(self, model: type[Model], *, filters: dict[str, Any] | None = None, **kwargs: Any):
@@ -113,7 +114,7 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
 
 class ValueSerializer(serializers.ModelSerializer[FieldValue]):
     field = serializers.UUIDField(source="field.uuid", read_only=True)
-    label = serializers.CharField(source="field.label", read_only=True)
+    label = serializers.CharField(source="field.label", read_only=True)  # type: ignore[assignment]
     type = serializers.CharField(source="field.type", read_only=True)
     value = serializers.JSONField(
         read_only=True,
@@ -174,9 +175,13 @@ class NewValueSerializer(serializers.Serializer[Any]):
 
 
 class SetValuesSerializer(serializers.Serializer[Any]):
-    values = NewValueSerializer(many=True, allow_empty=False, max_length=500)
+    values = NewValueSerializer(many=True, allow_empty=False)
 
     def validate_values(self, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(values) > MAX_VALUES:
+            raise serializers.ValidationError(
+                _("At most %(n)d values at once.") % {"n": MAX_VALUES}, code="max_length"
+            )
         fields = [value["field"].pk for value in values]
         if len(set(fields)) != len(fields):
             raise serializers.ValidationError(_("Each field may appear once."))
@@ -247,7 +252,7 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
         group = self.instance
         probe = UpdateGroup(
             pk=group.pk if group else None,
-            applies_to=data.get("applies_to", group.applies_to if group else None),
+            applies_to=data.get("applies_to", group.applies_to if group else ""),
         )
         fields = data.get("fields", list(group.fields.all()) if group else [])
         problems = field_problems(probe, fields)
@@ -322,7 +327,7 @@ class UploadSerializer(serializers.Serializer[Any]):
 
 class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
     field = serializers.UUIDField(source="field.uuid", read_only=True)
-    label = serializers.CharField(source="field.label", read_only=True)
+    label = serializers.CharField(source="field.label", read_only=True)  # type: ignore[assignment]
     type = serializers.CharField(source="field.type", read_only=True)
     initial_value = serializers.JSONField(read_only=True)
     answer = serializers.JSONField(read_only=True)

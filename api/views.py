@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import Count, Prefetch, QuerySet
@@ -70,13 +70,13 @@ class OrganizationViewSet(viewsets.GenericViewSet[Any]):
         organization = key.organization
         request.organization = organization  # type: ignore[attr-defined]
         # Held until the response is finalised: serialising reads tenant data too.
-        self._tenant = ExitStack()
+        self._tenant: ExitStack | None = ExitStack()
         self._tenant.enter_context(scope(organization=organization))
         self._tenant.enter_context(timezone.override(organization.tzinfo))
 
     def finalize_response(
-        self, request: Request, response: HttpResponseBase, *args: Any, **kwargs: Any
-    ) -> HttpResponseBase:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         try:
             return super().finalize_response(request, response, *args, **kwargs)
         finally:
@@ -302,8 +302,7 @@ class UpdateGroupViewSet(
     def runs(self, request: Request, uuid: Any = None) -> Response:
         group = self.get_object()
         runs = UpdateRun.objects.filter(group=group).select_related("group")
-        page = self.paginate_queryset(runs)
-        assert page is not None
+        page = cast(list[UpdateRun], self.paginate_queryset(runs))
         counts: dict[Any, dict[str, int]] = {run.period: {} for run in page}
         # One query for the page's runs, whatever their number.
         for row in (
@@ -488,7 +487,7 @@ class DocumentViewSet(OrganizationViewSet):
         responses={(200, mime): OpenApiTypes.BINARY for mime, _label in DOCUMENT_TYPES.values()},
     )
     def retrieve(self, request: Request, uuid: Any = None) -> HttpResponseBase:
-        document = get_object_or_404(
+        document: Document = get_object_or_404(
             Document.objects.filter(organization=self.organization), uuid=uuid
         )
         return serve_document(document)

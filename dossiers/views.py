@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +20,7 @@ from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Review
 from dossiers.opening import open_dossiers
 from dossiers.tasks import send_invitations
+from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
@@ -34,7 +36,7 @@ def _group_model() -> Any:
     return Dossier._meta.get_field("update_group").related_model
 
 
-def dossier_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     filters = DossierFilterSet(
         request.GET,
         queryset=Dossier.objects.filter(organization=request.organization).select_related(
@@ -59,7 +61,7 @@ def dossier_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     )
 
 
-def _get_dossier(request: HttpRequest, dossier_uuid: Any) -> Dossier:
+def _get_dossier(request: OrganizationRequest, dossier_uuid: Any) -> Dossier:
     return get_for_org(
         request, Dossier.objects.select_related("profile", "update_group"), uuid=dossier_uuid
     )
@@ -101,7 +103,7 @@ def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
 
 
 def dossier_detail(
-    request: HttpRequest,
+    request: OrganizationRequest,
     org_slug: str,
     dossier_uuid: Any,
     *,
@@ -125,17 +127,17 @@ def dossier_detail(
     )
 
 
-def dossier_record(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_record(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     """Where a value came from: the dossier while it exists, then what the purge kept of it."""
     if Dossier.objects.filter(organization=request.organization, uuid=dossier_uuid).exists():
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier_uuid)
-    record = get_for_org(
+    record: DossierRecord = get_for_org(
         request, DossierRecord.objects.select_related("profile"), dossier_uuid=dossier_uuid
     )
     return render(request, "dossiers/record.html", {"record": record})
 
 
-def review_queue(request: HttpRequest, org_slug: str) -> HttpResponse:
+def review_queue(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     """Dossiers > To review: submitted answers waiting for staff, oldest first."""
     dossiers = (
         Dossier.objects.filter(organization=request.organization)
@@ -166,7 +168,7 @@ def _uuids(key: str) -> list[uuid.UUID]:
 
 
 @require_POST
-def dossier_approve(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     """Approves one item (`item`: its field's key) or, without one, every pending item."""
     dossier = _get_dossier(request, dossier_uuid)
     key = request.POST.get("item", "")
@@ -193,7 +195,7 @@ def dossier_approve(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> H
 
 
 @require_POST
-def dossier_reject(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_reject(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     """Sends one item back to the client, with the reason they will read."""
     dossier = _get_dossier(request, dossier_uuid)
     item = _item_of(dossier, request.POST.get("item", ""))
@@ -225,8 +227,8 @@ def dossier_reject(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
 
 
 def item_upload(
-    request: HttpRequest, org_slug: str, dossier_uuid: Any, field_key: str
-) -> HttpResponse:
+    request: OrganizationRequest, org_slug: str, dossier_uuid: Any, field_key: str
+) -> HttpResponseBase:
     """A client's upload awaiting review, to download or see in the review page."""
     dossier = _get_dossier(request, dossier_uuid)
     item = _item_of(dossier, field_key)
@@ -241,7 +243,9 @@ def item_upload(
 
 
 @require_POST
-def dossier_open_link(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_open_link(
+    request: OrganizationRequest, org_slug: str, dossier_uuid: Any
+) -> HttpResponse:
     """Opens the client's page for staff to fill in on the client's behalf.
 
     The link is the staff member's own: it works only in their session, and what they
@@ -257,7 +261,7 @@ def dossier_open_link(request: HttpRequest, org_slug: str, dossier_uuid: Any) ->
 
 
 @require_POST
-def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_resend(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     dossier = _get_dossier(request, dossier_uuid)
     if not dossier.is_open:
         messages.error(request, _("This dossier is closed: there is no link to send."))
@@ -269,7 +273,7 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
 
 
 @require_http_methods(["GET", "POST"])
-def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def dossier_create(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = get_for_org(request, Profile, uuid=profile_uuid)
     form = ClassicDossierForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
@@ -280,7 +284,7 @@ def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
             kind=Dossier.Kind.CLASSIC,
             title=form.cleaned_data["title"],
             message=form.cleaned_data["message"],
-            expires_at=timezone.now() + timezone.timedelta(days=form.cleaned_data["days"]),
+            expires_at=timezone.now() + dt.timedelta(days=form.cleaned_data["days"]),
             created_by=request.user,
         )
         dossier = Dossier.objects.get(pk=dossier_id)
@@ -289,7 +293,9 @@ def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
     return render(request, "dossiers/create.html", {"form": form, "profile": profile})
 
 
-def profile_dossiers(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def profile_dossiers(
+    request: OrganizationRequest, org_slug: str, profile_uuid: Any
+) -> HttpResponse:
     """The dossiers section of a profile page, loaded into it by URL."""
     profile = get_for_org(request, Profile, uuid=profile_uuid)
     dossiers = list(

@@ -22,8 +22,9 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.organization = None
-        request.membership = None
+        # Views under /o/<slug>/ receive it as an OrganizationRequest (organizations.http).
+        request.organization = None  # type: ignore[attr-defined]
+        request.membership = None  # type: ignore[attr-defined]
         try:
             match = resolve(request.path_info)
         except Resolver404:
@@ -43,8 +44,8 @@ class TenantMiddleware:
         if membership is None:
             raise Http404
         organization: Organization = membership.organization
-        request.organization = organization
-        request.membership = membership
+        request.organization = organization  # type: ignore[attr-defined]
+        request.membership = membership  # type: ignore[attr-defined]
         timezone.activate(organization.tzinfo)
         try:
             with scope(organization=organization):

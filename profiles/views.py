@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.decorators import admin_required
+from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
@@ -48,15 +49,15 @@ def _kind(url_kind: str) -> str:
         raise Http404 from None
 
 
-def _get_profile(request: HttpRequest, profile_uuid: Any) -> Profile:
+def _get_profile(request: OrganizationRequest, profile_uuid: Any) -> Profile:
     return get_for_org(request, Profile.objects.select_related("company"), uuid=profile_uuid)
 
 
-def today(request: HttpRequest) -> Any:
+def today(request: OrganizationRequest) -> Any:
     return timezone.localdate(timezone=request.organization.tzinfo)
 
 
-def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+def profile_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     filters = ProfileFilterSet(
         request.GET,
@@ -83,7 +84,7 @@ def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
 
 
 @require_http_methods(["GET", "POST"])
-def profile_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+def profile_create(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     form = profile_form_class(kind)(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
@@ -94,7 +95,7 @@ def profile_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpRe
 
 
 @require_http_methods(["GET", "POST"])
-def profile_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def profile_edit(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
     form = profile_form_class(profile.kind)(
         request.POST or None, instance=profile, organization=request.organization
@@ -111,7 +112,7 @@ def profile_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Http
 
 
 @require_POST
-def profile_archive(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def profile_archive(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
     if profile.is_archived:
         profile.archived_at = None
@@ -138,7 +139,7 @@ def _fields_and_values(profile: Profile) -> tuple[list[DataField], dict[int, Fie
     return fields, values
 
 
-def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
     fields, values = _fields_and_values(profile)
     day = today(request)
@@ -170,7 +171,7 @@ def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
 
 
 @require_http_methods(["GET", "POST"])
-def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def values_edit(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
     fields, values = _fields_and_values(profile)
     form = ValuesForm(request.POST or None, request.FILES or None, fields=fields, values=values)
@@ -205,7 +206,7 @@ def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpR
     return render(request, "profiles/values_form.html", {"profile": profile, "form": form})
 
 
-def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
     history = (
         FieldValueHistory.objects.filter(profile=profile)
@@ -230,8 +231,9 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
             history = history.filter(field=field)
     page = Paginator(history, 50).get_page(request.GET.get("page"))
     for row in page:
-        row.old_display = fieldtypes.display(row.field, row.old_value)
-        row.new_display = fieldtypes.display(row.field, row.new_value)
+        # Read by the template only: the values as this reader's language writes them.
+        row.old_display = fieldtypes.display(row.field, row.old_value)  # type: ignore[attr-defined]
+        row.new_display = fieldtypes.display(row.field, row.new_value)  # type: ignore[attr-defined]
     return render(
         request,
         "profiles/history.html",
@@ -243,11 +245,11 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
 INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp"}
 
 
-def serve_document(document: Document, *, inline: bool = False) -> HttpResponse:
+def serve_document(document: Document, *, inline: bool = False) -> FileResponse:
     return serve_file(document.file, document.name, document.content_type, inline=inline)
 
 
-def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False) -> HttpResponse:
+def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False) -> FileResponse:
     """A stored file as a download, or shown in the page for review where it can be."""
     inline = inline and content_type in INLINE_TYPES
     try:
@@ -266,7 +268,9 @@ def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False)
     return response
 
 
-def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
+def document_download(
+    request: OrganizationRequest, org_slug: str, document_uuid: Any
+) -> FileResponse:
     document = get_for_org(request, Document, uuid=document_uuid)
     return serve_document(document, inline=request.GET.get("inline") == "1")
 
@@ -275,7 +279,7 @@ def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -
 
 
 @admin_required
-def field_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+def field_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     show_archived = request.GET.get("archived") == "1"
     fields = DataField.objects.filter(organization=request.organization, applies_to=kind)
@@ -294,7 +298,7 @@ def field_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpRespon
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResponse:
+def field_create(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     form = DataFieldForm(request.POST or None, organization=request.organization, applies_to=kind)
     if request.method == "POST" and form.is_valid():
@@ -315,7 +319,7 @@ def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+def field_edit(request: OrganizationRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
     field = get_for_org(request, DataField, uuid=field_uuid)
     form = DataFieldForm(
         request.POST or None,
@@ -344,7 +348,7 @@ def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
 
 @admin_required
 @require_POST
-def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+def field_archive(request: OrganizationRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
     field = get_for_org(request, DataField, uuid=field_uuid)
     if field.archived_at:
         field.archived_at = None
@@ -366,7 +370,7 @@ def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpR
 
 @admin_required
 @require_POST
-def field_move(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
+def field_move(request: OrganizationRequest, org_slug: str, field_uuid: Any) -> HttpResponse:
     field = get_for_org(request, DataField, uuid=field_uuid)
     siblings = list(
         DataField.objects.filter(
