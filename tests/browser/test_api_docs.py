@@ -1,0 +1,32 @@
+"""The API's documentation page renders in a real browser, offline, under our CSP."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_api_documentation_renders_without_a_csp_violation(browser, live_server, shots):
+    page = browser.new_page()
+    violations: list[str] = []
+    outside: list[str] = []
+    page.on(
+        "console",
+        lambda message: violations.append(message.text)
+        if "Content Security Policy" in message.text or "Refused" in message.text
+        else None,
+    )
+    page.on(
+        "request",
+        lambda request: outside.append(request.url)
+        if not request.url.startswith((live_server.url, "data:"))
+        else None,
+    )
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    page.wait_for_selector("text=Back office API")
+    page.wait_for_selector("text=/api/v1/profiles/")
+    page.screenshot(path=str(shots / "20-api-docs.png"))
+    assert violations == []
+    assert outside == []
+    page.close()
