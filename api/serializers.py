@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from dossiers.models import Dossier, DossierItem, Review
+from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
@@ -262,10 +262,13 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
 
 
 class RunCountsSerializer(serializers.Serializer[Any]):
-    total = serializers.IntegerField()
-    outstanding = serializers.IntegerField(
-        help_text=_("Still running: the client may answer, or staff have to decide.")
-    )
+    """A run's follow-up, as its page shows it; purged dossiers count by their outcome."""
+
+    sent = serializers.IntegerField(help_text=_("Dossiers the run opened."))
+    opened = serializers.IntegerField(help_text=_("Of those, opened by the client."))
+    answered = serializers.IntegerField(help_text=_("Answered by the client."))
+    outstanding = serializers.IntegerField(help_text=_("Still owed by the client."))
+    completion = serializers.IntegerField(help_text=_("Answered, in per cent of those asked."))
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()
@@ -332,7 +335,7 @@ class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
     initial_value = serializers.JSONField(read_only=True)
     answer = serializers.JSONField(read_only=True)
     review = serializers.ChoiceField(
-        choices=Review.choices,
+        choices=ItemReview.choices,
         allow_blank=True,
         read_only=True,
         help_text=_("Empty until the answer waits for review."),

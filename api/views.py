@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from typing import Any, cast
 
 from django.db import transaction
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -34,9 +34,10 @@ from dossiers import review
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
+from monitoring import followup
 from monitoring.filters import UpdateGroupFilterSet
 from monitoring.models import UpdateGroup, UpdateRun
-from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group
+from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group, set_active
 from organizations.models import AuditEntry, Organization, audit
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile, Source
@@ -270,8 +271,11 @@ class UpdateGroupViewSet(
             setattr(group, name, value)
         changed = any(getattr(group, n, None) != before[n] for n in SCHEDULE_FIELDS)
         try:
-            # Resuming starts at the next occurrence: the paused periods are not sent in a burst.
-            save_group(group, fields, schedule_changed=changed or bool(resumed))
+            save_group(group, fields, schedule_changed=changed)
+            if resumed:
+                # As the back office resumes: from the next occurrence, no burst of the paused
+                # periods, and no period run again.
+                set_active(group, True)
         except FieldTaken:
             raise serializers.ValidationError(
                 {
@@ -303,20 +307,17 @@ class UpdateGroupViewSet(
         group = self.get_object()
         runs = UpdateRun.objects.filter(group=group).select_related("group")
         page = cast(list[UpdateRun], self.paginate_queryset(runs))
-        counts: dict[Any, dict[str, int]] = {run.period: {} for run in page}
-        # One query for the page's runs, whatever their number.
-        for row in (
-            Dossier.objects.filter(update_group=group, period__in=list(counts))
-            .values("period", "status")
-            .annotate(n=Count("id"))
-        ):
-            counts[row["period"]][row["status"]] = row["n"]
+        # The follow-up page's counts, purged dossiers included: two queries for the page.
+        outcomes = followup.outcomes(group, [run.period for run in page])
         for run in page:
-            by_status = counts[run.period]
+            counts = outcomes[run.period]
             run.counts = {  # type: ignore[attr-defined]
-                "total": sum(by_status.values()),
-                "outstanding": sum(by_status.get(s, 0) for s in Dossier.PENDING_STATUSES),
-                **{s.value: by_status.get(s.value, 0) for s in Dossier.Status},
+                "sent": counts.sent,
+                "opened": counts.opened,
+                "answered": counts.answered,
+                "outstanding": counts.outstanding,
+                "completion": counts.completion,
+                **{status: counts.by_status[status] for status in Dossier.Status.values},
             }
         return self.get_paginated_response(api.UpdateRunSerializer(page, many=True).data)
 

@@ -16,7 +16,7 @@ from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
-from profiles import fieldtypes
+from profiles import attention, fieldtypes
 from profiles.filters import ProfileFilterSet
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
@@ -68,6 +68,11 @@ def profile_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> 
         profiles = profiles.select_related("company").order_by("last_name", "first_name", "id")
     else:
         profiles = profiles.order_by("name", "id")
+    needs_attention = request.GET.get("attention") == "1"
+    if needs_attention:
+        profiles = attention.needing_attention(
+            profiles, request.organization.pk, kind, today(request)
+        )
     page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -79,6 +84,10 @@ def profile_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> 
             "query": search_query(request),
             "status": filters.data["status"],
             "representatives": request.GET.get("representatives") == "1",
+            "needs_attention": needs_attention,
+            "flagged": attention.flagged(
+                request.organization.pk, kind, today(request), [p.pk for p in page]
+            ),
         },
     )
 

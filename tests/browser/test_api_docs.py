@@ -13,15 +13,19 @@ def test_the_api_documentation_renders_without_a_csp_violation(browser, live_ser
     outside: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Refused" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused" in message.text
+            else None
+        ),
     )
     page.on(
         "request",
-        lambda request: outside.append(request.url)
-        if not request.url.startswith((live_server.url, "data:"))
-        else None,
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith((live_server.url, "data:"))
+            else None
+        ),
     )
     page.goto(f"{live_server.url}/api/v1/docs/")
     page.wait_for_selector("text=Back office API")

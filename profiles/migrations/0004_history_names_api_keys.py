@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('api', '0001_initial'),
-        ('profiles', '0004_backfill_history_dossier_uuid'),
+        ('profiles', '0003_evidence_and_attribution'),
     ]
 
     operations = [
