@@ -114,3 +114,17 @@ def test_the_last_use_is_shown(owner_client, org):
         api_key.refresh_from_db()
     assert api_key.last_used_at is not None
     assert "Never" not in owner_client.get(f"/o/{org.slug}/settings/api/").text
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_key_form_works_in_both_languages(owner_client, org, language):
+    owner_client.cookies["django_language"] = language
+    page = owner_client.get(f"/o/{org.slug}/settings/api/")
+    assert ("Créer la clé" if language == "fr" else "Create the key") in page.text
+    form = page.context["form"]
+    data = {name: form[name].value() or "" for name in form.fields}
+    data["name"] = "Synchro CRM"
+    response = owner_client.post(f"/o/{org.slug}/settings/api/", data)
+    assert response.status_code == 200 and response.context["new_key"]
+    with scopes_disabled():
+        assert ApiKey.objects.get().access == "read"

@@ -34,3 +34,32 @@ def test_the_api_documentation_renders_without_a_csp_violation(browser, live_ser
     assert violations == []
     assert outside == []
     page.close()
+
+
+def test_an_admin_creates_a_key_and_sees_it_once(browser, live_server, shots, org, owner):
+    from django.conf import settings
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    context = browser.new_context()
+    context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page = context.new_page()
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/api/")
+    page.fill("#id_name", "CRM sync")
+    page.check("input[name=access][value=write]")
+    page.click("text=Create the key")
+    key = page.input_value("#new-key")
+    assert key.startswith("bo_")
+    page.screenshot(path=str(shots / "21-api-keys.png"), full_page=True)
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/api/")
+    assert key not in page.content()
+    context.close()
