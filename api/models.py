@@ -101,6 +101,8 @@ class ApiKey(models.Model):
     def touch(self) -> None:
         """Records a use; a conditional update, so concurrent requests write once a minute."""
         now = timezone.now()
+        if self.last_used_at is not None and self.last_used_at >= now - LAST_USE_RESOLUTION:
+            return
         ApiKey.objects.filter(pk=self.pk).filter(
             Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USE_RESOLUTION)
         ).update(last_used_at=now)
