@@ -39,6 +39,7 @@ targets = {
     "/api/v1/profiles/{uuid}/values/": profile,
     "/api/v1/profiles/{uuid}/archive/": profile,
     "/api/v1/profiles/{uuid}/restore/": profile,
+    "/api/v1/profiles/{uuid}/documents/": profile,
     "/api/v1/fields/{uuid}/": field,
     "/api/v1/groups/{uuid}/runs/": group,
     "/api/v1/dossiers/{uuid}/": dossier,

@@ -16,6 +16,7 @@ from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
 from profiles.models import DataField, FieldValue, Kind, Profile
+from profiles.uploads import check_upload
 
 MAX_VALUES = 500
 CONTACT_ONLY = ("first_name", "last_name", "email", "phone", "company", "is_representative")
@@ -156,7 +157,7 @@ class NewValueSerializer(serializers.Serializer[Any]):
             )
         if field.is_document:
             raise serializers.ValidationError(
-                {"value": [_("Documents are uploaded through a dossier or the back office.")]}
+                {"value": [_("Upload a document to …/documents/ instead.")]}
             )
         raw = data["value"]
         if isinstance(raw, bool):
@@ -171,6 +172,36 @@ class NewValueSerializer(serializers.Serializer[Any]):
         except forms.ValidationError as error:
             raise serializers.ValidationError({"value": list(error.messages)}) from None
         data["value"] = fieldtypes.to_canonical(field, cleaned)
+        return data
+
+
+class DocumentUploadSerializer(serializers.Serializer[Any]):
+    field = OrganizationUUIDField(
+        DataField, filters={"archived_at__isnull": True}, help_text=_("A document field.")
+    )
+    file = serializers.FileField(
+        help_text=_("Checked by its content against the field's accepted types and size.")
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        field: DataField = data["field"]
+        profile: Profile = self.context["profile"]
+        if field.applies_to != profile.kind:
+            raise serializers.ValidationError(
+                {"field": [_("This field is not a field of this profile's type.")]}
+            )
+        if not field.is_document:
+            raise serializers.ValidationError(
+                {"field": [_("This is not a document field: set its value instead.")]}
+            )
+        upload = data["file"]
+        try:
+            # The same check as the back office's form and the client's page.
+            upload.sniffed_content_type = check_upload(field, upload)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(
+                {"file": [serializers.ErrorDetail(m, code=error.code) for m in error.messages]}
+            ) from None
         return data
 
 

@@ -21,7 +21,15 @@ from django_scopes import scope
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from drf_standardized_errors.openapi_validation_errors import extend_validation_errors
-from rest_framework import exceptions, mixins, renderers, serializers, status, viewsets
+from rest_framework import (
+    exceptions,
+    mixins,
+    parsers,
+    renderers,
+    serializers,
+    status,
+    viewsets,
+)
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.request import Request
@@ -41,7 +49,14 @@ from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group, set_act
 from organizations.models import AuditEntry, Organization, audit
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile, Source
-from profiles.services import NewValue, apply_values
+from profiles.services import (
+    NewValue,
+    StorageUnavailable,
+    apply_values,
+    delete_stored,
+    new_document,
+    store_uploads,
+)
 from profiles.views import serve_document
 
 
@@ -56,6 +71,12 @@ class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"
     default_detail = _("The object changed meanwhile: read it again.")
+
+
+class StorageDown(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "storage_unavailable"
+    default_detail = _("The file could not be stored just now. Nothing was saved: try again.")
 
 
 class OrganizationViewSet(viewsets.GenericViewSet[Any]):
@@ -115,6 +136,8 @@ PROFILE_WRITES = ["create", "update", "partial_update"]
     actions=["values"],
 )
 @extend_validation_errors(["invalid", "null"], field_name="values.INDEX", actions=["values"])
+@extend_validation_errors(["invalid", "empty", "too_large", "bad_type"], field_name="file")
+@extend_validation_errors(["invalid"], field_name="field", actions=["upload_document"])
 @extend_validation_errors(["invalid", "required"], field_name="is_representative")
 @extend_validation_errors(["invalid"], field_name="company", actions=PROFILE_WRITES)
 @extend_validation_errors(["invalid", "required"], field_name="first_name")
@@ -202,6 +225,53 @@ class ProfileViewSet(
             .order_by("field__position", "field_id")
         )
         return Response(api.ValueSerializer(values, many=True).data)
+
+    @extend_schema(
+        summary="Upload a document as a profile's value",
+        description=(
+            "The file is checked by its content, stored, and becomes the field's value "
+            "through the one write path: the history records it and names the key."
+        ),
+        request=api.DocumentUploadSerializer,
+        responses={201: api.ValueSerializer, 503: OpenApiResponse(description="Storage down.")},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="documents",
+        url_name="documents",
+        parser_classes=[parsers.MultiPartParser],
+        pagination_class=None,
+        filter_backends=[],
+    )
+    def upload_document(self, request: Request, uuid: Any = None) -> Response:
+        profile = self.get_object()
+        payload = api.DocumentUploadSerializer(
+            data=request.data, context={**self.get_serializer_context(), "profile": profile}
+        )
+        payload.is_valid(raise_exception=True)
+        field: DataField = payload.validated_data["field"]
+        try:
+            # Slow I/O before the transaction, as the back office does; removed on failure.
+            stored = store_uploads({field.pk: payload.validated_data["file"]})
+        except StorageUnavailable:
+            raise StorageDown from None
+        try:
+            with transaction.atomic():
+                document = new_document(profile, field, stored[field.pk])
+                apply_values(
+                    profile,
+                    [NewValue(field, str(document.uuid), document)],
+                    source=Source.API,
+                    api_key=self.key,
+                )
+        except Exception:
+            delete_stored(stored.values())
+            raise
+        value = FieldValue.objects.select_related("field", "document").get(
+            profile=profile, field=field
+        )
+        return Response(api.ValueSerializer(value).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(

@@ -51,7 +51,7 @@ API = [r for r in _walk(get_resolver().url_patterns) if r.regex.startswith("api/
 
 
 def _url(route: Route, objects: dict[str, object]) -> str:
-    basename = route.name.rsplit("-", 1)[0]
+    basename = route.name.split("-", 1)[0]
     kwargs = {"uuid": objects[basename]} if route.detail else {}
     return reverse(f"api:{route.name}", kwargs=kwargs)
 
