@@ -60,6 +60,12 @@ class DataFieldFilterSet(django_filters.FilterSet):
         model = DataField
         fields = ["applies_to", "type", "archived"]
 
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        # As with profiles, archived fields are out of the way unless asked for.
+        data = data.copy() if data is not None else {}
+        data.setdefault("archived", "false")
+        super().__init__(data, *args, **kwargs)
+
     def filter_archived(
         self, queryset: DataFieldQuerySet, name: str, value: bool
     ) -> DataFieldQuerySet:

@@ -17,7 +17,7 @@ from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
 from profiles import attention, fieldtypes
-from profiles.filters import ProfileFilterSet
+from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
     DataField,
@@ -290,9 +290,12 @@ def document_download(
 @admin_required
 def field_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
-    show_archived = request.GET.get("archived") == "1"
-    fields = DataField.objects.filter(organization=request.organization, applies_to=kind)
-    fields = fields.filter(archived_at__isnull=not show_archived)
+    filters = DataFieldFilterSet(
+        request.GET,
+        queryset=DataField.objects.filter(organization=request.organization).of_kind(kind),
+    )
+    fields = filters.qs
+    show_archived = filters.form.cleaned_data.get("archived") is True
     return render(
         request,
         "profiles/fields/list.html",
