@@ -7,6 +7,7 @@ listed in the README.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -244,6 +245,17 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     "dossiers-purge": {"task": "dossiers.tasks.purge_dossiers", "schedule": crontab(minute=15)},
 }
+
+# The proxies in front of gunicorn (addresses or networks): only from them is the client's
+# address taken from X-Forwarded-For, for rate limits and the audit log.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
 
 # Security: strict in production, where TLS ends at the proxy in front of gunicorn.
 SESSION_COOKIE_HTTPONLY = True

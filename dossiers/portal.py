@@ -17,6 +17,7 @@ from django_scopes import scope, scopes_disabled
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, hash_token
 from dossiers.services import WriteBackError, delete_files, follow_supersession, save_draft, submit
+from organizations.clientip import client_ip
 from profiles import fieldtypes
 from profiles.services import store_file
 from profiles.uploads import clean_filename
@@ -28,7 +29,7 @@ BAD_TOKENS_WINDOW = 600  # seconds
 
 
 def _bad_token_key(request: HttpRequest) -> str:
-    return f"portal:bad-token:{request.META.get('REMOTE_ADDR', '')}"
+    return f"portal:bad-token:{client_ip(request)}"
 
 
 def _too_many_bad_tokens(request: HttpRequest) -> bool:
@@ -52,10 +53,6 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
 
 @require_http_methods(["GET", "POST"])
 def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
-    if _too_many_bad_tokens(request):
-        response = _page(request, "message", {"kind": "throttled"}, status=429)
-        response["Retry-After"] = str(BAD_TOKENS_WINDOW)
-        return response
     access = None
     if 20 <= len(token) <= 100:
         # The token names its organisation: looking it up crosses tenants by design.
@@ -66,6 +63,12 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                 .first()
             )
     if access is None:
+        # Only failed look-ups are slowed down: a valid link is always served, so nobody
+        # can lock clients out by spending the limit of an address they share (a proxy's).
+        if _too_many_bad_tokens(request):
+            response = _page(request, "message", {"kind": "throttled"}, status=429)
+            response["Retry-After"] = str(BAD_TOKENS_WINDOW)
+            return response
         _count_bad_token(request)
         return _page(request, "message", {"kind": "invalid"}, status=404)
 

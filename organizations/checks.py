@@ -33,4 +33,12 @@ def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Error | W
                 id="backoffice.W002",
             )
         )
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        problems.append(
+            Error(
+                "The cache is per process: set CACHE_URL to a shared cache (Redis) so that "
+                "the portal's and the login's rate limits hold across web workers.",
+                id="backoffice.E002",
+            )
+        )
     return problems
