@@ -36,7 +36,7 @@ from profiles.services import (
     new_document,
     store_file,
 )
-from profiles.uploads import clean_filename
+from profiles.uploads import clean_filename, name_for_type
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -262,7 +262,11 @@ def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -
     except (OSError, ValidationError):
         raise Http404 from None
     response = FileResponse(
-        handle, as_attachment=True, filename=document.name, content_type=document.content_type
+        handle,
+        as_attachment=True,
+        # Rows stored before names followed the sniffed type are corrected on the way out.
+        filename=name_for_type(document.name, document.content_type),
+        content_type=document.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
