@@ -3,6 +3,10 @@ from django.urls import include, path
 
 from organizations import views as organization_views
 
+# Admin-only pages live under settings/; the few that cannot are named here, beside the URL
+# configuration, so that the test refusing staff finds them without trusting the views.
+ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = []
+
 urlpatterns = [
     path("", organization_views.home, name="home"),
     path("healthz", organization_views.healthz, name="healthz"),
@@ -27,6 +31,11 @@ urlpatterns = [
         "password/reset/done/",
         auth_views.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
+    ),
+    path(
+        "invitation/<str:token>/",
+        organization_views.invitation_accept,
+        name="invitation_accept",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("o/<slug:org_slug>/", include("organizations.urls")),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 import zoneinfo
 
@@ -71,6 +72,46 @@ class Membership(models.Model):
         return self.role == self.Role.ADMIN
 
 
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """An e-mailed offer to join an organisation; a membership exists only once accepted.
+
+    The person accepts while logged in to their own account, or creates one: an admin never
+    attaches an existing account, and learns nothing about it.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(_("e-mail"), max_length=150)
+    role = models.CharField(
+        _("role"), max_length=10, choices=Membership.Role.choices, default=Membership.Role.STAFF
+    )
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.organization_id}"
+
+
 class AuditEntry(models.Model):
     """A staff change to the organisation's setup or to an expiry date, shown to admins."""
 
@@ -81,6 +122,8 @@ class AuditEntry(models.Model):
         FIELD_ARCHIVED = "field.archived", _("Data field archived")
         FIELD_RESTORED = "field.restored", _("Data field restored")
         MEMBER_ADDED = "member.added", _("Member added")
+        MEMBER_INVITED = "member.invited", _("Member invited")
+        INVITATION_CANCELLED = "member.invitation_cancelled", _("Invitation cancelled")
         MEMBER_ROLE_CHANGED = "member.role", _("Member's role changed")
         MEMBER_REMOVED = "member.removed", _("Member removed")
         GROUP_CREATED = "group.created", _("Update group created")
@@ -113,12 +156,19 @@ class AuditEntry(models.Model):
         return f"{self.action} {self.target}"
 
 
-def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
-    """Records a staff change; `details` holds plain values (before/after, changed fields)."""
+def record(
+    organization: Organization, user: object, action: str, target: object, **details: object
+) -> AuditEntry:
+    """Records an action; `details` holds plain values (before/after, changed fields)."""
     return AuditEntry.objects.create(
-        organization=request.organization,
-        user=request.user if request.user.is_authenticated else None,
+        organization=organization,
+        user=user if getattr(user, "is_authenticated", False) else None,
         action=action,
         target=str(target)[:300],
         details={key: str(value) if value is not None else None for key, value in details.items()},
     )
+
+
+def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
+    """Records a change made by the user of a back-office request, in its organisation."""
+    return record(request.organization, request.user, action, target, **details)

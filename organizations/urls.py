@@ -9,6 +9,11 @@ urlpatterns = [
     path("settings/members/", views.member_add, name="member_add"),
     path("settings/members/<uuid:membership_uuid>/role/", views.member_role, name="member_role"),
     path(
+        "settings/invitations/<uuid:invitation_uuid>/cancel/",
+        views.invitation_cancel,
+        name="invitation_cancel",
+    ),
+    path(
         "settings/members/<uuid:membership_uuid>/remove/",
         views.member_remove,
         name="member_remove",
