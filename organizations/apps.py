@@ -7,4 +7,4 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self) -> None:
-        from organizations import checks  # noqa: F401  (registers the system checks)
+        from organizations import accounts, checks  # noqa: F401  (signals, tasks, checks)
