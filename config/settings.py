@@ -64,6 +64,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "organizations.security.SecurityHeadersMiddleware",
+    # After authentication (the limit depends on who asks), before anything reads the body.
+    "organizations.security.RequestBodyLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -192,6 +195,9 @@ STORAGES = {
     },
 }
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest request body, uploads included, from a logged-in user or a client on the portal;
+# anonymous requests elsewhere get 256 KB. Over it: a 413 page, the body unread.
+REQUEST_BODY_LIMIT_MB = env_int("REQUEST_BODY_LIMIT_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # E-mail: printed to the console unless an SMTP host is given.
@@ -281,6 +287,10 @@ for _proxy in TRUSTED_PROXIES:
 
 # Security: strict in production, where TLS ends at the proxy in front of gunicorn.
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
+)
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

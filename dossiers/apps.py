@@ -10,3 +10,9 @@ class DossiersConfig(AppConfig):
         from dossiers.demo import seed
 
         seed(organization)
+
+    def field_in_use(self, field: object) -> bool:
+        """A dossier asking for the field holds values of its type (asked or answered)."""
+        from dossiers.models import DossierItem
+
+        return DossierItem.objects.filter(field=field).exists()

@@ -131,6 +131,10 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
 @require_http_methods(["GET", "POST"])
 def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = get_for_org(request, Profile, uuid=profile_uuid)
+    if profile.is_archived:
+        # Refused here, for a crafted POST too: the page offers no such button.
+        messages.error(request, _("This profile is archived: restore it to open a dossier."))
+        return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
     form = ClassicDossierForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
         [dossier_id] = open_dossiers(
