@@ -6,6 +6,9 @@ class DossiersConfig(AppConfig):
     name = "dossiers"
     verbose_name = _("Dossiers")
 
+    def ready(self) -> None:
+        from dossiers import revocation  # noqa: F401  (revokes the links of a former recipient)
+
     def seed_demo(self, organization: object) -> None:
         from dossiers.demo import seed
 

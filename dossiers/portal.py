@@ -16,6 +16,7 @@ from django_scopes import scope, scopes_disabled
 
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, hash_token
+from dossiers.revocation import is_still_recipient
 from dossiers.services import WriteBackError, delete_files, follow_supersession, save_draft, submit
 from organizations.clientip import client_ip
 from profiles import fieldtypes
@@ -58,10 +59,12 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         # The token names its organisation: looking it up crosses tenants by design.
         with scopes_disabled():
             access = (
-                AccessToken.objects.select_related("dossier", "recipient", "organization")
+                AccessToken.objects.select_related("dossier__profile", "recipient", "organization")
                 .filter(token_hash=hash_token(token))
                 .first()
             )
+    if access is not None and not is_still_recipient(access.dossier, access.recipient):
+        access = None  # a former representative, or an archived person
     if access is None:
         # Only failed look-ups are slowed down: a valid link is always served, so nobody
         # can lock clients out by spending the limit of an address they share (a proxy's).

@@ -12,11 +12,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dossiers import audit as audit_actions
 from dossiers.forms import ClassicDossierForm
 from dossiers.models import AccessToken, Dossier, DossierRecord
 from dossiers.services import enqueue, open_dossiers
 from dossiers.tasks import send_invitations
 from organizations.lookups import get_for_org, search_query
+from organizations.models import audit
 from profiles import fieldtypes
 from profiles.models import Profile
 
@@ -113,6 +115,7 @@ def dossier_open_link(request: HttpRequest, org_slug: str, dossier_uuid: Any) ->
         messages.error(request, _("This company has no representative to answer for it."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     token = AccessToken.issue(dossier, recipients[0])
+    audit(request, audit_actions.CLIENT_PAGE_OPENED, dossier.title, dossier=dossier.uuid)
     return redirect(reverse("portal:dossier", kwargs={"token": token}))
 
 
@@ -124,6 +127,7 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
     else:
         Dossier.objects.filter(pk=dossier.pk).update(invited_at=None)
         enqueue(send_invitations, [dossier.pk])
+        audit(request, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
@@ -148,6 +152,13 @@ def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
             created_by=request.user,
         )
         dossier = Dossier.objects.get(pk=dossier_id)
+        audit(
+            request,
+            audit_actions.DOSSIER_CREATED,
+            dossier.title,
+            dossier=dossier.uuid,
+            profile=profile.display_name,
+        )
         messages.success(request, _("The dossier was opened and its link sent to the client."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     return render(request, "dossiers/create.html", {"form": form, "profile": profile})

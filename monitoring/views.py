@@ -10,12 +10,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from monitoring import audit as audit_actions
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup
 from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
-from organizations.models import AuditEntry, audit
+from organizations.models import audit
 from profiles.models import DataField, FieldValue, Profile
 
 
@@ -49,7 +50,7 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
         else:
             audit(
                 request,
-                AuditEntry.Action.GROUP_UPDATED if group_uuid else AuditEntry.Action.GROUP_CREATED,
+                audit_actions.GROUP_UPDATED if group_uuid else audit_actions.GROUP_CREATED,
                 group,
                 fields=", ".join(f.label for f in form.cleaned_data["fields"]),
                 frequency=group.frequency_display,
@@ -79,7 +80,7 @@ def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
 def group_toggle(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     set_active(group, not group.is_active)
-    action = AuditEntry.Action.GROUP_RESUMED if group.is_active else AuditEntry.Action.GROUP_PAUSED
+    action = audit_actions.GROUP_RESUMED if group.is_active else audit_actions.GROUP_PAUSED
     audit(request, action, group)
     if group.is_active:
         messages.success(request, _("The group was resumed."))
@@ -94,7 +95,7 @@ def group_delete(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     title = group.title
     group.delete()
-    audit(request, AuditEntry.Action.GROUP_DELETED, title)
+    audit(request, audit_actions.GROUP_DELETED, title)
     messages.success(
         request,
         _(
@@ -133,7 +134,7 @@ def value_popup(
         value.save(update_fields=["expires_on", "updated_at"])
         audit(
             request,
-            AuditEntry.Action.EXPIRY_SET if value.expires_on else AuditEntry.Action.EXPIRY_CLEARED,
+            audit_actions.EXPIRY_SET if value.expires_on else audit_actions.EXPIRY_CLEARED,
             f"{profile.display_name} — {field.label}",
             before=before,
             after=value.expires_on,

@@ -21,8 +21,9 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django_scopes import scope, scopes_disabled
 
+from organizations import audit as audit_actions
 from organizations.clientip import client_ip
-from organizations.models import AuditEntry, Membership, record
+from organizations.models import Membership, record
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _record_everywhere(user: Any, action: str, **details: object) -> None:
 def _audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is None:
         return
-    _record_everywhere(user, AuditEntry.Action.LOGIN, address=client_ip(request))
+    _record_everywhere(user, audit_actions.LOGIN, address=client_ip(request))
 
 
 @receiver(user_login_failed)
@@ -57,7 +58,7 @@ def _audit_failed_login(
     if user is None or request is None:
         # Nobody to tell; django-axes still counts the attempt by name and address.
         return
-    _record_everywhere(user, AuditEntry.Action.LOGIN_FAILED, address=client_ip(request))
+    _record_everywhere(user, audit_actions.LOGIN_FAILED, address=client_ip(request))
 
 
 def _over_limit(key: str, limit: int) -> bool:
@@ -104,7 +105,7 @@ class ThrottledPasswordResetView(PasswordResetView):
 class AuditedPasswordResetConfirmView(PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        _record_everywhere(form.user, AuditEntry.Action.PASSWORD_CHANGED)
+        _record_everywhere(form.user, audit_actions.PASSWORD_CHANGED)
         return response
 
 
@@ -124,4 +125,4 @@ def send_password_reset(email: str, language: str) -> None:
             email_template_name="registration/password_reset_email.html",
         )
     for user in users:
-        _record_everywhere(user, AuditEntry.Action.PASSWORD_RESET_REQUESTED)
+        _record_everywhere(user, audit_actions.PASSWORD_RESET_REQUESTED)

@@ -7,4 +7,7 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self) -> None:
-        from organizations import accounts, checks  # noqa: F401  (signals, tasks, checks)
+        from organizations import accounts, audit, checks  # noqa: F401  (signals, tasks, checks)
+
+        # Every app's audit.py declares its actions; the log page lists them all.
+        audit.discover()

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+import datetime as dt
 import unicodedata
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from organizations.models import Membership, Organization
+from organizations.audit import known_actions
+from organizations.models import AuditEntry, Membership, Organization
 
 
 class OrganizationForm(forms.ModelForm):
@@ -84,3 +88,68 @@ class NewAccountForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return cleaned
+
+
+class AuditFilterForm(forms.Form):
+    """One filter for the audit log page and its CSV export."""
+
+    app = forms.ChoiceField(label=_("Area"), required=False)
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    user = forms.ChoiceField(label=_("Who"), required=False)
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    AREAS = {
+        "organizations": _("Organisation and members"),
+        "profiles": _("Profiles and fields"),
+        "dossiers": _("Dossiers"),
+        "monitoring": _("Data monitoring"),
+    }
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        actions = known_actions()
+        apps_seen = sorted({a.app for a in actions})
+        self.fields["app"].choices = [
+            ("", _("All")),
+            *((app, self.AREAS.get(app, app)) for app in apps_seen),
+        ]
+        self.fields["action"].choices = [("", _("All")), *((a, a.label) for a in actions)]
+        members = Membership.objects.filter(organization=organization).select_related("user")
+        people = sorted(
+            ((str(m.user_id), m.user.get_full_name() or m.user.get_username()) for m in members),
+            key=lambda choice: choice[1].lower(),
+        )
+        self.fields["user"].choices = [("", _("Anyone")), *people]
+
+    def entries(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+        if not self.is_bound or not self.is_valid():
+            return entries
+        data = self.cleaned_data
+        if data["app"]:
+            entries = entries.filter(action__startswith=data["app"] + ".")
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["user"]:
+            entries = entries.filter(user_id=int(data["user"]))
+        tz = timezone.get_current_timezone()
+        if data["since"]:
+            start = dt.datetime.combine(data["since"], dt.time.min, tzinfo=tz)
+            entries = entries.filter(at__gte=start)
+        if data["until"]:
+            end = dt.datetime.combine(data["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+            entries = entries.filter(at__lt=end)
+        return entries
+
+    def describe(self) -> str:
+        if not self.is_bound or not self.is_valid():
+            return ""
+        return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)

@@ -115,36 +115,14 @@ class Invitation(models.Model):
 class AuditEntry(models.Model):
     """A staff change to the organisation's setup or to an expiry date, shown to admins."""
 
-    class Action(models.TextChoices):
-        ORGANIZATION_UPDATED = "organization.updated", _("Organisation settings changed")
-        FIELD_CREATED = "field.created", _("Data field created")
-        FIELD_UPDATED = "field.updated", _("Data field changed")
-        FIELD_ARCHIVED = "field.archived", _("Data field archived")
-        FIELD_RESTORED = "field.restored", _("Data field restored")
-        LOGIN = "auth.login", _("Logged in")
-        LOGIN_FAILED = "auth.login_failed", _("Failed login")
-        PASSWORD_RESET_REQUESTED = "auth.password_reset", _("New password asked for")
-        PASSWORD_CHANGED = "auth.password_changed", _("Password changed")
-        MEMBER_ADDED = "member.added", _("Member added")
-        MEMBER_INVITED = "member.invited", _("Member invited")
-        INVITATION_CANCELLED = "member.invitation_cancelled", _("Invitation cancelled")
-        MEMBER_ROLE_CHANGED = "member.role", _("Member's role changed")
-        MEMBER_REMOVED = "member.removed", _("Member removed")
-        GROUP_CREATED = "group.created", _("Update group created")
-        GROUP_UPDATED = "group.updated", _("Update group changed")
-        GROUP_PAUSED = "group.paused", _("Update group paused")
-        GROUP_RESUMED = "group.resumed", _("Update group resumed")
-        GROUP_DELETED = "group.deleted", _("Update group deleted")
-        EXPIRY_SET = "expiry.set", _("Expiry date set")
-        EXPIRY_CLEARED = "expiry.cleared", _("Expiry date cleared")
-
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="audit_entries"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    # A namespaced string declared by the app that logs it (organizations.audit).
+    action = models.CharField(_("action"), max_length=80, db_index=True)
     target = models.CharField(_("object"), max_length=300)
     details = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -158,6 +136,12 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
+
+    @property
+    def action_label(self) -> str:
+        from organizations.audit import label_for
+
+        return label_for(self.action)
 
 
 def record(

@@ -64,8 +64,8 @@ def test_a_new_person_accepts_by_creating_an_account(owner_client, org, settings
     # The link is used up.
     assert Client().get(_link(message)).status_code == 404
     with scopes_disabled():
-        assert AuditEntry.objects.filter(action="member.invited").exists()
-        assert AuditEntry.objects.filter(action="member.added", user=user).exists()
+        assert AuditEntry.objects.filter(action="organizations.member.invited").exists()
+        assert AuditEntry.objects.filter(action="organizations.member.added", user=user).exists()
 
 
 def test_a_new_account_needs_a_good_password(org, owner_client, settings):

@@ -56,8 +56,8 @@ def test_a_lockout_is_per_address_so_a_colleague_still_logs_in(org, owner, setti
 def test_logins_and_failed_logins_are_audited_in_the_users_organisations(org, owner):
     _log_in(Client(), "owner", "wrong")
     _log_in(Client(), "owner", "pw")
-    [failed] = _actions("auth.login_failed")
-    [success] = _actions("auth.login")
+    [failed] = _actions("organizations.auth.login_failed")
+    [success] = _actions("organizations.auth.login")
     assert failed.organization == org and failed.user == owner
     assert failed.details["address"] == "127.0.0.1"
     assert "wrong" not in str(failed.details)
@@ -93,7 +93,7 @@ def test_a_reset_sends_a_link_to_an_existing_account_only(
     [message] = mail.outbox
     assert message.to == [owner.email]
     assert re.search(r"https://backoffice\.example\.com/password/reset/\S+/\S+/", message.body)
-    assert _actions("auth.password_reset")[0].user == owner
+    assert _actions("organizations.auth.password_reset")[0].user == owner
 
 
 def test_resets_are_throttled_per_address_and_per_e_mail(
@@ -127,4 +127,4 @@ def test_a_password_chosen_from_a_reset_link_is_audited(
         form.redirect_chain[-1][0],
         {"new_password1": "a-long-pass-phrase-42", "new_password2": "a-long-pass-phrase-42"},
     )
-    assert _actions("auth.password_changed")[0].user == owner
+    assert _actions("organizations.auth.password_changed")[0].user == owner

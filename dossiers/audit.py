@@ -1,0 +1,12 @@
+"""The audit actions of dossiers."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from organizations.audit import action
+
+DOSSIER_CREATED = action("dossiers.dossier.created", _("Dossier opened"))
+DOSSIER_RESENT = action("dossiers.dossier.resent", _("Dossier link sent again"))
+CLIENT_PAGE_OPENED = action("dossiers.dossier.client_page_opened", _("Client's page opened"))
+LINKS_REVOKED = action("dossiers.links.revoked", _("Links revoked"))
