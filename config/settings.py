@@ -194,6 +194,8 @@ STORAGES = {
         )
     },
 }
+# Keys per S3 DeleteObjects request: 1,000 is the most S3 takes in one.
+S3_DELETE_BATCH_SIZE = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # The largest request body, uploads included, from a logged-in user or a client on the portal;
 # anonymous requests elsewhere get 256 KB. Over it: a 413 page, the body unread.

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
@@ -250,12 +251,13 @@ def _enqueue_submitted(dossier_id: int, recipient_id: int | None) -> None:
 
 
 def delete_files(keys: Iterable[str]) -> int:
-    """Deletes storage keys, a thousand per request on S3, one by one elsewhere."""
+    """Deletes storage keys, S3_DELETE_BATCH_SIZE per request on S3, one by one elsewhere."""
     keys = [key for key in keys if key]
     bucket = getattr(default_storage, "bucket", None)
     if bucket is not None:
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
+        size = settings.S3_DELETE_BATCH_SIZE
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
             bucket.delete_objects(
                 Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
             )
