@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "csp",
     "django_celery_beat",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "organizations",
     "profiles",
     "dossiers",
@@ -64,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "organizations.security.SecurityHeadersMiddleware",
     # After authentication (the limit depends on who asks), before anything reads the body.
     "organizations.security.RequestBodyLimitMiddleware",
@@ -142,6 +145,8 @@ AXES_VERBOSE = False
 # Password-reset requests per client address and per e-mail address, each per hour.
 PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10)
 PASSWORD_RESET_LIMIT_PER_EMAIL = 3
+# The optional second factor: TOTP codes from an authenticator app (django-otp).
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Back office")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

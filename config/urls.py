@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from organizations import accounts
+from organizations import accounts, twofactor
 from organizations import views as organization_views
 
 # Admin-only pages live under settings/; the few that cannot are named here, beside the URL
@@ -11,11 +11,9 @@ ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = []
 urlpatterns = [
     path("", organization_views.home, name="home"),
     path("healthz", organization_views.healthz, name="healthz"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("login/", twofactor.TwoStepLoginView.as_view(), name="login"),
+    path("login/code/", twofactor.login_verify, name="login_verify"),
+    path("account/two-factor/", twofactor.two_factor, name="two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/reset/", accounts.ThrottledPasswordResetView.as_view(), name="password_reset"),
     path(

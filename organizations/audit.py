@@ -68,4 +68,8 @@ LOGIN = action("organizations.auth.login", _("Logged in"))
 LOGIN_FAILED = action("organizations.auth.login_failed", _("Failed login"))
 PASSWORD_RESET_REQUESTED = action("organizations.auth.password_reset", _("New password asked for"))
 PASSWORD_CHANGED = action("organizations.auth.password_changed", _("Password changed"))
+TWO_FACTOR_ENABLED = action("organizations.auth.two_factor_enabled", _("Second factor turned on"))
+TWO_FACTOR_DISABLED = action(
+    "organizations.auth.two_factor_disabled", _("Second factor turned off")
+)
 AUDIT_EXPORTED = action("organizations.audit.exported", _("Audit log exported"))

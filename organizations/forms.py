@@ -17,7 +17,21 @@ from organizations.models import AuditEntry, Membership, Organization
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language"]
+        fields = ["name", "time_zone", "default_language", "require_two_factor"]
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_require_two_factor(self) -> bool:
+        required = self.cleaned_data["require_two_factor"]
+        newly = required and not self.instance.require_two_factor
+        # The admin who turns it on must already use one, or they lock themselves out.
+        if newly and self.user is not None and not self.user.is_verified():
+            raise forms.ValidationError(
+                _("Turn on your own second factor first (Two-factor, at the top of the page).")
+            )
+        return required
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"]

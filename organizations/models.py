@@ -25,6 +25,13 @@ class Organization(models.Model):
     default_language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default="fr"
     )
+    require_two_factor = models.BooleanField(
+        _("require a second factor"),
+        default=False,
+        help_text=_(
+            "Members must log in with a code from an authenticator app as well as their password."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

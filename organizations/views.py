@@ -59,7 +59,7 @@ def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = OrganizationForm(request.POST or None, instance=request.organization)
+    form = OrganizationForm(request.POST or None, instance=request.organization, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         audit(

@@ -71,5 +71,10 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at'],
             },
         ),
+        migrations.AddField(
+            model_name='organization',
+            name='require_two_factor',
+            field=models.BooleanField(default=False, help_text='Members must log in with a code from an authenticator app as well as their password.', verbose_name='require a second factor'),
+        ),
         migrations.RunPython(rename, rename_back),
     ]
