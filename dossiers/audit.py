@@ -10,3 +10,8 @@ DOSSIER_CREATED = action("dossiers.dossier.created", _("Dossier opened"))
 DOSSIER_RESENT = action("dossiers.dossier.resent", _("Dossier link sent again"))
 CLIENT_PAGE_OPENED = action("dossiers.dossier.client_page_opened", _("Client's page opened"))
 LINKS_REVOKED = action("dossiers.links.revoked", _("Links revoked"))
+DOSSIER_SUBMITTED_ON_BEHALF = action(
+    "dossiers.dossier.submitted_on_behalf", _("Dossier submitted on the client's behalf")
+)
+DOSSIER_APPROVED = action("dossiers.dossier.approved", _("Dossier answers approved"))
+DOSSIER_REJECTED = action("dossiers.dossier.rejected", _("Dossier answer sent back"))

@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken, Dossier, Review
 from profiles.models import Profile
 
 
@@ -28,6 +28,11 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
 def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternatives]:
     """One message per recipient, each carrying a new token (only hashes are stored)."""
     messages = []
+    rejected = list(
+        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        if dossier.status == Dossier.Status.CHANGES_REQUESTED
+        else []
+    )
     for recipient in dossier.recipients():
         if not recipient.email:
             continue
@@ -37,19 +42,24 @@ def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternative
             "organization": dossier.organization,
             "recipient": recipient,
             "url": portal_url(token),
+            "rejected": rejected,
         }
         messages.append(_message(template, context, recipient.email, recipient.language))
     return messages
 
 
 def submission_messages(
-    dossier: Dossier, recipient: Profile | None, staff: list[tuple[str, str]]
+    dossier: Dossier,
+    recipient: Profile | None,
+    staff: list[tuple[str, str]],
+    *,
+    thank_client: bool = True,
 ) -> list[EmailMultiAlternatives]:
     messages = []
-    confirm_to = [recipient] if recipient else dossier.recipients()
+    confirm_to = ([recipient] if recipient else dossier.recipients()) if thank_client else []
     for person in confirm_to:
         if person.email:
-            context = {
+            context: dict = {
                 "dossier": dossier,
                 "organization": dossier.organization,
                 "recipient": person,

@@ -146,7 +146,8 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     invitation = find_invitation(token)
     if invitation is None:
         return _invitation_page(request, "invalid", status=404)
-    context: dict[str, Any] = {"invitation": invitation, "organization": invitation.organization}
+    # Not "organization": the base template would take it for the current tenant.
+    context: dict[str, Any] = {"invitation": invitation, "invited_to": invitation.organization}
     user = request.user
     if user.is_authenticated:
         if (user.email or "").lower() != invitation.email.lower():

@@ -144,7 +144,7 @@ def test_hostile_uploads(owner_client, org, name, content, content_type):
         item.refresh_from_db()
     if response.status_code == 200:
         assert response.context["form"].errors
-        assert dossier.status == "open"
+        assert dossier.status == "opened"
         assert not item.upload
     else:
         # Accepted: held by the item, or already written back to the profile, under the

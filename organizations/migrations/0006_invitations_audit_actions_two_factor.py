@@ -23,6 +23,9 @@ RENAMED = {
     "group.deleted": "monitoring.group.deleted",
     "expiry.set": "monitoring.expiry.set",
     "expiry.cleared": "monitoring.expiry.cleared",
+    "dossier.on_behalf": "dossiers.dossier.submitted_on_behalf",
+    "dossier.approved": "dossiers.dossier.approved",
+    "dossier.rejected": "dossiers.dossier.rejected",
 }
 
 
@@ -39,7 +42,7 @@ def rename_back(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('organizations', '0004_alter_auditentry_action'),
+        ('organizations', '0005_audit_actions_of_review'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
