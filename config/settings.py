@@ -182,6 +182,15 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "file_overwrite": False,
             "location": env_str("AWS_LOCATION"),
+            # Encryption at rest by the S3 server: "AES256", or "aws:kms" with a key id.
+            "object_parameters": {
+                name: value
+                for name, value in (
+                    ("ServerSideEncryption", env_str("AWS_S3_SERVER_SIDE_ENCRYPTION")),
+                    ("SSEKMSKeyId", env_str("AWS_S3_SSE_KMS_KEY_ID")),
+                )
+                if value
+            },
         },
     }
 else:

@@ -6,7 +6,7 @@ from organizations import views as organization_views
 
 # Admin-only pages live under settings/; the few that cannot are named here, beside the URL
 # configuration, so that the test refusing staff finds them without trusting the views.
-ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = []
+ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = ["profiles:privacy_export", "profiles:privacy_erase"]
 
 urlpatterns = [
     path("", organization_views.home, name="home"),

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -19,3 +23,18 @@ class DossiersConfig(AppConfig):
         from dossiers.models import DossierItem
 
         return DossierItem.objects.filter(field=field).exists()
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from dossiers.privacy import records
+
+        return records(profile)
+
+    def privacy_files(self, profile: Any) -> list[tuple[str, str]]:
+        from dossiers.privacy import files
+
+        return files(profile)
+
+    def privacy_erase(self, profile: Any) -> None:
+        from dossiers.privacy import erase
+
+        erase(profile)

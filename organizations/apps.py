@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -11,3 +15,13 @@ class OrganizationsConfig(AppConfig):
 
         # Every app's audit.py declares its actions; the log page lists them all.
         audit.discover()
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from organizations.privacy import records
+
+        return records(profile)
+
+    def privacy_erase(self, profile: Any) -> None:
+        from organizations.privacy import erase
+
+        erase(profile)
