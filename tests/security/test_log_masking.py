@@ -60,3 +60,28 @@ def test_a_gone_portal_link_is_logged_without_its_token(org, log_output):
 )
 def test_mask(line, expected):
     assert mask(line) == expected
+
+
+def test_the_gunicorn_access_log_masks_tokens():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from config.gunicorn import MaskingLogger
+
+    logger = MaskingLogger(Config())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/d/secret-token-0123456789abcdef/?x=1",
+        "PATH_INFO": "/d/secret-token-0123456789abcdef/",
+        "QUERY_STRING": "x=1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_REFERER": "https://backoffice.example.com/invitation/another-secret/",
+    }
+    response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+    request = SimpleNamespace(headers=[("REFERER", environ["HTTP_REFERER"])])
+    atoms = logger.atoms(response, request, environ, dt.timedelta(milliseconds=5))
+    line = " ".join(str(value) for value in atoms.values())
+    assert "secret-token" not in line and "another-secret" not in line
+    assert "GET /d/***/?x=1 HTTP/1.1" in line
