@@ -104,3 +104,23 @@ def test_an_unused_fields_type_can_change(owner_client, org):
     _change_type(owner_client, org, field, "number")
     with scopes_disabled():
         assert DataField.objects.get(pk=field.pk).type == "number"
+
+
+def test_no_e_mail_subject_is_html_escaped():
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from django.template.loader import render_to_string
+
+    root = Path(django_settings.BASE_DIR) / "templates"
+    subjects = sorted(root.rglob("*subject*.txt"))
+    assert len(subjects) >= 6
+    name = "O'Brien & <Sons>"
+    organization = SimpleNamespace(name=name)
+    context = {
+        "organization": organization,
+        "dossier": SimpleNamespace(profile=SimpleNamespace(display_name=name), title=name),
+    }
+    for path in subjects:
+        rendered = render_to_string(str(path.relative_to(root)), context)
+        assert "&#x27;" not in rendered and "&amp;" not in rendered and "&lt;" not in rendered, path
