@@ -13,5 +13,8 @@ LINKS_REVOKED = action("dossiers.links.revoked", _("Links revoked"))
 DOSSIER_SUBMITTED_ON_BEHALF = action(
     "dossiers.dossier.submitted_on_behalf", _("Dossier submitted on the client's behalf")
 )
+DOSSIER_DRAFTED_ON_BEHALF = action(
+    "dossiers.dossier.drafted_on_behalf", _("Dossier draft saved on the client's behalf")
+)
 DOSSIER_APPROVED = action("dossiers.dossier.approved", _("Dossier answers approved"))
 DOSSIER_REJECTED = action("dossiers.dossier.rejected", _("Dossier answer sent back"))

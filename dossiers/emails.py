@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier, Review
+from dossiers.models import AccessToken, Dossier, ItemReview
 from profiles.models import Profile
 
 
@@ -29,7 +29,7 @@ def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternative
     """One message per recipient, each carrying a new token (only hashes are stored)."""
     messages = []
     rejected = list(
-        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
         if dossier.status == Dossier.Status.CHANGES_REQUESTED
         else []
     )

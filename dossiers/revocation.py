@@ -17,7 +17,7 @@ from django_scopes import scope, scopes_disabled
 
 from dossiers import audit as audit_actions
 from dossiers.models import AccessToken, Dossier
-from organizations.models import record
+from organizations.models import record_audit
 from profiles.models import Profile
 
 
@@ -44,7 +44,7 @@ def revoke_links(tokens: QuerySet[AccessToken], *, reason: str, by: Any = None) 
     for tokens_of_person in per_person.values():
         person = tokens_of_person[0].recipient
         with scope(organization=person.organization):
-            record(
+            record_audit(
                 tokens_of_person[0].organization,
                 by,
                 audit_actions.LINKS_REVOKED,

@@ -23,7 +23,7 @@ from django_scopes import scope, scopes_disabled
 
 from organizations import audit as audit_actions
 from organizations.clientip import client_ip
-from organizations.models import Membership, record
+from organizations.models import Membership, record_audit
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _record_everywhere(user: Any, action: str, **details: object) -> None:
     """An account belongs to no organisation alone: each of its organisations sees it."""
     for membership in _memberships(user):
         with scope(organization=membership.organization):
-            record(membership.organization, user, action, user.get_username(), **details)
+            record_audit(membership.organization, user, action, user.get_username(), **details)
 
 
 @receiver(user_logged_in)

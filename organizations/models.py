@@ -151,10 +151,10 @@ class AuditEntry(models.Model):
         return label_for(self.action)
 
 
-def record(
+def record_audit(
     organization: Organization, user: object, action: str, target: object, **details: object
 ) -> AuditEntry:
-    """Records an action; `details` holds plain values (before/after, changed fields)."""
+    """Records an action outside a back-office request (a service, a signal, a login)."""
     return AuditEntry.objects.create(
         organization=organization,
         user=user if getattr(user, "is_authenticated", False) else None,
@@ -166,4 +166,4 @@ def record(
 
 def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
     """Records a change made by the user of a back-office request, in its organisation."""
-    return record(request.organization, request.user, action, target, **details)
+    return record_audit(request.organization, request.user, action, target, **details)  # type: ignore[attr-defined]

@@ -29,7 +29,7 @@ from django_scopes import scope, scopes_disabled
 
 from organizations import audit as audit_actions
 from organizations.clientip import client_ip
-from organizations.models import Membership, record
+from organizations.models import Membership, record_audit
 
 PENDING = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -65,7 +65,7 @@ def _record_everywhere(user: Any, action: str, **details: object) -> None:
         memberships = list(Membership.objects.filter(user=user).select_related("organization"))
     for membership in memberships:
         with scope(organization=membership.organization):
-            record(membership.organization, user, action, user.get_username(), **details)
+            record_audit(membership.organization, user, action, user.get_username(), **details)
 
 
 def organizations_requiring(user: Any) -> list[str]:

@@ -34,7 +34,7 @@ from organizations.members import (
     remove_member,
     send_invitation,
 )
-from organizations.models import AuditEntry, Invitation, Membership, audit, record
+from organizations.models import AuditEntry, Invitation, Membership, audit, record_audit
 
 
 @login_required
@@ -184,7 +184,7 @@ def _join(request: HttpRequest, invitation: Invitation, user: Any) -> HttpRespon
     except InvitationUnusable:
         return _invitation_page(request, "invalid", status=404)
     with scope(organization=invitation.organization):
-        record(
+        record_audit(
             invitation.organization,
             user,
             audit_actions.MEMBER_ADDED,

@@ -22,7 +22,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
-from organizations.models import record
+from organizations.models import record_audit
 from profiles import audit as audit_actions
 from profiles import fieldtypes
 from profiles.models import Document, FieldValue, FieldValueHistory, Profile
@@ -147,7 +147,7 @@ def export_zip(profile: Profile, by: Any) -> tempfile.SpooledTemporaryFile[bytes
                 except OSError:
                     index["files"].append({"path": safe, "missing": True})
         zipped.writestr("index.json", json.dumps(index, ensure_ascii=False, indent=2, default=str))
-    record(
+    record_audit(
         profile.organization,
         by,
         audit_actions.PROFILE_EXPORTED,
@@ -182,5 +182,5 @@ def erase_profile(profile: Profile, by: Any) -> int:
             hook(profile)
         Profile.objects.filter(pk=profile.pk).delete()
         # What stays says that an erasure happened, never whose.
-        record(organization, by, audit_actions.PROFILE_ERASED, kind, files=len(keys))
+        record_audit(organization, by, audit_actions.PROFILE_ERASED, kind, files=len(keys))
     return len(keys)

@@ -21,9 +21,11 @@ RENAMED = {
     "group.paused": "monitoring.group.paused",
     "group.resumed": "monitoring.group.resumed",
     "group.deleted": "monitoring.group.deleted",
+    "group.sent_now": "monitoring.group.sent_now",
     "expiry.set": "monitoring.expiry.set",
     "expiry.cleared": "monitoring.expiry.cleared",
     "dossier.on_behalf": "dossiers.dossier.submitted_on_behalf",
+    "dossier.draft_on_behalf": "dossiers.dossier.drafted_on_behalf",
     "dossier.approved": "dossiers.dossier.approved",
     "dossier.rejected": "dossiers.dossier.rejected",
 }

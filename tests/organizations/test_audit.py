@@ -139,10 +139,10 @@ def test_every_action_is_namespaced_by_the_app_that_declares_it():
 
 
 def _log(org, action, user=None, target="x"):
-    from organizations.models import record
+    from organizations.models import record_audit
 
     with scopes_disabled():
-        return record(org, user, action, target)
+        return record_audit(org, user, action, target)
 
 
 def test_the_audit_log_filters_by_area_action_person_and_date(owner_client, org, owner, member):

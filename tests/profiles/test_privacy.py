@@ -19,7 +19,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
-from organizations.models import AuditEntry, record
+from organizations.models import AuditEntry, record_audit
 from profiles.models import Document, FieldValue, FieldValueHistory, Profile
 from tests import factories
 
@@ -61,7 +61,9 @@ def person(org, owner_client):
             expires_at=dossier.expires_at,
             outcome="expired",
         )
-        record(org, None, "profiles.profile.updated", "Eve Target", email_after="eve@example.com")
+        record_audit(
+            org, None, "profiles.profile.updated", "Eve Target", email_after="eve@example.com"
+        )
         keys = [d.file.name for d in Document.objects.filter(profile=profile)] + [item.upload.name]
     assert len(keys) == 3 and all(default_storage.exists(k) for k in keys)
     return {"profile": profile, "keys": keys, "token": token}
