@@ -29,6 +29,8 @@ urlpatterns = [
         views.group_recipients,
         name="group_recipients",
     ),
+    path("monitoring/overview/", views.compliance_overview, name="overview"),
+    path("monitoring/overview.csv", views.compliance_export, name="overview_export"),
     path(
         "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/",
         views.run_detail,

@@ -13,11 +13,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers.models import Dossier
 from monitoring import audit as audit_actions
-from monitoring import followup, schedule
+from monitoring import followup, overview, schedule
 from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
@@ -25,7 +26,7 @@ from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
-from profiles.models import DataField, FieldValue, Profile
+from profiles.models import DataField, FieldValue, Kind, Profile
 
 
 def _groups(request: HttpRequest) -> Any:
@@ -159,6 +160,7 @@ def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    audit(request, audit_actions.RUN_EXPORTED, group, period=run.period)
     name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return response
@@ -298,3 +300,123 @@ def value_popup(
         return redirect(profile_url)
     context["form"] = form
     return render(request, template, context)
+
+
+OVERVIEW_PAGE = 50
+
+
+def _overview_filters(request: HttpRequest) -> tuple[overview.Filters, dict[str, Any]]:
+    """The overview's filters from the query string; unknown values are ignored."""
+    groups = list(UpdateGroup.objects.filter(organization=request.organization))
+    group = next((g for g in groups if str(g.uuid) == request.GET.get("group")), None)
+    company = _by_uuid(request, Profile.objects.filter(kind=Kind.COMPANY), "company")
+    profile = _by_uuid(request, Profile.objects.all(), "profile")
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    filters = overview.Filters(
+        group_id=group.pk if group else None,
+        status=status if status in overview.STATUSES else "",
+        company_id=company.pk if company else None,
+        kind=kind if kind in Kind.values else "",
+        query=search_query(request),
+        profile_ids=(profile.pk,) if profile else (),
+    )
+    shown = {
+        "groups": groups,
+        "group": group,
+        "company": company,
+        "profile": profile,
+        "kind": filters.kind,
+        "status": filters.status,
+        "query": filters.query,
+    }
+    return filters, shown
+
+
+def _by_uuid(request: HttpRequest, queryset: Any, name: str) -> Any:
+    try:
+        return get_for_org(request, queryset, uuid=request.GET[name])
+    except (KeyError, Http404):
+        return None
+
+
+def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Every profile by monitored field with its status, counts on top, filters, export."""
+    filters, shown = _overview_filters(request)
+    today = timezone.localdate()
+    org_id = request.organization.pk
+    paginator = Paginator(_Cells(org_id, filters, today), OVERVIEW_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/overview.html",
+        {
+            **shown,
+            "page": page,
+            "counts": overview.counts(org_id, filters, today),
+            "statuses": STATUS_LABELS,
+            "kinds": Kind.choices,
+            "companies": Profile.objects.filter(
+                organization=request.organization, kind=Kind.COMPANY, archived_at__isnull=True
+            ).order_by("name")[:500],
+        },
+    )
+
+
+class _Cells:
+    """The overview's rows as the paginator wants them: a count and slices, each one query."""
+
+    def __init__(self, organization_id: int, filters: overview.Filters, today: dt.date) -> None:
+        self.args = (organization_id, filters, today)
+
+    def count(self) -> int:
+        return overview.total(*self.args)
+
+    def __getitem__(self, bounds: slice) -> list[dict[str, Any]]:
+        start, stop = bounds.start or 0, bounds.stop or 0
+        return overview.page(*self.args, offset=start, limit=max(stop - start, 0))
+
+
+def compliance_export(request: HttpRequest, org_slug: str) -> Any:
+    """The whole filtered overview as CSV, streamed from a server-side cursor."""
+    filters, _shown = _overview_filters(request)
+    labels = dict(STATUS_LABELS)
+    writer = csv.writer(_Echo())
+    rows = overview.stream(request.organization.pk, filters, timezone.localdate())
+
+    def lines() -> Any:
+        yield writer.writerow(
+            [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
+        )
+        for row in rows:
+            name = row["company_name"] or f"{row['first_name']} {row['last_name']}".strip()
+            yield writer.writerow(
+                [
+                    _csv_safe(name),
+                    row["kind"],
+                    _csv_safe(row["field_label"]),
+                    _csv_safe(row["group_title"]),
+                    labels[row["status"]],
+                    row["expires_on"].isoformat() if row["expires_on"] else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
+    audit(
+        request,
+        audit_actions.OVERVIEW_EXPORTED,
+        _("Compliance overview"),
+        filters=request.GET.urlencode(),
+    )
+    return response
+
+
+STATUS_LABELS = [
+    ("valid", gettext_lazy("Valid")),
+    ("expiring", gettext_lazy("Expiring within 30 days")),
+    ("requested", gettext_lazy("Update requested")),
+    ("overdue", gettext_lazy("Overdue")),
+    ("expired", gettext_lazy("Expired")),
+    ("missing", gettext_lazy("Missing")),
+]

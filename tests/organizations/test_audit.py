@@ -186,3 +186,11 @@ def test_the_audit_log_exports_the_filtered_entries_as_csv(owner_client, org, ow
 
 def test_staff_cannot_export_the_audit_log(member_client, org):
     assert member_client.get(f"/o/{org.slug}/settings/audit/export.csv").status_code == 403
+
+
+def test_the_compliance_overview_export_is_audited(member_client, org, member):
+    response = member_client.get(f"/o/{org.slug}/monitoring/overview.csv", {"status": "expired"})
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    [entry] = _entries("monitoring.overview.exported")
+    assert entry.user == member and entry.details["filters"] == "status=expired"
