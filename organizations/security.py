@@ -27,7 +27,8 @@ class RequestBodyLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > self._limit(request):
+        # The user is looked up only for a body too large for anyone anonymous.
+        if length > ANONYMOUS_BODY_LIMIT and length > self._limit(request):
             response = render(request, "413.html", status=413)
             # The unread body stays on the socket: the connection cannot be reused.
             response["Connection"] = "close"
