@@ -60,7 +60,7 @@ def confirmed_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-def _record_everywhere(user: Any, action: str, **details: object) -> None:
+def record_everywhere(user: Any, action: str, **details: object) -> None:
     with scopes_disabled():
         memberships = list(Membership.objects.filter(user=user).select_related("organization"))
     for membership in memberships:
@@ -114,7 +114,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
             if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
                 target = settings.LOGIN_REDIRECT_URL
             return redirect(target)
-        _record_everywhere(
+        record_everywhere(
             user, audit_actions.LOGIN_FAILED, address=client_ip(request), step="second factor"
         )
     return render(request, "registration/login_verify.html", {"form": form})
@@ -144,7 +144,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             pending.confirmed = True
             pending.save(update_fields=["confirmed"])
             otp_login(request, pending)
-            _record_everywhere(user, audit_actions.TWO_FACTOR_ENABLED)
+            record_everywhere(user, audit_actions.TWO_FACTOR_ENABLED)
             messages.success(request, _("The second factor is on: log-ins will ask for a code."))
             return _after(request)
         context = {
@@ -168,7 +168,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             )
         else:
             TOTPDevice.objects.filter(user=user).delete()
-            _record_everywhere(user, audit_actions.TWO_FACTOR_DISABLED)
+            record_everywhere(user, audit_actions.TWO_FACTOR_DISABLED)
             messages.success(request, _("The second factor is off."))
         return redirect("two_factor")
     return render(

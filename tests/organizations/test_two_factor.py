@@ -113,3 +113,18 @@ def test_an_admin_cannot_require_it_without_using_it(owner_client, org, owner):
 def test_the_setup_page_shows_the_key_for_typing(owner_client, owner):
     page = owner_client.get("/account/two-factor/")
     assert re.search(r"<code>[A-Z2-7]{32}</code>", page.text)
+
+
+def test_an_operator_resets_a_lost_second_factor(org, owner, capsys):
+    from django.core.management import CommandError, call_command
+
+    _device(owner)
+    call_command("reset_two_factor", "owner")
+    assert not TOTPDevice.objects.filter(user=owner).exists()
+    assert "1 device(s) removed" in capsys.readouterr().out
+    with scopes_disabled():
+        assert AuditEntry.objects.filter(
+            action="organizations.auth.two_factor_disabled", details__by="reset_two_factor"
+        ).exists()
+    with pytest.raises(CommandError):
+        call_command("reset_two_factor", "nobody")
