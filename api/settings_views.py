@@ -11,12 +11,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from api import audit as audit_actions
 from api.forms import ApiKeyForm
 from api.models import ApiKey
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org
-from organizations.models import AuditEntry, audit
+from organizations.models import audit
 
 
 @admin_required
@@ -36,7 +37,7 @@ def key_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
             )
             audit(
                 request,
-                AuditEntry.Action.API_KEY_CREATED,
+                audit_actions.KEY_CREATED,
                 api_key,
                 access=api_key.get_access_display(),
                 prefix=api_key.prefix,
@@ -61,7 +62,7 @@ def key_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
 def key_revoke(request: OrganizationRequest, org_slug: str, key_uuid: Any) -> HttpResponse:
     api_key = get_for_org(request, ApiKey, uuid=key_uuid)
     if api_key.revoke(request.user):
-        audit(request, AuditEntry.Action.API_KEY_REVOKED, api_key, prefix=api_key.prefix)
+        audit(request, audit_actions.KEY_REVOKED, api_key, prefix=api_key.prefix)
         messages.success(
             request,
             _("The key “%(name)s” was revoked: it no longer opens the API.")

@@ -38,15 +38,18 @@ from rest_framework.response import Response
 from api import serializers as api
 from api.models import ApiKey
 from api.pagination import InPosition, LatestPeriodFirst
+from dossiers import audit as dossiers_audit
 from dossiers import review
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
+from monitoring import audit as monitoring_audit
 from monitoring import followup
 from monitoring.filters import UpdateGroupFilterSet
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group, set_active
-from organizations.models import AuditEntry, Organization, audit
+from organizations.models import Organization, audit
+from profiles import audit as profiles_audit
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile, Source
 from profiles.services import (
@@ -169,7 +172,19 @@ class ProfileViewSet(
         return Profile.objects.filter(organization=self.organization).select_related("company")
 
     def perform_create(self, serializer: serializers.BaseSerializer[Profile]) -> None:
-        serializer.save(organization=self.organization)
+        profile = serializer.save(organization=self.organization)
+        self.audit(profiles_audit.PROFILE_CREATED, profile, kind=profile.kind)
+
+    def perform_update(self, serializer: serializers.BaseSerializer[Profile]) -> None:
+        assert serializer.instance is not None
+        before = {name: getattr(serializer.instance, name) for name in serializer.validated_data}
+        profile = serializer.save()
+        changed = [name for name, value in before.items() if getattr(profile, name) != value]
+        if changed:
+            details: dict[str, object] = {"changed": ", ".join(changed)}
+            if "email" in changed:
+                details.update(email_before=before["email"], email_after=profile.email)
+            self.audit(profiles_audit.PROFILE_UPDATED, profile, **details)
 
     @extend_schema(summary="Archive a profile", request=None, responses=api.ProfileSerializer)
     @action(detail=True, methods=["post"])
@@ -188,6 +203,10 @@ class ProfileViewSet(
         if profile.is_archived != archived:
             profile.archived_at = timezone.now() if archived else None
             profile.save(update_fields=["archived_at", "updated_at"])
+            self.audit(
+                profiles_audit.PROFILE_ARCHIVED if archived else profiles_audit.PROFILE_RESTORED,
+                profile,
+            )
         return Response(api.ProfileSerializer(profile, context=self.get_serializer_context()).data)
 
     @extend_schema(
@@ -356,7 +375,7 @@ class UpdateGroupViewSet(
             ) from None
         serializer.instance = self.get_queryset().get(pk=group.pk)
         self.audit(
-            AuditEntry.Action.GROUP_CREATED if created else AuditEntry.Action.GROUP_UPDATED,
+            monitoring_audit.GROUP_CREATED if created else monitoring_audit.GROUP_UPDATED,
             group,
             fields=", ".join(f.label for f in fields),
             frequency=group.frequency_display,
@@ -366,7 +385,7 @@ class UpdateGroupViewSet(
     def perform_destroy(self, instance: UpdateGroup) -> None:
         title = instance.title
         instance.delete()
-        self.audit(AuditEntry.Action.GROUP_DELETED, title)
+        self.audit(monitoring_audit.GROUP_DELETED, title)
 
     @extend_schema(
         summary="List a group's runs with their follow-up counts",
@@ -446,6 +465,12 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
             expires_at=timezone.now() + dt.timedelta(days=data["days"]),
         )
         dossier = self.get_queryset().prefetch_related("items__field").get(pk=dossier_id)
+        self.audit(
+            dossiers_audit.DOSSIER_CREATED,
+            dossier.title,
+            dossier=dossier.uuid,
+            profile=dossier.profile.display_name,
+        )
         return Response(api.DossierDetailSerializer(dossier).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -488,7 +513,7 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
             with transaction.atomic():
                 approved = review.approve(dossier, item_ids, None, api_key=self.key)
                 self.audit(
-                    AuditEntry.Action.DOSSIER_APPROVED,
+                    dossiers_audit.DOSSIER_APPROVED,
                     dossier,
                     dossier=dossier.uuid,
                     items=approved,
@@ -524,7 +549,7 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
             with transaction.atomic():
                 review.reject(dossier, item.pk, reason, None)
                 self.audit(
-                    AuditEntry.Action.DOSSIER_REJECTED,
+                    dossiers_audit.DOSSIER_REJECTED,
                     dossier,
                     dossier=dossier.uuid,
                     item=item.field.label,
@@ -559,9 +584,17 @@ class DocumentViewSet(OrganizationViewSet):
     )
     def retrieve(self, request: Request, uuid: Any = None) -> HttpResponseBase:
         document: Document = get_object_or_404(
-            Document.objects.filter(organization=self.organization), uuid=uuid
+            Document.objects.filter(organization=self.organization).select_related("profile"),
+            uuid=uuid,
         )
-        return serve_document(document)
+        response = serve_document(document)
+        self.audit(
+            profiles_audit.DOCUMENT_DOWNLOADED,
+            document.name,
+            document=document.uuid,
+            profile=document.profile.display_name,
+        )
+        return response
 
 
 def not_found(request: HttpRequest) -> JsonResponse:

@@ -62,9 +62,9 @@ def test_a_group_is_created_changed_and_deleted_with_the_one_group_rule(api, org
         assert not UpdateGroup.objects.exists()
         actions = sorted(AuditEntry.objects.values_list("action", "details__api_key"))
     assert actions == [
-        ("group.created", "CRM sync"),
-        ("group.deleted", "CRM sync"),
-        ("group.updated", "CRM sync"),
+        ("monitoring.group.created", "CRM sync"),
+        ("monitoring.group.deleted", "CRM sync"),
+        ("monitoring.group.updated", "CRM sync"),
     ]
 
 
@@ -209,7 +209,10 @@ def test_review_through_the_api_names_the_key_as_approver(api, org, under_review
         actions = set(AuditEntry.objects.values_list("action", "details__api_key"))
     assert row.new_value == "Chef" and row.api_key == write_key[0] and row.approved_by is None
     assert row.recipient == under_review["profile"]
-    assert {("dossier.rejected", "CRM sync"), ("dossier.approved", "CRM sync")} <= actions
+    assert {
+        ("dossiers.dossier.rejected", "CRM sync"),
+        ("dossiers.dossier.approved", "CRM sync"),
+    } <= actions
     # Decided already: a second approval is a conflict, in the same error shape.
     conflict = _send(api, "post", url + "approve/", {})
     assert conflict.status_code == 409 and conflict.json()["type"] == "client_error"

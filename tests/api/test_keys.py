@@ -25,7 +25,7 @@ def test_an_admin_creates_a_key_shown_once_and_stored_as_a_hash(owner_client, or
     assert response["Cache-Control"].startswith("max-age=0")
     with scopes_disabled():
         stored = ApiKey.objects.get()
-        assert AuditEntry.objects.filter(action="api_key.created", target="CRM sync").exists()
+        assert AuditEntry.objects.filter(action="api.key.created", target="CRM sync").exists()
     assert stored.key_hash == hash_key(key) and key not in stored.key_hash
     assert stored.access == "write" and stored.prefix == key[:10]
     # The list shows the prefix, never the key again.
@@ -58,7 +58,7 @@ def test_a_revoked_key_gets_401_and_the_revocation_is_audited(owner_client, org,
     assert answer["WWW-Authenticate"].startswith("Bearer")
     with scopes_disabled():
         api_key.refresh_from_db()
-        entry = AuditEntry.objects.get(action="api_key.revoked")
+        entry = AuditEntry.objects.get(action="api.key.revoked")
     assert api_key.revoked_by == owner and entry.user == owner
     assert "Revoked on" in owner_client.get(f"/o/{org.slug}/settings/api/").text
 
