@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
 from monitoring.models import UpdateGroup
+from profiles.fieldtypes import IsoDateInput
 from profiles.models import DataField, Kind
 
 PRESETS = [
@@ -50,7 +51,7 @@ class UpdateGroupForm(forms.ModelForm):
     class Meta:
         model = UpdateGroup
         fields = ["title", "applies_to", "start_date", "interval_count", "interval_unit"]
-        widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"start_date": IsoDateInput()}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {
             "start_date": _("The first update date; the next ones follow from it."),
@@ -123,6 +124,4 @@ class UpdateGroupForm(forms.ModelForm):
 
 
 class ExpiryForm(forms.Form):
-    expires_on = forms.DateField(
-        label=_("Expiry date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    expires_on = forms.DateField(label=_("Expiry date"), required=False, widget=IsoDateInput())

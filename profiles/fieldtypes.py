@@ -41,6 +41,19 @@ class DocumentInput(forms.FileInput):
         return context
 
 
+class IsoDateInput(forms.DateInput):
+    """A date picker: browsers read and post ISO dates only, whatever the page's language.
+
+    A localized value (17/05/1990 in French) shows an empty picker, which then posts an
+    empty value and erases the date; ISO keeps it whatever the language.
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
 def accept_attribute(field: DataField) -> str:
     return ",".join(DOCUMENT_TYPES[t][0] for t in field.accepted_types if t in DOCUMENT_TYPES)
 
@@ -68,7 +81,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 **options,
             )
         case FieldType.DATE:
-            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **options)
+            return forms.DateField(widget=IsoDateInput(), **options)
         case FieldType.EMAIL:
             return forms.EmailField(max_length=254, **options)
         case FieldType.PHONE:
