@@ -10,6 +10,7 @@ from django_scopes.forms import SafeModelMultipleChoiceField
 from monitoring.models import UpdateGroup
 from profiles.fieldtypes import IsoDateInput
 from profiles.models import DataField, Kind
+from profiles.texts import other_languages
 
 PRESETS = [
     ("1-months", _("Every month")),
@@ -50,8 +51,15 @@ class UpdateGroupForm(forms.ModelForm):
 
     class Meta:
         model = UpdateGroup
-        fields = ["title", "applies_to", "start_date", "interval_count", "interval_unit"]
-        widgets = {"start_date": IsoDateInput()}
+        fields = [
+            "title",
+            "message",
+            "applies_to",
+            "start_date",
+            "interval_count",
+            "interval_unit",
+        ]
+        widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {
             "start_date": _("The first update date; the next ones follow from it."),
@@ -60,6 +68,7 @@ class UpdateGroupForm(forms.ModelForm):
 
     field_order = [
         "title",
+        "message",
         "applies_to",
         "fields",
         "start_date",
@@ -71,6 +80,20 @@ class UpdateGroupForm(forms.ModelForm):
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
+        self.languages = other_languages(organization.default_language)
+        for code, name in self.languages:
+            language = {"language": name}
+            self.fields[f"title_{code}"] = forms.CharField(
+                label=_("Title in %(language)s") % language, max_length=150, required=False
+            )
+            self.fields[f"message_{code}"] = forms.CharField(
+                label=_("Message in %(language)s") % language,
+                max_length=2000,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+            for name in ("title", "message"):
+                self.initial.setdefault(f"{name}_{code}", self.instance.translation_of(code, name))
         fields = list(
             DataField.objects.filter(organization=organization, archived_at__isnull=True)
             .select_related("update_group")
@@ -88,7 +111,9 @@ class UpdateGroupForm(forms.ModelForm):
         ).order_by("applies_to", "position", "id")
         choice_field.widget.held_by = self.held_by
         choice_field.label_from_instance = lambda f: f"{f.label} ({f.get_applies_to_display()})"
+        # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
+        self.fields["interval_unit"].required = False
         self.fields["interval_count"].widget.attrs.update(min=1, max=1000)
         if own:
             self.initial["fields"] = [f.pk for f in fields if f.update_group_id == own]
@@ -106,6 +131,11 @@ class UpdateGroupForm(forms.ModelForm):
             count = data.get("interval_count")
             if not count or not 1 <= count <= 1000:
                 self.add_error("interval_count", _("Enter a number from 1 to 1000."))
+            if not data.get("interval_unit"):
+                self.add_error("interval_unit", _("Choose days, weeks, months or years."))
+        for code, _name in self.languages:
+            for name in ("title", "message"):
+                self.instance.set_translation(code, name, data.get(f"{name}_{code}"))
         kind = data.get("applies_to")
         for field in data.get("fields", []):
             if field.pk in self.held_by:

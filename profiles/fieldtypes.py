@@ -61,8 +61,8 @@ def accept_attribute(field: DataField) -> str:
 def form_field(field: DataField, *, required: bool | None = None) -> forms.Field:
     """The Django form field that edits a value of this data field."""
     options: dict[str, Any] = {
-        "label": field.label,
-        "help_text": field.help_text,
+        "label": field.local_label,
+        "help_text": field.local_help_text,
         "required": field.required if required is None else required,
     }
     match field.type:
@@ -93,7 +93,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
             )
         case FieldType.CHOICE:
             return forms.ChoiceField(
-                choices=[("", "—"), *((c, c) for c in field.choices)], **options
+                choices=[("", "—"), *((c, field.choice_label(c)) for c in field.choices)], **options
             )
         case FieldType.BOOLEAN:
             return forms.TypedChoiceField(
@@ -155,5 +155,7 @@ def display(field: DataField, value: Any) -> str:
             return formats.date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
         case FieldType.BOOLEAN:
             return str(_("Yes") if value else _("No"))
+        case FieldType.CHOICE:
+            return field.choice_label(value)
         case _:
             return str(value)
