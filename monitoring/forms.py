@@ -7,7 +7,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
-from monitoring.models import UpdateGroup
+from monitoring.models import Unit, UpdateGroup
 from profiles.fieldtypes import IsoDateInput
 from profiles.models import DataField, Kind
 from profiles.texts import other_languages
@@ -23,13 +23,24 @@ PRESETS = [
 
 
 class FieldsWidget(forms.CheckboxSelectMultiple):
-    """Lists every field; one held by another group is shown with its name, and locked."""
+    """Lists the fields of the chosen type; one held by another group shows its name, locked."""
 
     held_by: dict[int, str] = {}
+    kind: str | None = None
+
+    def optgroups(self, name, value, attrs=None):
+        # The form accepts any field of the organisation, so that one of the other type gets
+        # a message saying so; the page lists only those of the chosen type.
+        return [
+            (group, [o for o in options if o.get("shown", True)], index)
+            for group, options, index in super().optgroups(name, value, attrs)
+        ]
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         instance = getattr(value, "instance", None)
+        if instance is not None and self.kind:
+            option["shown"] = instance.applies_to == self.kind
         holder = self.held_by.get(instance.pk) if instance is not None else None
         if holder:
             option["attrs"]["disabled"] = True
@@ -100,6 +111,7 @@ class UpdateGroupForm(forms.ModelForm):
             .order_by("applies_to", "position", "id")
         )
         own = self.instance.pk
+        self.kind = self._chosen_kind()
         self.held_by = {
             f.pk: f.update_group.title
             for f in fields
@@ -110,15 +122,48 @@ class UpdateGroupForm(forms.ModelForm):
             organization=organization, archived_at__isnull=True
         ).order_by("applies_to", "position", "id")
         choice_field.widget.held_by = self.held_by
-        choice_field.label_from_instance = lambda f: f"{f.label} ({f.get_applies_to_display()})"
+        choice_field.widget.kind = self.kind
+        choice_field.label_from_instance = lambda f: f.label
+        self.fields["frequency"].widget.attrs["data-frequency"] = ""
         # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
         self.fields["interval_unit"].required = False
         self.fields["interval_count"].widget.attrs.update(min=1, max=1000)
         if own:
-            self.initial["fields"] = [f.pk for f in fields if f.update_group_id == own]
+            self.initial.setdefault("fields", [f.pk for f in fields if f.update_group_id == own])
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
-            self.initial["frequency"] = preset if preset in dict(PRESETS) else "custom"
+            self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
+
+    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+        """(language name, bound fields) of the texts in each other language."""
+        return [
+            (name, [self[f"title_{code}"], self[f"message_{code}"]])
+            for code, name in self.languages
+        ]
+
+    def _chosen_kind(self) -> str:
+        chosen = self.data.get("applies_to") if self.is_bound else self.initial.get("applies_to")
+        if chosen in Kind.values:
+            return chosen
+        return self.instance.applies_to or Kind.CONTACT
+
+    def interval(self) -> tuple[int, str] | None:
+        """The (count, unit) of the chosen frequency, read before validation, for a preview."""
+        values = self.data if self.is_bound else self.initial
+        frequency = values.get("frequency")
+        if frequency and frequency != "custom" and frequency in dict(PRESETS):
+            count, unit = frequency.split("-")
+            return int(count), unit
+        if frequency == "custom":
+            try:
+                count = int(values.get("interval_count") or "")
+            except ValueError:
+                return None
+            unit = values.get("interval_unit")
+            if 1 <= count <= 1000 and unit in Unit.values:
+                return count, unit
+            return None
+        return self.instance.interval_count, self.instance.interval_unit
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -92,6 +92,7 @@ class DataFieldForm(forms.ModelForm):
         self.instance.applies_to = applies_to
         self.languages = other_languages(organization.default_language)
         self._add_translation_fields()
+        self.fields["type"].widget.attrs["data-field-type"] = ""
         self.fields["max_size_mb"].help_text = _("For a document.")
         self.fields["max_size_mb"].min_value = 1
         self.fields["max_size_mb"].max_value = 50
@@ -131,6 +132,13 @@ class DataFieldForm(forms.ModelForm):
                 f"choices_{code}",
                 "\n".join(labels.get(c, "") for c in self.instance.choices or []).rstrip("\n"),
             )
+
+    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+        """(language name, bound fields) of the texts in each other language."""
+        return [
+            (name, [self[f"label_{code}"], self[f"help_text_{code}"], self[f"choices_{code}"]])
+            for code, name in self.languages
+        ]
 
     def _clean_translations(self, choices: list[str], is_list: bool) -> None:
         for code, _name in self.languages:
