@@ -36,6 +36,7 @@ from profiles.services import (
     new_document,
     store_file,
 )
+from profiles.signals import value_notes
 from profiles.uploads import clean_filename
 
 PAGE_SIZE = 25
@@ -160,6 +161,10 @@ def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
     profile = _get_profile(request, profile_uuid)
     fields, values = _fields_and_values(profile)
     day = today(request)
+    notes: dict[int, list[str]] = {}
+    for _receiver, answer in value_notes.send(sender=Profile, profile=profile):
+        for field_id, note in (answer or {}).items():
+            notes.setdefault(field_id, []).append(note)
     sections: dict[str, list[dict[str, Any]]] = {}
     for field in fields:
         value = values.get(field.pk)
@@ -169,6 +174,7 @@ def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
                 "value": value,
                 "display": fieldtypes.display(field, value.value) if value else "",
                 "expiry": value.expiry_status(day) if value else None,
+                "notes": notes.get(field.pk, []),
             }
         )
     representatives = (
