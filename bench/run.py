@@ -167,7 +167,7 @@ def clear_dossiers() -> None:
 def naive_fan_out(org: Any, run: Any, fields: list[Any], limit: int) -> int:
     """What a user writes first: one profile at a time, one ORM create per row."""
     from dossiers.models import Dossier, DossierItem
-    from dossiers.services import update_dossier_expiry
+    from dossiers.opening import update_dossier_expiry
     from profiles.models import FieldValue, Profile
 
     created = 0
@@ -218,10 +218,10 @@ def floor_fan_out(org: Any, run: Any) -> None:
         cursor.execute(
             """
             INSERT INTO dossiers_dossieritem (organization_id, dossier_id, field_id, position,
-                initial_value, initial_document_id, answered, upload, upload_name,
-                upload_content_type)
+                initial_value, initial_document_id, answered, confirmed, review,
+                rejection_reason, upload, upload_name, upload_content_type)
             SELECT d.organization_id, d.id, f.id, f.position, v.value, v.document_id, false,
-                '', '', ''
+                false, '', '', '', '', ''
             FROM dossiers_dossier d
             CROSS JOIN profiles_datafield f
             LEFT JOIN profiles_fieldvalue v ON v.profile_id = d.profile_id AND v.field_id = f.id
@@ -396,7 +396,7 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
     from django.core.files.storage import default_storage, storages
 
     from dossiers.models import Dossier
-    from dossiers.services import purge_dossiers
+    from dossiers.retention import purge_dossiers
 
     when = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     storage = storages["default"]
@@ -435,7 +435,7 @@ def build_pages(
     from django.contrib.sessions.backends.db import SessionStore
 
     from dossiers.models import AccessToken, Dossier
-    from dossiers.services import open_dossiers
+    from dossiers.opening import open_dossiers
     from organizations.models import Membership, Organization
     from profiles.models import DataField, FieldValue, FieldValueHistory, Kind, Profile
 
@@ -728,7 +728,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from django.db import connection
     from django_scopes import scopes_disabled
 
-    with scopes_disabled(), mock.patch("dossiers.services._enqueue_invitations"):
+    with scopes_disabled(), mock.patch("dossiers.opening._enqueue_invitations"):
         reset_database()
         sizes = [100, 300] if args.small else [1000, 10000, 100000]
         fan_out = bench_fan_out(sizes, naive_limit=100 if args.small else 2000)
@@ -859,7 +859,7 @@ def write_report(
         f"| {purge['seconds']:.1f} | {purge['n'] / purge['seconds']:,.0f} | {purge['queries']:,} |"
         f" {purge['memory']:.1f} MB | {purge['storage_deletes']:,} |",
         "",
-        "On local disk a delete is one call per file. On S3 `dossiers.services.delete_files`"
+        "On local disk a delete is one call per file. On S3 `dossiers.retention.delete_files`"
         " sends one `DeleteObjects` request per 1,000 keys"
         " (`tests/dossiers/test_purge_s3.py` counts them against moto's server).",
         "",

@@ -7,7 +7,8 @@ import datetime as dt
 from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem
-from dossiers.services import open_dossiers, save_draft, submit
+from dossiers.opening import open_dossiers
+from dossiers.submission import save_draft, submit
 from organizations.models import Organization
 from profiles.models import DataField, Kind, Profile
 
@@ -45,7 +46,8 @@ def seed(organization: Organization) -> None:
         item.pk: "Managing director"
         for item in DossierItem.objects.filter(dossier=submitted, field__type="text")
     }
-    submit(submitted, answers, submitted.profile)
+    save_draft(submitted, answers, {})
+    submit(submitted, submitted.profile)
     Dossier.objects.filter(pk=expired.pk).update(
         status=Dossier.Status.EXPIRED,
         created_at=timezone.now() - dt.timedelta(days=40),

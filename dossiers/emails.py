@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken, Dossier, Review
 from organizations.models import Organization
 from profiles.models import DataField, Profile
 
@@ -53,6 +53,11 @@ def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternative
     """One message per recipient, each carrying a new token (only hashes are stored)."""
     messages = []
     fields = asked_fields(dossier)
+    rejected = list(
+        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        if dossier.status == Dossier.Status.CHANGES_REQUESTED
+        else []
+    )
     for recipient in dossier.recipients():
         if not recipient.email:
             continue
@@ -63,19 +68,24 @@ def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternative
             "recipient": recipient,
             "fields": fields,
             "url": portal_url(token),
+            "rejected": rejected,
         }
         messages.append(_message(template, context, recipient.email, recipient.language))
     return messages
 
 
 def submission_messages(
-    dossier: Dossier, recipient: Profile | None, staff: list[tuple[str, str]]
+    dossier: Dossier,
+    recipient: Profile | None,
+    staff: list[tuple[str, str]],
+    *,
+    thank_client: bool = True,
 ) -> list[EmailMultiAlternatives]:
     messages = []
-    confirm_to = [recipient] if recipient else dossier.recipients()
+    confirm_to = ([recipient] if recipient else dossier.recipients()) if thank_client else []
     for person in confirm_to:
         if person.email:
-            context = {
+            context: dict = {
                 "dossier": dossier,
                 "organization": dossier.organization,
                 "recipient": person,

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from dossiers import emails, services
+from dossiers import emails, retention
 from dossiers.models import Dossier
 from organizations.models import Membership
 from profiles.models import Profile
@@ -48,7 +48,9 @@ def send_invitations(dossier_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
-def send_submission_notices(dossier_id: int, recipient_id: int | None) -> int:
+def send_submission_notices(
+    dossier_id: int, recipient_id: int | None, thank_client: bool = True
+) -> int:
     with scopes_disabled():
         dossier = (
             Dossier.objects.filter(pk=dossier_id, notified_at__isnull=True)
@@ -74,10 +76,29 @@ def send_submission_notices(dossier_id: int, recipient_id: int | None) -> int:
         if creator and creator.email and all(email != creator.email for email, _ in staff):
             staff.append((creator.email, dossier.organization.default_language))
         try:
-            return emails.send_all(emails.submission_messages(dossier, recipient, staff))
+            return emails.send_all(
+                emails.submission_messages(dossier, recipient, staff, thank_client=thank_client)
+            )
         except Exception:
             Dossier.objects.filter(pk=dossier.pk).update(notified_at=None)
             raise
+
+
+@shared_task(acks_late=True)
+def send_changes_requested(dossier_id: int) -> int:
+    """Tells the recipients which answers staff sent back, each with a fresh link."""
+    with scopes_disabled():
+        dossier = (
+            Dossier.objects.filter(pk=dossier_id, status=Dossier.Status.CHANGES_REQUESTED)
+            .select_related("organization", "profile")
+            .first()
+        )
+    if dossier is None:
+        return 0
+    with scope(organization=dossier.organization):
+        with transaction.atomic():
+            messages = emails.link_messages(dossier, "changes_requested")
+        return emails.send_all(messages)
 
 
 @shared_task
@@ -117,7 +138,9 @@ def sweep_notifications() -> None:
         )
         unnotified = list(
             Dossier.objects.filter(
-                status=Dossier.Status.SUBMITTED, notified_at__isnull=True, submitted_at__lte=settle
+                status__in=(Dossier.Status.SUBMITTED, Dossier.Status.TO_REVIEW),
+                notified_at__isnull=True,
+                submitted_at__lte=settle,
             ).values_list("id", flat=True)[:1000]
         )
     for start in range(0, len(uninvited), 500):
@@ -129,5 +152,5 @@ def sweep_notifications() -> None:
 @shared_task
 def purge_dossiers() -> int:
     with scopes_disabled():
-        services.expire_dossiers()
-        return services.purge_dossiers()
+        retention.expire_dossiers()
+        return retention.purge_dossiers()

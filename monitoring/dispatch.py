@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier
-from dossiers.services import open_dossiers
+from dossiers.opening import open_dossiers
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
 from profiles.models import DataField, Profile
@@ -117,7 +117,7 @@ def _move_groups(moves: list[tuple[int, dt.datetime, int]]) -> None:
 
 
 def _enqueue_runs(run_ids: list[int]) -> None:
-    from dossiers.services import enqueue
+    from dossiers.background import enqueue
     from monitoring.tasks import open_run_dossiers
 
     for run_id in run_ids:

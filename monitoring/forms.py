@@ -69,6 +69,8 @@ class UpdateGroupForm(forms.ModelForm):
             "start_date",
             "interval_count",
             "interval_unit",
+            "review_required",
+            "extend_expiry",
         ]
         widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}

@@ -52,7 +52,7 @@ def dossier(org: Any, profile: Profile, fields: list[DataField], **kwargs: Any) 
     from django_scopes import scope
 
     from dossiers.models import Dossier
-    from dossiers.services import open_dossiers
+    from dossiers.opening import open_dossiers
 
     kwargs.setdefault("kind", Dossier.Kind.CLASSIC)
     kwargs.setdefault("title", "Annual review")

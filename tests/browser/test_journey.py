@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from dossiers.models import DossierItem
 from monitoring.dispatch import dispatch_due
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, FieldValue
@@ -96,6 +97,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.fill("#id_start_date", timezone.localdate().isoformat())
     page.dispatch_event("#id_start_date", "change")
     page.wait_for_selector(f"#group-preview li:has-text('{timezone.localdate().year}')")
+    page.check("#id_review_required")
     _shot(page, shots, "03-group-form")
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Proof of address')")
@@ -133,11 +135,11 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     reader.set_content(message.alternatives[0][0])
     assert reader.is_visible("text=Home address")
     assert reader.is_visible("text=Please send a recent proof of address.")
-    _shot(reader, shots, "13-email")
+    _shot(reader, shots, "16-email")
     reader.set_content(french_message.alternatives[0][0])
     assert reader.is_visible("text=Adresse")
     assert reader.is_visible("text=Justificatif de domicile")
-    _shot(reader, shots, "14-email-fr")
+    _shot(reader, shots, "17-email-fr")
     reader.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
@@ -160,7 +162,42 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     _shot(portal, shots, "06-portal-draft")
     portal.click("button:has-text('Submit')")
     assert portal.is_visible("text=Thank you: your answers were sent.")
+    assert portal.is_visible("text=will check them")
     _shot(portal, shots, "07-portal-submitted")
+
+    # Review: staff send the proof back with a reason and approve the address.
+    page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
+    page.click("nav.mainnav >> text=To review")
+    page.click("text=Claire Martin")
+    assert page.is_visible("text=1 rue de la Paix") and page.is_visible("text=8 avenue Foch")
+    assert page.locator(".preview iframe").count() == 1  # the PDF, previewed inline
+    _shot(page, shots, "13-review")
+    with scopes_disabled():
+        proof_key = DataField.objects.get(label="Proof of address").uuid.hex
+        address_key = DataField.objects.get(label="Home address").uuid.hex
+    page.fill(f"#reason-{proof_key}", "The bill must be less than 3 months old.")
+    page.click(f"#item-{proof_key} >> button:has-text('Send back')")
+    assert page.is_visible("text=The item was sent back to the client.")
+    page.click(f"#item-{address_key} >> button:has-text('Approve')")
+    assert page.is_visible("text=Changes requested")
+    with scopes_disabled():
+        assert FieldValue.objects.get(field__label="Home address").value == "8 avenue Foch"
+
+    # The client answers again on the phone, only the item sent back.
+    portal.goto(link)
+    assert portal.is_visible("text=The bill must be less than 3 months old.")
+    assert portal.locator("input[type=text]").count() == 0
+    _shot(portal, shots, "14-portal-changes-requested")
+    recent = tmp_path / "recent bill.pdf"
+    recent.write_bytes(factories.PDF)
+    portal.set_input_files("input[type=file]", str(recent))
+    portal.click("button:has-text('Submit')")
+    assert portal.is_visible("text=Thank you: your answers were sent.")
+
+    page.reload()
+    page.click("button:has-text('Approve all')")
+    assert page.is_visible("text=Approved and written to the profile.")
+    _shot(page, shots, "15-approved")
     portal.goto(link)
     assert portal.is_visible("h1:has-text('Thank you')")
     assert portal.is_visible("text=8 avenue Foch")
@@ -170,7 +207,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
     page.click("text=Claire Martin")
     assert page.is_visible("text=8 avenue Foch")
-    assert page.is_visible("a:has-text('electricity_bill.pdf')")
+    assert page.is_visible("a:has-text('recent_bill.pdf')")
     _shot(page, shots, "08-profile")
     page.click(f"#field-{address.uuid} >> text=history")
     assert page.is_visible("td:has-text('1 rue de la Paix')")
@@ -203,13 +240,12 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     assert french_portal.is_visible("label:has-text('Adresse')")
     french_portal.locator("input[type=text]").first.fill("3 place du Capitole")
     french_portal.set_input_files("input[type=file]", str(proof))
-    _shot(french_portal, shots, "15-portal-fr-form")
+    _shot(french_portal, shots, "18-portal-fr-form")
     french_portal.click("button[value=submit]")
     assert french_portal.is_visible("text=Merci")
     with scopes_disabled():
-        assert FieldValue.objects.get(profile=french_client, field=address).value == (
-            "3 place du Capitole"
-        )
+        item = DossierItem.objects.get(dossier__profile=french_client, field=address)
+    assert item.answer == "3 place du Capitole"  # stored as typed, reviewed like any other
     french_phone.close()
 
     # e. The same pages in French.

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem, DossierRecord
-from dossiers.services import purge_dossiers
+from dossiers.retention import purge_dossiers
 from dossiers.tasks import send_invitations, send_reminders, send_submission_notices
 from profiles.models import Document, FieldValue
 from tests import factories

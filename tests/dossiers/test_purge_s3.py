@@ -11,7 +11,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
-from dossiers.services import open_dossiers, purge_dossiers
+from dossiers.opening import open_dossiers
+from dossiers.retention import purge_dossiers
 from profiles.models import Profile
 from tests import factories
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
-from dossiers.services import open_dossiers
+from dossiers.opening import open_dossiers
 from tests import factories
 
 pytestmark = pytest.mark.django_db

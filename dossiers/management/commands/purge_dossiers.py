@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django_scopes import scopes_disabled
 
-from dossiers.services import expire_dossiers, purge_dossiers
+from dossiers.retention import expire_dossiers, purge_dossiers
 
 
 class Command(BaseCommand):

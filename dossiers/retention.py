@@ -1,0 +1,107 @@
+"""Retention: expiring overdue dossiers, purging old update dossiers, deleting their files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.opening import UPDATE_DOSSIER_LIFETIME
+
+
+def delete_files(keys: Iterable[str]) -> int:
+    """Deletes storage keys, a thousand per request on S3, one by one elsewhere."""
+    keys = [key for key in keys if key]
+    bucket = getattr(default_storage, "bucket", None)
+    if bucket is not None:
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            bucket.delete_objects(
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
+            )
+    else:
+        for key in keys:
+            default_storage.delete(key)
+    return len(keys)
+
+
+def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int:
+    """Deletes update dossiers a month after their creation, and their unclaimed uploads.
+
+    Documents written back belong to the profile and stay. A DossierRecord keeps, for audit,
+    who was asked, when and what came of it, and no uploaded content. Crosses tenants: the
+    caller runs it with scopes disabled.
+    """
+    now = now or timezone.now()
+    cutoff = now - UPDATE_DOSSIER_LIFETIME
+    purged = 0
+    while True:
+        with transaction.atomic():
+            # Awaiting a decision, a dossier stays; decided, it stays a month from then.
+            batch = list(
+                Dossier.objects.filter(kind=Dossier.Kind.UPDATE, created_at__lte=cutoff)
+                .exclude(status__in=Dossier.AWAITING_DECISION)
+                .filter(Q(decided_at__isnull=True) | Q(decided_at__lte=cutoff))
+                .select_related("profile")
+                .order_by("id")[:batch_size]
+            )
+            if not batch:
+                break
+            ids = [d.pk for d in batch]
+            keys = list(
+                DossierItem.objects.filter(dossier_id__in=ids)
+                .exclude(upload="")
+                .values_list("upload", flat=True)
+            )
+            labels: dict[int, list[str]] = {}
+            for dossier_id, label in DossierItem.objects.filter(dossier_id__in=ids).values_list(
+                "dossier_id", "field__label"
+            ):
+                labels.setdefault(dossier_id, []).append(label)
+            recipients: dict[int, set[str]] = {}
+            for dossier_id, first, last, email in AccessToken.objects.filter(
+                dossier_id__in=ids
+            ).values_list(
+                "dossier_id", "recipient__first_name", "recipient__last_name", "recipient__email"
+            ):
+                recipients.setdefault(dossier_id, set()).add(f"{first} {last} <{email}>".strip())
+            DossierRecord.objects.bulk_create(
+                [
+                    DossierRecord(
+                        organization_id=d.organization_id,
+                        profile_id=d.profile_id,
+                        dossier_uuid=d.uuid,
+                        kind=d.kind,
+                        title=d.title,
+                        recipients=", ".join(sorted(recipients.get(d.pk, ()))),
+                        fields=labels.get(d.pk, []),
+                        outcome=Dossier.Status.EXPIRED if d.is_expired else d.status,
+                        created_at=d.created_at,
+                        expires_at=d.expires_at,
+                        submitted_at=d.submitted_at,
+                        purged_at=now,
+                    )
+                    for d in batch
+                ],
+                ignore_conflicts=True,
+            )
+            Dossier.objects.filter(superseded_by_id__in=ids).update(superseded_by=None)
+            Dossier.objects.filter(pk__in=ids).delete()
+            # Storage is not transactional: delete the files once the rows are gone for good.
+            transaction.on_commit(lambda keys=keys: delete_files(keys))
+        purged += len(batch)
+    return purged
+
+
+def expire_dossiers(now: dt.datetime | None = None) -> int:
+    now = now or timezone.now()
+    overdue = Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now)
+    # Sent back after review, a dossier's month for the record starts when it ends.
+    return overdue.filter(status=Dossier.Status.CHANGES_REQUESTED).update(
+        status=Dossier.Status.EXPIRED, decided_at=now
+    ) + overdue.update(status=Dossier.Status.EXPIRED)
