@@ -8,6 +8,7 @@ every history row compare and render the same way whatever the type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -54,6 +55,25 @@ class IsoDateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
+class LocalDecimalField(forms.DecimalField):
+    """A number written the page language's way: 42 500,50 in French, 42,500.50 in English.
+
+    Django reads the decimal separator of the language but refuses the grouping people type
+    (a space in French, a comma in English) unless every number is shown grouped.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = re.sub(r"[\s\u00a0\u202f]", "", value)
+            thousands = str(formats.get_format("THOUSAND_SEPARATOR"))
+            decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+            grouped = rf"[-+]?\d{{1,3}}({re.escape(thousands)}\d{{3}})+({re.escape(decimal)}\d*)?"
+            # Only a well-formed grouping: in English "1,5" stays an error, never 15.
+            if thousands.strip() and thousands != decimal and re.fullmatch(grouped, value):
+                value = value.replace(thousands, "")
+        return super().to_python(value)
+
+
 def accept_attribute(field: DataField) -> str:
     return ",".join(DOCUMENT_TYPES[t][0] for t in field.accepted_types if t in DOCUMENT_TYPES)
 
@@ -73,7 +93,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), **options
             )
         case FieldType.NUMBER:
-            return forms.DecimalField(
+            return LocalDecimalField(
                 max_digits=MAX_DIGITS,
                 decimal_places=DECIMAL_PLACES,
                 localize=True,
