@@ -144,3 +144,21 @@ def test_a_group_has_a_message_and_texts_in_the_other_language(org, owner):
             "Yearly review",
             "Please check your details.",
         )
+
+
+def test_the_demo_organisation_speaks_french_to_its_french_clients(db):
+    from django.core.management import call_command
+
+    from organizations.models import Organization
+
+    call_command("seed_demo")
+    with scopes_disabled():
+        demo = Organization.objects.get(name="Demo SA")
+        birth = DataField.objects.get(organization=demo, label="Date of birth")
+        group = UpdateGroup.objects.get(organization=demo, title="Proof of address and identity")
+    with translation.override("fr"):
+        assert birth.local_label == "Date de naissance"
+        assert group.local_title == "Justificatif de domicile et identité"
+    with translation.override("en"):
+        assert birth.local_label == "Date of birth"
+        assert group.local_message.startswith("Please check your details")
