@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier, Review
+from dossiers.models import AccessToken, Dossier, ItemReview
 from organizations.models import Organization
 from profiles.models import DataField, Profile
 
@@ -54,7 +54,7 @@ def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternative
     messages = []
     fields = asked_fields(dossier)
     rejected = list(
-        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
         if dossier.status == Dossier.Status.CHANGES_REQUESTED
         else []
     )

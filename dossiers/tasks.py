@@ -13,7 +13,6 @@ from django_scopes import scope, scopes_disabled
 from dossiers import emails, retention
 from dossiers.models import Dossier
 from organizations.models import Membership
-from profiles.models import Profile
 
 logger = logging.getLogger(__name__)
 REMINDER_BEFORE = dt.timedelta(days=7)
@@ -48,13 +47,12 @@ def send_invitations(dossier_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
-def send_submission_notices(
-    dossier_id: int, recipient_id: int | None, thank_client: bool = True
-) -> int:
+def send_submission_notices(dossier_id: int) -> int:
+    """Thanks the client who submitted (not when staff did it for them) and tells staff."""
     with scopes_disabled():
         dossier = (
             Dossier.objects.filter(pk=dossier_id, notified_at__isnull=True)
-            .select_related("organization", "profile")
+            .select_related("organization", "profile", "submitted_by")
             .first()
         )
     if dossier is None:
@@ -64,7 +62,6 @@ def send_submission_notices(
             notified_at=timezone.now()
         ):
             return 0
-        recipient = Profile.objects.filter(pk=recipient_id).first() if recipient_id else None
         staff = [
             (m.user.email, dossier.organization.default_language)
             for m in Membership.objects.filter(
@@ -77,7 +74,12 @@ def send_submission_notices(
             staff.append((creator.email, dossier.organization.default_language))
         try:
             return emails.send_all(
-                emails.submission_messages(dossier, recipient, staff, thank_client=thank_client)
+                emails.submission_messages(
+                    dossier,
+                    dossier.submitted_by,
+                    staff,
+                    thank_client=dossier.submitted_by_user_id is None,
+                )
             )
         except Exception:
             Dossier.objects.filter(pk=dossier.pk).update(notified_at=None)
@@ -89,16 +91,30 @@ def send_changes_requested(dossier_id: int) -> int:
     """Tells the recipients which answers staff sent back, each with a fresh link."""
     with scopes_disabled():
         dossier = (
-            Dossier.objects.filter(pk=dossier_id, status=Dossier.Status.CHANGES_REQUESTED)
+            Dossier.objects.filter(
+                pk=dossier_id,
+                status=Dossier.Status.CHANGES_REQUESTED,
+                changes_notified_at__isnull=True,
+            )
             .select_related("organization", "profile")
             .first()
         )
     if dossier is None:
         return 0
     with scope(organization=dossier.organization):
+        # Claim first, so a second worker on the same dossier sends nothing twice.
+        if not Dossier.objects.filter(pk=dossier.pk, changes_notified_at__isnull=True).update(
+            changes_notified_at=timezone.now()
+        ):
+            return 0
         with transaction.atomic():
             messages = emails.link_messages(dossier, "changes_requested")
-        return emails.send_all(messages)
+        try:
+            return emails.send_all(messages)
+        except Exception:
+            # Unclaim, so that sweep_notifications tries again later.
+            Dossier.objects.filter(pk=dossier.pk).update(changes_notified_at=None)
+            raise
 
 
 @shared_task
@@ -143,10 +159,18 @@ def sweep_notifications() -> None:
                 submitted_at__lte=settle,
             ).values_list("id", flat=True)[:1000]
         )
+        changes_untold = list(
+            Dossier.objects.filter(
+                status=Dossier.Status.CHANGES_REQUESTED,
+                changes_notified_at__isnull=True,
+            ).values_list("id", flat=True)[:1000]
+        )
     for start in range(0, len(uninvited), 500):
         send_invitations.delay(uninvited[start : start + 500])
     for dossier_id in unnotified:
-        send_submission_notices.delay(dossier_id, None)
+        send_submission_notices.delay(dossier_id)
+    for dossier_id in changes_untold:
+        send_changes_requested.delay(dossier_id)
 
 
 @shared_task

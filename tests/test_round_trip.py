@@ -37,8 +37,9 @@ APPS = ["organizations", "profiles", "dossiers", "monitoring"]
 BOOKKEEPING = {
     ("dossiers", "accesstoken"): {"last_used_at"},
     ("dossiers", "dossier"): {"status"},
-    # An answer is compared as the client sees it: the answer given, or the value asked.
-    ("dossiers", "dossieritem"): {"answer", "answered"},
+    # An answer is compared as the client sees it: the answer given, or the value asked;
+    # who saved the draft is attribution, not a value.
+    ("dossiers", "dossieritem"): {"answer", "answered", "answered_by_id", "answered_by_user_id"},
 }
 # Actions that are not forms to fill in: they do what their button says.
 NOT_FORMS = ("/i18n/", "/logout/")

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dossiers.models import DossierItem
+from dossiers.models import Dossier, DossierItem
 from monitoring.dispatch import dispatch_due
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, FieldValue
@@ -135,11 +135,11 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     reader.set_content(message.alternatives[0][0])
     assert reader.is_visible("text=Home address")
     assert reader.is_visible("text=Please send a recent proof of address.")
-    _shot(reader, shots, "16-email")
+    _shot(reader, shots, "20-email")
     reader.set_content(french_message.alternatives[0][0])
     assert reader.is_visible("text=Adresse")
     assert reader.is_visible("text=Justificatif de domicile")
-    _shot(reader, shots, "17-email-fr")
+    _shot(reader, shots, "21-email-fr")
     reader.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
@@ -232,6 +232,32 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
         assert FieldValue.objects.get(field=proof_field).expires_on == dt.date(2027, 6, 30)
     assert page.locator(f"#field-{empty_field.uuid} .more-button").is_disabled()
 
+    # Follow-up: the run's counts and who has not answered, the overview, sending on demand.
+    factories.contact(org, first_name="Paul", last_name="Durand", email="paul@example.com")
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/")
+    page.click("a:has-text('Proof of address')")
+    assert page.is_visible("text=Dossiers go out at")
+    page.click("table >> a >> nth=0")
+    assert page.is_visible("h1:has-text('Run of')")
+    _shot(page, shots, "16-run-follow-up")
+    page.click("nav.mainnav >> text=Compliance")
+    assert page.is_visible("h1:has-text('Compliance overview')")
+    _shot(page, shots, "17-overview")
+    page.go_back()
+    page.go_back()
+    page.click("a:has-text('Send now')")
+    assert page.is_visible("text=3 recipients")  # Claire, Louise and Paul
+    _shot(page, shots, "18-send-now")
+    page.click("button:has-text('Send now')")
+    assert page.is_visible("text=are being opened and sent")
+    with scopes_disabled():
+        assert sorted(
+            Dossier.objects.filter(update_group__isnull=False).values_list(
+                "profile__last_name", flat=True
+            )
+        ) == ["Bernard", "Durand", "Martin"]
+    page.goto(f"{live_server.url}/o/{org.slug}/profiles/{client_profile.uuid}/")
+
     # d. The French client answers in French: the organisation's French texts, ISO dates.
     french_phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     french_portal = french_phone.new_page()
@@ -240,7 +266,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     assert french_portal.is_visible("label:has-text('Adresse')")
     french_portal.locator("input[type=text]").first.fill("3 place du Capitole")
     french_portal.set_input_files("input[type=file]", str(proof))
-    _shot(french_portal, shots, "18-portal-fr-form")
+    _shot(french_portal, shots, "22-portal-fr-form")
     french_portal.click("button[value=submit]")
     assert french_portal.is_visible("text=Merci")
     with scopes_disabled():

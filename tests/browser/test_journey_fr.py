@@ -99,7 +99,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     page.fill("#id_start_date", timezone.localdate().isoformat())
     page.select_option("#id_frequency", "1-years")
     page.wait_for_selector("#group-preview >> text=Chaque mise à jour interroge 2 contacts.")
-    _shot(page, shots, "20-group-form-fr")
+    _shot(page, shots, "24-group-form-fr")
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Revue annuelle')")
 
@@ -121,7 +121,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     assert portal.locator(f"#id_f_{birth.uuid.hex}").input_value() == "1990-05-17"
     assert portal.locator(f"#id_f_{income.uuid.hex}").input_value() == "42500,5"
     assert portal.locator(f"#id_f_{status.uuid.hex} option:checked").inner_text() == "Indépendant"
-    _shot(portal, shots, "21-portal-fr-dates")
+    _shot(portal, shots, "25-portal-fr-dates")
     for field in (birth, income, status):
         checkbox = portal.locator(f"#id_c_{field.uuid.hex}")
         if checkbox.count():

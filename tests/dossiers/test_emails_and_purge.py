@@ -69,9 +69,9 @@ def test_submission_confirms_to_the_client_and_notifies_admins(org, owner):
     profile = factories.contact(org, email="client@example.com")
     dossier = factories.dossier(org, profile, [field])
     with scopes_disabled():
-        Dossier.objects.filter(pk=dossier.pk).update(status="submitted")
-    assert send_submission_notices(dossier.pk, profile.pk) == 2
-    assert send_submission_notices(dossier.pk, profile.pk) == 0
+        Dossier.objects.filter(pk=dossier.pk).update(status="submitted", submitted_by=profile)
+    assert send_submission_notices(dossier.pk) == 2
+    assert send_submission_notices(dossier.pk) == 0
     assert sorted(m.to[0] for m in mail.outbox) == ["client@example.com", "owner@example.com"]
 
 
