@@ -20,8 +20,8 @@ def portal_url(token: str) -> str:
 
 
 def sender(organization: Organization) -> str:
-    """ "Acme via Back office <no-reply@…>": the client knows the organisation at a glance,
-    while the address stays the one the mail server may send from."""
+    """From "Acme via Back office <no-reply@…>": the client knows the organisation at a
+    glance, while the address stays the one the mail server may send from."""
     name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return formataddr((f"{organization.name} via {name or address}", address))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
@@ -15,12 +16,13 @@ from dossiers.opening import UPDATE_DOSSIER_LIFETIME
 
 
 def delete_files(keys: Iterable[str]) -> int:
-    """Deletes storage keys, a thousand per request on S3, one by one elsewhere."""
+    """Deletes storage keys, S3_DELETE_BATCH_SIZE per request on S3, one by one elsewhere."""
     keys = [key for key in keys if key]
     bucket = getattr(default_storage, "bucket", None)
     if bucket is not None:
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
+        size = settings.S3_DELETE_BATCH_SIZE
+        for start in range(0, len(keys), size):
+            chunk = keys[start : start + size]
             bucket.delete_objects(
                 Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
             )

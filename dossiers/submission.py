@@ -9,11 +9,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from dossiers import audit as audit_actions
 from dossiers.background import enqueue
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.retention import delete_files
 from dossiers.writeback import Approval, write_back
-from organizations.models import AuditEntry, record_audit
+from organizations.models import record_audit
 from profiles.models import Profile
 
 logger = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ def save_draft(
             record_audit(
                 locked.organization,
                 on_behalf_by,
-                AuditEntry.Action.DOSSIER_DRAFTED_ON_BEHALF,
+                audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
                 locked,
                 recipient=recipient.display_name if recipient else None,
                 dossier=locked.uuid,
@@ -201,7 +202,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 record_audit(
                     locked.organization,
                     on_behalf_by,
-                    AuditEntry.Action.DOSSIER_SUBMITTED_ON_BEHALF,
+                    audit_actions.DOSSIER_SUBMITTED_ON_BEHALF,
                     locked,
                     recipient=recipient.display_name if recipient else None,
                     dossier=locked.uuid,

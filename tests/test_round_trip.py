@@ -43,8 +43,9 @@ BOOKKEEPING = {
 }
 # Actions that are not forms to fill in: they do what their button says.
 NOT_FORMS = ("/i18n/", "/logout/")
-# Forms that create something: posted empty, they are refused and create nothing.
-CREATE_FORMS = ("/new/", "/settings/members/")
+# Forms that act only on what is typed into them (create, add, erase once the name is typed):
+# posted empty, they are refused and do nothing.
+CREATE_FORMS = ("/new/", "/settings/members/", "/erase/")
 
 
 @pytest.fixture
