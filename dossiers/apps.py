@@ -12,6 +12,10 @@ class DossiersConfig(AppConfig):
 
     def ready(self) -> None:
         from dossiers import revocation  # noqa: F401  (revokes the links of a former recipient)
+        from dossiers.profile_notes import requested_updates
+        from profiles.signals import value_notes
+
+        value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
 
     def seed_demo(self, organization: object) -> None:
         from dossiers.demo import seed

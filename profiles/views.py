@@ -38,6 +38,7 @@ from profiles.services import (
     new_document,
     store_uploads,
 )
+from profiles.signals import value_notes
 from profiles.uploads import name_for_type
 
 PAGE_SIZE = 25
@@ -164,6 +165,11 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
     profile = _get_profile(request, profile_uuid)
     fields, values = _fields_and_values(profile)
     day = today(request)
+    notes: dict[int, list[str]] = {}
+    for _receiver, answer in value_notes.send(sender=Profile, profile=profile):
+        # Receivers answer {field id: note}; the stubs type a signal's answers as str.
+        for field_id, note in (answer or {}).items():  # type: ignore[union-attr]
+            notes.setdefault(field_id, []).append(note)
     sections: dict[str, list[dict[str, Any]]] = {}
     for field in fields:
         value = values.get(field.pk)
@@ -173,6 +179,7 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
                 "value": value,
                 "display": fieldtypes.display(field, value.value) if value else "",
                 "expiry": value.expiry_status(day) if value else None,
+                "notes": notes.get(field.pk, []),
             }
         )
     representatives = (

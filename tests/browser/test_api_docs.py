@@ -30,7 +30,7 @@ def test_the_api_documentation_renders_without_a_csp_violation(browser, live_ser
     page.goto(f"{live_server.url}/api/v1/docs/")
     page.wait_for_selector("text=Back office API")
     page.wait_for_selector("text=/api/v1/profiles/")
-    page.screenshot(path=str(shots / "20-api-docs.png"))
+    page.screenshot(path=str(shots / "31-api-docs.png"))
     assert violations == []
     assert outside == []
     page.close()
@@ -59,7 +59,7 @@ def test_an_admin_creates_a_key_and_sees_it_once(browser, live_server, shots, or
     page.click("text=Create the key")
     key = page.input_value("#new-key")
     assert key.startswith("bo_")
-    page.screenshot(path=str(shots / "21-api-keys.png"), full_page=True)
+    page.screenshot(path=str(shots / "30-api-keys.png"), full_page=True)
     page.goto(f"{live_server.url}/o/{org.slug}/settings/api/")
     assert key not in page.content()
     context.close()

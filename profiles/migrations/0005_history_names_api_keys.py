@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('api', '0001_initial'),
-        ('profiles', '0003_evidence_and_attribution'),
+        ('profiles', '0004_datafield_translations'),
     ]
 
     operations = [
