@@ -11,3 +11,8 @@ class ApiConfig(AppConfig):
     def ready(self) -> None:
         # Registers how the schema describes our key authentication.
         from api import schema  # noqa: F401
+        from api.authentication import may_send_full_bodies
+        from organizations.security import FULL_BODY_GRANTS
+
+        if may_send_full_bodies not in FULL_BODY_GRANTS:
+            FULL_BODY_GRANTS.append(may_send_full_bodies)

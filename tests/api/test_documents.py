@@ -9,6 +9,7 @@ from django_scopes import scopes_disabled
 
 from profiles.models import Document, FieldValue, FieldValueHistory
 from tests import factories
+from tests.api.conftest import issue
 
 pytestmark = pytest.mark.django_db
 
@@ -71,3 +72,14 @@ def test_with_storage_down_nothing_is_written(write_key, org, s3_storage, settin
     assert response.json()["errors"][0]["code"] == "storage_unavailable"
     with scopes_disabled():
         assert not Document.objects.exists() and not FieldValue.objects.exists()
+
+
+def test_a_read_write_key_sends_documents_as_large_as_a_members(api, org, settings):
+    profile = factories.contact(org)
+    proof = factories.field(org, "document", max_size_mb=2)
+    large = factories.PDF + b"\n%" + b"x" * (600 * 1024)  # over the anonymous body limit
+    assert _upload(api, profile, proof, content=large).status_code == 201
+    read_only = Client(HTTP_AUTHORIZATION=f"Bearer {issue(org, access='read')[1]}")
+    for client in (read_only, Client()):
+        refused = _upload(client, profile, proof, content=large)
+        assert refused.status_code == 413
