@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -46,6 +47,12 @@ class OrganizationUUIDField(serializers.SlugRelatedField[Any]):
             self.fail("does_not_exist", slug_name=self.slug_field, value=str(data))
 
 
+def single_line(value: str) -> None:
+    """Names reach e-mail subjects and CSV cells: no line break or control character."""
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise serializers.ValidationError(_("Enter a single line of text."), code="invalid")
+
+
 def _required() -> serializers.ErrorDetail:
     return serializers.ErrorDetail(str(_("This field is required.")), code="required")
 
@@ -79,7 +86,13 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
             "updated_at",
         ]
         read_only_fields = ["uuid", "archived_at", "created_at", "updated_at"]
-        extra_kwargs = {"phone": {"validators": [fieldtypes.phone_validator]}}
+        extra_kwargs = {
+            "phone": {"validators": [fieldtypes.phone_validator]},
+            **{
+                name: {"validators": [single_line]}
+                for name in ("first_name", "last_name", "name", "registration_number")
+            },
+        }
 
     def validate_kind(self, kind: str) -> str:
         if self.instance is not None and kind != self.instance.kind:

@@ -183,3 +183,13 @@ def test_values_are_read_with_their_dates(api, org):
     [value] = api.get(f"/api/v1/profiles/{profile.uuid}/values/").json()
     assert value["value"] == "Baker" and value["field"] == str(text.uuid)
     assert value["expires_on"] is None and value["updated_at"]
+
+
+def test_names_are_single_lines(api):
+    response = _post(
+        api,
+        "/api/v1/profiles/",
+        {"kind": "contact", "last_name": "Doe\r\nBcc: x@evil.test", "email": "j@example.com"},
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "last_name"
