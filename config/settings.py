@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.beat import AppsBeatSchedule
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "profiles",
     "dossiers",
     "monitoring",
+    "outbox",
 ]
 
 MIDDLEWARE = [
@@ -223,27 +224,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The fixed entries; django-celery-beat copies them into its tables when beat starts.
+# The fixed entries are declared by their apps (an AppConfig.beat_schedule hook) and gathered
+# by config/celery.py; django-celery-beat copies them into its tables when beat starts.
 # Schedules of update groups are rows of their own, never periodic tasks.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "monitoring-dispatch": {
-        "task": "monitoring.tasks.dispatch_due_groups",
-        "schedule": float(env_int("DISPATCH_INTERVAL_SECONDS", 60)),
-    },
-    "monitoring-expired-values": {
-        "task": "monitoring.tasks.open_expired_values",
-        "schedule": crontab(minute=30, hour=6),
-    },
-    "dossiers-sweep-notifications": {
-        "task": "dossiers.tasks.sweep_notifications",
-        "schedule": 300.0,
-    },
-    "dossiers-reminders": {
-        "task": "dossiers.tasks.send_reminders",
-        "schedule": crontab(minute=0, hour=9),
-    },
-    "dossiers-purge": {"task": "dossiers.tasks.purge_dossiers", "schedule": crontab(minute=15)},
-}
+CELERY_BEAT_SCHEDULE = AppsBeatSchedule()
+DISPATCH_INTERVAL_SECONDS = env_int("DISPATCH_INTERVAL_SECONDS", 60)
+
+# The outbox: every outgoing e-mail is a row, drained in batches over one SMTP connection.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
+# How long one drain keeps claiming batches before it leaves the rest to the next.
+OUTBOX_DRAIN_SECONDS = env_int("OUTBOX_DRAIN_SECONDS", 50)
+# A claimed message not marked within this time (its worker died) is claimed again.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 600)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 6 * 3600)
+# Temporary failures (4xx, server down) before a message is shown as undeliverable.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
+# A run not finished this long after it was recorded is enqueued again by the sweep.
+RUN_SWEEP_AFTER_SECONDS = env_int("RUN_SWEEP_AFTER_SECONDS", 900)
 
 # Security: strict in production, where TLS ends at the proxy in front of gunicorn.
 SESSION_COOKIE_HTTPONLY = True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -25,48 +25,27 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
     return EmailMultiAlternatives(subject=subject, body=body, to=[to])
 
 
-def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternatives]:
-    """One message per recipient, each carrying a new token (only hashes are stored)."""
-    messages = []
-    for recipient in dossier.recipients():
-        if not recipient.email:
-            continue
-        token = AccessToken.issue(dossier, recipient)
-        context = {
-            "dossier": dossier,
-            "organization": dossier.organization,
-            "recipient": recipient,
-            "url": portal_url(token),
-        }
-        messages.append(_message(template, context, recipient.email, recipient.language))
-    return messages
+def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
+    """A message carrying a new token for this recipient (only hashes are stored)."""
+    token = AccessToken.issue(dossier, recipient)
+    context = {
+        "dossier": dossier,
+        "organization": dossier.organization,
+        "recipient": recipient,
+        "url": portal_url(token),
+    }
+    return _message(template, context, recipient.email, recipient.language)
 
 
-def submission_messages(
-    dossier: Dossier, recipient: Profile | None, staff: list[tuple[str, str]]
-) -> list[EmailMultiAlternatives]:
-    messages = []
-    confirm_to = [recipient] if recipient else dossier.recipients()
-    for person in confirm_to:
-        if person.email:
-            context = {
-                "dossier": dossier,
-                "organization": dossier.organization,
-                "recipient": person,
-            }
-            messages.append(_message("confirmation", context, person.email, person.language))
+def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:
+    context = {"dossier": dossier, "organization": dossier.organization, "recipient": person}
+    return _message("confirmation", context, person.email, person.language)
+
+
+def staff_notice_message(dossier: Dossier, email: str, language: str) -> EmailMultiAlternatives:
     staff_url = settings.SITE_URL + reverse(
         "dossiers:detail",
         kwargs={"org_slug": dossier.organization.slug, "dossier_uuid": dossier.uuid},
     )
-    for email, language in staff:
-        context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
-        messages.append(_message("staff_notice", context, email, language))
-    return messages
-
-
-def send_all(messages: list[EmailMultiAlternatives]) -> int:
-    if not messages:
-        return 0
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+    context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
+    return _message("staff_notice", context, email, language)

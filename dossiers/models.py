@@ -62,9 +62,6 @@ class Dossier(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
-    invited_at = models.DateTimeField(null=True, blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 

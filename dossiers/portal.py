@@ -17,10 +17,10 @@ from django_scopes import scope, scopes_disabled
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, hash_token
 from dossiers.opening import follow_supersession
-from dossiers.retention import delete_files
 from dossiers.submission import WriteBackError, save_draft, submit
 from profiles import fieldtypes
 from profiles.services import store_file
+from profiles.storage import forget
 from profiles.uploads import clean_filename
 
 logger = logging.getLogger(__name__)
@@ -116,13 +116,13 @@ def _save(dossier: Dossier, form: PortalForm, access: AccessToken, final: bool) 
             stored[item_id] = (file.key, file.name, file.content_type, file.size)
     except Exception:
         logger.exception("Storing an upload of dossier %s failed", dossier.pk)
-        delete_files(key for key, *_rest in stored.values())
+        forget(key for key, *_rest in stored.values())
         return _("Your files could not be stored just now. Nothing was lost: please try again.")
     try:
         # The draft first: if the write-back fails, the client's answers and files are kept.
         save_draft(dossier, form.answers(), stored)
     except WriteBackError:
-        delete_files(key for key, *_rest in stored.values())
+        forget(key for key, *_rest in stored.values())
         return _("This request is closed and can no longer be changed.")
     if final:
         try:

@@ -8,11 +8,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dossiers.background import enqueue
+from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem
-from dossiers.retention import delete_files
 from profiles.models import Document, Profile, Source
 from profiles.services import NewValue, apply_values
+from profiles.storage import forget
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def save_draft(
     """Keeps the client's answers and uploads without touching the profile.
 
     `uploads` maps item ids to (storage key, clean name, content type, size) of files already
-    stored; a draft upload replaced by another is deleted once the new one is recorded.
+    stored; a draft upload replaced by another is recorded for deletion with the new one.
     """
     replaced: list[str] = []
     with transaction.atomic():
@@ -56,7 +56,7 @@ def save_draft(
         if locked.status == Dossier.Status.OPEN:
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
-        transaction.on_commit(lambda: delete_files(replaced))
+        forget(replaced)
 
 
 def submit(dossier: Dossier, answers: dict[int, Any], recipient: Profile | None) -> int:
@@ -107,17 +107,10 @@ def submit(dossier: Dossier, answers: dict[int, Any], recipient: Profile | None)
             locked.status = Dossier.Status.SUBMITTED
             locked.submitted_at = timezone.now()
             locked.save(update_fields=["status", "submitted_at"])
-            recipient_id = recipient.pk if recipient else None
-            transaction.on_commit(lambda: _enqueue_submitted(locked.pk, recipient_id))
+            queue_submission_notices(locked, recipient)
     except WriteBackError:
         raise
     except Exception as error:
         logger.exception("Write-back of dossier %s failed", dossier.pk)
         raise WriteBackError(str(error)) from error
     return len(rows)
-
-
-def _enqueue_submitted(dossier_id: int, recipient_id: int | None) -> None:
-    from dossiers.tasks import send_submission_notices
-
-    enqueue(send_submission_notices, dossier_id, recipient_id)

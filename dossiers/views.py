@@ -12,11 +12,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dossiers.background import enqueue
 from dossiers.forms import ClassicDossierForm
+from dossiers.messages import INVITATION, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierRecord
 from dossiers.opening import open_dossiers
-from dossiers.tasks import send_invitations
 from organizations.lookups import get_for_org, search_query
 from profiles import fieldtypes
 from profiles.models import Profile
@@ -101,7 +100,12 @@ def dossier_detail(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
     return render(
         request,
         "dossiers/detail.html",
-        {"dossier": dossier, "rows": rows, "recipients": dossier.recipients()},
+        {
+            "dossier": dossier,
+            "rows": rows,
+            "recipients": dossier.recipients(),
+            "outgoing": dossier.outgoing_messages.order_by("-created_at", "-id")[:20],
+        },
     )
 
 
@@ -123,8 +127,7 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
     if not dossier.is_open:
         messages.error(request, _("This dossier is closed: there is no link to send."))
     else:
-        Dossier.objects.filter(pk=dossier.pk).update(invited_at=None)
-        enqueue(send_invitations, [dossier.pk])
+        queue_link_messages([dossier.pk], INVITATION, again=True)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 

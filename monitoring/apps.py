@@ -10,3 +10,22 @@ class MonitoringConfig(AppConfig):
         from monitoring.demo import seed
 
         seed(organization)
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from celery.schedules import crontab
+        from django.conf import settings
+
+        return {
+            "monitoring-dispatch": {
+                "task": "monitoring.tasks.dispatch_due_groups",
+                "schedule": float(settings.DISPATCH_INTERVAL_SECONDS),
+            },
+            "monitoring-unfinished-runs": {
+                "task": "monitoring.tasks.sweep_unfinished_runs",
+                "schedule": 300.0,
+            },
+            "monitoring-expired-values": {
+                "task": "monitoring.tasks.open_expired_values",
+                "schedule": crontab(minute=30, hour=6),
+            },
+        }

@@ -7,4 +7,9 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self) -> None:
-        from organizations import checks  # noqa: F401  (registers the system checks)
+        from organizations import (
+            checks,  # noqa: F401  (registers the system checks)
+            members,
+        )
+
+        members.register_kinds()

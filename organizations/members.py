@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
@@ -11,8 +12,12 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
 
 from organizations.models import Membership, Organization
+from outbox import registry
+from outbox.mail import queue
+from outbox.models import Message
 
 
 class LastAdmin(Exception):
@@ -38,7 +43,37 @@ def add_member(
     return membership, created
 
 
-def send_invitation(membership: Membership, site_url: str) -> None:
+INVITATION = "organizations.member_invitation"
+
+
+def register_kinds() -> None:
+    registry.register(INVITATION, _render_invitation, _("Invitation to the back office"))
+
+
+def send_invitation(membership: Membership) -> None:
+    """Queues the invitation in the caller's transaction; the outbox drain sends it."""
+    queue(
+        [
+            Message(
+                organization_id=membership.organization_id,
+                key=f"{INVITATION}:{membership.pk}",
+                kind=INVITATION,
+                address=membership.user.email,
+                membership=membership,
+            )
+        ]
+    )
+
+
+def _render_invitation(row: Message) -> EmailMessage | None:
+    membership = row.membership
+    if membership is None:
+        return None
+    membership.organization = row.organization
+    return invitation_message(membership, settings.SITE_URL)
+
+
+def invitation_message(membership: Membership, site_url: str) -> EmailMessage:
     """An e-mail with a link to choose a password, valid as a password-reset link is."""
     user = membership.user
     path = reverse(
@@ -52,7 +87,7 @@ def send_invitation(membership: Membership, site_url: str) -> None:
     with translation.override(membership.organization.default_language):
         subject = render_to_string("organizations/email/invitation_subject.txt", context).strip()
         body = render_to_string("organizations/email/invitation.txt", context)
-    EmailMessage(subject=subject, body=body, to=[user.email]).send()
+    return EmailMessage(subject=subject, body=body, to=[user.email])
 
 
 def _other_admins(membership: Membership) -> int:

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,6 +16,7 @@ from organizations.forms import AddMemberForm, OrganizationForm
 from organizations.lookups import get_for_org
 from organizations.members import LastAdmin, add_member, change_role, remove_member, send_invitation
 from organizations.models import AuditEntry, Membership, audit
+from outbox.models import Message
 
 
 @login_required
@@ -56,7 +58,17 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
 def _settings_page(
     request: HttpRequest, form: OrganizationForm, member_form: AddMemberForm, status: int = 200
 ) -> HttpResponse:
-    members = Membership.objects.filter(organization=request.organization).select_related("user")
+    members = (
+        Membership.objects.filter(organization=request.organization)
+        .select_related("user")
+        .annotate(
+            invitation_status=Subquery(
+                Message.objects.filter(membership=OuterRef("pk"))
+                .order_by("-created_at", "-id")
+                .values("status")[:1]
+            )
+        )
+    )
     return render(
         request,
         "organizations/settings.html",
@@ -76,21 +88,24 @@ def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = AddMemberForm(request.POST, organization=request.organization)
     if not form.is_valid():
         return _settings_page(request, OrganizationForm(instance=request.organization), form)
-    membership, created = add_member(
-        request.organization,
-        form.cleaned_data["email"],
-        form.cleaned_data["role"],
-        form.cleaned_data["first_name"],
-        form.cleaned_data["last_name"],
-    )
-    audit(
-        request,
-        AuditEntry.Action.MEMBER_ADDED,
-        membership.user.email,
-        role=membership.get_role_display(),
-    )
+    # The invitation is an outbox row written with the membership: SMTP down delays it.
+    with transaction.atomic():
+        membership, created = add_member(
+            request.organization,
+            form.cleaned_data["email"],
+            form.cleaned_data["role"],
+            form.cleaned_data["first_name"],
+            form.cleaned_data["last_name"],
+        )
+        audit(
+            request,
+            AuditEntry.Action.MEMBER_ADDED,
+            membership.user.email,
+            role=membership.get_role_display(),
+        )
+        if created:
+            send_invitation(membership)
     if created:
-        send_invitation(membership, settings.SITE_URL)
         messages.success(
             request,
             _("%(email)s was added and invited by e-mail to choose a password.")

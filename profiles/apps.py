@@ -10,3 +10,11 @@ class ProfilesConfig(AppConfig):
         from profiles.demo import seed
 
         seed(organization)
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        return {
+            "profiles-pending-deletions": {
+                "task": "profiles.tasks.delete_pending_files",
+                "schedule": 900.0,
+            },
+        }

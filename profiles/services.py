@@ -43,11 +43,6 @@ def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredF
     return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
 
 
-def delete_stored(files: Iterable[StoredFile]) -> None:
-    for stored in files:
-        default_storage.delete(stored.key)
-
-
 def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Document:
     return Document.objects.create(
         organization_id=profile.organization_id,

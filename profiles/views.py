@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.contrib import messages
@@ -32,11 +33,13 @@ from profiles.services import (
     NewValue,
     StoredFile,
     apply_values,
-    delete_stored,
     new_document,
     store_file,
 )
+from profiles.storage import STORAGE_ERRORS, StorageUnavailable, forget, open_for_download
 from profiles.uploads import clean_filename
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -209,6 +212,15 @@ def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpR
                     pending.append((field, file))
                 else:
                     pending.append((field, value))
+        except STORAGE_ERRORS:
+            logger.exception("Storing a document of profile %s failed", profile.pk)
+            forget(file.key for file in stored)
+            form.add_error(
+                None,
+                _("The documents could not be stored just now. Nothing was saved: try again."),
+            )
+            return render(request, "profiles/values_form.html", {"profile": profile, "form": form})
+        try:
             with transaction.atomic():
                 new_values = []
                 for field, value in pending:
@@ -219,7 +231,7 @@ def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpR
                         new_values.append(NewValue(field, value))
                 rows = apply_values(profile, new_values, source=Source.STAFF, user=request.user)
         except Exception:
-            delete_stored(stored)
+            forget(file.key for file in stored)
             raise
         if rows:
             messages.success(request, _("The values were saved."))
@@ -258,9 +270,11 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
 def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
     document = get_for_org(request, Document, uuid=document_uuid)
     try:
-        handle = document.file.open("rb")
-    except (OSError, ValidationError):
+        handle = open_for_download(document.file)
+    except ValidationError:
         raise Http404 from None
+    except StorageUnavailable:
+        return render(request, "storage_unavailable.html", status=503)
     response = FileResponse(
         handle, as_attachment=True, filename=document.name, content_type=document.content_type
     )

@@ -11,9 +11,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, DossierRecord
 from dossiers.retention import purge_dossiers
-from dossiers.tasks import send_invitations, send_reminders, send_submission_notices
+from dossiers.tasks import send_reminders
+from outbox.mail import send_due
 from profiles.models import Document, FieldValue
 from tests import factories
 
@@ -29,10 +31,10 @@ def test_a_contact_is_invited_in_its_language_with_a_working_link(client, org, s
     field = factories.field(org, "text")
     fr = factories.contact(org, language="fr", email="fr@example.com")
     en = factories.contact(org, language="en", email="en@example.com")
-    d1 = factories.dossier(org, fr, [field])
-    d2 = factories.dossier(org, en, [field])
-    assert send_invitations([d1.pk, d2.pk]) == 2
-    assert send_invitations([d1.pk, d2.pk]) == 0  # a second delivery sends nothing again
+    factories.dossier(org, fr, [field])
+    factories.dossier(org, en, [field])
+    assert send_due() == 2
+    assert send_due() == 0  # a second drain sends nothing again
     by_to = {m.to[0]: m for m in mail.outbox}
     assert by_to["fr@example.com"].subject == "Acme vous demande de mettre à jour vos informations"
     assert "Bonjour" in by_to["fr@example.com"].body
@@ -46,21 +48,20 @@ def test_a_companys_request_goes_to_its_representatives(org):
     factories.contact(org, email="rep1@example.com", company=company, is_representative=True)
     factories.contact(org, email="rep2@example.com", company=company, is_representative=True)
     factories.contact(org, email="staff@example.com", company=company)
-    dossier = factories.dossier(org, company, [field])
-    send_invitations([dossier.pk])
+    factories.dossier(org, company, [field])
+    send_due()
     assert sorted(m.to[0] for m in mail.outbox) == ["rep1@example.com", "rep2@example.com"]
 
 
 def test_a_reminder_goes_seven_days_before_expiry_once(org):
     field = factories.field(org, "text")
     profile = factories.contact(org)
-    dossier = factories.dossier(
-        org, profile, [field], expires_at=timezone.now() + dt.timedelta(days=6)
-    )
-    send_invitations([dossier.pk])
+    factories.dossier(org, profile, [field], expires_at=timezone.now() + dt.timedelta(days=6))
+    send_due()
     mail.outbox.clear()
     assert send_reminders() == 1
     assert send_reminders() == 0
+    assert send_due() == 1
     assert mail.outbox[0].subject.startswith("Rappel")  # the contact reads French
 
 
@@ -68,10 +69,14 @@ def test_submission_confirms_to_the_client_and_notifies_admins(org, owner):
     field = factories.field(org, "text")
     profile = factories.contact(org, email="client@example.com")
     dossier = factories.dossier(org, profile, [field])
+    send_due()
+    mail.outbox.clear()
     with scopes_disabled():
         Dossier.objects.filter(pk=dossier.pk).update(status="submitted")
-    assert send_submission_notices(dossier.pk, profile.pk) == 2
-    assert send_submission_notices(dossier.pk, profile.pk) == 0
+        dossier.refresh_from_db()
+        queue_submission_notices(dossier, profile)
+        queue_submission_notices(dossier, profile)  # written twice, sent once
+    assert send_due() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["client@example.com", "owner@example.com"]
 
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from organizations.models import AuditEntry, Membership
+from outbox.mail import send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +34,7 @@ def test_an_admin_adds_a_new_person_who_chooses_a_password(owner_client, org, se
     user = get_user_model().objects.get(email="new.person@example.com")
     assert not user.has_usable_password()
     assert _membership(user).role == "staff"
+    send_due()  # the outbox drain, as the worker runs it
     [message] = mail.outbox
     assert message.to == ["new.person@example.com"] and "Acme" in message.subject
     link = re.search(r"http://testserver(\S+)", message.body).group(1)

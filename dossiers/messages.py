@@ -1,0 +1,175 @@
+"""The e-mails of dossiers as outbox rows: what is queued when, and how each is rendered.
+
+Rows are written in the transaction that causes them (opening, submitting, the reminder
+pass); the outbox drain renders each one when it sends it, so a personal link is minted at
+that moment and never stored in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dossiers import emails
+from dossiers.models import Dossier
+from organizations.models import Membership
+from outbox import registry
+from outbox.mail import kick, queue
+from outbox.models import Message
+from profiles.models import Kind, Profile
+
+INVITATION = "dossiers.invitation"
+REMINDER = "dossiers.reminder"
+CONFIRMATION = "dossiers.confirmation"
+STAFF_NOTICE = "dossiers.staff_notice"
+REMINDER_BEFORE = dt.timedelta(days=7)
+LINK_TEMPLATES = {INVITATION: "invitation", REMINDER: "reminder"}
+
+
+def register_kinds() -> None:
+    registry.register(INVITATION, _render_link, _("Invitation"))
+    registry.register(REMINDER, _render_link, _("Reminder"))
+    registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
+    registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
+
+
+def _dossier_of(row: Message) -> Dossier | None:
+    dossier = row.dossier
+    if dossier is not None:
+        dossier.organization = row.organization
+    return dossier
+
+
+def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    # A link to a dossier closed in the meantime would only lead to "expired".
+    if dossier is None or row.profile is None or not dossier.is_open:
+        return None
+    return emails.link_message(dossier, row.profile, LINK_TEMPLATES[row.kind])
+
+
+def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    if dossier is None or row.profile is None:
+        return None
+    return emails.confirmation_message(dossier, row.profile)
+
+
+def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    if dossier is None:
+        return None
+    return emails.staff_notice_message(dossier, row.address, row.organization.default_language)
+
+
+def queue_link_messages(dossier_ids: Sequence[int], kind: str, *, again: bool = False) -> None:
+    """One message per recipient of each dossier, in one INSERT … SELECT.
+
+    The key (kind, dossier, recipient) makes a repeat a no-op; `again` (staff asked to send
+    the link again) gives the messages keys of their own.
+    """
+    if not dossier_ids:
+        return
+    suffix = f":{uuid.uuid4().hex}" if again else ""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table, quote = Message._meta.db_table, connection.ops.quote_name
+    ids = ", ".join(["%s"] * len(dossier_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
+                next_attempt_at, last_error, created_at, kind, address, dossier_id, profile_id)
+            SELECT d.organization_id,
+                CAST(%s AS TEXT) || d.id || ':' || p.id || CAST(%s AS TEXT),
+                %s, 0, %s, '', %s, %s, p.email, d.id, p.id
+            FROM {Dossier._meta.db_table} d
+            JOIN {Profile._meta.db_table} p
+                ON (p.id = d.profile_id AND p.kind = %s)
+                OR (p.company_id = d.profile_id AND p.is_representative
+                    AND p.archived_at IS NULL)
+            WHERE d.id IN ({ids}) AND p.email <> ''
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608 - names come from the models, values are parameters
+            [f"{kind}:", suffix, Message.Status.QUEUED, now, now, kind, Kind.CONTACT, *dossier_ids],
+        )
+    transaction.on_commit(kick)
+
+
+def queue_reminders(now: dt.datetime | None = None) -> int:
+    """A reminder, once, to each recipient whose invitation went out, a week before expiry.
+
+    Crosses tenants: the caller runs it with scopes disabled. Returns how many were queued.
+    """
+    now = now or timezone.now()
+    invited = (
+        Message.objects.filter(
+            kind=INVITATION,
+            status=Message.Status.SENT,
+            dossier__status__in=Dossier.OPEN_STATUSES,
+            dossier__expires_at__gt=now,
+            dossier__expires_at__lte=now + REMINDER_BEFORE,
+        )
+        .values_list("organization_id", "dossier_id", "profile_id", "address")
+        .distinct()
+        .order_by("dossier_id", "profile_id")
+    )
+    wanted = {
+        f"{REMINDER}:{dossier_id}:{profile_id}": Message(
+            organization_id=org_id,
+            key=f"{REMINDER}:{dossier_id}:{profile_id}",
+            kind=REMINDER,
+            address=address,
+            dossier_id=dossier_id,
+            profile_id=profile_id,
+        )
+        for org_id, dossier_id, profile_id, address in invited
+    }
+    existing = set(Message.objects.filter(key__in=list(wanted)).values_list("key", flat=True))
+    new = [message for key, message in wanted.items() if key not in existing]
+    queue(new)
+    return len(new)
+
+
+def queue_submission_notices(dossier: Dossier, recipient: Profile | None) -> None:
+    """The client's confirmation and the notice to the organisation's administrators (and the
+    dossier's creator), in the submission's transaction. Keyed by the submission's moment,
+    so a dossier submitted again after changes were asked confirms again."""
+    moment = dossier.submitted_at.isoformat() if dossier.submitted_at else ""
+    rows = [
+        Message(
+            organization_id=dossier.organization_id,
+            key=f"{CONFIRMATION}:{dossier.pk}:{moment}:{person.pk}",
+            kind=CONFIRMATION,
+            address=person.email,
+            dossier=dossier,
+            profile=person,
+        )
+        for person in ([recipient] if recipient else dossier.recipients())
+        if person.email
+    ]
+    staff = [
+        m.user.email
+        for m in Membership.objects.filter(
+            organization_id=dossier.organization_id, role=Membership.Role.ADMIN
+        ).select_related("user")
+        if m.user.email
+    ]
+    creator = dossier.created_by
+    if creator and creator.email and creator.email not in staff:
+        staff.append(creator.email)
+    rows += [
+        Message(
+            organization_id=dossier.organization_id,
+            key=f"{STAFF_NOTICE}:{dossier.pk}:{moment}:{email}"[:200],
+            kind=STAFF_NOTICE,
+            address=email,
+            dossier=dossier,
+        )
+        for email in staff
+    ]
+    queue(rows)
