@@ -140,6 +140,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as BotoConfig
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -152,6 +154,13 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "file_overwrite": False,
             "location": env_str("AWS_LOCATION"),
+            # A storage endpoint that hangs must not hang a request: bounded waits, a few
+            # retries, then an error the views turn into a clear page.
+            "client_config": BotoConfig(
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT", 20),
+                retries={"mode": "standard", "max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
+            ),
         },
     }
 else:

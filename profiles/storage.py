@@ -100,8 +100,8 @@ def open_for_download(file: FieldFile) -> FieldFile:
     except FileNotFoundError:
         raise Http404 from None
     except STORAGE_ERRORS as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code")
-        if code in ("404", "NoSuchKey"):
+        response = getattr(error, "response", None) or {}
+        if response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
             raise Http404 from None
         logger.warning("Storage unavailable while opening %s: %s", file.name, error)
         raise StorageUnavailable from error
