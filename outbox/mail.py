@@ -76,6 +76,13 @@ def message_id(key: str) -> str:
     return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{DNS_NAME}>"
 
 
+def _connection_lost(error: Exception) -> bool:
+    # SMTPException is an OSError too: a reply about one message is not a lost connection.
+    return isinstance(error, smtplib.SMTPServerDisconnected) or (
+        isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+    )
+
+
 def _permanent(error: Exception, to: str) -> bool:
     """5xx for this recipient: the address will not work however often it is tried."""
     if isinstance(error, smtplib.SMTPRecipientsRefused):
@@ -130,26 +137,26 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                 email.extra_headers["Message-ID"] = message_id(row.key)
                 try:
                     connection.send_messages([email])
-                except (smtplib.SMTPServerDisconnected, OSError) as error:
-                    # The server went away: this message and the rest of the batch wait.
-                    rest = rows[position:]
-                    logger.warning(
-                        "SMTP connection lost (%s); %d messages wait for the sweep %s",
-                        _describe(error),
-                        len(rest),
-                        SWEEP,
-                    )
-                    claims.mark_retry(
-                        Message, [(r.pk, r.attempts) for r in rest], _describe(error), now
-                    )
-                    break
-                except smtplib.SMTPException as error:
+                except Exception as error:
+                    if _connection_lost(error):
+                        # The server went away: this message and the rest of the batch wait.
+                        rest = rows[position:]
+                        logger.warning(
+                            "SMTP connection lost (%s); %d messages wait for the sweep %s",
+                            _describe(error),
+                            len(rest),
+                            SWEEP,
+                        )
+                        claims.mark_retry(
+                            Message, [(r.pk, r.attempts) for r in rest], _describe(error), now
+                        )
+                        break
                     if _permanent(error, row.address):
                         logger.info("Message %s undeliverable: %s", row.pk, _describe(error))
                         claims.mark_undeliverable(Message, row.pk, _describe(error))
                     else:
                         logger.warning(
-                            "Message %s refused for now (%s); the sweep %s retries it",
+                            "Message %s not sent for now (%s); the sweep %s retries it",
                             row.pk,
                             _describe(error),
                             SWEEP,
