@@ -23,7 +23,7 @@ from profiles.models import Document, FieldValue, Kind, Profile
 from profiles.services import NewValue, apply_values
 from tests import factories
 from tests.conftest import _free_port
-from tests.workers import broker_for_workers, start_worker, worker_env
+from tests.workers import broker_for_workers, on_broker, start_worker, worker_env
 
 
 def _portal_setup(org):
@@ -74,22 +74,17 @@ def test_a_failing_s3_endpoint_leaves_the_profile_and_the_dossier_as_they_were(
 
 @pytest.mark.django_db
 def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(
-    org, owner, django_capture_on_commit_callbacks
+    org, owner, django_capture_on_commit_callbacks, caplog
 ):
     dossier, names, token = _portal_setup(org)
-    app.conf.task_always_eager = False
-    previous = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{_free_port()}/0"
-    try:
+    with on_broker(f"redis://127.0.0.1:{_free_port()}/0"):
         with django_capture_on_commit_callbacks() as callbacks:
             response = Client().post(
                 f"/d/{token}/", {names["Address"]: "new address", "action": "submit"}
             )
         for callback in callbacks:  # after the commit, as in production
             callback()
-    finally:
-        app.conf.broker_url = previous
-        app.conf.task_always_eager = True
+    assert "the periodic sweep outbox.tasks.send_messages will send" in caplog.text
     assert response.status_code == 302
     dossier.refresh_from_db()
     assert dossier.status == "submitted"
