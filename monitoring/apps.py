@@ -6,6 +6,12 @@ class MonitoringConfig(AppConfig):
     name = "monitoring"
     verbose_name = _("Data monitoring")
 
+    def ready(self) -> None:
+        from monitoring.services import reschedule_organization
+        from organizations.signals import time_zone_changed
+
+        time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
+
     def seed_demo(self, organization: object) -> None:
         from monitoring.demo import seed
 

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
+from monitoring import schedule
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, Kind
 
@@ -105,6 +108,18 @@ class UpdateGroupForm(forms.ModelForm):
             count = data.get("interval_count")
             if not count or not 1 <= count <= 1000:
                 self.add_error("interval_count", _("Enter a number from 1 to 1000."))
+        start, count, unit = (
+            data.get(n) for n in ("start_date", "interval_count", "interval_unit")
+        )
+        if start and count and unit and 1 <= count <= 1000:
+            today = timezone.now().astimezone(self.instance.organization.tzinfo).date()
+            if start > today + relativedelta(years=schedule.HORIZON_YEARS):
+                self.add_error("start_date", _("Choose a start within the next 100 years."))
+            elif not schedule.within_calendar(start, count, unit, today):
+                self.add_error(
+                    "frequency",
+                    _("With this start, the dates would run past the year 9999 within 100 years."),
+                )
         kind = data.get("applies_to")
         for field in data.get("fields", []):
             if field.pk in self.held_by:

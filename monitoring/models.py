@@ -67,8 +67,14 @@ class UpdateGroup(models.Model):
     def next_date(self) -> dt.date:
         return self.occurrence(self.next_index)
 
-    def upcoming(self, n: int = 6) -> list[dt.date]:
-        return [self.occurrence(self.next_index + i) for i in range(n)]
+    def upcoming(self, n: int = schedule.LISTED) -> list[dt.date]:
+        dates = []
+        for i in range(n):
+            try:
+                dates.append(self.occurrence(self.next_index + i))
+            except (OverflowError, ValueError):  # past year 9999: a group saved before the bound
+                break
+        return dates
 
     def schedule_from(self, now: dt.datetime | None = None) -> None:
         """Points the group at its first occurrence not yet past: no burst of old periods."""

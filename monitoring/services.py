@@ -3,8 +3,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Q
 
+from monitoring import schedule
 from monitoring.forms import UpdateGroupForm
 from monitoring.models import UpdateGroup
+from organizations.models import Organization
 from profiles.models import DataField
 
 SCHEDULE_FIELDS = ("start_date", "frequency", "interval_count", "interval_unit")
@@ -41,3 +43,14 @@ def set_active(group: UpdateGroup, active: bool) -> None:
         # Resuming starts at the next occurrence: the paused periods are not sent in a burst.
         group.schedule_from()
     group.save(update_fields=["is_active", "next_index", "next_run_at"])
+
+
+def reschedule_organization(organization: Organization, **kwargs: object) -> int:
+    """The organisation's time zone changed: each group keeps its next period, whose moment
+    (08:00 local) is computed again. Runs in the caller's transaction."""
+    tz = organization.tzinfo
+    groups = list(UpdateGroup.objects.filter(organization=organization))
+    for group in groups:
+        group.next_run_at = schedule.due_at(group.next_date, tz)
+    UpdateGroup.objects.bulk_update(groups, ["next_run_at"])
+    return len(groups)

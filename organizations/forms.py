@@ -1,15 +1,25 @@
 from __future__ import annotations
 
 from django import forms
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from organizations.models import Membership, Organization
+from organizations.signals import time_zone_changed
 
 
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name", "time_zone", "default_language"]
+
+    def save(self, commit: bool = True) -> Organization:
+        # Schedules are local dates: their UTC moments move with the time zone, together.
+        with transaction.atomic():
+            organization = super().save(commit)
+            if commit and "time_zone" in self.changed_data:
+                time_zone_changed.send(sender=Organization, organization=organization)
+        return organization
 
 
 class AddMemberForm(forms.Form):
