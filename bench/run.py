@@ -218,10 +218,10 @@ def floor_fan_out(org: Any, run: Any) -> None:
         cursor.execute(
             """
             INSERT INTO dossiers_dossieritem (organization_id, dossier_id, field_id, position,
-                initial_value, initial_document_id, answered, upload, upload_name,
-                upload_content_type)
+                initial_value, initial_document_id, answered, confirmed, review,
+                rejection_reason, upload, upload_name, upload_content_type)
             SELECT d.organization_id, d.id, f.id, f.position, v.value, v.document_id, false,
-                '', '', ''
+                false, '', '', '', '', ''
             FROM dossiers_dossier d
             CROSS JOIN profiles_datafield f
             LEFT JOIN profiles_fieldvalue v ON v.profile_id = d.profile_id AND v.field_id = f.id
@@ -859,7 +859,7 @@ def write_report(
         f"| {purge['seconds']:.1f} | {purge['n'] / purge['seconds']:,.0f} | {purge['queries']:,} |"
         f" {purge['memory']:.1f} MB | {purge['storage_deletes']:,} |",
         "",
-        "On local disk a delete is one call per file. On S3 `dossiers.retention.delete_files`"
+        "On local disk a delete is one call per file. On S3 `profiles.storage.delete_keys`"
         " sends one `DeleteObjects` request per 1,000 keys"
         " (`tests/dossiers/test_purge_s3.py` counts them against moto's server).",
         "",

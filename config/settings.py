@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "organizations.middleware.TenantMiddleware",
+    "profiles.middleware.StorageUnavailableMiddleware",
 ]
 
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"

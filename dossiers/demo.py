@@ -46,7 +46,8 @@ def seed(organization: Organization) -> None:
         item.pk: "Managing director"
         for item in DossierItem.objects.filter(dossier=submitted, field__type="text")
     }
-    submit(submitted, answers, submitted.profile)
+    save_draft(submitted, answers, {})
+    submit(submitted, submitted.profile)
     Dossier.objects.filter(pk=expired.pk).update(
         status=Dossier.Status.EXPIRED,
         created_at=timezone.now() - dt.timedelta(days=40),

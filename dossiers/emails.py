@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken, Dossier, Review
 from profiles.models import Profile
 
 
@@ -27,12 +27,18 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
 
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
     """A message carrying a new token for this recipient (only hashes are stored)."""
+    rejected = list(
+        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        if dossier.status == Dossier.Status.CHANGES_REQUESTED
+        else []
+    )
     token = AccessToken.issue(dossier, recipient)
     context = {
         "dossier": dossier,
         "organization": dossier.organization,
         "recipient": recipient,
         "url": portal_url(token),
+        "rejected": rejected,
     }
     return _message(template, context, recipient.email, recipient.language)
 

@@ -25,15 +25,21 @@ from profiles.models import Kind, Profile
 
 INVITATION = "dossiers.invitation"
 REMINDER = "dossiers.reminder"
+CHANGES_REQUESTED = "dossiers.changes_requested"
 CONFIRMATION = "dossiers.confirmation"
 STAFF_NOTICE = "dossiers.staff_notice"
 REMINDER_BEFORE = dt.timedelta(days=7)
-LINK_TEMPLATES = {INVITATION: "invitation", REMINDER: "reminder"}
+LINK_TEMPLATES = {
+    INVITATION: "invitation",
+    REMINDER: "reminder",
+    CHANGES_REQUESTED: "changes_requested",
+}
 
 
 def register_kinds() -> None:
     registry.register(INVITATION, _render_link, _("Invitation"))
     registry.register(REMINDER, _render_link, _("Reminder"))
+    registry.register(CHANGES_REQUESTED, _render_link, _("Changes requested"))
     registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
     registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
 
@@ -135,10 +141,13 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     return len(new)
 
 
-def queue_submission_notices(dossier: Dossier, recipient: Profile | None) -> None:
+def queue_submission_notices(
+    dossier: Dossier, recipient: Profile | None, *, thank_client: bool = True
+) -> None:
     """The client's confirmation and the notice to the organisation's administrators (and the
     dossier's creator), in the submission's transaction. Keyed by the submission's moment,
-    so a dossier submitted again after changes were asked confirms again."""
+    so a dossier submitted again after changes were asked confirms again. A client whose
+    page staff filled in is not thanked for answers they never gave (`thank_client`)."""
     moment = dossier.submitted_at.isoformat() if dossier.submitted_at else ""
     rows = [
         Message(
@@ -150,7 +159,7 @@ def queue_submission_notices(dossier: Dossier, recipient: Profile | None) -> Non
             profile=person,
         )
         for person in ([recipient] if recipient else dossier.recipients())
-        if person.email
+        if person.email and thank_client
     ]
     staff = [
         m.user.email

@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -27,20 +28,30 @@ class Dossier(models.Model):
         CLASSIC = "classic", _("Classic")
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
-        IN_PROGRESS = "in_progress", _("In progress")
-        SUBMITTED = "submitted", _("Submitted")
+        # The stored values predate the review workflow; the labels are what people read.
+        OPEN = "open", _("Sent")
+        OPENED = "opened", _("Opened")
+        IN_PROGRESS = "in_progress", _("Draft")
+        SUBMITTED = "submitted", _("Received")
+        TO_REVIEW = "to_review", _("To review")
+        CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+        APPROVED = "approved", _("Approved")
         EXPIRED = "expired", _("Expired")
-        SUPERSEDED = "superseded", _("Superseded")
+        SUPERSEDED = "superseded", _("Closed")
 
-    OPEN_STATUSES = (Status.OPEN, Status.IN_PROGRESS)
+    # The client may still answer.
+    OPEN_STATUSES = (Status.OPEN, Status.OPENED, Status.IN_PROGRESS, Status.CHANGES_REQUESTED)
+    # The request is still running: answered or not, nothing must ask for the same again.
+    PENDING_STATUSES = (*OPEN_STATUSES, Status.TO_REVIEW)
+    # Waiting for staff or for the client's corrections: never purged.
+    AWAITING_DECISION = (Status.TO_REVIEW, Status.CHANGES_REQUESTED)
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="dossiers")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     status = models.CharField(
-        _("status"), max_length=12, choices=Status.choices, default=Status.OPEN
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN
     )
     title = models.CharField(_("title"), max_length=200)
     message = models.TextField(_("message to the client"), blank=True)
@@ -62,6 +73,10 @@ class Dossier(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+    first_opened_at = models.DateTimeField(_("first opened at"), null=True, blank=True)
+    # When staff approved it, or it was written back without review: the purge counts from
+    # here, so a dossier decided late still stays a month for the record.
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 
@@ -91,6 +106,15 @@ class Dossier(models.Model):
         return self.status in self.OPEN_STATUSES and self.expires_at > timezone.now()
 
     @property
+    def is_update(self) -> bool:
+        return self.kind == self.Kind.UPDATE
+
+    @property
+    def needs_fresh_answers(self) -> bool:
+        """An update dossier is answered with something new for every item."""
+        return self.kind == self.Kind.UPDATE
+
+    @property
     def is_expired(self) -> bool:
         return self.status == self.Status.EXPIRED or (
             self.status in self.OPEN_STATUSES and self.expires_at <= timezone.now()
@@ -110,6 +134,12 @@ class Dossier(models.Model):
         )
 
 
+class Review(models.TextChoices):
+    PENDING = "pending", _("To review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+
+
 class DossierItem(models.Model):
     """One requested field: its value when asked, the client's answer, and any upload."""
 
@@ -123,6 +153,21 @@ class DossierItem(models.Model):
     )
     answer = models.JSONField(null=True)
     answered = models.BooleanField(default=False)
+    # The client's explicit "still correct" for the value as asked.
+    confirmed = models.BooleanField(default=False)
+    # Who answered, set on submission: the recipient, and the staff member on their behalf.
+    answered_by = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    answered_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    review = models.CharField(_("review"), max_length=10, choices=Review.choices, blank=True)
+    rejection_reason = models.TextField(_("reason"), blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
     # A client's upload not yet written back: the purge deletes it with the dossier.
     upload = models.FileField(max_length=200, blank=True)
     upload_name = models.CharField(max_length=200, blank=True)
@@ -144,6 +189,17 @@ class DossierItem(models.Model):
     def __str__(self) -> str:
         return f"{self.dossier_id}: {self.field_id}"
 
+    @property
+    def value_changed(self) -> bool:
+        return self.answered and self.answer != self.initial_value
+
+    @property
+    def has_fresh_answer(self) -> bool:
+        """A new upload for a document; a changed value or a confirmation for anything else."""
+        if self.field.is_document:
+            return bool(self.upload) or self.written_document_id is not None
+        return self.value_changed or self.confirmed
+
 
 class AccessToken(models.Model):
     """A personal link to a dossier. Only the hash is stored; the link is in the e-mail."""
@@ -152,6 +208,11 @@ class AccessToken(models.Model):
     dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="tokens")
     recipient = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
+    # Set when staff opened the client's page themselves: only they can use this link, and
+    # what they submit is recorded as theirs, on the recipient's behalf.
+    issued_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -161,7 +222,7 @@ class AccessToken(models.Model):
         return f"token for {self.recipient_id} on {self.dossier_id}"
 
     @classmethod
-    def issue(cls, dossier: Dossier, recipient: Profile) -> str:
+    def issue(cls, dossier: Dossier, recipient: Profile, *, issued_to: Any = None) -> str:
         """Creates a token and returns it in clear, the only time it is known."""
         token = secrets.token_urlsafe(32)
         cls.objects.create(
@@ -169,6 +230,7 @@ class AccessToken(models.Model):
             dossier=dossier,
             recipient=recipient,
             token_hash=hash_token(token),
+            issued_to=issued_to,
         )
         return token
 
@@ -185,7 +247,7 @@ class DossierRecord(models.Model):
     title = models.CharField(max_length=200)
     recipients = models.TextField(blank=True)
     fields = models.JSONField(default=list)
-    outcome = models.CharField(max_length=12, choices=Dossier.Status.choices)
+    outcome = models.CharField(max_length=20, choices=Dossier.Status.choices)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True)

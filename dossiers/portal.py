@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -15,13 +15,20 @@ from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
 from dossiers.forms import PortalForm
-from dossiers.models import AccessToken, Dossier, hash_token
+from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
-from dossiers.submission import WriteBackError, save_draft, submit
+from dossiers.submission import (
+    NotAnswered,
+    WriteBackError,
+    editable_items,
+    mark_opened,
+    save_draft,
+    submit,
+)
+from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
-from profiles.services import store_file
-from profiles.storage import forget
-from profiles.uploads import clean_filename
+from profiles.services import StorageUnavailable, delete_stored, store_uploads
+from profiles.views import serve_document
 
 logger = logging.getLogger(__name__)
 
@@ -72,25 +79,60 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "message", {"kind": "invalid"}, status=404)
 
     organization = access.organization
+    on_behalf_by = None
+    if access.issued_to_id is not None:
+        # A link staff opened for themselves works for them only, and what they submit
+        # is recorded as theirs.
+        if request.user.pk != access.issued_to_id:
+            return _page(request, "message", {"kind": "invalid"}, status=404)
+        on_behalf_by = request.user
     with scope(organization=organization), timezone.override(organization.tzinfo):
         if not request.COOKIES.get("django_language"):
             translation.activate(access.recipient.language)
             request.LANGUAGE_CODE = access.recipient.language
         dossier = follow_supersession(access.dossier)
-        context: dict[str, Any] = {"organization": organization, "dossier": dossier}
+        context: dict[str, Any] = {
+            "organization": organization,
+            "dossier": dossier,
+            "token": token,
+            "on_behalf_of": access.recipient if on_behalf_by else None,
+        }
         AccessToken.objects.filter(pk=access.pk).update(last_used_at=timezone.now())
+        if on_behalf_by is None and dossier.status == Dossier.Status.OPEN:
+            mark_opened(dossier)
         items = list(dossier.items.select_related("field", "initial_document", "written_document"))
-        if dossier.status == Dossier.Status.SUBMITTED:
+        if dossier.status in (
+            Dossier.Status.SUBMITTED,
+            Dossier.Status.TO_REVIEW,
+            Dossier.Status.APPROVED,
+        ):
             context["rows"] = _summary(items)
             return _page(request, "summary", context)
         if not dossier.is_open:
             return _page(request, "message", {**context, "kind": "expired"}, status=410)
         final = request.POST.get("action") == "submit"
-        form = PortalForm(request.POST or None, request.FILES or None, items=items, final=final)
+        form = PortalForm(
+            request.POST or None,
+            request.FILES or None,
+            dossier=dossier,
+            items=items,
+            editable=editable_items(dossier, items),
+            final=final,
+        )
         if request.method == "POST":
             if form.is_valid():
-                error = _save(dossier, form, access, final)
+                error = _save(dossier, form, access, final, on_behalf_by)
                 if error is None:
+                    if final and on_behalf_by is not None:
+                        audit_on_behalf(request, organization, dossier, access.recipient)
+                        messages.success(
+                            request,
+                            _("The answers were submitted on behalf of %(name)s.")
+                            % {"name": access.recipient.display_name},
+                        )
+                        return redirect(
+                            "dossiers:detail", org_slug=organization.slug, dossier_uuid=dossier.uuid
+                        )
                     if final:
                         messages.success(request, _("Thank you: your answers were sent."))
                     else:
@@ -107,26 +149,46 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "form", context, status=200)
 
 
-def _save(dossier: Dossier, form: PortalForm, access: AccessToken, final: bool) -> str | None:
-    stored = {}
+def audit_on_behalf(
+    request: HttpRequest, organization: Any, dossier: Dossier, recipient: Any
+) -> None:
+    request.organization = organization  # type: ignore[attr-defined]
+    audit(
+        request,
+        AuditEntry.Action.DOSSIER_SUBMITTED_ON_BEHALF,
+        dossier,
+        recipient=recipient.display_name,
+        dossier=dossier.uuid,
+    )
+
+
+def _save(
+    dossier: Dossier, form: PortalForm, access: AccessToken, final: bool, on_behalf_by: Any
+) -> str | None:
     try:
-        for item_id, upload in form.uploads().items():
-            name = clean_filename(upload.name)
-            file = store_file(upload, name=name, content_type=upload.sniffed_content_type)
-            stored[item_id] = (file.key, file.name, file.content_type, file.size)
-    except Exception:
-        logger.exception("Storing an upload of dossier %s failed", dossier.pk)
-        forget(key for key, *_rest in stored.values())
+        files = store_uploads(form.uploads())
+    except StorageUnavailable:
         return _("Your files could not be stored just now. Nothing was lost: please try again.")
+    stored = {
+        item_id: (file.key, file.name, file.content_type, file.size)
+        for item_id, file in files.items()
+    }
     try:
         # The draft first: if the write-back fails, the client's answers and files are kept.
-        save_draft(dossier, form.answers(), stored)
+        save_draft(dossier, form.answers(), stored, form.confirmations())
     except WriteBackError:
-        forget(key for key, *_rest in stored.values())
+        delete_stored(files.values())
         return _("This request is closed and can no longer be changed.")
     if final:
         try:
-            submit(dossier, form.answers(), access.recipient)
+            submit(dossier, access.recipient, on_behalf_by=on_behalf_by)
+        except NotAnswered as missing:
+            for item in missing.items:
+                form.add_error(
+                    f"f_{item.field.uuid.hex}",
+                    _("This item still needs a fresh answer. Your other answers were kept."),
+                )
+            return _("Nothing was sent yet. Please answer the items marked below.")
         except WriteBackError:
             return _(
                 "Your answers could not be recorded just now. They were kept as a draft: "
@@ -135,13 +197,45 @@ def _save(dossier: Dossier, form: PortalForm, access: AccessToken, final: bool) 
     return None
 
 
+@require_http_methods(["GET"])
+def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponse:
+    """The file on file for an item of the client's dossier, so they can check it."""
+    if _too_many_bad_tokens(request):
+        return _page(request, "message", {"kind": "throttled"}, status=429)
+    access = None
+    if 20 <= len(token) <= 100:
+        with scopes_disabled():
+            access = (
+                AccessToken.objects.select_related("organization")
+                .filter(token_hash=hash_token(token))
+                .first()
+            )
+    if access is None or (access.issued_to_id and request.user.pk != access.issued_to_id):
+        _count_bad_token(request)
+        raise Http404
+    with scope(organization=access.organization):
+        dossier = follow_supersession(access.dossier)
+        item = (
+            DossierItem.objects.filter(dossier=dossier, field__uuid=field_uuid)
+            .select_related("initial_document")
+            .first()
+        )
+        if item is None or item.initial_document is None or not dossier.is_open:
+            raise Http404
+        return serve_document(item.initial_document)
+
+
 def _summary(items: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for item in items:
         field = item.field
         if field.is_document:
-            document = item.written_document or item.initial_document
-            shown = document.name if document else ""
+            if item.written_document:
+                shown = item.written_document.name
+            elif item.upload:
+                shown = item.upload_name
+            else:
+                shown = item.initial_document.name if item.initial_document else ""
         else:
             value = item.answer if item.answered else item.initial_value
             shown = fieldtypes.display(field, value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
@@ -24,8 +25,11 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
     purged = 0
     while True:
         with transaction.atomic():
+            # Awaiting a decision, a dossier stays; decided, it stays a month from then.
             batch = list(
                 Dossier.objects.filter(kind=Dossier.Kind.UPDATE, created_at__lte=cutoff)
+                .exclude(status__in=Dossier.AWAITING_DECISION)
+                .filter(Q(decided_at__isnull=True) | Q(decided_at__lte=cutoff))
                 .select_related("profile")
                 .order_by("id")[:batch_size]
             )
@@ -80,6 +84,8 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
 
 def expire_dossiers(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
-    return Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now).update(
-        status=Dossier.Status.EXPIRED
-    )
+    overdue = Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now)
+    # Sent back after review, a dossier's month for the record starts when it ends.
+    return overdue.filter(status=Dossier.Status.CHANGES_REQUESTED).update(
+        status=Dossier.Status.EXPIRED, decided_at=now
+    ) + overdue.update(status=Dossier.Status.EXPIRED)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from dossiers.messages import queue_submission_notices
-from dossiers.models import Dossier, DossierItem
-from profiles.models import Document, Profile, Source
-from profiles.services import NewValue, apply_values
+from dossiers.models import Dossier, DossierItem, Review
+from dossiers.writeback import Approval, write_back
+from profiles.models import Profile
 from profiles.storage import forget
 
 logger = logging.getLogger(__name__)
@@ -21,27 +22,70 @@ class WriteBackError(Exception):
     """The submission could not be written; nothing was, and the dossier is still open."""
 
 
+class NotAnswered(WriteBackError):
+    """Some items of an update dossier have no fresh answer yet."""
+
+    def __init__(self, items: Sequence[DossierItem]) -> None:
+        super().__init__(f"{len(items)} item(s) without a fresh answer")
+        self.items = list(items)
+
+
+def editable_items(dossier: Dossier, items: Sequence[DossierItem]) -> list[DossierItem]:
+    """The items the client may answer: all of them, or after a review the rejected ones."""
+    if dossier.status == Dossier.Status.CHANGES_REQUESTED:
+        return [item for item in items if item.review == Review.REJECTED]
+    return list(items)
+
+
+def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
+    """Review is a setting of the update group; an expiry request follows its fields' groups."""
+    if dossier.kind != Dossier.Kind.UPDATE:
+        return False
+    if dossier.update_group_id is not None:
+        return dossier.update_group.review_required
+    return any(
+        item.field.update_group is not None and item.field.update_group.review_required
+        for item in items
+    )
+
+
+def mark_opened(dossier: Dossier) -> None:
+    """The first time a client follows the link: recorded once, shown to staff."""
+    now = timezone.now()
+    Dossier.objects.filter(pk=dossier.pk, first_opened_at__isnull=True).update(first_opened_at=now)
+    Dossier.objects.filter(pk=dossier.pk, status=Dossier.Status.OPEN).update(
+        status=Dossier.Status.OPENED
+    )
+
+
 def save_draft(
     dossier: Dossier,
     answers: dict[int, Any],
     uploads: dict[int, tuple[str, str, str, int]],
+    confirmations: dict[int, bool] | None = None,
 ) -> None:
     """Keeps the client's answers and uploads without touching the profile.
 
     `uploads` maps item ids to (storage key, clean name, content type, size) of files already
     stored; a draft upload replaced by another is recorded for deletion with the new one.
     """
+    confirmations = confirmations or {}
     replaced: list[str] = []
     with transaction.atomic():
         locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
         if locked.status not in Dossier.OPEN_STATUSES:
             raise WriteBackError("already closed")
         items = {
-            i.pk: i for i in DossierItem.objects.filter(dossier=locked, pk__in=[*answers, *uploads])
+            i.pk: i
+            for i in DossierItem.objects.filter(
+                dossier=locked, pk__in=[*answers, *uploads, *confirmations]
+            )
         }
         for item_id, value in answers.items():
             item = items[item_id]
             item.answer, item.answered = value, True
+        for item_id, confirmed in confirmations.items():
+            items[item_id].confirmed = confirmed
         for item_id, (key, name, content_type, size) in uploads.items():
             item = items[item_id]
             if item.upload:
@@ -51,66 +95,71 @@ def save_draft(
             item.answered = True
         DossierItem.objects.bulk_update(
             list(items.values()),
-            ["answer", "answered", "upload", "upload_name", "upload_content_type", "upload_size"],
+            [
+                "answer",
+                "answered",
+                "confirmed",
+                "upload",
+                "upload_name",
+                "upload_content_type",
+                "upload_size",
+            ],
         )
-        if locked.status == Dossier.Status.OPEN:
+        if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
         forget(replaced)
 
 
-def submit(dossier: Dossier, answers: dict[int, Any], recipient: Profile | None) -> int:
-    """Writes the client's answers to the profile, all or nothing, and closes the dossier.
+def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
+    """Submits the client's saved answers, all or nothing; returns the dossier's new status.
 
-    `answers` maps item ids to canonical values (documents arrive as draft uploads already in
-    storage). Returns the number of values that changed.
+    Without review the answers are written back at once and the dossier is Received; with
+    review it waits, To review, for staff. `on_behalf_by` is the staff member who filled the
+    client's page: the answers are recorded as theirs, and the client is not thanked for
+    answers they never gave.
     """
     try:
         with transaction.atomic():
-            locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
+            locked = (
+                Dossier.objects.select_for_update(of=("self",))
+                .select_related("profile", "update_group")
+                .get(pk=dossier.pk)
+            )
             if locked.status not in Dossier.OPEN_STATUSES:
                 raise WriteBackError("already closed")
-            items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
-            uploaded = [item for item in items if item.field.is_document and item.upload]
-            documents = Document.objects.bulk_create(
-                Document(
-                    organization_id=locked.organization_id,
-                    profile_id=locked.profile_id,
-                    field=item.field,
-                    file=item.upload.name,
-                    name=item.upload_name,
-                    content_type=item.upload_content_type,
-                    size=item.upload_size or 0,
+            items = list(
+                DossierItem.objects.filter(dossier=locked).select_related(
+                    "field", "field__update_group"
                 )
-                for item in uploaded
             )
-            document_of = {item.pk: doc for item, doc in zip(uploaded, documents, strict=True)}
-            new_values: list[NewValue] = []
-            for item in items:
-                if item.pk in document_of:
-                    # The file is the profile's from now on: the purge must not touch it.
-                    item.written_document = document_of[item.pk]
-                    item.answer = str(item.written_document.uuid)
-                    item.upload = ""
-                    item.answered = True
-                    new_values.append(NewValue(item.field, item.answer, item.written_document))
-                elif not item.field.is_document and item.pk in answers:
-                    item.answer = answers[item.pk]
-                    item.answered = True
-                    # What the client left as it was asked must not undo a newer staff edit.
-                    if item.answer != item.initial_value:
-                        new_values.append(NewValue(item.field, item.answer))
-            DossierItem.objects.bulk_update(
-                items, ["written_document", "answer", "upload", "answered"]
-            )
-            rows = apply_values(locked.profile, new_values, source=Source.DOSSIER, dossier=locked)
-            locked.status = Dossier.Status.SUBMITTED
-            locked.submitted_at = timezone.now()
-            locked.save(update_fields=["status", "submitted_at"])
-            queue_submission_notices(locked, recipient)
+            answering = editable_items(locked, items)
+            if locked.needs_fresh_answers:
+                missing = [item for item in answering if not item.has_fresh_answer]
+                if missing:
+                    raise NotAnswered(missing)
+            for item in answering:
+                item.answered_by = recipient
+                item.answered_by_user = on_behalf_by
+            now = timezone.now()
+            if needs_review(locked, items):
+                for item in answering:
+                    item.review, item.rejection_reason = Review.PENDING, ""
+                DossierItem.objects.bulk_update(
+                    answering, ["answered_by", "answered_by_user", "review", "rejection_reason"]
+                )
+                locked.status = Dossier.Status.TO_REVIEW
+            else:
+                DossierItem.objects.bulk_update(answering, ["answered_by", "answered_by_user"])
+                write_back(locked, answering, Approval())
+                locked.status = Dossier.Status.SUBMITTED
+                locked.decided_at = now
+            locked.submitted_at = now
+            locked.save(update_fields=["status", "submitted_at", "decided_at"])
+            queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     except WriteBackError:
         raise
     except Exception as error:
         logger.exception("Write-back of dossier %s failed", dossier.pk)
         raise WriteBackError(str(error)) from error
-    return len(rows)
+    return locked.status

@@ -6,7 +6,16 @@ app_name = "dossiers"
 
 urlpatterns = [
     path("dossiers/", views.dossier_list, name="list"),
+    path("dossiers/to-review/", views.review_queue, name="review_queue"),
+    path("dossiers/records/<uuid:dossier_uuid>/", views.dossier_record, name="record"),
     path("dossiers/<uuid:dossier_uuid>/", views.dossier_detail, name="detail"),
+    path("dossiers/<uuid:dossier_uuid>/approve/", views.dossier_approve, name="approve"),
+    path("dossiers/<uuid:dossier_uuid>/reject/", views.dossier_reject, name="reject"),
+    path(
+        "dossiers/<uuid:dossier_uuid>/items/<str:field_key>/upload/",
+        views.item_upload,
+        name="item_upload",
+    ),
     path("dossiers/<uuid:dossier_uuid>/link/", views.dossier_open_link, name="open_link"),
     path("dossiers/<uuid:dossier_uuid>/resend/", views.dossier_resend, name="resend"),
     path("profiles/<uuid:profile_uuid>/dossiers/", views.profile_dossiers, name="for_profile"),

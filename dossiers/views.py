@@ -1,24 +1,28 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dossiers.forms import ClassicDossierForm
+from dossiers import review
+from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.messages import INVITATION, queue_link_messages
-from dossiers.models import AccessToken, Dossier, DossierRecord
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Review
 from dossiers.opening import open_dossiers
 from organizations.lookups import get_for_org, search_query
+from organizations.models import AuditEntry, audit
 from profiles import fieldtypes
 from profiles.models import Profile
+from profiles.views import INLINE_TYPES, serve_file
 
 PAGE_SIZE = 25
 
@@ -77,26 +81,51 @@ def _get_dossier(request: HttpRequest, dossier_uuid: Any) -> Dossier:
     )
 
 
-def dossier_detail(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
-    dossier = _get_dossier(request, dossier_uuid)
+def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
     rows = []
-    for item in dossier.items.select_related("field", "initial_document", "written_document"):
+    for item in dossier.items.select_related(
+        "field",
+        "initial_document",
+        "written_document",
+        "answered_by",
+        "answered_by_user",
+        "reviewed_by",
+    ):
         field = item.field
+        if field.is_document:
+            answer = (
+                item.written_document.name if item.written_document else item.upload_name
+            ) or ""
+        elif item.confirmed and not item.value_changed:
+            answer = str(_("Still correct"))
+        else:
+            answer = fieldtypes.display(field, item.answer) if item.answered else ""
         rows.append(
             {
                 "item": item,
+                "key": field.uuid.hex,
                 "initial": fieldtypes.display(field, item.initial_value)
                 if not field.is_document
                 else (item.initial_document.name if item.initial_document else ""),
-                "answer": (
-                    (item.written_document.name if item.written_document else item.upload_name)
-                    if field.is_document
-                    else fieldtypes.display(field, item.answer)
-                )
-                if item.answered
-                else "",
+                "answer": answer,
+                "answered": item.answered or bool(item.upload) or item.confirmed,
+                "previewable": (item.upload_content_type or "") in INLINE_TYPES,
+                "is_image": (item.upload_content_type or "").startswith("image/"),
             }
         )
+    return rows
+
+
+def dossier_detail(
+    request: HttpRequest,
+    org_slug: str,
+    dossier_uuid: Any,
+    *,
+    reject_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    dossier = _get_dossier(request, dossier_uuid)
+    rows = _item_rows(dossier)
     return render(
         request,
         "dossiers/detail.html",
@@ -104,20 +133,142 @@ def dossier_detail(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
             "dossier": dossier,
             "rows": rows,
             "recipients": dossier.recipients(),
+            "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
+            "pending": sum(1 for row in rows if row["item"].review == Review.PENDING),
+            "reject_errors": reject_errors or {},
             "outgoing": dossier.outgoing_messages.order_by("-created_at", "-id")[:20],
         },
+        status=status,
+    )
+
+
+def dossier_record(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+    """Where a value came from: the dossier while it exists, then what the purge kept of it."""
+    if Dossier.objects.filter(organization=request.organization, uuid=dossier_uuid).exists():
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier_uuid)
+    record = get_for_org(
+        request, DossierRecord.objects.select_related("profile"), dossier_uuid=dossier_uuid
+    )
+    return render(request, "dossiers/record.html", {"record": record})
+
+
+def review_queue(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Dossiers > To review: submitted answers waiting for staff, oldest first."""
+    dossiers = (
+        Dossier.objects.filter(organization=request.organization, status=Dossier.Status.TO_REVIEW)
+        .select_related("profile", "update_group")
+        .order_by("submitted_at", "id")
+    )
+    page = Paginator(dossiers, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "dossiers/review_queue.html", {"page": page})
+
+
+def _item_of(dossier: Dossier, key: str) -> DossierItem:
+    item = (
+        DossierItem.objects.filter(dossier=dossier, field__uuid__in=_uuids(key))
+        .select_related("field")
+        .first()
+    )
+    if item is None:
+        raise Http404
+    return item
+
+
+def _uuids(key: str) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(hex=key)]
+    except (ValueError, TypeError):
+        return []
+
+
+@require_POST
+def dossier_approve(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+    """Approves one item (`item`: its field's key) or, without one, every pending item."""
+    dossier = _get_dossier(request, dossier_uuid)
+    key = request.POST.get("item", "")
+    item = _item_of(dossier, key) if key else None
+    try:
+        approved = review.approve(dossier, [item.pk] if item else None, request.user)
+    except review.NotReviewable:
+        messages.error(request, _("This dossier is not waiting for review any more."))
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+    audit(
+        request,
+        AuditEntry.Action.DOSSIER_APPROVED,
+        dossier,
+        dossier=dossier.uuid,
+        items=item.field.label if item else approved,
+    )
+    messages.success(
+        request,
+        _("Approved and written to the profile.")
+        if approved
+        else _("Nothing was left to approve."),
+    )
+    return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+
+
+@require_POST
+def dossier_reject(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+    """Sends one item back to the client, with the reason they will read."""
+    dossier = _get_dossier(request, dossier_uuid)
+    item = _item_of(dossier, request.POST.get("item", ""))
+    form = RejectForm(request.POST)
+    if not form.is_valid():
+        error = "; ".join(str(e) for e in form.errors.get("reason", []))
+        return dossier_detail(
+            request,
+            org_slug,
+            dossier.uuid,
+            reject_errors={item.field.uuid.hex: error},
+            status=400,
+        )
+    try:
+        review.reject(dossier, item.pk, form.cleaned_data["reason"], request.user)
+    except review.NotReviewable:
+        messages.error(request, _("This item is not waiting for review any more."))
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+    audit(
+        request,
+        AuditEntry.Action.DOSSIER_REJECTED,
+        dossier,
+        dossier=dossier.uuid,
+        item=item.field.label,
+        reason=form.cleaned_data["reason"],
+    )
+    messages.success(request, _("The item was sent back to the client."))
+    return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+
+
+def item_upload(
+    request: HttpRequest, org_slug: str, dossier_uuid: Any, field_key: str
+) -> HttpResponse:
+    """A client's upload awaiting review, to download or see in the review page."""
+    dossier = _get_dossier(request, dossier_uuid)
+    item = _item_of(dossier, field_key)
+    if not item.upload:
+        raise Http404
+    return serve_file(
+        item.upload,
+        item.upload_name,
+        item.upload_content_type,
+        inline=request.GET.get("inline") == "1",
     )
 
 
 @require_POST
 def dossier_open_link(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
-    """Opens the client's page, as the client would see it, with a link of its own."""
+    """Opens the client's page for staff to fill in on the client's behalf.
+
+    The link is the staff member's own: it works only in their session, and what they
+    submit is recorded as theirs, on the recipient's behalf.
+    """
     dossier = _get_dossier(request, dossier_uuid)
     recipients = dossier.recipients()
     if not recipients:
         messages.error(request, _("This company has no representative to answer for it."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    token = AccessToken.issue(dossier, recipients[0])
+    token = AccessToken.issue(dossier, recipients[0], issued_to=request.user)
     return redirect(reverse("portal:dossier", kwargs={"token": token}))
 
 

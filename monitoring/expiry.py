@@ -44,7 +44,8 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
             return 0
         asked = set(
             DossierItem.objects.filter(
-                dossier__status__in=Dossier.OPEN_STATUSES,
+                # Answered but awaiting review counts as asked: no second request meanwhile.
+                dossier__status__in=Dossier.PENDING_STATUSES,
                 dossier__expires_at__gt=now,
                 dossier__profile_id__in={p for _, p, _ in expired},
             ).values_list("dossier__profile_id", "field_id")

@@ -52,7 +52,15 @@ class UpdateGroupForm(forms.ModelForm):
 
     class Meta:
         model = UpdateGroup
-        fields = ["title", "applies_to", "start_date", "interval_count", "interval_unit"]
+        fields = [
+            "title",
+            "applies_to",
+            "start_date",
+            "interval_count",
+            "interval_unit",
+            "review_required",
+            "extend_expiry",
+        ]
         widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {

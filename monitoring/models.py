@@ -35,6 +35,22 @@ class UpdateGroup(models.Model):
         _("unit"), max_length=10, choices=Unit.choices, default=Unit.MONTHS
     )
     is_active = models.BooleanField(_("active"), default=True)
+    review_required = models.BooleanField(
+        _("Staff review before the profile is updated"),
+        default=False,
+        help_text=_(
+            "Answers wait in Dossiers > To review until a member approves them; "
+            "otherwise they are written to the profile on submission."
+        ),
+    )
+    extend_expiry = models.BooleanField(
+        _("Move expiry dates forward on a fresh answer"),
+        default=False,
+        help_text=_(
+            "A fresh answer or confirmation moves a value's expiry date one period ahead; "
+            "otherwise it clears it."
+        ),
+    )
     # Index of the next occurrence to run (occurrence k = start + k * interval).
     next_index = models.PositiveIntegerField(default=0)
     # When that occurrence comes due, in UTC: the dispatcher's only filter.
@@ -86,6 +102,12 @@ class UpdateGroup(models.Model):
         )
         self.next_index = k
         self.next_run_at = schedule.due_at(self.occurrence(k), tz)
+
+    def expiry_after_evidence(self, today: dt.date) -> dt.date | None:
+        """A value's expiry date once it has been freshly evidenced today."""
+        if not self.extend_expiry:
+            return None
+        return schedule.occurrence(today, self.interval_count, self.interval_unit, 1)
 
     @property
     def frequency_display(self) -> str:

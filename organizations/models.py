@@ -90,6 +90,12 @@ class AuditEntry(models.Model):
         GROUP_DELETED = "group.deleted", _("Update group deleted")
         EXPIRY_SET = "expiry.set", _("Expiry date set")
         EXPIRY_CLEARED = "expiry.cleared", _("Expiry date cleared")
+        DOSSIER_SUBMITTED_ON_BEHALF = (
+            "dossier.on_behalf",
+            _("Dossier submitted on the client's behalf"),
+        )
+        DOSSIER_APPROVED = "dossier.approved", _("Dossier answers approved")
+        DOSSIER_REJECTED = "dossier.rejected", _("Dossier answer sent back")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="audit_entries"

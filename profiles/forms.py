@@ -125,28 +125,35 @@ class DataFieldForm(forms.ModelForm):
         return data
 
 
-class ValuesForm(forms.Form):
-    """Edits a profile's values of the given fields; documents are replaced by uploading."""
+class DataFieldsForm(forms.Form):
+    """Values of data fields, one form field each, named by the field's UUID (stable, and no
+    sequential id in the page); uploads are checked by their content.
 
-    def __init__(
-        self,
-        *args: Any,
-        fields: list[DataField],
-        values: dict[int, FieldValue],
-        **kwargs: Any,
-    ) -> None:
+    The base of the staff values form and of the client portal, so both read, check and
+    store a value the same way.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.data_fields = {f"f_{field.uuid.hex}": field for field in fields}
-        for name, field in self.data_fields.items():
-            value = values.get(field.pk)
-            # A document already on file satisfies "required": the client need not re-upload.
-            required = field.required and not (field.is_document and value is not None)
-            form_field = fieldtypes.form_field(field, required=required)
-            if value is not None:
-                self.initial[name] = fieldtypes.to_initial(field, value.value)
-                if field.is_document and value.document is not None:
-                    form_field.widget.current_document = value.document
-            self.fields[name] = form_field
+        self.data_fields: dict[str, DataField] = {}
+
+    def add_data_field(
+        self,
+        field: DataField,
+        *,
+        value: Any,
+        document: Any = None,
+        required: bool,
+    ) -> str:
+        name = f"f_{field.uuid.hex}"
+        form_field = fieldtypes.form_field(field, required=required)
+        if field.is_document:
+            form_field.widget.current_document = document
+        elif value is not None:
+            self.initial[name] = fieldtypes.to_initial(field, value)
+        self.fields[name] = form_field
+        self.data_fields[name] = field
+        return name
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -158,6 +165,28 @@ class ValuesForm(forms.Form):
                 except ValidationError as error:
                     self.add_error(name, error)
         return data
+
+
+class ValuesForm(DataFieldsForm):
+    """Edits a profile's values of the given fields; documents are replaced by uploading."""
+
+    def __init__(
+        self,
+        *args: Any,
+        fields: list[DataField],
+        values: dict[int, FieldValue],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        for field in fields:
+            value = values.get(field.pk)
+            # A document already on file satisfies "required" for staff: nothing to re-upload.
+            self.add_data_field(
+                field,
+                value=value.value if value is not None else None,
+                document=value.document if value is not None else None,
+                required=field.required and not (field.is_document and value is not None),
+            )
 
     def changed_values(self) -> list[tuple[DataField, Any]]:
         """(field, canonical value or upload) for each field the user changed."""

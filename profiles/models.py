@@ -212,6 +212,10 @@ class FieldValue(models.Model):
     value = models.JSONField(null=True)
     document = models.ForeignKey(Document, null=True, on_delete=models.PROTECT, related_name="+")
     expires_on = models.DateField(_("expiry date"), null=True, blank=True)
+    # The last fresh answer (a new value, a new upload, or a confirmation) from a client,
+    # and the last explicit "still correct": what a compliance review asks for first.
+    last_evidenced_at = models.DateTimeField(_("last evidenced on"), null=True, blank=True)
+    last_confirmed_at = models.DateTimeField(_("last confirmed on"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = ScopedManager(organization="organization")
@@ -247,6 +251,11 @@ class Source(models.TextChoices):
     IMPORT = "import", _("Import")
 
 
+class HistoryKind(models.TextChoices):
+    CHANGE = "change", _("Changed")
+    CONFIRMATION = "confirmation", _("Confirmed unchanged")
+
+
 class FieldValueHistory(models.Model):
     """One change of one value. Appended on every change, never updated or deleted."""
 
@@ -261,13 +270,25 @@ class FieldValueHistory(models.Model):
     new_document = models.ForeignKey(
         Document, null=True, on_delete=models.PROTECT, related_name="+"
     )
+    kind = models.CharField(
+        _("event"), max_length=12, choices=HistoryKind.choices, default=HistoryKind.CHANGE
+    )
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    # Who gave the value: a staff member (`user`), a client (`recipient`), or a staff member
+    # on a client's behalf (both, with `on_behalf`); and who accepted it after review.
     user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recipient = models.ForeignKey(Profile, null=True, on_delete=models.SET_NULL, related_name="+")
+    on_behalf = models.BooleanField(default=False)
+    approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     dossier = models.ForeignKey(
         "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Kept after the purge nulls `dossier`: joins the purge's DossierRecord.
+    dossier_uuid = models.UUIDField(null=True, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     objects = ScopedManager(organization="organization")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
@@ -16,10 +18,16 @@ from profiles.models import (
     Document,
     FieldValue,
     FieldValueHistory,
+    HistoryKind,
     Profile,
     Source,
     document_key,
 )
+from profiles.storage import StorageUnavailable, forget
+from profiles.uploads import clean_filename
+
+logger = logging.getLogger(__name__)
+K = TypeVar("K")
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class NewValue:
     field: DataField
     value: Any  # canonical (see profiles.fieldtypes); None clears the value
     document: Document | None = None
+    # The client said the value as asked is still correct.
+    confirmed: bool = False
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,33 @@ def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredF
     return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
 
 
+def store_uploads(uploads: Mapping[K, UploadedFile]) -> dict[K, StoredFile]:
+    """Stores checked uploads (see profiles.uploads.check_upload) under clean names.
+
+    The one orchestration of the staff values form and the client portal: slow I/O, so
+    called before the transaction; all or nothing, so a failure half-way leaves no file.
+    """
+    stored: dict[K, StoredFile] = {}
+    try:
+        for key, upload in uploads.items():
+            stored[key] = store_file(
+                upload,
+                name=clean_filename(upload.name),
+                content_type=upload.sniffed_content_type,  # type: ignore[attr-defined]
+            )
+    except Exception as error:
+        logger.exception("Storing an upload failed")
+        delete_stored(stored.values())
+        raise StorageUnavailable(str(error)) from error
+    return stored
+
+
+def delete_stored(files: Iterable[StoredFile]) -> None:
+    """Files stored for nothing (a failure came after): recorded for deletion, deleted after the
+    commit or by the sweep. Never raises a storage error into the caller's error handling."""
+    forget(stored.key for stored in files)
+
+
 def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Document:
     return Document.objects.create(
         organization_id=profile.organization_id,
@@ -55,20 +92,29 @@ def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Docu
     )
 
 
+ExpiryRule = Callable[[DataField, dt.date | None], dt.date | None]
+
+
 def apply_values(
     profile: Profile,
     new_values: Iterable[NewValue],
     *,
     source: Source,
     user: Any = None,
+    evidence: ExpiryRule | None = None,
     **history: Any,
 ) -> list[FieldValueHistory]:
     """Writes the values that changed and appends one history row for each.
 
     Unchanged values are left alone. All or nothing: the caller's transaction, or this one.
     `history` carries further attributes of the rows (the dossier behind a write-back).
+
+    With `evidence` every value given is a client's fresh answer: one that leaves the value
+    as it is appends a "confirmed unchanged" row instead of nothing, each value's
+    evidence dates move to now, and `evidence(field, expires_on)` gives its new expiry date.
     """
     new_values = list(new_values)
+    now = timezone.now()
     with transaction.atomic():
         current = {
             fv.field_id: fv
@@ -85,7 +131,30 @@ def apply_values(
             old_value = existing.value if existing else None
             old_document_id = existing.document_id if existing else None
             new_document_id = nv.document.pk if nv.document else None
-            if old_value == nv.value and old_document_id == new_document_id:
+            unchanged = old_value == nv.value and old_document_id == new_document_id
+            if unchanged and evidence is None:
+                continue
+            if unchanged:
+                if existing:
+                    existing.last_evidenced_at = existing.last_confirmed_at = now
+                    existing.expires_on = evidence(nv.field, existing.expires_on)
+                    updated.append(existing)
+                rows.append(
+                    FieldValueHistory(
+                        organization_id=profile.organization_id,
+                        profile=profile,
+                        field=nv.field,
+                        kind=HistoryKind.CONFIRMATION,
+                        old_value=old_value,
+                        new_value=old_value,
+                        old_document_id=old_document_id,
+                        new_document_id=old_document_id,
+                        source=source,
+                        user=user,
+                        changed_at=now,
+                        **history,
+                    )
+                )
                 continue
             if nv.value is None:
                 if existing:
@@ -93,7 +162,9 @@ def apply_values(
             elif existing:
                 existing.value = nv.value
                 existing.document = nv.document
-                existing.updated_at = timezone.now()
+                if evidence is not None:
+                    existing.last_evidenced_at = now
+                    existing.expires_on = evidence(nv.field, existing.expires_on)
                 updated.append(existing)
             else:
                 created.append(
@@ -103,6 +174,7 @@ def apply_values(
                         field=nv.field,
                         value=nv.value,
                         document=nv.document,
+                        last_evidenced_at=now if evidence is not None else None,
                     )
                 )
             rows.append(
@@ -116,15 +188,28 @@ def apply_values(
                     new_document_id=new_document_id,
                     source=source,
                     user=user,
+                    changed_at=now,
                     **history,
                 )
             )
+        for fv in updated:
+            fv.updated_at = now
         # A few statements whatever the number of fields: a form of a hundred fields costs
         # what a form of one does.
         if cleared:
             FieldValue.objects.filter(pk__in=cleared).delete()
         if updated:
-            FieldValue.objects.bulk_update(updated, ["value", "document", "updated_at"])
+            FieldValue.objects.bulk_update(
+                updated,
+                [
+                    "value",
+                    "document",
+                    "updated_at",
+                    "expires_on",
+                    "last_evidenced_at",
+                    "last_confirmed_at",
+                ],
+            )
         if created:
             FieldValue.objects.bulk_create(created)
         FieldValueHistory.objects.bulk_create(rows)

@@ -28,7 +28,8 @@ else:
 
 
 class StorageUnavailable(Exception):
-    """Storage did not answer; the page says so and nothing was half-done."""
+    """Storage did not answer. Nothing was half-done: files stored before the failure are
+    recorded for deletion; a request shows the storage_unavailable page (see middleware)."""
 
 
 def forget(keys: Iterable[str]) -> None:

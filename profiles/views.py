@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.contrib import messages
@@ -31,15 +30,13 @@ from profiles.models import (
 )
 from profiles.services import (
     NewValue,
-    StoredFile,
+    StorageUnavailable,
     apply_values,
+    delete_stored,
     new_document,
-    store_file,
+    store_uploads,
 )
-from profiles.storage import STORAGE_ERRORS, StorageUnavailable, forget, open_for_download
-from profiles.uploads import clean_filename
-
-logger = logging.getLogger(__name__)
+from profiles.storage import open_for_download
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -197,41 +194,26 @@ def values_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpR
     form = ValuesForm(request.POST or None, request.FILES or None, fields=fields, values=values)
     if request.method == "POST" and form.is_valid():
         changes = form.changed_values()
-        stored: list[StoredFile] = []
         try:
             # Files go to storage before the transaction (slow I/O); if it fails, they go.
-            pending = []
-            for field, value in changes:
-                if field.is_document:
-                    file = store_file(
-                        value,
-                        name=clean_filename(value.name),
-                        content_type=value.sniffed_content_type,
-                    )
-                    stored.append(file)
-                    pending.append((field, file))
-                else:
-                    pending.append((field, value))
-        except STORAGE_ERRORS:
-            logger.exception("Storing a document of profile %s failed", profile.pk)
-            forget(file.key for file in stored)
+            stored = store_uploads({f.pk: v for f, v in changes if f.is_document})
+        except StorageUnavailable:
             form.add_error(
-                None,
-                _("The documents could not be stored just now. Nothing was saved: try again."),
+                None, _("The files could not be stored just now. Nothing was saved: try again.")
             )
             return render(request, "profiles/values_form.html", {"profile": profile, "form": form})
         try:
             with transaction.atomic():
                 new_values = []
-                for field, value in pending:
-                    if isinstance(value, StoredFile):
-                        document = new_document(profile, field, value)
+                for field, value in changes:
+                    if field.is_document:
+                        document = new_document(profile, field, stored[field.pk])
                         new_values.append(NewValue(field, str(document.uuid), document))
                     else:
                         new_values.append(NewValue(field, value))
                 rows = apply_values(profile, new_values, source=Source.STAFF, user=request.user)
         except Exception:
-            forget(file.key for file in stored)
+            delete_stored(stored.values())
             raise
         if rows:
             messages.success(request, _("The values were saved."))
@@ -245,7 +227,7 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
     profile = _get_profile(request, profile_uuid)
     history = (
         FieldValueHistory.objects.filter(profile=profile)
-        .select_related("field", "user", "old_document", "new_document")
+        .select_related("field", "user", "recipient", "approved_by", "old_document", "new_document")
         .order_by("-changed_at", "-id")
     )
     field = None
@@ -267,20 +249,36 @@ def value_history(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
     )
 
 
-def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
-    document = get_for_org(request, Document, uuid=document_uuid)
+# Types a browser shows itself, safely: checked by content on upload (profiles.uploads).
+INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp"}
+
+
+def serve_document(document: Document, *, inline: bool = False) -> HttpResponse:
+    return serve_file(document.file, document.name, document.content_type, inline=inline)
+
+
+def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False) -> HttpResponse:
+    """A stored file as a download, or shown in the page for review where it can be."""
+    inline = inline and content_type in INLINE_TYPES
     try:
-        handle = open_for_download(document.file)
+        handle = open_for_download(file)
     except ValidationError:
         raise Http404 from None
-    except StorageUnavailable:
-        return render(request, "storage_unavailable.html", status=503)
     response = FileResponse(
-        handle, as_attachment=True, filename=document.name, content_type=document.content_type
+        handle, as_attachment=not inline, filename=name, content_type=content_type
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
+    if inline:
+        # Framed by our own review page only (the site's default is to refuse all framing).
+        response["X-Frame-Options"] = "SAMEORIGIN"
+        response._csp_replace = {"frame-ancestors": ["'self'"]}  # type: ignore[attr-defined]
     return response
+
+
+def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
+    document = get_for_org(request, Document, uuid=document_uuid)
+    return serve_document(document, inline=request.GET.get("inline") == "1")
 
 
 # Settings > Data fields

@@ -59,6 +59,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.check("label:has-text('Proof of address (Contact)') input")
     page.fill("#id_start_date", timezone.localdate().isoformat())
     page.select_option("#id_frequency", "3-months")
+    page.check("#id_review_required")
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Proof of address')")
     assert page.locator("ol.upcoming li").count() == 6
@@ -107,7 +108,42 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     _shot(portal, shots, "06-portal-draft")
     portal.click("button:has-text('Submit')")
     assert portal.is_visible("text=Thank you: your answers were sent.")
+    assert portal.is_visible("text=will check them")
     _shot(portal, shots, "07-portal-submitted")
+
+    # Review: staff send the proof back with a reason and approve the address.
+    page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
+    page.click("nav.mainnav >> text=To review")
+    page.click("text=Claire Martin")
+    assert page.is_visible("text=1 rue de la Paix") and page.is_visible("text=8 avenue Foch")
+    assert page.locator(".preview iframe").count() == 1  # the PDF, previewed inline
+    _shot(page, shots, "13-review")
+    with scopes_disabled():
+        proof_key = DataField.objects.get(label="Proof of address").uuid.hex
+        address_key = DataField.objects.get(label="Home address").uuid.hex
+    page.fill(f"#reason-{proof_key}", "The bill must be less than 3 months old.")
+    page.click(f"#item-{proof_key} >> button:has-text('Send back')")
+    assert page.is_visible("text=The item was sent back to the client.")
+    page.click(f"#item-{address_key} >> button:has-text('Approve')")
+    assert page.is_visible("text=Changes requested")
+    with scopes_disabled():
+        assert FieldValue.objects.get(field__label="Home address").value == "8 avenue Foch"
+
+    # The client answers again on the phone, only the item sent back.
+    portal.goto(link)
+    assert portal.is_visible("text=The bill must be less than 3 months old.")
+    assert portal.locator("input[type=text]").count() == 0
+    _shot(portal, shots, "14-portal-changes-requested")
+    recent = tmp_path / "recent bill.pdf"
+    recent.write_bytes(factories.PDF)
+    portal.set_input_files("input[type=file]", str(recent))
+    portal.click("button:has-text('Submit')")
+    assert portal.is_visible("text=Thank you: your answers were sent.")
+
+    page.reload()
+    page.click("button:has-text('Approve all')")
+    assert page.is_visible("text=Approved and written to the profile.")
+    _shot(page, shots, "15-approved")
     portal.goto(link)
     assert portal.is_visible("h1:has-text('Thank you')")
     assert portal.is_visible("text=8 avenue Foch")
@@ -117,7 +153,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
     page.click("text=Claire Martin")
     assert page.is_visible("text=8 avenue Foch")
-    assert page.is_visible("a:has-text('electricity_bill.pdf')")
+    assert page.is_visible("a:has-text('recent_bill.pdf')")
     _shot(page, shots, "08-profile")
     page.click(f"#field-{address.uuid} >> text=history")
     assert page.is_visible("td:has-text('1 rue de la Paix')")

@@ -192,7 +192,7 @@ def test_rejected_uploads_keep_what_was_typed(client, org, setup, name, content,
     assert message in " ".join(response.context["form"].errors[names["Proof of address"]])
     assert 'value="Typed by the client"' in response.text
     with scopes_disabled():
-        assert Dossier.objects.get().status == "open"
+        assert Dossier.objects.get().status == "opened"
         assert FieldValue.objects.get(field=setup["job"]).value == "Baker"
 
 

@@ -124,3 +124,17 @@ def test_a_staff_upload_with_s3_down_saves_nothing_and_says_so(
     with scopes_disabled():
         assert not FieldValue.objects.filter(profile=profile).exists()
         assert not Document.objects.exists()
+
+
+def test_a_clients_download_with_s3_down_is_a_clear_page(owner_client, org, owner, stoppable_s3):
+    field = factories.field(org, "document")
+    profile = factories.contact(org)
+    upload = SimpleUploadedFile("kyc.pdf", factories.PDF, "application/pdf")
+    url = f"/o/{org.slug}/profiles/{profile.uuid}/values/"
+    assert owner_client.post(url, {f"f_{field.uuid.hex}": upload}).status_code == 302
+    dossier = factories.dossier(org, profile, [field])
+    token = factories.token(dossier)
+    stoppable_s3.stop()
+    response = Client().get(f"/d/{token}/files/{field.uuid}/")
+    assert response.status_code == 503
+    assert "not answering just now" in response.text

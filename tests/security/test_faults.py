@@ -69,7 +69,7 @@ def test_a_failing_s3_endpoint_leaves_the_profile_and_the_dossier_as_they_were(
         assert FieldValue.objects.get(field__label="Address").value == "old address"
         assert not Document.objects.exists()
         dossier.refresh_from_db()
-        assert dossier.status == "open"
+        assert dossier.status == "opened"
 
 
 @pytest.mark.django_db

@@ -137,7 +137,7 @@ def test_hostile_uploads(owner_client, org, name, content, content_type):
     assert response.status_code in {200, 302}
     if response.status_code == 200:
         dossier.refresh_from_db()
-        assert dossier.status == "open"
+        assert dossier.status == "opened"
 
 
 def test_nonsense_urls_and_parameters_are_never_server_errors(owner_client, org):

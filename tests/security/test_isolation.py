@@ -73,6 +73,7 @@ def objects(org, owner):
         "url_kind": "contacts",
         "profile_uuid": profile.uuid,
         "field_uuid": field.uuid,
+        "field_key": field.uuid.hex,
         "document_uuid": document.uuid,
         "dossier_uuid": dossier.uuid,
         "group_uuid": group.uuid,

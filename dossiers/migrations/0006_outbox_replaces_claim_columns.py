@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dossiers', '0004_drop_unused_upload_index'),
+        ('dossiers', '0005_review_and_attribution'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('profiles', '0002_datafield_update_group_fieldvaluehistory_dossier'),
+        ('profiles', '0004_backfill_history_dossier_uuid'),
     ]
 
     operations = [

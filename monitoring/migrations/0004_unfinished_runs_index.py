@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0002_field_group_same_organization_and_type'),
+        ('monitoring', '0003_review_and_expiry_policy'),
         ('organizations', '0004_alter_auditentry_action'),
     ]
 

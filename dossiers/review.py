@@ -1,0 +1,99 @@
+"""Staff review: approving answers item by item, or sending items back with a reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
+from dossiers.models import Dossier, DossierItem, Review
+from dossiers.writeback import Approval, write_back
+from profiles.storage import forget
+
+# A client sent back for changes gets at least this long to answer again.
+CHANGES_GRACE = dt.timedelta(days=14)
+
+
+class NotReviewable(Exception):
+    """The dossier is not waiting for review (decided already, or by someone else)."""
+
+
+def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
+    locked = (
+        Dossier.objects.select_for_update(of=("self",))
+        .select_related("profile", "update_group")
+        .get(pk=dossier.pk)
+    )
+    if locked.status != Dossier.Status.TO_REVIEW:
+        raise NotReviewable
+    items = list(
+        DossierItem.objects.filter(dossier=locked).select_related(
+            "field",
+            "field__update_group",
+            "answered_by",
+            "answered_by_user",
+            "written_document",
+        )
+    )
+    return locked, items
+
+
+def approve(dossier: Dossier, item_ids: Sequence[int] | None, user: Any) -> int:
+    """Approves the pending items named (all pending ones if None) and writes them back."""
+    with transaction.atomic():
+        locked, items = _locked(dossier)
+        chosen = [
+            item
+            for item in items
+            if item.review == Review.PENDING and (item_ids is None or item.pk in item_ids)
+        ]
+        now = timezone.now()
+        for item in chosen:
+            item.review, item.reviewed_by, item.reviewed_at = Review.APPROVED, user, now
+        write_back(locked, chosen, Approval(user))
+        DossierItem.objects.bulk_update(chosen, ["review", "reviewed_by", "reviewed_at"])
+        _settle(locked, items, user)
+    return len(chosen)
+
+
+def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
+    """Sends one item back to the client with a reason; its answer is not written."""
+    with transaction.atomic():
+        locked, items = _locked(dossier)
+        item = next(
+            (i for i in items if i.pk == item_id and i.review == Review.PENDING),
+            None,
+        )
+        if item is None:
+            raise NotReviewable
+        rejected_file = item.upload.name if item.upload else ""
+        item.review, item.rejection_reason = Review.REJECTED, reason
+        item.reviewed_by, item.reviewed_at = user, timezone.now()
+        # The client answers afresh: the rejected file goes, a typed value stays to correct.
+        item.confirmed = False
+        item.upload, item.upload_name, item.upload_content_type = "", "", ""
+        item.upload_size = None
+        item.save()
+        if rejected_file:
+            forget([rejected_file])
+        _settle(locked, items, user)
+
+
+def _settle(dossier: Dossier, items: list[DossierItem], user: Any) -> None:
+    """Once no item waits: back to the client if any was rejected, otherwise approved."""
+    if any(item.review == Review.PENDING for item in items):
+        return
+    now = timezone.now()
+    if any(item.review == Review.REJECTED for item in items):
+        dossier.status = Dossier.Status.CHANGES_REQUESTED
+        dossier.expires_at = max(dossier.expires_at, now + CHANGES_GRACE)
+        dossier.save(update_fields=["status", "expires_at"])
+        queue_link_messages([dossier.pk], CHANGES_REQUESTED, again=True)
+    else:
+        dossier.status = Dossier.Status.APPROVED
+        dossier.decided_at = now
+        dossier.save(update_fields=["status", "decided_at"])

@@ -1,0 +1,96 @@
+"""Write-back: the one door from a dossier to a profile.
+
+Automatic mode calls it on submission, review mode on each approval. Every write names a
+person: the client who answered (or the staff member on their behalf) and, after review,
+the member who approved it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from dossiers.models import Dossier, DossierItem
+from profiles.models import DataField, Document, FieldValueHistory, Source
+from profiles.services import NewValue, apply_values
+
+
+@dataclass(frozen=True)
+class Approval:
+    """Who accepted the answers: a staff member after review, or nobody (automatic mode)."""
+
+    user: Any = None
+
+
+def expiry_after_evidence(field: DataField, expires_on: dt.date | None) -> dt.date | None:
+    """Fresh evidence clears a value's expiry date, or moves it a period ahead if its group
+    says so (the group is reached through the field's foreign key, never imported)."""
+    group = field.update_group
+    if group is None:
+        return None
+    return group.expiry_after_evidence(timezone.localdate())
+
+
+def write_back(
+    dossier: Dossier, items: Sequence[DossierItem], by: Approval
+) -> list[FieldValueHistory]:
+    """Writes the answered `items` of `dossier` to its profile, all or nothing.
+
+    A document's upload becomes the profile's document (the purge no longer touches it).
+    A new value, a new file or a "still correct" is fresh evidence: it moves the value's
+    evidence dates and expiry, and a value left as it is appends a "confirmed unchanged"
+    event. A value the client left as it was asked, unconfirmed (possible in a classic
+    dossier only), is not written, so that it cannot undo a newer staff edit.
+    """
+    with transaction.atomic():
+        uploaded = [item for item in items if item.field.is_document and item.upload]
+        documents = Document.objects.bulk_create(
+            Document(
+                organization_id=dossier.organization_id,
+                profile_id=dossier.profile_id,
+                field=item.field,
+                file=item.upload.name,
+                name=item.upload_name,
+                content_type=item.upload_content_type,
+                size=item.upload_size or 0,
+            )
+            for item in uploaded
+        )
+        for item, document in zip(uploaded, documents, strict=True):
+            item.written_document = document
+            item.answer = str(document.uuid)
+            item.upload = ""
+            item.answered = True
+        rows: list[FieldValueHistory] = []
+        # One call per author: a company's representatives may answer different items.
+        by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
+        for item in items:
+            by_author.setdefault((item.answered_by_id, item.answered_by_user_id), []).append(item)
+        for authored in by_author.values():
+            author = authored[0]
+            new_values = [
+                NewValue(item.field, item.answer, item.written_document, confirmed=item.confirmed)
+                for item in authored
+                if item.written_document is not None or item.confirmed or item.value_changed
+            ]
+            rows += apply_values(
+                dossier.profile,
+                new_values,
+                source=Source.DOSSIER,
+                user=author.answered_by_user,
+                recipient=author.answered_by,
+                on_behalf=author.answered_by_user_id is not None,
+                approved_by=by.user,
+                dossier=dossier,
+                dossier_uuid=dossier.uuid,
+                evidence=expiry_after_evidence,
+            )
+        DossierItem.objects.bulk_update(
+            list(items), ["written_document", "answer", "upload", "answered"]
+        )
+        return rows
