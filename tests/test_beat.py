@@ -28,6 +28,7 @@ def test_each_app_declares_its_entries_and_settings_name_no_task():
     assert not any(task in source for task in EXPECTED.values())
 
 
+@pytest.mark.django_db(transaction=True)  # the scheduler closes stale connections itself
 def test_beat_installs_every_entry_in_its_tables():
     DatabaseScheduler(app=app)
     installed = dict(PeriodicTask.objects.values_list("name", "task"))
