@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +16,7 @@ from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
 from organizations.models import AuditEntry, audit
+from outbox.models import Message
 from profiles.models import DataField, FieldValue, Profile
 
 
@@ -67,10 +68,24 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
 @admin_required
 def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, _groups(request), uuid=group_uuid)
+    runs = list(group.runs.all()[:10])
+    # The run's follow-up: the e-mails its dossiers could not deliver, counted per period.
+    undeliverable = dict(
+        Message.objects.filter(
+            dossier__update_group=group,
+            dossier__period__in=[run.period for run in runs],
+            status=Message.Status.UNDELIVERABLE,
+        )
+        .values_list("dossier__period")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for run in runs:
+        run.undeliverable = undeliverable.get(run.period, 0)
     return render(
         request,
         "monitoring/group_detail.html",
-        {"group": group, "runs": group.runs.all()[:10], "monitoring": True},
+        {"group": group, "runs": runs, "monitoring": True},
     )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -98,3 +100,42 @@ def test_temporary_failures_back_off_then_give_up_as_undeliverable(org, settings
         )
         row.refresh_from_db()
     assert given_up == 1 and row.status == "undeliverable"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_drain_at_the_same_moment_skips_the_rows_the_first_holds(org):
+    """On PostgreSQL: claims take SKIP LOCKED, so two workers never send the same rows."""
+    from django.db import connection, connections
+
+    from tests.conftest import need_service
+
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    with scopes_disabled():  # written without waking the (eager) drain
+        Message.objects.bulk_create(
+            Message(organization=org, key=f"lock:{i}", kind="test.plain", address=f"{i}@x.org")
+            for i in range(10)
+        )
+    holding, release = threading.Event(), threading.Event()
+
+    def first_worker() -> None:
+        with scopes_disabled(), transaction.atomic():
+            list(
+                Message.objects.filter(key__in=[f"lock:{i}" for i in range(4)])
+                .select_for_update()
+                .values_list("pk", flat=True)
+            )
+            holding.set()
+            release.wait(10)
+        connections.close_all()
+
+    thread = threading.Thread(target=first_worker)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        with scopes_disabled():
+            claimed = claims.claim(Message, timezone.now(), 100)
+            keys = set(Message.objects.filter(pk__in=claimed).values_list("key", flat=True))
+    finally:
+        release.set()
+        thread.join()
+    assert keys == {f"lock:{i}" for i in range(4, 10)}

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dossiers.opening import open_dossiers
+from monitoring.dispatch import dispatch_due, open_run
+from monitoring.models import UpdateGroup
 from outbox.mail import message_id, send_due
 from outbox.models import Message
 from profiles.models import Kind, Profile
@@ -122,3 +124,22 @@ def test_a_refused_member_invitation_is_shown_on_the_member_list(org, owner_clie
     )
     send_due()
     assert "Invitation undeliverable" in owner_client.get(f"/o/{org.slug}/settings/").text
+
+
+def test_a_runs_undeliverable_invitations_are_counted_in_its_follow_up(org, owner_client, smtp):
+    field = factories.field(org, "text")
+    for address in ("good@example.com", "bad@example.com"):
+        factories.contact(org, email=address)
+    group = factories.group(org, [field])
+    with scopes_disabled():
+        UpdateGroup.objects.filter(pk=group.pk).update(
+            next_run_at=timezone.now() - dt.timedelta(minutes=1)
+        )
+    smtp.handler.refused.add("bad@example.com")
+    [run_id] = dispatch_due(fan_out=False)
+    open_run(run_id)
+    assert send_due() == 1
+    page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/")
+    [run] = page.context["runs"]
+    assert run.undeliverable == 1
+    assert "Undeliverable e-mails" in page.text
