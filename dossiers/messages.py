@@ -85,23 +85,43 @@ def queue_link_messages(dossier_ids: Sequence[int], kind: str, *, again: bool = 
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table, quote = Message._meta.db_table, connection.ops.quote_name
     ids = ", ".join(["%s"] * len(dossier_ids))
+    # A contact answers for itself; a company through its representatives: two joins, each
+    # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
+    recipients = f"""
+        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email
+        FROM {Dossier._meta.db_table} d
+        JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
+        WHERE d.id IN ({ids}) AND p.kind = %s AND p.email <> ''
+        UNION ALL
+        SELECT d.organization_id, d.id, p.id, p.email
+        FROM {Dossier._meta.db_table} d
+        JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
+        WHERE d.id IN ({ids}) AND p.is_representative AND p.archived_at IS NULL
+            AND p.email <> ''
+    """  # noqa: S608 - names come from the models, values are parameters
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
                 next_attempt_at, last_error, created_at, kind, address, dossier_id, profile_id)
-            SELECT d.organization_id,
-                CAST(%s AS TEXT) || d.id || ':' || p.id || CAST(%s AS TEXT),
-                %s, 0, %s, '', %s, %s, p.email, d.id, p.id
-            FROM {Dossier._meta.db_table} d
-            JOIN {Profile._meta.db_table} p
-                ON (p.id = d.profile_id AND p.kind = %s)
-                OR (p.company_id = d.profile_id AND p.is_representative
-                    AND p.archived_at IS NULL)
-            WHERE d.id IN ({ids}) AND p.email <> ''
+            SELECT r.organization_id,
+                CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
+                %s, 0, %s, '', %s, %s, r.email, r.dossier_id, r.profile_id
+            FROM ({recipients}) r
+            WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
             ON CONFLICT DO NOTHING
             """,  # noqa: S608 - names come from the models, values are parameters
-            [f"{kind}:", suffix, Message.Status.QUEUED, now, now, kind, Kind.CONTACT, *dossier_ids],
+            [
+                f"{kind}:",
+                suffix,
+                Message.Status.QUEUED,
+                now,
+                now,
+                kind,
+                *dossier_ids,
+                Kind.CONTACT,
+                *dossier_ids,
+            ],
         )
     transaction.on_commit(kick)
 
