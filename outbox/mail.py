@@ -127,7 +127,11 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                     email = registry.render(row)
                 except Exception as error:
                     # A bug in one message's rendering costs that message only.
-                    logger.exception("Rendering outgoing message %s failed", row.pk)
+                    logger.exception(
+                        "Rendering outgoing message %s failed; the sweep %s retries it",
+                        row.pk,
+                        SWEEP,
+                    )
                     claims.mark_retry(Message, [(row.pk, row.attempts)], _describe(error), now)
                     continue
                 if email is None:
