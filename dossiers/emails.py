@@ -8,7 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier, Review
+from dossiers.models import AccessToken, Dossier, ItemReview
 from profiles.models import Profile
 
 
@@ -28,7 +28,7 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
     """A message carrying a new token for this recipient (only hashes are stored)."""
     rejected = list(
-        dossier.items.filter(review=Review.REJECTED).select_related("field")
+        dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
         if dossier.status == Dossier.Status.CHANGES_REQUESTED
         else []
     )

@@ -6,7 +6,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, ItemReview
 from profiles import fieldtypes
 from profiles.forms import DataFieldsForm
 from profiles.models import DataField
@@ -48,7 +48,7 @@ class PortalForm(DataFieldsForm):
                 required=final and field.required and not field.is_document,
             )
             self.items[name] = item
-            if not field.is_document:
+            if item.can_be_confirmed:
                 confirm = f"c_{field.uuid.hex}"
                 self.fields[confirm] = forms.BooleanField(label=_("Still correct"), required=False)
                 self.initial[confirm] = item.confirmed
@@ -101,12 +101,20 @@ class PortalForm(DataFieldsForm):
                 continue
             value = fieldtypes.to_canonical(field, data.get(name))
             changed = value != item.initial_value
-            confirmed = not changed and (data.get(self.confirm_names[name]) or confirm_all)
+            confirm = self.confirm_names.get(name)
+            confirmed = bool(confirm) and not changed and (data.get(confirm) or confirm_all)
             self._answers[item.pk] = value
             self._confirmations[item.pk] = bool(confirmed)
-            if self.final and self.dossier.needs_fresh_answers and not (changed or confirmed):
+            if not self.final:
+                continue
+            if item.review == ItemReview.REJECTED and value == item.rejected_answer:
+                self.add_error(name, _("Change this answer: the one sent back was not accepted."))
+            elif self.dossier.needs_fresh_answers and not (changed or confirmed):
                 self.add_error(
-                    name, _("Change this value, or tick “Still correct” if it has not changed.")
+                    name,
+                    _("Change this value, or tick “Still correct” if it has not changed.")
+                    if confirm
+                    else _("Enter a value: there is none on file to confirm."),
                 )
         return data
 

@@ -77,6 +77,13 @@ class Dossier(models.Model):
     # When staff approved it, or it was written back without review: the purge counts from
     # here, so a dossier decided late still stays a month for the record.
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    # Who submitted last: the recipient, and the staff member on their behalf.
+    submitted_by = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    submitted_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     objects = ScopedManager(organization="organization")
 
@@ -106,10 +113,6 @@ class Dossier(models.Model):
         return self.status in self.OPEN_STATUSES and self.expires_at > timezone.now()
 
     @property
-    def is_update(self) -> bool:
-        return self.kind == self.Kind.UPDATE
-
-    @property
     def needs_fresh_answers(self) -> bool:
         """An update dossier is answered with something new for every item."""
         return self.kind == self.Kind.UPDATE
@@ -134,7 +137,7 @@ class Dossier(models.Model):
         )
 
 
-class Review(models.TextChoices):
+class ItemReview(models.TextChoices):
     PENDING = "pending", _("To review")
     APPROVED = "approved", _("Approved")
     REJECTED = "rejected", _("Rejected")
@@ -162,8 +165,10 @@ class DossierItem(models.Model):
     answered_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    review = models.CharField(_("review"), max_length=10, choices=Review.choices, blank=True)
+    review = models.CharField(_("review"), max_length=10, choices=ItemReview.choices, blank=True)
     rejection_reason = models.TextField(_("reason"), blank=True)
+    # The answer staff sent back: the client's next answer must differ from it.
+    rejected_answer = models.JSONField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -194,11 +199,21 @@ class DossierItem(models.Model):
         return self.answered and self.answer != self.initial_value
 
     @property
+    def can_be_confirmed(self) -> bool:
+        """ "Still correct" needs a value to vouch for: an empty one must be answered."""
+        return not self.field.is_document and self.initial_value is not None
+
+    @property
     def has_fresh_answer(self) -> bool:
-        """A new upload for a document; a changed value or a confirmation for anything else."""
+        """A new upload for a document; a changed value or a confirmation for anything else.
+
+        After a rejection, the answer sent back does not count again.
+        """
         if self.field.is_document:
             return bool(self.upload) or self.written_document_id is not None
-        return self.value_changed or self.confirmed
+        if self.review == ItemReview.REJECTED and self.answer == self.rejected_answer:
+            return False
+        return self.value_changed or (self.confirmed and self.can_be_confirmed)
 
 
 class AccessToken(models.Model):
@@ -248,6 +263,12 @@ class DossierRecord(models.Model):
     recipients = models.TextField(blank=True)
     fields = models.JSONField(default=list)
     outcome = models.CharField(max_length=20, choices=Dossier.Status.choices)
+    # The run it belonged to, so that a run's follow-up still answers after the purge.
+    update_group = models.ForeignKey(
+        "monitoring.UpdateGroup", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    period = models.DateField(null=True)
+    first_opened_at = models.DateTimeField(null=True)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True)
@@ -258,6 +279,7 @@ class DossierRecord(models.Model):
     class Meta:
         verbose_name = _("dossier record")
         verbose_name_plural = _("dossier records")
+        indexes = [models.Index(fields=["update_group", "period", "outcome"])]
 
     def __str__(self) -> str:
         return f"{self.title} ({self.outcome})"

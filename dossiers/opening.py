@@ -80,7 +80,12 @@ def open_dossiers(
                 profile_id__in=profile_ids,
                 status__in=Dossier.OPEN_STATUSES,
                 period__lt=period,
-            ).update(status=Dossier.Status.SUPERSEDED, superseded_by=Subquery(newer))
+            ).update(
+                status=Dossier.Status.SUPERSEDED,
+                superseded_by=Subquery(newer),
+                # Closed now: kept a month from today for the record, like any decision.
+                decided_at=now,
+            )
         ids = list(dossier_of_profile.values())
         queue_link_messages(ids, INVITATION)
     return ids

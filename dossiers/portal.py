@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
@@ -25,7 +26,7 @@ from dossiers.submission import (
     save_draft,
     submit,
 )
-from organizations.models import AuditEntry, audit
+from organizations.models import Membership
 from profiles import fieldtypes
 from profiles.services import StorageUnavailable, delete_stored, store_uploads
 from profiles.views import serve_document
@@ -81,9 +82,9 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
     organization = access.organization
     on_behalf_by = None
     if access.issued_to_id is not None:
-        # A link staff opened for themselves works for them only, and what they submit
-        # is recorded as theirs.
-        if request.user.pk != access.issued_to_id:
+        # A link staff opened for themselves works for them only, while they are a member
+        # and for a working day, and what they submit is recorded as theirs.
+        if not _staff_may_use(request, access):
             return _page(request, "message", {"kind": "invalid"}, status=404)
         on_behalf_by = request.user
     with scope(organization=organization), timezone.override(organization.tzinfo):
@@ -124,7 +125,6 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                 error = _save(dossier, form, access, final, on_behalf_by)
                 if error is None:
                     if final and on_behalf_by is not None:
-                        audit_on_behalf(request, organization, dossier, access.recipient)
                         messages.success(
                             request,
                             _("The answers were submitted on behalf of %(name)s.")
@@ -149,17 +149,18 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "form", context, status=200)
 
 
-def audit_on_behalf(
-    request: HttpRequest, organization: Any, dossier: Dossier, recipient: Any
-) -> None:
-    request.organization = organization  # type: ignore[attr-defined]
-    audit(
-        request,
-        AuditEntry.Action.DOSSIER_SUBMITTED_ON_BEHALF,
-        dossier,
-        recipient=recipient.display_name,
-        dossier=dossier.uuid,
-    )
+STAFF_LINK_LIFETIME = dt.timedelta(hours=12)
+
+
+def _staff_may_use(request: HttpRequest, access: AccessToken) -> bool:
+    if request.user.pk != access.issued_to_id:
+        return False
+    if access.created_at < timezone.now() - STAFF_LINK_LIFETIME:
+        return False
+    with scope(organization=access.organization):
+        return Membership.objects.filter(
+            organization=access.organization, user_id=access.issued_to_id
+        ).exists()
 
 
 def _save(
@@ -175,7 +176,14 @@ def _save(
     }
     try:
         # The draft first: if the write-back fails, the client's answers and files are kept.
-        save_draft(dossier, form.answers(), stored, form.confirmations())
+        save_draft(
+            dossier,
+            form.answers(),
+            stored,
+            form.confirmations(),
+            recipient=access.recipient,
+            on_behalf_by=on_behalf_by,
+        )
     except WriteBackError:
         delete_stored(files.values())
         return _("This request is closed and can no longer be changed.")
@@ -210,7 +218,7 @@ def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpR
                 .filter(token_hash=hash_token(token))
                 .first()
             )
-    if access is None or (access.issued_to_id and request.user.pk != access.issued_to_id):
+    if access is None or (access.issued_to_id and not _staff_may_use(request, access)):
         _count_bad_token(request)
         raise Http404
     with scope(organization=access.organization):

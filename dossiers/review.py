@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
-from dossiers.models import Dossier, DossierItem, Review
+from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.writeback import Approval, write_back
 from profiles.storage import forget
 
@@ -20,6 +20,10 @@ CHANGES_GRACE = dt.timedelta(days=14)
 
 class NotReviewable(Exception):
     """The dossier is not waiting for review (decided already, or by someone else)."""
+
+
+class OwnAnswers(NotReviewable):
+    """A member cannot decide on answers they gave on the client's behalf: four eyes."""
 
 
 def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
@@ -49,11 +53,13 @@ def approve(dossier: Dossier, item_ids: Sequence[int] | None, user: Any) -> int:
         chosen = [
             item
             for item in items
-            if item.review == Review.PENDING and (item_ids is None or item.pk in item_ids)
+            if item.review == ItemReview.PENDING and (item_ids is None or item.pk in item_ids)
         ]
+        if any(item.answered_by_user_id == user.pk for item in chosen):
+            raise OwnAnswers
         now = timezone.now()
         for item in chosen:
-            item.review, item.reviewed_by, item.reviewed_at = Review.APPROVED, user, now
+            item.review, item.reviewed_by, item.reviewed_at = ItemReview.APPROVED, user, now
         write_back(locked, chosen, Approval(user))
         DossierItem.objects.bulk_update(chosen, ["review", "reviewed_by", "reviewed_at"])
         _settle(locked, items, user)
@@ -65,15 +71,19 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
     with transaction.atomic():
         locked, items = _locked(dossier)
         item = next(
-            (i for i in items if i.pk == item_id and i.review == Review.PENDING),
+            (i for i in items if i.pk == item_id and i.review == ItemReview.PENDING),
             None,
         )
         if item is None:
             raise NotReviewable
+        if item.answered_by_user_id == user.pk:
+            raise OwnAnswers
         rejected_file = item.upload.name if item.upload else ""
-        item.review, item.rejection_reason = Review.REJECTED, reason
+        item.review, item.rejection_reason = ItemReview.REJECTED, reason
         item.reviewed_by, item.reviewed_at = user, timezone.now()
-        # The client answers afresh: the rejected file goes, a typed value stays to correct.
+        # The client answers afresh: the rejected file goes, a typed value stays to correct
+        # but does not count as an answer again.
+        item.rejected_answer = None if item.field.is_document else item.answer
         item.confirmed = False
         item.upload, item.upload_name, item.upload_content_type = "", "", ""
         item.upload_size = None
@@ -85,13 +95,15 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
 
 def _settle(dossier: Dossier, items: list[DossierItem], user: Any) -> None:
     """Once no item waits: back to the client if any was rejected, otherwise approved."""
-    if any(item.review == Review.PENDING for item in items):
+    if any(item.review == ItemReview.PENDING for item in items):
         return
     now = timezone.now()
-    if any(item.review == Review.REJECTED for item in items):
+    if any(item.review == ItemReview.REJECTED for item in items):
         dossier.status = Dossier.Status.CHANGES_REQUESTED
         dossier.expires_at = max(dossier.expires_at, now + CHANGES_GRACE)
+        # Claimed by the task that tells the client, or later by the sweep.
         dossier.save(update_fields=["status", "expires_at"])
+        # One message per round of changes: its key is new each time.
         queue_link_messages([dossier.pk], CHANGES_REQUESTED, again=True)
     else:
         dossier.status = Dossier.Status.APPROVED

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from dossiers.messages import queue_submission_notices
-from dossiers.models import Dossier, DossierItem, Review
+from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.writeback import Approval, write_back
+from organizations.models import AuditEntry, record_audit
 from profiles.models import Profile
 from profiles.storage import forget
 
@@ -33,7 +34,7 @@ class NotAnswered(WriteBackError):
 def editable_items(dossier: Dossier, items: Sequence[DossierItem]) -> list[DossierItem]:
     """The items the client may answer: all of them, or after a review the rejected ones."""
     if dossier.status == Dossier.Status.CHANGES_REQUESTED:
-        return [item for item in items if item.review == Review.REJECTED]
+        return [item for item in items if item.review == ItemReview.REJECTED]
     return list(items)
 
 
@@ -63,11 +64,16 @@ def save_draft(
     answers: dict[int, Any],
     uploads: dict[int, tuple[str, str, str, int]],
     confirmations: dict[int, bool] | None = None,
+    *,
+    recipient: Profile | None = None,
+    on_behalf_by: Any = None,
 ) -> None:
     """Keeps the client's answers and uploads without touching the profile.
 
     `uploads` maps item ids to (storage key, clean name, content type, size) of files already
-    stored; a draft upload replaced by another is recorded for deletion with the new one.
+    stored; a draft upload replaced by another is recorded for deletion with the new one. An
+    item whose answer this draft changes is attributed to whoever typed it: the recipient,
+    or the staff member on their behalf (audited).
     """
     confirmations = confirmations or {}
     replaced: list[str] = []
@@ -81,10 +87,15 @@ def save_draft(
                 dossier=locked, pk__in=[*answers, *uploads, *confirmations]
             )
         }
+        touched: set[int] = set()
         for item_id, value in answers.items():
             item = items[item_id]
+            if not item.answered or item.answer != value:
+                touched.add(item_id)
             item.answer, item.answered = value, True
         for item_id, confirmed in confirmations.items():
+            if items[item_id].confirmed != confirmed:
+                touched.add(item_id)
             items[item_id].confirmed = confirmed
         for item_id, (key, name, content_type, size) in uploads.items():
             item = items[item_id]
@@ -93,6 +104,10 @@ def save_draft(
             item.upload = key
             item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
             item.answered = True
+            touched.add(item_id)
+        for item_id in touched:
+            items[item_id].answered_by = recipient
+            items[item_id].answered_by_user = on_behalf_by
         DossierItem.objects.bulk_update(
             list(items.values()),
             [
@@ -103,11 +118,22 @@ def save_draft(
                 "upload_name",
                 "upload_content_type",
                 "upload_size",
+                "answered_by",
+                "answered_by_user",
             ],
         )
         if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
+        if on_behalf_by is not None and touched:
+            record_audit(
+                locked.organization,
+                on_behalf_by,
+                AuditEntry.Action.DOSSIER_DRAFTED_ON_BEHALF,
+                locked,
+                recipient=recipient.display_name if recipient else None,
+                dossier=locked.uuid,
+            )
         forget(replaced)
 
 
@@ -123,7 +149,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
         with transaction.atomic():
             locked = (
                 Dossier.objects.select_for_update(of=("self",))
-                .select_related("profile", "update_group")
+                .select_related("profile", "update_group", "organization")
                 .get(pk=dossier.pk)
             )
             if locked.status not in Dossier.OPEN_STATUSES:
@@ -139,12 +165,14 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 if missing:
                     raise NotAnswered(missing)
             for item in answering:
-                item.answered_by = recipient
-                item.answered_by_user = on_behalf_by
+                # Answers kept from before (a draft) stay attributed to whoever typed them.
+                if item.answered_by_id is None and item.answered_by_user_id is None:
+                    item.answered_by = recipient
+                    item.answered_by_user = on_behalf_by
             now = timezone.now()
             if needs_review(locked, items):
                 for item in answering:
-                    item.review, item.rejection_reason = Review.PENDING, ""
+                    item.review, item.rejection_reason = ItemReview.PENDING, ""
                 DossierItem.objects.bulk_update(
                     answering, ["answered_by", "answered_by_user", "review", "rejection_reason"]
                 )
@@ -155,7 +183,27 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 locked.status = Dossier.Status.SUBMITTED
                 locked.decided_at = now
             locked.submitted_at = now
-            locked.save(update_fields=["status", "submitted_at", "decided_at"])
+            locked.submitted_by = recipient
+            locked.submitted_by_user = on_behalf_by
+            locked.save(
+                update_fields=[
+                    "status",
+                    "submitted_at",
+                    "decided_at",
+                    "submitted_by",
+                    "submitted_by_user",
+                ]
+            )
+            if on_behalf_by is not None:
+                record_audit(
+                    locked.organization,
+                    on_behalf_by,
+                    AuditEntry.Action.DOSSIER_SUBMITTED_ON_BEHALF,
+                    locked,
+                    recipient=recipient.display_name if recipient else None,
+                    dossier=locked.uuid,
+                )
+            # Each submission (a second one after changes were requested too) is announced.
             queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     except WriteBackError:
         raise

@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers import review
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.messages import INVITATION, queue_link_messages
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Review
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemReview
 from dossiers.opening import open_dossiers
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
@@ -25,6 +26,9 @@ from profiles.models import Profile
 from profiles.views import INLINE_TYPES, serve_file
 
 PAGE_SIZE = 25
+OWN_ANSWERS = gettext_lazy(
+    "You gave these answers on the client's behalf: another member decides on them."
+)
 
 
 def _group_model() -> Any:
@@ -134,7 +138,7 @@ def dossier_detail(
             "rows": rows,
             "recipients": dossier.recipients(),
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
-            "pending": sum(1 for row in rows if row["item"].review == Review.PENDING),
+            "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
             "outgoing": dossier.outgoing_messages.order_by("-created_at", "-id")[:20],
         },
@@ -189,16 +193,20 @@ def dossier_approve(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> H
     item = _item_of(dossier, key) if key else None
     try:
         approved = review.approve(dossier, [item.pk] if item else None, request.user)
+    except review.OwnAnswers:
+        messages.error(request, OWN_ANSWERS)
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.NotReviewable:
         messages.error(request, _("This dossier is not waiting for review any more."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    audit(
-        request,
-        AuditEntry.Action.DOSSIER_APPROVED,
-        dossier,
-        dossier=dossier.uuid,
-        items=item.field.label if item else approved,
-    )
+    if approved:
+        audit(
+            request,
+            AuditEntry.Action.DOSSIER_APPROVED,
+            dossier,
+            dossier=dossier.uuid,
+            items=item.field.label if item else approved,
+        )
     messages.success(
         request,
         _("Approved and written to the profile.")
@@ -225,6 +233,9 @@ def dossier_reject(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
         )
     try:
         review.reject(dossier, item.pk, form.cleaned_data["reason"], request.user)
+    except review.OwnAnswers:
+        messages.error(request, OWN_ANSWERS)
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.NotReviewable:
         messages.error(request, _("This item is not waiting for review any more."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)

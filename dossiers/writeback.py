@@ -27,7 +27,7 @@ class Approval:
     user: Any = None
 
 
-def expiry_after_evidence(field: DataField, expires_on: dt.date | None) -> dt.date | None:
+def expiry_after_evidence(field: DataField) -> dt.date | None:
     """Fresh evidence clears a value's expiry date, or moves it a period ahead if its group
     says so (the group is reached through the field's foreign key, never imported)."""
     group = field.update_group
@@ -74,7 +74,12 @@ def write_back(
         for authored in by_author.values():
             author = authored[0]
             new_values = [
-                NewValue(item.field, item.answer, item.written_document, confirmed=item.confirmed)
+                NewValue(
+                    item.field,
+                    item.answer,
+                    item.written_document,
+                    confirmed=item.confirmed and not item.value_changed,
+                )
                 for item in authored
                 if item.written_document is not None or item.confirmed or item.value_changed
             ]

@@ -15,6 +15,7 @@ from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.schedule import first_index_on_or_after
 from profiles.models import DataField, Profile
 
 logger = logging.getLogger(__name__)
@@ -193,3 +194,53 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
             finished_at=timezone.now(), dossiers_opened=opened
         )
     return opened
+
+
+def current_index(start: dt.date, count: int, unit: str, today: dt.date) -> int:
+    """The period a group is in today: its latest occurrence on or before today, or its first
+    when it has not started yet (sending now then sends that first period early)."""
+    k = first_index_on_or_after(start, count, unit, today)
+    if schedule.occurrence(start, count, unit, k) > today and k > 0:
+        k -= 1
+    return k
+
+
+def dispatch_group_now(
+    group_id: int, now: dt.datetime | None = None, *, fan_out: bool = True
+) -> int | None:
+    """ "Send now": records the run of the group's current period through the dispatcher's
+    own steps and returns its id (None for a paused or unknown group).
+
+    Idempotent like a scheduled pass: a second click, or the scheduled run of the same
+    period, finds the run recorded and its dossiers open, and opens nothing twice; the
+    group moves past the period so that beat does not send it again.
+    """
+    now = now or timezone.now()
+    with scopes_disabled(), transaction.atomic():
+        row = (
+            UpdateGroup.objects.select_for_update(of=("self",))
+            .filter(pk=group_id, is_active=True)
+            .values_list(
+                "organization_id",
+                "organization__time_zone",
+                "start_date",
+                "interval_count",
+                "interval_unit",
+                "next_index",
+            )
+            .first()
+        )
+        if row is None:
+            return None
+        org_id, tz_name, start, count, unit, next_index = row
+        tz = ZoneInfo(tz_name)
+        k = current_index(start, count, unit, now.astimezone(tz).date())
+        period = schedule.occurrence(start, count, unit, k)
+        _record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz))], now)
+        if next_index <= k:
+            following = schedule.occurrence(start, count, unit, k + 1)
+            _move_groups([(k + 1, schedule.due_at(following, tz), group_id)])
+        run_id = UpdateRun.objects.get(group_id=group_id, period=period).pk
+        if fan_out:
+            transaction.on_commit(lambda: _enqueue_runs([run_id]))
+    return run_id

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import defaultdict
 from zoneinfo import ZoneInfo
 
+from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scope, scopes_disabled
@@ -44,9 +45,9 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
             return 0
         asked = set(
             DossierItem.objects.filter(
-                # Answered but awaiting review counts as asked: no second request meanwhile.
-                dossier__status__in=Dossier.PENDING_STATUSES,
-                dossier__expires_at__gt=now,
+                # Answered but awaiting review counts as asked, whatever its link's date.
+                Q(dossier__status__in=Dossier.OPEN_STATUSES, dossier__expires_at__gt=now)
+                | Q(dossier__status=Dossier.Status.TO_REVIEW),
                 dossier__profile_id__in={p for _, p, _ in expired},
             ).values_list("dossier__profile_id", "field_id")
         )

@@ -40,8 +40,12 @@ def save_group(form: UpdateGroupForm) -> UpdateGroup:
 def set_active(group: UpdateGroup, active: bool) -> None:
     group.is_active = active
     if active:
-        # Resuming starts at the next occurrence: the paused periods are not sent in a burst.
+        # Resuming starts at the next occurrence: the paused periods are not sent in a burst,
+        # and a period that already ran (paused and resumed the same day) is not run again.
         group.schedule_from()
+        while group.runs.filter(period=group.next_date).exists():
+            group.next_index += 1
+            group.next_run_at = schedule.due_at(group.next_date, group.organization.tzinfo)
     group.save(update_fields=["is_active", "next_index", "next_run_at"])
 
 

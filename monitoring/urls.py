@@ -20,6 +20,28 @@ urlpatterns = [
         name="group_delete",
     ),
     path(
+        "settings/fields/monitoring/<uuid:group_uuid>/send/",
+        views.group_send_now,
+        name="group_send_now",
+    ),
+    path(
+        "settings/fields/monitoring/<uuid:group_uuid>/recipients/",
+        views.group_recipients,
+        name="group_recipients",
+    ),
+    path("monitoring/overview/", views.compliance_overview, name="overview"),
+    path("monitoring/overview.csv", views.compliance_export, name="overview_export"),
+    path(
+        "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/",
+        views.run_detail,
+        name="run_detail",
+    ),
+    path(
+        "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/outstanding.csv",
+        views.run_export,
+        name="run_export",
+    ),
+    path(
         "profiles/<uuid:profile_uuid>/fields/<uuid:field_uuid>/monitoring/",
         views.value_popup,
         name="value_popup",

@@ -1,23 +1,31 @@
 from __future__ import annotations
 
+import csv
+import datetime as dt
 from typing import Any
+from urllib.parse import quote
 
 from django.contrib import messages
-from django.db.models import Count, Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dossiers.models import Dossier
+from monitoring import followup, overview, schedule
+from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
-from monitoring.models import UpdateGroup
+from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
-from organizations.lookups import get_for_org
+from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
-from outbox.models import Message
-from profiles.models import DataField, FieldValue, Profile
+from profiles.models import DataField, FieldValue, Kind, Profile
 
 
 def _groups(request: HttpRequest) -> Any:
@@ -69,23 +77,152 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
 def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, _groups(request), uuid=group_uuid)
     runs = list(group.runs.all()[:10])
-    # The run's follow-up: the e-mails its dossiers could not deliver, counted per period.
-    undeliverable = dict(
-        Message.objects.filter(
-            dossier__update_group=group,
-            dossier__period__in=[run.period for run in runs],
-            status=Message.Status.UNDELIVERABLE,
-        )
-        .values_list("dossier__period")
-        .annotate(count=Count("id"))
-        .order_by()
-    )
+    counts = followup.outcomes(group, [run.period for run in runs])
+    undeliverable = followup.undeliverable(group, [run.period for run in runs])
     for run in runs:
+        run.outcomes = counts[run.period]
         run.undeliverable = undeliverable.get(run.period, 0)
     return render(
         request,
         "monitoring/group_detail.html",
-        {"group": group, "runs": runs, "monitoring": True},
+        {
+            "group": group,
+            "runs": runs,
+            "monitoring": True,
+            "send_hour": schedule.RUN_TIME,
+            "time_zone": request.organization.time_zone,
+        },
+    )
+
+
+def _run(request: HttpRequest, group_uuid: Any, period: str) -> tuple[UpdateGroup, UpdateRun]:
+    group = get_for_org(request, UpdateGroup, uuid=group_uuid)
+    try:
+        day = dt.date.fromisoformat(period)
+    except ValueError:
+        raise Http404 from None
+    run = UpdateRun.objects.filter(group=group, period=day).first()
+    if run is None:
+        raise Http404
+    return group, run
+
+
+def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> HttpResponse:
+    """A run's follow-up: its counts, and who has not answered, with filters and search."""
+    group, run = _run(request, group_uuid, period)
+    status = request.GET.get("status", "")
+    query = search_query(request)
+    rows = followup.outstanding(group, run.period, status=status, query=query)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/run_detail.html",
+        {
+            "group": group,
+            "run": run,
+            "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "page": page,
+            "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
+            "status": status,
+            "query": query,
+            "labels": dict(Dossier.Status.choices),
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> Any:
+    """The outstanding list of a run as CSV, streamed: flat memory whatever its length."""
+    group, run = _run(request, group_uuid, period)
+    rows = followup.outstanding(
+        group, run.period, status=request.GET.get("status", ""), query=search_query(request)
+    )
+    labels = dict(Dossier.Status.choices)
+    writer = csv.writer(_Echo())
+
+    def lines() -> Any:
+        yield writer.writerow(
+            [_("Last name"), _("First name"), _("Company"), _("Status"), _("First opened"), "ID"]
+        )
+        for last, first, company, _uuid, state, opened_at, ref in rows.iterator():
+            yield writer.writerow(
+                [
+                    _csv_safe(last),
+                    _csv_safe(first),
+                    _csv_safe(company),
+                    labels.get(state, state),
+                    opened_at.isoformat() if opened_at else "",
+                    ref,
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
+    response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
+    return response
+
+
+def _csv_safe(text: str) -> str:
+    """A cell a spreadsheet will not run as a formula (names are typed by clients)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
+    return Profile.objects.filter(
+        organization=request.organization, kind=group.applies_to, archived_at__isnull=True
+    ).order_by("last_name", "first_name", "name", "id")
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+    """Sends the current period now, after saying how many will receive it."""
+    group = get_for_org(request, UpdateGroup, uuid=group_uuid)
+    today = timezone.localdate()
+    period = group.occurrence(
+        current_index(group.start_date, group.interval_count, group.interval_unit, today)
+    )
+    existing = UpdateRun.objects.filter(group=group, period=period).first()
+    if request.method == "POST" and group.is_active:
+        dispatch_group_now(group.pk)
+        audit(request, AuditEntry.Action.GROUP_SENT_NOW, group, period=period)
+        messages.success(
+            request,
+            _("The dossiers of the period of %(date)s are being opened and sent.")
+            % {"date": formats.date_format(period, "SHORT_DATE_FORMAT")},
+        )
+        return redirect(
+            "monitoring:run_detail",
+            org_slug=org_slug,
+            group_uuid=group.uuid,
+            period=period.isoformat(),
+        )
+    return render(
+        request,
+        "monitoring/send_now.html",
+        {
+            "group": group,
+            "period": period,
+            "existing": existing,
+            "count": _recipients(request, group).count(),
+            "monitoring": True,
+        },
+    )
+
+
+@admin_required
+def group_recipients(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+    """Who receives the group's dossiers: its type's active contacts or companies."""
+    group = get_for_org(request, UpdateGroup, uuid=group_uuid)
+    page = Paginator(_recipients(request, group), 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/recipients.html",
+        {"group": group, "page": page, "monitoring": True},
     )
 
 
@@ -163,3 +300,117 @@ def value_popup(
         return redirect(profile_url)
     context["form"] = form
     return render(request, template, context)
+
+
+OVERVIEW_PAGE = 50
+
+
+def _overview_filters(request: HttpRequest) -> tuple[overview.Filters, dict[str, Any]]:
+    """The overview's filters from the query string; unknown values are ignored."""
+    groups = list(UpdateGroup.objects.filter(organization=request.organization))
+    group = next((g for g in groups if str(g.uuid) == request.GET.get("group")), None)
+    company = _by_uuid(request, Profile.objects.filter(kind=Kind.COMPANY), "company")
+    profile = _by_uuid(request, Profile.objects.all(), "profile")
+    kind = request.GET.get("kind", "")
+    status = request.GET.get("status", "")
+    filters = overview.Filters(
+        group_id=group.pk if group else None,
+        status=status if status in overview.STATUSES else "",
+        company_id=company.pk if company else None,
+        kind=kind if kind in Kind.values else "",
+        query=search_query(request),
+        profile_ids=(profile.pk,) if profile else (),
+    )
+    shown = {
+        "groups": groups,
+        "group": group,
+        "company": company,
+        "profile": profile,
+        "kind": filters.kind,
+        "status": filters.status,
+        "query": filters.query,
+    }
+    return filters, shown
+
+
+def _by_uuid(request: HttpRequest, queryset: Any, name: str) -> Any:
+    try:
+        return get_for_org(request, queryset, uuid=request.GET[name])
+    except (KeyError, Http404):
+        return None
+
+
+def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Every profile by monitored field with its status, counts on top, filters, export."""
+    filters, shown = _overview_filters(request)
+    today = timezone.localdate()
+    org_id = request.organization.pk
+    paginator = Paginator(_Cells(org_id, filters, today), OVERVIEW_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    return render(
+        request,
+        "monitoring/overview.html",
+        {
+            **shown,
+            "page": page,
+            "counts": overview.counts(org_id, filters, today),
+            "statuses": STATUS_LABELS,
+            "kinds": Kind.choices,
+            "companies": Profile.objects.filter(
+                organization=request.organization, kind=Kind.COMPANY, archived_at__isnull=True
+            ).order_by("name")[:500],
+        },
+    )
+
+
+class _Cells:
+    """The overview's rows as the paginator wants them: a count and slices, each one query."""
+
+    def __init__(self, organization_id: int, filters: overview.Filters, today: dt.date) -> None:
+        self.args = (organization_id, filters, today)
+
+    def count(self) -> int:
+        return overview.total(*self.args)
+
+    def __getitem__(self, bounds: slice) -> list[dict[str, Any]]:
+        start, stop = bounds.start or 0, bounds.stop or 0
+        return overview.page(*self.args, offset=start, limit=max(stop - start, 0))
+
+
+def compliance_export(request: HttpRequest, org_slug: str) -> Any:
+    """The whole filtered overview as CSV, streamed from a server-side cursor."""
+    filters, _shown = _overview_filters(request)
+    labels = dict(STATUS_LABELS)
+    writer = csv.writer(_Echo())
+    rows = overview.stream(request.organization.pk, filters, timezone.localdate())
+
+    def lines() -> Any:
+        yield writer.writerow(
+            [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
+        )
+        for row in rows:
+            name = row["company_name"] or f"{row['first_name']} {row['last_name']}".strip()
+            yield writer.writerow(
+                [
+                    _csv_safe(name),
+                    row["kind"],
+                    _csv_safe(row["field_label"]),
+                    _csv_safe(row["group_title"]),
+                    labels[row["status"]],
+                    row["expires_on"].isoformat() if row["expires_on"] else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
+    return response
+
+
+STATUS_LABELS = [
+    ("valid", gettext_lazy("Valid")),
+    ("expiring", gettext_lazy("Expiring within 30 days")),
+    ("requested", gettext_lazy("Update requested")),
+    ("overdue", gettext_lazy("Overdue")),
+    ("expired", gettext_lazy("Expired")),
+    ("missing", gettext_lazy("Missing")),
+]

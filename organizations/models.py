@@ -88,11 +88,16 @@ class AuditEntry(models.Model):
         GROUP_PAUSED = "group.paused", _("Update group paused")
         GROUP_RESUMED = "group.resumed", _("Update group resumed")
         GROUP_DELETED = "group.deleted", _("Update group deleted")
+        GROUP_SENT_NOW = "group.sent_now", _("Update group sent now")
         EXPIRY_SET = "expiry.set", _("Expiry date set")
         EXPIRY_CLEARED = "expiry.cleared", _("Expiry date cleared")
         DOSSIER_SUBMITTED_ON_BEHALF = (
             "dossier.on_behalf",
             _("Dossier submitted on the client's behalf"),
+        )
+        DOSSIER_DRAFTED_ON_BEHALF = (
+            "dossier.draft_on_behalf",
+            _("Dossier draft saved on the client's behalf"),
         )
         DOSSIER_APPROVED = "dossier.approved", _("Dossier answers approved")
         DOSSIER_REJECTED = "dossier.rejected", _("Dossier answer sent back")
@@ -121,9 +126,17 @@ class AuditEntry(models.Model):
 
 def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
     """Records a staff change; `details` holds plain values (before/after, changed fields)."""
+    user = request.user if request.user.is_authenticated else None  # type: ignore[attr-defined]
+    return record_audit(request.organization, user, action, target, **details)  # type: ignore[attr-defined]
+
+
+def record_audit(
+    organization: Organization, user: object, action: str, target: object, **details: object
+) -> AuditEntry:
+    """Records an action outside a back-office request (a service, in its transaction)."""
     return AuditEntry.objects.create(
-        organization=request.organization,
-        user=request.user if request.user.is_authenticated else None,
+        organization=organization,
+        user=user,
         action=action,
         target=str(target)[:300],
         details={key: str(value) if value is not None else None for key, value in details.items()},

@@ -254,6 +254,9 @@ class Source(models.TextChoices):
 class HistoryKind(models.TextChoices):
     CHANGE = "change", _("Changed")
     CONFIRMATION = "confirmation", _("Confirmed unchanged")
+    # A fresh answer equal to the value on file (set meanwhile by staff, say): evidence,
+    # but not the client's "still correct".
+    ANSWER = "answer", _("Answered with the value on file")
 
 
 class FieldValueHistory(models.Model):

@@ -92,7 +92,7 @@ def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Docu
     )
 
 
-ExpiryRule = Callable[[DataField, dt.date | None], dt.date | None]
+ExpiryRule = Callable[[DataField], dt.date | None]
 
 
 def apply_values(
@@ -109,9 +109,11 @@ def apply_values(
     Unchanged values are left alone. All or nothing: the caller's transaction, or this one.
     `history` carries further attributes of the rows (the dossier behind a write-back).
 
-    With `evidence` every value given is a client's fresh answer: one that leaves the value
-    as it is appends a "confirmed unchanged" row instead of nothing, each value's
-    evidence dates move to now, and `evidence(field, expires_on)` gives its new expiry date.
+    With `evidence` every value given is a client's fresh answer: its evidence date moves
+    to now, `evidence(field)` gives its new expiry date, and an answer that leaves the value
+    as it is appends an event of its own. A confirmation ("still correct") vouches for the
+    value the client was shown: if staff changed it since, it is not written, so it can
+    never undo the newer value.
     """
     new_values = list(new_values)
     now = timezone.now()
@@ -132,19 +134,23 @@ def apply_values(
             old_document_id = existing.document_id if existing else None
             new_document_id = nv.document.pk if nv.document else None
             unchanged = old_value == nv.value and old_document_id == new_document_id
+            if nv.confirmed and not unchanged:
+                continue
             if unchanged and evidence is None:
                 continue
             if unchanged:
                 if existing:
-                    existing.last_evidenced_at = existing.last_confirmed_at = now
-                    existing.expires_on = evidence(nv.field, existing.expires_on)
+                    existing.last_evidenced_at = now
+                    if nv.confirmed:
+                        existing.last_confirmed_at = now
+                    existing.expires_on = evidence(nv.field)  # type: ignore[misc]
                     updated.append(existing)
                 rows.append(
                     FieldValueHistory(
                         organization_id=profile.organization_id,
                         profile=profile,
                         field=nv.field,
-                        kind=HistoryKind.CONFIRMATION,
+                        kind=HistoryKind.CONFIRMATION if nv.confirmed else HistoryKind.ANSWER,
                         old_value=old_value,
                         new_value=old_value,
                         old_document_id=old_document_id,
@@ -164,7 +170,7 @@ def apply_values(
                 existing.document = nv.document
                 if evidence is not None:
                     existing.last_evidenced_at = now
-                    existing.expires_on = evidence(nv.field, existing.expires_on)
+                    existing.expires_on = evidence(nv.field)
                 updated.append(existing)
             else:
                 created.append(
@@ -175,6 +181,7 @@ def apply_values(
                         value=nv.value,
                         document=nv.document,
                         last_evidenced_at=now if evidence is not None else None,
+                        expires_on=evidence(nv.field) if evidence is not None else None,
                     )
                 )
             rows.append(

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import AuditEntry, audit
-from profiles import fieldtypes
+from profiles import attention, fieldtypes
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
     DataField,
@@ -85,6 +85,11 @@ def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
             profiles = profiles.filter(is_representative=True)
     else:
         profiles = profiles.order_by("name", "id")
+    needs_attention = request.GET.get("attention") == "1"
+    if needs_attention:
+        profiles = attention.needing_attention(
+            profiles, request.organization.pk, kind, today(request)
+        )
     page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -96,6 +101,10 @@ def profile_list(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
             "query": query,
             "status": status,
             "representatives": request.GET.get("representatives") == "1",
+            "needs_attention": needs_attention,
+            "flagged": attention.flagged(
+                request.organization.pk, kind, today(request), [p.pk for p in page]
+            ),
         },
     )
 

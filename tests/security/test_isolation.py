@@ -74,6 +74,7 @@ def objects(org, owner):
         "profile_uuid": profile.uuid,
         "field_uuid": field.uuid,
         "field_key": field.uuid.hex,
+        "period": "2026-01-31",
         "document_uuid": document.uuid,
         "dossier_uuid": dossier.uuid,
         "group_uuid": group.uuid,

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scopes_disabled
 
-from monitoring.dispatch import dispatch_due, open_run
-from monitoring.models import UpdateRun
+from monitoring.dispatch import dispatch_due, dispatch_group_now, open_run
+from monitoring.models import UpdateGroup, UpdateRun
 
 
 class Command(BaseCommand):
@@ -15,8 +16,25 @@ class Command(BaseCommand):
         "and opens their dossiers here, without a worker."
     )
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--group",
+            type=uuid.UUID,
+            help="Send this group's current period now, whether or not it is due.",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
-        run_ids = dispatch_due(fan_out=False)
+        if options["group"]:
+            with scopes_disabled():
+                group = UpdateGroup.objects.filter(uuid=options["group"]).first()
+            if group is None:
+                raise CommandError(f"No update group {options['group']}.")
+            run_id = dispatch_group_now(group.pk, fan_out=False)
+            if run_id is None:
+                raise CommandError(f"“{group.title}” is paused: resume it first.")
+            run_ids = [run_id]
+        else:
+            run_ids = dispatch_due(fan_out=False)
         if not run_ids:
             self.stdout.write("No update group is due.")
             return

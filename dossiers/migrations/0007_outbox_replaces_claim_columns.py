@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('dossiers', '0005_review_and_attribution'),
+        ('dossiers', '0006_backfill_history_dossier_uuid'),
     ]
 
     operations = [
@@ -21,5 +21,9 @@ class Migration(migrations.Migration):
         migrations.RemoveField(
             model_name='dossier',
             name='reminded_at',
+        ),
+        migrations.RemoveField(
+            model_name='dossier',
+            name='changes_notified_at',
         ),
     ]

@@ -1,0 +1,206 @@
+"""A run's follow-up (counts, who has not answered, CSV) and sending a group on demand."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from dossiers.models import Dossier
+from dossiers.retention import purge_dossiers
+from monitoring import followup
+from monitoring.dispatch import dispatch_group_now, open_run
+from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.services import set_active
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+# The status each profile's dossier ends in, cycled over the run.
+MIX = [
+    "open",
+    "opened",
+    "in_progress",
+    "submitted",
+    "to_review",
+    "changes_requested",
+    "approved",
+    "expired",
+]
+
+
+def _run_of(org, n: int):
+    field = factories.field(org, "text", label="Address")
+    with scopes_disabled():
+        from profiles.models import Profile
+
+        Profile.objects.bulk_create(
+            Profile(organization=org, kind="contact", last_name=f"Client {i:04d}", first_name="A")
+            for i in range(n)
+        )
+    group = factories.group(org, [field], start_date=timezone.localdate())
+    run_id = dispatch_group_now(group.pk, fan_out=False)
+    open_run(run_id)
+    with scopes_disabled():
+        run = UpdateRun.objects.get(pk=run_id)
+        ids = list(
+            Dossier.objects.filter(update_group=group).order_by("id").values_list("id", flat=True)
+        )
+        for offset, status in enumerate(MIX):
+            Dossier.objects.filter(pk__in=ids[offset :: len(MIX)]).update(status=status)
+        Dossier.objects.filter(pk__in=ids[1 :: len(MIX)]).update(first_opened_at=timezone.now())
+    return group, run
+
+
+def _expected(n: int) -> dict[str, int]:
+    return {status: len(range(offset, n, len(MIX))) for offset, status in enumerate(MIX)}
+
+
+def _csv(client, org, group, run, query: str = "") -> list[list[str]]:
+    response = client.get(
+        f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}"
+        f"/outstanding.csv{query}"
+    )
+    assert response.status_code == 200
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+def test_a_run_of_a_thousand_counts_and_lists_the_outstanding_before_and_after_the_purge(
+    member_client, org
+):
+    group, run = _run_of(org, 1000)
+    expected = _expected(1000)
+    owed = sum(expected[s] for s in followup.OUTSTANDING)
+
+    def check() -> None:
+        with scope(organization=org):
+            counts = followup.outcomes(group, [run.period])[run.period]
+            assert dict(counts.by_status) == expected
+            assert counts.sent == 1000
+            assert counts.opened == expected["opened"]
+            answered = sum(expected.get(s, 0) for s in followup.ANSWERED)
+            assert counts.completion == answered * 100 // 1000
+            assert followup.outstanding(group, run.period).count() == owed
+        page = member_client.get(
+            f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+        )
+        assert page.status_code == 200
+        assert page.context["page"].paginator.count == owed
+        rows = _csv(member_client, org, group, run)
+        assert len(rows) == owed + 1
+        assert {r[3] for r in rows[1:]} == {
+            str(label)
+            for value, label in Dossier.Status.choices
+            if value in followup.OUTSTANDING and expected.get(value)
+        }
+
+    check()
+    with scopes_disabled():
+        Dossier.objects.filter(update_group=group).update(
+            created_at=timezone.now() - dt.timedelta(days=40)
+        )
+        Dossier.objects.filter(status__in=Dossier.AWAITING_DECISION).update(status="expired")
+    expected["expired"] += expected.pop("to_review") + expected.pop("changes_requested")
+    owed = sum(expected.get(s, 0) for s in followup.OUTSTANDING)
+    with scopes_disabled():
+        assert purge_dossiers() == 1000
+        assert not Dossier.objects.exists()
+    check()
+
+
+def test_the_outstanding_list_filters_and_searches(member_client, org):
+    group, run = _run_of(org, 16)
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    assert member_client.get(url + "?status=expired").context["page"].paginator.count == 2
+    assert member_client.get(url, {"q": "client 0002"}).context["page"].paginator.count == 1
+    assert member_client.get(url + "?status=approved").context["page"].paginator.count == 10
+    rows = _csv(member_client, org, group, run, "?status=expired")
+    assert len(rows) == 3
+
+
+def test_a_cell_a_spreadsheet_would_run_is_neutralised(member_client, org):
+    group, run = _run_of(org, 1)
+    with scopes_disabled():
+        from profiles.models import Profile
+
+        Profile.objects.update(last_name="=HYPERLINK(1)")
+    assert _csv(member_client, org, group, run)[1][0] == "'=HYPERLINK(1)"
+
+
+def test_the_follow_up_pages_are_404_elsewhere(outsider_client, member_client, org):
+    group, run = _run_of(org, 1)
+    base = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/"
+    assert outsider_client.get(base + f"{run.period.isoformat()}/").status_code == 404
+    assert member_client.get(base + "not-a-date/").status_code == 404
+    assert member_client.get(base + "1999-01-01/").status_code == 404
+
+
+def test_the_follow_up_counts_in_a_fixed_number_of_queries(
+    org, django_assert_num_queries, member_client
+):
+    group, run = _run_of(org, 40)
+    with scope(organization=org), django_assert_num_queries(2):
+        followup.outcomes(group, [run.period])
+
+
+def test_send_now_asks_with_the_count_then_opens_each_dossier_once(
+    owner_client, org, django_capture_on_commit_callbacks
+):
+    field = factories.field(org, "text")
+    for i in range(3):
+        factories.contact(org, last_name=f"C{i}")
+    group = factories.group(org, [field], start_date=dt.date(2030, 1, 1))
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/send/"
+    page = owner_client.get(url)
+    assert "3 recipients" in page.text
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = owner_client.post(url)
+        assert response.status_code == 302
+    with scopes_disabled():
+        assert Dossier.objects.count() == 3
+        assert UpdateRun.objects.count() == 1
+        group = UpdateGroup.objects.get()
+        # The scheduled run of that period does not send it again.
+        assert group.next_index == 1
+    # The scheduled pass finds nothing due for that period.
+    from monitoring.dispatch import dispatch_due
+
+    assert dispatch_due(timezone.now()) == []
+
+
+def test_send_now_is_for_admins(member_client, org):
+    group = factories.group(org, [factories.field(org, "text")])
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/send/"
+    assert member_client.post(url).status_code == 403
+
+
+def test_the_command_sends_one_group_now(org, capsys):
+    field = factories.field(org, "text")
+    factories.contact(org)
+    group = factories.group(org, [field], start_date=dt.date(2030, 1, 1))
+    call_command("dispatch_due", "--group", str(group.uuid))
+    assert "1 dossier(s) open" in capsys.readouterr().out
+    with scopes_disabled():
+        assert Dossier.objects.count() == 1
+
+
+def test_a_group_resumed_the_day_it_ran_is_next_due_after_that_run(org):
+    field = factories.field(org, "text")
+    factories.contact(org)
+    group = factories.group(org, [field], start_date=timezone.localdate() - dt.timedelta(days=1))
+    with scopes_disabled():
+        group = UpdateGroup.objects.get()
+    run_id = dispatch_group_now(group.pk, fan_out=False)
+    with scopes_disabled():
+        ran = UpdateRun.objects.get(pk=run_id).period
+        group = UpdateGroup.objects.select_related("organization").get()
+        set_active(group, False)
+        set_active(group, True)
+        group.refresh_from_db()
+    assert group.next_date > ran

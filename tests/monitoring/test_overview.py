@@ -1,0 +1,200 @@
+"""The compliance overview: statuses against a plain reference, filters, export, lists."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import itertools
+
+import pytest
+from django.utils import timezone
+from django_scopes import scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dossiers.models import Dossier, DossierItem
+from monitoring import overview
+from organizations.models import Organization
+from profiles.models import FieldValue
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+TODAY = dt.date(2026, 6, 15)
+_slugs = itertools.count()
+
+# (has a value, expiry offset in days or None, dossiers as (status, days after value, open?))
+cell = st.tuples(
+    st.booleans(),
+    st.one_of(st.none(), st.integers(-60, 60)),
+    st.lists(
+        st.tuples(
+            st.sampled_from(["open", "in_progress", "to_review", "expired", "submitted"]),
+            st.integers(-5, 5),
+        ),
+        max_size=2,
+    ),
+)
+
+
+def reference(has_value, expires_on, evidenced_at, requests, now) -> str:
+    """The rules of monitoring/overview.py, written plainly."""
+    pending = [
+        d
+        for d in requests
+        if (d.status in Dossier.OPEN_STATUSES and d.expires_at > now) or d.status == "to_review"
+    ]
+    if pending:
+        return "requested"
+    if requests:
+        latest = max(requests, key=lambda d: d.created_at)
+        if latest.status == "expired" and (
+            evidenced_at is None or evidenced_at < latest.created_at
+        ):
+            return "overdue"
+    if not has_value:
+        return "missing"
+    if expires_on is not None and expires_on < TODAY:
+        return "expired"
+    if expires_on is not None and expires_on <= TODAY + dt.timedelta(days=30):
+        return "expiring"
+    return "valid"
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(cells=st.lists(st.lists(cell, min_size=2, max_size=2), min_size=1, max_size=5))
+def test_the_statuses_match_a_plain_reference(db, cells):
+    n = next(_slugs)
+    org = Organization.objects.create(name=f"Org {n}", slug=f"org-{n}")
+    fields = [factories.field(org, "text", label=f"F{i}") for i in range(2)]
+    factories.field(org, "text", label="Not monitored")
+    factories.group(org, fields)
+    now = timezone.now()
+    expected = {}
+    with scopes_disabled():
+        for p, row in enumerate(cells):
+            profile = factories.contact(org, last_name=f"P{p:02d}")
+            for field, (has_value, offset, requests) in zip(fields, row, strict=True):
+                expires_on = TODAY + dt.timedelta(days=offset) if offset is not None else None
+                evidenced_at = now - dt.timedelta(days=10)
+                if has_value:
+                    FieldValue.objects.create(
+                        organization=org,
+                        profile=profile,
+                        field=field,
+                        value="x",
+                        expires_on=expires_on,
+                        last_evidenced_at=evidenced_at,
+                    )
+                made = []
+                for k, (status, days) in enumerate(requests):
+                    dossier = Dossier.objects.create(
+                        organization=org,
+                        profile=profile,
+                        kind="classic",
+                        title=f"R{k}",
+                        status=status,
+                        created_at=evidenced_at + dt.timedelta(days=days, seconds=k),
+                        expires_at=now + dt.timedelta(days=1 if k % 2 == 0 else -1),
+                    )
+                    DossierItem.objects.create(organization=org, dossier=dossier, field=field)
+                    made.append(dossier)
+                expected[(profile.pk, field.pk)] = reference(
+                    has_value, expires_on, evidenced_at if has_value else None, made, now
+                )
+    rows = overview.page(org.pk, overview.Filters(), TODAY, offset=0, limit=1000)
+    assert {(r["profile_id"], r["field_id"]): r["status"] for r in rows} == expected
+    counts = overview.counts(org.pk, overview.Filters(), TODAY)
+    assert sum(counts.values()) == len(expected)
+    for status in overview.STATUSES:
+        assert counts[status] == sum(1 for s in expected.values() if s == status)
+        assert overview.total(org.pk, overview.Filters(status=status), TODAY) == counts[status]
+
+
+@pytest.fixture
+def monitored(org):
+    address = factories.field(org, "text", label="Address")
+    proof = factories.field(org, "text", label="Proof", applies_to="company")
+    factories.group(org, [address], title="People")
+    factories.group(org, [proof], title="Firms", applies_to="company")
+    initech = factories.company(org, name="Initech")
+    ok = factories.contact(org, last_name="Valid", company=initech)
+    late = factories.contact(org, last_name="Lapsed")
+    factories.contact(org, last_name="Empty")
+    with scopes_disabled():
+        FieldValue.objects.create(organization=org, profile=ok, field=address, value="a")
+        FieldValue.objects.create(
+            organization=org,
+            profile=late,
+            field=address,
+            value="b",
+            expires_on=timezone.localdate() - dt.timedelta(days=1),
+        )
+    return {"initech": initech, "ok": ok, "late": late}
+
+
+def test_the_page_counts_filters_and_links(member_client, org, monitored):
+    url = f"/o/{org.slug}/monitoring/overview/"
+    page = member_client.get(url)
+    assert page.status_code == 200
+    assert page.context["counts"] == {
+        "valid": 1,
+        "expiring": 0,
+        "requested": 0,
+        "overdue": 0,
+        "expired": 1,
+        "missing": 2,  # Empty's address, Initech's proof
+    }
+    assert member_client.get(url, {"status": "expired"}).context["page"].paginator.count == 1
+    assert member_client.get(url, {"kind": "company"}).context["page"].paginator.count == 1
+    company = member_client.get(url, {"company": str(monitored["initech"].uuid)})
+    assert company.context["page"].paginator.count == 2  # the company and its contact
+    assert member_client.get(url, {"q": "lapsed"}).context["page"].paginator.count == 1
+    hostile = {"status": "<script>", "group": "x", "company": "y", "profile": "z"}
+    assert member_client.get(url, hostile).status_code == 200
+
+
+def test_the_page_takes_a_fixed_number_of_queries(
+    member_client, org, monitored, django_assert_max_num_queries
+):
+    for i in range(30):
+        factories.contact(org, last_name=f"More {i}")
+    with django_assert_max_num_queries(12):
+        member_client.get(f"/o/{org.slug}/monitoring/overview/")
+
+
+def test_the_export_streams_every_filtered_cell(member_client, org, monitored):
+    response = member_client.get(f"/o/{org.slug}/monitoring/overview.csv", {"kind": "contact"})
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) == 1 + 3
+    assert {r[4] for r in rows[1:]} == {"Valid", "Expired", "Missing"}
+
+
+def test_an_open_request_links_the_dossier(member_client, org, monitored):
+    with scopes_disabled():
+        from profiles.models import DataField
+
+        address = DataField.objects.get(label="Address")
+    dossier = factories.dossier(org, monitored["late"], [address])
+    page = member_client.get(f"/o/{org.slug}/monitoring/overview/", {"status": "requested"})
+    assert str(dossier.uuid) in page.text
+
+
+def test_the_lists_filter_and_flag_who_needs_attention(member_client, org, monitored):
+    url = f"/o/{org.slug}/contacts/"
+    everyone = member_client.get(url)
+    assert monitored["late"].pk in everyone.context["flagged"]
+    assert monitored["ok"].pk not in everyone.context["flagged"]
+    attention = member_client.get(url, {"attention": "1"})
+    names = {p.last_name for p in attention.context["page"]}
+    assert names == {"Lapsed", "Empty"}
+    assert "Needs attention" in attention.text
+
+
+def test_the_overview_is_404_to_another_organisation(outsider_client, org):
+    assert outsider_client.get(f"/o/{org.slug}/monitoring/overview/").status_code == 404
