@@ -10,6 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from dossiers.models import Dossier
 from monitoring.dispatch import dispatch_due
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, FieldValue
@@ -177,6 +178,32 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     with scopes_disabled():
         assert FieldValue.objects.get(field=proof_field).expires_on == dt.date(2027, 6, 30)
     assert page.locator(f"#field-{empty_field.uuid} .more-button").is_disabled()
+
+    # Follow-up: the run's counts and who has not answered, the overview, sending on demand.
+    factories.contact(org, first_name="Paul", last_name="Durand", email="paul@example.com")
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/")
+    page.click("a:has-text('Proof of address')")
+    assert page.is_visible("text=Dossiers go out at")
+    page.click("table >> a >> nth=0")
+    assert page.is_visible("h1:has-text('Run of')")
+    _shot(page, shots, "16-run-follow-up")
+    page.click("nav.mainnav >> text=Compliance")
+    assert page.is_visible("h1:has-text('Compliance overview')")
+    _shot(page, shots, "17-overview")
+    page.go_back()
+    page.go_back()
+    page.click("a:has-text('Send now')")
+    assert page.is_visible("text=2 recipients")
+    _shot(page, shots, "18-send-now")
+    page.click("button:has-text('Send now')")
+    assert page.is_visible("text=are being opened and sent")
+    with scopes_disabled():
+        assert sorted(
+            Dossier.objects.filter(update_group__isnull=False).values_list(
+                "profile__last_name", flat=True
+            )
+        ) == ["Durand", "Martin"]
+    page.goto(f"{live_server.url}/o/{org.slug}/profiles/{client_profile.uuid}/")
 
     # d. The same pages in French.
     page.click("button[lang=fr]")
