@@ -139,3 +139,12 @@ def test_a_second_drain_at_the_same_moment_skips_the_rows_the_first_holds(org):
         release.set()
         thread.join()
     assert keys == {f"lock:{i}" for i in range(4, 10)}
+
+
+def test_cron_only_installs_send_the_outbox_with_a_command(org, capsys):
+    from django.core.management import call_command
+
+    _queue(org, 2, "cron")
+    call_command("send_messages")
+    assert "2 e-mail(s) sent." in capsys.readouterr().out
+    assert len(mail.outbox) == 2

@@ -138,3 +138,13 @@ def test_a_clients_download_with_s3_down_is_a_clear_page(owner_client, org, owne
     response = Client().get(f"/d/{token}/files/{field.uuid}/")
     assert response.status_code == 503
     assert "not answering just now" in response.text
+
+
+def test_cron_only_installs_delete_pending_files_with_a_command(org, capsys):
+    from django.core.management import call_command
+
+    key = default_storage.save("uploads/left", ContentFile(factories.PDF))
+    PendingDeletion.objects.create(key=key)
+    call_command("delete_pending_files")
+    assert "1 file(s) deleted." in capsys.readouterr().out
+    assert not default_storage.exists(key) and not PendingDeletion.objects.exists()
