@@ -7,6 +7,7 @@ import threading
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -142,8 +143,6 @@ def test_a_second_drain_at_the_same_moment_skips_the_rows_the_first_holds(org):
 
 
 def test_cron_only_installs_send_the_outbox_with_a_command(org, capsys):
-    from django.core.management import call_command
-
     _queue(org, 2, "cron")
     call_command("send_messages")
     assert "2 e-mail(s) sent." in capsys.readouterr().out

@@ -9,6 +9,7 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -141,8 +142,6 @@ def test_a_clients_download_with_s3_down_is_a_clear_page(owner_client, org, owne
 
 
 def test_cron_only_installs_delete_pending_files_with_a_command(org, capsys):
-    from django.core.management import call_command
-
     key = default_storage.save("uploads/left", ContentFile(factories.PDF))
     PendingDeletion.objects.create(key=key)
     call_command("delete_pending_files")
