@@ -3,8 +3,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 RUN apt-get update && apt-get install -y --no-install-recommends gettext \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY pyproject.toml ./
-RUN pip install --no-cache-dir .
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 RUN DEBUG=1 python manage.py compilemessages --ignore=.venv \
     && DEBUG=0 SECRET_KEY=build-only-not-a-real-secret-build-only-not-a-real-secret \
@@ -12,4 +12,4 @@ RUN DEBUG=1 python manage.py compilemessages --ignore=.venv \
 RUN useradd --create-home app && mkdir -p /app/var && chown app /app/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "-c", "config/gunicorn.py", "config.wsgi:application"]

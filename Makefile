@@ -5,19 +5,26 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint messages screenshots bench
+.PHONY: run test lint messages screenshots bench lock
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet .
+# Installs the pinned set of the lock files; `make lock` resolves them again from pyproject.toml.
+$(VENV)/.installed: requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements.lock
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet ".[test]"
+$(VENV)/.installed-test: requirements-test.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-test.lock
 	touch $(VENV)/.installed $@
+
+lock: $(VENV)/.installed-test
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
+	$(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --extra test -o requirements-test.lock pyproject.toml
 
 run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput

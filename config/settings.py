@@ -7,6 +7,8 @@ listed in the README.
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
@@ -47,6 +49,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "django_celery_beat",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "organizations",
     "profiles",
     "dossiers",
@@ -62,12 +67,18 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "organizations.security.SecurityHeadersMiddleware",
+    # After authentication (the limit depends on who asks), before anything reads the body.
+    "organizations.security.RequestBodyLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "organizations.middleware.TenantMiddleware",
     "profiles.middleware.StorageUnavailableMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with its own page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
@@ -118,6 +129,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes counts failed logins per (user name, client address) and refuses more for a
+# while; the standalone backend only checks, ModelBackend authenticates.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
+# Per user name and address: a guesser is stopped without letting anyone lock a colleague
+# out from elsewhere by typing wrong passwords for their name.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_CLIENT_IP_CALLABLE = "organizations.clientip.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+# Password-reset requests per client address and per e-mail address, each per hour.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10)
+PASSWORD_RESET_LIMIT_PER_EMAIL = 3
+# The optional second factor: TOTP codes from an authenticator app (django-otp).
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Back office")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -162,6 +193,15 @@ if AWS_STORAGE_BUCKET_NAME:
                 read_timeout=env_int("AWS_S3_READ_TIMEOUT", 20),
                 retries={"mode": "standard", "max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
             ),
+            # Encryption at rest by the S3 server: "AES256", or "aws:kms" with a key id.
+            "object_parameters": {
+                name: value
+                for name, value in (
+                    ("ServerSideEncryption", env_str("AWS_S3_SERVER_SIDE_ENCRYPTION")),
+                    ("SSEKMSKeyId", env_str("AWS_S3_SSE_KMS_KEY_ID")),
+                )
+                if value
+            },
         },
     }
 else:
@@ -179,7 +219,12 @@ STORAGES = {
         )
     },
 }
+# Keys per S3 DeleteObjects request: 1,000 is the most S3 takes in one.
+S3_DELETE_BATCH_SIZE = 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# The largest request body, uploads included, from a logged-in user or a client on the portal;
+# anonymous requests elsewhere get 256 KB. Over it: a 413 page, the body unread.
+REQUEST_BODY_LIMIT_MB = env_int("REQUEST_BODY_LIMIT_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # E-mail: printed to the console unless an SMTP host is given.
@@ -254,8 +299,23 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
 # A run not finished this long after it was recorded is enqueued again by the sweep.
 RUN_SWEEP_AFTER_SECONDS = env_int("RUN_SWEEP_AFTER_SECONDS", 900)
 
+# The proxies in front of gunicorn (addresses or networks): only from them is the client's
+# address taken from X-Forwarded-For, for rate limits and the audit log.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an IP address or network."
+        ) from None
+
 # Security: strict in production, where TLS ends at the proxy in front of gunicorn.
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("SESSION_HOURS", 12) * 3600
+PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
+)
 CSRF_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -291,6 +351,10 @@ CSRF_FAILURE_VIEW = "organizations.views.csrf_failure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Every line passes the mask: link tokens never reach the logs ("Gone: /d/***").
+    "filters": {"mask_tokens": {"()": "organizations.logmask.MaskTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_tokens"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes narrates every attempt at INFO; its lock-outs are warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,7 +11,10 @@ class DossiersConfig(AppConfig):
     verbose_name = _("Dossiers")
 
     def ready(self) -> None:
-        from dossiers import messages
+        from dossiers import (
+            messages,
+            revocation,  # noqa: F401  (revokes the links of a former recipient)
+        )
 
         messages.register_kinds()
 
@@ -29,3 +36,24 @@ class DossiersConfig(AppConfig):
                 "schedule": crontab(minute=15),
             },
         }
+
+    def field_in_use(self, field: object) -> bool:
+        """A dossier asking for the field holds values of its type (asked or answered)."""
+        from dossiers.models import DossierItem
+
+        return DossierItem.objects.filter(field=field).exists()
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from dossiers.privacy import records
+
+        return records(profile)
+
+    def privacy_files(self, profile: Any) -> list[tuple[str, str]]:
+        from dossiers.privacy import files
+
+        return files(profile)
+
+    def privacy_erase(self, profile: Any) -> None:
+        from dossiers.privacy import erase
+
+        erase(profile)

@@ -88,12 +88,12 @@ def queue_link_messages(dossier_ids: Sequence[int], kind: str, *, again: bool = 
     # A contact answers for itself; a company through its representatives: two joins, each
     # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
     recipients = f"""
-        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email
+        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
         FROM {Dossier._meta.db_table} d
         JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
         WHERE d.id IN ({ids}) AND p.kind = %s AND p.email <> ''
         UNION ALL
-        SELECT d.organization_id, d.id, p.id, p.email
+        SELECT d.organization_id, d.id, p.id, p.email, p.language
         FROM {Dossier._meta.db_table} d
         JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
         WHERE d.id IN ({ids}) AND p.is_representative AND p.archived_at IS NULL
@@ -103,10 +103,11 @@ def queue_link_messages(dossier_ids: Sequence[int], kind: str, *, again: bool = 
         cursor.execute(
             f"""
             INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
-                next_attempt_at, last_error, created_at, kind, address, dossier_id, profile_id)
+                next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
+                profile_id)
             SELECT r.organization_id,
                 CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
-                %s, 0, %s, '', %s, %s, r.email, r.dossier_id, r.profile_id
+                %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
             FROM ({recipients}) r
             WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
             ON CONFLICT DO NOTHING

@@ -18,6 +18,7 @@ from django_scopes import scope, scopes_disabled
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
+from dossiers.revocation import is_still_recipient
 from dossiers.submission import (
     NotAnswered,
     WriteBackError,
@@ -26,6 +27,7 @@ from dossiers.submission import (
     save_draft,
     submit,
 )
+from organizations.clientip import client_ip
 from organizations.models import Membership
 from profiles import fieldtypes
 from profiles.services import StorageUnavailable, delete_stored, store_uploads
@@ -38,7 +40,7 @@ BAD_TOKENS_WINDOW = 600  # seconds
 
 
 def _bad_token_key(request: HttpRequest) -> str:
-    return f"portal:bad-token:{request.META.get('REMOTE_ADDR', '')}"
+    return f"portal:bad-token:{client_ip(request)}"
 
 
 def _too_many_bad_tokens(request: HttpRequest) -> bool:
@@ -62,20 +64,24 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
 
 @require_http_methods(["GET", "POST"])
 def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
-    if _too_many_bad_tokens(request):
-        response = _page(request, "message", {"kind": "throttled"}, status=429)
-        response["Retry-After"] = str(BAD_TOKENS_WINDOW)
-        return response
     access = None
     if 20 <= len(token) <= 100:
         # The token names its organisation: looking it up crosses tenants by design.
         with scopes_disabled():
             access = (
-                AccessToken.objects.select_related("dossier", "recipient", "organization")
+                AccessToken.objects.select_related("dossier__profile", "recipient", "organization")
                 .filter(token_hash=hash_token(token))
                 .first()
             )
+    if access is not None and not is_still_recipient(access.dossier, access.recipient):
+        access = None  # a former representative, or an archived person
     if access is None:
+        # Only failed look-ups are slowed down: a valid link is always served, so nobody
+        # can lock clients out by spending the limit of an address they share (a proxy's).
+        if _too_many_bad_tokens(request):
+            response = _page(request, "message", {"kind": "throttled"}, status=429)
+            response["Retry-After"] = str(BAD_TOKENS_WINDOW)
+            return response
         _count_bad_token(request)
         return _page(request, "message", {"kind": "invalid"}, status=404)
 

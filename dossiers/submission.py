@@ -9,10 +9,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from dossiers import audit as audit_actions
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.writeback import Approval, write_back
-from organizations.models import AuditEntry, record_audit
+from organizations.models import record_audit
 from profiles.models import Profile
 from profiles.storage import forget
 
@@ -129,7 +130,7 @@ def save_draft(
             record_audit(
                 locked.organization,
                 on_behalf_by,
-                AuditEntry.Action.DOSSIER_DRAFTED_ON_BEHALF,
+                audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
                 locked,
                 recipient=recipient.display_name if recipient else None,
                 dossier=locked.uuid,
@@ -198,7 +199,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 record_audit(
                     locked.organization,
                     on_behalf_by,
-                    AuditEntry.Action.DOSSIER_SUBMITTED_ON_BEHALF,
+                    audit_actions.DOSSIER_SUBMITTED_ON_BEHALF,
                     locked,
                     recipient=recipient.display_name if recipient else None,
                     dossier=locked.uuid,

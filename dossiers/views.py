@@ -14,13 +14,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from dossiers import audit as audit_actions
 from dossiers import review
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.messages import INVITATION, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemReview
 from dossiers.opening import open_dossiers
 from organizations.lookups import get_for_org, search_query
-from organizations.models import AuditEntry, audit
+from organizations.models import audit
 from profiles import fieldtypes
 from profiles.models import Profile
 from profiles.views import INLINE_TYPES, serve_file
@@ -202,7 +203,7 @@ def dossier_approve(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> H
     if approved:
         audit(
             request,
-            AuditEntry.Action.DOSSIER_APPROVED,
+            audit_actions.DOSSIER_APPROVED,
             dossier,
             dossier=dossier.uuid,
             items=item.field.label if item else approved,
@@ -241,7 +242,7 @@ def dossier_reject(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     audit(
         request,
-        AuditEntry.Action.DOSSIER_REJECTED,
+        audit_actions.DOSSIER_REJECTED,
         dossier,
         dossier=dossier.uuid,
         item=item.field.label,
@@ -280,6 +281,7 @@ def dossier_open_link(request: HttpRequest, org_slug: str, dossier_uuid: Any) ->
         messages.error(request, _("This company has no representative to answer for it."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     token = AccessToken.issue(dossier, recipients[0], issued_to=request.user)
+    audit(request, audit_actions.CLIENT_PAGE_OPENED, dossier.title, dossier=dossier.uuid)
     return redirect(reverse("portal:dossier", kwargs={"token": token}))
 
 
@@ -290,6 +292,7 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
         messages.error(request, _("This dossier is closed: there is no link to send."))
     else:
         queue_link_messages([dossier.pk], INVITATION, again=True)
+        audit(request, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
@@ -297,6 +300,10 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
 @require_http_methods(["GET", "POST"])
 def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = get_for_org(request, Profile, uuid=profile_uuid)
+    if profile.is_archived:
+        # Refused here, for a crafted POST too: the page offers no such button.
+        messages.error(request, _("This profile is archived: restore it to open a dossier."))
+        return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
     form = ClassicDossierForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
         [dossier_id] = open_dossiers(
@@ -310,6 +317,13 @@ def dossier_create(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
             created_by=request.user,
         )
         dossier = Dossier.objects.get(pk=dossier_id)
+        audit(
+            request,
+            audit_actions.DOSSIER_CREATED,
+            dossier.title,
+            dossier=dossier.uuid,
+            profile=profile.display_name,
+        )
         messages.success(request, _("The dossier was opened and its link sent to the client."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     return render(request, "dossiers/create.html", {"form": form, "profile": profile})

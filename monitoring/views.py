@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers.models import Dossier
+from monitoring import audit as audit_actions
 from monitoring import followup, overview, schedule
 from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
@@ -24,7 +25,7 @@ from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import FieldTaken, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
-from organizations.models import AuditEntry, audit
+from organizations.models import audit
 from profiles.models import DataField, FieldValue, Kind, Profile
 
 
@@ -58,7 +59,7 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
         else:
             audit(
                 request,
-                AuditEntry.Action.GROUP_UPDATED if group_uuid else AuditEntry.Action.GROUP_CREATED,
+                audit_actions.GROUP_UPDATED if group_uuid else audit_actions.GROUP_CREATED,
                 group,
                 fields=", ".join(f.label for f in form.cleaned_data["fields"]),
                 frequency=group.frequency_display,
@@ -161,6 +162,7 @@ def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             )
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    audit(request, audit_actions.RUN_EXPORTED, group, period=run.period)
     name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return response
@@ -189,7 +191,7 @@ def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> Http
     existing = UpdateRun.objects.filter(group=group, period=period).first()
     if request.method == "POST" and group.is_active:
         dispatch_group_now(group.pk)
-        audit(request, AuditEntry.Action.GROUP_SENT_NOW, group, period=period)
+        audit(request, audit_actions.GROUP_SENT_NOW, group, period=period)
         messages.success(
             request,
             _("The dossiers of the period of %(date)s are being opened and sent.")
@@ -231,7 +233,7 @@ def group_recipients(request: HttpRequest, org_slug: str, group_uuid: Any) -> Ht
 def group_toggle(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     set_active(group, not group.is_active)
-    action = AuditEntry.Action.GROUP_RESUMED if group.is_active else AuditEntry.Action.GROUP_PAUSED
+    action = audit_actions.GROUP_RESUMED if group.is_active else audit_actions.GROUP_PAUSED
     audit(request, action, group)
     if group.is_active:
         messages.success(request, _("The group was resumed."))
@@ -246,7 +248,7 @@ def group_delete(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     title = group.title
     group.delete()
-    audit(request, AuditEntry.Action.GROUP_DELETED, title)
+    audit(request, audit_actions.GROUP_DELETED, title)
     messages.success(
         request,
         _(
@@ -285,7 +287,7 @@ def value_popup(
         value.save(update_fields=["expires_on", "updated_at"])
         audit(
             request,
-            AuditEntry.Action.EXPIRY_SET if value.expires_on else AuditEntry.Action.EXPIRY_CLEARED,
+            audit_actions.EXPIRY_SET if value.expires_on else audit_actions.EXPIRY_CLEARED,
             f"{profile.display_name} — {field.label}",
             before=before,
             after=value.expires_on,
@@ -403,6 +405,12 @@ def compliance_export(request: HttpRequest, org_slug: str) -> Any:
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
+    audit(
+        request,
+        audit_actions.OVERVIEW_EXPORTED,
+        _("Compliance overview"),
+        filters=request.GET.urlencode(),
+    )
     return response
 
 

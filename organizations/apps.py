@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -7,9 +11,19 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self) -> None:
-        from organizations import (
-            checks,  # noqa: F401  (registers the system checks)
-            members,
-        )
+        from organizations import accounts, audit, checks, members  # noqa: F401  (signals, tasks, checks)
 
+        # Every app's audit.py declares its actions; the log page lists them all.
+        audit.discover()
         members.register_kinds()
+        accounts.register_kinds()
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from organizations.privacy import records
+
+        return records(profile)
+
+    def privacy_erase(self, profile: Any) -> None:
+        from organizations.privacy import erase
+
+        erase(profile)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+from django.db import DatabaseError
 
 
 @register(Tags.security, deploy=True)
@@ -33,4 +34,37 @@ def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Error | W
                 id="backoffice.W002",
             )
         )
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        problems.append(
+            Error(
+                "The cache is per process: set CACHE_URL to a shared cache (Redis) so that "
+                "the portal's and the login's rate limits hold across web workers.",
+                id="backoffice.E002",
+            )
+        )
+    problems.extend(_demo_accounts())
     return problems
+
+
+def _demo_accounts() -> list[Warning]:
+    from django.contrib.auth import get_user_model
+
+    from organizations.demo import DEMO_ADMIN, DEMO_STAFF
+
+    try:
+        names = list(
+            get_user_model()
+            .objects.filter(username__in=[DEMO_ADMIN, DEMO_STAFF], email__endswith="@demo.example")
+            .values_list("username", flat=True)
+        )
+    except DatabaseError:
+        return []  # not migrated yet: nothing seeded either
+    if not names:
+        return []
+    return [
+        Warning(
+            f"The demo accounts {', '.join(sorted(names))} exist, with the password the README "
+            "prints: delete them (or change their passwords) before real use.",
+            id="backoffice.W003",
+        )
+    ]

@@ -1,17 +1,48 @@
 from __future__ import annotations
 
+import datetime as dt
+import unicodedata
+from typing import Any
+
 from django import forms
+from django.contrib.auth import get_user_model, password_validation
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from organizations.models import Membership, Organization
+from organizations.audit import known_actions
+from organizations.models import AuditEntry, Membership, Organization
 from organizations.signals import time_zone_changed
 
 
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language"]
+        fields = ["name", "time_zone", "default_language", "require_two_factor"]
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_require_two_factor(self) -> bool:
+        required = self.cleaned_data["require_two_factor"]
+        newly = required and not self.instance.require_two_factor
+        # The admin who turns it on must already use one, or they lock themselves out.
+        if newly and self.user is not None and not self.user.is_verified():
+            raise forms.ValidationError(
+                _("Turn on your own second factor first (Two-factor, at the top of the page).")
+            )
+        return required
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"]
+        # The name goes into e-mail subjects, where a line break would break the header.
+        if any(unicodedata.category(ch)[0] == "C" for ch in name):
+            raise forms.ValidationError(
+                _("The name cannot contain line breaks or control characters.")
+            )
+        return name
 
     def save(self, commit: bool = True) -> Organization:
         # Schedules are local dates: their UTC moments move with the time zone, together.
@@ -23,7 +54,8 @@ class OrganizationForm(forms.ModelForm):
 
 
 class AddMemberForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail"))
+    # 150: the length of a user name, which a new account takes from its e-mail.
+    email = forms.EmailField(label=_("E-mail"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     role = forms.ChoiceField(
@@ -41,3 +73,107 @@ class AddMemberForm(forms.Form):
         ).exists():
             raise forms.ValidationError(_("This person is already a member."))
         return email
+
+
+class NewAccountForm(forms.Form):
+    """The account of an invited person who has none: a name and a password."""
+
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ."))
+        elif first:
+            user = get_user_model()(
+                username=self.email,
+                email=self.email,
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(first, user)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class AuditFilterForm(forms.Form):
+    """One filter for the audit log page and its CSV export."""
+
+    app = forms.ChoiceField(label=_("Area"), required=False)
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    user = forms.ChoiceField(label=_("Who"), required=False)
+    since = forms.DateField(
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    until = forms.DateField(
+        label=_("To"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+
+    AREAS = {
+        "organizations": _("Organisation and members"),
+        "profiles": _("Profiles and fields"),
+        "dossiers": _("Dossiers"),
+        "monitoring": _("Data monitoring"),
+    }
+
+    def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        actions = known_actions()
+        apps_seen = sorted({a.app for a in actions})
+        self.fields["app"].choices = [
+            ("", _("All")),
+            *((app, self.AREAS.get(app, app)) for app in apps_seen),
+        ]
+        self.fields["action"].choices = [("", _("All")), *((a, a.label) for a in actions)]
+        members = Membership.objects.filter(organization=organization).select_related("user")
+        people = sorted(
+            ((str(m.user_id), m.user.get_full_name() or m.user.get_username()) for m in members),
+            key=lambda choice: choice[1].lower(),
+        )
+        self.fields["user"].choices = [("", _("Anyone")), *people]
+
+    def entries(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
+        if not self.is_bound or not self.is_valid():
+            return entries
+        data = self.cleaned_data
+        if data["app"]:
+            entries = entries.filter(action__startswith=data["app"] + ".")
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["user"]:
+            entries = entries.filter(user_id=int(data["user"]))
+        tz = timezone.get_current_timezone()
+        if data["since"]:
+            start = dt.datetime.combine(data["since"], dt.time.min, tzinfo=tz)
+            entries = entries.filter(at__gte=start)
+        if data["until"]:
+            end = dt.datetime.combine(data["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+            entries = entries.filter(at__lt=end)
+        return entries
+
+    def describe(self) -> str:
+        if not self.is_bound or not self.is_valid():
+            return ""
+        return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)

@@ -1,46 +1,68 @@
-"""Adding, re-roling and removing the members of an organisation."""
+"""Inviting, re-roling and removing the members of an organisation."""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
-from django.utils.encoding import force_bytes
-from django.utils.http import urlsafe_base64_encode
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
+from django_scopes import scopes_disabled
 
-from organizations.models import Membership, Organization
+from organizations.models import Invitation, Membership, Organization, hash_token
 from outbox import registry
 from outbox.mail import queue
 from outbox.models import Message
+
+INVITATION_VALIDITY = dt.timedelta(days=7)
 
 
 class LastAdmin(Exception):
     """An organisation keeps at least one administrator."""
 
 
-def add_member(
-    organization: Organization, email: str, role: str, first_name: str = "", last_name: str = ""
-) -> tuple[Membership, bool]:
-    """Adds the person with this e-mail, creating the account if needed.
+class InvitationUnusable(Exception):
+    """The invitation was accepted, cancelled or has expired meanwhile."""
 
-    Returns the membership and whether the account is new (it then needs a password).
+
+def invite_member(
+    organization: Organization,
+    email: str,
+    role: str,
+    *,
+    first_name: str = "",
+    last_name: str = "",
+    invited_by: Any = None,
+) -> tuple[Invitation, str]:
+    """A new invitation and its token (only its hash is stored).
+
+    Whether an account with this e-mail exists plays no part: the answer, the e-mail and the
+    audit entry are the same either way. An older pending invitation to the same address is
+    replaced, so only the latest link works.
     """
-    User = get_user_model()
+    token = secrets.token_urlsafe(32)
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).order_by("pk").first()
-        created = user is None
-        if created:
-            user = User(username=email, email=email, first_name=first_name, last_name=last_name)
-            user.set_unusable_password()
-            user.save()
-        membership = Membership.objects.create(organization=organization, user=user, role=role)
-    return membership, created
+        Invitation.objects.filter(
+            organization=organization, email__iexact=email, accepted_at__isnull=True
+        ).delete()
+        invitation = Invitation.objects.create(
+            organization=organization,
+            email=email,
+            role=role,
+            first_name=first_name,
+            last_name=last_name,
+            token_hash=hash_token(token),
+            invited_by=invited_by,
+            expires_at=timezone.now() + INVITATION_VALIDITY,
+        )
+    return invitation, token
 
 
 INVITATION = "organizations.member_invitation"
@@ -50,44 +72,105 @@ def register_kinds() -> None:
     registry.register(INVITATION, _render_invitation, _("Invitation to the back office"))
 
 
-def send_invitation(membership: Membership) -> None:
+def send_invitation(invitation: Invitation) -> None:
     """Queues the invitation in the caller's transaction; the outbox drain sends it."""
     queue(
         [
             Message(
-                organization_id=membership.organization_id,
-                key=f"{INVITATION}:{membership.pk}",
+                organization_id=invitation.organization_id,
+                key=f"{INVITATION}:{invitation.pk}",
                 kind=INVITATION,
-                address=membership.user.email,
-                membership=membership,
+                address=invitation.email,
+                invitation=invitation,
             )
         ]
     )
 
 
 def _render_invitation(row: Message) -> EmailMessage | None:
-    membership = row.membership
-    if membership is None:
+    """The link is minted as the e-mail goes: its token exists in clear in the e-mail only.
+    An invitation accepted or expired meanwhile is not sent."""
+    invitation = row.invitation
+    if invitation is None or invitation.accepted_at or invitation.expires_at <= timezone.now():
         return None
-    membership.organization = row.organization
-    return invitation_message(membership, settings.SITE_URL)
+    token = secrets.token_urlsafe(32)
+    Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
+    invitation.organization = row.organization
+    return invitation_message(invitation, token, settings.SITE_URL)
 
 
-def invitation_message(membership: Membership, site_url: str) -> EmailMessage:
-    """An e-mail with a link to choose a password, valid as a password-reset link is."""
-    user = membership.user
-    path = reverse(
-        "password_reset_confirm",
-        kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        },
-    )
-    context = {"organization": membership.organization, "user": user, "url": site_url + path}
-    with translation.override(membership.organization.default_language):
-        subject = render_to_string("organizations/email/invitation_subject.txt", context).strip()
+def invitation_message(invitation: Invitation, token: str, site_url: str) -> EmailMessage:
+    """An e-mail with the link to accept, in the organisation's language."""
+    path = reverse("invitation_accept", kwargs={"token": token})
+    context = {
+        "organization": invitation.organization,
+        "invitation": invitation,
+        "url": site_url + path,
+    }
+    with translation.override(invitation.organization.default_language):
+        subject = render_to_string("organizations/email/invitation_subject.txt", context)
         body = render_to_string("organizations/email/invitation.txt", context)
-    return EmailMessage(subject=subject, body=body, to=[user.email])
+    # An organisation's name is free text: a line break in it must not break the header.
+    subject = " ".join(subject.split())
+    return EmailMessage(subject=subject, body=body, to=[invitation.email])
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The pending invitation this link names, whatever its organisation, or None."""
+    if not 20 <= len(token) <= 100:
+        return None
+    # The token names its organisation: looking it up crosses tenants by design.
+    with scopes_disabled():
+        return (
+            Invitation.objects.select_related("organization")
+            .filter(
+                token_hash=hash_token(token),
+                accepted_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            .first()
+        )
+
+
+def account_exists(email: str) -> bool:
+    User = get_user_model()
+    return User.objects.filter(email__iexact=email).exists() or (
+        User.objects.filter(username__iexact=email).exists()
+    )
+
+
+def accept_invitation(invitation: Invitation, user: Any) -> Membership:
+    """Makes `user` a member with the invited role; a second acceptance changes nothing."""
+    with scopes_disabled(), transaction.atomic():
+        # A conditional UPDATE: of two clicks at once, one claims the invitation.
+        claimed = Invitation.objects.filter(
+            pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=timezone.now()
+        ).update(accepted_at=timezone.now())
+        if claimed != 1:
+            raise InvitationUnusable
+        membership, _created = Membership.objects.get_or_create(
+            organization=invitation.organization,
+            user=user,
+            defaults={"role": invitation.role},
+        )
+    return membership
+
+
+def create_account(invitation: Invitation, first_name: str, last_name: str, password: str) -> Any:
+    """The account of a person who had none, named by the invited e-mail."""
+    User = get_user_model()
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(
+                username=invitation.email,
+                email=invitation.email,
+                first_name=first_name,
+                last_name=last_name,
+                password=password,
+            )
+    except IntegrityError:
+        # Someone made this account between the page and the post: they log in instead.
+        raise InvitationUnusable from None
 
 
 def _other_admins(membership: Membership) -> int:

@@ -10,8 +10,10 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import Resolver404, resolve
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django_scopes import scope, scopes_disabled
 
 from organizations.models import Membership, Organization
@@ -43,6 +45,11 @@ class TenantMiddleware:
         if membership is None:
             raise Http404
         organization: Organization = membership.organization
+        if organization.require_two_factor and not request.user.is_verified():
+            # Setting it up, or entering a code for this session, is the way in.
+            return redirect(
+                f"{reverse('two_factor')}?{urlencode({'next': request.get_full_path()})}"
+            )
         request.organization = organization
         request.membership = membership
         timezone.activate(organization.tzinfo)

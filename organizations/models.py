@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import uuid
 import zoneinfo
 
@@ -23,6 +24,13 @@ class Organization(models.Model):
     )
     default_language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default="fr"
+    )
+    require_two_factor = models.BooleanField(
+        _("require a second factor"),
+        default=False,
+        help_text=_(
+            "Members must log in with a code from an authenticator app as well as their password."
+        ),
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -71,36 +79,48 @@ class Membership(models.Model):
         return self.role == self.Role.ADMIN
 
 
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Invitation(models.Model):
+    """An e-mailed offer to join an organisation; a membership exists only once accepted.
+
+    The person accepts while logged in to their own account, or creates one: an admin never
+    attaches an existing account, and learns nothing about it.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(_("e-mail"), max_length=150)
+    role = models.CharField(
+        _("role"), max_length=10, choices=Membership.Role.choices, default=Membership.Role.STAFF
+    )
+    first_name = models.CharField(_("first name"), max_length=150, blank=True)
+    last_name = models.CharField(_("last name"), max_length=150, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.organization_id}"
+
+
 class AuditEntry(models.Model):
     """A staff change to the organisation's setup or to an expiry date, shown to admins."""
-
-    class Action(models.TextChoices):
-        ORGANIZATION_UPDATED = "organization.updated", _("Organisation settings changed")
-        FIELD_CREATED = "field.created", _("Data field created")
-        FIELD_UPDATED = "field.updated", _("Data field changed")
-        FIELD_ARCHIVED = "field.archived", _("Data field archived")
-        FIELD_RESTORED = "field.restored", _("Data field restored")
-        MEMBER_ADDED = "member.added", _("Member added")
-        MEMBER_ROLE_CHANGED = "member.role", _("Member's role changed")
-        MEMBER_REMOVED = "member.removed", _("Member removed")
-        GROUP_CREATED = "group.created", _("Update group created")
-        GROUP_UPDATED = "group.updated", _("Update group changed")
-        GROUP_PAUSED = "group.paused", _("Update group paused")
-        GROUP_RESUMED = "group.resumed", _("Update group resumed")
-        GROUP_DELETED = "group.deleted", _("Update group deleted")
-        GROUP_SENT_NOW = "group.sent_now", _("Update group sent now")
-        EXPIRY_SET = "expiry.set", _("Expiry date set")
-        EXPIRY_CLEARED = "expiry.cleared", _("Expiry date cleared")
-        DOSSIER_SUBMITTED_ON_BEHALF = (
-            "dossier.on_behalf",
-            _("Dossier submitted on the client's behalf"),
-        )
-        DOSSIER_DRAFTED_ON_BEHALF = (
-            "dossier.draft_on_behalf",
-            _("Dossier draft saved on the client's behalf"),
-        )
-        DOSSIER_APPROVED = "dossier.approved", _("Dossier answers approved")
-        DOSSIER_REJECTED = "dossier.rejected", _("Dossier answer sent back")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="audit_entries"
@@ -108,7 +128,8 @@ class AuditEntry(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    action = models.CharField(_("action"), max_length=40, choices=Action.choices)
+    # A namespaced string declared by the app that logs it (organizations.audit).
+    action = models.CharField(_("action"), max_length=80, db_index=True)
     target = models.CharField(_("object"), max_length=300)
     details = models.JSONField(_("details"), default=dict, blank=True)
     at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
@@ -123,21 +144,26 @@ class AuditEntry(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
 
+    @property
+    def action_label(self) -> str:
+        from organizations.audit import label_for
 
-def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
-    """Records a staff change; `details` holds plain values (before/after, changed fields)."""
-    user = request.user if request.user.is_authenticated else None  # type: ignore[attr-defined]
-    return record_audit(request.organization, user, action, target, **details)  # type: ignore[attr-defined]
+        return label_for(self.action)
 
 
 def record_audit(
     organization: Organization, user: object, action: str, target: object, **details: object
 ) -> AuditEntry:
-    """Records an action outside a back-office request (a service, in its transaction)."""
+    """Records an action outside a back-office request (a service, a signal, a login)."""
     return AuditEntry.objects.create(
         organization=organization,
-        user=user,
+        user=user if getattr(user, "is_authenticated", False) else None,
         action=action,
         target=str(target)[:300],
         details={key: str(value) if value is not None else None for key, value in details.items()},
     )
+
+
+def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
+    """Records a change made by the user of a back-office request, in its organisation."""
+    return record_audit(request.organization, request.user, action, target, **details)  # type: ignore[attr-defined]

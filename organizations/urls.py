@@ -6,8 +6,14 @@ urlpatterns = [
     path("", views.org_home, name="org_home"),
     path("settings/", views.organization_settings, name="organization_settings"),
     path("settings/audit/", views.audit_log, name="audit_log"),
+    path("settings/audit/export.csv", views.audit_export, name="audit_export"),
     path("settings/members/", views.member_add, name="member_add"),
     path("settings/members/<uuid:membership_uuid>/role/", views.member_role, name="member_role"),
+    path(
+        "settings/invitations/<uuid:invitation_uuid>/cancel/",
+        views.invitation_cancel,
+        name="invitation_cancel",
+    ),
     path(
         "settings/members/<uuid:membership_uuid>/remove/",
         views.member_remove,

@@ -1,21 +1,41 @@
 from __future__ import annotations
 
+import itertools
+import json
+from typing import Any
+
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
+from organizations import audit as audit_actions
+from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
-from organizations.forms import AddMemberForm, OrganizationForm
+from organizations.forms import AddMemberForm, AuditFilterForm, NewAccountForm, OrganizationForm
 from organizations.lookups import get_for_org
-from organizations.members import LastAdmin, add_member, change_role, remove_member, send_invitation
-from organizations.models import AuditEntry, Membership, audit
+from organizations.members import (
+    InvitationUnusable,
+    LastAdmin,
+    accept_invitation,
+    account_exists,
+    change_role,
+    create_account,
+    find_invitation,
+    invite_member,
+    remove_member,
+    send_invitation,
+)
+from organizations.models import AuditEntry, Invitation, Membership, audit, record_audit
 from outbox.models import Message
 
 
@@ -41,12 +61,12 @@ def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = OrganizationForm(request.POST or None, instance=request.organization)
+    form = OrganizationForm(request.POST or None, instance=request.organization, user=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
         audit(
             request,
-            AuditEntry.Action.ORGANIZATION_UPDATED,
+            audit_actions.SETTINGS_UPDATED,
             request.organization,
             changed=", ".join(form.changed_data),
         )
@@ -58,17 +78,7 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
 def _settings_page(
     request: HttpRequest, form: OrganizationForm, member_form: AddMemberForm, status: int = 200
 ) -> HttpResponse:
-    members = (
-        Membership.objects.filter(organization=request.organization)
-        .select_related("user")
-        .annotate(
-            invitation_status=Subquery(
-                Message.objects.filter(membership=OuterRef("pk"))
-                .order_by("-created_at", "-id")
-                .values("status")[:1]
-            )
-        )
-    )
+    members = Membership.objects.filter(organization=request.organization).select_related("user")
     return render(
         request,
         "organizations/settings.html",
@@ -76,6 +86,20 @@ def _settings_page(
             "form": form,
             "member_form": member_form,
             "members": members.order_by("user__last_name", "user__email"),
+            "invitations": Invitation.objects.filter(
+                organization=request.organization,
+                accepted_at__isnull=True,
+                expires_at__gt=timezone.now(),
+            )
+            # Whether its e-mail went out: staff see a refused address where they look.
+            .annotate(
+                email_status=Subquery(
+                    Message.objects.filter(invitation=OuterRef("pk"))
+                    .order_by("-created_at", "-id")
+                    .values("status")[:1]
+                )
+            )
+            .order_by("email"),
             "roles": Membership.Role.choices,
         },
         status=status,
@@ -88,32 +112,113 @@ def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = AddMemberForm(request.POST, organization=request.organization)
     if not form.is_valid():
         return _settings_page(request, OrganizationForm(instance=request.organization), form)
-    # The invitation is an outbox row written with the membership: SMTP down delays it.
+    email = form.cleaned_data["email"]
+    # The e-mail is an outbox row written with the invitation: SMTP down only delays it.
     with transaction.atomic():
-        membership, created = add_member(
+        invitation, _token = invite_member(
             request.organization,
-            form.cleaned_data["email"],
+            email,
             form.cleaned_data["role"],
-            form.cleaned_data["first_name"],
-            form.cleaned_data["last_name"],
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            invited_by=request.user,
         )
         audit(
             request,
-            AuditEntry.Action.MEMBER_ADDED,
-            membership.user.email,
+            audit_actions.MEMBER_INVITED,
+            email,
+            role=invitation.get_role_display(),
+        )
+        send_invitation(invitation)
+    # The same words whether or not the address has an account anywhere.
+    messages.success(
+        request,
+        _("An invitation was sent to %(email)s. They join once they accept it.") % {"email": email},
+    )
+    return redirect("organization_settings", org_slug=org_slug)
+
+
+@admin_required
+@require_POST
+def invitation_cancel(request: HttpRequest, org_slug: str, invitation_uuid: object) -> HttpResponse:
+    invitation = get_for_org(
+        request, Invitation.objects.filter(accepted_at__isnull=True), uuid=invitation_uuid
+    )
+    invitation.delete()
+    audit(request, audit_actions.INVITATION_CANCELLED, invitation.email)
+    messages.success(
+        request,
+        _("The invitation to %(email)s was cancelled.") % {"email": invitation.email},
+    )
+    return redirect("organization_settings", org_slug=org_slug)
+
+
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The link of an invitation: joined while logged in, or with a new account."""
+    invitation = find_invitation(token)
+    if invitation is None:
+        return _invitation_page(request, "invalid", status=404)
+    # Not "organization": the base template would take it for the current tenant.
+    context: dict[str, Any] = {"invitation": invitation, "invited_to": invitation.organization}
+    user = request.user
+    if user.is_authenticated:
+        if (user.email or "").lower() != invitation.email.lower():
+            return _invitation_page(request, "other_account", context, status=403)
+        if request.method == "POST":
+            return _join(request, invitation, user)
+        return _invitation_page(request, "confirm", context)
+    if account_exists(invitation.email):
+        messages.info(request, _("Log in to accept the invitation."))
+        return redirect_to_login(request.get_full_path())
+    form = NewAccountForm(
+        request.POST or None,
+        email=invitation.email,
+        initial={"first_name": invitation.first_name, "last_name": invitation.last_name},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = create_account(
+                invitation,
+                form.cleaned_data["first_name"],
+                form.cleaned_data["last_name"],
+                form.cleaned_data["password1"],
+            )
+        except InvitationUnusable:
+            return redirect_to_login(request.get_full_path())
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return _join(request, invitation, user)
+    return _invitation_page(request, "new_account", {**context, "form": form})
+
+
+def _join(request: HttpRequest, invitation: Invitation, user: Any) -> HttpResponse:
+    try:
+        membership = accept_invitation(invitation, user)
+    except InvitationUnusable:
+        return _invitation_page(request, "invalid", status=404)
+    with scope(organization=invitation.organization):
+        record_audit(
+            invitation.organization,
+            user,
+            audit_actions.MEMBER_ADDED,
+            invitation.email,
             role=membership.get_role_display(),
         )
-        if created:
-            send_invitation(membership)
-    if created:
-        messages.success(
-            request,
-            _("%(email)s was added and invited by e-mail to choose a password.")
-            % {"email": membership.user.email},
-        )
-    else:
-        messages.success(request, _("%(email)s was added.") % {"email": membership.user.email})
-    return redirect("organization_settings", org_slug=org_slug)
+    messages.success(
+        request,
+        _("Welcome to %(organization)s.") % {"organization": invitation.organization.name},
+    )
+    return redirect("org_home", org_slug=invitation.organization.slug)
+
+
+def _invitation_page(
+    request: HttpRequest, kind: str, context: dict[str, Any] | None = None, status: int = 200
+) -> HttpResponse:
+    response = render(
+        request, "organizations/invitation.html", {**(context or {}), "kind": kind}, status=status
+    )
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @admin_required
@@ -133,7 +238,7 @@ def member_role(request: HttpRequest, org_slug: str, membership_uuid: object) ->
         else:
             audit(
                 request,
-                AuditEntry.Action.MEMBER_ROLE_CHANGED,
+                audit_actions.MEMBER_ROLE_CHANGED,
                 membership.user.email,
                 role=membership.get_role_display(),
             )
@@ -152,7 +257,7 @@ def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) 
     except LastAdmin:
         messages.error(request, _("The organisation needs at least one administrator."))
     else:
-        audit(request, AuditEntry.Action.MEMBER_REMOVED, membership.user.email)
+        audit(request, audit_actions.MEMBER_REMOVED, membership.user.email)
         messages.success(
             request,
             _("%(email)s no longer belongs to the organisation.")
@@ -163,16 +268,43 @@ def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) 
 
 @admin_required
 def audit_log(request: HttpRequest, org_slug: str) -> HttpResponse:
-    entries = AuditEntry.objects.filter(organization=request.organization).select_related("user")
-    action = request.GET.get("action", "")
-    if action in AuditEntry.Action.values:
-        entries = entries.filter(action=action)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    form = AuditFilterForm(request.GET or None, organization=request.organization)
+    entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
+    page = Paginator(entries.select_related("user"), 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
     return render(
         request,
         "organizations/audit_log.html",
-        {"page": page, "actions": AuditEntry.Action.choices, "action": action},
+        {"page": page, "form": form, "query": query.urlencode()},
     )
+
+
+@admin_required
+def audit_export(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The filtered log as CSV, the same query as the page; the export is itself logged."""
+    form = AuditFilterForm(request.GET or None, organization=request.organization)
+    entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
+    audit(request, audit_actions.AUDIT_EXPORTED, request.organization, filters=form.describe())
+    rows = (
+        [
+            timezone.localtime(entry.at).isoformat(),
+            entry.user.get_username() if entry.user else "",
+            entry.action,
+            entry.action_label,
+            entry.target,
+            json.dumps(entry.details, ensure_ascii=False, sort_keys=True),
+        ]
+        for entry in entries.select_related("user").iterator(chunk_size=2000)
+    )
+    header = [_("When"), _("Who"), _("Action"), _("Description"), _("Object"), _("Details")]
+    response = StreamingHttpResponse(
+        csv_lines(itertools.chain([[str(h) for h in header]], rows)),
+        content_type="text/csv; charset=utf-8",
+    )
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="audit-{org_slug}-{stamp}.csv"'
+    return response
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -8,6 +8,7 @@ import logging
 import smtplib
 import time
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -104,7 +105,7 @@ def _describe(error: Exception) -> str:
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
     rows = list(
         Message.objects.filter(pk__in=ids)
-        .select_related("organization", "dossier", "profile", "membership__user")
+        .select_related("organization", "dossier", "profile", "invitation")
         .order_by("id")
     )
     connection = get_connection()
@@ -122,7 +123,9 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
     sent = 0
     try:
         for position, row in enumerate(rows):
-            with scope(organization=row.organization):
+            # A message of no organisation (a password reset) stays outside any tenant.
+            tenant = scope(organization=row.organization) if row.organization_id else nullcontext()
+            with tenant:
                 try:
                     email = registry.render(row)
                 except Exception as error:

@@ -23,8 +23,13 @@ class Delivery(models.Model):
         CANCELLED = "cancelled", _("No longer needed")
 
     # Points "up" by name only: the outbox sits left of every app that sends through it.
+    # Empty for the few messages of no organisation (a password reset).
     organization = models.ForeignKey(
-        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     # Two writes of one message (a task delivered twice, a sweep beside the first path)
     # make one row: the key is unique and inserts skip a conflict.
@@ -57,6 +62,8 @@ class Message(Delivery):
 
     kind = models.CharField(_("kind"), max_length=60)
     address = models.EmailField(_("address"), max_length=254)
+    # For a message whose reader's language no other row knows (a password reset).
+    language = models.CharField(max_length=8, blank=True)
     # What the message is about, so that staff see its fate where they look.
     dossier = models.ForeignKey(
         "dossiers.Dossier",
@@ -68,8 +75,9 @@ class Message(Delivery):
     profile = models.ForeignKey(
         "profiles.Profile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
-    membership = models.ForeignKey(
-        "organizations.Membership",
+    # A cancelled invitation takes its unsent message with it.
+    invitation = models.ForeignKey(
+        "organizations.Invitation",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

@@ -1,3 +1,7 @@
+from __future__ import annotations
+
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -18,3 +22,18 @@ class ProfilesConfig(AppConfig):
                 "schedule": 900.0,
             },
         }
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from profiles.privacy import records
+
+        return records(profile)
+
+    def privacy_files(self, profile: Any) -> list[tuple[str, str]]:
+        from profiles.privacy import files
+
+        return files(profile)
+
+    def privacy_erase(self, profile: Any) -> None:
+        from profiles.privacy import erase
+
+        erase(profile)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
@@ -66,6 +67,18 @@ def profile_form_class(kind: str) -> type[ContactForm] | type[CompanyForm]:
     return CompanyForm if kind == Kind.COMPANY else ContactForm
 
 
+def field_in_use(field: DataField) -> bool:
+    """Whether any value of the field is kept: on a profile, in its history, or in another
+    app's rows (each app answers through `AppConfig.field_in_use`, so none is imported)."""
+    if field.values.exists() or field.history.exists():
+        return True
+    return any(
+        config.field_in_use(field)
+        for config in apps.get_app_configs()
+        if hasattr(config, "field_in_use")
+    )
+
+
 class DataFieldForm(forms.ModelForm):
     choices_text = forms.CharField(
         label=_("Choices"),
@@ -95,7 +108,7 @@ class DataFieldForm(forms.ModelForm):
         self.fields["max_size_mb"].widget.attrs.update(min=1, max=50)
         self.initial.setdefault("choices_text", "\n".join(self.instance.choices or []))
         self.initial.setdefault("accepted_types", self.instance.accepted_types)
-        if self.instance.pk and self.instance.values.exists():
+        if self.instance.pk and field_in_use(self.instance):
             # Values already stored were validated for this type; changing it would strand them.
             self.fields["type"].disabled = True
             self.fields["type"].help_text = _("The type cannot change once values are stored.")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import uuid
 
@@ -175,8 +176,10 @@ class DataField(models.Model):
 
 
 def document_key(instance: Document, filename: str) -> str:
-    # The key reveals neither the tenant, the client nor the file's name, and cannot be guessed.
-    return f"documents/{secrets.token_hex(20)}"
+    # The key reveals neither the tenant, the client nor the file's name, and cannot be guessed;
+    # it keeps only the extension, which the caller set from the sniffed type.
+    extension = os.path.splitext(filename)[1].lower()
+    return f"documents/{secrets.token_hex(20)}{extension}"
 
 
 class Document(models.Model):

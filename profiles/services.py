@@ -24,7 +24,7 @@ from profiles.models import (
     document_key,
 )
 from profiles.storage import StorageUnavailable, forget
-from profiles.uploads import clean_filename
+from profiles.uploads import clean_filename, name_for_type
 
 logger = logging.getLogger(__name__)
 K = TypeVar("K")
@@ -48,7 +48,12 @@ class StoredFile:
 
 
 def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredFile:
-    """Puts an upload in storage. Slow I/O: call it before the transaction, not inside."""
+    """Puts an upload in storage. Slow I/O: call it before the transaction, not inside.
+
+    The name and the key take the extension of `content_type`, read from the content:
+    whatever the client called the file, it is stored and downloaded as what it is.
+    """
+    name = name_for_type(name, content_type)
     key = default_storage.save(document_key(None, name), upload)
     return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
@@ -73,15 +74,17 @@ def delete_pending(ids: list[int] | None = None) -> int:
 
 
 def delete_keys(keys: list[str]) -> None:
-    """One `DeleteObjects` request per thousand keys on S3, one call per file elsewhere."""
+    """One `DeleteObjects` request per S3_DELETE_BATCH_SIZE keys on S3, one call per file
+    elsewhere."""
     bucket = getattr(default_storage, "bucket", None)
     if bucket is None:
         for key in keys:
             default_storage.delete(key)
         return
-    for start in range(0, len(keys), 1000):
+    size = settings.S3_DELETE_BATCH_SIZE
+    for start in range(0, len(keys), size):
         response = bucket.delete_objects(
-            Delete={"Objects": [{"Key": key} for key in keys[start : start + 1000]], "Quiet": True}
+            Delete={"Objects": [{"Key": key} for key in keys[start : start + size]], "Quiet": True}
         )
         if response.get("Errors"):
             raise OSError(f"storage refused to delete {len(response['Errors'])} files")

@@ -30,6 +30,31 @@ def clean_filename(name: str) -> str:
     return (stem[:120] + ext[:10]) or "document"
 
 
+# The extension each accepted type is saved and downloaded under, and the spellings of it a
+# client's name may keep. Everything else the client called the file is replaced, so that a
+# PDF named "statement.cmd" reaches staff as "statement.pdf" and never runs.
+_EXTENSIONS = {
+    "application/pdf": (".pdf",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/png": (".png",),
+    "image/webp": (".webp",),
+    "image/heic": (".heic",),
+}
+
+
+def name_for_type(name: str, content_type: str) -> str:
+    """The cleaned name with the extension of the type read from the content."""
+    cleaned = clean_filename(name)
+    stem, ext = os.path.splitext(cleaned)
+    allowed = _EXTENSIONS.get(content_type)
+    if allowed is None:
+        # Not a type we accept: nothing the client wrote may choose how it opens.
+        return (stem or "document") + ".bin"
+    if ext.lower() in allowed:
+        return stem + ext.lower()
+    return (stem if ext else cleaned) + allowed[0]
+
+
 def sniff_content_type(upload: UploadedFile) -> str | None:
     upload.seek(0)
     head = upload.read(SNIFF_BYTES)

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from profiles import views
+from profiles import privacy_views, views
 
 
 class KindConverter:
@@ -25,6 +25,16 @@ urlpatterns = [
     path("profiles/<uuid:profile_uuid>/archive/", views.profile_archive, name="archive"),
     path("profiles/<uuid:profile_uuid>/values/", views.values_edit, name="values"),
     path("profiles/<uuid:profile_uuid>/history/", views.value_history, name="history"),
+    path(
+        "profiles/<uuid:profile_uuid>/privacy/export/",
+        privacy_views.privacy_export,
+        name="privacy_export",
+    ),
+    path(
+        "profiles/<uuid:profile_uuid>/privacy/erase/",
+        privacy_views.privacy_erase,
+        name="privacy_erase",
+    ),
     path("documents/<uuid:document_uuid>/", views.document_download, name="document"),
     path("settings/fields/<kind:url_kind>/", views.field_list, name="field_list"),
     path("settings/fields/<kind:url_kind>/new/", views.field_create, name="field_create"),

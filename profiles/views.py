@@ -15,8 +15,9 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
-from organizations.models import AuditEntry, audit
+from organizations.models import audit
 from profiles import attention, fieldtypes
+from profiles import audit as audit_actions
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
 from profiles.models import (
     DataField,
@@ -37,6 +38,7 @@ from profiles.services import (
     store_uploads,
 )
 from profiles.storage import open_for_download
+from profiles.uploads import name_for_type
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -115,6 +117,7 @@ def profile_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpRe
     form = profile_form_class(kind)(request.POST or None, organization=request.organization)
     if request.method == "POST" and form.is_valid():
         profile = form.save()
+        audit(request, audit_actions.PROFILE_CREATED, profile, kind=profile.kind)
         messages.success(request, _("%(name)s was created.") % {"name": profile.display_name})
         return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
     return render(request, "profiles/form.html", {"form": form, "kind": kind, "url_kind": url_kind})
@@ -127,7 +130,13 @@ def profile_edit(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Http
         request.POST or None, instance=profile, organization=request.organization
     )
     if request.method == "POST" and form.is_valid():
+        before = {name: form.initial.get(name) for name in form.changed_data}
         form.save()
+        if form.changed_data:
+            details = {"changed": ", ".join(form.changed_data)}
+            if "email" in form.changed_data:
+                details.update(email_before=before["email"], email_after=profile.email)
+            audit(request, audit_actions.PROFILE_UPDATED, profile, **details)
         messages.success(request, _("%(name)s was saved.") % {"name": profile.display_name})
         return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
     return render(
@@ -142,11 +151,14 @@ def profile_archive(request: HttpRequest, org_slug: str, profile_uuid: Any) -> H
     profile = _get_profile(request, profile_uuid)
     if profile.is_archived:
         profile.archived_at = None
+        action = audit_actions.PROFILE_RESTORED
         messages.success(request, _("%(name)s was restored.") % {"name": profile.display_name})
     else:
         profile.archived_at = timezone.now()
+        action = audit_actions.PROFILE_ARCHIVED
         messages.success(request, _("%(name)s was archived.") % {"name": profile.display_name})
     profile.save(update_fields=["archived_at", "updated_at"])
+    audit(request, action, profile)
     return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
 
 
@@ -274,7 +286,11 @@ def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False)
     except ValidationError:
         raise Http404 from None
     response = FileResponse(
-        handle, as_attachment=not inline, filename=name, content_type=content_type
+        handle,
+        as_attachment=not inline,
+        # Rows stored before names followed the sniffed type are corrected on the way out.
+        filename=name_for_type(name, content_type),
+        content_type=content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
@@ -286,8 +302,16 @@ def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False)
 
 
 def document_download(request: HttpRequest, org_slug: str, document_uuid: Any) -> HttpResponse:
-    document = get_for_org(request, Document, uuid=document_uuid)
-    return serve_document(document, inline=request.GET.get("inline") == "1")
+    document = get_for_org(request, Document.objects.select_related("profile"), uuid=document_uuid)
+    response = serve_document(document, inline=request.GET.get("inline") == "1")
+    audit(
+        request,
+        audit_actions.DOCUMENT_DOWNLOADED,
+        document.name,
+        document=document.uuid,
+        profile=document.profile.display_name,
+    )
+    return response
 
 
 # Settings > Data fields
@@ -324,7 +348,7 @@ def field_create(request: HttpRequest, org_slug: str, url_kind: str) -> HttpResp
         )
         form.instance.position = (last.position + 1) if last else 0
         field = form.save()
-        audit(request, AuditEntry.Action.FIELD_CREATED, field, type=field.type)
+        audit(request, audit_actions.FIELD_CREATED, field, type=field.type)
         messages.success(request, _("The field “%(label)s” was created.") % {"label": field.label})
         return redirect("profiles:field_list", org_slug=org_slug, url_kind=url_kind)
     return render(
@@ -344,7 +368,7 @@ def field_edit(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpResp
     )
     if request.method == "POST" and form.is_valid():
         form.save()
-        audit(request, AuditEntry.Action.FIELD_UPDATED, field, changed=", ".join(form.changed_data))
+        audit(request, audit_actions.FIELD_UPDATED, field, changed=", ".join(form.changed_data))
         messages.success(request, _("The field “%(label)s” was saved.") % {"label": field.label})
         return redirect(
             "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)
@@ -367,11 +391,11 @@ def field_archive(request: HttpRequest, org_slug: str, field_uuid: Any) -> HttpR
     field = get_for_org(request, DataField, uuid=field_uuid)
     if field.archived_at:
         field.archived_at = None
-        audit(request, AuditEntry.Action.FIELD_RESTORED, field)
+        audit(request, audit_actions.FIELD_RESTORED, field)
         messages.success(request, _("The field “%(label)s” was restored.") % {"label": field.label})
     else:
         field.archived_at = timezone.now()
-        audit(request, AuditEntry.Action.FIELD_ARCHIVED, field)
+        audit(request, audit_actions.FIELD_ARCHIVED, field)
         messages.success(
             request,
             _("The field “%(label)s” was archived; its values and history are kept.")

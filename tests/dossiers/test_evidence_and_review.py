@@ -247,7 +247,7 @@ def test_reject_then_resubmit_then_approve_names_the_approver(
     assert written.approved_by == member and written.recipient == reviewed["profile"]
     with scopes_disabled():
         actions = list(AuditEntry.objects.values_list("action", flat=True))
-    assert "dossier.rejected" in actions and "dossier.approved" in actions
+    assert "dossiers.dossier.rejected" in actions and "dossiers.dossier.approved" in actions
 
 
 def test_a_rejection_needs_a_reason_on_its_item(member_client, org, reviewed):
@@ -328,7 +328,7 @@ def test_staff_filling_the_clients_page_are_recorded_as_themselves(
     assert row.user == member and row.recipient == kyc["profile"] and row.on_behalf
     assert "client@example.com" not in [to for m in mail.outbox for to in m.to]
     with scopes_disabled():
-        entry = AuditEntry.objects.get(action="dossier.on_behalf")
+        entry = AuditEntry.objects.get(action="dossiers.dossier.submitted_on_behalf")
     assert entry.user == member
     history = member_client.get(f"/o/{org.slug}/profiles/{kyc['profile'].uuid}/history/")
     assert "on behalf of Jane Doe" in history.text

@@ -19,11 +19,13 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_the_purge_deletes_s3_uploads_a_thousand_per_request(
-    org, s3_storage, django_capture_on_commit_callbacks
+def test_the_purge_deletes_s3_uploads_in_batches(
+    org, s3_storage, settings, django_capture_on_commit_callbacks
 ):
+    # The batch is 1,000 keys in production; 10 here proves the batching with 25 uploads.
+    settings.S3_DELETE_BATCH_SIZE = 10
     field = factories.field(org, "document")
-    keys = [default_storage.save(f"documents/k{i}", ContentFile(b"%PDF")) for i in range(1205)]
+    keys = [default_storage.save(f"documents/k{i}", ContentFile(b"%PDF")) for i in range(25)]
     with scopes_disabled():
         profiles = Profile.objects.bulk_create(
             Profile(organization=org, kind="contact", email=f"{i}@example.com")
@@ -47,6 +49,6 @@ def test_the_purge_deletes_s3_uploads_a_thousand_per_request(
         scopes_disabled(),
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert purge_dossiers(batch_size=2000) == 1205
-    assert calls.count("DeleteObjects") == 2
-    assert not any(default_storage.exists(k) for k in keys[:5] + keys[-5:])
+        assert purge_dossiers(batch_size=2000) == 25
+    assert calls.count("DeleteObjects") == 3
+    assert not any(default_storage.exists(k) for k in keys)

@@ -140,7 +140,7 @@ def test_approving_nothing_writes_no_audit_entry(member_client, org, reviewed):
     member_client.post(url + "approve/", {"item": reviewed["job"].uuid.hex})
     member_client.post(url + "approve/", {"item": reviewed["job"].uuid.hex})
     with scopes_disabled():
-        n = AuditEntry.objects.filter(action="dossier.approved").count()
+        n = AuditEntry.objects.filter(action="dossiers.dossier.approved").count()
     assert n == 1
 
 

@@ -126,6 +126,7 @@ def test_the_command_prints_what_it_opened(org, capsys):
     assert "No update group is due." in capsys.readouterr().out
 
 
+@pytest.mark.services
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_leave_no_duplicate_and_no_group_behind(org):
     need_service(connection.vendor == "postgresql", "PostgreSQL")

@@ -1,11 +1,36 @@
 from __future__ import annotations
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django_scopes import scopes_disabled
 
+from organizations.checks import check_production_settings
 from organizations.models import Membership, Organization
+
+
+@pytest.fixture(autouse=True)
+def _laptop(settings):
+    # The demo is for a laptop (DEBUG on); the tests run with DEBUG off.
+    settings.DEBUG = True
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_production_unless_told(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--allow-production"):
+        call_command("seed_demo")
+    assert not Organization.objects.exists()
+    call_command("seed_demo", allow_production=True)
+    assert Organization.objects.filter(slug="demo").exists()
+
+
+@pytest.mark.django_db
+def test_check_deploy_warns_while_demo_accounts_exist():
+    assert "backoffice.W003" not in {m.id for m in check_production_settings(None)}
+    call_command("seed_demo")
+    warnings = [m for m in check_production_settings(None) if m.id == "backoffice.W003"]
+    assert warnings and "admin" in warnings[0].msg
 
 
 @pytest.mark.django_db
@@ -17,7 +42,8 @@ def test_seed_demo_is_idempotent_and_the_admin_can_log_in(capsys):
     with scopes_disabled():
         assert Membership.objects.filter(organization__slug="demo", role="admin").count() == 1
     client = Client()
-    assert client.login(username="admin", password="demo-admin")
+    response = client.post("/login/", {"username": "admin", "password": "demo-admin"})
+    assert response.status_code == 302
     assert client.get("/o/demo/contacts/").status_code == 200
 
 

@@ -52,6 +52,7 @@ def test_a_production_configuration_passes_check_deploy(tmp_path):
         SITE_URL="https://backoffice.example.com",
         EMAIL_HOST="smtp.example.com",
         AWS_STORAGE_BUCKET_NAME="documents",
+        CACHE_URL="redis://127.0.0.1:6379/1",
         VAR_DIR=str(tmp_path),
     )
     assert result.returncode == 0, result.stderr + result.stdout
@@ -69,3 +70,24 @@ def test_check_deploy_flags_an_insecure_site_url(tmp_path):
     )
     assert result.returncode != 0
     assert "backoffice.E001" in result.stderr
+
+
+def test_check_deploy_requires_a_shared_cache(tmp_path):
+    # A per-process cache gives each gunicorn worker its own rate-limit counters.
+    result = _run(
+        "check",
+        "--deploy",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="backoffice.example.com",
+        SITE_URL="https://backoffice.example.com",
+        VAR_DIR=str(tmp_path),
+    )
+    assert result.returncode != 0
+    assert "backoffice.E002" in result.stderr
+
+
+def test_start_up_refuses_a_trusted_proxy_that_is_not_an_address(tmp_path):
+    result = _run("check", TRUSTED_PROXIES="10.0.0.0/8,proxy.example.com", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert "TRUSTED_PROXIES" in result.stderr

@@ -1,0 +1,189 @@
+"""An optional second factor (TOTP, django-otp), which an organisation can require.
+
+A user with a confirmed device logs in in two steps: the password, then a code. Until the
+code is right nothing is logged in; the pending user waits in the session for five minutes.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import Any
+
+import segno
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+from django_otp import login as otp_login
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_scopes import scope, scopes_disabled
+
+from organizations import audit as audit_actions
+from organizations.clientip import client_ip
+from organizations.models import Membership, record_audit
+
+PENDING = "two_factor_pending"
+PENDING_SECONDS = 300
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=gettext_lazy("Code from your authenticator app"),
+        max_length=8,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}
+        ),
+    )
+
+    def __init__(self, *args: Any, device: TOTPDevice | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.device = device
+
+    def clean_code(self) -> str:
+        code = "".join(self.cleaned_data["code"].split())
+        # verify_token throttles wrong codes on the device itself (django-otp).
+        if self.device is None or not self.device.verify_token(code):
+            raise forms.ValidationError(_("This code is not right, or it has expired."))
+        return code
+
+
+def confirmed_device(user: Any) -> TOTPDevice | None:
+    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
+
+
+def record_everywhere(user: Any, action: str, **details: object) -> None:
+    with scopes_disabled():
+        memberships = list(Membership.objects.filter(user=user).select_related("organization"))
+    for membership in memberships:
+        with scope(organization=membership.organization):
+            record_audit(membership.organization, user, action, user.get_username(), **details)
+
+
+def organizations_requiring(user: Any) -> list[str]:
+    with scopes_disabled():
+        return list(
+            Membership.objects.filter(user=user, organization__require_two_factor=True)
+            .values_list("organization__name", flat=True)
+            .order_by("organization__name")
+        )
+
+
+class TwoStepLoginView(LoginView):
+    """The password first; with a device, the code on the next page before any login."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        user = form.get_user()
+        if confirmed_device(user) is None:
+            return super().form_valid(form)
+        self.request.session[PENDING] = {
+            "user": user.pk,
+            "backend": user.backend,
+            "next": self.get_success_url(),
+            "at": time.time(),
+        }
+        return redirect("login_verify")
+
+
+@require_http_methods(["GET", "POST"])
+def login_verify(request: HttpRequest) -> HttpResponse:
+    pending = request.session.get(PENDING)
+    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+        request.session.pop(PENDING, None)
+        messages.info(request, _("Please log in again."))
+        return redirect("login")
+    user = get_user_model().objects.get(pk=pending["user"])
+    device = confirmed_device(user)
+    form = CodeForm(request.POST or None, device=device)
+    if request.method == "POST":
+        if form.is_valid():
+            del request.session[PENDING]
+            login(request, user, backend=pending["backend"])
+            otp_login(request, device)
+            target = pending["next"]
+            if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
+                target = settings.LOGIN_REDIRECT_URL
+            return redirect(target)
+        record_everywhere(
+            user, audit_actions.LOGIN_FAILED, address=client_ip(request), step="second factor"
+        )
+    return render(request, "registration/login_verify.html", {"form": form})
+
+
+def _qr_data_uri(device: TOTPDevice) -> str:
+    svg = segno.make(device.config_url, error="m").svg_inline(scale=4)
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor(request: HttpRequest) -> HttpResponse:
+    """Set up, verify this session with, or remove the second factor."""
+    user = request.user
+    device = confirmed_device(user)
+    action = request.POST.get("action")
+    if device is None:
+        # A fresh secret each time the page shows it, until one is confirmed.
+        if request.method == "GET" or action != "confirm":
+            TOTPDevice.objects.filter(user=user, confirmed=False).delete()
+            pending = TOTPDevice.objects.create(user=user, name="authenticator", confirmed=False)
+        else:
+            pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
+        form = CodeForm(request.POST if action == "confirm" else None, device=pending)
+        if action == "confirm" and form.is_valid():
+            pending.confirmed = True
+            pending.save(update_fields=["confirmed"])
+            otp_login(request, pending)
+            record_everywhere(user, audit_actions.TWO_FACTOR_ENABLED)
+            messages.success(request, _("The second factor is on: log-ins will ask for a code."))
+            return _after(request)
+        context = {
+            "form": form,
+            "qr": _qr_data_uri(pending) if pending else "",
+            "secret": base64.b32encode(pending.bin_key).decode() if pending else "",
+        }
+        return render(request, "registration/two_factor_setup.html", context)
+
+    form = CodeForm(request.POST if action in {"verify", "disable"} else None, device=device)
+    if action == "verify" and form.is_valid():
+        otp_login(request, device)
+        return _after(request)
+    if action == "disable" and form.is_valid():
+        required_by = organizations_requiring(user)
+        if required_by:
+            messages.error(
+                request,
+                _("%(names)s require a second factor: it cannot be turned off.")
+                % {"names": ", ".join(required_by)},
+            )
+        else:
+            TOTPDevice.objects.filter(user=user).delete()
+            record_everywhere(user, audit_actions.TWO_FACTOR_DISABLED)
+            messages.success(request, _("The second factor is off."))
+        return redirect("two_factor")
+    return render(
+        request,
+        "registration/two_factor.html",
+        {
+            "form": form,
+            "verified": user.is_verified(),
+            "required_by": organizations_requiring(user),
+        },
+    )
+
+
+def _after(request: HttpRequest) -> HttpResponse:
+    target = request.GET.get("next", "")
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}):
+        return redirect(target)
+    return redirect(settings.LOGIN_REDIRECT_URL)
