@@ -24,11 +24,12 @@ from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from organizations import audit as audit_actions
 from organizations.clientip import client_ip
 from organizations.models import Membership, record_audit
+from organizations.tenancy import each_in_scope
 from outbox import registry
 from outbox.mail import queue
 from outbox.models import Message
@@ -45,9 +46,8 @@ def _memberships(user: Any) -> list[Membership]:
 
 def _record_everywhere(user: Any, action: str, **details: object) -> None:
     """An account belongs to no organisation alone: each of its organisations sees it."""
-    for membership in _memberships(user):
-        with scope(organization=membership.organization):
-            record_audit(membership.organization, user, action, user.get_username(), **details)
+    for membership in each_in_scope(_memberships(user)):
+        record_audit(membership.organization, user, action, user.get_username(), **details)
 
 
 @receiver(user_logged_in)
