@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Links in e-mails point at the server `make run` starts, unless SITE_URL says otherwise.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: run test lint messages screenshots bench lock
 
@@ -31,9 +33,12 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py seed_demo
 	@echo ""
 	@echo "  Back office: http://$(HOST):$(PORT)/   (log in as admin / demo-admin)"
+	@echo "  E-mails:     var/mail/, one .eml file each (links to $(SITE_URL))"
 	@echo "  Web server, Celery worker and beat start below; Ctrl-C stops all three."
 	@echo ""
-	WEB_ADDR=$(HOST):$(PORT) $(BIN)/honcho -f Procfile.dev start
+	@# Ctrl-C is how this ends: honcho stops all three and exits 130, which is no error here.
+	@WEB_ADDR=$(HOST):$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho -f Procfile.dev start \
+		|| [ $$? -eq 130 ]
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest

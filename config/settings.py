@@ -1,8 +1,8 @@
 """Settings, read from the environment.
 
 The defaults serve a laptop with nothing installed but Python: SQLite, files on local disk,
-e-mails to the console and a Celery broker kept in a folder. Production sets the variables
-listed in the README.
+e-mails written to .eml files in var/mail/ and a Celery broker kept in a folder. Production
+sets the variables listed in the README.
 """
 
 from __future__ import annotations
@@ -227,7 +227,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 REQUEST_BODY_LIMIT_MB = env_int("REQUEST_BODY_LIMIT_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
-# E-mail: printed to the console unless an SMTP host is given.
+# E-mail: written to files in development unless an SMTP host is given.
 EMAIL_HOST = env_str("EMAIL_HOST")
 if EMAIL_HOST:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -238,7 +238,9 @@ if EMAIL_HOST:
     EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
     EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15)
 else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    # Development: one .eml file per message in var/mail/, announced in the log.
+    EMAIL_BACKEND = "config.mail.EmlFileBackend"
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Back office <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -255,7 +257,9 @@ CACHES = {
 
 # Celery: a broker kept in folders unless CELERY_BROKER_URL names one (Redis in production).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-if CELERY_BROKER_URL == "filesystem://":
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The folder transport ignores the host, but kombu warns on every start without one.
+    CELERY_BROKER_URL = "filesystem://localhost//"
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)

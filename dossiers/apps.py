@@ -15,8 +15,11 @@ class DossiersConfig(AppConfig):
             messages,
             revocation,  # noqa: F401  (revokes the links of a former recipient)
         )
+        from dossiers.profile_notes import requested_updates
+        from profiles.signals import value_notes
 
         messages.register_kinds()
+        value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
 
     def seed_demo(self, organization: object) -> None:
         from dossiers.demo import seed

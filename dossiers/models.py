@@ -109,6 +109,17 @@ class Dossier(models.Model):
         return f"{self.title} — {self.profile}"
 
     @property
+    def local_title(self) -> str:
+        """The title in the reader's language: a group's request follows its group's texts."""
+        group = self.update_group
+        return group.local_title if group is not None else self.title
+
+    @property
+    def local_message(self) -> str:
+        group = self.update_group
+        return group.local_message if group is not None else self.message
+
+    @property
     def is_open(self) -> bool:
         return self.status in self.OPEN_STATUSES and self.expires_at > timezone.now()
 

@@ -31,14 +31,38 @@ GROUPS = [
 ]
 
 
+# A message for each group, and the French texts for an organisation writing in English.
+TEXTS = {
+    "Proof of address and identity": (
+        "Please check your details and upload a recent proof of address.",
+        {
+            "title": "Justificatif de domicile et identité",
+            "message": "Merci de vérifier vos informations et d'envoyer un justificatif de "
+            "domicile récent.",
+        },
+    ),
+    "Yearly company attestation": (
+        "Our yearly check: please send the signed KYC attestation and your turnover.",
+        {
+            "title": "Attestation annuelle de la société",
+            "message": "Notre contrôle annuel : merci d'envoyer l'attestation KYC signée et "
+            "votre chiffre d'affaires.",
+        },
+    ),
+}
+
+
 def seed(organization: Organization) -> None:
     today = timezone.localdate(timezone=organization.tzinfo)
     for title, kind, labels, offset, count, unit in GROUPS:
         if UpdateGroup.objects.filter(organization=organization, title=title).exists():
             continue
+        message, french = TEXTS[title]
         group = UpdateGroup(
             organization=organization,
             title=title,
+            message=message,
+            translations={"fr": french} if organization.default_language == "en" else {},
             applies_to=kind,
             start_date=today + dt.timedelta(days=offset),
             interval_count=count,

@@ -10,8 +10,10 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
 from monitoring import schedule
-from monitoring.models import UpdateGroup
+from monitoring.models import Unit, UpdateGroup
+from profiles.fieldtypes import IsoDateInput
 from profiles.models import DataField, Kind
+from profiles.texts import other_languages
 
 PRESETS = [
     ("1-months", _("Every month")),
@@ -24,13 +26,24 @@ PRESETS = [
 
 
 class FieldsWidget(forms.CheckboxSelectMultiple):
-    """Lists every field; one held by another group is shown with its name, and locked."""
+    """Lists the fields of the chosen type; one held by another group shows its name, locked."""
 
     held_by: dict[int, str] = {}
+    kind: str | None = None
+
+    def optgroups(self, name, value, attrs=None):
+        # The form accepts any field of the organisation, so that one of the other type gets
+        # a message saying so; the page lists only those of the chosen type.
+        return [
+            (group, [o for o in options if o.get("shown", True)], index)
+            for group, options, index in super().optgroups(name, value, attrs)
+        ]
 
     def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
         option = super().create_option(name, value, label, selected, index, subindex, attrs)
         instance = getattr(value, "instance", None)
+        if instance is not None and self.kind:
+            option["shown"] = instance.applies_to == self.kind
         holder = self.held_by.get(instance.pk) if instance is not None else None
         if holder:
             option["attrs"]["disabled"] = True
@@ -54,6 +67,7 @@ class UpdateGroupForm(forms.ModelForm):
         model = UpdateGroup
         fields = [
             "title",
+            "message",
             "applies_to",
             "start_date",
             "interval_count",
@@ -61,7 +75,7 @@ class UpdateGroupForm(forms.ModelForm):
             "review_required",
             "extend_expiry",
         ]
-        widgets = {"start_date": forms.DateInput(attrs={"type": "date"})}
+        widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {
             "start_date": _("The first update date; the next ones follow from it."),
@@ -70,6 +84,7 @@ class UpdateGroupForm(forms.ModelForm):
 
     field_order = [
         "title",
+        "message",
         "applies_to",
         "fields",
         "start_date",
@@ -81,12 +96,27 @@ class UpdateGroupForm(forms.ModelForm):
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
+        self.languages = other_languages(organization.default_language)
+        for code, name in self.languages:
+            language = {"language": name}
+            self.fields[f"title_{code}"] = forms.CharField(
+                label=_("Title in %(language)s") % language, max_length=150, required=False
+            )
+            self.fields[f"message_{code}"] = forms.CharField(
+                label=_("Message in %(language)s") % language,
+                max_length=2000,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 3}),
+            )
+            for name in ("title", "message"):
+                self.initial.setdefault(f"{name}_{code}", self.instance.translation_of(code, name))
         fields = list(
             DataField.objects.filter(organization=organization, archived_at__isnull=True)
             .select_related("update_group")
             .order_by("applies_to", "position", "id")
         )
         own = self.instance.pk
+        self.kind = self._chosen_kind()
         self.held_by = {
             f.pk: f.update_group.title
             for f in fields
@@ -97,13 +127,48 @@ class UpdateGroupForm(forms.ModelForm):
             organization=organization, archived_at__isnull=True
         ).order_by("applies_to", "position", "id")
         choice_field.widget.held_by = self.held_by
-        choice_field.label_from_instance = lambda f: f"{f.label} ({f.get_applies_to_display()})"
+        choice_field.widget.kind = self.kind
+        choice_field.label_from_instance = lambda f: f.label
+        self.fields["frequency"].widget.attrs["data-frequency"] = ""
+        # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
+        self.fields["interval_unit"].required = False
         self.fields["interval_count"].widget.attrs.update(min=1, max=1000)
         if own:
-            self.initial["fields"] = [f.pk for f in fields if f.update_group_id == own]
+            self.initial.setdefault("fields", [f.pk for f in fields if f.update_group_id == own])
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
-            self.initial["frequency"] = preset if preset in dict(PRESETS) else "custom"
+            self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
+
+    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+        """(language name, bound fields) of the texts in each other language."""
+        return [
+            (name, [self[f"title_{code}"], self[f"message_{code}"]])
+            for code, name in self.languages
+        ]
+
+    def _chosen_kind(self) -> str:
+        chosen = self.data.get("applies_to") if self.is_bound else self.initial.get("applies_to")
+        if chosen in Kind.values:
+            return chosen
+        return self.instance.applies_to or Kind.CONTACT
+
+    def interval(self) -> tuple[int, str] | None:
+        """The (count, unit) of the chosen frequency, read before validation, for a preview."""
+        values = self.data if self.is_bound else self.initial
+        frequency = values.get("frequency")
+        if frequency and frequency != "custom" and frequency in dict(PRESETS):
+            count, unit = frequency.split("-")
+            return int(count), unit
+        if frequency == "custom":
+            try:
+                count = int(values.get("interval_count") or "")
+            except ValueError:
+                return None
+            unit = values.get("interval_unit")
+            if 1 <= count <= 1000 and unit in Unit.values:
+                return count, unit
+            return None
+        return self.instance.interval_count, self.instance.interval_unit
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -116,6 +181,11 @@ class UpdateGroupForm(forms.ModelForm):
             count = data.get("interval_count")
             if not count or not 1 <= count <= 1000:
                 self.add_error("interval_count", _("Enter a number from 1 to 1000."))
+            if not data.get("interval_unit"):
+                self.add_error("interval_unit", _("Choose days, weeks, months or years."))
+        for code, _name in self.languages:
+            for name in ("title", "message"):
+                self.instance.set_translation(code, name, data.get(f"{name}_{code}"))
         start, count, unit = (
             data.get(n) for n in ("start_date", "interval_count", "interval_unit")
         )
@@ -146,6 +216,4 @@ class UpdateGroupForm(forms.ModelForm):
 
 
 class ExpiryForm(forms.Form):
-    expires_on = forms.DateField(
-        label=_("Expiry date"), required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    expires_on = forms.DateField(label=_("Expiry date"), required=False, widget=IsoDateInput())

@@ -13,6 +13,7 @@ from django_scopes import ScopedManager
 from monitoring import schedule
 from organizations.models import Organization
 from profiles.models import Kind
+from profiles.texts import Translatable
 
 
 class Unit(models.TextChoices):
@@ -22,12 +23,20 @@ class Unit(models.TextChoices):
     YEARS = "years", _("years")
 
 
-class UpdateGroup(models.Model):
+class UpdateGroup(Translatable, models.Model):
     """Fields whose values a group of profiles is asked to refresh on a schedule."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
     title = models.CharField(_("title"), max_length=150)
+    message = models.TextField(
+        _("message to the clients"),
+        blank=True,
+        max_length=2000,
+        help_text=_("Shown on the client's page and in the e-mails of this group's requests."),
+    )
+    # Title and message in the organisation's other languages (profiles.texts).
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
     applies_to = models.CharField(_("type"), max_length=10, choices=Kind.choices)
     start_date = models.DateField(_("start of the period"))
     interval_count = models.PositiveIntegerField(_("every"), default=1)
@@ -75,6 +84,14 @@ class UpdateGroup(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def local_title(self) -> str:
+        return self.translated("title")
+
+    @property
+    def local_message(self) -> str:
+        return self.translated("message")
 
     def occurrence(self, k: int) -> dt.date:
         return schedule.occurrence(self.start_date, self.interval_count, self.interval_unit, k)

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.db.models import Q
 
@@ -7,13 +10,34 @@ from monitoring import schedule
 from monitoring.forms import UpdateGroupForm
 from monitoring.models import UpdateGroup
 from organizations.models import Organization
-from profiles.models import DataField
+from profiles.models import DataField, Profile
 
 SCHEDULE_FIELDS = ("start_date", "frequency", "interval_count", "interval_unit")
 
 
 class FieldTaken(Exception):
     """Another group took a chosen field between the form's check and the save."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    dates: list[dt.date]
+    recipients: int
+
+
+def preview(
+    organization: Organization, *, start: dt.date, count: int, unit: str, kind: str
+) -> Preview:
+    """The next six dates of a schedule and how many profiles each run asks, before saving."""
+    group = UpdateGroup(
+        organization=organization, start_date=start, interval_count=count, interval_unit=unit
+    )
+    group.schedule_from()
+    # The dispatcher's own selection: every profile of the type that is not archived.
+    recipients = Profile.objects.filter(
+        organization=organization, kind=kind, archived_at__isnull=True
+    ).count()
+    return Preview(dates=group.upcoming(6), recipients=recipients)
 
 
 def save_group(form: UpdateGroupForm) -> UpdateGroup:

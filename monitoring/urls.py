@@ -7,7 +7,15 @@ app_name = "monitoring"
 urlpatterns = [
     path("settings/fields/monitoring/", views.group_list, name="group_list"),
     path("settings/fields/monitoring/new/", views.group_form, name="group_create"),
+    path(
+        "settings/fields/monitoring/new/preview/", views.group_preview, name="group_create_preview"
+    ),
     path("settings/fields/monitoring/<uuid:group_uuid>/", views.group_detail, name="group_detail"),
+    path(
+        "settings/fields/monitoring/<uuid:group_uuid>/preview/",
+        views.group_preview,
+        name="group_edit_preview",
+    ),
     path("settings/fields/monitoring/<uuid:group_uuid>/edit/", views.group_form, name="group_edit"),
     path(
         "settings/fields/monitoring/<uuid:group_uuid>/toggle/",

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +15,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dossiers.models import Dossier
 from monitoring import audit as audit_actions
@@ -22,7 +23,7 @@ from monitoring import followup, overview, schedule
 from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
-from monitoring.services import FieldTaken, save_group, set_active
+from monitoring.services import FieldTaken, preview, save_group, set_active
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
@@ -48,8 +49,14 @@ def group_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid) if group_uuid else None
-    form = UpdateGroupForm(request.POST or None, instance=group, organization=request.organization)
-    if request.method == "POST" and form.is_valid():
+    if "refresh" in request.POST:
+        # Without JavaScript, a changed type asks for its fields to be listed: nothing is saved.
+        form = _typed_form(request, request.POST, group)
+    else:
+        form = UpdateGroupForm(
+            request.POST or None, instance=group, organization=request.organization
+        )
+    if request.method == "POST" and form.is_bound and form.is_valid():
         try:
             group = save_group(form)
         except FieldTaken:
@@ -70,8 +77,57 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
             )
             return redirect("monitoring:group_detail", org_slug=org_slug, group_uuid=group.uuid)
     return render(
-        request, "monitoring/group_form.html", {"form": form, "group": group, "monitoring": True}
+        request,
+        "monitoring/group_form.html",
+        {**_live(request, form), "form": form, "group": group, "monitoring": True},
     )
+
+
+def _typed_form(request: HttpRequest, values: Any, group: UpdateGroup | None) -> UpdateGroupForm:
+    """An unbound form showing what the admin typed: no validation, so no error yet."""
+    typed = {
+        name: values.getlist(name) if name == "fields" else values.get(name)
+        for name in values
+        if name not in {"csrfmiddlewaretoken", "refresh"}
+    }
+    return UpdateGroupForm(initial=typed, instance=group, organization=request.organization)
+
+
+def _live(request: HttpRequest, form: UpdateGroupForm) -> dict[str, Any]:
+    """The parts of the group form that follow its other inputs: fields and preview."""
+    group = form.instance
+    context: dict[str, Any] = {
+        "fields_field": form["fields"],
+        "kind": form.kind,
+        "live_url": reverse(
+            "monitoring:group_edit_preview" if group.pk else "monitoring:group_create_preview",
+            args=[request.organization.slug, group.uuid]
+            if group.pk
+            else [request.organization.slug],
+        ),
+    }
+    raw_start = (form.data if form.is_bound else form.initial).get("start_date")
+    start = form.instance.start_date if raw_start is None else None
+    if isinstance(raw_start, dt.date):
+        start = raw_start
+    elif raw_start:
+        with suppress(ValueError):
+            start = dt.date.fromisoformat(raw_start)
+    interval = form.interval()
+    if start and interval:
+        context["preview"] = preview(
+            request.organization, start=start, count=interval[0], unit=interval[1], kind=form.kind
+        )
+    return context
+
+
+@admin_required
+@require_GET
+def group_preview(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> HttpResponse:
+    """The group form's fields of the chosen type and its next dates, as the admin types."""
+    group = get_for_org(request, UpdateGroup, uuid=group_uuid) if group_uuid else None
+    form = _typed_form(request, request.GET, group)
+    return render(request, "monitoring/group_live.html", {**_live(request, form), "group": group})
 
 
 @admin_required

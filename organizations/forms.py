@@ -20,6 +20,12 @@ class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
         fields = ["name", "time_zone", "default_language", "require_two_factor"]
+        help_texts = {
+            "default_language": _(
+                "The language your field labels, help texts, lists and group titles are written "
+                "in, and the one a reader gets when no translation is given."
+            )
+        }
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

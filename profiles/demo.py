@@ -40,6 +40,45 @@ COMPANY_FIELDS = [
     ("Figures", "Incorporation date", FieldType.DATE, {}),
     ("Figures", "Listed on a stock exchange", FieldType.BOOLEAN, {}),
 ]
+# The demo organisation writes in English; its French clients read these.
+FRENCH = {
+    "Date of birth": {"label": "Date de naissance"},
+    "Nationality": {
+        "label": "Nationalité",
+        "choices": {
+            "French": "Française",
+            "Belgian": "Belge",
+            "Swiss": "Suisse",
+            "Other": "Autre",
+        },
+    },
+    "Proof of address": {
+        "label": "Justificatif de domicile",
+        "help_text": "De moins de 3 mois.",
+    },
+    "Identity document": {"label": "Pièce d'identité"},
+    "Job title": {"label": "Profession"},
+    "Annual income (EUR)": {"label": "Revenu annuel (EUR)"},
+    "Politically exposed person": {"label": "Personne politiquement exposée"},
+    "Personal e-mail": {"label": "E-mail personnel"},
+    "Mobile phone": {"label": "Téléphone portable"},
+    "Notes": {"label": "Remarques"},
+    "KYC attestation": {"label": "Attestation KYC", "help_text": "Signée par un dirigeant."},
+    "Articles of association": {"label": "Statuts"},
+    "Sector": {
+        "label": "Secteur",
+        "choices": {
+            "Finance": "Finance",
+            "Industry": "Industrie",
+            "Retail": "Commerce",
+            "Services": "Services",
+        },
+    },
+    "Annual turnover (EUR)": {"label": "Chiffre d'affaires annuel (EUR)"},
+    "Incorporation date": {"label": "Date de création"},
+    "Listed on a stock exchange": {"label": "Cotée en bourse"},
+}
+
 COMPANIES = [
     ("Boulangerie Martin SARL", "RCS 812 345 678", "12 rue des Lilas\n75011 Paris"),
     ("Nordwind Logistics SA", "CHE-123.456.789", "Bahnhofstrasse 5\n8001 Zürich"),
@@ -65,11 +104,22 @@ DEMO_PDF = (
 def _fields(organization: Organization, kind: str, specs: list) -> dict[str, DataField]:
     fields = {}
     for position, (section, label, type_, extra) in enumerate(specs):
+        translations = (
+            {"fr": FRENCH[label]}
+            if organization.default_language == "en" and label in FRENCH
+            else {}
+        )
         fields[label], _ = DataField.objects.get_or_create(
             organization=organization,
             applies_to=kind,
             label=label,
-            defaults={"section": section, "type": type_, "position": position, **extra},
+            defaults={
+                "section": section,
+                "type": type_,
+                "position": position,
+                "translations": translations,
+                **extra,
+            },
         )
     return fields
 

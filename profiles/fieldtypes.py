@@ -8,6 +8,7 @@ every history row compare and render the same way whatever the type.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +42,38 @@ class DocumentInput(forms.FileInput):
         return context
 
 
+class IsoDateInput(forms.DateInput):
+    """A date picker: browsers read and post ISO dates only, whatever the page's language.
+
+    A localized value (17/05/1990 in French) shows an empty picker, which then posts an
+    empty value and erases the date; ISO keeps it whatever the language.
+    """
+
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class LocalDecimalField(forms.DecimalField):
+    """A number written the page language's way: 42 500,50 in French, 42,500.50 in English.
+
+    Django reads the decimal separator of the language but refuses the grouping people type
+    (a space in French, a comma in English) unless every number is shown grouped.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str):
+            value = re.sub(r"[\s\u00a0\u202f]", "", value)
+            thousands = str(formats.get_format("THOUSAND_SEPARATOR"))
+            decimal = str(formats.get_format("DECIMAL_SEPARATOR"))
+            grouped = rf"[-+]?\d{{1,3}}({re.escape(thousands)}\d{{3}})+({re.escape(decimal)}\d*)?"
+            # Only a well-formed grouping: in English "1,5" stays an error, never 15.
+            if thousands.strip() and thousands != decimal and re.fullmatch(grouped, value):
+                value = value.replace(thousands, "")
+        return super().to_python(value)
+
+
 def accept_attribute(field: DataField) -> str:
     return ",".join(DOCUMENT_TYPES[t][0] for t in field.accepted_types if t in DOCUMENT_TYPES)
 
@@ -48,8 +81,8 @@ def accept_attribute(field: DataField) -> str:
 def form_field(field: DataField, *, required: bool | None = None) -> forms.Field:
     """The Django form field that edits a value of this data field."""
     options: dict[str, Any] = {
-        "label": field.label,
-        "help_text": field.help_text,
+        "label": field.local_label,
+        "help_text": field.local_help_text,
         "required": field.required if required is None else required,
     }
     match field.type:
@@ -60,7 +93,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 max_length=MAX_LONG_TEXT, widget=forms.Textarea(attrs={"rows": 4}), **options
             )
         case FieldType.NUMBER:
-            return forms.DecimalField(
+            return LocalDecimalField(
                 max_digits=MAX_DIGITS,
                 decimal_places=DECIMAL_PLACES,
                 localize=True,
@@ -68,7 +101,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 **options,
             )
         case FieldType.DATE:
-            return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **options)
+            return forms.DateField(widget=IsoDateInput(), **options)
         case FieldType.EMAIL:
             return forms.EmailField(max_length=254, **options)
         case FieldType.PHONE:
@@ -80,7 +113,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
             )
         case FieldType.CHOICE:
             return forms.ChoiceField(
-                choices=[("", "—"), *((c, c) for c in field.choices)], **options
+                choices=[("", "—"), *((c, field.choice_label(c)) for c in field.choices)], **options
             )
         case FieldType.BOOLEAN:
             return forms.TypedChoiceField(
@@ -142,5 +175,7 @@ def display(field: DataField, value: Any) -> str:
             return formats.date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
         case FieldType.BOOLEAN:
             return str(_("Yes") if value else _("No"))
+        case FieldType.CHOICE:
+            return field.choice_label(value)
         case _:
             return str(value)

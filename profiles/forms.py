@@ -10,6 +10,7 @@ from django_scopes.forms import SafeModelChoiceField
 
 from profiles import fieldtypes
 from profiles.models import DOCUMENT_TYPES, DataField, FieldType, FieldValue, Kind, Profile
+from profiles.texts import other_languages
 from profiles.uploads import check_upload
 
 
@@ -102,6 +103,9 @@ class DataFieldForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
         self.instance.applies_to = applies_to
+        self.languages = other_languages(organization.default_language)
+        self._add_translation_fields()
+        self.fields["type"].widget.attrs["data-field-type"] = ""
         self.fields["max_size_mb"].help_text = _("For a document.")
         self.fields["max_size_mb"].min_value = 1
         self.fields["max_size_mb"].max_value = 50
@@ -112,6 +116,58 @@ class DataFieldForm(forms.ModelForm):
             # Values already stored were validated for this type; changing it would strand them.
             self.fields["type"].disabled = True
             self.fields["type"].help_text = _("The type cannot change once values are stored.")
+
+    def _add_translation_fields(self) -> None:
+        """Label, help text and choice labels in each of the organisation's other languages."""
+        for code, name in self.languages:
+            language = {"language": name}
+            self.fields[f"label_{code}"] = forms.CharField(
+                label=_("Label in %(language)s") % language, max_length=150, required=False
+            )
+            self.fields[f"help_text_{code}"] = forms.CharField(
+                label=_("Help text in %(language)s") % language, max_length=300, required=False
+            )
+            self.fields[f"choices_{code}"] = forms.CharField(
+                label=_("Choices in %(language)s") % language,
+                required=False,
+                widget=forms.Textarea(attrs={"rows": 4}),
+                help_text=_(
+                    "For a list: one label per line, in the order of the choices. The value "
+                    "stored stays the choice itself, whatever the reader's language."
+                ),
+            )
+            self.initial.setdefault(f"label_{code}", self.instance.translation_of(code, "label"))
+            self.initial.setdefault(
+                f"help_text_{code}", self.instance.translation_of(code, "help_text")
+            )
+            labels = self.instance.translation_of(code, "choices") or {}
+            self.initial.setdefault(
+                f"choices_{code}",
+                "\n".join(labels.get(c, "") for c in self.instance.choices or []).rstrip("\n"),
+            )
+
+    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+        """(language name, bound fields) of the texts in each other language."""
+        return [
+            (name, [self[f"label_{code}"], self[f"help_text_{code}"], self[f"choices_{code}"]])
+            for code, name in self.languages
+        ]
+
+    def _clean_translations(self, choices: list[str], is_list: bool) -> None:
+        for code, _name in self.languages:
+            self.instance.set_translation(code, "label", self.cleaned_data.get(f"label_{code}"))
+            self.instance.set_translation(
+                code, "help_text", self.cleaned_data.get(f"help_text_{code}")
+            )
+            lines = [c.strip() for c in self.cleaned_data.get(f"choices_{code}", "").splitlines()]
+            while lines and not lines[-1]:
+                lines.pop()
+            if is_list and len(lines) > len(choices):
+                self.add_error(
+                    f"choices_{code}", _("Give one label per choice, in the same order.")
+                )
+            labels = {value: label for value, label in zip(choices, lines, strict=False) if label}
+            self.instance.set_translation(code, "choices", labels if is_list else None)
 
     def clean_max_size_mb(self) -> int:
         size = self.cleaned_data["max_size_mb"]
@@ -133,6 +189,7 @@ class DataFieldForm(forms.ModelForm):
         if kind == FieldType.DOCUMENT and not data.get("accepted_types"):
             self.add_error("accepted_types", _("Accept at least one file type."))
         self.instance.choices = choices if kind == FieldType.CHOICE else []
+        self._clean_translations(choices, kind == FieldType.CHOICE)
         if data.get("accepted_types"):
             self.instance.accepted_types = data["accepted_types"]
         return data

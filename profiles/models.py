@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from organizations.models import Organization
+from profiles.texts import Translatable, reader_language
 
 EXPIRY_WARNING_DAYS = 30
 
@@ -124,7 +125,7 @@ def default_document_types() -> list[str]:
     return list(DEFAULT_DOCUMENT_TYPES)
 
 
-class DataField(models.Model):
+class DataField(Translatable, models.Model):
     """A field the organisation defines for its contacts or its companies."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -153,6 +154,8 @@ class DataField(models.Model):
         on_delete=models.SET_NULL,
         related_name="fields",
     )
+    # Label, help text and choice labels in the organisation's other languages (profiles.texts).
+    translations = models.JSONField(_("translations"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(organization="organization")
@@ -169,6 +172,19 @@ class DataField(models.Model):
     @property
     def is_document(self) -> bool:
         return self.type == FieldType.DOCUMENT
+
+    @property
+    def local_label(self) -> str:
+        return self.translated("label")
+
+    @property
+    def local_help_text(self) -> str:
+        return self.translated("help_text")
+
+    def choice_label(self, value: str) -> str:
+        """A stored choice as the reader reads it; the value itself never changes."""
+        labels = (self.translations or {}).get(reader_language(), {}).get("choices") or {}
+        return labels.get(value) or value
 
     @property
     def max_size_bytes(self) -> int:

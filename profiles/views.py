@@ -37,6 +37,7 @@ from profiles.services import (
     new_document,
     store_uploads,
 )
+from profiles.signals import value_notes
 from profiles.storage import open_for_download
 from profiles.uploads import name_for_type
 
@@ -181,6 +182,10 @@ def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
     profile = _get_profile(request, profile_uuid)
     fields, values = _fields_and_values(profile)
     day = today(request)
+    notes: dict[int, list[str]] = {}
+    for _receiver, answer in value_notes.send(sender=Profile, profile=profile):
+        for field_id, note in (answer or {}).items():
+            notes.setdefault(field_id, []).append(note)
     sections: dict[str, list[dict[str, Any]]] = {}
     for field in fields:
         value = values.get(field.pk)
@@ -190,6 +195,7 @@ def profile_detail(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Ht
                 "value": value,
                 "display": fieldtypes.display(field, value.value) if value else "",
                 "expiry": value.expiry_status(day) if value else None,
+                "notes": notes.get(field.pk, []),
             }
         )
     representatives = (

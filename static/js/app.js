@@ -33,4 +33,27 @@
   document.addEventListener("change", function (event) {
     if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
   });
+  // Inputs that concern one choice only show for it: the custom "every N unit" of a group's
+  // frequency, a field's options for its type. Without script they all stay, with their help.
+  function syncFrequency(select) {
+    var custom = select.form && select.form.querySelector("[data-custom-frequency]");
+    if (custom) { custom.hidden = select.value !== "custom"; }
+  }
+  function syncType(select) {
+    if (!select.form) { return; }
+    select.form.querySelectorAll("[data-for-types]").forEach(function (element) {
+      var types = element.getAttribute("data-for-types").split(" ");
+      element.hidden = types.indexOf(select.value) === -1;
+    });
+  }
+  function syncAll(root) {
+    root.querySelectorAll("select[data-frequency]").forEach(syncFrequency);
+    root.querySelectorAll("select[data-field-type]").forEach(syncType);
+  }
+  document.addEventListener("change", function (event) {
+    if (event.target.matches("select[data-frequency]")) { syncFrequency(event.target); }
+    if (event.target.matches("select[data-field-type]")) { syncType(event.target); }
+  });
+  document.addEventListener("DOMContentLoaded", function () { syncAll(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { syncAll(event.detail.target); });
 })();

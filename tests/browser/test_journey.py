@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dossiers.models import Dossier
+from dossiers.models import Dossier, DossierItem
 from monitoring.dispatch import dispatch_due
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, FieldValue
@@ -27,9 +27,14 @@ def _shot(page, shots, name: str) -> None:
 
 def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings):
     settings.SITE_URL = live_server.url
+    org.default_language = "en"  # texts written in English, translated into French
+    org.save()
     make_member(org, "alice", "admin")
     client_profile = factories.contact(
         org, first_name="Claire", last_name="Martin", email="claire@example.com", language="en"
+    )
+    french_client = factories.contact(
+        org, first_name="Louise", last_name="Bernard", email="louise@example.com", language="fr"
     )
     staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = staff.new_page()
@@ -44,36 +49,68 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.click("text=New field")
     page.fill("#id_label", "Home address")
     page.select_option("#id_type", "text")
+    # A text field has no list or document options: only the chosen type's show.
+    assert not page.is_visible("#id_max_size_mb")
+    assert not page.is_visible("#id_choices_text")
+    page.click("summary:has-text('Texts in French')")
+    page.fill("#id_label_fr", "Adresse")
     page.click("button.primary")
     assert page.is_visible("text=The field “Home address” was created.")
     page.click("text=New field")
     page.fill("#id_label", "Proof of address")
     page.select_option("#id_type", "document")
+    assert page.is_visible("#id_max_size_mb")
+    assert not page.is_visible("#id_choices_text")
     page.fill("#id_help_text", "A bill or a statement less than 3 months old.")
     page.click("button.primary")
     _shot(page, shots, "02-data-fields")
     page.click("nav.tabs >> text=Data monitoring")
+    with scopes_disabled():
+        factories.field(org, "text", applies_to="company", label="Turnover")
     page.click("text=New group")
     page.fill("#id_title", "Proof of address")
+    page.fill("#id_message", "Please send a recent proof of address.")
+    page.click("summary:has-text('Texts in French')")
+    page.fill("#id_title_fr", "Justificatif de domicile")
+    page.fill("#id_message_fr", "Merci d'envoyer un justificatif de domicile récent.")
+    # Only the chosen type's fields are listed; htmx swaps them when the type changes.
+    assert not page.is_visible("label:has-text('Turnover')")
+    page.select_option("#id_applies_to", "company")
+    page.wait_for_selector("#group-fields label:has-text('Turnover')")
+    assert not page.is_visible("label:has-text('Home address')")
     page.select_option("#id_applies_to", "contact")
-    page.check("label:has-text('Home address (Contact)') input")
-    page.check("label:has-text('Proof of address (Contact)') input")
-    page.fill("#id_start_date", timezone.localdate().isoformat())
+    page.wait_for_selector("#group-fields label:has-text('Home address')")
+    page.check("label:has-text('Home address') input")
+    page.check("label:has-text('Proof of address') input")
+    # The custom "every N unit" shows only for a custom frequency.
+    assert not page.is_visible("#id_interval_count")
+    page.select_option("#id_frequency", "custom")
+    assert page.is_visible("#id_interval_count")
     page.select_option("#id_frequency", "3-months")
+    assert not page.is_visible("#id_interval_count")
+    # The next six dates and the recipients are previewed before saving.
+    page.fill("#id_start_date", "2030-01-31")
+    page.dispatch_event("#id_start_date", "change")
+    page.wait_for_selector("#group-preview li:has-text('2030')")
+    assert page.locator("#group-preview ol.upcoming li").count() == 6
+    assert page.is_visible("#group-preview >> text=Each update asks 2 contacts.")
+    page.fill("#id_start_date", timezone.localdate().isoformat())
+    page.dispatch_event("#id_start_date", "change")
+    page.wait_for_selector(f"#group-preview li:has-text('{timezone.localdate().year}')")
     page.check("#id_review_required")
+    _shot(page, shots, "03-group-form")
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Proof of address')")
     assert page.locator("ol.upcoming li").count() == 6
     _shot(page, shots, "03-update-group")
 
     page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/new/")
-    held = page.locator("label:has-text('Home address (Contact)') input")
+    held = page.locator("label:has-text('Home address') input")
     assert held.is_disabled()
-    assert page.is_visible("text=Home address (Contact) — in “Proof of address”")
+    assert page.is_visible("text=Home address — in “Proof of address”")
     # Even a crafted form that re-enables the box is refused, naming the group.
     held.evaluate("el => el.disabled = false")
     page.fill("#id_title", "Second group")
-    page.select_option("#id_applies_to", "contact")
     held.check()
     page.fill("#id_start_date", "2030-01-01")
     page.click("button.primary")
@@ -87,7 +124,23 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
         UpdateGroup.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
     dispatch_due()
     [message] = [m for m in mail.outbox if m.to == ["claire@example.com"]]
+    [french_message] = [m for m in mail.outbox if m.to == ["louise@example.com"]]
     link = re.search(r"(http://\S+/d/\S+/)", message.body).group(1)
+    french_link = re.search(r"(http://\S+/d/\S+/)", french_message.body).group(1)
+    assert message.from_email.startswith(f"{org.name} via ")
+
+    # The e-mails as a mail client shows them: HTML, in each client's language.
+    reader = staff.new_page()
+    reader.set_viewport_size({"width": 700, "height": 800})
+    reader.set_content(message.alternatives[0][0])
+    assert reader.is_visible("text=Home address")
+    assert reader.is_visible("text=Please send a recent proof of address.")
+    _shot(reader, shots, "20-email")
+    reader.set_content(french_message.alternatives[0][0])
+    assert reader.is_visible("text=Adresse")
+    assert reader.is_visible("text=Justificatif de domicile")
+    _shot(reader, shots, "21-email-fr")
+    reader.close()
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
     portal = phone.new_page()
@@ -193,7 +246,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.go_back()
     page.go_back()
     page.click("a:has-text('Send now')")
-    assert page.is_visible("text=2 recipients")
+    assert page.is_visible("text=3 recipients")  # Claire, Louise and Paul
     _shot(page, shots, "18-send-now")
     page.click("button:has-text('Send now')")
     assert page.is_visible("text=are being opened and sent")
@@ -202,10 +255,26 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
             Dossier.objects.filter(update_group__isnull=False).values_list(
                 "profile__last_name", flat=True
             )
-        ) == ["Durand", "Martin"]
+        ) == ["Bernard", "Durand", "Martin"]
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{client_profile.uuid}/")
 
-    # d. The same pages in French.
+    # d. The French client answers in French: the organisation's French texts, ISO dates.
+    french_phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    french_portal = french_phone.new_page()
+    french_portal.goto(french_link)
+    assert french_portal.is_visible("h1:has-text('Justificatif de domicile')")
+    assert french_portal.is_visible("label:has-text('Adresse')")
+    french_portal.locator("input[type=text]").first.fill("3 place du Capitole")
+    french_portal.set_input_files("input[type=file]", str(proof))
+    _shot(french_portal, shots, "22-portal-fr-form")
+    french_portal.click("button[value=submit]")
+    assert french_portal.is_visible("text=Merci")
+    with scopes_disabled():
+        item = DossierItem.objects.get(dossier__profile=french_client, field=address)
+    assert item.answer == "3 place du Capitole"  # stored as typed, reviewed like any other
+    french_phone.close()
+
+    # e. The same pages in French.
     page.click("button[lang=fr]")
     assert page.is_visible("h2:has-text('Données')")
     _shot(page, shots, "11-profile-fr")

@@ -170,3 +170,65 @@ def test_groups_are_404_to_another_organisation(outsider_client, org):
     for slug in ("acme", "globex"):
         url = f"/o/{slug}/settings/fields/monitoring/{group.uuid}/"
         assert outsider_client.get(url).status_code == 404
+
+
+def test_the_form_lists_only_the_fields_of_the_chosen_type(owner_client, org):
+    factories.field(org, "text", label="Home address")
+    factories.field(org, "text", applies_to="company", label="Turnover")
+    page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/new/")
+    assert "Home address" in page.text
+    assert "Turnover" not in page.text
+    live = owner_client.get(
+        f"/o/{org.slug}/settings/fields/monitoring/new/preview/", {"applies_to": "company"}
+    )
+    assert "Turnover" in live.text
+    assert "Home address" not in live.text
+    assert "This field is required" not in live.text  # nothing is checked while typing
+
+
+def test_without_javascript_the_type_is_applied_without_saving(owner_client, org):
+    factories.field(org, "text", applies_to="company", label="Turnover")
+    response = _post(owner_client, org, title="Typed", applies_to="company", refresh="1")
+    assert response.status_code == 200
+    assert "Turnover" in response.text
+    assert 'value="Typed"' in response.text
+    assert "This field is required" not in response.text
+    with scopes_disabled():
+        assert not UpdateGroup.objects.exists()
+
+
+def test_the_preview_shows_the_next_six_dates_and_the_recipients(owner_client, org):
+    factories.company(org)
+    factories.company(org, name="Globex")
+    factories.company(org, name="Gone", archived_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
+    factories.contact(org)
+    url = f"/o/{org.slug}/settings/fields/monitoring/new/preview/"
+    live = owner_client.get(
+        url,
+        {
+            "applies_to": "company",
+            "start_date": "2030-01-31",
+            "frequency": "custom",
+            "interval_count": "1",
+            "interval_unit": "months",
+        },
+    )
+    assert [d.isoformat() for d in live.context["preview"].dates] == [
+        "2030-01-31",
+        "2030-02-28",
+        "2030-03-31",
+        "2030-04-30",
+        "2030-05-31",
+        "2030-06-30",
+    ]
+    assert "Each update asks 2 companies." in live.text
+    incomplete = owner_client.get(url, {"start_date": "31/01/2030", "frequency": "1-months"})
+    assert incomplete.status_code == 200
+    assert "Choose a start date and a frequency" in incomplete.text
+
+
+def test_the_preview_is_for_admins_of_this_organisation(member_client, outsider_client, org):
+    group = factories.group(org)
+    url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/preview/"
+    assert member_client.get(url).status_code == 403
+    assert outsider_client.get(url).status_code == 404

@@ -75,3 +75,11 @@ def test_a_group_saved_before_the_bound_still_shows_its_page(owner_client, org):
 )
 def test_the_calendar_bound(start, count, unit, holds):
     assert schedule.within_calendar(start, count, unit, dt.date(2026, 1, 1)) is holds
+
+
+def test_the_live_preview_of_a_start_near_the_calendars_end_is_no_500(owner_client, org):
+    response = owner_client.get(
+        f"/o/{org.slug}/settings/fields/monitoring/new/preview/",
+        {"applies_to": "contact", "start_date": "9999-12-31", "frequency": "1-years"},
+    )
+    assert response.status_code == 200

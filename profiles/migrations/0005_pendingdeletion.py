@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('profiles', '0003_evidence_and_attribution'),
+        ('profiles', '0004_datafield_translations'),
     ]
 
     operations = [

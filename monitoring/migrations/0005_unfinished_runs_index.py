@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('monitoring', '0003_review_and_expiry_policy'),
+        ('monitoring', '0004_updategroup_message_updategroup_translations'),
         ('organizations', '0004_alter_auditentry_action'),
     ]
 

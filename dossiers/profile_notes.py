@@ -1,0 +1,28 @@
+"""What the profile page says about a value while a dossier asks the client for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from dossiers.models import Dossier, DossierItem
+
+
+def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str]:
+    """{field id: "update requested on …, awaiting the client"} for each open request."""
+    rows = (
+        DossierItem.objects.filter(
+            dossier__profile=profile,
+            dossier__status__in=Dossier.OPEN_STATUSES,
+            dossier__expires_at__gt=timezone.now(),
+        )
+        .order_by("dossier__created_at")
+        .values_list("field_id", "dossier__created_at")
+    )
+    return {
+        field_id: _("Update requested on %(date)s, awaiting the client")
+        % {"date": formats.date_format(timezone.localtime(created), "SHORT_DATE_FORMAT")}
+        for field_id, created in rows
+    }

@@ -1,0 +1,9 @@
+"""Signals of the profiles app, for apps to its right to speak on its pages unimported."""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# Sent by the profile page with `profile`; each receiver returns {field id: note}, a short
+# text shown beside that field's value (an update requested from the client, for one).
+value_notes = Signal()
