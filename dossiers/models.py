@@ -241,6 +241,9 @@ class AccessToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer invitation went to the same person: the page says the link was
+    # replaced rather than that it never existed.
+    replaced_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 

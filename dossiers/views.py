@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from dossiers import audit as audit_actions
 from dossiers import review
 from dossiers.forms import ClassicDossierForm, RejectForm
-from dossiers.messages import INVITATION, queue_link_messages
+from dossiers.messages import RESEND, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemReview
 from dossiers.opening import open_dossiers
 from organizations.lookups import get_for_org, search_query
@@ -291,7 +291,7 @@ def dossier_resend(request: HttpRequest, org_slug: str, dossier_uuid: Any) -> Ht
     if not dossier.is_open:
         messages.error(request, _("This dossier is closed: there is no link to send."))
     else:
-        queue_link_messages([dossier.pk], INVITATION, again=True)
+        queue_link_messages([dossier.pk], RESEND, again=True)
         audit(request, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)

@@ -23,6 +23,18 @@ class Unit(models.TextChoices):
     YEARS = "years", _("years")
 
 
+DEFAULT_REMIND_AFTER = (3, 10)
+DEFAULT_REMIND_BEFORE = (2,)
+
+
+def default_after() -> list[int]:
+    return list(DEFAULT_REMIND_AFTER)
+
+
+def default_before() -> list[int]:
+    return list(DEFAULT_REMIND_BEFORE)
+
+
 class UpdateGroup(Translatable, models.Model):
     """Fields whose values a group of profiles is asked to refresh on a schedule."""
 
@@ -52,6 +64,10 @@ class UpdateGroup(Translatable, models.Model):
             "otherwise they are written to the profile on submission."
         ),
     )
+    # The reminder ladder, in days: after the invitation went out, and before the dossier
+    # closes. Only the latest step due is sent, so a late pass never sends a burst.
+    remind_after = models.JSONField(_("remind after sending (days)"), default=default_after)
+    remind_before = models.JSONField(_("remind before closing (days)"), default=default_before)
     extend_expiry = models.BooleanField(
         _("Move expiry dates forward on a fresh answer"),
         default=False,
