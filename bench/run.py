@@ -728,7 +728,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from django.db import connection
     from django_scopes import scopes_disabled
 
-    with scopes_disabled(), mock.patch("dossiers.opening._enqueue_invitations"):
+    # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
+    with scopes_disabled(), mock.patch("dossiers.messages.kick"):
         reset_database()
         sizes = [100, 300] if args.small else [1000, 10000, 100000]
         fan_out = bench_fan_out(sizes, naive_limit=100 if args.small else 2000)
@@ -859,7 +860,7 @@ def write_report(
         f"| {purge['seconds']:.1f} | {purge['n'] / purge['seconds']:,.0f} | {purge['queries']:,} |"
         f" {purge['memory']:.1f} MB | {purge['storage_deletes']:,} |",
         "",
-        "On local disk a delete is one call per file. On S3 `dossiers.retention.delete_files`"
+        "On local disk a delete is one call per file. On S3 `profiles.storage.delete_keys`"
         " sends one `DeleteObjects` request per 1,000 keys"
         " (`tests/dossiers/test_purge_s3.py` counts them against moto's server).",
         "",

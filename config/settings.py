@@ -12,10 +12,10 @@ import ipaddress
 from pathlib import Path
 
 import dj_database_url
-from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config.beat import AppsBeatSchedule
 from config.env import env_bool, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "profiles",
     "dossiers",
     "monitoring",
+    "outbox",
     "api",
 ]
 
@@ -81,6 +82,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "organizations.middleware.TenantMiddleware",
+    "profiles.middleware.StorageUnavailableMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with its own page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -176,6 +178,8 @@ WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
 if AWS_STORAGE_BUCKET_NAME:
+    from botocore.config import Config as BotoConfig
+
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
@@ -188,6 +192,13 @@ if AWS_STORAGE_BUCKET_NAME:
             "querystring_auth": True,
             "file_overwrite": False,
             "location": env_str("AWS_LOCATION"),
+            # A storage endpoint that hangs must not hang a request: bounded waits, a few
+            # retries, then an error the views turn into a clear page.
+            "client_config": BotoConfig(
+                connect_timeout=env_int("AWS_S3_CONNECT_TIMEOUT", 5),
+                read_timeout=env_int("AWS_S3_READ_TIMEOUT", 20),
+                retries={"mode": "standard", "max_attempts": env_int("AWS_S3_MAX_ATTEMPTS", 3)},
+            ),
             # Encryption at rest by the S3 server: "AES256", or "aws:kms" with a key id.
             "object_parameters": {
                 name: value
@@ -278,27 +289,25 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-# The fixed entries; django-celery-beat copies them into its tables when beat starts.
+# The fixed entries are declared by their apps (an AppConfig.beat_schedule hook) and gathered
+# by config/celery.py; django-celery-beat copies them into its tables when beat starts.
 # Schedules of update groups are rows of their own, never periodic tasks.
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
-    "monitoring-dispatch": {
-        "task": "monitoring.tasks.dispatch_due_groups",
-        "schedule": float(env_int("DISPATCH_INTERVAL_SECONDS", 60)),
-    },
-    "monitoring-expired-values": {
-        "task": "monitoring.tasks.open_expired_values",
-        "schedule": crontab(minute=30, hour=6),
-    },
-    "dossiers-sweep-notifications": {
-        "task": "dossiers.tasks.sweep_notifications",
-        "schedule": 300.0,
-    },
-    "dossiers-reminders": {
-        "task": "dossiers.tasks.send_reminders",
-        "schedule": crontab(minute=0, hour=9),
-    },
-    "dossiers-purge": {"task": "dossiers.tasks.purge_dossiers", "schedule": crontab(minute=15)},
-}
+CELERY_BEAT_SCHEDULE = AppsBeatSchedule()
+DISPATCH_INTERVAL_SECONDS = env_int("DISPATCH_INTERVAL_SECONDS", 60)
+
+# The outbox: every outgoing e-mail is a row, drained in batches over one SMTP connection.
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 100)
+OUTBOX_SWEEP_SECONDS = env_int("OUTBOX_SWEEP_SECONDS", 60)
+# How long one drain keeps claiming batches before it leaves the rest to the next.
+OUTBOX_DRAIN_SECONDS = env_int("OUTBOX_DRAIN_SECONDS", 50)
+# A claimed message not marked within this time (its worker died) is claimed again.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 600)
+OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
+OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 6 * 3600)
+# Temporary failures (4xx, server down) before a message is shown as undeliverable.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
+# A run not finished this long after it was recorded is enqueued again by the sweep.
+RUN_SWEEP_AFTER_SECONDS = env_int("RUN_SWEEP_AFTER_SECONDS", 900)
 
 # The proxies in front of gunicorn (addresses or networks): only from them is the client's
 # address taken from X-Forwarded-For, for rate limits and the audit log.

@@ -11,16 +11,34 @@ class DossiersConfig(AppConfig):
     verbose_name = _("Dossiers")
 
     def ready(self) -> None:
-        from dossiers import revocation  # noqa: F401  (revokes the links of a former recipient)
+        from dossiers import (
+            messages,
+            revocation,  # noqa: F401  (revokes the links of a former recipient)
+        )
         from dossiers.profile_notes import requested_updates
         from profiles.signals import value_notes
 
+        messages.register_kinds()
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
 
     def seed_demo(self, organization: object) -> None:
         from dossiers.demo import seed
 
         seed(organization)
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from celery.schedules import crontab
+
+        return {
+            "dossiers-reminders": {
+                "task": "dossiers.tasks.send_reminders",
+                "schedule": crontab(minute=0, hour=9),
+            },
+            "dossiers-purge": {
+                "task": "dossiers.tasks.purge_dossiers",
+                "schedule": crontab(minute=15),
+            },
+        }
 
     def field_in_use(self, field: object) -> bool:
         """A dossier asking for the field holds values of its type (asked or answered)."""

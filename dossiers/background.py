@@ -8,8 +8,9 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 
-def enqueue(task: Any, *args: Any) -> None:
-    """Best effort: with the broker down the work is not lost, a periodic sweep picks it up."""
+def enqueue(task: Any, *args: Any, sweep: str) -> bool:
+    """Best effort: with the broker down the work is not lost, `sweep` (a periodic task that
+    finds the work undone) enqueues it again. Returns whether the broker took it."""
     try:
         task.apply_async(
             args=args,
@@ -17,4 +18,6 @@ def enqueue(task: Any, *args: Any) -> None:
             retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         )
     except Exception:
-        logger.exception("Could not enqueue %s; the periodic sweep will retry", task.name)
+        logger.exception("Could not enqueue %s; the periodic sweep %s will retry", task.name, sweep)
+        return False
+    return True

@@ -5,7 +5,7 @@ from __future__ import annotations
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -49,60 +49,35 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
     return message
 
 
-def link_messages(dossier: Dossier, template: str) -> list[EmailMultiAlternatives]:
-    """One message per recipient, each carrying a new token (only hashes are stored)."""
-    messages = []
-    fields = asked_fields(dossier)
+def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
+    """A message carrying a new token for this recipient (only hashes are stored), listing
+    what is asked."""
     rejected = list(
         dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
         if dossier.status == Dossier.Status.CHANGES_REQUESTED
         else []
     )
-    for recipient in dossier.recipients():
-        if not recipient.email:
-            continue
-        token = AccessToken.issue(dossier, recipient)
-        context = {
-            "dossier": dossier,
-            "organization": dossier.organization,
-            "recipient": recipient,
-            "fields": fields,
-            "url": portal_url(token),
-            "rejected": rejected,
-        }
-        messages.append(_message(template, context, recipient.email, recipient.language))
-    return messages
+    token = AccessToken.issue(dossier, recipient)
+    context = {
+        "dossier": dossier,
+        "organization": dossier.organization,
+        "recipient": recipient,
+        "fields": asked_fields(dossier),
+        "url": portal_url(token),
+        "rejected": rejected,
+    }
+    return _message(template, context, recipient.email, recipient.language)
 
 
-def submission_messages(
-    dossier: Dossier,
-    recipient: Profile | None,
-    staff: list[tuple[str, str]],
-    *,
-    thank_client: bool = True,
-) -> list[EmailMultiAlternatives]:
-    messages = []
-    confirm_to = ([recipient] if recipient else dossier.recipients()) if thank_client else []
-    for person in confirm_to:
-        if person.email:
-            context: dict = {
-                "dossier": dossier,
-                "organization": dossier.organization,
-                "recipient": person,
-            }
-            messages.append(_message("confirmation", context, person.email, person.language))
+def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:
+    context = {"dossier": dossier, "organization": dossier.organization, "recipient": person}
+    return _message("confirmation", context, person.email, person.language)
+
+
+def staff_notice_message(dossier: Dossier, email: str, language: str) -> EmailMultiAlternatives:
     staff_url = settings.SITE_URL + reverse(
         "dossiers:detail",
         kwargs={"org_slug": dossier.organization.slug, "dossier_uuid": dossier.uuid},
     )
-    for email, language in staff:
-        context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
-        messages.append(_message("staff_notice", context, email, language))
-    return messages
-
-
-def send_all(messages: list[EmailMultiAlternatives]) -> int:
-    if not messages:
-        return 0
-    with get_connection() as connection:
-        return connection.send_messages(messages) or 0
+    context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
+    return _message("staff_notice", context, email, language)

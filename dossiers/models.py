@@ -103,18 +103,13 @@ class Dossier(models.Model):
     # When staff approved it, or it was written back without review: the purge counts from
     # here, so a dossier decided late still stays a month for the record.
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    # Who submitted last: the recipient, and the staff member on their behalf, so that
-    # notices sent later (by the sweep) still know whom to thank, and whom not to.
+    # Who submitted last: the recipient, and the staff member on their behalf.
     submitted_by = models.ForeignKey(
         Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     submitted_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    invited_at = models.DateTimeField(null=True, blank=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
-    notified_at = models.DateTimeField(null=True, blank=True)
-    changes_notified_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(
         organization="organization", _manager_class=models.Manager.from_queryset(DossierQuerySet)
@@ -274,6 +269,9 @@ class AccessToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Set when a newer invitation went to the same person: the page says the link was
+    # replaced rather than that it never existed.
+    replaced_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from dossiers.background import enqueue
+from dossiers.messages import INVITATION, queue_link_messages
 from dossiers.models import Dossier, DossierItem
 from organizations.models import Organization
 from profiles.models import DataField, FieldValue, Profile
@@ -87,7 +87,7 @@ def open_dossiers(
                 decided_at=now,
             )
         ids = list(dossier_of_profile.values())
-        transaction.on_commit(lambda: _enqueue_invitations(ids))
+        queue_link_messages(ids, INVITATION)
     return ids
 
 
@@ -152,12 +152,6 @@ def _insert_items(dossier_ids: list[int], fields: Sequence[DataField]) -> None:
             """,  # noqa: S608 - table names come from the models, values are parameters
             [*params, *dossier_ids],
         )
-
-
-def _enqueue_invitations(dossier_ids: list[int]) -> None:
-    from dossiers.tasks import send_invitations
-
-    enqueue(send_invitations, dossier_ids)
 
 
 def follow_supersession(dossier: Dossier) -> Dossier:

@@ -84,6 +84,9 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
             return response
         _count_bad_token(request)
         return _page(request, "message", {"kind": "invalid"}, status=404)
+    if access.replaced_at is not None:
+        context = {"kind": "replaced", "organization": access.organization}
+        return _page(request, "message", context, status=410)
 
     organization = access.organization
     on_behalf_by = None
@@ -224,7 +227,11 @@ def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpR
                 .filter(token_hash=hash_token(token))
                 .first()
             )
-    if access is None or (access.issued_to_id and not _staff_may_use(request, access)):
+    if (
+        access is None
+        or access.replaced_at is not None
+        or (access.issued_to_id and not _staff_may_use(request, access))
+    ):
         _count_bad_token(request)
         raise Http404
     with scope(organization=access.organization):

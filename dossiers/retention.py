@@ -1,35 +1,16 @@
-"""Retention: expiring overdue dossiers, purging old update dossiers, deleting their files."""
+"""Retention: expiring overdue dossiers, purging old update dossiers and their files."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
-from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
-
-
-def delete_files(keys: Iterable[str]) -> int:
-    """Deletes storage keys, S3_DELETE_BATCH_SIZE per request on S3, one by one elsewhere."""
-    keys = [key for key in keys if key]
-    bucket = getattr(default_storage, "bucket", None)
-    if bucket is not None:
-        size = settings.S3_DELETE_BATCH_SIZE
-        for start in range(0, len(keys), size):
-            chunk = keys[start : start + size]
-            bucket.delete_objects(
-                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True}
-            )
-    else:
-        for key in keys:
-            default_storage.delete(key)
-    return len(keys)
+from profiles.storage import forget
 
 
 def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int:
@@ -96,9 +77,10 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
                 ignore_conflicts=True,
             )
             Dossier.objects.filter(superseded_by_id__in=ids).update(superseded_by=None)
+            # Storage is not transactional: the files are recorded for deletion with the rows'
+            # deletion, and deleted once it commits (or by the sweep, if storage is down).
+            forget(keys)
             Dossier.objects.filter(pk__in=ids).delete()
-            # Storage is not transactional: delete the files once the rows are gone for good.
-            transaction.on_commit(lambda keys=keys: delete_files(keys))
         purged += len(batch)
     return purged
 

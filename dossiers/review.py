@@ -9,10 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dossiers.background import enqueue
+from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
 from dossiers.models import Dossier, DossierItem, ItemReview
-from dossiers.retention import delete_files
 from dossiers.writeback import Approval, write_back
+from profiles.storage import forget
 
 # A client sent back for changes gets at least this long to answer again.
 CHANGES_GRACE = dt.timedelta(days=14)
@@ -94,7 +94,7 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
         item.upload_size = None
         item.save()
         if rejected_file:
-            transaction.on_commit(lambda: delete_files([rejected_file]))
+            forget([rejected_file])
         _settle(locked, items, user)
 
 
@@ -107,16 +107,10 @@ def _settle(dossier: Dossier, items: list[DossierItem], user: Any) -> None:
         dossier.status = Dossier.Status.CHANGES_REQUESTED
         dossier.expires_at = max(dossier.expires_at, now + CHANGES_GRACE)
         # Claimed by the task that tells the client, or later by the sweep.
-        dossier.changes_notified_at = None
-        dossier.save(update_fields=["status", "expires_at", "changes_notified_at"])
-        transaction.on_commit(lambda: _enqueue_changes_requested(dossier.pk))
+        dossier.save(update_fields=["status", "expires_at"])
+        # One message per round of changes: its key is new each time.
+        queue_link_messages([dossier.pk], CHANGES_REQUESTED, again=True)
     else:
         dossier.status = Dossier.Status.APPROVED
         dossier.decided_at = now
         dossier.save(update_fields=["status", "decided_at"])
-
-
-def _enqueue_changes_requested(dossier_id: int) -> None:
-    from dossiers.tasks import send_changes_requested
-
-    enqueue(send_changes_requested, dossier_id)

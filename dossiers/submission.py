@@ -10,12 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from dossiers import audit as audit_actions
-from dossiers.background import enqueue
+from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
-from dossiers.retention import delete_files
 from dossiers.writeback import Approval, write_back
 from organizations.models import record_audit
 from profiles.models import Profile
+from profiles.storage import forget
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def save_draft(
     """Keeps the client's answers and uploads without touching the profile.
 
     `uploads` maps item ids to (storage key, clean name, content type, size) of files already
-    stored; a draft upload replaced by another is deleted once the new one is recorded. An
+    stored; a draft upload replaced by another is recorded for deletion with the new one. An
     item whose answer this draft changes is attributed to whoever typed it: the recipient,
     or the staff member on their behalf (audited).
     """
@@ -135,7 +135,7 @@ def save_draft(
                 recipient=recipient.display_name if recipient else None,
                 dossier=locked.uuid,
             )
-        transaction.on_commit(lambda: delete_files(replaced))
+        forget(replaced)
 
 
 def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
@@ -186,8 +186,6 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
             locked.submitted_at = now
             locked.submitted_by = recipient
             locked.submitted_by_user = on_behalf_by
-            # Each submission (a second one after changes were requested too) is announced.
-            locked.notified_at = None
             locked.save(
                 update_fields=[
                     "status",
@@ -195,7 +193,6 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                     "decided_at",
                     "submitted_by",
                     "submitted_by_user",
-                    "notified_at",
                 ]
             )
             if on_behalf_by is not None:
@@ -207,16 +204,11 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                     recipient=recipient.display_name if recipient else None,
                     dossier=locked.uuid,
                 )
-            transaction.on_commit(lambda: _enqueue_submitted(locked.pk))
+            # Each submission (a second one after changes were requested too) is announced.
+            queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     except WriteBackError:
         raise
     except Exception as error:
         logger.exception("Write-back of dossier %s failed", dossier.pk)
         raise WriteBackError(str(error)) from error
     return locked.status
-
-
-def _enqueue_submitted(dossier_id: int) -> None:
-    from dossiers.tasks import send_submission_notices
-
-    enqueue(send_submission_notices, dossier_id)

@@ -16,12 +16,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers import audit as audit_actions
 from dossiers import review
-from dossiers.background import enqueue
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
+from dossiers.messages import RESEND, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemReview
 from dossiers.opening import open_dossiers
-from dossiers.tasks import send_invitations
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
@@ -127,6 +126,7 @@ def dossier_detail(
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
+            "outgoing": dossier.outgoing_messages.order_by("-created_at", "-id")[:20],
         },
         status=status,
     )
@@ -279,8 +279,7 @@ def dossier_resend(request: OrganizationRequest, org_slug: str, dossier_uuid: An
     if not dossier.is_open:
         messages.error(request, _("This dossier is closed: there is no link to send."))
     else:
-        Dossier.objects.filter(pk=dossier.pk).update(invited_at=None)
-        enqueue(send_invitations, [dossier.pk])
+        queue_link_messages([dossier.pk], RESEND, again=True)
         audit(request, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)

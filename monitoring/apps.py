@@ -8,11 +8,33 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from monitoring.overview import needing_attention_sql
+        from monitoring.services import reschedule_organization
+        from organizations.signals import time_zone_changed
         from profiles import attention
 
         attention.register(needing_attention_sql)
+        time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: object) -> None:
         from monitoring.demo import seed
 
         seed(organization)
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from celery.schedules import crontab
+        from django.conf import settings
+
+        return {
+            "monitoring-dispatch": {
+                "task": "monitoring.tasks.dispatch_due_groups",
+                "schedule": float(settings.DISPATCH_INTERVAL_SECONDS),
+            },
+            "monitoring-unfinished-runs": {
+                "task": "monitoring.tasks.sweep_unfinished_runs",
+                "schedule": 300.0,
+            },
+            "monitoring-expired-values": {
+                "task": "monitoring.tasks.open_expired_values",
+                "schedule": crontab(minute=30, hour=6),
+            },
+        }

@@ -21,6 +21,7 @@ from profiles.models import DataField, Profile
 logger = logging.getLogger(__name__)
 
 CLAIM_LIMIT = 1000
+SWEEP = "monitoring.tasks.sweep_unfinished_runs"
 
 
 def dispatch_due(
@@ -122,7 +123,27 @@ def _enqueue_runs(run_ids: list[int]) -> None:
     from monitoring.tasks import open_run_dossiers
 
     for run_id in run_ids:
-        enqueue(open_run_dossiers, run_id)
+        enqueue(open_run_dossiers, run_id, sweep=SWEEP)
+
+
+def sweep_unfinished_runs(now: dt.datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
+    """Enqueues again the runs recorded but not finished a while after: their fan-out was
+    lost (the broker down when the dispatcher committed, a task that failed for good).
+    `open_run` is idempotent, so a run still in progress elsewhere costs a repeat, no harm.
+    Crosses tenants by design.
+    """
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(seconds=settings.RUN_SWEEP_AFTER_SECONDS)
+    with scopes_disabled():
+        run_ids = list(
+            UpdateRun.objects.filter(finished_at__isnull=True, created_at__lte=cutoff)
+            .order_by("created_at", "id")
+            .values_list("pk", flat=True)[:limit]
+        )
+    if run_ids:
+        logger.warning("%d unfinished runs enqueued again: %s", len(run_ids), run_ids)
+        _enqueue_runs(run_ids)
+    return run_ids
 
 
 def open_run(run_id: int, chunk_size: int | None = None) -> int:

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 from django.db.models import Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
 from organizations.models import Organization
+from organizations.tenancy import each_in_scope
 from profiles.models import DataField, FieldValue
 
 EXPIRED_TITLE = _("Expired information")
@@ -56,24 +57,23 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
             if (profile_id, field_id) not in asked:
                 by_org[org_id][profile_id].append(field_id)
         organizations = Organization.objects.in_bulk(list(by_org))
-    for org_id, profiles in by_org.items():
+    for org_id, profiles in each_in_scope(by_org.items(), lambda pair: organizations[pair[0]]):
         organization = organizations[org_id]
-        with scope(organization=organization):
-            fields = DataField.objects.in_bulk({f for fs in profiles.values() for f in fs})
-            by_fieldset: dict[tuple[int, ...], list[int]] = defaultdict(list)
-            for profile_id, field_ids in profiles.items():
-                by_fieldset[tuple(sorted(field_ids))].append(profile_id)
-            for field_ids, profile_ids in by_fieldset.items():
-                ordered = sorted((fields[f] for f in field_ids), key=lambda f: (f.position, f.pk))
-                with translation.override(organization.default_language):
-                    title = str(EXPIRED_TITLE)
-                opened += len(
-                    open_dossiers(
-                        organization,
-                        profile_ids,
-                        ordered,
-                        kind=Dossier.Kind.UPDATE,
-                        title=title,
-                    )
+        fields = DataField.objects.in_bulk({f for fs in profiles.values() for f in fs})
+        by_fieldset: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for profile_id, field_ids in profiles.items():
+            by_fieldset[tuple(sorted(field_ids))].append(profile_id)
+        for field_ids, profile_ids in by_fieldset.items():
+            ordered = sorted((fields[f] for f in field_ids), key=lambda f: (f.position, f.pk))
+            with translation.override(organization.default_language):
+                title = str(EXPIRED_TITLE)
+            opened += len(
+                open_dossiers(
+                    organization,
+                    profile_ids,
+                    ordered,
+                    kind=Dossier.Kind.UPDATE,
+                    title=title,
                 )
+            )
     return opened

@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce
 
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
+from outbox.models import Message
 
 Status = Dossier.Status
 
@@ -131,3 +132,17 @@ def outstanding(
         .values_list(*columns)
     )
     return live.union(purged, all=True).order_by("sort_name", "p_name", "p_first", "ref")
+
+
+def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, int]:
+    """E-mails of the runs' dossiers the mail server refused for good, per period."""
+    return dict(
+        Message.objects.filter(
+            dossier__update_group=group,
+            dossier__period__in=periods,
+            status=Message.Status.UNDELIVERABLE,
+        )
+        .values_list("dossier__period")
+        .annotate(count=Count("id"))
+        .order_by()
+    )

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
+from monitoring import schedule
 from monitoring.models import Unit, UpdateGroup
 from profiles.fieldtypes import IsoDateInput
 from profiles.models import DataField, Kind
@@ -51,6 +55,35 @@ class FieldsWidget(forms.CheckboxSelectMultiple):
         return option
 
 
+class DaysField(forms.CharField):
+    """A short list of days, typed "3, 10": a reminder ladder."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 40)
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ", ".join(str(day) for day in value)
+        if isinstance(value, str) and value.startswith("["):
+            return ", ".join(value.strip("[]").split(","))
+        return value
+
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
+        text = super().to_python(value)
+        parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        try:
+            days = sorted({int(part) for part in parts})
+        except ValueError:
+            raise ValidationError(
+                _("Enter whole numbers of days separated by commas, e.g. 3, 10."), code="invalid"
+            ) from None
+        if len(days) > 5 or any(not 1 <= day <= 90 for day in days):
+            raise ValidationError(_("Up to five reminders, each from 1 to 90 days."), code="range")
+        return days
+
+
 class UpdateGroupForm(forms.ModelForm):
     fields = SafeModelMultipleChoiceField(
         queryset=DataField.objects.none(),
@@ -71,6 +104,8 @@ class UpdateGroupForm(forms.ModelForm):
             "interval_unit",
             "review_required",
             "extend_expiry",
+            "remind_after",
+            "remind_before",
         ]
         widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
@@ -78,6 +113,15 @@ class UpdateGroupForm(forms.ModelForm):
             "start_date": _("The first update date; the next ones follow from it."),
             "interval_count": _("Only for “Every N days, weeks, months or years”."),
         }
+
+    remind_after = DaysField(
+        label=_("Remind after sending (days)"),
+        help_text=_("E.g. 3, 10: a reminder 3 and 10 days after the request went out."),
+    )
+    remind_before = DaysField(
+        label=_("Remind before closing (days)"),
+        help_text=_("E.g. 2: a reminder 2 days before the request closes. Empty: none."),
+    )
 
     field_order = [
         "title",
@@ -183,6 +227,18 @@ class UpdateGroupForm(forms.ModelForm):
         for code, _name in self.languages:
             for name in ("title", "message"):
                 self.instance.set_translation(code, name, data.get(f"{name}_{code}"))
+        start, count, unit = (
+            data.get(n) for n in ("start_date", "interval_count", "interval_unit")
+        )
+        if start and count and unit and 1 <= count <= 1000:
+            today = timezone.now().astimezone(self.instance.organization.tzinfo).date()
+            if start > today + relativedelta(years=schedule.HORIZON_YEARS):
+                self.add_error("start_date", _("Choose a start within the next 100 years."))
+            elif not schedule.within_calendar(start, count, unit, today):
+                self.add_error(
+                    "frequency",
+                    _("With this start, the dates would run past the year 9999 within 100 years."),
+                )
         kind = data.get("applies_to")
         for field in data.get("fields", []):
             if field.pk in self.held_by:

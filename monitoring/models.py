@@ -23,6 +23,18 @@ class Unit(models.TextChoices):
     YEARS = "years", _("years")
 
 
+DEFAULT_REMIND_AFTER = (3, 10)
+DEFAULT_REMIND_BEFORE = (2,)
+
+
+def default_after() -> list[int]:
+    return list(DEFAULT_REMIND_AFTER)
+
+
+def default_before() -> list[int]:
+    return list(DEFAULT_REMIND_BEFORE)
+
+
 class UpdateGroup(Translatable, models.Model):
     """Fields whose values a group of profiles is asked to refresh on a schedule."""
 
@@ -52,6 +64,10 @@ class UpdateGroup(Translatable, models.Model):
             "otherwise they are written to the profile on submission."
         ),
     )
+    # The reminder ladder, in days: after the invitation went out, and before the dossier
+    # closes. Only the latest step due is sent, so a late pass never sends a burst.
+    remind_after = models.JSONField(_("remind after sending (days)"), default=default_after)
+    remind_before = models.JSONField(_("remind before closing (days)"), default=default_before)
     extend_expiry = models.BooleanField(
         _("Move expiry dates forward on a fresh answer"),
         default=False,
@@ -100,8 +116,14 @@ class UpdateGroup(Translatable, models.Model):
     def next_date(self) -> dt.date:
         return self.occurrence(self.next_index)
 
-    def upcoming(self, n: int = 6) -> list[dt.date]:
-        return [self.occurrence(self.next_index + i) for i in range(n)]
+    def upcoming(self, n: int = schedule.LISTED) -> list[dt.date]:
+        dates = []
+        for i in range(n):
+            try:
+                dates.append(self.occurrence(self.next_index + i))
+            except (OverflowError, ValueError):  # past year 9999: a group saved before the bound
+                break
+        return dates
 
     def schedule_from(self, now: dt.datetime | None = None) -> None:
         """Points the group at its first occurrence not yet past: no burst of old periods."""
@@ -166,6 +188,14 @@ class UpdateRun(models.Model):
         ordering = ["-period"]
         constraints = [
             models.UniqueConstraint(fields=["group", "period"], name="one_run_per_group_period"),
+        ]
+        indexes = [
+            # The sweep of unfinished runs reads these only: the index stays tiny.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(finished_at__isnull=True),
+                name="unfinished_runs",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -15,6 +15,10 @@ from dateutil.relativedelta import relativedelta
 
 RUN_TIME = dt.time(8, 0)
 UNITS = ("days", "weeks", "months", "years")
+# A schedule must hold, without leaving the calendar (year 9999), every occurrence of the
+# next HORIZON_YEARS and the few listed after them on the group's page.
+HORIZON_YEARS = 100
+LISTED = 6
 
 
 def occurrence(start: dt.date, count: int, unit: str, k: int) -> dt.date:
@@ -54,3 +58,16 @@ def last_index_due(
     while k >= 0 and due_at(occurrence(start, count, unit, k), tz) > now:
         k -= 1
     return k if k >= 0 else None
+
+
+def within_calendar(start: dt.date, count: int, unit: str, today: dt.date) -> bool:
+    """Whether every occurrence up to HORIZON_YEARS from today, and LISTED more, exists."""
+    try:
+        horizon = today + relativedelta(years=HORIZON_YEARS)
+        if start > horizon:
+            return False
+        k = first_index_on_or_after(start, count, unit, horizon)
+        occurrence(start, count, unit, k + LISTED)
+    except (OverflowError, ValueError):
+        return False
+    return True

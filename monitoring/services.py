@@ -95,3 +95,14 @@ def set_active(group: UpdateGroup, active: bool) -> None:
             group.next_index += 1
             group.next_run_at = schedule.due_at(group.next_date, group.organization.tzinfo)
     group.save(update_fields=["is_active", "next_index", "next_run_at"])
+
+
+def reschedule_organization(organization: Organization, **kwargs: object) -> int:
+    """The organisation's time zone changed: each group keeps its next period, whose moment
+    (08:00 local) is computed again. Runs in the caller's transaction."""
+    tz = organization.tzinfo
+    groups = list(UpdateGroup.objects.filter(organization=organization))
+    for group in groups:
+        group.next_run_at = schedule.due_at(group.next_date, tz)
+    UpdateGroup.objects.bulk_update(groups, ["next_run_at"])
+    return len(groups)

@@ -1,20 +1,37 @@
+"""Periodic and fan-out tasks of monitoring. A task that raises is retried with backoff; what
+is still undone after that is found again by a sweep (`sweep_unfinished_runs`)."""
+
 from __future__ import annotations
 
 from celery import shared_task
 
 from monitoring import dispatch, expiry
 
+RETRY = {
+    "autoretry_for": (Exception,),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 6,
+}
+
 
 @shared_task
 def dispatch_due_groups() -> int:
+    # No retry of its own: beat runs it again within a minute, and a due group stays due.
     return len(dispatch.dispatch_due())
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, **RETRY)
 def open_run_dossiers(run_id: int) -> int:
     return dispatch.open_run(run_id)
 
 
-@shared_task
+@shared_task(acks_late=True)
+def sweep_unfinished_runs() -> int:
+    return len(dispatch.sweep_unfinished_runs())
+
+
+@shared_task(acks_late=True, **RETRY)
 def open_expired_values() -> int:
     return expiry.open_dossiers_for_expired_values()

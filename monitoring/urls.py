@@ -45,6 +45,11 @@ urlpatterns = [
         name="run_detail",
     ),
     path(
+        "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/remind/",
+        views.run_remind,
+        name="run_remind",
+    ),
+    path(
         "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/outstanding.csv",
         views.run_export,
         name="run_export",

@@ -8,15 +8,17 @@ from urllib.parse import quote
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from dossiers.messages import remind_now
 from dossiers.models import Dossier
 from monitoring import audit as audit_actions
 from monitoring import followup, overview, schedule
@@ -139,8 +141,10 @@ def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
     group = get_for_org(request, _groups(request), uuid=group_uuid)
     runs = list(group.runs.all()[:10])
     counts = followup.outcomes(group, [run.period for run in runs])
+    undeliverable = followup.undeliverable(group, [run.period for run in runs])
     for run in runs:
         run.outcomes = counts[run.period]
+        run.undeliverable = undeliverable.get(run.period, 0)
     return render(
         request,
         "monitoring/group_detail.html",
@@ -186,6 +190,41 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             "query": query,
             "labels": dict(Dossier.Status.choices),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> HttpResponse:
+    """ "Remind all outstanding": asks with the count, then one reminder to each of them."""
+    group, run = _run(request, group_uuid, period)
+    open_ids = list(
+        Dossier.objects.filter(
+            update_group=group,
+            period=run.period,
+            status__in=Dossier.OPEN_STATUSES,
+            expires_at__gt=timezone.now(),
+        ).values_list("id", flat=True)
+    )
+    if request.method == "POST":
+        with transaction.atomic():
+            remind_now(open_ids)
+        audit(request, audit_actions.RUN_REMINDED, group, period=run.period, dossiers=len(open_ids))
+        messages.success(
+            request,
+            ngettext(
+                "A reminder is on its way to %(n)s client who has not answered.",
+                "A reminder is on its way to each of the %(n)s clients who have not answered.",
+                len(open_ids),
+            )
+            % {"n": len(open_ids)},
+        )
+        return redirect(
+            "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
+        )
+    return render(
+        request,
+        "monitoring/run_remind.html",
+        {"group": group, "run": run, "count": len(open_ids)},
     )
 
 

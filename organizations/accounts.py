@@ -4,26 +4,35 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from celery import shared_task
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.contrib.auth.tokens import default_token_generator
 from django.contrib.auth.views import PasswordResetConfirmView, PasswordResetView
 from django.core.cache import cache
-from django.db import transaction
+from django.core.mail import EmailMultiAlternatives
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import translation
-from django_scopes import scope, scopes_disabled
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext_lazy as _
+from django_scopes import scopes_disabled
 
 from organizations import audit as audit_actions
 from organizations.clientip import client_ip
 from organizations.models import Membership, record_audit
+from organizations.tenancy import each_in_scope
+from outbox import registry
+from outbox.mail import queue
+from outbox.models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +46,8 @@ def _memberships(user: Any) -> list[Membership]:
 
 def _record_everywhere(user: Any, action: str, **details: object) -> None:
     """An account belongs to no organisation alone: each of its organisations sees it."""
-    for membership in _memberships(user):
-        with scope(organization=membership.organization):
-            record_audit(membership.organization, user, action, user.get_username(), **details)
+    for membership in each_in_scope(_memberships(user)):
+        record_audit(membership.organization, user, action, user.get_username(), **details)
 
 
 @receiver(user_logged_in)
@@ -97,8 +105,7 @@ class ThrottledPasswordResetView(PasswordResetView):
         if not _over_limit(
             f"password-reset:email:{digest}", settings.PASSWORD_RESET_LIMIT_PER_EMAIL
         ):
-            language = translation.get_language()
-            transaction.on_commit(lambda: send_password_reset.delay(email, language))
+            queue_password_reset(email, translation.get_language())
         return redirect(self.get_success_url())
 
 
@@ -109,20 +116,50 @@ class AuditedPasswordResetConfirmView(PasswordResetConfirmView):
         return response
 
 
-@shared_task
-def send_password_reset(email: str, language: str) -> None:
-    """Looks up the accounts of `email` and sends each a link; nothing when there is none."""
-    site = urlsplit(settings.SITE_URL)
-    form = PasswordResetForm(data={"email": email})
+PASSWORD_RESET = "organizations.password_reset"  # noqa: S105 - a kind of message
+
+
+def register_kinds() -> None:
+    registry.register(PASSWORD_RESET, _render_password_reset, _("Password reset"))
+
+
+def queue_password_reset(email: str, language: str) -> None:
+    """An outbox row for the address, whoever it belongs to: the look-up of the account
+    happens when the e-mail is rendered, in the worker, never in the request."""
+    queue(
+        [
+            Message(
+                key=f"{PASSWORD_RESET}:{uuid.uuid4().hex}",
+                kind=PASSWORD_RESET,
+                address=email,
+                language=language,
+            )
+        ]
+    )
+
+
+def _render_password_reset(row: Message) -> EmailMultiAlternatives | None:
+    """A link for the account of the address; nothing (the row is cancelled) when there is
+    none. With several accounts on one address, the oldest gets it."""
+    form = PasswordResetForm(data={"email": row.address})
     if not form.is_valid():
-        return
-    users = list(form.get_users(email))
-    with translation.override(language):
-        form.save(
-            domain_override=site.netloc,
-            use_https=site.scheme == "https",
-            subject_template_name="registration/password_reset_subject.txt",
-            email_template_name="registration/password_reset_email.html",
-        )
-    for user in users:
-        _record_everywhere(user, audit_actions.PASSWORD_RESET_REQUESTED)
+        return None
+    users = sorted(form.get_users(row.address), key=lambda user: user.pk)
+    if not users:
+        return None
+    user = users[0]
+    site = urlsplit(settings.SITE_URL)
+    context = {
+        "email": row.address,
+        "domain": site.netloc,
+        "site_name": site.netloc,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "user": user,
+        "token": default_token_generator.make_token(user),
+        "protocol": "https" if site.scheme == "https" else "http",
+    }
+    with translation.override(row.language or settings.LANGUAGE_CODE):
+        subject = render_to_string("registration/password_reset_subject.txt", context)
+        body = render_to_string("registration/password_reset_email.html", context)
+    _record_everywhere(user, audit_actions.PASSWORD_RESET_REQUESTED)
+    return EmailMultiAlternatives(" ".join(subject.split()), body, None, [user.email])

@@ -11,10 +11,12 @@ class OrganizationsConfig(AppConfig):
     verbose_name = _("Organisations")
 
     def ready(self) -> None:
-        from organizations import accounts, audit, checks  # noqa: F401  (signals, tasks, checks)
+        from organizations import accounts, audit, checks, members  # noqa: F401  (signals, tasks, checks)
 
         # Every app's audit.py declares its actions; the log page lists them all.
         audit.discover()
+        members.register_kinds()
+        accounts.register_kinds()
 
     def privacy_records(self, profile: Any) -> dict[str, Any]:
         from organizations.privacy import records

@@ -6,12 +6,14 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from organizations.audit import known_actions
 from organizations.models import AuditEntry, Membership, Organization
+from organizations.signals import time_zone_changed
 
 
 class OrganizationForm(forms.ModelForm):
@@ -47,6 +49,14 @@ class OrganizationForm(forms.ModelForm):
                 _("The name cannot contain line breaks or control characters.")
             )
         return name
+
+    def save(self, commit: bool = True) -> Organization:
+        # Schedules are local dates: their UTC moments move with the time zone, together.
+        with transaction.atomic():
+            organization = super().save(commit)
+            if commit and "time_zone" in self.changed_data:
+                time_zone_changed.send(sender=Organization, organization=organization)
+        return organization
 
 
 class AddMemberForm(forms.Form):

@@ -6,15 +6,20 @@ import datetime as dt
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
 from organizations.models import Invitation, Membership, Organization, hash_token
+from outbox import registry
+from outbox.mail import queue
+from outbox.models import Message
 
 INVITATION_VALIDITY = dt.timedelta(days=7)
 
@@ -60,7 +65,41 @@ def invite_member(
     return invitation, token
 
 
-def send_invitation(invitation: Invitation, token: str, site_url: str) -> None:
+INVITATION = "organizations.member_invitation"
+
+
+def register_kinds() -> None:
+    registry.register(INVITATION, _render_invitation, _("Invitation to the back office"))
+
+
+def send_invitation(invitation: Invitation) -> None:
+    """Queues the invitation in the caller's transaction; the outbox drain sends it."""
+    queue(
+        [
+            Message(
+                organization_id=invitation.organization_id,
+                key=f"{INVITATION}:{invitation.pk}",
+                kind=INVITATION,
+                address=invitation.email,
+                invitation=invitation,
+            )
+        ]
+    )
+
+
+def _render_invitation(row: Message) -> EmailMessage | None:
+    """The link is minted as the e-mail goes: its token exists in clear in the e-mail only.
+    An invitation accepted or expired meanwhile is not sent."""
+    invitation = row.invitation
+    if invitation is None or invitation.accepted_at or invitation.expires_at <= timezone.now():
+        return None
+    token = secrets.token_urlsafe(32)
+    Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
+    invitation.organization = row.organization
+    return invitation_message(invitation, token, settings.SITE_URL)
+
+
+def invitation_message(invitation: Invitation, token: str, site_url: str) -> EmailMessage:
     """An e-mail with the link to accept, in the organisation's language."""
     path = reverse("invitation_accept", kwargs={"token": token})
     context = {
@@ -73,7 +112,7 @@ def send_invitation(invitation: Invitation, token: str, site_url: str) -> None:
         body = render_to_string("organizations/email/invitation.txt", context)
     # An organisation's name is free text: a line break in it must not break the header.
     subject = " ".join(subject.split())
-    EmailMessage(subject=subject, body=body, to=[invitation.email]).send()
+    return EmailMessage(subject=subject, body=body, to=[invitation.email])
 
 
 def find_invitation(token: str) -> Invitation | None:

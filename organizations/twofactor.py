@@ -25,11 +25,12 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
 from organizations import audit as audit_actions
 from organizations.clientip import client_ip
 from organizations.models import Membership, record_audit
+from organizations.tenancy import each_in_scope
 
 PENDING = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -63,9 +64,8 @@ def confirmed_device(user: Any) -> TOTPDevice | None:
 def record_everywhere(user: Any, action: str, **details: object) -> None:
     with scopes_disabled():
         memberships = list(Membership.objects.filter(user=user).select_related("organization"))
-    for membership in memberships:
-        with scope(organization=membership.organization):
-            record_audit(membership.organization, user, action, user.get_username(), **details)
+    for membership in each_in_scope(memberships):
+        record_audit(membership.organization, user, action, user.get_username(), **details)
 
 
 def organizations_requiring(user: Any) -> list[str]:

@@ -4,12 +4,13 @@ import itertools
 import json
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -35,6 +36,7 @@ from organizations.members import (
     send_invitation,
 )
 from organizations.models import AuditEntry, Invitation, Membership, audit, record_audit
+from outbox.models import Message
 
 
 @login_required
@@ -88,7 +90,16 @@ def _settings_page(
                 organization=request.organization,
                 accepted_at__isnull=True,
                 expires_at__gt=timezone.now(),
-            ).order_by("email"),
+            )
+            # Whether its e-mail went out: staff see a refused address where they look.
+            .annotate(
+                email_status=Subquery(
+                    Message.objects.filter(invitation=OuterRef("pk"))
+                    .order_by("-created_at", "-id")
+                    .values("status")[:1]
+                )
+            )
+            .order_by("email"),
             "roles": Membership.Role.choices,
         },
         status=status,
@@ -102,21 +113,23 @@ def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
     if not form.is_valid():
         return _settings_page(request, OrganizationForm(instance=request.organization), form)
     email = form.cleaned_data["email"]
-    invitation, token = invite_member(
-        request.organization,
-        email,
-        form.cleaned_data["role"],
-        first_name=form.cleaned_data["first_name"],
-        last_name=form.cleaned_data["last_name"],
-        invited_by=request.user,
-    )
-    audit(
-        request,
-        audit_actions.MEMBER_INVITED,
-        email,
-        role=invitation.get_role_display(),
-    )
-    send_invitation(invitation, token, settings.SITE_URL)
+    # The e-mail is an outbox row written with the invitation: SMTP down only delays it.
+    with transaction.atomic():
+        invitation, _token = invite_member(
+            request.organization,
+            email,
+            form.cleaned_data["role"],
+            first_name=form.cleaned_data["first_name"],
+            last_name=form.cleaned_data["last_name"],
+            invited_by=request.user,
+        )
+        audit(
+            request,
+            audit_actions.MEMBER_INVITED,
+            email,
+            role=invitation.get_role_display(),
+        )
+        send_invitation(invitation)
     # The same words whether or not the address has an account anywhere.
     messages.success(
         request,

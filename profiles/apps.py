@@ -15,6 +15,14 @@ class ProfilesConfig(AppConfig):
 
         seed(organization)
 
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        return {
+            "profiles-pending-deletions": {
+                "task": "profiles.tasks.delete_pending_files",
+                "schedule": 900.0,
+            },
+        }
+
     def privacy_records(self, profile: Any) -> dict[str, Any]:
         from profiles.privacy import records
 

@@ -377,3 +377,20 @@ class FieldValueHistory(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old_value} → {self.new_value}"
+
+
+class PendingDeletion(models.Model):
+    """A file in storage that no row points to any more, waiting to be deleted.
+
+    Recorded in the transaction that stops referencing the file, deleted after it commits;
+    if storage fails, the sweep (`profiles.tasks.delete_pending_files`) tries again, so no
+    file is ever left that nothing points to. Holds storage keys only, no tenant data.
+    """
+
+    key = models.CharField(max_length=300)
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

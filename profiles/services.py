@@ -23,6 +23,7 @@ from profiles.models import (
     Source,
     document_key,
 )
+from profiles.storage import StorageUnavailable, forget
 from profiles.uploads import clean_filename, name_for_type
 
 logger = logging.getLogger(__name__)
@@ -57,10 +58,6 @@ def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredF
     return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
 
 
-class StorageUnavailable(Exception):
-    """Files could not be stored; those stored before the failure were removed again."""
-
-
 def store_uploads(uploads: Mapping[K, UploadedFile]) -> dict[K, StoredFile]:
     """Stores checked uploads (see profiles.uploads.check_upload) under clean names.
 
@@ -83,12 +80,9 @@ def store_uploads(uploads: Mapping[K, UploadedFile]) -> dict[K, StoredFile]:
 
 
 def delete_stored(files: Iterable[StoredFile]) -> None:
-    """Best effort: the caller is already handling a failure and must not raise another."""
-    for stored in files:
-        try:
-            default_storage.delete(stored.key)
-        except Exception:
-            logger.exception("Could not delete stored file %s", stored.key)
+    """Files stored for nothing (a failure came after): recorded for deletion, deleted after the
+    commit or by the sweep. Never raises a storage error into the caller's error handling."""
+    forget(stored.key for stored in files)
 
 
 def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Document:

@@ -39,6 +39,7 @@ from profiles.services import (
     store_uploads,
 )
 from profiles.signals import value_notes
+from profiles.storage import open_for_download
 from profiles.uploads import name_for_type
 
 PAGE_SIZE = 25
@@ -281,8 +282,8 @@ def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False)
     """A stored file as a download, or shown in the page for review where it can be."""
     inline = inline and content_type in INLINE_TYPES
     try:
-        handle = file.open("rb")
-    except (OSError, ValidationError):
+        handle = open_for_download(file)
+    except ValidationError:
         raise Http404 from None
     response = FileResponse(
         handle,

@@ -115,9 +115,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3 endpoint: moto's server on loopback, for the whole test session."""
+def _start_moto() -> tuple[object, str]:
     import shutil
     import subprocess
     import sys
@@ -133,23 +131,28 @@ def s3_endpoint() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    pytest.fail("moto_server did not start")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint: moto's server on loopback, for the whole test session."""
+    process, url = _start_moto()
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(url, timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("moto_server did not start")
         yield url
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def s3_storage(settings, s3_endpoint) -> Iterator[str]:
+def _s3_settings(settings, endpoint: str, **extra: str) -> str:
     """Switches default storage to S3 as config/settings.py builds it from the environment."""
     import runpy
     import uuid as uuid_module
@@ -160,19 +163,77 @@ def s3_storage(settings, s3_endpoint) -> Iterator[str]:
     bucket = f"test-{uuid_module.uuid4().hex[:12]}"
     env = {
         "AWS_STORAGE_BUCKET_NAME": bucket,
-        "AWS_S3_ENDPOINT_URL": s3_endpoint,
+        "AWS_S3_ENDPOINT_URL": endpoint,
         "AWS_S3_REGION_NAME": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
+        **extra,
     }
     with mock.patch.dict(os.environ, env):
         built = runpy.run_path(str(settings.BASE_DIR / "config" / "settings.py"))
     boto3.client(
         "s3",
-        endpoint_url=s3_endpoint,
+        endpoint_url=endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     ).create_bucket(Bucket=bucket)
     settings.STORAGES = built["STORAGES"]
-    yield bucket
+    return bucket
+
+
+@pytest.fixture
+def s3_storage(settings, s3_endpoint) -> Iterator[str]:
+    yield _s3_settings(settings, s3_endpoint)
+
+
+class StoppableS3:
+    """moto's server of this test alone. `stop()` freezes the process (SIGSTOP): connections
+    are still accepted by the kernel and never answered, the worst kind of outage, and the
+    contents survive for `start()` (SIGCONT)."""
+
+    def __init__(self, process, url: str, bucket: str) -> None:
+        self.process, self.url, self.bucket = process, url, bucket
+
+    def stop(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGSTOP)
+
+    def start(self) -> None:
+        import signal
+
+        self.process.send_signal(signal.SIGCONT)
+
+    def keys(self) -> set[str]:
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket)
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+
+@pytest.fixture
+def stoppable_s3(settings) -> Iterator[StoppableS3]:
+    """S3 storage on a server of its own, with short timeouts so that an outage is quick."""
+    process, url = _start_moto()
+    bucket = _s3_settings(
+        settings,
+        url,
+        AWS_S3_CONNECT_TIMEOUT="1",
+        AWS_S3_READ_TIMEOUT="1",
+        AWS_S3_MAX_ATTEMPTS="1",
+    )
+    s3 = StoppableS3(process, url, bucket)
+    try:
+        yield s3
+    finally:
+        s3.start()
+        process.terminate()
+        process.wait(timeout=10)

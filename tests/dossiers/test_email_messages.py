@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 
 from dossiers.models import Dossier
-from dossiers.tasks import send_invitations
+from outbox.mail import send_due
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def _html(message) -> str:
 def test_the_invitation_is_html_and_text_from_the_organisation(update_dossier, settings):
     settings.DEFAULT_FROM_EMAIL = "Back office <no-reply@example.com>"
     dossier = update_dossier("en")
-    send_invitations([dossier.pk])
+    send_due()  # the outbox drain sends the invitation queued with the dossier
     [message] = mail.outbox
     assert message.from_email == "L'Atelier & Cie via Back office <no-reply@example.com>"
     assert message.subject == "L'Atelier & Cie asks you to update your information"
@@ -73,8 +73,8 @@ def test_the_invitation_is_html_and_text_from_the_organisation(update_dossier, s
 
 
 def test_a_french_client_reads_the_organisations_french_texts(update_dossier):
-    dossier = update_dossier("fr")
-    send_invitations([dossier.pk])
+    update_dossier("fr")
+    send_due()  # the outbox drain sends the invitation queued with the dossier
     [message] = mail.outbox
     assert message.subject.startswith("L'Atelier & Cie vous demande")
     for text in (message.body, _html(message)):

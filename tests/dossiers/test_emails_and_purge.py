@@ -11,9 +11,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
+from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, DossierRecord
 from dossiers.retention import purge_dossiers
-from dossiers.tasks import send_invitations, send_reminders, send_submission_notices
+from dossiers.tasks import send_reminders
+from outbox.mail import send_due
+from outbox.models import Message
 from profiles.models import Document, FieldValue
 from tests import factories
 
@@ -29,10 +32,10 @@ def test_a_contact_is_invited_in_its_language_with_a_working_link(client, org, s
     field = factories.field(org, "text")
     fr = factories.contact(org, language="fr", email="fr@example.com")
     en = factories.contact(org, language="en", email="en@example.com")
-    d1 = factories.dossier(org, fr, [field])
-    d2 = factories.dossier(org, en, [field])
-    assert send_invitations([d1.pk, d2.pk]) == 2
-    assert send_invitations([d1.pk, d2.pk]) == 0  # a second delivery sends nothing again
+    factories.dossier(org, fr, [field])
+    factories.dossier(org, en, [field])
+    assert send_due() == 2
+    assert send_due() == 0  # a second drain sends nothing again
     by_to = {m.to[0]: m for m in mail.outbox}
     assert by_to["fr@example.com"].subject == "Acme vous demande de mettre à jour vos informations"
     assert "Bonjour" in by_to["fr@example.com"].body
@@ -46,32 +49,59 @@ def test_a_companys_request_goes_to_its_representatives(org):
     factories.contact(org, email="rep1@example.com", company=company, is_representative=True)
     factories.contact(org, email="rep2@example.com", company=company, is_representative=True)
     factories.contact(org, email="staff@example.com", company=company)
-    dossier = factories.dossier(org, company, [field])
-    send_invitations([dossier.pk])
+    factories.dossier(org, company, [field])
+    send_due()
     assert sorted(m.to[0] for m in mail.outbox) == ["rep1@example.com", "rep2@example.com"]
 
 
-def test_a_reminder_goes_seven_days_before_expiry_once(org):
+def _sent_days_ago(days: int) -> None:
+    with scopes_disabled():
+        Message.objects.filter(kind="dossiers.invitation").update(
+            done_at=timezone.now() - dt.timedelta(days=days)
+        )
+
+
+def test_reminders_follow_the_ladder_one_rung_at_a_time(org):
+
     field = factories.field(org, "text")
     profile = factories.contact(org)
-    dossier = factories.dossier(
-        org, profile, [field], expires_at=timezone.now() + dt.timedelta(days=6)
-    )
-    send_invitations([dossier.pk])
+    factories.dossier(org, profile, [field], expires_at=timezone.now() + dt.timedelta(days=30))
+    send_due()
     mail.outbox.clear()
+    assert send_reminders() == 0  # just sent: no rung due yet
+    _sent_days_ago(3)
+    assert send_reminders() == 1
+    assert send_reminders() == 0  # the same rung, once
+    assert send_due() == 1
+    assert mail.outbox[0].subject.startswith("Rappel")  # the contact reads French
+    _sent_days_ago(20)  # 10 days passed too, and the pass was late: one reminder, not two
     assert send_reminders() == 1
     assert send_reminders() == 0
-    assert mail.outbox[0].subject.startswith("Rappel")  # the contact reads French
+
+
+def test_a_group_sets_its_own_ladder(org):
+    from dossiers.messages import latest_step
+
+    now = timezone.now()
+    sent, closes = now - dt.timedelta(days=5), now + dt.timedelta(days=1, hours=1)
+    assert latest_step(sent, closes, now, (3, 10), (2,)) == "before-2"
+    assert latest_step(sent, closes, now, (3, 10), ()) == "after-3"
+    assert latest_step(sent, closes, now, (), ()) is None
+    assert latest_step(now, closes, now, (3,), (2,)) is None
 
 
 def test_submission_confirms_to_the_client_and_notifies_admins(org, owner):
     field = factories.field(org, "text")
     profile = factories.contact(org, email="client@example.com")
     dossier = factories.dossier(org, profile, [field])
+    send_due()
+    mail.outbox.clear()
     with scopes_disabled():
-        Dossier.objects.filter(pk=dossier.pk).update(status="submitted", submitted_by=profile)
-    assert send_submission_notices(dossier.pk) == 2
-    assert send_submission_notices(dossier.pk) == 0
+        Dossier.objects.filter(pk=dossier.pk).update(status="submitted")
+        dossier.refresh_from_db()
+        queue_submission_notices(dossier, profile)
+        queue_submission_notices(dossier, profile)  # written twice, sent once
+    assert send_due() == 2
     assert sorted(m.to[0] for m in mail.outbox) == ["client@example.com", "owner@example.com"]
 
 
@@ -126,3 +156,20 @@ def test_the_purge_spares_classic_dossiers_and_has_a_command(org, capsys):
     assert "1 purged" in capsys.readouterr().out
     with scopes_disabled():
         assert list(Dossier.objects.values_list("kind", flat=True)) == ["classic"]
+
+
+def test_sending_the_link_again_replaces_the_older_links(
+    client, member_client, org, django_capture_on_commit_callbacks
+):
+    field = factories.field(org, "text")
+    profile = factories.contact(org)
+    dossier = factories.dossier(org, profile, [field])
+    old = factories.token(dossier)
+    assert client.get(f"/d/{old}/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/dossiers/{dossier.uuid}/resend/")
+    send_due()
+    page = client.get(f"/d/{old}/")
+    assert page.status_code == 410
+    assert "newer link" in page.text
+    assert client.get(f"/d/{_link(mail.outbox[-1])}/").status_code == 200

@@ -204,3 +204,64 @@ def test_a_group_resumed_the_day_it_ran_is_next_due_after_that_run(org):
         set_active(group, True)
         group.refresh_from_db()
     assert group.next_date > ran
+
+
+def test_remind_all_sends_one_reminder_to_each_outstanding_recipient_once_an_hour(
+    member_client, org, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from outbox.mail import send_due
+    from outbox.models import Message
+
+    group, run = _run_of(org, 16)
+    with scopes_disabled():
+        Message.objects.update(status="sent")  # the invitations went out
+        from profiles.models import Profile
+
+        Profile.objects.update(email="someone@example.com")
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/remind/"
+    # Sent, opened, draft and changes requested can still answer: 4 of the mix of 8.
+    assert "8 clients have not answered" in member_client.get(url).text
+    mail.outbox.clear()
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert member_client.post(url).status_code == 302
+    send_due()
+    with scopes_disabled():
+        reminded = list(
+            Message.objects.filter(kind="dossiers.reminder").values_list(
+                "dossier__status", flat=True
+            )
+        )
+    assert len(reminded) == 8
+    assert set(reminded) <= set(Dossier.OPEN_STATUSES)
+    assert len(mail.outbox) == 8
+
+
+def test_the_reminder_ladder_is_a_group_setting_with_a_clear_message(owner_client, org):
+    group = factories.group(org, [factories.field(org, "text")])
+    page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/edit/")
+    assert 'value="3, 10"' in page.text and 'value="2"' in page.text
+    form = page.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: v for k, v in data.items() if v not in (None, False)}
+    data["fields"] = [str(pk) for pk in data.get("fields", [])]
+    data["start_date"] = group.start_date.isoformat()
+    data["remind_after"] = "3, ten"
+    response = owner_client.post(
+        f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/edit/", data
+    )
+    assert response.status_code == 200
+    assert "Enter whole numbers of days" in " ".join(
+        response.context["form"].errors["remind_after"]
+    )
+    data["remind_after"] = "5; 1"
+    data["remind_before"] = ""
+    response = owner_client.post(
+        f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/edit/", data
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        group.refresh_from_db()
+    assert group.remind_after == [1, 5] and group.remind_before == []

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from organizations.models import AuditEntry, Invitation, Membership
+from outbox.mail import send_due
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,11 @@ def _membership(user):
 
 
 def _invite(owner_client, org, email, **extra):
-    return owner_client.post(
+    response = owner_client.post(
         f"/o/{org.slug}/settings/members/", {"email": email, "role": "staff", **extra}
     )
+    send_due()  # the outbox drain, as the worker runs it
+    return response
 
 
 def _link(message) -> str:

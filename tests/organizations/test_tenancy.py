@@ -7,6 +7,9 @@ from django_scopes import scope
 from django_scopes.exceptions import ScopeError
 
 from organizations.models import Membership
+from organizations.tenancy import each_in_scope
+from profiles.models import Profile
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +115,13 @@ def test_the_user_model_is_not_tenant_data(org):
     get_user_model().objects.create_user("x")
     with scope():
         assert get_user_model().objects.count() == 1
+
+
+def test_a_cross_tenant_job_visits_each_row_inside_its_own_organisation(org, other_org):
+    factories.contact(org, email="a@example.com")
+    factories.contact(other_org, email="b@example.com")
+    seen = {
+        organization.slug: list(Profile.objects.values_list("email", flat=True))
+        for organization in each_in_scope([org, other_org], lambda o: o)
+    }
+    assert seen == {"acme": ["a@example.com"], "globex": ["b@example.com"]}

@@ -67,7 +67,9 @@ def test_logins_and_failed_logins_are_audited_in_the_users_organisations(org, ow
 def _ask_reset(email: str, capture) -> tuple[object, list[str], int]:
     with CaptureQueriesContext(connection) as queries, capture(execute=False) as callbacks:
         response = Client().post("/password/reset/", {"email": email})
-    return response, [q["sql"] for q in queries.captured_queries], len(callbacks)
+    # The statements, without their values (the address itself, the moment, a random key).
+    statements = [re.sub(r"'[^']*'", "?", q["sql"]) for q in queries.captured_queries]
+    return response, statements, len(callbacks)
 
 
 def test_a_reset_answers_alike_whether_or_not_the_account_exists(
@@ -77,7 +79,7 @@ def test_a_reset_answers_alike_whether_or_not_the_account_exists(
     unknown = _ask_reset("nobody@example.com", django_capture_on_commit_callbacks)
     assert known[0].status_code == unknown[0].status_code == 302
     assert known[0].url == unknown[0].url
-    # The request does the same work either way: no look-up of the account, one task queued.
+    # The request does the same work either way: no look-up of the account, one outbox row.
     assert known[1] == unknown[1]
     assert not any("auth_user" in sql for sql in known[1])
     assert known[2] == unknown[2] == 1

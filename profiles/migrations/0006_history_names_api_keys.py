@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('api', '0001_initial'),
-        ('profiles', '0004_datafield_translations'),
+        ('profiles', '0005_pendingdeletion'),
     ]
 
     operations = [

@@ -1,0 +1,259 @@
+"""The e-mails of dossiers as outbox rows: what is queued when, and how each is rendered.
+
+Rows are written in the transaction that causes them (opening, submitting, the reminder
+pass); the outbox drain renders each one when it sends it, so a personal link is minted at
+that moment and never stored in clear.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from dossiers import emails
+from dossiers.models import AccessToken, Dossier
+from organizations.models import Membership
+from outbox import registry
+from outbox.mail import kick, queue
+from outbox.models import Message
+from profiles.models import Kind, Profile
+
+INVITATION = "dossiers.invitation"
+# Staff sent the link again: the same e-mail, and the recipient's older links are replaced.
+RESEND = "dossiers.resend"
+REMINDER = "dossiers.reminder"
+CHANGES_REQUESTED = "dossiers.changes_requested"
+CONFIRMATION = "dossiers.confirmation"
+STAFF_NOTICE = "dossiers.staff_notice"
+LINK_TEMPLATES = {
+    INVITATION: "invitation",
+    RESEND: "invitation",
+    REMINDER: "reminder",
+    CHANGES_REQUESTED: "changes_requested",
+}
+
+
+def register_kinds() -> None:
+    registry.register(INVITATION, _render_link, _("Invitation"))
+    registry.register(RESEND, _render_link, _("Link sent again"))
+    registry.register(REMINDER, _render_link, _("Reminder"))
+    registry.register(CHANGES_REQUESTED, _render_link, _("Changes requested"))
+    registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
+    registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
+
+
+def _dossier_of(row: Message) -> Dossier | None:
+    dossier = row.dossier
+    if dossier is not None:
+        dossier.organization = row.organization
+    return dossier
+
+
+def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    # A link to a dossier closed in the meantime would only lead to "expired".
+    if dossier is None or row.profile is None or not dossier.is_open:
+        return None
+    if row.kind == RESEND:
+        # A link sent again replaces the recipient's older links: their page says so.
+        AccessToken.objects.filter(
+            dossier=dossier, recipient=row.profile, issued_to__isnull=True, replaced_at__isnull=True
+        ).update(replaced_at=timezone.now())
+    return emails.link_message(dossier, row.profile, LINK_TEMPLATES[row.kind])
+
+
+def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    if dossier is None or row.profile is None:
+        return None
+    return emails.confirmation_message(dossier, row.profile)
+
+
+def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
+    dossier = _dossier_of(row)
+    if dossier is None:
+        return None
+    return emails.staff_notice_message(dossier, row.address, row.organization.default_language)
+
+
+def queue_link_messages(
+    dossier_ids: Sequence[int], kind: str, *, again: bool = False, suffix: str = ""
+) -> None:
+    """One message per recipient of each dossier, in one INSERT … SELECT.
+
+    The key (kind, dossier, recipient, `suffix`) makes a repeat a no-op; `again` (staff
+    asked to send the link again) gives the messages keys of their own.
+    """
+    if not dossier_ids:
+        return
+    suffix = f":{uuid.uuid4().hex}" if again else suffix
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table, quote = Message._meta.db_table, connection.ops.quote_name
+    ids = ", ".join(["%s"] * len(dossier_ids))
+    # A contact answers for itself; a company through its representatives: two joins, each
+    # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
+    recipients = f"""
+        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
+        FROM {Dossier._meta.db_table} d
+        JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
+        WHERE d.id IN ({ids}) AND p.kind = %s AND p.email <> ''
+        UNION ALL
+        SELECT d.organization_id, d.id, p.id, p.email, p.language
+        FROM {Dossier._meta.db_table} d
+        JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
+        WHERE d.id IN ({ids}) AND p.is_representative AND p.archived_at IS NULL
+            AND p.email <> ''
+    """  # noqa: S608 - names come from the models, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
+                next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
+                profile_id)
+            SELECT r.organization_id,
+                CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
+                %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
+            FROM ({recipients}) r
+            WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
+            ON CONFLICT DO NOTHING
+            """,  # noqa: S608 - names come from the models, values are parameters
+            [
+                f"{kind}:",
+                suffix,
+                Message.Status.QUEUED,
+                now,
+                now,
+                kind,
+                *dossier_ids,
+                Kind.CONTACT,
+                *dossier_ids,
+            ],
+        )
+    transaction.on_commit(kick)
+
+
+# The ladder of a dossier no group defines (a classic request, an expired value's).
+DEFAULT_LADDER = ((3, 10), (2,))
+
+
+def _ladder(group: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The group's reminder days, read through the foreign key: monitoring is not imported."""
+    if group is None:
+        return DEFAULT_LADDER
+    return tuple(group.remind_after or ()), tuple(group.remind_before or ())  # type: ignore[attr-defined]
+
+
+def latest_step(
+    sent_at: dt.datetime,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+    after: Sequence[int],
+    before: Sequence[int],
+) -> str | None:
+    """The name of the latest rung of the ladder due at `now`, or None."""
+    steps = [(sent_at + dt.timedelta(days=d), f"after-{d}") for d in after]
+    steps += [(expires_at - dt.timedelta(days=d), f"before-{d}") for d in before]
+    due = [(moment, name) for moment, name in steps if sent_at < moment <= now]
+    return max(due)[1] if due else None
+
+
+def queue_reminders(now: dt.datetime | None = None) -> int:
+    """Each recipient who still owes an answer gets the latest rung of the reminder ladder
+    that is due (3 and 10 days after sending, 2 before closing unless the group says
+    otherwise), once: the rung is in the message's key. Only the latest rung, so a pass
+    after downtime sends one reminder, not a burst.
+
+    Crosses tenants: the caller runs it with scopes disabled. Returns how many were queued.
+    """
+    now = now or timezone.now()
+    invitations = (
+        Message.objects.filter(
+            kind=INVITATION,
+            status=Message.Status.SENT,
+            dossier__status__in=Dossier.OPEN_STATUSES,
+            dossier__expires_at__gt=now,
+        )
+        .select_related("dossier", "dossier__update_group")
+        .order_by("dossier_id", "profile_id", "done_at")
+    )
+    wanted: dict[str, Message] = {}
+    seen: set[tuple[int, int]] = set()
+    for invitation in invitations.iterator(chunk_size=2000):
+        pair = (invitation.dossier_id, invitation.profile_id)
+        if pair in seen or invitation.done_at is None:
+            continue  # the first invitation sent is when the ladder starts
+        seen.add(pair)
+        dossier = invitation.dossier
+        step = latest_step(
+            invitation.done_at, dossier.expires_at, now, *_ladder(dossier.update_group)
+        )
+        if step is None:
+            continue
+        key = f"{REMINDER}:{dossier.pk}:{invitation.profile_id}:{step}"
+        wanted[key] = Message(
+            organization_id=invitation.organization_id,
+            key=key,
+            kind=REMINDER,
+            address=invitation.address,
+            dossier_id=dossier.pk,
+            profile_id=invitation.profile_id,
+        )
+    existing = set(Message.objects.filter(key__in=list(wanted)).values_list("key", flat=True))
+    new = [message for key, message in wanted.items() if key not in existing]
+    queue(new)
+    return len(new)
+
+
+def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> None:
+    """ "Remind all outstanding": one reminder per recipient of each dossier, once an hour
+    whatever the number of clicks (the hour is in the key)."""
+    hour = (now or timezone.now()).strftime("%Y%m%d%H")
+    queue_link_messages(dossier_ids, REMINDER, suffix=f":manual-{hour}")
+
+
+def queue_submission_notices(
+    dossier: Dossier, recipient: Profile | None, *, thank_client: bool = True
+) -> None:
+    """The client's confirmation and the notice to the organisation's administrators (and the
+    dossier's creator), in the submission's transaction. Keyed by the submission's moment,
+    so a dossier submitted again after changes were asked confirms again. A client whose
+    page staff filled in is not thanked for answers they never gave (`thank_client`)."""
+    moment = dossier.submitted_at.isoformat() if dossier.submitted_at else ""
+    rows = [
+        Message(
+            organization_id=dossier.organization_id,
+            key=f"{CONFIRMATION}:{dossier.pk}:{moment}:{person.pk}",
+            kind=CONFIRMATION,
+            address=person.email,
+            dossier=dossier,
+            profile=person,
+        )
+        for person in ([recipient] if recipient else dossier.recipients())
+        if person.email and thank_client
+    ]
+    staff = [
+        m.user.email
+        for m in Membership.objects.filter(
+            organization_id=dossier.organization_id, role=Membership.Role.ADMIN
+        ).select_related("user")
+        if m.user.email
+    ]
+    creator = dossier.created_by
+    if creator and creator.email and creator.email not in staff:
+        staff.append(creator.email)
+    rows += [
+        Message(
+            organization_id=dossier.organization_id,
+            key=f"{STAFF_NOTICE}:{dossier.pk}:{moment}:{email}"[:200],
+            kind=STAFF_NOTICE,
+            address=email,
+            dossier=dossier,
+        )
+        for email in staff
+    ]
+    queue(rows)

@@ -1,0 +1,92 @@
+"""Claim → attempt → mark, for any table built on `Delivery`.
+
+Crosses tenants by design: the caller runs it with scopes disabled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Min
+from django.utils import timezone
+
+from outbox.models import Delivery
+
+
+def claim(model: type[Delivery], now: dt.datetime, batch_size: int) -> list[int]:
+    """Claims up to `batch_size` due rows, shared fairly among the organisations waiting.
+
+    Each organisation gets an equal share, the longest-waiting first, so one tenant's
+    backlog (or one tenant's failing address, retried) never holds another's messages back.
+    Rows are locked with SKIP LOCKED only for the claim itself; the slow sending happens
+    after the commit, protected by the lease.
+    """
+    lease = dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+    with transaction.atomic():
+        due = model.objects.filter(status=Delivery.Status.QUEUED, next_attempt_at__lte=now)
+        waiting = list(
+            due.values("organization_id")
+            .annotate(oldest=Min("next_attempt_at"))
+            .order_by("oldest", "organization_id")
+            .values_list("organization_id", flat=True)[:batch_size]
+        )
+        if not waiting:
+            return []
+        share = max(1, batch_size // len(waiting))
+        claimed: list[int] = []
+        for organization_id in waiting:
+            claimed += list(
+                due.filter(organization_id=organization_id)
+                .order_by("next_attempt_at", "id")
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)[: min(share, batch_size - len(claimed))]
+            )
+            if len(claimed) >= batch_size:
+                break
+        model.objects.filter(pk__in=claimed).update(
+            next_attempt_at=now + lease, attempts=F("attempts") + 1
+        )
+    return claimed
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Exponential: a minute, two, four… up to OUTBOX_RETRY_MAX_SECONDS."""
+    seconds = settings.OUTBOX_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return dt.timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX_SECONDS))
+
+
+def mark_sent(model: type[Delivery], pk: int, now: dt.datetime | None = None) -> None:
+    model.objects.filter(pk=pk).update(
+        status=Delivery.Status.SENT, done_at=now or timezone.now(), last_error=""
+    )
+
+
+def mark_cancelled(model: type[Delivery], pk: int, now: dt.datetime | None = None) -> None:
+    model.objects.filter(pk=pk).update(
+        status=Delivery.Status.CANCELLED, done_at=now or timezone.now()
+    )
+
+
+def mark_undeliverable(model: type[Delivery], pk: int, error: str) -> None:
+    model.objects.filter(pk=pk).update(
+        status=Delivery.Status.UNDELIVERABLE, done_at=timezone.now(), last_error=error[:500]
+    )
+
+
+def mark_retry(
+    model: type[Delivery], rows: list[tuple[int, int]], error: str, now: dt.datetime
+) -> int:
+    """A temporary failure: each (pk, attempts) row comes due again after its backoff, or is
+    given up as undeliverable after OUTBOX_MAX_ATTEMPTS. Returns how many were given up."""
+    given_up = 0
+    for pk, attempts in rows:
+        if attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+            mark_undeliverable(model, pk, error)
+            given_up += 1
+        else:
+            model.objects.filter(pk=pk).update(
+                next_attempt_at=now + backoff(attempts), last_error=error[:500]
+            )
+    return given_up

@@ -1,0 +1,180 @@
+"""The e-mail outbox: queued in the caller's transaction, drained by claim → send → mark."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import smtplib
+import time
+from collections.abc import Iterable
+from contextlib import nullcontext
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.utils import DNS_NAME
+from django.db import transaction
+from django.utils import timezone
+from django_scopes import scope, scopes_disabled
+
+from outbox import claims, registry
+from outbox.models import Message
+
+logger = logging.getLogger(__name__)
+
+SWEEP = "outbox.tasks.send_messages"
+
+
+def queue(messages: Iterable[Message]) -> None:
+    """Writes the messages in the current transaction and wakes the drain once it commits.
+
+    A message whose key is there already is skipped: writing it twice sends it once.
+    """
+    messages = list(messages)
+    if not messages:
+        return
+    with scopes_disabled():
+        Message.objects.bulk_create(messages, ignore_conflicts=True)
+    transaction.on_commit(kick)
+
+
+def kick() -> None:
+    """Best effort: with the broker down, the periodic drain sends the messages all the same."""
+    from outbox.tasks import send_messages
+
+    try:
+        send_messages.apply_async(
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        )
+    except Exception:
+        logger.warning(
+            "Could not wake the outbox drain; the periodic sweep %s will send the messages",
+            SWEEP,
+            exc_info=True,
+        )
+
+
+def send_due(now: dt.datetime | None = None, batch_size: int | None = None) -> int:
+    """Sends due messages in batches until none is due or the time budget is spent."""
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    started = time.monotonic()
+    sent = 0
+    while time.monotonic() - started < settings.OUTBOX_DRAIN_SECONDS:
+        moment = now or timezone.now()
+        with scopes_disabled():
+            claimed = claims.claim(Message, moment, batch_size)
+            if not claimed:
+                break
+            sent += _send_batch(claimed, moment)
+    return sent
+
+
+def message_id(key: str) -> str:
+    """The same Message-ID for every attempt of a message, so that a receiving server or
+    mail client can tell a re-sent one (a worker killed between send and mark) for what it is.
+    """
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{DNS_NAME}>"
+
+
+def _connection_lost(error: Exception) -> bool:
+    # SMTPException is an OSError too: a reply about one message is not a lost connection.
+    return isinstance(error, smtplib.SMTPServerDisconnected) or (
+        isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
+    )
+
+
+def _permanent(error: Exception, to: str) -> bool:
+    """5xx for this recipient: the address will not work however often it is tried."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code = error.recipients.get(to, (0, b""))[0]
+        return 500 <= code < 600
+    if isinstance(error, smtplib.SMTPDataError):
+        return 500 <= error.smtp_code < 600
+    return False
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "; ".join(
+            f"{code} {reply.decode(errors='replace')}" for code, reply in error.recipients.values()
+        )
+    return f"{type(error).__name__}: {error}"
+
+
+def _send_batch(ids: list[int], now: dt.datetime) -> int:
+    rows = list(
+        Message.objects.filter(pk__in=ids)
+        .select_related("organization", "dossier", "profile", "invitation")
+        .order_by("id")
+    )
+    connection = get_connection()
+    try:
+        connection.open()
+    except (OSError, smtplib.SMTPException) as error:
+        logger.warning(
+            "SMTP unavailable (%s); %d messages wait for the sweep %s",
+            _describe(error),
+            len(rows),
+            SWEEP,
+        )
+        claims.mark_retry(Message, [(r.pk, r.attempts) for r in rows], _describe(error), now)
+        return 0
+    sent = 0
+    try:
+        for position, row in enumerate(rows):
+            # A message of no organisation (a password reset) stays outside any tenant.
+            tenant = scope(organization=row.organization) if row.organization_id else nullcontext()
+            with tenant:
+                try:
+                    email = registry.render(row)
+                except Exception as error:
+                    # A bug in one message's rendering costs that message only.
+                    logger.exception(
+                        "Rendering outgoing message %s failed; the sweep %s retries it",
+                        row.pk,
+                        SWEEP,
+                    )
+                    claims.mark_retry(Message, [(row.pk, row.attempts)], _describe(error), now)
+                    continue
+                if email is None:
+                    claims.mark_cancelled(Message, row.pk)
+                    continue
+                email.to = [row.address]
+                email.extra_headers["Message-ID"] = message_id(row.key)
+                try:
+                    connection.send_messages([email])
+                except Exception as error:
+                    if _connection_lost(error):
+                        # The server went away: this message and the rest of the batch wait.
+                        rest = rows[position:]
+                        logger.warning(
+                            "SMTP connection lost (%s); %d messages wait for the sweep %s",
+                            _describe(error),
+                            len(rest),
+                            SWEEP,
+                        )
+                        claims.mark_retry(
+                            Message, [(r.pk, r.attempts) for r in rest], _describe(error), now
+                        )
+                        break
+                    if _permanent(error, row.address):
+                        logger.info("Message %s undeliverable: %s", row.pk, _describe(error))
+                        claims.mark_undeliverable(Message, row.pk, _describe(error))
+                    else:
+                        logger.warning(
+                            "Message %s not sent for now (%s); the sweep %s retries it",
+                            row.pk,
+                            _describe(error),
+                            SWEEP,
+                        )
+                        claims.mark_retry(Message, [(row.pk, row.attempts)], _describe(error), now)
+                else:
+                    claims.mark_sent(Message, row.pk)
+                    sent += 1
+    finally:
+        try:
+            connection.close()
+        except (OSError, smtplib.SMTPException):
+            logger.debug("Closing the SMTP connection failed", exc_info=True)
+    return sent

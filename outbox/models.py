@@ -1,0 +1,98 @@
+"""Outgoing messages: one row per message, written in the transaction that causes it.
+
+`Delivery` is the claim/retry pattern every outgoing table shares (e-mail now; webhook
+deliveries get a table of their own on it): an idempotency key, a status, a count of
+attempts and the moment of the next one. A claim moves `next_attempt_at` past a lease, so a
+row claimed by a worker that dies comes due again once the lease is over.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+
+class Delivery(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENT = "sent", _("Sent")
+        UNDELIVERABLE = "undeliverable", _("Undeliverable")
+        CANCELLED = "cancelled", _("No longer needed")
+
+    # Points "up" by name only: the outbox sits left of every app that sends through it.
+    # Empty for the few messages of no organisation (a password reset).
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    # Two writes of one message (a task delivered twice, a sweep beside the first path)
+    # make one row: the key is unique and inserts skip a conflict.
+    key = models.CharField(max_length=200, unique=True)
+    status = models.CharField(
+        _("status"), max_length=13, choices=Status.choices, default=Status.QUEUED
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        abstract = True
+        indexes = [
+            # The claim reads due rows only: a partial index stays the size of the queue.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="%(app_label)s_%(class)s_due",
+            ),
+        ]
+
+
+class Message(Delivery):
+    """An e-mail. Rendered when it is sent, so a personal link is minted then, never stored."""
+
+    kind = models.CharField(_("kind"), max_length=60)
+    address = models.EmailField(_("address"), max_length=254)
+    # For a message whose reader's language no other row knows (a password reset).
+    language = models.CharField(max_length=8, blank=True)
+    # What the message is about, so that staff see its fate where they look.
+    dossier = models.ForeignKey(
+        "dossiers.Dossier",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outgoing_messages",
+    )
+    profile = models.ForeignKey(
+        "profiles.Profile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # A cancelled invitation takes its unsent message with it.
+    invitation = models.ForeignKey(
+        "organizations.Invitation",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="outgoing_messages",
+    )
+
+    class Meta(Delivery.Meta):
+        verbose_name = _("outgoing message")
+        verbose_name_plural = _("outgoing messages")
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.address} ({self.status})"
+
+    @property
+    def kind_display(self) -> str:
+        from outbox import registry
+
+        return registry.label(self.kind)
