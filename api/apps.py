@@ -16,3 +16,18 @@ class ApiConfig(AppConfig):
 
         if may_send_full_bodies not in FULL_BODY_GRANTS:
             FULL_BODY_GRANTS.append(may_send_full_bodies)
+        from api import events
+
+        events.connect()
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from django.conf import settings
+
+        return {
+            # The drain is also the sweep: whatever the broker could not take, whatever a
+            # killed worker left claimed, whatever waits for a retry is delivered from here.
+            "api-webhooks": {
+                "task": "api.tasks.deliver_webhooks",
+                "schedule": float(settings.OUTBOX_SWEEP_SECONDS),
+            },
+        }

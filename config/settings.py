@@ -358,6 +358,10 @@ CONTENT_SECURITY_POLICY = {
 }
 CSRF_FAILURE_VIEW = "organizations.views.csrf_failure"
 
+# Webhooks may not reach private or loopback addresses in production (a server-side request
+# forgery guard); on a laptop and in tests they may.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", DEBUG)
+
 # The REST API (/api/v1/): organisation keys, one error shape, cursor pages, a rate per key.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")
 REST_FRAMEWORK = {

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from dossiers.messages import INVITATION, queue_link_messages
 from dossiers.models import Dossier, DossierItem
+from dossiers.signals import dossiers_sent
 from organizations.models import Organization
 from profiles.models import DataField, FieldValue, Profile
 
@@ -70,6 +71,12 @@ def open_dossiers(
                 ).values_list("profile_id", "id")
             )
         _insert_items(list(dossier_of_profile.values()), fields)
+        if created:
+            dossiers_sent.send(
+                sender=Dossier,
+                organization_id=organization.pk,
+                dossier_ids=[dossier_id for _, dossier_id in created],
+            )
         if update_group_id is not None:
             # A client never holds two open dossiers of one group: the new one supersedes.
             newer = Dossier.objects.filter(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
 from dossiers.models import Dossier, DossierItem, ItemReview
+from dossiers.signals import dossier_approved
 from dossiers.writeback import Approval, write_back
 from profiles.storage import forget
 
@@ -114,3 +115,4 @@ def _settle(dossier: Dossier, items: list[DossierItem], user: Any) -> None:
         dossier.status = Dossier.Status.APPROVED
         dossier.decided_at = now
         dossier.save(update_fields=["status", "decided_at"])
+        dossier_approved.send(sender=Dossier, dossier=dossier)

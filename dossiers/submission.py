@@ -12,6 +12,7 @@ from django.utils import timezone
 from dossiers import audit as audit_actions
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
+from dossiers.signals import dossier_submitted
 from dossiers.writeback import Approval, write_back
 from organizations.models import record_audit
 from profiles.models import Profile
@@ -195,6 +196,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                     "submitted_by_user",
                 ]
             )
+            dossier_submitted.send(sender=Dossier, dossier=locked)
             if on_behalf_by is not None:
                 record_audit(
                     locked.organization,

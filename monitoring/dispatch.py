@@ -16,6 +16,7 @@ from dossiers.opening import open_dossiers
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
+from monitoring.signals import run_finished
 from profiles.models import DataField, Profile
 
 logger = logging.getLogger(__name__)
@@ -190,9 +191,13 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
                 )
                 last_id = ids[-1]
         opened = Dossier.objects.filter(update_group=group, period=run.period).count()
+        first_finish = UpdateRun.objects.filter(pk=run.pk, finished_at__isnull=True).exists()
         UpdateRun.objects.filter(pk=run.pk).update(
             finished_at=timezone.now(), dossiers_opened=opened
         )
+        if first_finish:
+            run.dossiers_opened = opened
+            run_finished.send(sender=UpdateRun, run=run)
     return opened
 
 

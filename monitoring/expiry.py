@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
+from monitoring.signals import values_expired
 from organizations.models import Organization
 from organizations.tenancy import each_in_scope
 from profiles.models import DataField, FieldValue
@@ -42,6 +43,7 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
             for org_id, tz, profile_id, field_id, expires_on in candidates
             if expires_on < now.astimezone(ZoneInfo(tz)).date()
         ]
+        expiry = {(p, f): expires_on for _, _, p, f, expires_on in candidates}
         if not expired:
             return 0
         asked = set(
@@ -59,6 +61,11 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
         organizations = Organization.objects.in_bulk(list(by_org))
     for org_id, profiles in each_in_scope(by_org.items(), lambda pair: organizations[pair[0]]):
         organization = organizations[org_id]
+        values_expired.send(
+            sender=FieldValue,
+            organization=organization,
+            values=[(p, f, expiry[(p, f)]) for p, fs in profiles.items() for f in fs],
+        )
         fields = DataField.objects.in_bulk({f for fs in profiles.values() for f in fs})
         by_fieldset: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for profile_id, field_ids in profiles.items():

@@ -23,6 +23,7 @@ from profiles.models import (
     Source,
     document_key,
 )
+from profiles.signals import values_changed
 from profiles.storage import StorageUnavailable, forget
 from profiles.uploads import clean_filename, name_for_type
 
@@ -225,4 +226,6 @@ def apply_values(
         if created:
             FieldValue.objects.bulk_create(created)
         FieldValueHistory.objects.bulk_create(rows)
+        if rows:
+            values_changed.send(sender=Profile, profile=profile, rows=rows)
         return rows

@@ -19,6 +19,7 @@ EXPECTED = {
     "dossiers-purge": "dossiers.tasks.purge_dossiers",
     "outbox-send": "outbox.tasks.send_messages",
     "profiles-pending-deletions": "profiles.tasks.delete_pending_files",
+    "api-webhooks": "api.tasks.deliver_webhooks",
 }
 
 
