@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -18,3 +20,30 @@ class ApiKeyForm(forms.Form):
         initial=ApiKey.Access.READ,
         widget=forms.RadioSelect,
     )
+
+
+class WebhookForm(forms.Form):
+    url = forms.URLField(
+        label=_("Address"),
+        max_length=500,
+        assume_scheme="https",
+        help_text=_("Where the events are posted, as JSON signed with the endpoint's secret."),
+    )
+    events = forms.MultipleChoiceField(
+        label=_("Events"), choices=[], widget=forms.CheckboxSelectMultiple
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from api.webhooks import EVENTS
+
+        super().__init__(*args, **kwargs)
+        events = self.fields["events"]
+        assert isinstance(events, forms.MultipleChoiceField)
+        events.choices = [(name, f"{name} — {label}") for name, label in EVENTS.items()]
+
+    def clean_url(self) -> str:
+        from api.webhooks import check_url
+
+        url: str = self.cleaned_data["url"]
+        check_url(url)
+        return url

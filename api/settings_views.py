@@ -1,10 +1,11 @@
-"""Settings > API: the organisation's keys, for administrators."""
+"""Settings > API (the organisation's keys) and Settings > Webhooks, for administrators."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -12,8 +13,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api import audit as audit_actions
-from api.forms import ApiKeyForm
-from api.models import ApiKey
+from api import webhooks
+from api.forms import ApiKeyForm, WebhookForm
+from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org
@@ -69,3 +71,74 @@ def key_revoke(request: OrganizationRequest, org_slug: str, key_uuid: Any) -> Ht
             % {"name": api_key.name},
         )
     return redirect("api_keys", org_slug=org_slug)
+
+
+# Settings > Webhooks
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def webhook_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    form = WebhookForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        endpoint = WebhookEndpoint.objects.create(
+            organization=request.organization,
+            url=form.cleaned_data["url"],
+            events=form.cleaned_data["events"],
+            created_by=request.user,
+        )
+        audit(
+            request,
+            audit_actions.WEBHOOK_CREATED,
+            endpoint.url,
+            events=", ".join(endpoint.events),
+        )
+        messages.success(request, _("The endpoint was added. Its secret signs every delivery."))
+        return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=endpoint.uuid)
+    endpoints = WebhookEndpoint.objects.filter(organization=request.organization)
+    return render(
+        request,
+        "api/webhooks.html",
+        {"form": form, "endpoints": endpoints},
+        status=400 if form.errors else 200,
+    )
+
+
+@admin_required
+@never_cache
+def webhook_detail(request: OrganizationRequest, org_slug: str, endpoint_uuid: Any) -> HttpResponse:
+    endpoint = get_for_org(request, WebhookEndpoint, uuid=endpoint_uuid)
+    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
+    page = Paginator(deliveries, 50).get_page(request.GET.get("page"))
+    return render(request, "api/webhook_detail.html", {"endpoint": endpoint, "page": page})
+
+
+@admin_required
+@require_POST
+def webhook_delete(request: OrganizationRequest, org_slug: str, endpoint_uuid: Any) -> HttpResponse:
+    endpoint = get_for_org(request, WebhookEndpoint, uuid=endpoint_uuid)
+    url = endpoint.url
+    endpoint.delete()
+    audit(request, audit_actions.WEBHOOK_DELETED, url)
+    messages.success(request, _("The endpoint was removed: it receives nothing more."))
+    return redirect("api_webhooks", org_slug=org_slug)
+
+
+@admin_required
+@require_POST
+def webhook_test(request: OrganizationRequest, org_slug: str, endpoint_uuid: Any) -> HttpResponse:
+    endpoint = get_for_org(request, WebhookEndpoint, uuid=endpoint_uuid)
+    webhooks.send_test(endpoint)
+    messages.success(request, _("A test event is on its way; its delivery shows below."))
+    return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=endpoint.uuid)
+
+
+@admin_required
+@require_POST
+def webhook_again(request: OrganizationRequest, org_slug: str, delivery_uuid: Any) -> HttpResponse:
+    delivery: WebhookDelivery = get_for_org(
+        request, WebhookDelivery.objects.select_related("endpoint"), uuid=delivery_uuid
+    )
+    webhooks.send_again(delivery)
+    messages.success(request, _("The delivery was queued again, with the same id and body."))
+    return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=delivery.endpoint.uuid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import User
 from django.http import HttpRequest
 
 from organizations.models import Membership, Organization
@@ -12,3 +13,5 @@ class OrganizationRequest(HttpRequest):
 
     organization: Organization
     membership: Membership
+    # The tenant middleware lets only members through, so the user is always logged in.
+    user: User

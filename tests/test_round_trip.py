@@ -45,7 +45,7 @@ BOOKKEEPING = {
 NOT_FORMS = ("/i18n/", "/logout/")
 # Forms that act only on what is typed into them (create, add, erase once the name is typed):
 # posted empty, they are refused and do nothing.
-CREATE_FORMS = ("/new/", "/settings/members/", "/erase/", "/settings/api/")
+CREATE_FORMS = ("/new/", "/settings/members/", "/erase/", "/settings/api/", "/settings/webhooks/")
 
 
 @pytest.fixture

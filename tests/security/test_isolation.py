@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_scopes import scopes_disabled
 
-from api.models import ApiKey
+from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from config.urls import ADMIN_ONLY_OUTSIDE_SETTINGS
 from organizations.members import invite_member
 from organizations.models import Membership
@@ -77,10 +77,22 @@ def objects(org, owner):
     with scopes_disabled():
         membership = Membership.objects.filter(organization=org).first()
         api_key, _ = ApiKey.issue(org, name="CRM", access=ApiKey.Access.READ)
+        endpoint = WebhookEndpoint.objects.create(
+            organization=org, url="https://example.com/hooks", events=["value.changed"]
+        )
+        delivery = WebhookDelivery.objects.create(
+            organization=org,
+            key="webhook:walk",
+            endpoint=endpoint,
+            event="value.changed",
+            body="{}",
+        )
     with scopes_disabled():
         invitation, _token = invite_member(org, "invited@example.com", "staff")
     return {
         "key_uuid": api_key.uuid,
+        "endpoint_uuid": endpoint.uuid,
+        "delivery_uuid": delivery.uuid,
         "invitation_uuid": invitation.uuid,
         "membership_uuid": membership.uuid,
         "org_slug": org.slug,
