@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 
 from api import webhooks
 from api.models import WebhookDelivery, WebhookEndpoint
+from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
 
@@ -182,3 +183,70 @@ def test_an_admin_adds_an_endpoint_sends_a_test_and_sends_again(owner_client, or
 
 def test_staff_cannot_see_webhooks(member_client, org):
     assert member_client.get(f"/o/{org.slug}/settings/webhooks/").status_code == 403
+
+
+def _events(org) -> list[tuple[str, dict]]:
+    with scopes_disabled():
+        rows = WebhookDelivery.objects.filter(organization=org).order_by("id")
+        return [(row.event, json.loads(row.body)["data"]) for row in rows]
+
+
+def test_a_run_that_finishes_and_a_value_that_expires_are_events(org, settings):
+    from django.test import TestCase
+
+    from monitoring.dispatch import dispatch_due
+    from monitoring.expiry import open_dossiers_for_expired_values
+    from monitoring.models import UpdateGroup
+
+    _endpoint(org, "https://example.com/hooks", events=["run.finished", "value.expired"])
+    job = factories.field(org, "text")
+    profile = factories.contact(org)
+    group = factories.group(org, [job])
+    now = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
+    with scopes_disabled():
+        UpdateGroup.objects.filter(pk=group.pk).update(
+            next_index=1, next_run_at=dt.datetime(2024, 2, 29, 7, tzinfo=dt.UTC)
+        )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispatch_due(now=now)
+    other = factories.field(org, "text")
+    with scopes_disabled():
+        apply_values(profile, [NewValue(other, "old")], source="staff")
+        FieldValue.objects.filter(field=other).update(expires_on=dt.date(2024, 2, 1))
+    open_dossiers_for_expired_values(now)
+    events = [(event, data) for event, data in _events(org) if event != "value.changed"]
+    assert events == [
+        (
+            "run.finished",
+            {"group": str(group.uuid), "period": "2024-02-29", "dossiers_opened": 1},
+        ),
+        (
+            "value.expired",
+            {"profile": str(profile.uuid), "field": str(other.uuid), "expires_on": "2024-02-01"},
+        ),
+    ]
+
+
+def test_a_submission_and_an_approval_are_events(api, org):
+    from django.test import Client
+
+    _endpoint(org, "https://example.com/hooks", events=["dossier.submitted", "dossier.approved"])
+    job = factories.field(org, "text")
+    profile = factories.contact(org, email="client@example.com")
+    group = factories.group(org, [job], review_required=True)
+    dossier = factories.dossier(
+        org, profile, [job], kind="update", update_group_id=group.pk, period=dt.date(2026, 1, 31)
+    )
+    token = factories.token(dossier)
+    answer = {f"f_{job.uuid.hex}": "Chef", "action": "submit"}
+    assert Client().post(f"/d/{token}/", answer).status_code == 302
+    approve = api.post(
+        f"/api/v1/dossiers/{dossier.uuid}/approve/", "{}", content_type="application/json"
+    )
+    assert approve.status_code == 200
+    events = _events(org)
+    assert [(event, data["status"]) for event, data in events] == [
+        ("dossier.submitted", "to_review"),
+        ("dossier.approved", "approved"),
+    ]
+    assert events[0][1]["dossier"] == str(dossier.uuid)
