@@ -81,3 +81,18 @@ def staff_notice_message(dossier: Dossier, email: str, language: str) -> EmailMu
     )
     context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
     return _message("staff_notice", context, email, language)
+
+
+def digest_message(
+    organization: Organization, to: str, language: str, counts: dict[str, int]
+) -> EmailMultiAlternatives:
+    base = settings.SITE_URL
+    context = {
+        "organization": organization,
+        "counts": counts,
+        "review_url": base
+        + reverse("dossiers:review_queue", kwargs={"org_slug": organization.slug}),
+        "overview_url": base
+        + reverse("monitoring:overview", kwargs={"org_slug": organization.slug}),
+    }
+    return _message("digest", context, to, language or organization.default_language)

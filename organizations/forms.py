@@ -183,3 +183,18 @@ class AuditFilterForm(forms.Form):
         if not self.is_bound or not self.is_valid():
             return ""
         return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)
+
+
+class NoticesForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["notices"]
+        widgets = {"notices": forms.RadioSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["notices"]
+        field.required = True
+        field.choices = Membership.Notices.choices
+        field.label = _("E-mails about submitted dossiers")
+        self.initial["notices"] = self.instance.effective_notices

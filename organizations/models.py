@@ -60,6 +60,16 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Notices(models.TextChoices):
+        EACH = "each", _("Every submission")
+        DIGEST = "digest", _("A daily digest")
+        NONE = "none", _("None")
+
+    # Empty: the role's default (a digest for administrators, nothing for staff).
+    notices = models.CharField(
+        _("e-mail notices"), max_length=10, choices=Notices.choices, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(organization="organization")
@@ -77,6 +87,12 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @property
+    def effective_notices(self) -> str:
+        if self.notices:
+            return self.notices
+        return self.Notices.DIGEST if self.is_admin else self.Notices.NONE
 
 
 def hash_token(token: str) -> str:
