@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from dossiers.models import AccessToken, Dossier, ItemReview
+from organizations.display import style_of
 from organizations.models import Organization
 from profiles.models import DataField, Profile
 
@@ -33,7 +34,11 @@ def asked_fields(dossier: Dossier) -> list[DataField]:
 
 def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
     organization = context["organization"]
-    with translation.override(language), timezone.override(organization.tzinfo):
+    with (
+        translation.override(language),
+        timezone.override(organization.tzinfo),
+        style_of(organization),
+    ):
         # The subject is a header, not HTML: its template escapes nothing.
         subject = " ".join(
             render_to_string(f"dossiers/email/{template}_subject.txt", context).split()

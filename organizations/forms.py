@@ -19,7 +19,7 @@ from organizations.signals import time_zone_changed
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language", "require_two_factor"]
+        fields = ["name", "time_zone", "default_language", "date_style", "require_two_factor"]
         help_texts = {
             "default_language": _(
                 "The language your field labels, help texts, lists and group titles are written "
@@ -198,3 +198,10 @@ class NoticesForm(forms.ModelForm):
         field.choices = Membership.Notices.choices
         field.label = _("E-mails about submitted dossiers")
         self.initial["notices"] = self.instance.effective_notices
+
+    def clean_notices(self) -> str:
+        chosen = self.cleaned_data["notices"]
+        # Keeping the role's default stays "the default", so a later change of role applies.
+        if not self.instance.notices and chosen == self.instance.effective_notices:
+            return ""
+        return chosen

@@ -22,6 +22,16 @@ class Organization(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
     )
+    date_style = models.CharField(
+        _("date style"),
+        max_length=4,
+        choices=[
+            ("dmy", _("31/01/2027 (day first)")),
+            ("iso", _("2027-01-31 (ISO)")),
+            ("mdy", _("01/31/2027 (month first)")),
+        ],
+        default="dmy",
+    )
     default_language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default="fr"
     )
