@@ -181,6 +181,7 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             "group": group,
             "run": run,
             "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
