@@ -30,9 +30,15 @@ class DossiersConfig(AppConfig):
         from celery.schedules import crontab
 
         return {
+            # Hourly: each rung of a reminder ladder goes out within the hour it is due.
             "dossiers-reminders": {
                 "task": "dossiers.tasks.send_reminders",
-                "schedule": crontab(minute=0, hour=9),
+                "schedule": crontab(minute=0),
+            },
+            # Hourly: each organisation's digest at 08:00 in its own time zone.
+            "dossiers-digests": {
+                "task": "dossiers.tasks.send_digests",
+                "schedule": crontab(minute=5),
             },
             "dossiers-purge": {
                 "task": "dossiers.tasks.purge_dossiers",

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from dossiers.models import AccessToken, Dossier, ItemReview
+from organizations.display import style_of
 from organizations.models import Organization
 from profiles.models import DataField, Profile
 
@@ -33,7 +34,11 @@ def asked_fields(dossier: Dossier) -> list[DataField]:
 
 def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
     organization = context["organization"]
-    with translation.override(language), timezone.override(organization.tzinfo):
+    with (
+        translation.override(language),
+        timezone.override(organization.tzinfo),
+        style_of(organization),
+    ):
         # The subject is a header, not HTML: its template escapes nothing.
         subject = " ".join(
             render_to_string(f"dossiers/email/{template}_subject.txt", context).split()
@@ -81,3 +86,18 @@ def staff_notice_message(dossier: Dossier, email: str, language: str) -> EmailMu
     )
     context = {"dossier": dossier, "organization": dossier.organization, "url": staff_url}
     return _message("staff_notice", context, email, language)
+
+
+def digest_message(
+    organization: Organization, to: str, language: str, counts: dict[str, int]
+) -> EmailMultiAlternatives:
+    base = settings.SITE_URL
+    context = {
+        "organization": organization,
+        "counts": counts,
+        "review_url": base
+        + reverse("dossiers:review_queue", kwargs={"org_slug": organization.slug}),
+        "overview_url": base
+        + reverse("monitoring:overview", kwargs={"org_slug": organization.slug}),
+    }
+    return _message("digest", context, to, language or organization.default_language)

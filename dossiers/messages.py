@@ -30,6 +30,9 @@ REMINDER = "dossiers.reminder"
 CHANGES_REQUESTED = "dossiers.changes_requested"
 CONFIRMATION = "dossiers.confirmation"
 STAFF_NOTICE = "dossiers.staff_notice"
+DIGEST = "dossiers.digest"
+# Digests go out at this local hour, once a day per member.
+DIGEST_HOUR = 8
 LINK_TEMPLATES = {
     INVITATION: "invitation",
     RESEND: "invitation",
@@ -45,6 +48,7 @@ def register_kinds() -> None:
     registry.register(CHANGES_REQUESTED, _render_link, _("Changes requested"))
     registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
     registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
+    registry.register(DIGEST, _render_digest, _("Daily digest"))
 
 
 def _dossier_of(row: Message) -> Dossier | None:
@@ -236,16 +240,20 @@ def queue_submission_notices(
         for person in ([recipient] if recipient else dossier.recipients())
         if person.email and thank_client
     ]
+    # Each member chooses: every submission, a daily digest, or nothing; the creator of a
+    # one-off request hears of its answer unless they chose nothing.
+    members = list(
+        Membership.objects.filter(organization_id=dossier.organization_id).select_related("user")
+    )
     staff = [
         m.user.email
-        for m in Membership.objects.filter(
-            organization_id=dossier.organization_id, role=Membership.Role.ADMIN
-        ).select_related("user")
+        for m in members
         if m.user.email
+        and (
+            m.effective_notices == Membership.Notices.EACH
+            or (m.user_id == dossier.created_by_id and m.notices != Membership.Notices.NONE)
+        )
     ]
-    creator = dossier.created_by
-    if creator and creator.email and creator.email not in staff:
-        staff.append(creator.email)
     rows += [
         Message(
             organization_id=dossier.organization_id,
@@ -257,3 +265,58 @@ def queue_submission_notices(
         for email in staff
     ]
     queue(rows)
+
+
+def digest_counts(organization_id: int, now: dt.datetime) -> dict[str, int]:
+    """What a daily digest says: the last day's answers and what waits."""
+    since = now - dt.timedelta(days=1)
+    dossiers = Dossier.objects.filter(organization_id=organization_id)
+    return {
+        "received": dossiers.filter(submitted_at__gt=since).count(),
+        "to_review": dossiers.filter(status=Dossier.Status.TO_REVIEW).count(),
+        "overdue": dossiers.filter(
+            status=Dossier.Status.EXPIRED, expires_at__gt=since, expires_at__lte=now
+        ).count(),
+    }
+
+
+def queue_digests(now: dt.datetime | None = None) -> int:
+    """At 08:00 in each organisation's time zone, one digest per member who wants one, if
+    there is anything to say. The local date is in the key: once a day, whatever the number
+    of passes. Crosses tenants: the caller runs it with scopes disabled."""
+    now = now or timezone.now()
+    rows: list[Message] = []
+    members = Membership.objects.select_related("user", "organization").order_by("id")
+    counts: dict[int, dict[str, int]] = {}
+    for member in members:
+        local = now.astimezone(member.organization.tzinfo)
+        if local.hour != DIGEST_HOUR or not member.user.email:
+            continue
+        if member.effective_notices != Membership.Notices.DIGEST:
+            continue
+        if member.organization_id not in counts:
+            counts[member.organization_id] = digest_counts(member.organization_id, now)
+        if not any(counts[member.organization_id].values()):
+            continue
+        rows.append(
+            Message(
+                organization_id=member.organization_id,
+                key=f"{DIGEST}:{member.pk}:{local.date().isoformat()}",
+                kind=DIGEST,
+                address=member.user.email,
+                language=member.organization.default_language,
+            )
+        )
+    existing = set(
+        Message.objects.filter(key__in=[r.key for r in rows]).values_list("key", flat=True)
+    )
+    new = [row for row in rows if row.key not in existing]
+    queue(new)
+    return len(new)
+
+
+def _render_digest(row: Message) -> emails.EmailMultiAlternatives | None:
+    counts = digest_counts(row.organization_id, timezone.now())
+    if not any(counts.values()):
+        return None
+    return emails.digest_message(row.organization, row.address, row.language, counts)

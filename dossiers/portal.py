@@ -28,6 +28,7 @@ from dossiers.submission import (
     submit,
 )
 from organizations.clientip import client_ip
+from organizations.display import style_of
 from organizations.models import Membership
 from profiles import fieldtypes
 from profiles.services import StorageUnavailable, delete_stored, store_uploads
@@ -96,7 +97,11 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         if not _staff_may_use(request, access):
             return _page(request, "message", {"kind": "invalid"}, status=404)
         on_behalf_by = request.user
-    with scope(organization=organization), timezone.override(organization.tzinfo):
+    with (
+        scope(organization=organization),
+        timezone.override(organization.tzinfo),
+        style_of(organization),
+    ):
         if not request.COOKIES.get("django_language"):
             translation.activate(access.recipient.language)
             request.LANGUAGE_CODE = access.recipient.language

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from dossiers.models import Dossier, DossierItem
+from organizations import display
 
 
 def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str]:
@@ -23,6 +24,6 @@ def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str
     )
     return {
         field_id: _("Update requested on %(date)s, awaiting the client")
-        % {"date": formats.date_format(timezone.localtime(created), "SHORT_DATE_FORMAT")}
+        % {"date": display.day(created)}
         for field_id, created in rows
     }

@@ -23,3 +23,9 @@ def purge_dossiers() -> int:
     with scopes_disabled():
         retention.expire_dossiers()
         return retention.purge_dossiers()
+
+
+@shared_task(acks_late=True)
+def send_digests() -> int:
+    with scopes_disabled(), transaction.atomic():
+        return messages.queue_digests()

@@ -13,7 +13,7 @@ from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,6 +26,7 @@ from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import SCHEDULE_FIELDS, FieldTaken, preview, save_group, set_active
+from organizations import display
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
@@ -184,6 +185,7 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             "group": group,
             "run": run,
             "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
@@ -292,7 +294,7 @@ def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> Http
         messages.success(
             request,
             _("The dossiers of the period of %(date)s are being opened and sent.")
-            % {"date": formats.date_format(period, "SHORT_DATE_FORMAT")},
+            % {"date": display.day(period)},
         )
         return redirect(
             "monitoring:run_detail",

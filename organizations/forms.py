@@ -19,7 +19,7 @@ from organizations.signals import time_zone_changed
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language", "require_two_factor"]
+        fields = ["name", "time_zone", "default_language", "date_style", "require_two_factor"]
         help_texts = {
             "default_language": _(
                 "The language your field labels, help texts, lists and group titles are written "
@@ -184,3 +184,25 @@ class AuditFilterForm(forms.Form):
         if not self.is_bound or not self.is_valid():
             return ""
         return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)
+
+
+class NoticesForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["notices"]
+        widgets = {"notices": forms.RadioSelect}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["notices"]
+        field.required = True
+        field.choices = Membership.Notices.choices
+        field.label = _("E-mails about submitted dossiers")
+        self.initial["notices"] = self.instance.effective_notices
+
+    def clean_notices(self) -> str:
+        chosen = self.cleaned_data["notices"]
+        # Keeping the role's default stays "the default", so a later change of role applies.
+        if not self.instance.notices and chosen == self.instance.effective_notices:
+            return ""
+        return chosen

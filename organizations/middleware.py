@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django_scopes import scope, scopes_disabled
 
+from organizations.display import style_of
 from organizations.models import Membership, Organization
 
 
@@ -55,7 +56,7 @@ class TenantMiddleware:
         request.membership = membership  # type: ignore[attr-defined]
         timezone.activate(organization.tzinfo)
         try:
-            with scope(organization=organization):
+            with scope(organization=organization), style_of(organization):
                 return self.get_response(request)
         finally:
             timezone.deactivate()

@@ -22,6 +22,16 @@ class Organization(models.Model):
     time_zone = models.CharField(
         _("time zone"), max_length=64, default="Europe/Paris", choices=time_zone_choices
     )
+    date_style = models.CharField(
+        _("date style"),
+        max_length=4,
+        choices=[
+            ("dmy", _("31/01/2027 (day first)")),
+            ("iso", _("2027-01-31 (ISO)")),
+            ("mdy", _("01/31/2027 (month first)")),
+        ],
+        default="dmy",
+    )
     default_language = models.CharField(
         _("default language"), max_length=8, choices=settings.LANGUAGES, default="fr"
     )
@@ -60,6 +70,16 @@ class Membership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
     )
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.STAFF)
+
+    class Notices(models.TextChoices):
+        EACH = "each", _("Every submission")
+        DIGEST = "digest", _("A daily digest")
+        NONE = "none", _("None")
+
+    # Empty: the role's default (a digest for administrators, nothing for staff).
+    notices = models.CharField(
+        _("e-mail notices"), max_length=10, choices=Notices.choices, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScopedManager(organization="organization")
@@ -77,6 +97,12 @@ class Membership(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @property
+    def effective_notices(self) -> str:
+        if self.notices:
+            return self.notices
+        return self.Notices.DIGEST if self.is_admin else self.Notices.NONE
 
 
 def hash_token(token: str) -> str:

@@ -21,7 +21,13 @@ from django_scopes import scope, scopes_disabled
 from organizations import audit as audit_actions
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
-from organizations.forms import AddMemberForm, AuditFilterForm, NewAccountForm, OrganizationForm
+from organizations.forms import (
+    AddMemberForm,
+    AuditFilterForm,
+    NewAccountForm,
+    NoticesForm,
+    OrganizationForm,
+)
 from organizations.lookups import get_for_org
 from organizations.members import (
     InvitationUnusable,
@@ -51,6 +57,18 @@ def home(request: HttpRequest) -> HttpResponse:
     if len(memberships) == 1:
         return redirect("org_home", org_slug=memberships[0].organization.slug)
     return render(request, "organizations/choose.html", {"memberships": memberships})
+
+
+@require_http_methods(["GET", "POST"])
+def my_notices(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """Each member chooses the e-mails they get about submissions in this organisation."""
+    membership = request.membership  # type: ignore[attr-defined]
+    form = NoticesForm(request.POST or None, instance=membership)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Your e-mail notices were saved."))
+        return redirect("my_notices", org_slug=org_slug)
+    return render(request, "organizations/notices.html", {"form": form})
 
 
 def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:

@@ -17,6 +17,7 @@ from django.core.validators import RegexValidator
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
 
+from organizations import display as house_style
 from profiles.models import DOCUMENT_TYPES, DataField, FieldType
 
 MAX_TEXT = 500
@@ -170,9 +171,9 @@ def display(field: DataField, value: Any) -> str:
         return ""
     match field.type:
         case FieldType.NUMBER:
-            return formats.number_format(Decimal(value), use_l10n=True)
+            return house_style.number(Decimal(value))
         case FieldType.DATE:
-            return formats.date_format(dt.date.fromisoformat(value), "SHORT_DATE_FORMAT")
+            return house_style.day(dt.date.fromisoformat(value))
         case FieldType.BOOLEAN:
             return str(_("Yes") if value else _("No"))
         case FieldType.CHOICE:

@@ -16,6 +16,7 @@ EXPECTED = {
     "monitoring-unfinished-runs": "monitoring.tasks.sweep_unfinished_runs",
     "monitoring-expired-values": "monitoring.tasks.open_expired_values",
     "dossiers-reminders": "dossiers.tasks.send_reminders",
+    "dossiers-digests": "dossiers.tasks.send_digests",
     "dossiers-purge": "dossiers.tasks.purge_dossiers",
     "outbox-send": "outbox.tasks.send_messages",
     "profiles-pending-deletions": "profiles.tasks.delete_pending_files",

@@ -15,6 +15,7 @@ from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, DossierRecord
 from dossiers.retention import purge_dossiers
 from dossiers.tasks import send_reminders
+from organizations.models import Membership
 from outbox.mail import send_due
 from outbox.models import Message
 from profiles.models import Document, FieldValue
@@ -90,13 +91,14 @@ def test_a_group_sets_its_own_ladder(org):
     assert latest_step(now, closes, now, (3,), (2,)) is None
 
 
-def test_submission_confirms_to_the_client_and_notifies_admins(org, owner):
+def test_submission_confirms_to_the_client_and_notifies_who_asked_for_each(org, owner):
     field = factories.field(org, "text")
     profile = factories.contact(org, email="client@example.com")
     dossier = factories.dossier(org, profile, [field])
     send_due()
     mail.outbox.clear()
     with scopes_disabled():
+        Membership.objects.filter(user=owner).update(notices="each")
         Dossier.objects.filter(pk=dossier.pk).update(status="submitted")
         dossier.refresh_from_db()
         queue_submission_notices(dossier, profile)

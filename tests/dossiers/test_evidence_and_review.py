@@ -15,7 +15,7 @@ from django_scopes import scopes_disabled
 from dossiers.models import Dossier, DossierItem, DossierRecord
 from dossiers.retention import purge_dossiers
 from monitoring.expiry import open_dossiers_for_expired_values
-from organizations.models import AuditEntry
+from organizations.models import AuditEntry, Membership
 from outbox.mail import send_due
 from profiles.models import Document, FieldValue
 from profiles.services import NewValue, apply_values
@@ -308,6 +308,8 @@ def test_statuses_read_well_in_french():
 def test_staff_filling_the_clients_page_are_recorded_as_themselves(
     member_client, member, owner, org, kyc, django_capture_on_commit_callbacks
 ):
+    with scopes_disabled():
+        Membership.objects.filter(user=owner).update(notices="each")
     url = f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/link/"
     response = member_client.post(url)
     portal = response["Location"]

@@ -18,7 +18,7 @@ def test_a_requested_value_shows_it_is_awaited_until_submitted(owner_client, cli
     assert "awaiting the client" not in owner_client.get(url).text
     dossier = factories.dossier(org, profile, [asked])
     page = owner_client.get(url)
-    day = timezone.localdate(timezone=org.tzinfo).strftime("%m/%d/%Y")  # the organisation's day
+    day = timezone.localdate(timezone=org.tzinfo).strftime("%d/%m/%Y")  # the house style
     assert f"Update requested on {day}, awaiting the client" in page.text
     rows = page.text.split('id="field-')
     assert "awaiting the client" in next(r for r in rows if r.startswith(str(asked.uuid)))

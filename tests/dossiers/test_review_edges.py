@@ -64,6 +64,8 @@ def test_rejected_value_resubmitted_untouched_is_not_a_fresh_answer(
 def test_staff_are_told_about_a_resubmission(
     client, member_client, org, owner, reviewed, django_capture_on_commit_callbacks
 ):
+    with scopes_disabled():
+        Membership.objects.filter(user=owner).update(notices="each")
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
     member_client.post(url + "approve/")
@@ -82,6 +84,8 @@ def test_staff_are_told_about_a_resubmission(
 def test_the_sweep_does_not_thank_the_client_for_an_on_behalf_submission(
     member_client, owner, org, kyc, django_capture_on_commit_callbacks
 ):
+    with scopes_disabled():
+        Membership.objects.filter(user=owner).update(notices="each")
     portal = member_client.post(f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/link/")["Location"]
     send_due()  # the invitation
     mail.outbox.clear()

@@ -23,7 +23,12 @@ def test_a_new_time_zone_moves_the_groups_next_run_in_the_same_save(owner_client
         UpdateGroup.objects.filter(pk=group.pk).update(next_index=0)
     response = owner_client.post(
         f"/o/{org.slug}/settings/",
-        {"name": org.name, "time_zone": "Pacific/Auckland", "default_language": "fr"},
+        {
+            "name": org.name,
+            "time_zone": "Pacific/Auckland",
+            "default_language": "fr",
+            "date_style": "dmy",
+        },
     )
     assert response.status_code == 302
     with scopes_disabled():

@@ -160,6 +160,7 @@ def test_a_long_address_or_a_name_with_a_line_break_is_refused_before_anything_i
             "name": "Acme\r\nBcc: x@example.com",
             "time_zone": "Europe/Paris",
             "default_language": "en",
+            "date_style": "iso",
         },
     )
     assert response.status_code == 200

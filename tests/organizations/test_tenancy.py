@@ -42,7 +42,12 @@ def test_staff_are_refused_settings(member_client, org):
 def test_admins_edit_settings(owner_client, org):
     response = owner_client.post(
         f"/o/{org.slug}/settings/",
-        {"name": "Acme Corp", "time_zone": "Europe/Brussels", "default_language": "en"},
+        {
+            "name": "Acme Corp",
+            "time_zone": "Europe/Brussels",
+            "default_language": "en",
+            "date_style": "dmy",
+        },
     )
     assert response.status_code == 302
     org.refresh_from_db()
@@ -52,7 +57,7 @@ def test_admins_edit_settings(owner_client, org):
 def test_bad_settings_show_an_error_on_their_field(owner_client, org):
     response = owner_client.post(
         f"/o/{org.slug}/settings/",
-        {"name": "", "time_zone": "Mars/Olympus", "default_language": "en"},
+        {"name": "", "time_zone": "Mars/Olympus", "default_language": "en", "date_style": "dmy"},
     )
     assert response.status_code == 200
     form = response.context["form"]

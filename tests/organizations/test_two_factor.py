@@ -90,7 +90,12 @@ def test_an_organisation_that_requires_it_sends_members_to_set_it_up(
 
 
 def test_an_admin_cannot_require_it_without_using_it(owner_client, org, owner):
-    data = {"name": "Acme", "time_zone": "Europe/Paris", "default_language": "en"}
+    data = {
+        "name": "Acme",
+        "time_zone": "Europe/Paris",
+        "default_language": "en",
+        "date_style": "dmy",
+    }
     response = owner_client.post(f"/o/{org.slug}/settings/", {**data, "require_two_factor": "on"})
     assert response.status_code == 200 and response.context["form"].errors["require_two_factor"]
     org.refresh_from_db()

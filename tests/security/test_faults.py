@@ -17,6 +17,7 @@ from django_scopes import scopes_disabled
 from config.celery import app
 from dossiers.models import Dossier, DossierItem
 from monitoring.models import UpdateRun
+from organizations.models import Membership
 from outbox.mail import send_due
 from outbox.models import Message
 from profiles.models import Document, FieldValue, Kind, Profile
@@ -77,6 +78,8 @@ def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(
     org, owner, django_capture_on_commit_callbacks, caplog
 ):
     dossier, names, token = _portal_setup(org)
+    with scopes_disabled():
+        Membership.objects.filter(user=owner).update(notices="each")
     with on_broker(f"redis://127.0.0.1:{_free_port()}/0"):
         with django_capture_on_commit_callbacks() as callbacks:
             response = Client().post(
