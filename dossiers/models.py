@@ -311,6 +311,8 @@ class DossierRecord(models.Model):
     )
     period = models.DateField(null=True)
     first_opened_at = models.DateTimeField(null=True)
+    # E-mails the mail server refused for good: the messages go with the dossier.
+    undeliverable = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
+from outbox.models import Message
 from profiles.storage import forget
 
 
@@ -53,6 +54,12 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
                 "dossier_id", "recipient__first_name", "recipient__last_name", "recipient__email"
             ):
                 recipients.setdefault(dossier_id, set()).add(f"{first} {last} <{email}>".strip())
+            refused = dict(
+                Message.objects.filter(dossier_id__in=ids, status=Message.Status.UNDELIVERABLE)
+                .values_list("dossier_id")
+                .annotate(n=Count("id"))
+                .order_by()
+            )
             DossierRecord.objects.bulk_create(
                 [
                     DossierRecord(
@@ -67,6 +74,7 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
                         update_group_id=d.update_group_id,
                         period=d.period,
                         first_opened_at=d.first_opened_at,
+                        undeliverable=refused.get(d.pk, 0),
                         created_at=d.created_at,
                         expires_at=d.expires_at,
                         submitted_at=d.submitted_at,

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models import Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from dossiers.models import Dossier, DossierRecord
@@ -135,8 +135,9 @@ def outstanding(
 
 
 def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, int]:
-    """E-mails of the runs' dossiers the mail server refused for good, per period."""
-    return dict(
+    """E-mails of the runs' dossiers the mail server refused for good, per period, whether
+    the dossiers still exist or the purge kept their count on its records."""
+    live = (
         Message.objects.filter(
             dossier__update_group=group,
             dossier__period__in=periods,
@@ -146,3 +147,13 @@ def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, i
         .annotate(count=Count("id"))
         .order_by()
     )
+    purged = (
+        DossierRecord.objects.filter(update_group=group, period__in=periods, undeliverable__gt=0)
+        .values_list("period")
+        .annotate(count=Sum("undeliverable"))
+        .order_by()
+    )
+    counts: Counter[dt.date] = Counter()
+    for period, n in [*live, *purged]:
+        counts[period] += n
+    return dict(counts)

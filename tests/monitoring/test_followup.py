@@ -265,3 +265,26 @@ def test_the_reminder_ladder_is_a_group_setting_with_a_clear_message(owner_clien
     with scopes_disabled():
         group.refresh_from_db()
     assert group.remind_after == [1, 5] and group.remind_before == []
+
+
+def test_undeliverable_e_mails_are_still_counted_after_the_purge(org):
+    from outbox.models import Message
+
+    group, run = _run_of(org, 3)
+    with scopes_disabled():
+        first = Dossier.objects.order_by("id").first()
+        Message.objects.create(
+            organization=org,
+            key="refused",
+            kind="dossiers.invitation",
+            address="nobody@example.com",
+            dossier=first,
+            status=Message.Status.UNDELIVERABLE,
+        )
+    with scope(organization=org):
+        assert followup.undeliverable(group, [run.period]) == {run.period: 1}
+    with scopes_disabled():
+        Dossier.objects.update(status="expired", created_at=timezone.now() - dt.timedelta(days=40))
+        assert purge_dossiers() == 3
+    with scope(organization=org):
+        assert followup.undeliverable(group, [run.period]) == {run.period: 1}
