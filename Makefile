@@ -46,9 +46,10 @@ test: $(VENV)/.installed-test
 screenshots: $(VENV)/.installed-test
 	SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest tests/browser -q
 
+# `make bench SECTION=pages` runs one section; ARGS=--small a quick run of every one.
 bench: $(VENV)/.installed-test
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench} \
-		$(BIN)/python bench/run.py
+		$(BIN)/python bench/run.py $(if $(SECTION),--section $(SECTION)) $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

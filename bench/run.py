@@ -1,10 +1,12 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python bench/run.py [--small]
+        [--section fan-out|dispatcher|pages|purge …]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
-migrated afresh: use a database of its own), measures, prints a table and writes
-docs/PERFORMANCE.md. `--small` runs a few hundred rows in seconds, for the test suite.
+migrated afresh: use a database of its own), measures, prints each section's table as it
+finishes and, after a full run, writes docs/PERFORMANCE.md. `--small` runs a few hundred rows
+in seconds, for the test suite.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 # The gunicorn of the page benchmark must read the sessions this process signs.
 BENCH_SECRET_KEY = "bench-only-" + "k" * 60
-os.environ["SECRET_KEY"] = BENCH_SECRET_KEY
-# As in production: with DEBUG on, Django keeps every query's SQL, which is time and memory.
-os.environ["DEBUG"] = "0"
-os.environ["SECURE_SSL_REDIRECT"] = "0"
 
 
 def setup(media: Path) -> None:
+    # Set here, not on import: the test of the report's prose imports this module.
+    os.environ["SECRET_KEY"] = BENCH_SECRET_KEY
+    # As in production: with DEBUG on, Django keeps every query's SQL, which is time and memory.
+    os.environ["DEBUG"] = "0"
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
     os.environ["MEDIA_ROOT"] = str(media)
     import django
 
@@ -264,7 +267,7 @@ def bench_fan_out(sizes: list[int], naive_limit: int) -> list[dict[str, Any]]:
                 "floor_rate": n / floor["seconds"],
             }
         )
-        print(f"fan-out {n}: {rows[-1]}", flush=True)
+        print(f"fan-out {n}: {rows[-1]['ours_rate']:,.0f} dossiers/s", flush=True)
     return rows
 
 
@@ -713,38 +716,205 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         server.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(static, ignore_errors=True)
-    print(f"pages: {results}", flush=True)
     return results
+
+
+SECTIONS = ["fan-out", "dispatcher", "pages", "purge"]
+
+
+class MissingPrerequisite(SystemExit):
+    pass
+
+
+def check_prerequisites(sections: list[str]) -> None:
+    """Fails in a second with what is missing, before any data is built."""
+    problems = []
+    if "pages" in sections:
+        for tool in ("wrk", "curl"):
+            if shutil.which(tool) is None:
+                problems.append(
+                    f"`{tool}` is not on PATH: the pages section needs it"
+                    f" (Debian: apt-get install {tool}), or leave that section out."
+                )
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except Exception as error:  # any failure to connect reads the same to the user
+        problems.append(f"The database of DATABASE_URL is unreachable: {error}".strip())
+    else:
+        if connection.vendor != "postgresql":
+            problems.append(
+                "The benchmark measures PostgreSQL: set DATABASE_URL (or BENCH_DATABASE_URL"
+                " for `make bench`) to postgres://…/<a database of its own>."
+            )
+    if problems:
+        raise MissingPrerequisite("bench: cannot start.\n  " + "\n  ".join(problems))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--small", action="store_true")
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--no-pages", dest="pages", action="store_false")
+    parser.add_argument(
+        "--section",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the report is written only by a full run",
+    )
     args = parser.parse_args(argv)
+    sections = args.section or SECTIONS
     media = Path(tempfile.mkdtemp(prefix="bench-media-"))
     setup(media)
+    check_prerequisites(sections)
     from django.db import connection
     from django_scopes import scopes_disabled
 
+    small = args.small
+    runners: dict[str, Callable[[], Any]] = {
+        "fan-out": lambda: bench_fan_out(
+            [100, 300] if small else [1000, 10000, 100000], naive_limit=100 if small else 2000
+        ),
+        "dispatcher": lambda: bench_dispatcher(*((20, 10, 0.1) if small else (10000, 10, 0.01))),
+        "pages": lambda: bench_pages(3 if small else 10, small, media),
+        "purge": lambda: bench_purge(*((200, 2) if small else (100000, 1))),
+    }
+    results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
     with scopes_disabled(), mock.patch("dossiers.messages.kick"):
         reset_database()
-        sizes = [100, 300] if args.small else [1000, 10000, 100000]
-        fan_out = bench_fan_out(sizes, naive_limit=100 if args.small else 2000)
-        dispatcher = bench_dispatcher(*((20, 10, 0.1) if args.small else (10000, 10, 0.01)))
-        purge = bench_purge(*((200, 2) if args.small else (100000, 1)))
-        pages = bench_pages(3 if args.small else 15, args.small, media) if args.pages else {}
+        for name in sections:
+            results[name] = runners[name]()
+            print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
     shutil.rmtree(media, ignore_errors=True)
-    if not args.no_write:
-        write_report(fan_out, dispatcher, purge, pages, connection.vendor)
-    return {"fan_out": fan_out, "dispatcher": dispatcher, "purge": purge, "pages": pages}
+    if not args.no_write and sections == SECTIONS:
+        write_report(results, connection.vendor, small)
+    return results
 
 
-def write_report(
-    fan_out: list[dict], dispatcher: dict, purge: dict, pages: dict, vendor: str
-) -> None:
+def render_fan_out(fan_out: list[dict]) -> list[str]:
+    lines = [
+        "## 1. Fan-out: opening update dossiers for one group of 4 fields",
+        "",
+        "Ours is `monitoring.dispatch.open_run`: keyset pages of profiles, each page opened by"
+        " `dossiers.opening.open_dossiers` in two statements, an `INSERT … SELECT … ON CONFLICT"
+        " DO NOTHING RETURNING` of the dossiers and an `INSERT … SELECT` of their items"
+        " prefilled from the current values. The naive way is a loop of ORM creates, one"
+        " profile at a time (a dossier, a prefill query, four items), timed on the first"
+        f" {fan_out[0]['naive_sample']:,} profiles or fewer. The floor is two hand-written"
+        " `INSERT … SELECT` statements.",
+        "",
+        "| profiles | ours (dossiers/s) | naive (dossiers/s) | floor (dossiers/s) | ours ÷ naive"
+        " (target ≥ 20) | ours ÷ floor (target ≥ 0.85) | queries (ours) | naive queries per"
+        " profile | peak memory (ours) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in fan_out:
+        lines.append(
+            f"| {row['n']:,} | {row['ours_rate']:,.0f} | {row['naive_rate']:,.0f} |"
+            f" {row['floor_rate']:,.0f} | {row['ours_rate'] / row['naive_rate']:.1f} |"
+            f" {row['ours_rate'] / row['floor_rate']:.2f} | {row['ours_queries']:,} |"
+            f" {row['naive_queries_per_profile']:.1f} | {row['ours_memory']:.1f} MB |"
+        )
+    growth = fan_out[-1]["ours_memory"] - fan_out[0]["ours_memory"]
+    lines += [
+        "",
+        f"Peak memory grows by {growth:.1f} MB from {fan_out[0]['n']:,} to"
+        f" {fan_out[-1]['n']:,} profiles (target: within 50 MB); queries grow with the number of"
+        " chunks.",
+        "",
+    ]
+    return lines
+
+
+def render_dispatcher(dispatcher: dict) -> list[str]:
+    return [
+        "## 2. The dispatcher at scale",
+        "",
+        f"{dispatcher['groups']:,} update groups across {dispatcher['orgs']:,} organisations,"
+        f" {dispatcher['due']:,} of them due. Ours: one pass of"
+        " `monitoring.dispatch.dispatch_due` (claim with `SKIP LOCKED`, record the runs with"
+        " `ON CONFLICT DO NOTHING`, move `next_run_at`). Beside it, the same schedules kept as"
+        " one django-celery-beat `PeriodicTask` each sharing one interval, timing its"
+        " `DatabaseScheduler` loading them (`all_as_schedule`, which it repeats after every"
+        " change to any task).",
+        "",
+        "Each figure is the median of five passes (three loads).",
+        "",
+        "| | seconds | queries |",
+        "| --- | ---: | ---: |",
+        f"| one dispatcher pass (target < 1 s) | {dispatcher['ours_seconds']:.3f} |"
+        f" {dispatcher['ours_queries']} |",
+        f"| DatabaseScheduler load of {dispatcher['groups']:,} periodic tasks |"
+        f" {dispatcher['beat_seconds']:.3f} | {dispatcher['beat_queries']} |",
+        f"| ratio (target ≥ 100) |"
+        f" {dispatcher['beat_seconds'] / dispatcher['ours_seconds']:.0f} times | |",
+        "",
+    ]
+
+
+def render_purge(purge: dict) -> list[str]:
+    return [
+        "## 4. The purge",
+        "",
+        f"{purge['n']:,} update dossiers past their month, {purge['uploads']:,} of them with an"
+        " upload not written back, on local disk. Ours is"
+        " `dossiers.retention.purge_dossiers`.",
+        "",
+        "| seconds | dossiers/s | queries | peak memory | storage deletes |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        f"| {purge['seconds']:.1f} | {purge['n'] / purge['seconds']:,.0f} | {purge['queries']:,} |"
+        f" {purge['memory']:.1f} MB | {purge['storage_deletes']:,} |",
+        "",
+        "On local disk a delete is one call per file. On S3 `profiles.storage.delete_keys`"
+        " sends one `DeleteObjects` request per 1,000 keys"
+        " (`tests/dossiers/test_purge_s3.py` counts them against moto's server).",
+        "",
+    ]
+
+
+PAGE_ROWS = [
+    ("trivial", "`/healthz` (ceiling)"),
+    ("profile", "profile page"),
+    ("dossiers", "dossier list"),
+    ("submit", "portal submit"),
+]
+
+
+def render_pages(pages: dict) -> list[str]:
+    trivial = pages["trivial"]["rate"]
+    lines = [
+        "## 3. Pages under load",
+        "",
+        "gunicorn (3 sync workers) on loopback, wrk with 16 connections on the same 2 cores."
+        " The profile page holds 100 fields with 20 history records each; the dossier list"
+        " runs over 10,000 dossiers; the portal's submit carries 20 fields and 2 documents of"
+        " 1 MB, each request a different dossier. The ceiling is `/healthz`, a trivial view of"
+        " the same server. Queries are counted in process for one request.",
+        "",
+        "| page | requests/s | ÷ trivial (target ≥ 0.5) | median | 95th percentile | queries |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for key, label in PAGE_ROWS:
+        row = pages[key]
+        lines.append(
+            f"| {label} | {row['rate']:,.0f} | {row['rate'] / trivial:.2f} |"
+            f" {row['p50']:.1f} ms | {row['p95']:.1f} ms | {row['queries']} |"
+        )
+    lines += [
+        "",
+        f"The submit run sent {pages['submit']['requests']:,} requests and"
+        f" {pages['submit']['submitted']:,} dossiers ended submitted.",
+        "",
+    ]
+    return lines
+
+
+def write_report(results: dict[str, Any], vendor: str, small: bool = False) -> None:
+    (ROOT / "docs" / "PERFORMANCE.md").write_text(report_text(results, vendor, small))
+
+
+def report_text(results: dict[str, Any], vendor: str, small: bool = False) -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -765,107 +935,18 @@ def write_report(
         "the same run, since absolute times drift from one machine to the next. Reproduce with:",
         "",
         "```sh",
-        "make bench",
+        "make bench" + (" ARGS=--small" if small else ""),
+        "# one section: make bench SECTION=pages",
         "# or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/run.py",
         "```",
         "",
         f"Machine: {os.cpu_count()} cores ({cpu}), {database}, Python {platform.python_version()}.",
         "",
-        "## 1. Fan-out: opening update dossiers for one group of 4 fields",
-        "",
-        "Ours is `monitoring.dispatch.open_run` (keyset pages of 2,000 profiles, `bulk_create`"
-        " tolerating conflicts, prefill in one query per chunk). The naive way is a loop of ORM"
-        " creates, one profile at a time (a dossier, a prefill query, four items), timed on"
-        f" the first {fan_out[0]['naive_sample']:,} profiles or fewer. The floor is two"
-        " hand-written `INSERT … SELECT` statements.",
-        "",
-        "| profiles | ours (dossiers/s) | naive (dossiers/s) | floor (dossiers/s) | ours ÷ naive"
-        " (target ≥ 20) | ours ÷ floor (target ≥ 0.33) | queries (ours) | naive queries per"
-        " profile | peak memory (ours) |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for row in fan_out:
-        lines.append(
-            f"| {row['n']:,} | {row['ours_rate']:,.0f} | {row['naive_rate']:,.0f} |"
-            f" {row['floor_rate']:,.0f} | {row['ours_rate'] / row['naive_rate']:.1f} |"
-            f" {row['ours_rate'] / row['floor_rate']:.2f} | {row['ours_queries']:,} |"
-            f" {row['naive_queries_per_profile']:.1f} | {row['ours_memory']:.1f} MB |"
-        )
-    growth = fan_out[-1]["ours_memory"] - fan_out[0]["ours_memory"]
-    lines += [
-        "",
-        f"Peak memory grows by {growth:.1f} MB from {fan_out[0]['n']:,} to"
-        f" {fan_out[-1]['n']:,} profiles (target: within 50 MB); queries grow with the number of"
-        " chunks (N / 2,000), four per chunk.",
-        "",
-        "## 2. The dispatcher at scale",
-        "",
-        f"{dispatcher['groups']:,} update groups across {dispatcher['orgs']:,} organisations,"
-        f" {dispatcher['due']:,} of them due. Ours: one pass of `dispatch_due` (claim with"
-        " `SKIP LOCKED`, record the runs, move `next_run_at`). Beside it, the same schedules"
-        " kept as one django-celery-beat `PeriodicTask` each, timing its `DatabaseScheduler`"
-        " loading them (`all_as_schedule`, which it repeats after every change to any task).",
-        "",
-        "Each figure is the median of five passes (three loads).",
-        "",
-        "| | seconds | queries |",
-        "| --- | ---: | ---: |",
-        f"| one dispatcher pass (target < 1 s) | {dispatcher['ours_seconds']:.3f} |"
-        f" {dispatcher['ours_queries']} |",
-        f"| DatabaseScheduler load of {dispatcher['groups']:,} periodic tasks |"
-        f" {dispatcher['beat_seconds']:.3f} | {dispatcher['beat_queries']} |",
-        f"| ratio (target ≥ 100) |"
-        f" {dispatcher['beat_seconds'] / dispatcher['ours_seconds']:.0f} times | |",
-        "",
-    ]
-    if pages:
-        trivial = pages["trivial"]["rate"]
-        lines += [
-            "## 3. Pages under load",
-            "",
-            "gunicorn (3 sync workers) on loopback, wrk with 16 connections on the same 2 cores."
-            " The profile page holds 100 fields with 20 history records each; the dossier list"
-            " runs over 10,000 dossiers; the portal's submit carries 20 fields and 2 documents of"
-            " 1 MB, each request a different dossier. The ceiling is `/healthz`, a trivial view of"
-            " the same server. Queries are counted in process for one request.",
-            "",
-            "| page | requests/s | ÷ trivial (target ≥ 0.5) | median | 95th percentile | queries |",
-            "| --- | ---: | ---: | ---: | ---: | ---: |",
-        ]
-        for key, label in [
-            ("trivial", "`/healthz` (ceiling)"),
-            ("profile", "profile page"),
-            ("dossiers", "dossier list"),
-            ("submit", "portal submit"),
-        ]:
-            row = pages[key]
-            lines.append(
-                f"| {label} | {row['rate']:,.0f} | {row['rate'] / trivial:.2f} |"
-                f" {row['p50']:.1f} ms | {row['p95']:.1f} ms | {row['queries']} |"
-            )
-        lines += [
-            "",
-            f"The submit run sent {pages['submit']['requests']:,} requests and"
-            f" {pages['submit']['submitted']:,} dossiers ended submitted.",
-            "",
-        ]
-    lines += [
-        "## 4. The purge",
-        "",
-        f"{purge['n']:,} update dossiers past their month, {purge['uploads']:,} of them with an"
-        " upload not written back, on local disk.",
-        "",
-        "| seconds | dossiers/s | queries | peak memory | storage deletes |",
-        "| ---: | ---: | ---: | ---: | ---: |",
-        f"| {purge['seconds']:.1f} | {purge['n'] / purge['seconds']:,.0f} | {purge['queries']:,} |"
-        f" {purge['memory']:.1f} MB | {purge['storage_deletes']:,} |",
-        "",
-        "On local disk a delete is one call per file. On S3 `profiles.storage.delete_keys`"
-        " sends one `DeleteObjects` request per 1,000 keys"
-        " (`tests/dossiers/test_purge_s3.py` counts them against moto's server).",
-        "",
-    ]
-    (ROOT / "docs" / "PERFORMANCE.md").write_text("\n".join(lines) + NOTES)
+    for name in SECTIONS:
+        if name in results:
+            lines += RENDERERS[name](results[name])
+    return "\n".join(lines) + NOTES
 
 
 NOTES = """
@@ -902,6 +983,13 @@ NOTES = """
   files are deleted after each batch commits. On local disk a delete is a system call per
   file; on S3 a `DeleteObjects` request per 1,000 keys.
 """
+
+RENDERERS: dict[str, Callable[[Any], list[str]]] = {
+    "fan-out": render_fan_out,
+    "dispatcher": render_dispatcher,
+    "pages": render_pages,
+    "purge": render_purge,
+}
 
 
 if __name__ == "__main__":

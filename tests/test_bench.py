@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -45,4 +48,146 @@ def test_a_small_benchmark_runs(tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "pages:" in result.stdout and "fan-out 300" in result.stdout
+    # Each section's table is printed as the section ends.
+    for heading in ("## 1. Fan-out", "## 2. The dispatcher", "## 3. Pages", "## 4. The purge"):
+        assert heading in result.stdout
+    assert "fan-out 300" in result.stdout
+
+
+def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
+    """Without PostgreSQL (or wrk) it stops at once with a message, not after minutes."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}",
+        "PATH": str(tmp_path),  # no wrk, no curl
+        "VAR_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "bench/run.py", "--small", "--no-write", "--section", "pages"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "bench: cannot start." in result.stderr
+    assert "`wrk` is not on PATH" in result.stderr
+    assert "measures PostgreSQL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# The report's prose, checked against the code it describes ------------------------------------
+
+FAKE_PAGE = {"rate": 100.0, "requests": 1000, "p50": 10.0, "p95": 20.0, "queries": 7}
+
+
+def fake_results() -> dict:
+    fan_out_row = {
+        "n": 1000,
+        "ours_rate": 9000.0,
+        "ours_queries": 9,
+        "ours_memory": 1.0,
+        "naive_rate": 300.0,
+        "naive_queries_per_profile": 6.0,
+        "naive_sample": 1000,
+        "floor_rate": 12000.0,
+    }
+    return {
+        "fan-out": [fan_out_row],
+        "dispatcher": {
+            "groups": 1000,
+            "orgs": 100,
+            "due": 10,
+            "ours_seconds": 0.01,
+            "ours_queries": 4,
+            "beat_seconds": 1.0,
+            "beat_queries": 3,
+        },
+        "pages": fake_pages(),
+        "purge": {
+            "n": 100,
+            "uploads": 50,
+            "seconds": 1.0,
+            "queries": 10,
+            "memory": 1.0,
+            "storage_deletes": 50,
+        },
+    }
+
+
+def fake_pages() -> dict:
+    from bench import run
+
+    pages = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
+    pages["submit"]["submitted"] = 900
+    return pages
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def prose_errors(text: str) -> list[str]:
+    """What the prose claims that the code does not bear out.
+
+    Every dotted name in backquotes must import; every backquoted term of a sentence saying
+    what "ours" does must occur in the source of the modules that sentence names (its SQL
+    pieces around each "…").
+    """
+    errors = []
+    for name in set(re.findall(r"`([a-z_]+(?:\.[A-Za-z_]+)+)`", text)):
+        if _resolve(name) is None:
+            errors.append(f"`{name}` does not exist")
+    for path in set(re.findall(r"`((?:[a-z_]+/)+[a-z_0-9]+\.py)`", text)):
+        if not (ROOT / path).exists():
+            errors.append(f"`{path}` does not exist")
+    for sentence in re.split(r"(?<=[.)])\s+(?=[A-Z])", _normal(text)):
+        if not sentence.startswith("Ours"):
+            continue
+        names = re.findall(r"`([a-z_]+(?:\.[A-Za-z_]+)+)`", sentence)
+        modules = {inspect.getmodule(_resolve(n)) for n in names}
+        sources = _normal(" ".join(inspect.getsource(m) for m in modules if m is not None))
+        for term in re.findall(r"`([^`]+)`", sentence):
+            if term in names:
+                continue
+            for piece in (p.strip() for p in term.split("…")):
+                if piece and piece not in sources:
+                    errors.append(f"{sentence[:60]!r}… claims `{piece}`, absent from {names}")
+    return errors
+
+
+def _resolve(name: str) -> object | None:
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            target = getattr(target, attribute, None)
+            if target is None:
+                return None
+        return target
+    return None
+
+
+@pytest.mark.django_db
+def test_the_reports_prose_is_true_of_the_code():
+    from bench import run
+
+    text = run.report_text(fake_results(), connection.vendor)
+    assert "open_run" in text and "dispatch_due" in text
+    assert prose_errors(text) == []
+
+
+def test_the_prose_check_catches_a_false_claim():
+    """The claim the report once made: the fan-out uses bulk_create. It does not."""
+    false = "Ours is `monitoring.dispatch.open_run` (keyset pages, `bulk_create` of the rows)."
+    assert prose_errors(false) == [
+        f"{false[:60]!r}… claims `bulk_create`, absent from ['monitoring.dispatch.open_run']"
+    ]
+    assert prose_errors("See `monitoring.dispatch.open_everything`.") == [
+        "`monitoring.dispatch.open_everything` does not exist"
+    ]
