@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 import zoneinfo
@@ -11,7 +12,13 @@ from django_scopes import ScopedManager
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(zoneinfo.available_timezones())]
+    return list(_time_zones())
+
+
+@functools.cache
+def _time_zones() -> tuple[tuple[str, str], ...]:
+    # available_timezones() walks the tz database on disk: once per process, not per view.
+    return tuple((name, name) for name in sorted(zoneinfo.available_timezones()))
 
 
 class Organization(models.Model):

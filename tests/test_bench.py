@@ -120,7 +120,8 @@ def fake_results() -> dict:
 def fake_pages() -> dict:
     from bench import run
 
-    pages = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
+    pages: dict = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
+    pages.update(seconds=10, profiles=1001, run_size=1001)
     pages["submit"]["submitted"] = 900
     return pages
 
