@@ -49,7 +49,13 @@ def test_a_small_benchmark_runs(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     # Each section's table is printed as the section ends.
-    for heading in ("## 1. Fan-out", "## 2. The dispatcher", "## 3. Pages", "## 4. The purge"):
+    for heading in (
+        "## 1. Fan-out",
+        "## 2. The dispatcher",
+        "## 3. Pages",
+        "## 4. The purge",
+        "## 5. The e-mail pipeline",
+    ):
         assert heading in result.stdout
     assert "fan-out 300" in result.stdout
 
@@ -106,6 +112,16 @@ def fake_results() -> dict:
             "beat_queries": 3,
         },
         "pages": fake_pages(),
+        "email": [
+            {
+                "n": 100,
+                "ours_rate": 100.0,
+                "ours_queries": 300,
+                "ours_memory": 1.0,
+                "floor_rate": 1000.0,
+                "batch": 100,
+            }
+        ],
         "purge": {
             "n": 100,
             "uploads": 50,
