@@ -1,7 +1,7 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python bench/run.py [--small]
-        [--section fan-out|dispatcher|pages|purge|email …]
+        [--section fan-out|dispatcher|pages|purge|email|export]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -613,6 +614,152 @@ def render_email(email: list[dict]) -> list[str]:
     return lines
 
 
+# 6. The overview's export ---------------------------------------------------------------------
+
+
+def build_overview(n: int, n_fields: int) -> tuple[Any, Any]:
+    """n contacts by n_fields monitored fields, a third of one field's values expired."""
+    from django.contrib.auth import get_user_model
+
+    from monitoring.models import UpdateGroup
+    from organizations.models import Membership, Organization
+    from profiles.models import DataField, FieldValue, Kind, Profile
+
+    truncate("profiles_profile", "organizations_organization", "auth_user")
+    org = Organization.objects.create(name="Export", slug="export")
+    user = get_user_model().objects.create_user("exporter")
+    Membership.objects.create(organization=org, user=user, role="admin")
+    group = UpdateGroup(
+        organization=org,
+        title="KYC",
+        applies_to=Kind.CONTACT,
+        start_date=dt.date(2024, 1, 31),
+        interval_count=12,
+        interval_unit="months",
+    )
+    group.schedule_from()
+    group.save()
+    fields = DataField.objects.bulk_create(
+        DataField(
+            organization=org,
+            applies_to=Kind.CONTACT,
+            label=f"Monitored {i}",
+            type="text",
+            position=i,
+            update_group=group,
+        )
+        for i in range(n_fields)
+    )
+    today = dt.date.today()
+    for start in range(0, n, 5000):
+        profiles = Profile.objects.bulk_create(
+            Profile(organization=org, kind=Kind.CONTACT, last_name=f"P{i}", email=f"p{i}@x.org")
+            for i in range(start, min(n, start + 5000))
+        )
+        FieldValue.objects.bulk_create(
+            FieldValue(
+                organization=org,
+                profile=p,
+                field=fields[0],
+                value="checked",
+                expires_on=today + dt.timedelta(days=(-10, 10, 400)[p.pk % 3]),
+            )
+            for p in profiles
+        )
+    analyze()
+    return org, user
+
+
+def export_csv(client: Any, org: Any) -> int:
+    """The overview's CSV as a browser gets it, read to the end; returns its data rows."""
+    response = client.get(f"/o/{org.slug}/monitoring/overview.csv")
+    assert response.status_code == 200 and response.streaming
+    lines = sum(chunk.count(b"\n") for chunk in response.streaming_content)
+    return lines - 1
+
+
+def copy_floor(org: Any) -> int:
+    """COPY of the same rows (the overview's own SELECT) to STDOUT: the database's floor."""
+    import psycopg
+    from django.db import connection
+
+    from monitoring import overview
+
+    sql, params = overview._filtered(org.pk, overview.Filters(), dt.date.today())
+    columns = ", ".join(f"c.{name}" for name in overview.COLUMNS)
+    query = f"SELECT {columns} FROM ({sql}) c {overview.ORDER}"
+    connection.ensure_connection()
+    raw = connection.connection
+    inline = psycopg.ClientCursor(raw).mogrify(query, params)
+    rows = 0
+    with raw.cursor() as cursor, cursor.copy(f"COPY ({inline}) TO STDOUT (FORMAT csv)") as copy:
+        for block in copy:
+            rows += bytes(block).count(b"\n")
+    return rows
+
+
+def bench_export(sizes: list[int], n_fields: int) -> list[dict[str, Any]]:
+    from django.test import Client
+
+    rows = []
+    for n in sizes:
+        org, user = build_overview(n, n_fields)
+        client = Client()
+        client.force_login(user)
+        export_csv(client, org)  # unmeasured: the first call loads what the view imports
+        with measured() as ours:
+            cells = export_csv(client, org)
+        assert cells == n * n_fields, (cells, n * n_fields)
+        memory = peak_memory(lambda client=client, org=org: export_csv(client, org))
+        start = time.perf_counter()
+        copied = copy_floor(org)
+        floor_seconds = time.perf_counter() - start
+        assert copied == cells, (copied, cells)
+        rows.append(
+            {
+                "profiles": n,
+                "fields": n_fields,
+                "cells": cells,
+                "ours_rate": cells / ours["seconds"],
+                "ours_queries": ours["queries"],
+                "ours_memory": memory,
+                "floor_rate": cells / floor_seconds,
+            }
+        )
+        print(f"export {cells}: {rows[-1]['ours_rate']:,.0f} rows/s", flush=True)
+    return rows
+
+
+def render_export(export: list[dict]) -> list[str]:
+    lines = [
+        "## 6. The compliance overview's CSV export",
+        "",
+        "Profiles by monitored fields, one CSV row per cell, every cell's status computed by"
+        " the database. Ours is `monitoring.views.compliance_export` read to its end through"
+        " Django's test client (the whole view: session, membership, audit, the rows of"
+        " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
+        " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
+        "",
+        "| profiles | fields | rows | ours (rows/s) | floor (rows/s) | ours ÷ floor"
+        " (target ≥ 0.25) | queries (ours) | peak memory (ours) |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in export:
+        lines.append(
+            f"| {row['profiles']:,} | {row['fields']} | {row['cells']:,} |"
+            f" {row['ours_rate']:,.0f} | {row['floor_rate']:,.0f} |"
+            f" {row['ours_rate'] / row['floor_rate']:.2f} | {row['ours_queries']:,} |"
+            f" {row['ours_memory']:.1f} MB |"
+        )
+    lines += [
+        "",
+        f"Peak memory moves by {export[-1]['ours_memory'] - export[0]['ours_memory']:.1f} MB"
+        f" from {export[0]['cells']:,} to {export[-1]['cells']:,} rows.",
+        "",
+    ]
+    return lines
+
+
 # 3. Pages under load -------------------------------------------------------------------------
 
 
@@ -986,7 +1133,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     return results
 
 
-SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email"]
+SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email", "export"]
 
 
 class MissingPrerequisite(SystemExit):
@@ -1029,10 +1176,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         choices=SECTIONS,
         help="run only this section (repeatable); the report is written only by a full run",
     )
+    parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        help="write docs/PERFORMANCE.md from figures saved by --save, measuring nothing",
+    )
     args = parser.parse_args(argv)
     sections = args.section or SECTIONS
     media = Path(tempfile.mkdtemp(prefix="bench-media-"))
     setup(media)
+    if args.report_from:
+        from django.db import connection
+
+        saved = json.loads(args.report_from.read_text())
+        write_report(saved["results"], connection.vendor, saved["small"])
+        return saved["results"]
     check_prerequisites(sections)
     from django.db import connection
     from django_scopes import scopes_disabled
@@ -1046,6 +1205,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "pages": lambda: bench_pages(3 if small else 10, small, media),
         "purge": lambda: bench_purge(*((200, 2) if small else (100000, 1))),
         "email": lambda: bench_email([50, 200] if small else [1000, 5000]),
+        "export": lambda: bench_export([20, 100] if small else [2000, 20000], 10),
     }
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
@@ -1055,6 +1215,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             results[name] = runners[name]()
             print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
     shutil.rmtree(media, ignore_errors=True)
+    if args.save:
+        args.save.write_text(json.dumps({"results": results, "small": small}, default=str))
     if not args.no_write and sections == SECTIONS:
         write_report(results, connection.vendor, small)
     return results
@@ -1269,6 +1431,7 @@ RENDERERS: dict[str, Callable[[Any], list[str]]] = {
     "pages": render_pages,
     "purge": render_purge,
     "email": render_email,
+    "export": render_export,
 }
 
 
