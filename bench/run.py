@@ -434,7 +434,7 @@ def bench_purge(n: int, uploads_every: int) -> dict[str, Any]:
 
 # 5. The e-mail pipeline ----------------------------------------------------------------------
 
-SMTP_PORT = 8825
+SMTP_PORT = int(os.environ.get("BENCH_SMTP_PORT", "8825"))
 
 
 def build_invitations(n: int) -> Any:
@@ -1015,7 +1015,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     from dossiers.models import Dossier
 
     data = build_pages(*((10, 2, 200, 5, 300) if small else (100, 20, 10000, 20, 2000)))
-    port = 8765
+    port = int(os.environ.get("BENCH_PORT", "8765"))
     env = {
         **os.environ,
         "DEBUG": "0",
