@@ -18,3 +18,6 @@ DOSSIER_DRAFTED_ON_BEHALF = action(
 )
 DOSSIER_APPROVED = action("dossiers.dossier.approved", _("Dossier answers approved"))
 DOSSIER_REJECTED = action("dossiers.dossier.rejected", _("Dossier answer sent back"))
+UPLOAD_DOWNLOADED = action(
+    "dossiers.upload.downloaded", _("A client's upload awaiting review downloaded")
+)

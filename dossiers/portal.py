@@ -221,22 +221,27 @@ def _save(
 
 @require_http_methods(["GET"])
 def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponse:
-    """The file on file for an item of the client's dossier, so they can check it."""
-    if _too_many_bad_tokens(request):
-        return _page(request, "message", {"kind": "throttled"}, status=429)
+    """The file on file for an item of the client's dossier, so they can check it.
+
+    The same rules as the page: a link of a former recipient, a replaced link or another
+    member's staff link reaches nothing, and only failed look-ups are slowed down.
+    """
     access = None
     if 20 <= len(token) <= 100:
         with scopes_disabled():
             access = (
-                AccessToken.objects.select_related("organization")
+                AccessToken.objects.select_related("organization", "dossier__profile", "recipient")
                 .filter(token_hash=hash_token(token))
                 .first()
             )
     if (
         access is None
         or access.replaced_at is not None
+        or not is_still_recipient(access.dossier, access.recipient)
         or (access.issued_to_id and not _staff_may_use(request, access))
     ):
+        if _too_many_bad_tokens(request):
+            return _page(request, "message", {"kind": "throttled"}, status=429)
         _count_bad_token(request)
         raise Http404
     with scope(organization=access.organization):

@@ -246,12 +246,22 @@ def item_upload(
     item = _item_of(dossier, field_key)
     if not item.upload:
         raise Http404
-    return serve_file(
+    response = serve_file(
         item.upload,
         item.upload_name,
         item.upload_content_type,
         inline=request.GET.get("inline") == "1",
     )
+    if request.GET.get("inline") != "1":
+        # A download leaves the back office; a preview inside the review page does not.
+        audit(
+            request,
+            audit_actions.UPLOAD_DOWNLOADED,
+            item.upload_name,
+            dossier=dossier.uuid,
+            field=item.field.label,
+        )
+    return response
 
 
 @require_POST

@@ -329,3 +329,22 @@ def test_a_member_cannot_approve_what_they_answered_on_the_clients_behalf(
     owner_client.post(url)
     assert _reload(kyc["dossier"]).status == "approved"
     assert _value(kyc["job"]).value == "Chef"
+
+
+def test_a_former_recipients_link_reaches_no_file(client, kyc):
+    token = factories.token(kyc["dossier"])
+    with scopes_disabled():
+        kyc["profile"].archived_at = timezone.now()
+        kyc["profile"].save()
+    assert client.get(f"/d/{token}/files/{kyc['proof'].uuid}/").status_code == 404
+
+
+def test_downloading_an_upload_under_review_is_audited(member_client, org, reviewed):
+    url = (
+        f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/items/"
+        f"{reviewed['proof'].uuid.hex}/upload/"
+    )
+    assert member_client.get(url + "?inline=1").status_code == 200
+    assert member_client.get(url).status_code == 200
+    with scopes_disabled():
+        assert AuditEntry.objects.filter(action="dossiers.upload.downloaded").count() == 1
