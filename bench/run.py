@@ -1449,7 +1449,7 @@ def notes(results: dict[str, Any]) -> str:
             + " Plans: keep the overview's"
             " total and counts in the cache under a version bumped by every write that moves"
             " a status (values, dossiers, items), and, without a status filter, take the"
-            " page's profiles first by the index on names and compute only their cells; cache the"
+            " page's profiles first, in name order, and compute only their cells; cache the"
             " rendered value rows of a profile under a version bumped by its writes; sessions"
             " in the cache (`cached_db`). The organisation settings page read about 0.12 of"
             " the ceiling in a small run before its time-zone select was rendered once per"
