@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -31,3 +33,25 @@ class ApiConfig(AppConfig):
                 "schedule": float(settings.OUTBOX_SWEEP_SECONDS),
             },
         }
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from api.models import WebhookDelivery
+
+        deliveries = WebhookDelivery.objects.filter(
+            organization_id=profile.organization_id, body__contains=str(profile.uuid)
+        ).order_by("created_at")
+        return {
+            "webhook_deliveries": [
+                {"id": str(d.uuid), "event": d.event, "status": d.status, "body": d.body}
+                for d in deliveries
+            ]
+        }
+
+    def privacy_erase(self, profile: Any) -> None:
+        # A delivery's body names the person and their values: it goes with them, queued or
+        # not, so neither a retry nor "send again" can post what was erased.
+        from api.models import WebhookDelivery
+
+        WebhookDelivery.objects.filter(
+            organization_id=profile.organization_id, body__contains=str(profile.uuid)
+        ).delete()

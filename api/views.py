@@ -518,6 +518,10 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
                     dossier=dossier.uuid,
                     items=approved,
                 )
+        except review.OwnAnswers:
+            raise Conflict(
+                _("A member gave these answers on the client's behalf: another member decides.")
+            ) from None
         except review.NotReviewable:
             raise Conflict(_("This dossier is not waiting for review.")) from None
         dossier.refresh_from_db(fields=["status"])
@@ -555,6 +559,10 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
                     item=item.field.label,
                     reason=reason,
                 )
+        except review.OwnAnswers:
+            raise Conflict(
+                _("A member gave these answers on the client's behalf: another member decides.")
+            ) from None
         except review.NotReviewable:
             raise Conflict(_("This item is not waiting for review.")) from None
         dossier.refresh_from_db(fields=["status"])

@@ -48,7 +48,11 @@ class PortalForm(DataFieldsForm):
                 required=final and field.required and not field.is_document,
             )
             self.items[name] = item
-            if item.can_be_confirmed:
+            # A "still correct" staff sent back cannot be the answer again: no box to tick.
+            confirmation_refused = (
+                item.review == ItemReview.REJECTED and item.rejected_answer == item.initial_value
+            )
+            if item.can_be_confirmed and not confirmation_refused:
                 confirm = f"c_{field.uuid.hex}"
                 self.fields[confirm] = forms.BooleanField(label=_("Still correct"), required=False)
                 self.initial[confirm] = item.confirmed

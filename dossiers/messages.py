@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dossiers import emails
 from dossiers.models import AccessToken, Dossier
+from dossiers.revocation import is_still_recipient
 from organizations.models import Membership
 from outbox import registry
 from outbox.mail import kick, queue
@@ -63,6 +64,10 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
     # A link to a dossier closed in the meantime would only lead to "expired".
     if dossier is None or row.profile is None or not dossier.is_open:
         return None
+    # Checked when it is sent, not when it was queued: a representative removed or a person
+    # archived meanwhile gets nothing, not even a link that would be refused.
+    if not is_still_recipient(dossier, row.profile):
+        return None
     if row.kind == RESEND:
         # A link sent again replaces the recipient's older links: their page says so.
         AccessToken.objects.filter(
@@ -74,6 +79,9 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
 def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
     dossier = _dossier_of(row)
     if dossier is None or row.profile is None:
+        return None
+    # Sent back for corrections before this went out: that e-mail says what to do instead.
+    if dossier.status == Dossier.Status.CHANGES_REQUESTED:
         return None
     return emails.confirmation_message(dossier, row.profile)
 
@@ -105,7 +113,7 @@ def queue_link_messages(
         SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
         FROM {Dossier._meta.db_table} d
         JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
-        WHERE d.id IN ({ids}) AND p.kind = %s AND p.email <> ''
+        WHERE d.id IN ({ids}) AND p.kind = %s AND p.archived_at IS NULL AND p.email <> ''
         UNION ALL
         SELECT d.organization_id, d.id, p.id, p.email, p.language
         FROM {Dossier._meta.db_table} d

@@ -87,6 +87,9 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "message", {"kind": "invalid"}, status=404)
     if access.replaced_at is not None:
         context = {"kind": "replaced", "organization": access.organization}
+        if not request.COOKIES.get("django_language"):
+            with translation.override(access.recipient.language):
+                return _page(request, "message", context, status=410)
         return _page(request, "message", context, status=410)
 
     organization = access.organization

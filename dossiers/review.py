@@ -27,6 +27,14 @@ class OwnAnswers(NotReviewable):
     """A member cannot decide on answers they gave on the client's behalf: four eyes."""
 
 
+def _own(item: DossierItem, user: Any) -> bool:
+    """Answers a member typed for the client need another member to decide; an API key
+    (no user) cannot be that second pair of eyes."""
+    if item.answered_by_user_id is None:
+        return False
+    return user is None or item.answered_by_user_id == user.pk
+
+
 def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
     locked = (
         Dossier.objects.select_for_update(of=("self",))
@@ -61,7 +69,7 @@ def approve(
             for item in items
             if item.review == ItemReview.PENDING and (item_ids is None or item.pk in item_ids)
         ]
-        if user is not None and any(item.answered_by_user_id == user.pk for item in chosen):
+        if any(_own(item, user) for item in chosen):
             raise OwnAnswers
         now = timezone.now()
         for item in chosen:
@@ -82,7 +90,7 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
         )
         if item is None:
             raise NotReviewable
-        if user is not None and item.answered_by_user_id == user.pk:
+        if _own(item, user):
             raise OwnAnswers
         rejected_file = item.upload.name if item.upload else ""
         item.review, item.rejection_reason = ItemReview.REJECTED, reason

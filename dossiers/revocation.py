@@ -22,7 +22,8 @@ from profiles.models import Profile
 
 
 def is_still_recipient(dossier: Dossier, person: Profile) -> bool:
-    if person.is_archived:
+    # An archived profile is asked for nothing: neither the person, nor for a company.
+    if person.is_archived or dossier.profile.is_archived:
         return False
     if dossier.profile_id == person.pk:
         return True

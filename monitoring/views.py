@@ -205,6 +205,7 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             period=run.period,
             status__in=Dossier.OPEN_STATUSES,
             expires_at__gt=timezone.now(),
+            profile__archived_at__isnull=True,
         ).values_list("id", flat=True)
     )
     if request.method == "POST":
