@@ -90,22 +90,34 @@ def _cells(organization_id: int, filters: Filters, today: dt.date) -> tuple[str,
                 p.first_name AS first_name, p.last_name AS last_name, p.name AS company_name,
                 f.id AS field_id, f.label AS field_label, f.position AS field_position,
                 g.title AS group_title, v.id AS value_id, v.expires_on AS expires_on,
-                (SELECT d.uuid FROM {d} d JOIN {i} i ON i.dossier_id = d.id
-                    WHERE d.profile_id = p.id AND i.field_id = f.id
-                    AND ((d.status IN ({pending}) AND d.expires_at > %s) OR d.status = %s)
-                    ORDER BY d.created_at DESC LIMIT 1) AS open_dossier,
-                (SELECT d.uuid FROM {d} d JOIN {i} i ON i.dossier_id = d.id
-                    WHERE d.profile_id = p.id AND i.field_id = f.id AND d.status = %s
-                    AND (v.last_evidenced_at IS NULL OR v.last_evidenced_at < d.created_at)
-                    AND NOT EXISTS (
-                        SELECT 1 FROM {d} d2 JOIN {i} i2 ON i2.dossier_id = d2.id
-                        WHERE d2.profile_id = p.id AND i2.field_id = f.id
-                        AND d2.created_at > d.created_at)
-                    ORDER BY d.created_at DESC LIMIT 1) AS overdue_dossier
+                pend.open_dossier AS open_dossier,
+                CASE WHEN latest.status = %s AND (
+                    v.last_evidenced_at IS NULL OR v.last_evidenced_at < latest.created_at
+                ) THEN latest.ref END AS overdue_dossier
             FROM {p} p
             JOIN {f} f ON f.organization_id = p.organization_id AND f.applies_to = p.kind
             JOIN {UpdateGroup._meta.db_table} g ON g.id = f.update_group_id
             LEFT JOIN {v} v ON v.profile_id = p.id AND v.field_id = f.id
+            -- Set-based, one pass over the organisation's requests each, joined by hash:
+            -- the open request of each (profile, field), and the latest request of each.
+            LEFT JOIN (
+                SELECT d.profile_id, i.field_id, MAX(CAST(d.uuid AS TEXT)) AS open_dossier
+                FROM {d} d JOIN {i} i ON i.dossier_id = d.id
+                WHERE d.organization_id = %s
+                    AND ((d.status IN ({pending}) AND d.expires_at > %s) OR d.status = %s)
+                GROUP BY d.profile_id, i.field_id
+            ) pend ON pend.profile_id = p.id AND pend.field_id = f.id
+            LEFT JOIN (
+                SELECT r.profile_id, r.field_id, r.ref, r.status, r.created_at FROM (
+                    SELECT d.profile_id, i.field_id, CAST(d.uuid AS TEXT) AS ref, d.status,
+                        d.created_at, ROW_NUMBER() OVER (
+                            PARTITION BY d.profile_id, i.field_id
+                            ORDER BY d.created_at DESC, d.id DESC
+                        ) AS rn
+                    FROM {d} d JOIN {i} i ON i.dossier_id = d.id
+                    WHERE d.organization_id = %s
+                ) r WHERE r.rn = 1
+            ) latest ON latest.profile_id = p.id AND latest.field_id = f.id
             WHERE {" AND ".join(conditions)}
         ) x
     """  # noqa: S608 - names come from the models, values are parameters
@@ -115,10 +127,12 @@ def _cells(organization_id: int, filters: Filters, today: dt.date) -> tuple[str,
         connection.ops.adapt_datefield_value(warning),
     ]
     inner = [
+        Dossier.Status.EXPIRED,
+        organization_id,
         *Dossier.OPEN_STATUSES,
         adapt(now),
         Dossier.Status.TO_REVIEW,
-        Dossier.Status.EXPIRED,
+        organization_id,
     ]
     return sql, [*head, *inner, *params]
 
