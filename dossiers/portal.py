@@ -63,28 +63,38 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
     return response
 
 
+def _access(token: str) -> AccessToken | None:
+    """The link's token, if it still belongs to one of the dossier's recipients."""
+    if not 20 <= len(token) <= 100:
+        return None
+    # The token names its organisation: looking it up crosses tenants by design.
+    with scopes_disabled():
+        access = (
+            AccessToken.objects.select_related("dossier__profile", "recipient", "organization")
+            .filter(token_hash=hash_token(token))
+            .first()
+        )
+    if access is not None and not is_still_recipient(access.dossier, access.recipient):
+        return None  # a former representative, or an archived person
+    return access
+
+
+def _refused(request: HttpRequest) -> HttpResponse:
+    """Only failed look-ups are slowed down: a valid link is always served, so nobody can
+    lock clients out by spending the limit of an address they share (a proxy's)."""
+    if _too_many_bad_tokens(request):
+        response = _page(request, "message", {"kind": "throttled"}, status=429)
+        response["Retry-After"] = str(BAD_TOKENS_WINDOW)
+        return response
+    _count_bad_token(request)
+    return _page(request, "message", {"kind": "invalid"}, status=404)
+
+
 @require_http_methods(["GET", "POST"])
 def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
-    access = None
-    if 20 <= len(token) <= 100:
-        # The token names its organisation: looking it up crosses tenants by design.
-        with scopes_disabled():
-            access = (
-                AccessToken.objects.select_related("dossier__profile", "recipient", "organization")
-                .filter(token_hash=hash_token(token))
-                .first()
-            )
-    if access is not None and not is_still_recipient(access.dossier, access.recipient):
-        access = None  # a former representative, or an archived person
+    access = _access(token)
     if access is None:
-        # Only failed look-ups are slowed down: a valid link is always served, so nobody
-        # can lock clients out by spending the limit of an address they share (a proxy's).
-        if _too_many_bad_tokens(request):
-            response = _page(request, "message", {"kind": "throttled"}, status=429)
-            response["Retry-After"] = str(BAD_TOKENS_WINDOW)
-            return response
-        _count_bad_token(request)
-        return _page(request, "message", {"kind": "invalid"}, status=404)
+        return _refused(request)
     if access.replaced_at is not None:
         context = {"kind": "replaced", "organization": access.organization}
         if not request.COOKIES.get("django_language"):
@@ -224,29 +234,15 @@ def _save(
 
 @require_http_methods(["GET"])
 def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponse:
-    """The file on file for an item of the client's dossier, so they can check it.
-
-    The same rules as the page: a link of a former recipient, a replaced link or another
-    member's staff link reaches nothing, and only failed look-ups are slowed down.
-    """
-    access = None
-    if 20 <= len(token) <= 100:
-        with scopes_disabled():
-            access = (
-                AccessToken.objects.select_related("organization", "dossier__profile", "recipient")
-                .filter(token_hash=hash_token(token))
-                .first()
-            )
+    """The file on file for an item of the client's dossier, so they can check it, under
+    the page's rules: a replaced link or another member's staff link reaches nothing."""
+    access = _access(token)
     if (
         access is None
         or access.replaced_at is not None
-        or not is_still_recipient(access.dossier, access.recipient)
         or (access.issued_to_id and not _staff_may_use(request, access))
     ):
-        if _too_many_bad_tokens(request):
-            return _page(request, "message", {"kind": "throttled"}, status=429)
-        _count_bad_token(request)
-        raise Http404
+        return _refused(request)
     with scope(organization=access.organization):
         dossier = follow_supersession(access.dossier)
         item = (

@@ -128,15 +128,21 @@ def save_draft(
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
         if on_behalf_by is not None and touched:
-            record_audit(
-                locked.organization,
-                on_behalf_by,
-                audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
-                locked,
-                recipient=recipient.display_name if recipient else None,
-                dossier=locked.uuid,
+            _audit_on_behalf(
+                locked, on_behalf_by, recipient, audit_actions.DOSSIER_DRAFTED_ON_BEHALF
             )
         forget(replaced)
+
+
+def _audit_on_behalf(dossier: Dossier, user: Any, recipient: Profile | None, action: str) -> None:
+    record_audit(
+        dossier.organization,
+        user,
+        action,
+        dossier,
+        recipient=recipient.display_name if recipient else None,
+        dossier=dossier.uuid,
+    )
 
 
 def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
@@ -198,13 +204,8 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
             )
             dossier_submitted.send(sender=Dossier, dossier=locked)
             if on_behalf_by is not None:
-                record_audit(
-                    locked.organization,
-                    on_behalf_by,
-                    audit_actions.DOSSIER_SUBMITTED_ON_BEHALF,
-                    locked,
-                    recipient=recipient.display_name if recipient else None,
-                    dossier=locked.uuid,
+                _audit_on_behalf(
+                    locked, on_behalf_by, recipient, audit_actions.DOSSIER_SUBMITTED_ON_BEHALF
                 )
             # Each submission (a second one after changes were requested too) is announced.
             queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)

@@ -100,38 +100,38 @@ def outstanding(
             | Q(profile__name__icontains=query)
             | Q(profile__email__icontains=query)
         )
-    columns = ["sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref"]
-    live = (
-        Dossier.objects.filter(update_group=group, period=period, status__in=statuses)
-        .filter(search)
-        .annotate(
-            sort_name=Coalesce(F("profile__last_name"), Value("")),
-            p_first=F("profile__first_name"),
-            p_name=F("profile__name"),
-            p_uuid=F("profile__uuid"),
-            state=F("status"),
-            opened_at=F("first_opened_at"),
-            ref=F("uuid"),
-        )
-        .values_list(*columns)
+    live = _rows(
+        Dossier.objects.filter(update_group=group, period=period, status__in=statuses),
+        search,
+        state="status",
+        ref="uuid",
     )
-    purged = (
+    purged = _rows(
         DossierRecord.objects.filter(
             update_group=group, period=period, outcome__in=statuses, profile__isnull=False
-        )
-        .filter(search)
+        ),
+        search,
+        state="outcome",
+        ref="dossier_uuid",
+    )
+    return live.union(purged, all=True).order_by("sort_name", "p_name", "p_first", "ref")
+
+
+def _rows(queryset: QuerySet[Any], search: Q, *, state: str, ref: str) -> QuerySet[Any]:
+    """The outstanding list's columns, from dossiers or from the purge's records alike."""
+    return (
+        queryset.filter(search)
         .annotate(
             sort_name=Coalesce(F("profile__last_name"), Value("")),
             p_first=F("profile__first_name"),
             p_name=F("profile__name"),
             p_uuid=F("profile__uuid"),
-            state=F("outcome"),
+            state=F(state),
             opened_at=F("first_opened_at"),
-            ref=F("dossier_uuid"),
+            ref=F(ref),
         )
-        .values_list(*columns)
+        .values_list("sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref")
     )
-    return live.union(purged, all=True).order_by("sort_name", "p_name", "p_first", "ref")
 
 
 def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, int]:

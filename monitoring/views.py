@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import csv
 import datetime as dt
+import itertools
 from contextlib import suppress
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +27,7 @@ from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import SCHEDULE_FIELDS, FieldTaken, preview, save_group, set_active
 from organizations import display
+from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
@@ -231,46 +232,32 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     )
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> Any:
     """The outstanding list of a run as CSV, streamed: flat memory whatever its length."""
     group, run = _run(request, group_uuid, period)
     rows = followup.outstanding(
         group, run.period, status=request.GET.get("status", ""), query=search_query(request)
     )
-    labels = dict(Dossier.Status.choices)
-    writer = csv.writer(_Echo())
-
-    def lines() -> Any:
-        yield writer.writerow(
-            [_("Last name"), _("First name"), _("Company"), _("Status"), _("First opened"), "ID"]
-        )
-        for last, first, company, _uuid, state, opened_at, ref in rows.iterator():
-            yield writer.writerow(
-                [
-                    _csv_safe(last),
-                    _csv_safe(first),
-                    _csv_safe(company),
-                    labels.get(state, state),
-                    opened_at.isoformat() if opened_at else "",
-                    ref,
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    # Resolved now, in the reader's language: the rows are written after the view returns.
+    labels = {value: str(label) for value, label in Dossier.Status.choices}
+    header = [_("Last name"), _("First name"), _("Company"), _("Status"), _("First opened"), "ID"]
+    body = (
+        [
+            last,
+            first,
+            company,
+            labels.get(state, state),
+            opened_at.isoformat() if opened_at else "",
+            ref,
+        ]
+        for last, first, company, _uuid, state, opened_at, ref in rows.iterator()
+    )
+    lines = csv_lines(itertools.chain([header], body))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     audit(request, audit_actions.RUN_EXPORTED, group, period=run.period)
     name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return response
-
-
-def _csv_safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula (names are typed by clients)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
@@ -442,6 +429,16 @@ def _by_uuid(request: HttpRequest, queryset: Any, name: str) -> Any:
         return None
 
 
+def _field_labels(request: HttpRequest) -> dict[int, str]:
+    """Monitored fields' labels in the reader's language (the SQL knows only the default)."""
+    return {
+        field.pk: field.local_label
+        for field in DataField.objects.filter(
+            organization=request.organization, update_group__isnull=False
+        )
+    }
+
+
 def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Every profile by monitored field with its status, counts on top, filters, export."""
     filters, shown = _overview_filters(request)
@@ -449,6 +446,9 @@ def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     org_id = request.organization.pk
     paginator = Paginator(_Cells(org_id, filters, today), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
+    labels = _field_labels(request)
+    for cell in page:
+        cell["field_label"] = labels.get(cell["field_id"], cell["field_label"])
     return render(
         request,
         "monitoring/overview.html",
@@ -482,28 +482,25 @@ class _Cells:
 def compliance_export(request: HttpRequest, org_slug: str) -> Any:
     """The whole filtered overview as CSV, streamed from a server-side cursor."""
     filters, _shown = _overview_filters(request)
-    labels = dict(STATUS_LABELS)
-    writer = csv.writer(_Echo())
+    # Resolved now, in the reader's language: the rows are written after the view returns.
+    labels = {value: str(label) for value, label in STATUS_LABELS}
+    kinds = {value: str(label) for value, label in Kind.choices}
+    fields = _field_labels(request)
     rows = overview.stream(request.organization.pk, filters, timezone.localdate())
-
-    def lines() -> Any:
-        yield writer.writerow(
-            [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
-        )
-        for row in rows:
-            name = row["company_name"] or f"{row['first_name']} {row['last_name']}".strip()
-            yield writer.writerow(
-                [
-                    _csv_safe(name),
-                    row["kind"],
-                    _csv_safe(row["field_label"]),
-                    _csv_safe(row["group_title"]),
-                    labels[row["status"]],
-                    row["expires_on"].isoformat() if row["expires_on"] else "",
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    header = [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
+    body = (
+        [
+            row["company_name"] or f"{row['first_name']} {row['last_name']}".strip(),
+            kinds.get(row["kind"], row["kind"]),
+            fields.get(row["field_id"], row["field_label"]),
+            row["group_title"],
+            labels[row["status"]],
+            row["expires_on"] or "",
+        ]
+        for row in rows
+    )
+    lines = csv_lines(itertools.chain([header], body))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
     audit(
         request,
