@@ -7,12 +7,14 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Data monitoring")
 
     def ready(self) -> None:
+        from monitoring import overview
         from monitoring.overview import needing_attention_sql
         from monitoring.services import reschedule_organization
         from organizations.signals import time_zone_changed
         from profiles import attention
 
         attention.register(needing_attention_sql)
+        overview.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: object) -> None:
