@@ -39,4 +39,8 @@ class MonitoringConfig(AppConfig):
                 "task": "monitoring.tasks.open_expired_values",
                 "schedule": crontab(minute=30, hour=6),
             },
+            "monitoring-overview-check": {
+                "task": "monitoring.tasks.check_overview_cells",
+                "schedule": crontab(minute=15, hour=3),
+            },
         }

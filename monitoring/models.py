@@ -211,8 +211,14 @@ class ComplianceCell(models.Model):
     expiry date passing, a request lapsing) is stored as dates and compared when read.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    # Few indexes, since every refresh writes them: the organisation's and the profile's
+    # are the leading columns of the composite ones below.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    profile = models.ForeignKey(
+        "profiles.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     field = models.ForeignKey("profiles.DataField", on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -233,8 +239,20 @@ class ComplianceCell(models.Model):
         indexes = [
             models.Index(fields=["organization", "group"], name="cells_by_group"),
             models.Index(fields=["organization", "company_key"], name="cells_by_company"),
-            models.Index(fields=["field"], name="cells_by_field"),
         ]
 
     def __str__(self) -> str:
         return f"{self.profile_id}/{self.field_id}"
+
+
+class OverviewState(models.Model):
+    """A counter per organisation bumped after each refresh of its cells commits: the key
+    under which the overview's counts are cached, so that a write is seen at once."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.version}"

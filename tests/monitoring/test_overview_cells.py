@@ -171,3 +171,14 @@ def test_a_rebuild_finds_and_mends_stale_cells(org, kyc):
 def test_one_profile_refreshes_in_a_fixed_number_of_queries(org, kyc, django_assert_num_queries):
     with django_assert_num_queries(2):
         overview.refresh(org.pk, profile_ids=[kyc["ann"].pk, kyc["bob"].pk])
+
+
+def test_cached_counts_follow_each_committed_write(org, kyc, django_capture_on_commit_callbacks):
+    today = timezone.localdate()
+    assert overview.counts(org.pk, overview.Filters(), today)["missing"] == 3
+    with django_capture_on_commit_callbacks(execute=True), scope(organization=org):
+        apply_values(kyc["bob"], [NewValue(kyc["job"], "Baker")], source=Source.STAFF)
+    assert overview.counts(org.pk, overview.Filters(), today)["missing"] == 2  # now cached
+    with django_capture_on_commit_callbacks(execute=True), scope(organization=org):
+        apply_values(kyc["bob"], [NewValue(kyc["address"], "2 Lane")], source=Source.STAFF)
+    assert overview.counts(org.pk, overview.Filters(), today)["missing"] == 1
