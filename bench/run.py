@@ -744,8 +744,9 @@ def render_export(export: list[dict]) -> list[str]:
         "",
         "Profiles by monitored fields, one CSV row per cell, each cell's status read from the"
         " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
-        " profile and monitored field) with the clock applied in SQL. Ours is `monitoring.views.compliance_export` read to its end through"
-        " Django's test client (the whole view: session, membership, audit, the rows of"
+        " profile and monitored field) with the clock applied in SQL. Ours is"
+        " `monitoring.views.compliance_export` read to its end through Django's test client"
+        " (the whole view: session, membership, audit, the rows of"
         " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
         " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
         "",
