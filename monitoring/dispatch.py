@@ -201,13 +201,20 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
     return opened
 
 
-def current_index(start: dt.date, count: int, unit: str, today: dt.date) -> int:
+def current_index(
+    start: dt.date, count: int, unit: str, today: dt.date, next_index: int = 0
+) -> int:
     """The period a group is in today: its latest occurrence on or before today, or its first
-    when it has not started yet (sending now then sends that first period early)."""
+    when it has not started yet (sending now then sends that first period early).
+
+    A period already run ahead of its date (the group has moved to `next_index`) is the
+    current one from then on: going back to an earlier period would open a second dossier
+    for everyone who answered and leave two open ones for those who had not.
+    """
     k = first_index_on_or_after(start, count, unit, today)
     if schedule.occurrence(start, count, unit, k) > today and k > 0:
         k -= 1
-    return k
+    return max(k, next_index - 1)
 
 
 def dispatch_group_now(
@@ -239,7 +246,7 @@ def dispatch_group_now(
             return None
         org_id, tz_name, start, count, unit, next_index = row
         tz = ZoneInfo(tz_name)
-        k = current_index(start, count, unit, now.astimezone(tz).date())
+        k = current_index(start, count, unit, now.astimezone(tz).date(), next_index)
         period = schedule.occurrence(start, count, unit, k)
         _record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz))], now)
         if next_index <= k:

@@ -282,9 +282,11 @@ def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
 def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     """Sends the current period now, after saying how many will receive it."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
-    today = timezone.localdate()
+    today = timezone.localdate(timezone=request.organization.tzinfo)
     period = group.occurrence(
-        current_index(group.start_date, group.interval_count, group.interval_unit, today)
+        current_index(
+            group.start_date, group.interval_count, group.interval_unit, today, group.next_index
+        )
     )
     existing = UpdateRun.objects.filter(group=group, period=period).first()
     if request.method == "POST" and group.is_active:

@@ -96,7 +96,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     page.fill("#id_message_en", "Please check your details.")
     for field in (birth, income, status):
         page.check(f"label:has-text('{field.label}') input")
-    page.fill("#id_start_date", timezone.localdate().isoformat())
+    page.fill("#id_start_date", timezone.localdate(timezone=org.tzinfo).isoformat())
     page.select_option("#id_frequency", "1-years")
     page.wait_for_selector("#group-preview >> text=Chaque mise à jour interroge 2 contacts.")
     _shot(page, shots, "24-group-form-fr")

@@ -294,3 +294,56 @@ def test_undeliverable_e_mails_are_still_counted_after_the_purge(org):
         assert purge_dossiers() == 3
     with scope(organization=org):
         assert followup.undeliverable(group, [run.period]) == {run.period: 1}
+
+
+# 23:30 UTC is already tomorrow in Paris: the organisation's day and the UTC day differ.
+LATE = dt.datetime(2026, 11, 29, 23, 30, tzinfo=dt.UTC)
+
+
+def _quarterly_from(org, start: dt.date):
+    """A quarterly group of two contacts, scheduled at LATE and run by the dispatcher then
+    (its due moment brought forward, as one does to try a group out)."""
+    from monitoring.dispatch import dispatch_due
+
+    field = factories.field(org, "text")
+    factories.contact(org, last_name="Martin")
+    factories.contact(org, last_name="Bernard")
+    group = factories.group(org, [field], start_date=start, interval_count=3)
+    with scopes_disabled():
+        group = UpdateGroup.objects.select_related("organization").get(pk=group.pk)
+        group.schedule_from(now=LATE)
+        group.next_run_at = LATE
+        group.save()
+    [run_id] = dispatch_due(LATE, fan_out=False)
+    open_run(run_id)
+    return group, run_id
+
+
+@pytest.mark.parametrize(
+    "start",
+    [dt.date(2026, 11, 29), dt.date(2026, 11, 30)],
+    ids=["yesterday-in-paris", "today-in-paris"],
+)
+def test_send_now_near_midnight_sends_the_period_the_dispatcher_ran(org, start):
+    group, scheduled = _quarterly_from(org, start)
+    factories.contact(org, last_name="Durand")  # joins after the run
+    sent = dispatch_group_now(group.pk, now=LATE, fan_out=False)
+    assert sent == scheduled
+    open_run(sent)
+    assert dispatch_group_now(group.pk, now=LATE, fan_out=False) == scheduled  # a second click
+    with scopes_disabled():
+        dossiers = list(
+            Dossier.objects.filter(update_group=group).values_list("profile__last_name", "status")
+        )
+        assert UpdateRun.objects.count() == 1
+    assert sorted(dossiers) == [("Bernard", "open"), ("Durand", "open"), ("Martin", "open")]
+
+
+def test_the_current_period_is_never_one_before_a_period_already_run():
+    from monitoring.dispatch import current_index
+
+    start, today = dt.date(2026, 11, 29), dt.date(2026, 11, 30)
+    assert current_index(start, 3, "months", today) == 0
+    assert current_index(start, 3, "months", today, next_index=1) == 0
+    # The period of 28 February ran ahead of its date: it is the current one.
+    assert current_index(start, 3, "months", today, next_index=2) == 1
