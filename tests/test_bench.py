@@ -103,13 +103,22 @@ def fake_results() -> dict:
     return {
         "fan-out": [fan_out_row],
         "dispatcher": {
-            "groups": 1000,
-            "orgs": 100,
-            "due": 10,
-            "ours_seconds": 0.01,
-            "ours_queries": 4,
-            "beat_seconds": 1.0,
-            "beat_queries": 3,
+            "due_every": 100,
+            "ours": [
+                {
+                    "groups": groups,
+                    "orgs": groups // 100,
+                    "due": groups // 100,
+                    "missed": groups // 10000,
+                    "seconds": groups / 1e6,
+                    "queries": 1,
+                    "python_seconds": groups / 1e5,
+                    "python_queries": 4,
+                }
+                for groups in (1000, 10000)
+            ],
+            "interval": [{"tasks": n, "seconds": n / 1e4, "queries": 3} for n in (500, 1000)],
+            "crontab": [{"tasks": n, "seconds": n / 5e3, "queries": 4} for n in (500, 1000)],
         },
         "pages": fake_pages(),
         "email": [
