@@ -134,54 +134,59 @@ def _occurrence_sql(k: str) -> str:
     )
 
 
-def _steady_sql(local: str) -> str:
-    """Whether the zone's UTC offset is the same a day either side of a local due time. Then
-    the local time exists once, and PostgreSQL's `AT TIME ZONE` finds the instant Python's
-    zoneinfo finds. Near a change (a gap, a repeated hour, a skipped day) the two may pick
-    different instants, so such rows are left to Python."""
-    due = f"({local} AT TIME ZONE d.time_zone)"
-    return (
-        f"({due} AT TIME ZONE d.time_zone = {local}"
-        f" AND ({due} - interval '1 day') AT TIME ZONE d.time_zone = {local} - interval '1 day'"
-        f" AND ({due} + interval '1 day') AT TIME ZONE d.time_zone = {local} + interval '1 day')"
-    )
-
-
 def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list[Claimed]]:
     """Claims the due groups and, in the same statement, records and moves those of the
     common case; returns their run ids and the claimed groups left to Python (periods
     missed, a clock change near a due moment, a date past year 9999, a zone the database
     does not know)."""
-    group, run = UpdateGroup._meta.db_table, UpdateRun._meta.db_table
-    org = Organization._meta.db_table
+    group, run, org = (
+        UpdateGroup._meta.db_table,
+        UpdateRun._meta.db_table,
+        Organization._meta.db_table,
+    )
+    # Local due times repeat across groups (one date, a handful of zones), so each distinct
+    # (zone, local time) is converted once: the conversions are most of the statement's work.
+    # A moment is "steady" when the zone's offset is the same a day before and a day after:
+    # then the local time exists exactly once and PostgreSQL's `AT TIME ZONE` finds the
+    # instant zoneinfo finds. Near a change (a gap, a repeated hour, a skipped day) they may
+    # pick different instants, so those rows are left to Python. The claim has locked the
+    # rows, so their ctid holds until commit: the update reaches each without an index scan.
     sql = f"""
         WITH claimed AS (
-            SELECT g.id, g.organization_id, o.time_zone, g.start_date, g.interval_count,
-                   g.interval_unit, g.next_index
+            SELECT g.id, g.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
+                   g.interval_count, g.interval_unit, g.next_index
             FROM {group} g JOIN {org} o ON o.id = g.organization_id
             WHERE g.is_active AND g.next_run_at <= %(now)s
             ORDER BY g.next_run_at
             LIMIT %(limit)s
             FOR UPDATE OF g SKIP LOCKED
         ), dated AS (
-            SELECT c.*, c.time_zone = ANY(%(zones)s) AS known,
+            SELECT c.*,
                    {_occurrence_sql("c.next_index")} + %(run_time)s::time AS local_period,
                    {_occurrence_sql("c.next_index + 1")} + %(run_time)s::time AS local_following
             FROM claimed c
+        ), moments AS (
+            SELECT DISTINCT m.time_zone, m.local
+            FROM dated d CROSS JOIN LATERAL (
+                VALUES (d.time_zone, d.local_period), (d.time_zone, d.local_following)
+            ) AS m (time_zone, local)
+            WHERE m.time_zone = ANY(%(zones)s) AND m.local < '10000-01-01'
+        ), zoned AS (
+            SELECT m.*, z.due,
+                   (z.due - interval '1 day') AT TIME ZONE m.time_zone
+                       = m.local - interval '1 day'
+                   AND (z.due + interval '1 day') AT TIME ZONE m.time_zone
+                       = m.local + interval '1 day' AS steady
+            FROM moments m CROSS JOIN LATERAL (SELECT m.local AT TIME ZONE m.time_zone AS due) z
         ), planned AS (
-            SELECT d.*,
-                   CASE WHEN d.known THEN d.local_period AT TIME ZONE d.time_zone END AS due,
-                   CASE WHEN d.known THEN d.local_following AT TIME ZONE d.time_zone END
-                       AS following_due,
-                   CASE WHEN d.known AND d.local_following < '10000-01-01'
-                       THEN d.local_following AT TIME ZONE d.time_zone > %(now)s
-                           AND {_steady_sql("d.local_period")}
-                           AND {_steady_sql("d.local_following")}
-                       ELSE false END AS fast
+            SELECT d.*, p.due, f.due AS following_due,
+                   coalesce(p.steady AND f.steady AND f.due > %(now)s, false) AS fast
             FROM dated d
+            LEFT JOIN zoned p ON p.time_zone = d.time_zone AND p.local = d.local_period
+            LEFT JOIN zoned f ON f.time_zone = d.time_zone AND f.local = d.local_following
         ), moved AS (
             UPDATE {group} g SET next_index = p.next_index + 1, next_run_at = p.following_due
-            FROM planned p WHERE p.fast AND g.id = p.id
+            FROM planned p WHERE p.fast AND g.ctid = p.tid
         ), recorded AS (
             INSERT INTO {run} (organization_id, group_id, period, "index", skipped, due_at,
                                created_at, dossiers_opened)

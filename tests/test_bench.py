@@ -114,6 +114,7 @@ def fake_results() -> dict:
                     "queries": 1,
                     "python_seconds": groups / 1e5,
                     "python_queries": 4,
+                    "floor_seconds": groups / 2e6,
                 }
                 for groups in (1000, 10000)
             ],
