@@ -763,17 +763,139 @@ def render_export(export: list[dict]) -> list[str]:
 # 3. Pages under load -------------------------------------------------------------------------
 
 
+def seed_pages(
+    org_id: int,
+    n: int,
+    classic_field: int,
+    group_id: int,
+    run_id: int,
+    monitored: list[int],
+) -> None:
+    """n contacts, each with a classic dossier of one field (one in ten waiting for review);
+    one value of the first monitored field each (a third expired, a third expiring); and the
+    run's update dossier of every contact, its items prefilled, its invitation sent.
+
+    One INSERT … SELECT per table, as the product's fan-out writes them, without its
+    chunks, signals and commits.
+    """
+    from django.db import connection, transaction
+
+    from dossiers.messages import INVITATION
+
+    now = dt.datetime.now(dt.UTC)
+    expires = now + dt.timedelta(days=31)
+    today = dt.date.today()
+    period = dt.date(2024, 1, 31)
+    statements: list[tuple[str, list[Any]]] = [
+        (
+            """
+            INSERT INTO profiles_profile (uuid, kind, first_name, last_name, email, phone,
+                language, is_representative, name, registration_number, address, created_at,
+                updated_at, organization_id)
+            SELECT gen_random_uuid(), 'contact', '', 'C' || i, 'c' || i || '@x.org', '', 'fr',
+                false, '', '', '', %s, %s, %s
+            FROM generate_series(0, %s - 1) i
+            """,
+            [now, now, org_id, n],
+        ),
+        (
+            """
+            INSERT INTO dossiers_dossier (uuid, kind, status, title, message, created_at,
+                expires_at, submitted_at, organization_id, profile_id)
+            SELECT gen_random_uuid(), 'classic',
+                CASE WHEN p.id %% 10 = 0 THEN 'to_review' ELSE 'open' END, 'Review', '', %s,
+                %s, CASE WHEN p.id %% 10 = 0 THEN %s::timestamptz END, p.organization_id, p.id
+            FROM profiles_profile p
+            WHERE p.organization_id = %s AND p.last_name LIKE 'C%%'
+            ORDER BY p.id
+            """,
+            [now, expires, now, org_id],
+        ),
+        (
+            """
+            INSERT INTO dossiers_dossieritem (organization_id, dossier_id, field_id, position,
+                answered, confirmed, review, rejection_reason, upload, upload_name,
+                upload_content_type)
+            SELECT d.organization_id, d.id, %s, 0, false, false, '', '', '', '', ''
+            FROM dossiers_dossier d
+            WHERE d.organization_id = %s AND d.kind = 'classic'
+            """,
+            [classic_field, org_id],
+        ),
+        (
+            """
+            INSERT INTO profiles_fieldvalue (organization_id, profile_id, field_id, value,
+                expires_on, updated_at)
+            SELECT p.organization_id, p.id, %s, '"checked"',
+                %s::date + (ARRAY[-10, 10, 400])[p.id %% 3 + 1], %s
+            FROM profiles_profile p
+            WHERE p.organization_id = %s
+            """,
+            [monitored[0], today, now, org_id],
+        ),
+        (
+            """
+            INSERT INTO dossiers_dossier (uuid, kind, status, title, message, created_at,
+                expires_at, period, update_group_id, organization_id, profile_id)
+            SELECT gen_random_uuid(), 'update', 'open', 'KYC', '', %s, %s, %s, %s,
+                p.organization_id, p.id
+            FROM profiles_profile p
+            WHERE p.organization_id = %s AND p.kind = 'contact'
+            ORDER BY p.id
+            """,
+            [now, expires, period, group_id, org_id],
+        ),
+        (
+            """
+            INSERT INTO dossiers_dossieritem (organization_id, dossier_id, field_id, position,
+                initial_value, answered, confirmed, review, rejection_reason, upload,
+                upload_name, upload_content_type)
+            SELECT d.organization_id, d.id, f.id, f.position - 500, v.value, false, false, '',
+                '', '', '', ''
+            FROM dossiers_dossier d
+            CROSS JOIN profiles_datafield f
+            LEFT JOIN profiles_fieldvalue v ON v.profile_id = d.profile_id AND v.field_id = f.id
+            WHERE d.update_group_id = %s AND d.period = %s AND f.update_group_id = %s
+            """,
+            [group_id, period, group_id],
+        ),
+        (
+            """
+            INSERT INTO outbox_message (organization_id, key, status, attempts,
+                next_attempt_at, last_error, created_at, done_at, kind, address, language,
+                dossier_id, profile_id)
+            SELECT d.organization_id, %s || ':' || d.id || ':' || p.id, 'sent', 1, %s, '',
+                %s, %s, %s, p.email, p.language, d.id, p.id
+            FROM dossiers_dossier d
+            JOIN profiles_profile p ON p.id = d.profile_id
+            WHERE d.organization_id = %s
+            """,
+            [INVITATION, now, now, now, INVITATION, org_id],
+        ),
+        (
+            """
+            UPDATE monitoring_updaterun SET finished_at = %s,
+                dossiers_opened = (SELECT count(*) FROM dossiers_dossier
+                    WHERE update_group_id = %s AND period = %s)
+            WHERE id = %s
+            """,
+            [now, group_id, period, run_id],
+        ),
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+
+
 def build_pages(
     n_fields: int, n_history: int, n_dossiers: int, portal_fields: int, n_tokens: int
 ) -> dict[str, Any]:
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
-    from django.db.models import F
 
     from api.models import ApiKey
     from dossiers.models import AccessToken, Dossier
     from dossiers.opening import open_dossiers
-    from monitoring.dispatch import open_run
     from monitoring.models import UpdateGroup, UpdateRun
     from organizations.models import Membership, Organization
     from profiles.models import DataField, FieldValue, FieldValueHistory, Kind, Profile
@@ -820,13 +942,9 @@ def build_pages(
         ),
         batch_size=5000,
     )
-    for start in range(0, n_dossiers, 5000):
-        others = Profile.objects.bulk_create(
-            Profile(organization=org, kind=Kind.CONTACT, last_name=f"C{i}", email=f"c{i}@x.org")
-            for i in range(start, min(n_dossiers, start + 5000))
-        )
-        open_dossiers(org, [p.pk for p in others], fields[:1], kind="classic", title="Review")
-    # A monitoring group of 10 fields over every contact so far: its run, the overview.
+    # The contacts, their classic dossiers, the run and the overview's values are written by
+    # set-based SQL (seed_pages): at 100,000 of each, the product's own fan-out would spend
+    # minutes building what the pages only read.
     group = UpdateGroup(
         organization=org,
         title="KYC",
@@ -848,24 +966,6 @@ def build_pages(
         )
         for i in range(10)
     )
-    today = dt.date.today()
-    for start in range(0, n_dossiers + 1, 5000):
-        ids = list(
-            Profile.objects.filter(organization=org)
-            .order_by("id")
-            .values_list("id", flat=True)[start : start + 5000]
-        )
-        # One in three expired, one in three expiring, the rest valid; the other fields empty.
-        FieldValue.objects.bulk_create(
-            FieldValue(
-                organization=org,
-                profile_id=pk,
-                field=monitored[0],
-                value="checked",
-                expires_on=today + dt.timedelta(days=(-10, 10, 400)[pk % 3]),
-            )
-            for pk in ids
-        )
     run = UpdateRun.objects.create(
         organization=org,
         group=group,
@@ -873,11 +973,7 @@ def build_pages(
         index=0,
         due_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC),
     )
-    open_run(run.pk)
-    # One classic dossier in ten waits for review.
-    Dossier.objects.filter(organization=org, title="Review").annotate(tenth=F("id") % 10).filter(
-        tenth=0
-    ).update(status="to_review", submitted_at=dt.datetime.now(dt.UTC))
+    seed_pages(org.pk, n_dossiers, fields[0].pk, group.pk, run.pk, [f.pk for f in monitored])
     _key, api_key = ApiKey.issue(org, name="Bench", access="read")
     documents = DataField.objects.bulk_create(
         DataField(
@@ -943,8 +1039,10 @@ wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = "multipart/form-data; boundary=BENCHBOUNDARY"
 wrk.headers["Cookie"] = "csrftoken=" .. os.getenv("BENCH_CSRF")
+local floor = os.getenv("BENCH_FLOOR")
 request = function()
   counter = counter + 1
+  if floor then return wrk.format(nil, floor) end
   return wrk.format(nil, "/d/" .. tokens[((counter * 2 + id) % #tokens) + 1] .. "/")
 end
 """
@@ -1009,12 +1107,21 @@ def in_process_queries(
     return len(queries)
 
 
-def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
+def portal_form(text: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    """The submit's body as the test client posts it."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
+    form: dict[str, Any] = dict(text)
+    for name, content in files:
+        form[name] = SimpleUploadedFile("doc.pdf", content, "application/pdf")
+    form["action"] = "submit"
+    return form
+
+
+def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     from dossiers.models import Dossier
 
-    data = build_pages(*((10, 2, 200, 5, 300) if small else (100, 20, 10000, 20, 2000)))
+    data = build_pages(*((10, 2, 200, 5, 300) if small else (100, 20, 100000, 20, 2000)))
     port = int(os.environ.get("BENCH_PORT", "8765"))
     env = {
         **os.environ,
@@ -1070,7 +1177,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     )
     # The server takes the first dossiers; the in-process count takes the last one.
     (work / "tokens").write_text("\n".join(data["tokens"][:-1]))
-    n_dossiers = 200 if small else 10000
+    n_dossiers = 200 if small else 100000
     results: dict[str, Any] = {
         "seconds": seconds,
         "profiles": n_dossiers + 1,
@@ -1104,26 +1211,29 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
             # A page answering 404 or a redirect to the login would measure nothing.
             assert results[key]["status_errors"] == 0, (key, path, results[key])
             print(f"  {key}: {results[key]['rate']:,.0f} requests/s", flush=True)
-        results["submit"] = run_wrk(
-            base + "/d/",
-            seconds,
-            work / "submit.lua",
-            {},
-            {
-                "BENCH_TOKENS": str(work / "tokens"),
-                "BENCH_BODY": str(work / "body"),
-                "BENCH_CSRF": csrf,
-            },
+        submit_env = {
+            "BENCH_TOKENS": str(work / "tokens"),
+            "BENCH_BODY": str(work / "body"),
+            "BENCH_CSRF": csrf,
+        }
+        # The floor of a submit: the same body through the same middleware, parsed and its
+        # files written to storage, nothing else (bench/urls.py).
+        floor_env = {**submit_env, "BENCH_FLOOR": "/d/bench/submit-floor/"}
+        run_wrk(base + "/d/bench/submit-floor/", 1, work / "submit.lua", {}, floor_env)
+        results["submit_floor"] = run_wrk(
+            base + "/d/bench/submit-floor/", seconds, work / "submit.lua", {}, floor_env
         )
+        assert results["submit_floor"]["status_errors"] == 0, results["submit_floor"]
+        results["submit_floor"]["queries"] = in_process_queries(
+            "post", "/d/bench/submit-floor/", data=portal_form(text, files)
+        )
+        print(f"  submit floor: {results['submit_floor']['rate']:,.0f} requests/s", flush=True)
+        results["submit"] = run_wrk(base + "/d/", seconds, work / "submit.lua", {}, submit_env)
         results["submit"]["submitted"] = Dossier.objects.filter(
             pk__in=data["submit_ids"], status="submitted"
         ).count()
-        form = {name: value for name, value in text}
-        for name, content in files:
-            form[name] = SimpleUploadedFile("doc.pdf", content, "application/pdf")
-        form["action"] = "submit"
         results["submit"]["queries"] = in_process_queries(
-            "post", f"/d/{data['tokens'][-1]}/", data=form
+            "post", f"/d/{data['tokens'][-1]}/", data=portal_form(text, files)
         )
     finally:
         server.terminate()
@@ -1314,6 +1424,7 @@ PAGE_ROWS = [
     ("review", "review queue"),
     ("settings", "organisation settings, one member"),
     ("api", "API `/api/v1/profiles/`, 100 a page"),
+    ("submit_floor", "**submit floor**: the same body parsed, its files written (bench/urls.py)"),
     ("submit", "portal submit (20 fields, 2 documents of 1 MB)"),
 ]
 
