@@ -177,7 +177,8 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
-    rows = followup.outstanding(group, run.period, status=status, query=query)
+    counts = followup.outcomes(group, [run.period])[run.period]
+    rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -185,7 +186,7 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
         {
             "group": group,
             "run": run,
-            "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "outcomes": counts,
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],

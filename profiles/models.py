@@ -110,6 +110,10 @@ class Profile(models.Model):
         indexes = [
             models.Index(fields=["organization", "kind", "last_name", "first_name"]),
             models.Index(fields=["organization", "kind", "name"]),
+            # A run's outstanding list, by name whatever the kind (monitoring.followup).
+            models.Index(
+                fields=["organization", "last_name", "name", "first_name"], name="profile_by_name"
+            ),
         ]
         constraints = [
             models.CheckConstraint(
