@@ -180,6 +180,9 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     counts = followup.outcomes(group, [run.period])[run.period]
     rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    # Each row's status as people read it, looked up once here rather than in the template.
+    labels = dict(Dossier.Status.choices)
+    page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
     return render(
         request,
         "monitoring/run_detail.html",
@@ -192,7 +195,6 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
-            "labels": dict(Dossier.Status.choices),
         },
     )
 

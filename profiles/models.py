@@ -114,6 +114,10 @@ class Profile(models.Model):
             models.Index(
                 fields=["organization", "last_name", "name", "first_name"], name="profile_by_name"
             ),
+            # The API's cursor pages, newest first (api.pagination.NewestFirst).
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="profile_newest_first"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

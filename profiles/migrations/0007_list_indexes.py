@@ -15,4 +15,8 @@ class Migration(migrations.Migration):
             model_name='profile',
             index=models.Index(fields=['organization', 'last_name', 'name', 'first_name'], name='profile_by_name'),
         ),
+        migrations.AddIndex(
+            model_name='profile',
+            index=models.Index(fields=['organization', '-created_at', '-id'], name='profile_newest_first'),
+        ),
     ]
