@@ -667,6 +667,14 @@ def build_overview(n: int, n_fields: int) -> tuple[Any, Any]:
             )
             for p in profiles
         )
+    from monitoring import overview
+
+    # Rows written past the product's paths: the overview's cells are computed once, as the
+    # migration that introduced them does.
+    analyze()
+    start = time.perf_counter()
+    overview.refresh(org.pk)
+    print(f"overview cells of {n} profiles: {time.perf_counter() - start:.1f} s", flush=True)
     analyze()
     return org, user
 
@@ -979,6 +987,12 @@ def build_pages(
         due_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC),
     )
     seed_pages(org.pk, n_dossiers, fields[0].pk, group.pk, run.pk, [f.pk for f in monitored])
+    # Rows written past the product's paths: the overview's cells are computed once, as the
+    # migration that introduced them does.
+    from monitoring import overview
+
+    analyze()
+    overview.refresh(org.pk)
     _key, api_key = ApiKey.issue(org, name="Bench", access="read")
     documents = DataField.objects.bulk_create(
         DataField(
@@ -1345,7 +1359,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "pages": lambda: bench_pages(3 if small else 10, small, media),
         "purge": lambda: bench_purge(*((200, 2) if small else (100000, 1))),
         "email": lambda: bench_email([50, 200] if small else [1000, 5000]),
-        "export": lambda: bench_export([20, 100] if small else [2000, 20000], 10),
+        "export": lambda: bench_export([20, 100] if small else [10000, 100000], 10),
     }
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
@@ -1593,7 +1607,7 @@ def notes(results: dict[str, Any]) -> str:
             " whole outstanding list and sorted it by name before each page: its counts by"
             " status now come from the index"
             " `dossier_run_status` alone, the list's length is taken from them, and its rows"
-            " are read in name order from the index `profile_by_name` and cut at the page's"
+            " are read in name order from the index `profiles_in_overview_order` and cut at the page's"
             " end, a page past the middle read backwards"
             " (`monitoring.followup.OutstandingPages`), so that its first and last pages read"
             " about fifty rows; what grows with the run is the counts' one pass over its"

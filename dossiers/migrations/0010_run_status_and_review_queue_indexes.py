@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
         ('dossiers', '0009_record_keeps_undeliverable'),
         ('monitoring', '0006_reminder_ladder'),
         ('organizations', '0008_date_style'),
-        ('profiles', '0007_list_indexes'),
+        ('profiles', '0008_profile_newest_first'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
