@@ -743,8 +743,9 @@ def render_export(export: list[dict]) -> list[str]:
     lines = [
         "## 6. The compliance overview's CSV export",
         "",
-        "Profiles by monitored fields, one CSV row per cell, every cell's status computed by"
-        " the database. Ours is `monitoring.views.compliance_export` read to its end through"
+        "Profiles by monitored fields, one CSV row per cell, each cell's status read from the"
+        " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
+        " profile and monitored field) with the clock applied in SQL. Ours is `monitoring.views.compliance_export` read to its end through"
         " Django's test client (the whole view: session, membership, audit, the rows of"
         " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
         " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
@@ -987,12 +988,6 @@ def build_pages(
         due_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC),
     )
     seed_pages(org.pk, n_dossiers, fields[0].pk, group.pk, run.pk, [f.pk for f in monitored])
-    # Rows written past the product's paths: the overview's cells are computed once, as the
-    # migration that introduced them does.
-    from monitoring import overview
-
-    analyze()
-    overview.refresh(org.pk)
     _key, api_key = ApiKey.issue(org, name="Bench", access="read")
     documents = DataField.objects.bulk_create(
         DataField(
@@ -1021,6 +1016,12 @@ def build_pages(
         AccessToken.issue(d, d.profile)
         for d in Dossier.objects.filter(pk__in=ids).select_related("profile")
     ]
+    from monitoring import overview
+
+    # Values and fields were written past the product's paths: the overview's cells are
+    # computed once, as the migration that introduced them does.
+    analyze()
+    overview.refresh(org.pk)
     analyze(vacuum=True)
     return {
         "session": session.session_key,
