@@ -695,7 +695,7 @@ def copy_floor(org: Any) -> int:
     from monitoring import overview
 
     sql, params = overview._filtered(org.pk, overview.Filters(), dt.date.today())
-    columns = ", ".join(f"c.{name}" for name in overview.COLUMNS)
+    columns = ", ".join(f"c.{name}" for name in overview.EXPORT_COLUMNS)
     query = f"SELECT {columns} FROM ({sql}) c {overview.ORDER}"
     connection.ensure_connection()
     raw = connection.connection
@@ -745,9 +745,11 @@ def render_export(export: list[dict]) -> list[str]:
         "",
         "Profiles by monitored fields, one CSV row per cell, each cell's status read from the"
         " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
-        " profile and monitored field) with the clock applied in SQL. Ours is `monitoring.views.compliance_export` read to its end through"
-        " Django's test client (the whole view: session, membership, audit, the rows of"
-        " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
+        " profile and monitored field) with the clock applied in SQL. Ours is"
+        " `monitoring.views.compliance_export` read to its end through Django's test client"
+        " (the whole view: session, membership, audit, the rows of"
+        " `monitoring.overview.export_rows` from a server-side cursor, written by `csv.writer`"
+        " 500 lines a chunk)."
         " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
         "",
         "| profiles | fields | rows | ours (rows/s) | floor (rows/s) | ours ÷ floor"

@@ -214,7 +214,18 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     )
     if request.method == "POST":
         with transaction.atomic():
-            remind_now(open_ids)
+            sent = remind_now(open_ids)
+        if open_ids and not sent:
+            messages.info(
+                request,
+                _(
+                    "These clients were already reminded within the hour: nothing was sent "
+                    "again. Try again later."
+                ),
+            )
+            return redirect(
+                "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
+            )
         audit(request, audit_actions.RUN_REMINDED, group, period=run.period, dossiers=len(open_ids))
         messages.success(
             request,
@@ -500,18 +511,18 @@ def compliance_export(request: HttpRequest, org_slug: str) -> Any:
     labels = {value: str(label) for value, label in STATUS_LABELS}
     kinds = {value: str(label) for value, label in Kind.choices}
     fields = _field_labels(request)
-    rows = overview.stream(request.organization.pk, filters, timezone.localdate())
+    rows = overview.export_rows(request.organization.pk, filters, timezone.localdate())
     header = [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
     body = (
         [
-            row["company_name"] or f"{row['first_name']} {row['last_name']}".strip(),
-            kinds.get(row["kind"], row["kind"]),
-            fields.get(row["field_id"], row["field_label"]),
-            row["group_title"],
-            labels[row["status"]],
-            row["expires_on"] or "",
+            company or f"{first} {last}".strip(),
+            kinds.get(kind, kind),
+            fields.get(field_id, label),
+            group_title,
+            labels[status],
+            expires_on or "",
         ]
-        for row in rows
+        for company, first, last, kind, field_id, label, group_title, status, expires_on in rows
     )
     lines = csv_lines(itertools.chain([header], body))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
