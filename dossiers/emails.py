@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from email.utils import formataddr, parseaddr
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -10,9 +12,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier, ItemReview
+from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview
 from organizations.display import style_of
 from organizations.models import Organization
+from outbox.shared import SharedEmail, html_hole, text_hole
 from profiles.models import DataField, Profile
 
 
@@ -32,7 +35,11 @@ def asked_fields(dossier: Dossier) -> list[DataField]:
     return [item.field for item in dossier.items.select_related("field").order_by("position")]
 
 
-def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
+def _render(
+    template: str, context: dict, language: str, html_context: dict | None = None
+) -> tuple[str, str, str]:
+    """Subject, text and HTML of a template in the reader's language, the organisation's time
+    zone and date style; `html_context` when the HTML needs values of its own."""
     organization = context["organization"]
     with (
         translation.override(language),
@@ -45,13 +52,96 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
         )
         body = render_to_string(f"dossiers/email/{template}.txt", context)
         html = render_to_string(
-            f"dossiers/email/{template}.html", {**context, "subject": subject, "language": language}
+            f"dossiers/email/{template}.html",
+            {**(html_context or context), "subject": subject, "language": language},
         )
+    return subject, body, html
+
+
+def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
+    subject, body, html = _render(template, context, language)
     message = EmailMultiAlternatives(
-        subject=subject, body=body, from_email=sender(organization), to=[to]
+        subject=subject, body=body, from_email=sender(context["organization"]), to=[to]
     )
     message.attach_alternative(html, "text/html")
     return message
+
+
+class LinkMessages:
+    """The link messages of one batch.
+
+    What a link message shows is its dossier's (title, message, closing date, fields asked,
+    answers sent back) and its organisation's, in the reader's language; only the name and
+    the link are the recipient's. So each (template, language, what the dossier shows) is
+    rendered once, with holes for those two, and each recipient's copy fills them in. The
+    templates see nothing else of the dossier or the recipient, so no copy can carry another
+    reader's data.
+    """
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[object, ...], SharedEmail] = {}
+
+    def message(
+        self,
+        dossier: Dossier,
+        recipient: Profile,
+        template: str,
+        token: str,
+        fields: Sequence[DataField],
+        rejected: Sequence[DossierItem],
+    ) -> EmailMultiAlternatives:
+        # A group's texts follow the reader's language.
+        with translation.override(recipient.language):
+            shown = SimpleNamespace(
+                local_title=dossier.local_title,
+                local_message=dossier.local_message,
+                expires_at=dossier.expires_at,
+            )
+        key = (
+            template,
+            recipient.language,
+            dossier.organization_id,
+            shown.local_title,
+            shown.local_message,
+            shown.expires_at,
+            tuple(field.pk for field in fields),
+            tuple((item.field_id, item.rejection_reason) for item in rejected),
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = _shared_link_message(
+                dossier.organization, shown, template, recipient.language, fields, rejected
+            )
+        return shared.personal(
+            recipient.email, {"name": recipient.display_name, "url": portal_url(token)}
+        )
+
+
+def _shared_link_message(
+    organization: Organization,
+    shown: SimpleNamespace,
+    template: str,
+    language: str,
+    fields: Sequence[DataField],
+    rejected: Sequence[DossierItem],
+) -> SharedEmail:
+    asked_again = [
+        SimpleNamespace(field=item.field, rejection_reason=item.rejection_reason)
+        for item in rejected
+    ]
+
+    def context(hole: Callable[[str], str]) -> dict:
+        return {
+            "dossier": shown,
+            "organization": organization,
+            "recipient": SimpleNamespace(display_name=hole("name")),
+            "fields": list(fields),
+            "url": hole("url"),
+            "rejected": asked_again,
+        }
+
+    subject, body, html = _render(template, context(text_hole), language, context(html_hole))
+    return SharedEmail(subject, body, html, sender(organization))
 
 
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
@@ -63,15 +153,9 @@ def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMu
         else []
     )
     token = AccessToken.issue(dossier, recipient)
-    context = {
-        "dossier": dossier,
-        "organization": dossier.organization,
-        "recipient": recipient,
-        "fields": asked_fields(dossier),
-        "url": portal_url(token),
-        "rejected": rejected,
-    }
-    return _message(template, context, recipient.email, recipient.language)
+    return LinkMessages().message(
+        dossier, recipient, template, token, asked_fields(dossier), rejected
+    )
 
 
 def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:

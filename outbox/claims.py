@@ -63,10 +63,11 @@ def mark_sent(model: type[Delivery], pk: int, now: dt.datetime | None = None) ->
     )
 
 
-def mark_cancelled(model: type[Delivery], pk: int, now: dt.datetime | None = None) -> None:
-    model.objects.filter(pk=pk).update(
-        status=Delivery.Status.CANCELLED, done_at=now or timezone.now()
-    )
+def mark_cancelled(model: type[Delivery], pks: list[int]) -> None:
+    if pks:
+        model.objects.filter(pk__in=pks).update(
+            status=Delivery.Status.CANCELLED, done_at=timezone.now()
+        )
 
 
 def mark_undeliverable(model: type[Delivery], pk: int, error: str) -> None:
