@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
 from types import SimpleNamespace
 
@@ -12,11 +13,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview
+from dossiers.models import AccessToken, Dossier, ItemReview
 from organizations.display import style_of
 from organizations.models import Organization
 from outbox.shared import SharedEmail, html_hole, text_hole
 from profiles.models import DataField, Profile
+
+# Where a token goes in the portal address (URL-safe, as tokens are).
+_TOKEN_HOLE = "token-to-come"  # noqa: S105 - a placeholder, not a secret
 
 
 def portal_url(token: str) -> str:
@@ -67,6 +71,14 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
     return message
 
 
+@dataclass(frozen=True)
+class AskedAgain:
+    """What a "changes requested" message shows of an item sent back: its field, the reason."""
+
+    field: DataField
+    rejection_reason: str
+
+
 class LinkMessages:
     """The link messages of one batch.
 
@@ -80,6 +92,7 @@ class LinkMessages:
 
     def __init__(self) -> None:
         self._shared: dict[tuple[object, ...], SharedEmail] = {}
+        self._portal_url = portal_url(_TOKEN_HOLE)
 
     def message(
         self,
@@ -88,7 +101,7 @@ class LinkMessages:
         template: str,
         token: str,
         fields: Sequence[DataField],
-        rejected: Sequence[DossierItem],
+        rejected: Sequence[AskedAgain],
     ) -> EmailMultiAlternatives:
         # A group's texts follow the reader's language.
         with translation.override(recipient.language):
@@ -105,16 +118,16 @@ class LinkMessages:
             shown.local_message,
             shown.expires_at,
             tuple(field.pk for field in fields),
-            tuple((item.field_id, item.rejection_reason) for item in rejected),
+            tuple((item.field.pk, item.rejection_reason) for item in rejected),
         )
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = _shared_link_message(
                 dossier.organization, shown, template, recipient.language, fields, rejected
             )
-        return shared.personal(
-            recipient.email, {"name": recipient.display_name, "url": portal_url(token)}
-        )
+        # Tokens are URL-safe: the link is the same address with the token put in.
+        url = self._portal_url.replace(_TOKEN_HOLE, token)
+        return shared.personal(recipient.email, {"name": recipient.display_name, "url": url})
 
 
 def _shared_link_message(
@@ -123,12 +136,8 @@ def _shared_link_message(
     template: str,
     language: str,
     fields: Sequence[DataField],
-    rejected: Sequence[DossierItem],
+    rejected: Sequence[AskedAgain],
 ) -> SharedEmail:
-    asked_again = [
-        SimpleNamespace(field=item.field, rejection_reason=item.rejection_reason)
-        for item in rejected
-    ]
 
     def context(hole: Callable[[str], str]) -> dict:
         return {
@@ -137,7 +146,7 @@ def _shared_link_message(
             "recipient": SimpleNamespace(display_name=hole("name")),
             "fields": list(fields),
             "url": hole("url"),
-            "rejected": asked_again,
+            "rejected": list(rejected),
         }
 
     subject, body, html = _render(template, context(text_hole), language, context(html_hole))
@@ -147,11 +156,14 @@ def _shared_link_message(
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
     """A message carrying a new token for this recipient (only hashes are stored), listing
     what is asked."""
-    rejected = list(
-        dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
-        if dossier.status == Dossier.Status.CHANGES_REQUESTED
-        else []
-    )
+    rejected = [
+        AskedAgain(item.field, item.rejection_reason)
+        for item in (
+            dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
+            if dossier.status == Dossier.Status.CHANGES_REQUESTED
+            else []
+        )
+    ]
     token = AccessToken.issue(dossier, recipient)
     return LinkMessages().message(
         dossier, recipient, template, token, asked_fields(dossier), rejected

@@ -24,7 +24,7 @@ from organizations.models import Membership
 from outbox import registry
 from outbox.mail import kick, queue
 from outbox.models import Message
-from profiles.models import Kind, Profile
+from profiles.models import DataField, Kind, Profile
 
 INVITATION = "dossiers.invitation"
 # Staff sent the link again: the same e-mail, and the recipient's older links are replaced.
@@ -107,23 +107,34 @@ def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
         return results
     tokens = AccessToken.issue_many([(dossier, person) for _row, dossier, person in due])
     _replace_older_links(due, tokens)
-    items: dict[int, list[DossierItem]] = {}
-    for item in (
+    # The items as plain tuples and each field once: a batch's dossiers mostly ask for the
+    # same few fields, and building their objects per item would cost more than the query.
+    items: dict[int, list[tuple[int, str, str]]] = {}
+    for dossier_id, field_id, review, reason in (
         DossierItem.objects.filter(dossier_id__in={dossier.pk for _row, dossier, _p in due})
-        .select_related("field")
         .order_by("dossier_id", "position", "id")
+        .values_list("dossier_id", "field_id", "review", "rejection_reason")
     ):
-        items.setdefault(item.dossier_id, []).append(item)
+        items.setdefault(dossier_id, []).append((field_id, review, reason))
+    fields = DataField.objects.in_bulk(
+        {field_id for asked in items.values() for field_id, _review, _reason in asked}
+    )
     mailer = emails.LinkMessages()
     for (row, dossier, person), token in zip(due, tokens, strict=True):
         asked = items.get(dossier.pk, [])
-        rejected = (
-            [item for item in asked if item.review == ItemReview.REJECTED]
-            if dossier.status == Dossier.Status.CHANGES_REQUESTED
-            else []
-        )
+        changes = dossier.status == Dossier.Status.CHANGES_REQUESTED
+        rejected = [
+            emails.AskedAgain(fields[field_id], reason)
+            for field_id, review, reason in asked
+            if changes and review == ItemReview.REJECTED
+        ]
         results[row.pk] = mailer.message(
-            dossier, person, LINK_TEMPLATES[row.kind], token, [i.field for i in asked], rejected
+            dossier,
+            person,
+            LINK_TEMPLATES[row.kind],
+            token,
+            [fields[field_id] for field_id, _review, _reason in asked],
+            rejected,
         )
     return results
 

@@ -299,8 +299,8 @@ class AccessToken(models.Model):
         AccessToken.objects.bulk_create(
             AccessToken(
                 organization_id=dossier.organization_id,
-                dossier=dossier,
-                recipient=recipient,
+                dossier_id=dossier.pk,
+                recipient_id=recipient.pk,
                 token_hash=hash_token(token),
             )
             for (dossier, recipient), token in zip(pairs, tokens, strict=True)
