@@ -9,9 +9,13 @@ import smtplib
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
 from django.db import connection as django_connection
 from django.db import transaction
@@ -158,6 +162,25 @@ def _commits_for_marks() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
+def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[str, str]) -> None:
+    """What Django's SMTP backend does for one message, except that it parses the sender's
+    address anew each time, which for "Organisation via Back office <…>" costs more than the
+    rest of the message: here it is parsed once per sender and batch."""
+    if not isinstance(connection, SMTPBackend) or connection.connection is None:
+        connection.send_messages([email])
+        return
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    if email.from_email not in senders:
+        senders[email.from_email] = sanitize_address(email.from_email, encoding)
+    # Django's MIME classes take the line ending that SMTP wants.
+    message: Any = email.message()
+    connection.connection.sendmail(
+        senders[email.from_email],
+        [sanitize_address(address, encoding) for address in email.recipients()],
+        message.as_bytes(linesep="\r\n"),
+    )
+
+
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
     rows = list(
         Message.objects.filter(pk__in=ids)
@@ -181,6 +204,7 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
     cancelled: list[int] = []
     undeliverable: list[tuple[int, str]] = []
     retry: list[tuple[Message, str]] = []
+    senders: dict[str, str] = {}
     sent = 0
     try:
         emails = _render(rows)
@@ -196,7 +220,7 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                 email.to = [row.address]
                 email.extra_headers["Message-ID"] = message_id(row.key)
                 try:
-                    connection.send_messages([email])
+                    _deliver(connection, email, senders)
                 except Exception as error:
                     if _connection_lost(error):
                         # The server went away: this message and the rest of the batch wait.
