@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from dossiers.messages import INVITATION, queue_link_messages
 from dossiers.models import Dossier, DossierItem
-from dossiers.signals import dossiers_sent
+from dossiers.signals import dossiers_sent, requests_changed
 from organizations.models import Organization
 from profiles.models import DataField, FieldValue, Profile
 
@@ -95,6 +95,9 @@ def open_dossiers(
             )
         ids = list(dossier_of_profile.values())
         queue_link_messages(ids, INVITATION)
+        requests_changed.send(
+            sender=Dossier, organization_id=organization.pk, profile_ids=list(profile_ids)
+        )
     return ids
 
 

@@ -14,3 +14,6 @@ dossiers_sent = Signal()
 dossier_submitted = Signal()
 # `dossier`: staff (or an API key) approved every item.
 dossier_approved = Signal()
+# `organization_id`, `profile_ids`: requests of these profiles were opened, answered, decided,
+# expired or deleted (what the compliance overview reads).
+requests_changed = Signal()
