@@ -120,7 +120,8 @@ class SharedEmail:
         encodings = {part["Content-Transfer-Encoding"] for part in message.get_payload()}
         if not encodings <= {"7bit", "8bit"}:
             return None
-        self._ascii_parts = encodings == {"7bit"}
+        # A part in "7bit" must stay ASCII once filled in.
+        self._ascii_parts = "7bit" in encodings
         self._longest_line = max(
             len(line.encode()) for line in (self.body + "\n" + self.html).splitlines()
         )
