@@ -757,9 +757,11 @@ def render_export(export: list[dict]) -> list[str]:
     lines = [
         "## 6. The compliance overview's CSV export",
         "",
-        "Profiles by monitored fields, one CSV row per cell, every cell's status computed by"
-        " the database. Ours is `monitoring.views.compliance_export` read to its end through"
-        " Django's test client (the whole view: session, membership, audit, the rows of"
+        "Profiles by monitored fields, one CSV row per cell, each cell's status read from the"
+        " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
+        " profile and monitored field) with the clock applied in SQL. Ours is"
+        " `monitoring.views.compliance_export` read to its end through Django's test client"
+        " (the whole view: session, membership, audit, the rows of"
         " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
         " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
         "",
@@ -929,6 +931,12 @@ def build_pages(
         AccessToken.issue(d, d.profile)
         for d in Dossier.objects.filter(pk__in=ids).select_related("profile")
     ]
+    from monitoring import overview
+
+    # Values and fields were written past the product's paths: the overview's cells are
+    # computed once, as the migration that introduced them does.
+    analyze()
+    overview.refresh(org.pk)
     analyze()
     return {
         "session": session.session_key,

@@ -180,31 +180,37 @@ def refresh(
     p, f = Profile._meta.db_table, DataField._meta.db_table
     sql, params = _computed(organization_id, profiles, fields)
     columns = ", ".join(CELL_COLUMNS)
-    moved = CELL_COLUMNS[3:]
-    updates = ", ".join(f"{c} = excluded.{c}" for c in moved)
-    distinct = "IS DISTINCT FROM" if connection.vendor == "postgresql" else "IS NOT"
-    changed = " OR ".join(f"{table}.{c} {distinct} excluded.{c}" for c in moved)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in CELL_COLUMNS[3:])
     scope, scope_params = _scope(organization_id, profiles, fields)
     with connection.cursor() as cursor:
-        # `WHERE 1 = 1` keeps SQLite from reading ON CONFLICT as part of the SELECT. A cell
-        # that did not change is not written again: no new row version, no index touched.
+        # Only the cells that changed reach the upsert (EXCEPT the stored ones): an unchanged
+        # cell is neither locked nor written again. `WHERE 1 = 1` keeps SQLite from reading
+        # ON CONFLICT as part of the SELECT.
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT * FROM ({sql}) c WHERE 1 = 1"  # noqa: S608
-            f" ON CONFLICT (profile_id, field_id) DO UPDATE SET {updates} WHERE {changed}",
-            params,
+            f"""INSERT INTO {table} ({columns})
+            SELECT * FROM ({sql} EXCEPT SELECT {columns} FROM {table} WHERE {scope}) c
+            WHERE 1 = 1
+            ON CONFLICT (profile_id, field_id) DO UPDATE SET {updates}""",  # noqa: S608
+            [*params, *scope_params],
         )
-        # Cells whose profile was archived or whose field stopped being monitored: two small
-        # sets of ids, so that the delete never joins every cell of a large organisation.
+        # Cells whose profile was archived or whose field stopped being monitored. Both
+        # sets are read within the scope, so a profile's refresh never reads its
+        # organisation's other profiles.
+        archived, archived_params = _scope(
+            organization_id, profiles, None, ("organization_id", "id", "")
+        )
+        dropped, dropped_params = _scope(
+            organization_id, None, fields, ("organization_id", "", "id")
+        )
         cursor.execute(
             f"""DELETE FROM {table} WHERE {scope} AND (
-                profile_id IN (
-                    SELECT id FROM {p} WHERE organization_id = %s AND archived_at IS NOT NULL
-                ) OR field_id IN (
-                    SELECT id FROM {f} WHERE organization_id = %s
+                profile_id IN (SELECT id FROM {p} WHERE {archived} AND archived_at IS NOT NULL)
+                OR field_id IN (
+                    SELECT id FROM {f} WHERE {dropped}
                         AND (archived_at IS NOT NULL OR update_group_id IS NULL)
                 )
             )""",  # noqa: S608
-            [*scope_params, organization_id, organization_id],
+            [*scope_params, *archived_params, *dropped_params],
         )
     transaction.on_commit(partial(_moved, organization_id))
 
@@ -313,6 +319,9 @@ def _cells(organization_id: int, filters: Filters, today: dt.date) -> tuple[str,
     now = _now()
     status, status_params = _status(now, today)
     where, params = _where(organization_id, filters)
+    # The profiles' organisation too, so that their index in the page's order can lead.
+    where += " AND p.organization_id = %s"
+    params.append(organization_id)
     sql = f"""
         SELECT c.profile_id, p.uuid AS profile_uuid, c.kind, p.first_name, p.last_name,
             p.name AS company_name, c.field_id, f.label AS field_label,

@@ -211,7 +211,18 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     )
     if request.method == "POST":
         with transaction.atomic():
-            remind_now(open_ids)
+            sent = remind_now(open_ids)
+        if open_ids and not sent:
+            messages.info(
+                request,
+                _(
+                    "These clients were already reminded within the hour: nothing was sent "
+                    "again. Try again later."
+                ),
+            )
+            return redirect(
+                "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
+            )
         audit(request, audit_actions.RUN_REMINDED, group, period=run.period, dossiers=len(open_ids))
         messages.success(
             request,
