@@ -59,7 +59,7 @@ def backoff(attempts: int) -> dt.timedelta:
 
 def mark_sent(model: type[Delivery], pk: int, now: dt.datetime | None = None) -> None:
     """Runs once per message, between two SMTP exchanges: one short statement of constant
-    text, which the database prepares once, rather than a query compiled each time."""
+    text rather than a query the ORM compiles each time."""
     moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
