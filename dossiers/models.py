@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from django.conf import settings
@@ -304,6 +305,21 @@ class AccessToken(models.Model):
             issued_to=issued_to,
         )
         return token
+
+    @classmethod
+    def issue_many(cls, pairs: Sequence[tuple[Dossier, Profile]]) -> list[str]:
+        """One token per (dossier, recipient), in one INSERT; returned in clear, in order."""
+        tokens = [secrets.token_urlsafe(32) for _pair in pairs]
+        AccessToken.objects.bulk_create(
+            AccessToken(
+                organization_id=dossier.organization_id,
+                dossier_id=dossier.pk,
+                recipient_id=recipient.pk,
+                token_hash=hash_token(token),
+            )
+            for (dossier, recipient), token in zip(pairs, tokens, strict=True)
+        )
+        return tokens
 
 
 class DossierRecord(models.Model):
