@@ -693,6 +693,14 @@ def build_overview(n: int, n_fields: int) -> tuple[Any, Any]:
             )
             for p in profiles
         )
+    from monitoring import overview
+
+    # Rows written past the product's paths: the overview's cells are computed once, as the
+    # migration that introduced them does.
+    analyze()
+    start = time.perf_counter()
+    overview.refresh(org.pk)
+    print(f"overview cells of {n} profiles: {time.perf_counter() - start:.1f} s", flush=True)
     analyze()
     return org, user
 
@@ -761,9 +769,11 @@ def render_export(export: list[dict]) -> list[str]:
     lines = [
         "## 6. The compliance overview's CSV export",
         "",
-        "Profiles by monitored fields, one CSV row per cell, every cell's status computed by"
-        " the database. Ours is `monitoring.views.compliance_export` read to its end through"
-        " Django's test client (the whole view: session, membership, audit, the rows of"
+        "Profiles by monitored fields, one CSV row per cell, each cell's status read from the"
+        " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
+        " profile and monitored field) with the clock applied in SQL. Ours is"
+        " `monitoring.views.compliance_export` read to its end through Django's test client"
+        " (the whole view: session, membership, audit, the rows of"
         " `monitoring.overview.stream` from a server-side cursor, written by `csv.writer`)."
         " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
         "",
@@ -1116,6 +1126,12 @@ def build_pages(
         AccessToken.issue(d, d.profile)
         for d in Dossier.objects.filter(pk__in=ids).select_related("profile")
     ]
+    from monitoring import overview
+
+    # Values and fields were written past the product's paths: the overview's cells are
+    # computed once, as the migration that introduced them does.
+    analyze()
+    overview.refresh(org.pk)
     analyze()
     return {
         "session": session.session_key,
@@ -1426,7 +1442,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "pages": lambda: bench_pages(3 if small else 10, small, media),
         "purge": lambda: bench_purge(*((200, 2) if small else (100000, 1))),
         "email": lambda: bench_email([50, 200] if small else [1000, 5000]),
-        "export": lambda: bench_export([20, 100] if small else [2000, 20000], 10),
+        "export": lambda: bench_export([20, 100] if small else [10000, 100000], 10),
         "scale-out": lambda: bench_scale_out(*((2, 50) if small else (10, 10000))),
     }
     results: dict[str, Any] = {}
@@ -1486,9 +1502,10 @@ def render_fan_out(fan_out: list[dict]) -> list[str]:
         f"Peak memory grows by {growth:.1f} MB from {fan_out[0]['n']:,} to"
         f" {fan_out[-1]['n']:,} profiles (target: within 50 MB). At {top['n']:,} profiles"
         f" ours runs at {top['ours_rate'] / below['ours_rate']:.2f} of its rate at"
-        f" {below['n']:,} (target: within 20 %). Queries: two a page (the page of ids, the"
-        " statement) and a few a run; none for the webhooks when no endpoint listens, beyond"
-        " one look-up a run (pinned in `tests/monitoring/test_fan_out_queries.py`).",
+        f" {below['n']:,} (target: within 20 %). Queries grow with the pages only, a fixed"
+        " number a page (pinned in `tests/monitoring/test_fan_out_queries.py`: the page of"
+        " ids, the one statement, the compliance overview's cells of the page's profiles),"
+        " none for the webhooks when no endpoint listens beyond one look-up a run.",
         "",
     ]
     return lines

@@ -250,11 +250,16 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     return len(new)
 
 
-def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> None:
+def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bool:
     """ "Remind all outstanding": one reminder per recipient of each dossier, once an hour
-    whatever the number of clicks (the hour is in the key)."""
-    hour = (now or timezone.now()).strftime("%Y%m%d%H")
-    queue_link_messages(dossier_ids, REMINDER, suffix=f":manual-{hour}")
+    whatever the number of clicks (the hour is in the key). False if this hour's reminders
+    had already been queued, so nothing new goes out."""
+    suffix = f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+    done = Message.objects.filter(
+        dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=suffix
+    ).exists()
+    queue_link_messages(dossier_ids, REMINDER, suffix=suffix)
+    return not done
 
 
 def queue_submission_notices(

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from dossiers.messages import INVITATION, link_messages_insert, queue_link_messages
 from dossiers.models import Dossier, DossierItem
-from dossiers.signals import dossiers_sent
+from dossiers.signals import dossiers_sent, requests_changed
 from organizations.models import Organization
 from outbox.mail import kick
 from profiles.models import DataField, FieldValue, Profile
@@ -93,6 +93,9 @@ def open_dossiers(
             queue_link_messages(list(rest.values()), INVITATION)
         elif created:
             transaction.on_commit(kick)
+        requests_changed.send(
+            sender=Dossier, organization_id=organization.pk, profile_ids=list(profile_ids)
+        )
     return list(dossier_of_profile.values())
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.signals import requests_changed
 from profiles.models import Profile
 from profiles.privacy import rows
 
@@ -57,5 +58,8 @@ def files(profile: Profile) -> list[tuple[str, str]]:
 def erase(profile: Profile) -> None:
     AccessToken.objects.filter(recipient=profile).delete()
     Dossier.objects.filter(profile=profile).delete()
+    requests_changed.send(
+        sender=Dossier, organization_id=profile.organization_id, profile_ids=[profile.pk]
+    )
     # The record of a purged dossier names its recipients: it goes too.
     DossierRecord.objects.filter(profile=profile).delete()

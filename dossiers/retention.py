@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
+from dossiers.signals import requests_changed
 from outbox.models import Message
 from profiles.storage import forget
 
@@ -89,6 +91,7 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
             # deletion, and deleted once it commits (or by the sweep, if storage is down).
             forget(keys)
             Dossier.objects.filter(pk__in=ids).delete()
+            _requests_changed((d.organization_id, d.profile_id) for d in batch)
         purged += len(batch)
     return purged
 
@@ -96,7 +99,23 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
 def expire_dossiers(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     overdue = Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now)
-    # Sent back after review, a dossier's month for the record starts when it ends.
-    return overdue.filter(status=Dossier.Status.CHANGES_REQUESTED).update(
-        status=Dossier.Status.EXPIRED, decided_at=now
-    ) + overdue.update(status=Dossier.Status.EXPIRED)
+    with transaction.atomic():
+        whose = list(overdue.values_list("organization_id", "profile_id"))
+        # Sent back after review, a dossier's month for the record starts when it ends.
+        expired = overdue.filter(status=Dossier.Status.CHANGES_REQUESTED).update(
+            status=Dossier.Status.EXPIRED, decided_at=now
+        ) + overdue.update(status=Dossier.Status.EXPIRED)
+        _requests_changed(whose)
+    return expired
+
+
+def _requests_changed(whose: Iterable[tuple[int, int | None]]) -> None:
+    """Tells the listeners which profiles' requests moved, organisation by organisation."""
+    by_organization: dict[int, set[int]] = {}
+    for organization_id, profile_id in whose:
+        if profile_id is not None:
+            by_organization.setdefault(organization_id, set()).add(profile_id)
+    for organization_id, profile_ids in by_organization.items():
+        requests_changed.send(
+            sender=Dossier, organization_id=organization_id, profile_ids=sorted(profile_ids)
+        )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
 from dossiers.models import Dossier, DossierItem, ItemReview
-from dossiers.signals import dossier_approved
+from dossiers.signals import dossier_approved, requests_changed
 from dossiers.writeback import Approval, write_back
 from profiles.storage import forget
 
@@ -117,6 +117,11 @@ def _settle(dossier: Dossier, items: list[DossierItem], user: Any) -> None:
         dossier.expires_at = max(dossier.expires_at, now + CHANGES_GRACE)
         # Claimed by the task that tells the client, or later by the sweep.
         dossier.save(update_fields=["status", "expires_at"])
+        requests_changed.send(
+            sender=Dossier,
+            organization_id=dossier.organization_id,
+            profile_ids=[dossier.profile_id],
+        )
         # One message per round of changes: its key is new each time.
         queue_link_messages([dossier.pk], CHANGES_REQUESTED, again=True)
     else:

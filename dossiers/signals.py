@@ -19,6 +19,9 @@ dossiers_sent = Signal()
 dossier_submitted = Signal()
 # `dossier`: staff (or an API key) approved every item.
 dossier_approved = Signal()
+# `organization_id`, `profile_ids`: requests of these profiles were opened, answered, decided,
+# expired or deleted (what the compliance overview reads).
+requests_changed = Signal()
 
 # What a receiver may read once per run of many `dossiers_sent` rather than once per chunk
 # (an organisation's webhook endpoints): a run's fan-out sends the signal per chunk, and with

@@ -7,12 +7,14 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Data monitoring")
 
     def ready(self) -> None:
+        from monitoring import overview
         from monitoring.overview import needing_attention_sql
         from monitoring.services import reschedule_organization
         from organizations.signals import time_zone_changed
         from profiles import attention
 
         attention.register(needing_attention_sql)
+        overview.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: object) -> None:
@@ -36,5 +38,9 @@ class MonitoringConfig(AppConfig):
             "monitoring-expired-values": {
                 "task": "monitoring.tasks.open_expired_values",
                 "schedule": crontab(minute=30, hour=6),
+            },
+            "monitoring-overview-check": {
+                "task": "monitoring.tasks.check_overview_cells",
+                "schedule": crontab(minute=15, hour=3),
             },
         }

@@ -200,3 +200,59 @@ class UpdateRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} @ {self.period}"
+
+
+class ComplianceCell(models.Model):
+    """One row per active profile by monitored field: what its overview status is read from.
+
+    Maintained by `monitoring.overview.refresh` from every write that moves a status (values,
+    requests, profiles, fields), so that the overview reads narrow indexed rows instead of
+    joining every request of the organisation on each view. What depends on the clock (an
+    expiry date passing, a request lapsing) is stored as dates and compared when read.
+    """
+
+    # Few indexes, since every refresh writes them: the organisation's and the profile's
+    # are the leading columns of the composite ones below.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    profile = models.ForeignKey(
+        "profiles.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    field = models.ForeignKey("profiles.DataField", on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The company a contact belongs to, or the company itself: the overview's company filter.
+    company_key = models.BigIntegerField(null=True)
+    has_value = models.BooleanField(default=False)
+    expires_on = models.DateField(null=True)
+    # An open request asking for it, and when it lapses (null: awaiting staff, no end).
+    requested_dossier = models.UUIDField(null=True)
+    requested_until = models.DateTimeField(null=True)
+    # The latest request closed unanswered and nothing fresh came since.
+    overdue_dossier = models.UUIDField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "field"], name="one_cell_per_value"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "group"], name="cells_by_group"),
+            models.Index(fields=["organization", "company_key"], name="cells_by_company"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id}/{self.field_id}"
+
+
+class OverviewState(models.Model):
+    """A counter per organisation bumped after each refresh of its cells commits: the key
+    under which the overview's counts are cached, so that a write is seen at once."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.version}"

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from monitoring import schedule
+from monitoring import overview, schedule
 from monitoring.models import UpdateGroup
 from organizations.models import Organization
 from profiles.models import DataField, Kind, Profile
@@ -71,9 +71,17 @@ def save_group(
             group.schedule_from()
         group.save()
         chosen = [field.pk for field in fields]
-        DataField.objects.filter(update_group=group).exclude(pk__in=chosen).update(
-            update_group=None
+        left = list(
+            DataField.objects.filter(update_group=group)
+            .exclude(pk__in=chosen)
+            .values_list("pk", flat=True)
         )
+        joining = list(
+            DataField.objects.filter(pk__in=chosen)
+            .exclude(update_group=group)
+            .values_list("pk", flat=True)
+        )
+        DataField.objects.filter(pk__in=left).update(update_group=None)
         # Conditional: a field another group holds is not taken from it, even in a race.
         taken = (
             DataField.objects.filter(pk__in=chosen, applies_to=group.applies_to)
@@ -82,6 +90,8 @@ def save_group(
         )
         if taken != len(chosen):
             raise FieldTaken
+        # Only the fields that joined or left: a group's other edits move no status.
+        overview.refresh(group.organization_id, field_ids=[*left, *joining])
     return group
 
 

@@ -211,7 +211,18 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     )
     if request.method == "POST":
         with transaction.atomic():
-            remind_now(open_ids)
+            sent = remind_now(open_ids)
+        if open_ids and not sent:
+            messages.info(
+                request,
+                _(
+                    "These clients were already reminded within the hour: nothing was sent "
+                    "again. Try again later."
+                ),
+            )
+            return redirect(
+                "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
+            )
         audit(request, audit_actions.RUN_REMINDED, group, period=run.period, dossiers=len(open_ids))
         messages.success(
             request,
@@ -444,7 +455,8 @@ def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
     filters, shown = _overview_filters(request)
     today = timezone.localdate()
     org_id = request.organization.pk
-    paginator = Paginator(_Cells(org_id, filters, today), OVERVIEW_PAGE)
+    counts = overview.counts(org_id, filters, today)
+    paginator = Paginator(_Cells(org_id, filters, today, counts), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     labels = _field_labels(request)
     for cell in page:
@@ -455,7 +467,7 @@ def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
         {
             **shown,
             "page": page,
-            "counts": overview.counts(org_id, filters, today),
+            "counts": counts,
             "statuses": STATUS_LABELS,
             "kinds": Kind.choices,
             "companies": Profile.objects.filter(
@@ -466,13 +478,23 @@ def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 class _Cells:
-    """The overview's rows as the paginator wants them: a count and slices, each one query."""
+    """The overview's rows as the paginator wants them: the count from the counts by status
+    the page shows anyway, and each slice one query."""
 
-    def __init__(self, organization_id: int, filters: overview.Filters, today: dt.date) -> None:
+    def __init__(
+        self,
+        organization_id: int,
+        filters: overview.Filters,
+        today: dt.date,
+        counts: dict[str, int],
+    ) -> None:
         self.args = (organization_id, filters, today)
+        self.counts = counts
 
     def count(self) -> int:
-        return overview.total(*self.args)
+        if self.args[1].status:
+            return self.counts[self.args[1].status]
+        return sum(self.counts.values())
 
     def __getitem__(self, bounds: slice) -> list[dict[str, Any]]:
         start, stop = bounds.start or 0, bounds.stop or 0

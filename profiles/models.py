@@ -110,6 +110,11 @@ class Profile(models.Model):
         indexes = [
             models.Index(fields=["organization", "kind", "last_name", "first_name"]),
             models.Index(fields=["organization", "kind", "name"]),
+            # The compliance overview's order, contacts and companies together.
+            models.Index(
+                fields=["organization", "last_name", "name", "first_name", "id"],
+                name="profiles_in_overview_order",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

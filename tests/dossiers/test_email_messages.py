@@ -101,3 +101,24 @@ def test_the_thank_you_page_has_no_double_full_stop(client, org):
     page = client.get(link)
     assert "your answers were sent" in page.text
     assert ".." not in re.sub(r"<[^>]+>", "", page.text)
+
+
+def test_a_french_client_reads_why_an_answer_came_back_in_french_typography(update_dossier):
+    from django_scopes import scopes_disabled
+
+    from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
+    from dossiers.models import DossierItem, ItemReview
+
+    dossier = update_dossier("fr")
+    send_due()
+    mail.outbox.clear()
+    with scopes_disabled():
+        Dossier.objects.filter(pk=dossier.pk).update(status=Dossier.Status.CHANGES_REQUESTED)
+        DossierItem.objects.filter(dossier=dossier, field__label="Home address").update(
+            review=ItemReview.REJECTED, rejection_reason="Illisible"
+        )
+        queue_link_messages([dossier.pk], CHANGES_REQUESTED, again=True)
+    send_due()
+    [message] = mail.outbox
+    assert "Adresse : Illisible" in message.body
+    assert "<strong>Adresse</strong> : Illisible" in _html(message)

@@ -224,9 +224,15 @@ def test_remind_all_sends_one_reminder_to_each_outstanding_recipient_once_an_hou
     # Sent, opened, draft and changes requested can still answer: 4 of the mix of 8.
     assert "8 clients have not answered" in member_client.get(url).text
     mail.outbox.clear()
+    said = []
     for _ in range(2):
         with django_capture_on_commit_callbacks(execute=True):
-            assert member_client.post(url).status_code == 302
+            response = member_client.post(url, follow=True)
+        said.append(response.text)
+    assert "A reminder is on its way to each of the 8 clients" in said[0]
+    # The second click within the hour says so instead of claiming to send again.
+    assert "already reminded within the hour" in said[1]
+    assert "A reminder is on its way" not in said[1]
     send_due()
     with scopes_disabled():
         reminded = list(

@@ -74,3 +74,15 @@ def test_the_demo_has_two_groups_one_of_them_due_now():
         groups = list(UpdateGroup.objects.filter(organization__slug="demo"))
     assert {g.applies_to for g in groups} == {"contact", "company"}
     assert sum(g.next_run_at <= timezone.now() for g in groups) == 1
+
+
+@pytest.mark.django_db
+def test_the_demos_compliance_overview_is_true_from_the_start():
+    from monitoring import overview
+    from monitoring.models import ComplianceCell
+
+    call_command("seed_demo")
+    with scopes_disabled():
+        for organization in Organization.objects.all():
+            assert overview.drift(organization.pk) == 0
+        assert ComplianceCell.objects.exists()
