@@ -41,6 +41,8 @@ def _run(org, n_profiles: int):
 
 
 def _queries(run_id: int, chunk_size: int) -> int:
+    # The queries of each page's transaction; what runs once it commits (waking the outbox
+    # drain, bumping the overview's version) is not counted here.
     with CaptureQueriesContext(connection) as captured:
         open_run(run_id, chunk_size=chunk_size)
     # Transaction control (savepoints of the per-page atomic blocks in a test) is not work.
