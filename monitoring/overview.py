@@ -444,16 +444,30 @@ def total(organization_id: int, filters: Filters, today: dt.date) -> int:
     return sum(counts(organization_id, filters, today).values())
 
 
-def stream(
+EXPORT_COLUMNS = (
+    "company_name",
+    "first_name",
+    "last_name",
+    "kind",
+    "field_id",
+    "field_label",
+    "group_title",
+    "status",
+    "expires_on",
+)
+
+
+def export_rows(
     organization_id: int, filters: Filters, today: dt.date, chunk: int = 2000
-) -> Iterator[dict[str, Any]]:
-    """Every filtered cell in order, read by a server-side cursor where there is one."""
+) -> Iterator[tuple[Any, ...]]:
+    """Every filtered cell in order as a plain tuple of `EXPORT_COLUMNS`, read by a
+    server-side cursor where there is one: what a CSV of a million cells needs, no more."""
     sql, params = _filtered(organization_id, filters, today)
-    columns = ", ".join(f"c.{name}" for name in COLUMNS)
+    columns = ", ".join(f"c.{name}" for name in EXPORT_COLUMNS)
     with connection.chunked_cursor() as cursor:
         cursor.execute(f"SELECT {columns} FROM ({sql}) c {ORDER}", params)  # noqa: S608
         while rows := cursor.fetchmany(chunk):
-            yield from (_row(values) for values in rows)
+            yield from rows
 
 
 def needing_attention_sql(

@@ -177,21 +177,24 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
-    rows = followup.outstanding(group, run.period, status=status, query=query)
+    counts = followup.outcomes(group, [run.period])[run.period]
+    rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    # Each row's status as people read it, looked up once here rather than in the template.
+    labels = dict(Dossier.Status.choices)
+    page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
     return render(
         request,
         "monitoring/run_detail.html",
         {
             "group": group,
             "run": run,
-            "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "outcomes": counts,
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
-            "labels": dict(Dossier.Status.choices),
         },
     )
 
@@ -508,18 +511,18 @@ def compliance_export(request: HttpRequest, org_slug: str) -> Any:
     labels = {value: str(label) for value, label in STATUS_LABELS}
     kinds = {value: str(label) for value, label in Kind.choices}
     fields = _field_labels(request)
-    rows = overview.stream(request.organization.pk, filters, timezone.localdate())
+    rows = overview.export_rows(request.organization.pk, filters, timezone.localdate())
     header = [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
     body = (
         [
-            row["company_name"] or f"{row['first_name']} {row['last_name']}".strip(),
-            kinds.get(row["kind"], row["kind"]),
-            fields.get(row["field_id"], row["field_label"]),
-            row["group_title"],
-            labels[row["status"]],
-            row["expires_on"] or "",
+            company or f"{first} {last}".strip(),
+            kinds.get(kind, kind),
+            fields.get(field_id, label),
+            group_title,
+            labels[status],
+            expires_on or "",
         ]
-        for row in rows
+        for company, first, last, kind, field_id, label, group_title, status, expires_on in rows
     )
     lines = csv_lines(itertools.chain([header], body))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

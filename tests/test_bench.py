@@ -170,7 +170,16 @@ def fake_pages() -> dict:
     from bench import run
 
     pages: dict = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
-    pages.update(seconds=10, profiles=1001, run_size=1001)
+    pages.update(
+        seconds=10,
+        profiles=1001,
+        run_size=1001,
+        profile_fields=112,
+        history=20,
+        history_fields=100,
+        dossier_count=2002,
+        submitters=300,
+    )
     pages["submit"]["submitted"] = 900
     return pages
 
