@@ -190,49 +190,78 @@ def queue_link_messages(
     if not dossier_ids:
         return
     suffix = f":{uuid.uuid4().hex}" if again else suffix
+    ids = ", ".join(["%s"] * len(dossier_ids))
+    sql, params = link_messages_insert(
+        kind,
+        f"(SELECT id, organization_id, profile_id FROM {Dossier._meta.db_table}"  # noqa: S608
+        f" WHERE id IN ({ids}))",
+        list(dossier_ids),
+        suffix=suffix,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    transaction.on_commit(kick)
+
+
+def link_messages_insert(
+    kind: str,
+    dossiers: str,
+    dossier_params: Sequence[object],
+    *,
+    suffix: str = "",
+    profiles: tuple[str, list[object]] | None = None,
+) -> tuple[str, list[object]]:
+    """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
+    `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
+    fan-out puts it in its one statement (`dossiers.opening.open_dossiers`). The caller wakes
+    the drain once it commits (`outbox.mail.kick`).
+
+    `profiles`, a condition on the dossiers' profiles ("{}" standing for the column) with its
+    parameters, lets PostgreSQL look up those profiles and their representatives by index
+    rather than read the whole table for a CTE whose rows it cannot foresee."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table, quote = Message._meta.db_table, connection.ops.quote_name
-    ids = ", ".join(["%s"] * len(dossier_ids))
+    condition, bound = profiles or ("", [])
+    by_id = f" AND {condition.format('id')}" if profiles else ""
+    by_company = f" AND {condition.format('company_id')}" if profiles else ""
     # A contact answers for itself; a company through its representatives: two joins, each
     # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
     recipients = f"""
         SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
-        FROM {Dossier._meta.db_table} d
+        FROM {dossiers} d
         JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
-        WHERE d.id IN ({ids}) AND p.kind = %s AND p.archived_at IS NULL AND p.email <> ''
+        WHERE p.kind = %s AND p.archived_at IS NULL AND p.email <> ''{by_id}
         UNION ALL
         SELECT d.organization_id, d.id, p.id, p.email, p.language
-        FROM {Dossier._meta.db_table} d
+        FROM {dossiers} d
         JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
-        WHERE d.id IN ({ids}) AND p.is_representative AND p.archived_at IS NULL
-            AND p.email <> ''
+        WHERE p.is_representative AND p.archived_at IS NULL AND p.email <> ''{by_company}
     """  # noqa: S608 - names come from the models, values are parameters
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
-                next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
-                profile_id)
-            SELECT r.organization_id,
-                CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
-                %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
-            FROM ({recipients}) r
-            WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
-            ON CONFLICT DO NOTHING
-            """,  # noqa: S608 - names come from the models, values are parameters
-            [
-                f"{kind}:",
-                suffix,
-                Message.Status.QUEUED,
-                now,
-                now,
-                kind,
-                *dossier_ids,
-                Kind.CONTACT,
-                *dossier_ids,
-            ],
-        )
-    transaction.on_commit(kick)
+    sql = f"""
+        INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
+            next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
+            profile_id)
+        SELECT r.organization_id,
+            CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
+            %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
+        FROM ({recipients}) r
+        WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608 - names come from the models, values are parameters
+    params = [
+        f"{kind}:",
+        suffix,
+        Message.Status.QUEUED,
+        now,
+        now,
+        kind,
+        *dossier_params,
+        Kind.CONTACT,
+        *bound,
+        *dossier_params,
+        *bound,
+    ]
+    return sql, params
 
 
 # The ladder of a dossier no group defines (a classic request, an expired value's).

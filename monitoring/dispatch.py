@@ -16,6 +16,7 @@ from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
+from dossiers.signals import one_run
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
@@ -309,7 +310,9 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
         return 0
     chunk_size = chunk_size or settings.MONITORING_CHUNK_SIZE
     group, organization = run.group, run.organization
-    with scope(organization=organization):
+    # one_run: receivers of the chunks' signals read what a run does not change (the
+    # organisation's webhook endpoints) once per run, not once per chunk.
+    with scope(organization=organization), one_run():
         fields = list(
             DataField.objects.filter(update_group=group, archived_at__isnull=True).order_by(
                 "position", "id"

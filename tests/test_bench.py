@@ -55,9 +55,12 @@ def test_a_small_benchmark_runs(tmp_path):
         "## 3. Pages",
         "## 4. The purge",
         "## 5. The e-mail pipeline",
+        "## 6. The compliance overview's CSV export",
+        "## 7. Scale-out",
     ):
         assert heading in result.stdout
     assert "fan-out 300" in result.stdout
+    assert "scale-out 2 worker(s)" in result.stdout
 
 
 def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
@@ -143,6 +146,25 @@ def fake_results() -> dict:
                 "floor_rate": 4000.0,
             }
         ],
+        "scale-out": {
+            "runs": 10,
+            "profiles": 100,
+            "chunk": 2000,
+            "rows": [
+                {
+                    "workers": workers,
+                    "label": label,
+                    "seconds": 10.0 / workers,
+                    "rate": 100.0 * workers,
+                    "tasks": [10 // workers] * workers,
+                    "dossiers": 1000,
+                    "duplicates": 0,
+                    "invitations": 1000,
+                    "worker_cpu": 1.0,
+                }
+                for workers, label in ((1, "one"), (2, "two"))
+            ],
+        },
         "purge": {
             "n": 100,
             "uploads": 50,
