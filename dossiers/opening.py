@@ -94,7 +94,12 @@ def open_dossiers(
         elif created:
             transaction.on_commit(kick)
         requests_changed.send(
-            sender=Dossier, organization_id=organization.pk, profile_ids=list(profile_ids)
+            sender=Dossier,
+            organization_id=organization.pk,
+            profile_ids=list(profile_ids),
+            # Every profile got a new dossier in the one statement: the listeners may take
+            # them as new requests rather than recompute the profiles.
+            opened=[dossier_id for _, dossier_id in created] if done and not rest else None,
         )
     return list(dossier_of_profile.values())
 

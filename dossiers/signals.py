@@ -20,7 +20,8 @@ dossier_submitted = Signal()
 # `dossier`: staff (or an API key) approved every item.
 dossier_approved = Signal()
 # `organization_id`, `profile_ids`: requests of these profiles were opened, answered, decided,
-# expired or deleted (what the compliance overview reads).
+# expired or deleted (what the compliance overview reads); `opened`, when given, lists the
+# dossiers just opened that are all that changed.
 requests_changed = Signal()
 
 # What a receiver may read once per run of many `dossiers_sent` rather than once per chunk
