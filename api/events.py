@@ -10,8 +10,9 @@ from typing import Any
 
 from django_scopes import scopes_disabled
 
-from api.webhooks import emit
+from api.webhooks import emit, listeners
 from dossiers.models import Dossier
+from dossiers.signals import run_memo
 from profiles.models import DataField, FieldValueHistory, HistoryKind, Profile
 
 
@@ -28,11 +29,22 @@ def _dossier(dossier: Dossier) -> dict[str, Any]:
 
 
 def dossiers_sent(organization_id: int, dossier_ids: list[int], **kwargs: Any) -> None:
+    memo = run_memo()
+    key = ("api.dossier.sent", organization_id)
+    if memo is not None and key in memo:
+        endpoints = memo[key]
+    else:
+        endpoints = listeners(organization_id, "dossier.sent")
+        if memo is not None:
+            memo[key] = endpoints
+    if not endpoints:
+        # Nothing listens: the dossiers are not read at all (a run sends this per chunk).
+        return
     with scopes_disabled():
         dossiers = Dossier.objects.filter(pk__in=dossier_ids).select_related(
             "profile", "update_group"
         )
-        emit(organization_id, "dossier.sent", (_dossier(d) for d in dossiers))
+        emit(organization_id, "dossier.sent", [_dossier(d) for d in dossiers], endpoints)
 
 
 def dossier_submitted(dossier: Dossier, **kwargs: Any) -> None:

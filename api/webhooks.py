@@ -93,17 +93,29 @@ def check_url(url: str) -> None:
             )
 
 
-def emit(organization_id: int, event: str, payloads: Iterable[Mapping[str, Any]]) -> int:
-    """Writes one delivery per payload for each endpoint that listens to `event`.
-
-    Called inside the transaction of the event: the rows commit or roll back with it.
-    """
+def listeners(organization_id: int, event: str) -> list[WebhookEndpoint]:
+    """The organisation's endpoints that listen to `event`: one query."""
     with scopes_disabled():
-        endpoints = [
+        return [
             endpoint
             for endpoint in WebhookEndpoint.objects.filter(organization_id=organization_id)
             if event in endpoint.events
         ]
+
+
+def emit(
+    organization_id: int,
+    event: str,
+    payloads: Iterable[Mapping[str, Any]],
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> int:
+    """Writes one delivery per payload for each endpoint that listens to `event`.
+
+    Called inside the transaction of the event: the rows commit or roll back with it.
+    `endpoints`, when the caller read them already (`listeners`), saves that query.
+    """
+    if endpoints is None:
+        endpoints = listeners(organization_id, event)
     if not endpoints:
         return 0
     now = timezone.now()

@@ -1,15 +1,21 @@
-"""The project's URLs, plus the ceiling every back-office page is measured against.
+"""The project's URLs, plus the pages every measured page is compared with.
 
 The ceiling does what every back-office page does before its own work (session, user,
 membership through the tenancy middleware, the base layout with its menus) and nothing else.
-It lives here, not in the product, so that only the benchmark's server serves it.
+The submit floor does what the portal's submit cannot avoid: the same middleware, the same
+multipart body parsed and its files written to storage, and nothing else.
+They live here, not in the product, so that only the benchmark's server serves them.
 """
 
 from __future__ import annotations
 
+import uuid
+
+from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.urls import path
+from django.views.decorators.http import require_POST
 
 from config.urls import urlpatterns as project_urlpatterns
 
@@ -20,7 +26,16 @@ def ceiling(request: HttpRequest, org_slug: str) -> HttpResponse:
     return HttpResponse(BASE_ONLY.render({}, request))
 
 
+@require_POST
+def submit_floor(request: HttpRequest) -> HttpResponse:
+    for upload in request.FILES.values():
+        default_storage.save(f"bench-floor/{uuid.uuid4().hex}", upload)
+    return HttpResponse(str(len(request.POST)))
+
+
 urlpatterns = [
     path("o/<slug:org_slug>/bench-ceiling/", ceiling, name="bench_ceiling"),
+    # Under /d/, as the portal: the same body limit applies (organizations.security).
+    path("d/bench/submit-floor/", submit_floor, name="bench_submit_floor"),
     *project_urlpatterns,
 ]

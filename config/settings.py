@@ -260,6 +260,14 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+# Sessions read from the shared cache, written through to the database: one query fewer on
+# every signed-in page. Never with a per-process cache, where a session ended in one worker
+# (a log-out, a password change) would live on in the others' copies.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.cached_db"
+    if CACHE_URL
+    else "django.contrib.sessions.backends.db"
+)
 
 # Celery: a broker kept in folders unless CELERY_BROKER_URL names one (Redis in production).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")

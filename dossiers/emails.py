@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from email.utils import formataddr, parseaddr
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -13,7 +16,11 @@ from django.utils import timezone, translation
 from dossiers.models import AccessToken, Dossier, ItemReview
 from organizations.display import style_of
 from organizations.models import Organization
+from outbox.shared import SharedEmail, html_hole, text_hole
 from profiles.models import DataField, Profile
+
+# Where a token goes in the portal address (URL-safe, as tokens are).
+_TOKEN_HOLE = "token-to-come"  # noqa: S105 - a placeholder, not a secret
 
 
 def portal_url(token: str) -> str:
@@ -32,7 +39,11 @@ def asked_fields(dossier: Dossier) -> list[DataField]:
     return [item.field for item in dossier.items.select_related("field").order_by("position")]
 
 
-def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
+def _render(
+    template: str, context: dict, language: str, html_context: dict | None = None
+) -> tuple[str, str, str]:
+    """Subject, text and HTML of a template in the reader's language, the organisation's time
+    zone and date style; `html_context` when the HTML needs values of its own."""
     organization = context["organization"]
     with (
         translation.override(language),
@@ -45,33 +56,118 @@ def _message(template: str, context: dict, to: str, language: str) -> EmailMulti
         )
         body = render_to_string(f"dossiers/email/{template}.txt", context)
         html = render_to_string(
-            f"dossiers/email/{template}.html", {**context, "subject": subject, "language": language}
+            f"dossiers/email/{template}.html",
+            {**(html_context or context), "subject": subject, "language": language},
         )
+    return subject, body, html
+
+
+def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
+    subject, body, html = _render(template, context, language)
     message = EmailMultiAlternatives(
-        subject=subject, body=body, from_email=sender(organization), to=[to]
+        subject=subject, body=body, from_email=sender(context["organization"]), to=[to]
     )
     message.attach_alternative(html, "text/html")
     return message
 
 
+@dataclass(frozen=True)
+class AskedAgain:
+    """What a "changes requested" message shows of an item sent back: its field, the reason."""
+
+    field: DataField
+    rejection_reason: str
+
+
+class LinkMessages:
+    """The link messages of one batch.
+
+    What a link message shows is its dossier's (title, message, closing date, fields asked,
+    answers sent back) and its organisation's, in the reader's language; only the name and
+    the link are the recipient's. So each (template, language, what the dossier shows) is
+    rendered once, with holes for those two, and each recipient's copy fills them in. The
+    templates see nothing else of the dossier or the recipient, so no copy can carry another
+    reader's data.
+    """
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[object, ...], SharedEmail] = {}
+        self._portal_url = portal_url(_TOKEN_HOLE)
+
+    def message(
+        self,
+        dossier: Dossier,
+        recipient: Profile,
+        template: str,
+        token: str,
+        fields: Sequence[DataField],
+        rejected: Sequence[AskedAgain],
+    ) -> EmailMultiAlternatives:
+        # A group's texts follow the reader's language.
+        with translation.override(recipient.language):
+            shown = SimpleNamespace(
+                local_title=dossier.local_title,
+                local_message=dossier.local_message,
+                expires_at=dossier.expires_at,
+            )
+        key = (
+            template,
+            recipient.language,
+            dossier.organization_id,
+            shown.local_title,
+            shown.local_message,
+            shown.expires_at,
+            tuple(field.pk for field in fields),
+            tuple((item.field.pk, item.rejection_reason) for item in rejected),
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = _shared_link_message(
+                dossier.organization, shown, template, recipient.language, fields, rejected
+            )
+        # Tokens are URL-safe: the link is the same address with the token put in.
+        url = self._portal_url.replace(_TOKEN_HOLE, token)
+        return shared.personal(recipient.email, {"name": recipient.display_name, "url": url})
+
+
+def _shared_link_message(
+    organization: Organization,
+    shown: SimpleNamespace,
+    template: str,
+    language: str,
+    fields: Sequence[DataField],
+    rejected: Sequence[AskedAgain],
+) -> SharedEmail:
+
+    def context(hole: Callable[[str], str]) -> dict:
+        return {
+            "dossier": shown,
+            "organization": organization,
+            "recipient": SimpleNamespace(display_name=hole("name")),
+            "fields": list(fields),
+            "url": hole("url"),
+            "rejected": list(rejected),
+        }
+
+    subject, body, html = _render(template, context(text_hole), language, context(html_hole))
+    return SharedEmail(subject, body, html, sender(organization))
+
+
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
     """A message carrying a new token for this recipient (only hashes are stored), listing
     what is asked."""
-    rejected = list(
-        dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
-        if dossier.status == Dossier.Status.CHANGES_REQUESTED
-        else []
-    )
+    rejected = [
+        AskedAgain(item.field, item.rejection_reason)
+        for item in (
+            dossier.items.filter(review=ItemReview.REJECTED).select_related("field")
+            if dossier.status == Dossier.Status.CHANGES_REQUESTED
+            else []
+        )
+    ]
     token = AccessToken.issue(dossier, recipient)
-    context = {
-        "dossier": dossier,
-        "organization": dossier.organization,
-        "recipient": recipient,
-        "fields": asked_fields(dossier),
-        "url": portal_url(token),
-        "rejected": rejected,
-    }
-    return _message(template, context, recipient.email, recipient.language)
+    return LinkMessages().message(
+        dossier, recipient, template, token, asked_fields(dossier), rejected
+    )
 
 
 def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:

@@ -11,18 +11,20 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dossiers import emails
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, hash_token
 from dossiers.revocation import is_still_recipient
 from organizations.models import Membership
 from outbox import registry
 from outbox.mail import kick, queue
 from outbox.models import Message
-from profiles.models import Kind, Profile
+from profiles.models import DataField, Kind, Profile
 
 INVITATION = "dossiers.invitation"
 # Staff sent the link again: the same e-mail, and the recipient's older links are replaced.
@@ -42,11 +44,20 @@ LINK_TEMPLATES = {
 }
 
 
+# What rendering a link message reads of its row, loaded with the batch.
+LINK_RELATED = ("dossier__profile", "dossier__update_group")
+
+
 def register_kinds() -> None:
-    registry.register(INVITATION, _render_link, _("Invitation"))
-    registry.register(RESEND, _render_link, _("Link sent again"))
-    registry.register(REMINDER, _render_link, _("Reminder"))
-    registry.register(CHANGES_REQUESTED, _render_link, _("Changes requested"))
+    for kind, label in (
+        (INVITATION, _("Invitation")),
+        (RESEND, _("Link sent again")),
+        (REMINDER, _("Reminder")),
+        (CHANGES_REQUESTED, _("Changes requested")),
+    ):
+        registry.register(
+            kind, _render_link, label, render_batch=_render_links, related=LINK_RELATED
+        )
     registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
     registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
     registry.register(DIGEST, _render_digest, _("Daily digest"))
@@ -74,6 +85,81 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
             dossier=dossier, recipient=row.profile, issued_to__isnull=True, replaced_at__isnull=True
         ).update(replaced_at=timezone.now())
     return emails.link_message(dossier, row.profile, LINK_TEMPLATES[row.kind])
+
+
+def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
+    """The link messages of one organisation's batch, as `_render_link` renders each one, with
+    the batch's tokens issued in one INSERT and the fields it asks read in one query."""
+    results: dict[int, EmailMessage | None] = {}
+    due: list[tuple[Message, Dossier, Profile]] = []
+    for row in rows:
+        dossier = _dossier_of(row)
+        if (
+            dossier is None
+            or row.profile is None
+            or not dossier.is_open
+            or not is_still_recipient(dossier, row.profile)
+        ):
+            results[row.pk] = None
+        else:
+            due.append((row, dossier, row.profile))
+    if not due:
+        return results
+    tokens = AccessToken.issue_many([(dossier, person) for _row, dossier, person in due])
+    _replace_older_links(due, tokens)
+    # The items as plain tuples and each field once: a batch's dossiers mostly ask for the
+    # same few fields, and building their objects per item would cost more than the query.
+    items: dict[int, list[tuple[int, str, str]]] = {}
+    for dossier_id, field_id, review, reason in (
+        DossierItem.objects.filter(dossier_id__in={dossier.pk for _row, dossier, _p in due})
+        .order_by("dossier_id", "position", "id")
+        .values_list("dossier_id", "field_id", "review", "rejection_reason")
+    ):
+        items.setdefault(dossier_id, []).append((field_id, review, reason))
+    fields = DataField.objects.in_bulk(
+        {field_id for asked in items.values() for field_id, _review, _reason in asked}
+    )
+    mailer = emails.LinkMessages()
+    for (row, dossier, person), token in zip(due, tokens, strict=True):
+        asked = items.get(dossier.pk, [])
+        changes = dossier.status == Dossier.Status.CHANGES_REQUESTED
+        rejected = [
+            emails.AskedAgain(fields[field_id], reason)
+            for field_id, review, reason in asked
+            if changes and review == ItemReview.REJECTED
+        ]
+        results[row.pk] = mailer.message(
+            dossier,
+            person,
+            LINK_TEMPLATES[row.kind],
+            token,
+            [fields[field_id] for field_id, _review, _reason in asked],
+            rejected,
+        )
+    return results
+
+
+def _replace_older_links(due: list[tuple[Message, Dossier, Profile]], tokens: list[str]) -> None:
+    """A link sent again replaces the recipient's older links, as if the batch's messages were
+    rendered one by one: those issued before it, in this batch or earlier, not those after."""
+    last_resend = {
+        (dossier.pk, person.pk): position
+        for position, (row, dossier, person) in enumerate(due)
+        if row.kind == RESEND
+    }
+    if not last_resend:
+        return
+    kept: dict[tuple[int, int], list[str]] = {pair: [] for pair in last_resend}
+    for position, ((_row, dossier, person), token) in enumerate(zip(due, tokens, strict=True)):
+        pair = (dossier.pk, person.pk)
+        if pair in last_resend and position >= last_resend[pair]:
+            kept[pair].append(hash_token(token))
+    older = Q()
+    for (dossier_id, person_id), hashes in kept.items():
+        older |= Q(dossier_id=dossier_id, recipient_id=person_id) & ~Q(token_hash__in=hashes)
+    AccessToken.objects.filter(older, issued_to__isnull=True, replaced_at__isnull=True).update(
+        replaced_at=timezone.now()
+    )
 
 
 def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
@@ -104,49 +190,78 @@ def queue_link_messages(
     if not dossier_ids:
         return
     suffix = f":{uuid.uuid4().hex}" if again else suffix
+    ids = ", ".join(["%s"] * len(dossier_ids))
+    sql, params = link_messages_insert(
+        kind,
+        f"(SELECT id, organization_id, profile_id FROM {Dossier._meta.db_table}"  # noqa: S608
+        f" WHERE id IN ({ids}))",
+        list(dossier_ids),
+        suffix=suffix,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+    transaction.on_commit(kick)
+
+
+def link_messages_insert(
+    kind: str,
+    dossiers: str,
+    dossier_params: Sequence[object],
+    *,
+    suffix: str = "",
+    profiles: tuple[str, list[object]] | None = None,
+) -> tuple[str, list[object]]:
+    """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
+    `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
+    fan-out puts it in its one statement (`dossiers.opening.open_dossiers`). The caller wakes
+    the drain once it commits (`outbox.mail.kick`).
+
+    `profiles`, a condition on the dossiers' profiles ("{}" standing for the column) with its
+    parameters, lets PostgreSQL look up those profiles and their representatives by index
+    rather than read the whole table for a CTE whose rows it cannot foresee."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table, quote = Message._meta.db_table, connection.ops.quote_name
-    ids = ", ".join(["%s"] * len(dossier_ids))
+    condition, bound = profiles or ("", [])
+    by_id = f" AND {condition.format('id')}" if profiles else ""
+    by_company = f" AND {condition.format('company_id')}" if profiles else ""
     # A contact answers for itself; a company through its representatives: two joins, each
     # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
     recipients = f"""
         SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
-        FROM {Dossier._meta.db_table} d
+        FROM {dossiers} d
         JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
-        WHERE d.id IN ({ids}) AND p.kind = %s AND p.archived_at IS NULL AND p.email <> ''
+        WHERE p.kind = %s AND p.archived_at IS NULL AND p.email <> ''{by_id}
         UNION ALL
         SELECT d.organization_id, d.id, p.id, p.email, p.language
-        FROM {Dossier._meta.db_table} d
+        FROM {dossiers} d
         JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
-        WHERE d.id IN ({ids}) AND p.is_representative AND p.archived_at IS NULL
-            AND p.email <> ''
+        WHERE p.is_representative AND p.archived_at IS NULL AND p.email <> ''{by_company}
     """  # noqa: S608 - names come from the models, values are parameters
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
-                next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
-                profile_id)
-            SELECT r.organization_id,
-                CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
-                %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
-            FROM ({recipients}) r
-            WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
-            ON CONFLICT DO NOTHING
-            """,  # noqa: S608 - names come from the models, values are parameters
-            [
-                f"{kind}:",
-                suffix,
-                Message.Status.QUEUED,
-                now,
-                now,
-                kind,
-                *dossier_ids,
-                Kind.CONTACT,
-                *dossier_ids,
-            ],
-        )
-    transaction.on_commit(kick)
+    sql = f"""
+        INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
+            next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
+            profile_id)
+        SELECT r.organization_id,
+            CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
+            %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
+        FROM ({recipients}) r
+        WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608 - names come from the models, values are parameters
+    params = [
+        f"{kind}:",
+        suffix,
+        Message.Status.QUEUED,
+        now,
+        now,
+        kind,
+        *dossier_params,
+        Kind.CONTACT,
+        *bound,
+        *dossier_params,
+        *bound,
+    ]
+    return sql, params
 
 
 # The ladder of a dossier no group defines (a classic request, an expired value's).

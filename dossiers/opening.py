@@ -11,10 +11,11 @@ from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from dossiers.messages import INVITATION, queue_link_messages
+from dossiers.messages import INVITATION, link_messages_insert, queue_link_messages
 from dossiers.models import Dossier, DossierItem
 from dossiers.signals import dossiers_sent, requests_changed
 from organizations.models import Organization
+from outbox.mail import kick
 from profiles.models import DataField, FieldValue, Profile
 
 UPDATE_DOSSIER_LIFETIME = relativedelta(months=1)
@@ -48,19 +49,25 @@ def open_dossiers(
         return []
     now = timezone.now()
     expires_at = expires_at or update_dossier_expiry(now)
+    columns = {
+        "kind": kind,
+        "title": title,
+        "message": message,
+        "update_group": update_group_id,
+        "period": period,
+        "created_by": created_by.pk if created_by else None,
+        "created_at": now,
+        "expires_at": expires_at,
+    }
     with transaction.atomic():
-        created = _insert_dossiers(
-            organization,
-            profile_ids,
-            kind=kind,
-            title=title,
-            message=message,
-            update_group=update_group_id,
-            period=period,
-            created_by=created_by.pk if created_by else None,
-            created_at=now,
-            expires_at=expires_at,
-        )
+        if connection.vendor == "postgresql":
+            # Dossiers, items, invitations and supersession in one statement: a round trip
+            # per chunk instead of five (docs/PERFORMANCE.md).
+            created = _open_in_one_statement(organization, profile_ids, fields, now, **columns)
+            done = {dossier_id for _, dossier_id in created}
+        else:
+            created = _insert_dossiers(organization, profile_ids, **columns)
+            done = set()
         dossier_of_profile = dict(created)
         if len(dossier_of_profile) < len(profile_ids) and update_group_id is not None:
             # A repeat's rows were skipped, not returned: read those that were there already.
@@ -70,35 +77,108 @@ def open_dossiers(
                     update_group_id=update_group_id, period=period, profile_id__in=missing
                 ).values_list("profile_id", "id")
             )
-        _insert_items(list(dossier_of_profile.values()), fields)
+        # What the one statement did not do: everything on SQLite, a repeat's rows on
+        # PostgreSQL (each a no-op when the repeat's first pass committed, as it does).
+        rest = {p: d for p, d in dossier_of_profile.items() if d not in done}
+        _insert_items(list(rest.values()), fields)
         if created:
             dossiers_sent.send(
                 sender=Dossier,
                 organization_id=organization.pk,
                 dossier_ids=[dossier_id for _, dossier_id in created],
             )
-        if update_group_id is not None:
-            # A client never holds two open dossiers of one group: the new one supersedes.
-            newer = Dossier.objects.filter(
-                update_group_id=update_group_id, period=period, profile_id=OuterRef("profile_id")
-            ).values("id")[:1]
-            Dossier.objects.filter(
-                update_group_id=update_group_id,
-                profile_id__in=profile_ids,
-                status__in=Dossier.OPEN_STATUSES,
-                period__lt=period,
-            ).update(
-                status=Dossier.Status.SUPERSEDED,
-                superseded_by=Subquery(newer),
-                # Closed now: kept a month from today for the record, like any decision.
-                decided_at=now,
-            )
-        ids = list(dossier_of_profile.values())
-        queue_link_messages(ids, INVITATION)
+        if update_group_id is not None and rest:
+            _supersede(update_group_id, period, list(rest), now)
+        if rest:
+            queue_link_messages(list(rest.values()), INVITATION)
+        elif created:
+            transaction.on_commit(kick)
         requests_changed.send(
-            sender=Dossier, organization_id=organization.pk, profile_ids=list(profile_ids)
+            sender=Dossier,
+            organization_id=organization.pk,
+            profile_ids=list(profile_ids),
+            # Every profile got a new dossier in the one statement: the listeners may take
+            # them as new requests rather than recompute the profiles.
+            opened=[dossier_id for _, dossier_id in created] if done and not rest else None,
         )
-    return ids
+    return list(dossier_of_profile.values())
+
+
+def _supersede(
+    update_group_id: int, period: dt.date | None, profile_ids: Sequence[int], now: dt.datetime
+) -> None:
+    """A client never holds two open dossiers of one group: the new one supersedes."""
+    newer = Dossier.objects.filter(
+        update_group_id=update_group_id, period=period, profile_id=OuterRef("profile_id")
+    ).values("id")[:1]
+    Dossier.objects.filter(
+        update_group_id=update_group_id,
+        profile_id__in=profile_ids,
+        status__in=Dossier.OPEN_STATUSES,
+        period__lt=period,
+    ).update(
+        status=Dossier.Status.SUPERSEDED,
+        superseded_by=Subquery(newer),
+        # Closed now: kept a month from today for the record, like any decision.
+        decided_at=now,
+    )
+
+
+def _open_in_one_statement(
+    organization: Organization,
+    profile_ids: Sequence[int],
+    fields: Sequence[DataField],
+    now: dt.datetime,
+    **columns: Any,
+) -> list[tuple[int, int]]:
+    """PostgreSQL: the chunk's dossiers, their items, their invitations in the outbox and
+    the closing of the dossiers they supersede, in one statement of data-modifying CTEs;
+    returns (profile id, dossier id) of the new dossiers.
+
+    The items, messages and supersession are those of the rows the INSERT … RETURNING gives,
+    so a repeat's skipped rows get none here (the caller completes them). Every part keeps
+    its own ON CONFLICT, as when they were separate statements.
+    """
+    insert, insert_params = _dossiers_insert(organization, profile_ids, **columns)
+    parts = [f"new AS ({insert} RETURNING id, organization_id, profile_id)"]
+    params: list[Any] = [*insert_params]
+    if fields:
+        items, item_params = _items_insert("new", [], fields, profile_ids)
+        parts.append(f"items AS ({items})")
+        params += item_params
+    messages, message_params = link_messages_insert(
+        INVITATION, "new", [], profiles=(_in("p.{}", profile_ids), _in_params(profile_ids))
+    )
+    parts.append(f"messages AS ({messages})")
+    params += message_params
+    group = columns.get("update_group")
+    if group is not None:
+        table = Dossier._meta.db_table
+        open_statuses = ", ".join(["%s"] * len(Dossier.OPEN_STATUSES))
+        parts.append(
+            f"""superseded AS (
+                UPDATE {table} o SET status = %s, superseded_by_id = n.id, decided_at = %s
+                FROM new n
+                WHERE o.profile_id = n.profile_id AND {_in("o.profile_id", profile_ids)}
+                    AND o.update_group_id = %s AND o.period < %s
+                    AND o.status IN ({open_statuses})
+            )"""  # noqa: S608 - names come from the models, values are parameters
+        )
+        # The chunk's profiles bound the look-up (the index on profile and status): with
+        # nothing to supersede it costs a probe per profile, not a scan of the group's past.
+        params += [
+            Dossier.Status.SUPERSEDED,
+            connection.ops.adapt_datetimefield_value(now),
+            *_in_params(profile_ids),
+            group,
+            connection.ops.adapt_datefield_value(columns.get("period")),
+            *Dossier.OPEN_STATUSES,
+        ]
+    with connection.cursor() as cursor:
+        # Every part is built above from the models; values are parameters.
+        sql = f"WITH {', '.join(parts)} SELECT profile_id, id FROM new"  # noqa: S608
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _insert_dossiers(
@@ -110,6 +190,15 @@ def _insert_dossiers(
     time (docs/PERFORMANCE.md). The unique (group, period, profile) constraint skips the rows
     of a repeat. The UUID comes from the database.
     """
+    sql, params = _dossiers_insert(organization, profile_ids, **columns)
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} RETURNING profile_id, id", params)
+        return cursor.fetchall()
+
+
+def _dossiers_insert(
+    organization: Organization, profile_ids: Sequence[int], **columns: Any
+) -> tuple[str, list[Any]]:
     fields = [Dossier._meta.get_field(name) for name in ["organization", "status", *columns]]
     values = [organization.pk, Dossier.Status.OPEN, *columns.values()]
     params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
@@ -119,19 +208,25 @@ def _insert_dossiers(
         else "lower(hex(randomblob(16)))"  # SQLite keeps a UUID as 32 hex characters
     )
     names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {Dossier._meta.db_table} (uuid, profile_id, {names})
-            SELECT {random_uuid}, p.id, {", ".join(["%s"] * len(fields))}
-            FROM {Profile._meta.db_table} p
-            WHERE p.id IN ({", ".join(["%s"] * len(profile_ids))})
-            ON CONFLICT DO NOTHING
-            RETURNING profile_id, id
-            """,  # noqa: S608 - names come from the models, values are parameters
-            [*params, *profile_ids],
-        )
-        return cursor.fetchall()
+    sql = f"""
+        INSERT INTO {Dossier._meta.db_table} (uuid, profile_id, {names})
+        SELECT {random_uuid}, p.id, {", ".join(["%s"] * len(fields))}
+        FROM {Profile._meta.db_table} p
+        WHERE {_in("p.id", profile_ids)}
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608 - names come from the models, values are parameters
+    return sql, [*params, *_in_params(profile_ids)]
+
+
+def _in(column: str, values: Sequence[int]) -> str:
+    # One array parameter on PostgreSQL: planned once whatever the chunk's size.
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)"
+    return f"{column} IN ({', '.join(['%s'] * len(values))})"
+
+
+def _in_params(values: Sequence[int]) -> list[Any]:
+    return [list(values)] if connection.vendor == "postgresql" else list(values)
 
 
 def _insert_items(dossier_ids: list[int], fields: Sequence[DataField]) -> None:
@@ -142,26 +237,45 @@ def _insert_items(dossier_ids: list[int], fields: Sequence[DataField]) -> None:
     """
     if not dossier_ids or not fields:
         return
-    item, dossier, value = (model._meta.db_table for model in (DossierItem, Dossier, FieldValue))
+    ids = ", ".join(["%s"] * len(dossier_ids))
+    sql, params = _items_insert(
+        f"(SELECT id, organization_id, profile_id FROM {Dossier._meta.db_table}"  # noqa: S608
+        f" WHERE id IN ({ids}))",
+        dossier_ids,
+        fields,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _items_insert(
+    dossiers: str,
+    dossier_params: Sequence[Any],
+    fields: Sequence[DataField],
+    profile_ids: Sequence[int] | None = None,
+) -> tuple[str, list[Any]]:
+    """The items' INSERT … SELECT for the relation `dossiers` (SQL with columns id,
+    organization_id, profile_id, and its parameters). `profile_ids`, the dossiers' profiles
+    when the caller knows them, bounds the values read to theirs: without it PostgreSQL,
+    not knowing which profiles a CTE returns, hashes every value of the table, per chunk."""
+    item, value = (model._meta.db_table for model in (DossierItem, FieldValue))
     asked = " UNION ALL ".join(["SELECT %s AS field_id, %s AS position"] * len(fields))
     params: list[Any] = [p for position, f in enumerate(fields) for p in (f.pk, position)]
-    ids = ", ".join(["%s"] * len(dossier_ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {item} (organization_id, dossier_id, field_id, position, initial_value,
-                initial_document_id, answered, confirmed, review, rejection_reason, upload,
-                upload_name, upload_content_type)
-            SELECT d.organization_id, d.id, f.field_id, f.position, v.value, v.document_id,
-                FALSE, FALSE, '', '', '', '', ''
-            FROM {dossier} d
-            CROSS JOIN ({asked}) f
-            LEFT JOIN {value} v ON v.profile_id = d.profile_id AND v.field_id = f.field_id
-            WHERE d.id IN ({ids})
-            ON CONFLICT (dossier_id, field_id) DO NOTHING
-            """,  # noqa: S608 - table names come from the models, values are parameters
-            [*params, *dossier_ids],
-        )
+    sql = f"""
+        INSERT INTO {item} (organization_id, dossier_id, field_id, position, initial_value,
+            initial_document_id, answered, confirmed, review, rejection_reason, upload,
+            upload_name, upload_content_type)
+        SELECT d.organization_id, d.id, f.field_id, f.position, v.value, v.document_id,
+            FALSE, FALSE, '', '', '', '', ''
+        FROM {dossiers} d
+        CROSS JOIN ({asked}) f
+        LEFT JOIN {value} v ON v.profile_id = d.profile_id AND v.field_id = f.field_id
+            {"AND " + _in("v.profile_id", profile_ids) if profile_ids is not None else ""}
+        WHERE 1 = 1  -- SQLite reads an ON right after a join as the join's
+        ON CONFLICT (dossier_id, field_id) DO NOTHING
+    """  # noqa: S608 - table names come from the models, values are parameters
+    bound = _in_params(profile_ids) if profile_ids is not None else []
+    return sql, [*dossier_params, *params, *bound]
 
 
 def follow_supersession(dossier: Dossier) -> Dossier:

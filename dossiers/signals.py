@@ -6,6 +6,11 @@ rolls back with it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
 from django.dispatch import Signal
 
 # `organization_id`, `dossier_ids`: dossiers just opened and sent to their clients.
@@ -15,5 +20,27 @@ dossier_submitted = Signal()
 # `dossier`: staff (or an API key) approved every item.
 dossier_approved = Signal()
 # `organization_id`, `profile_ids`: requests of these profiles were opened, answered, decided,
-# expired or deleted (what the compliance overview reads).
+# expired or deleted (what the compliance overview reads); `opened`, when given, lists the
+# dossiers just opened that are all that changed.
 requests_changed = Signal()
+
+# What a receiver may read once per run of many `dossiers_sent` rather than once per chunk
+# (an organisation's webhook endpoints): a run's fan-out sends the signal per chunk, and with
+# no endpoint the look-up was a query per chunk for nothing. Keyed by the receiver.
+_run_memo: ContextVar[dict[Any, Any] | None] = ContextVar("dossiers_run_memo", default=None)
+
+
+@contextmanager
+def one_run() -> Iterator[None]:
+    """Around the chunks of one run: receivers may keep what they read until it ends (an
+    endpoint added meanwhile hears the next run)."""
+    token = _run_memo.set({})
+    try:
+        yield
+    finally:
+        _run_memo.reset(token)
+
+
+def run_memo() -> dict[Any, Any] | None:
+    """The current run's memo, or None outside a run (read afresh each time, then)."""
+    return _run_memo.get()

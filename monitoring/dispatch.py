@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import zoneinfo
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -13,16 +16,25 @@ from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
+from dossiers.signals import one_run
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
 from monitoring.signals import run_finished
+from organizations.models import Organization
 from profiles.models import DataField, Profile
 
 logger = logging.getLogger(__name__)
 
-CLAIM_LIMIT = 1000
+# A pass claims up to this many due groups. On PostgreSQL most are moved by one statement
+# computed in the database (`_dispatch_in_database`): a pass costs about what writing their
+# rows costs (docs/PERFORMANCE.md), so a morning's ten thousand go in one pass.
+CLAIM_LIMIT = 10000
 SWEEP = "monitoring.tasks.sweep_unfinished_runs"
+SWEEP_LIMIT = 1000
+
+# Claimed group: id, organisation, its time zone, start, count, unit, next index.
+Claimed = tuple[int, int, str, dt.date, int, str, int]
 
 
 def dispatch_due(
@@ -34,54 +46,193 @@ def dispatch_due(
     dispatcher at the same moment takes other groups or none, never the same ones; the
     unique (group, period) constraint makes a repeated run a no-op all the same. After
     downtime a group gets one run, for the latest missed period, with the others counted.
+
+    On PostgreSQL the common case (no period missed, no clock change near either due
+    moment) is claimed, recorded and moved by one statement; the rest of the claimed
+    groups, and every group on other databases, go through the same arithmetic in Python.
     """
     now = now or timezone.now()
     with scopes_disabled(), transaction.atomic():
-        # Plain rows, not model instances: a pass over a thousand due groups stays well
-        # under a second (docs/PERFORMANCE.md).
-        claimed = list(
-            UpdateGroup.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(is_active=True, next_run_at__lte=now)
-            .order_by("next_run_at")
-            .values_list(
-                "pk",
-                "organization_id",
-                "organization__time_zone",
-                "start_date",
-                "interval_count",
-                "interval_unit",
-                "next_index",
-            )[:limit]
-        )
-        if not claimed:
-            return []
-        runs, moves = [], []
-        for pk, org_id, tz_name, start, count, unit, next_index in claimed:
-            tz = ZoneInfo(tz_name)
-            latest = next_index
-            if schedule.due_at(schedule.occurrence(start, count, unit, next_index + 1), tz) <= now:
-                # Periods were missed (downtime): one run, for the latest of them.
-                latest = max(schedule.last_index_due(start, count, unit, tz, now) or 0, next_index)
-            period = schedule.occurrence(start, count, unit, latest)
-            following = schedule.occurrence(start, count, unit, latest + 1)
-            runs.append(
-                (org_id, pk, period, latest, latest - next_index, schedule.due_at(period, tz))
-            )
-            moves.append((latest + 1, schedule.due_at(following, tz), pk))
-        _record_runs(runs, now)
-        _move_groups(moves)
-        wanted = {(group_id, period) for _org, group_id, period, *_rest in runs}
-        run_ids = [
-            pk
-            for pk, group_id, period in UpdateRun.objects.filter(
-                group_id__in=[group_id for _org, group_id, *_rest in runs],
-                period__in={period for _org, _group, period, *_rest in runs},
-            ).values_list("pk", "group_id", "period")
-            if (group_id, period) in wanted
-        ]
-        if fan_out:
+        if connection.vendor == "postgresql":
+            run_ids, rest = _dispatch_in_database(now, limit)
+        else:
+            run_ids, rest = [], _claim(now, limit)
+        if rest:
+            run_ids += _dispatch_in_python(rest, now)
+        if run_ids and fan_out:
             transaction.on_commit(lambda: _enqueue_runs(run_ids))
     return run_ids
+
+
+def _claim(now: dt.datetime, limit: int) -> list[Claimed]:
+    return list(
+        UpdateGroup.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(is_active=True, next_run_at__lte=now)
+        .order_by("next_run_at")
+        .values_list(
+            "pk",
+            "organization_id",
+            "organization__time_zone",
+            "start_date",
+            "interval_count",
+            "interval_unit",
+            "next_index",
+        )[:limit]
+    )
+
+
+def plan(
+    start: dt.date, count: int, unit: str, next_index: int, tz: ZoneInfo, now: dt.datetime
+) -> tuple[int, int, dt.datetime, int, dt.datetime]:
+    """The step of a due group at `now`, by the reference arithmetic of monitoring.schedule:
+    (index of the period run, periods skipped, the period's due moment, the new next index,
+    the new next_run_at). The database's statement must agree with it, row for row."""
+    latest = next_index
+    if schedule.due_at(schedule.occurrence(start, count, unit, next_index + 1), tz) <= now:
+        # Periods were missed (downtime): one run, for the latest of them.
+        latest = max(schedule.last_index_due(start, count, unit, tz, now) or 0, next_index)
+    period = schedule.occurrence(start, count, unit, latest)
+    following = schedule.occurrence(start, count, unit, latest + 1)
+    return (
+        latest,
+        latest - next_index,
+        schedule.due_at(period, tz),
+        latest + 1,
+        schedule.due_at(following, tz),
+    )
+
+
+def _dispatch_in_python(claimed: list[Claimed], now: dt.datetime) -> list[int]:
+    runs, moves = [], []
+    for pk, org_id, tz_name, start, count, unit, next_index in claimed:
+        latest, skipped, due, following_index, following_due = plan(
+            start, count, unit, next_index, ZoneInfo(tz_name), now
+        )
+        period = schedule.occurrence(start, count, unit, latest)
+        runs.append((org_id, pk, period, latest, skipped, due))
+        moves.append((following_index, following_due, pk))
+    _record_runs(runs, now)
+    _move_groups(moves)
+    wanted = {(group_id, period) for _org, group_id, period, *_rest in runs}
+    return [
+        pk
+        for pk, group_id, period in UpdateRun.objects.filter(
+            group_id__in=[group_id for _org, group_id, *_rest in runs],
+            period__in={period for _org, _group, period, *_rest in runs},
+        ).values_list("pk", "group_id", "period")
+        if (group_id, period) in wanted
+    ]
+
+
+def _occurrence_sql(k: str) -> str:
+    """occurrence(start, count, unit, k) in SQL: PostgreSQL adds months and years the way
+    relativedelta does, clamping to the month's last day (31 January + 1 month = 29 February)."""
+    return (
+        "(c.start_date + CASE c.interval_unit"
+        f" WHEN 'days' THEN make_interval(days => c.interval_count * ({k}))"
+        f" WHEN 'weeks' THEN make_interval(weeks => c.interval_count * ({k}))"
+        f" WHEN 'months' THEN make_interval(months => c.interval_count * ({k}))"
+        f" WHEN 'years' THEN make_interval(years => c.interval_count * ({k})) END)::date"
+    )
+
+
+def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list[Claimed]]:
+    """Claims the due groups and, in the same statement, records and moves those of the
+    common case; returns their run ids and the claimed groups left to Python (periods
+    missed, a clock change near a due moment, a date past year 9999, a zone the database
+    does not know)."""
+    group, run, org = (
+        UpdateGroup._meta.db_table,
+        UpdateRun._meta.db_table,
+        Organization._meta.db_table,
+    )
+    # Local due times repeat across groups (one date, a handful of zones), so each distinct
+    # (zone, local time) is converted once: the conversions are most of the statement's work.
+    # A moment is "steady" when the zone's offset is the same a day before and a day after:
+    # then the local time exists exactly once and PostgreSQL's `AT TIME ZONE` finds the
+    # instant zoneinfo finds. Near a change (a gap, a repeated hour, a skipped day) they may
+    # pick different instants, so those rows are left to Python. The claim has locked the
+    # rows, so their ctid holds until commit: the update reaches each without an index scan.
+    sql = f"""
+        WITH claimed AS (
+            SELECT g.id, g.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
+                   g.interval_count, g.interval_unit, g.next_index
+            FROM {group} g JOIN {org} o ON o.id = g.organization_id
+            WHERE g.is_active AND g.next_run_at <= %(now)s
+            ORDER BY g.next_run_at
+            LIMIT %(limit)s
+            FOR UPDATE OF g SKIP LOCKED
+        ), dated AS (
+            SELECT c.*,
+                   {_occurrence_sql("c.next_index")} + %(run_time)s::time AS local_period,
+                   {_occurrence_sql("c.next_index + 1")} + %(run_time)s::time AS local_following
+            FROM claimed c
+        ), moments AS (
+            SELECT DISTINCT m.time_zone, m.local
+            FROM dated d CROSS JOIN LATERAL (
+                VALUES (d.time_zone, d.local_period), (d.time_zone, d.local_following)
+            ) AS m (time_zone, local)
+            WHERE m.time_zone = ANY(%(zones)s) AND m.local < '10000-01-01'
+        ), zoned AS (
+            SELECT m.*, z.due,
+                   (z.due - interval '1 day') AT TIME ZONE m.time_zone
+                       = m.local - interval '1 day'
+                   AND (z.due + interval '1 day') AT TIME ZONE m.time_zone
+                       = m.local + interval '1 day' AS steady
+            FROM moments m CROSS JOIN LATERAL (SELECT m.local AT TIME ZONE m.time_zone AS due) z
+        ), planned AS (
+            SELECT d.*, p.due, f.due AS following_due,
+                   coalesce(p.steady AND f.steady AND f.due > %(now)s, false) AS fast
+            FROM dated d
+            LEFT JOIN zoned p ON p.time_zone = d.time_zone AND p.local = d.local_period
+            LEFT JOIN zoned f ON f.time_zone = d.time_zone AND f.local = d.local_following
+        ), moved AS (
+            UPDATE {group} g SET next_index = p.next_index + 1, next_run_at = p.following_due
+            FROM planned p WHERE p.fast AND g.ctid = p.tid
+        ), recorded AS (
+            INSERT INTO {run} (organization_id, group_id, period, "index", skipped, due_at,
+                               created_at, dossiers_opened)
+            SELECT p.organization_id, p.id, p.local_period::date, p.next_index, 0, p.due,
+                   %(now)s, 0
+            FROM planned p WHERE p.fast
+            ON CONFLICT DO NOTHING
+            RETURNING id
+        )
+        SELECT NULL::bigint, p.id, p.organization_id, p.time_zone, p.start_date,
+               p.interval_count, p.interval_unit, p.next_index
+        FROM planned p WHERE NOT p.fast
+        UNION ALL
+        SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded
+        UNION ALL
+        SELECT r.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM {run} r JOIN planned p ON p.fast AND r.group_id = p.id
+            AND r.period = p.local_period::date
+    """  # noqa: S608 - names from the models
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                "now": now,
+                "limit": limit,
+                "zones": sorted(_zones_known_to_database()),
+                "run_time": schedule.RUN_TIME.isoformat(),
+            },
+        )
+        rows = cursor.fetchall()
+    # A run recorded before this pass is seen by the statement's snapshot; one it inserted is
+    # returned by its INSERT: each id comes once.
+    run_ids = [row[0] for row in rows if row[0] is not None]
+    return run_ids, [cast(Claimed, tuple(row[1:])) for row in rows if row[0] is None]
+
+
+@functools.cache
+def _zones_known_to_database() -> frozenset[str]:
+    """The organisations' zones (Python's) that PostgreSQL knows too: read once per process,
+    as listing them costs the database a walk of its zone files."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_timezone_names")
+        names = {name for (name,) in cursor.fetchall()}
+    return frozenset(names & zoneinfo.available_timezones())
 
 
 def _record_runs(runs: list[tuple], now: dt.datetime) -> None:
@@ -127,7 +278,7 @@ def _enqueue_runs(run_ids: list[int]) -> None:
         enqueue(open_run_dossiers, run_id, sweep=SWEEP)
 
 
-def sweep_unfinished_runs(now: dt.datetime | None = None, limit: int = CLAIM_LIMIT) -> list[int]:
+def sweep_unfinished_runs(now: dt.datetime | None = None, limit: int = SWEEP_LIMIT) -> list[int]:
     """Enqueues again the runs recorded but not finished a while after: their fan-out was
     lost (the broker down when the dispatcher committed, a task that failed for good).
     `open_run` is idempotent, so a run still in progress elsewhere costs a repeat, no harm.
@@ -159,7 +310,9 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
         return 0
     chunk_size = chunk_size or settings.MONITORING_CHUNK_SIZE
     group, organization = run.group, run.organization
-    with scope(organization=organization):
+    # one_run: receivers of the chunks' signals read what a run does not change (the
+    # organisation's webhook endpoints) once per run, not once per chunk.
+    with scope(organization=organization), one_run():
         fields = list(
             DataField.objects.filter(update_group=group, archived_at__isnull=True).order_by(
                 "position", "id"

@@ -177,21 +177,24 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
-    rows = followup.outstanding(group, run.period, status=status, query=query)
+    counts = followup.outcomes(group, [run.period])[run.period]
+    rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    # Each row's status as people read it, looked up once here rather than in the template.
+    labels = dict(Dossier.Status.choices)
+    page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
     return render(
         request,
         "monitoring/run_detail.html",
         {
             "group": group,
             "run": run,
-            "outcomes": followup.outcomes(group, [run.period])[run.period],
+            "outcomes": counts,
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
-            "labels": dict(Dossier.Status.choices),
         },
     )
 

@@ -7,12 +7,17 @@ import hashlib
 import logging
 import smtplib
 import time
-from collections.abc import Iterable
-from contextlib import nullcontext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, nullcontext
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
+from django.db import connection as django_connection
 from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
@@ -102,10 +107,84 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _render(rows: list[Message]) -> dict[int, EmailMessage | Exception | None]:
+    """Each row's e-mail, None if no longer needed, or the error its rendering raised.
+
+    Rows of one organisation whose kinds share a batch renderer are rendered together, in the
+    organisation's scope; a batch that fails is rendered again row by row, so that a bug in
+    one message's rendering costs that message only.
+    """
+    results: dict[int, EmailMessage | Exception | None] = {}
+    groups: dict[tuple[int | None, registry.BatchRenderer | None], list[Message]] = {}
+    for row in rows:
+        groups.setdefault((row.organization_id, registry.render_batch(row.kind)), []).append(row)
+    for (organization_id, render_batch), group in groups.items():
+        # A message of no organisation (a password reset) stays outside any tenant.
+        tenant = scope(organization=group[0].organization) if organization_id else nullcontext()
+        with tenant:
+            if render_batch is not None:
+                try:
+                    results.update(render_batch(group))
+                    continue
+                except Exception:
+                    logger.exception("Rendering a batch of %d messages failed", len(group))
+            for row in group:
+                try:
+                    results[row.pk] = registry.render(row)
+                except Exception as error:
+                    logger.exception(
+                        "Rendering outgoing message %s failed; the sweep %s retries it",
+                        row.pk,
+                        SWEEP,
+                    )
+                    results[row.pk] = error
+    return results
+
+
+@contextmanager
+def _commits_for_marks() -> Iterator[None]:
+    """Each message is marked sent the moment the server accepts it, so that a worker killed
+    mid-batch sends again at most the one message in flight. Those marks commit without
+    waiting for the disk (PostgreSQL's `synchronous_commit`): a commit that waits costs more
+    than sending the message. A killed worker loses none of them; only a crash of the database
+    itself within a fraction of a second of a mark could lose it, and the message would go
+    out once more, under the same Message-ID. The batch's closing statements commit as usual,
+    which makes every mark before them durable too."""
+    if django_connection.vendor != "postgresql":
+        yield
+        return
+    with django_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    try:
+        yield
+    finally:
+        with django_connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[str, str]) -> None:
+    """What Django's SMTP backend does for one message, except that it parses the sender's
+    address anew each time, which for "Organisation via Back office <…>" costs more than the
+    rest of the message: here it is parsed once per sender and batch."""
+    if not isinstance(connection, SMTPBackend) or connection.connection is None:
+        connection.send_messages([email])
+        return
+    encoding = email.encoding or settings.DEFAULT_CHARSET
+    if email.from_email not in senders:
+        senders[email.from_email] = sanitize_address(email.from_email, encoding)
+    # Django's MIME classes take the line ending that SMTP wants.
+    message: Any = email.message()
+    connection.connection.sendmail(
+        senders[email.from_email],
+        [sanitize_address(address, encoding) for address in email.recipients()],
+        message.as_bytes(linesep="\r\n"),
+    )
+
+
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
     rows = list(
         Message.objects.filter(pk__in=ids)
-        .select_related("organization", "dossier", "profile", "invitation")
+        .select_related("organization", "dossier", "profile", "invitation", *registry.related())
         .order_by("id")
     )
     connection = get_connection()
@@ -120,30 +199,28 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
         )
         claims.mark_retry(Message, [(r.pk, r.attempts) for r in rows], _describe(error), now)
         return 0
+    # Outcomes other than "sent" are written after the SMTP session, a statement each: a
+    # worker killed before writing them only leaves those rows to be tried again.
+    cancelled: list[int] = []
+    undeliverable: list[tuple[int, str]] = []
+    retry: list[tuple[Message, str]] = []
+    senders: dict[str, str] = {}
     sent = 0
     try:
-        for position, row in enumerate(rows):
-            # A message of no organisation (a password reset) stays outside any tenant.
-            tenant = scope(organization=row.organization) if row.organization_id else nullcontext()
-            with tenant:
-                try:
-                    email = registry.render(row)
-                except Exception as error:
-                    # A bug in one message's rendering costs that message only.
-                    logger.exception(
-                        "Rendering outgoing message %s failed; the sweep %s retries it",
-                        row.pk,
-                        SWEEP,
-                    )
-                    claims.mark_retry(Message, [(row.pk, row.attempts)], _describe(error), now)
+        emails = _render(rows)
+        with _commits_for_marks():
+            for position, row in enumerate(rows):
+                email = emails[row.pk]
+                if isinstance(email, Exception):
+                    retry.append((row, _describe(email)))
                     continue
                 if email is None:
-                    claims.mark_cancelled(Message, row.pk)
+                    cancelled.append(row.pk)
                     continue
                 email.to = [row.address]
                 email.extra_headers["Message-ID"] = message_id(row.key)
                 try:
-                    connection.send_messages([email])
+                    _deliver(connection, email, senders)
                 except Exception as error:
                     if _connection_lost(error):
                         # The server went away: this message and the rest of the batch wait.
@@ -154,13 +231,17 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                             len(rest),
                             SWEEP,
                         )
-                        claims.mark_retry(
-                            Message, [(r.pk, r.attempts) for r in rest], _describe(error), now
-                        )
+                        for later in rest:
+                            outcome = emails[later.pk]
+                            if outcome is None:
+                                cancelled.append(later.pk)
+                            else:
+                                cause = outcome if isinstance(outcome, Exception) else error
+                                retry.append((later, _describe(cause)))
                         break
                     if _permanent(error, row.address):
                         logger.info("Message %s undeliverable: %s", row.pk, _describe(error))
-                        claims.mark_undeliverable(Message, row.pk, _describe(error))
+                        undeliverable.append((row.pk, _describe(error)))
                     else:
                         logger.warning(
                             "Message %s not sent for now (%s); the sweep %s retries it",
@@ -168,7 +249,7 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                             _describe(error),
                             SWEEP,
                         )
-                        claims.mark_retry(Message, [(row.pk, row.attempts)], _describe(error), now)
+                        retry.append((row, _describe(error)))
                 else:
                     claims.mark_sent(Message, row.pk)
                     sent += 1
@@ -177,4 +258,11 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
             connection.close()
         except (OSError, smtplib.SMTPException):
             logger.debug("Closing the SMTP connection failed", exc_info=True)
+        claims.mark_cancelled(Message, cancelled)
+        for pk, refusal in undeliverable:
+            claims.mark_undeliverable(Message, pk, refusal)
+        for reason in {reason for _row, reason in retry}:
+            claims.mark_retry(
+                Message, [(r.pk, r.attempts) for r, why in retry if why == reason], reason, now
+            )
     return sent

@@ -2,11 +2,17 @@
 
 A renderer gets the row and returns the e-mail, or None when it is no longer needed (the
 dossier closed before its invitation went out). It runs in the row's organisation's scope.
+
+A kind sent in bulk also registers a batch renderer: it gets the rows of one batch of one
+organisation at once, so that what they need is read and written in a statement per batch
+rather than per message, and returns an e-mail (or None) per row. `related` names what the
+drain should load with each row (`select_related` paths), so that no renderer reads it row by
+row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from django.core.mail import EmailMessage
@@ -15,19 +21,42 @@ if TYPE_CHECKING:
     from outbox.models import Message
 
 Renderer = Callable[["Message"], EmailMessage | None]
+BatchRenderer = Callable[[Sequence["Message"]], dict[int, EmailMessage | None]]
 
 _renderers: dict[str, Renderer] = {}
+_batch_renderers: dict[str, BatchRenderer] = {}
 _labels: dict[str, str] = {}
+_related: dict[str, tuple[str, ...]] = {}
 
 
-def register(kind: str, render: Renderer, label: str) -> None:
+def register(
+    kind: str,
+    render: Renderer,
+    label: str,
+    *,
+    render_batch: BatchRenderer | None = None,
+    related: tuple[str, ...] = (),
+) -> None:
     """`label` (lazily translated) names the kind where staff see the message."""
     _renderers[kind] = render
     _labels[kind] = label
+    _related[kind] = related
+    if render_batch is not None:
+        _batch_renderers[kind] = render_batch
+    else:
+        _batch_renderers.pop(kind, None)
 
 
 def render(message: Message) -> EmailMessage | None:
     return _renderers[message.kind](message)
+
+
+def render_batch(kind: str) -> BatchRenderer | None:
+    return _batch_renderers.get(kind)
+
+
+def related() -> tuple[str, ...]:
+    return tuple(sorted({path for paths in _related.values() for path in paths}))
 
 
 def label(kind: str) -> str:

@@ -110,10 +110,15 @@ class Profile(models.Model):
         indexes = [
             models.Index(fields=["organization", "kind", "last_name", "first_name"]),
             models.Index(fields=["organization", "kind", "name"]),
-            # The compliance overview's order, contacts and companies together.
+            # The compliance overview's order, contacts and companies together; a run's
+            # outstanding list reads its rows in this order too (monitoring.followup).
             models.Index(
                 fields=["organization", "last_name", "name", "first_name", "id"],
                 name="profiles_in_overview_order",
+            ),
+            # The API's cursor pages, newest first (api.pagination.NewestFirst).
+            models.Index(
+                fields=["organization", "-created_at", "-id"], name="profile_newest_first"
             ),
         ]
         constraints = [

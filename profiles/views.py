@@ -16,7 +16,7 @@ from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
-from profiles import attention, fieldtypes
+from profiles import attention, fieldtypes, value_rows
 from profiles import audit as audit_actions
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
@@ -171,10 +171,10 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
         # Receivers answer {field id: note}; the stubs type a signal's answers as str.
         for field_id, note in (answer or {}).items():  # type: ignore[union-attr]
             notes.setdefault(field_id, []).append(note)
-    sections: dict[str, list[dict[str, Any]]] = {}
+    rows: dict[str, list[dict[str, Any]]] = {}
     for field in fields:
         value = values.get(field.pk)
-        sections.setdefault(field.section, []).append(
+        rows.setdefault(field.section, []).append(
             {
                 "field": field,
                 "value": value,
@@ -183,6 +183,8 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
                 "notes": notes.get(field.pk, []),
             }
         )
+    page = value_rows.page_of(org_slug, profile.uuid)
+    sections = {section: value_rows.rows_html(rows[section], page) for section in rows}
     representatives = (
         list(profile.contacts.filter(archived_at__isnull=True).order_by("last_name"))
         if profile.kind == Kind.COMPANY

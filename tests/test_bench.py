@@ -55,9 +55,12 @@ def test_a_small_benchmark_runs(tmp_path):
         "## 3. Pages",
         "## 4. The purge",
         "## 5. The e-mail pipeline",
+        "## 6. The compliance overview's CSV export",
+        "## 7. Scale-out",
     ):
         assert heading in result.stdout
     assert "fan-out 300" in result.stdout
+    assert "scale-out 2 worker(s)" in result.stdout
 
 
 def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
@@ -103,13 +106,23 @@ def fake_results() -> dict:
     return {
         "fan-out": [fan_out_row],
         "dispatcher": {
-            "groups": 1000,
-            "orgs": 100,
-            "due": 10,
-            "ours_seconds": 0.01,
-            "ours_queries": 4,
-            "beat_seconds": 1.0,
-            "beat_queries": 3,
+            "due_every": 100,
+            "ours": [
+                {
+                    "groups": groups,
+                    "orgs": groups // 100,
+                    "due": groups // 100,
+                    "missed": groups // 10000,
+                    "seconds": groups / 1e6,
+                    "queries": 1,
+                    "python_seconds": groups / 1e5,
+                    "python_queries": 4,
+                    "floor_seconds": groups / 2e6,
+                }
+                for groups in (1000, 10000)
+            ],
+            "interval": [{"tasks": n, "seconds": n / 1e4, "queries": 3} for n in (500, 1000)],
+            "crontab": [{"tasks": n, "seconds": n / 5e3, "queries": 4} for n in (500, 1000)],
         },
         "pages": fake_pages(),
         "email": [
@@ -133,6 +146,25 @@ def fake_results() -> dict:
                 "floor_rate": 4000.0,
             }
         ],
+        "scale-out": {
+            "runs": 10,
+            "profiles": 100,
+            "chunk": 2000,
+            "rows": [
+                {
+                    "workers": workers,
+                    "label": label,
+                    "seconds": 10.0 / workers,
+                    "rate": 100.0 * workers,
+                    "tasks": [10 // workers] * workers,
+                    "dossiers": 1000,
+                    "duplicates": 0,
+                    "invitations": 1000,
+                    "worker_cpu": 1.0,
+                }
+                for workers, label in ((1, "one"), (2, "two"))
+            ],
+        },
         "purge": {
             "n": 100,
             "uploads": 50,
@@ -148,7 +180,16 @@ def fake_pages() -> dict:
     from bench import run
 
     pages: dict = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
-    pages.update(seconds=10, profiles=1001, run_size=1001)
+    pages.update(
+        seconds=10,
+        profiles=1001,
+        run_size=1001,
+        profile_fields=112,
+        history=20,
+        history_fields=100,
+        dossier_count=2002,
+        submitters=300,
+    )
     pages["submit"]["submitted"] = 900
     return pages
 

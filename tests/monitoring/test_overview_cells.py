@@ -182,3 +182,23 @@ def test_cached_counts_follow_each_committed_write(org, kyc, django_capture_on_c
     with django_capture_on_commit_callbacks(execute=True), scope(organization=org):
         apply_values(kyc["bob"], [NewValue(kyc["address"], "2 Lane")], source=Source.STAFF)
     assert overview.counts(org.pk, overview.Filters(), today)["missing"] == 1
+
+
+def test_a_run_over_requests_already_running_keeps_the_cells_true(org, kyc):
+    ann, bob = kyc["ann"], kyc["bob"]
+    later = timezone.now() + dt.timedelta(days=200)
+    factories.dossier(org, ann, [kyc["address"]], expires_at=later)  # ends after the run's
+    reviewing = factories.dossier(org, bob, [kyc["job"]])
+    unanswered = factories.dossier(org, ann, [kyc["job"]])
+    with scopes_disabled():
+        Dossier.objects.filter(pk=reviewing.pk).update(status="to_review")
+        Dossier.objects.filter(pk=unanswered.pk).update(
+            status="expired", created_at=timezone.now() - dt.timedelta(days=40)
+        )
+    overview.refresh(org.pk)
+    assert _steady(org)[(ann.pk, "Job")] == "overdue"
+    open_run(dispatch_group_now(kyc["group"].pk, fan_out=False))
+    assert set(_steady(org).values()) == {"requested"}
+    rows = overview.page(org.pk, overview.Filters(), timezone.localdate(), offset=0, limit=50)
+    links = {(row["profile_id"], row["field_label"]): row["open_dossier"] for row in rows}
+    assert links[(bob.pk, "Job")] == str(reviewing.uuid)  # awaiting staff: still the link

@@ -91,3 +91,15 @@ def test_start_up_refuses_a_trusted_proxy_that_is_not_an_address(tmp_path):
     result = _run("check", TRUSTED_PROXIES="10.0.0.0/8,proxy.example.com", VAR_DIR=str(tmp_path))
     assert result.returncode != 0
     assert "TRUSTED_PROXIES" in result.stderr
+
+
+def test_sessions_are_cached_only_in_a_shared_cache(tmp_path):
+    """Cached in Redis, written through to the database; never in a per-process cache, where
+    a log-out in one worker would leave the session alive in the others."""
+    show = "from django.conf import settings; print(settings.SESSION_ENGINE)"
+    shared = _run(
+        "shell", "-v0", "-c", show, CACHE_URL="redis://127.0.0.1:6379/1", VAR_DIR=str(tmp_path)
+    )
+    local = _run("shell", "-v0", "-c", show, CACHE_URL="", VAR_DIR=str(tmp_path))
+    assert shared.stdout.strip() == "django.contrib.sessions.backends.cached_db", shared.stderr
+    assert local.stdout.strip() == "django.contrib.sessions.backends.db", local.stderr
