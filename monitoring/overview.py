@@ -576,15 +576,17 @@ def requests_opened(organization_id: int, dossier_ids: list[int]) -> None:
 
 def connect() -> None:
     """Wires every write that moves a status to `refresh` (from the AppConfig)."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_save
 
     from dossiers import signals as dossier_signals
     from profiles import signals as profile_signals
 
     post_save.connect(_profile_saved, sender=Profile, dispatch_uid="overview-profile")
     post_save.connect(_field_saved, sender=DataField, dispatch_uid="overview-field")
+    # Saves only: the product deletes values through `apply_values` (which says so) or with
+    # their profile, and a receiver on deletion would both slow bulk deletes (no fast path)
+    # and write cells for a profile in the middle of being deleted.
     post_save.connect(_value_saved, sender=FieldValue, dispatch_uid="overview-value")
-    post_delete.connect(_value_saved, sender=FieldValue, dispatch_uid="overview-value-gone")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="overview-values")
     for signal in (dossier_signals.dossier_submitted, dossier_signals.dossier_approved):
         signal.connect(_dossier_moved, dispatch_uid="overview-dossier")
