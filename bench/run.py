@@ -1733,7 +1733,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from django.db import connection
 
         saved = json.loads(args.report_from.read_text())
-        write_report(saved["results"], connection.vendor, saved["small"])
+        # What the runs shared the machine with, said by whoever gathered them.
+        write_report(
+            saved["results"], connection.vendor, saved["small"], saved.get("conditions", "")
+        )
         return saved["results"]
     check_prerequisites(sections)
     from django.db import connection
@@ -2050,11 +2053,15 @@ def render_pages(pages: dict) -> list[str]:
     return lines
 
 
-def write_report(results: dict[str, Any], vendor: str, small: bool = False) -> None:
-    (ROOT / "docs" / "PERFORMANCE.md").write_text(report_text(results, vendor, small))
+def write_report(
+    results: dict[str, Any], vendor: str, small: bool = False, conditions: str = ""
+) -> None:
+    (ROOT / "docs" / "PERFORMANCE.md").write_text(report_text(results, vendor, small, conditions))
 
 
-def report_text(results: dict[str, Any], vendor: str, small: bool = False) -> str:
+def report_text(
+    results: dict[str, Any], vendor: str, small: bool = False, conditions: str = ""
+) -> str:
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -2071,8 +2078,16 @@ def report_text(results: dict[str, Any], vendor: str, small: bool = False) -> st
     lines = [
         "# Performance",
         "",
-        "Measured by `bench/run.py` in one run; every figure is a ratio to something measured in",
-        "the same run, since absolute times drift from one machine to the next. Reproduce with:",
+        (
+            "Measured by `bench/run.py`, each section in a run of its own (`--section NAME"
+            " --save FILE`, the figures gathered by `--report-from`); every figure is a ratio"
+            " to something measured in the same section's run, since absolute times drift"
+            " from one machine to the next. " + conditions + " Reproduce with:"
+            if conditions
+            else "Measured by `bench/run.py` in one run; every figure is a ratio to something"
+            " measured in the same run, since absolute times drift from one machine to the"
+            " next. Reproduce with:"
+        ),
         "",
         "```sh",
         "make bench" + (" ARGS=--small" if small else ""),
@@ -2215,7 +2230,16 @@ def notes(results: dict[str, Any]) -> str:
         worst = min(row["ours_rate"] / row["floor_rate"] for row in email)
         per = email[-1]["ours_queries"] / email[-1]["n"]
         growth = email[-1]["ours_memory"] - email[0]["ours_memory"]
+        largest = email[-1]["n"]
         lines += [
+            (
+                f"- **E-mail at 100,000: not measured here.** The largest run is {largest:,}"
+                " messages: a run of 100,000 (sent, sent again for memory, then the floor) at"
+                " this machine's load would have taken over an hour; the full run,"
+                " `make bench SECTION=email`, takes it."
+                if largest < 100_000
+                else ""
+            ),
             f"- **E-mail: {_verdict(worst >= 0.5)}** (≥ ½ of the floor; {worst:.2f} at worst;"
             f" memory {_verdict(growth < 5)}, {growth:+.1f} MB). A batch reads and writes in"
             " a constant number of statements (the claim, the rows with what rendering reads,"
