@@ -2138,7 +2138,13 @@ def notes(results: dict[str, Any]) -> str:
             " still committed on its own, so a worker killed half-way keeps what it"
             " finished and a repeat completes the rest; the page size stays at 2,000, the"
             " per-page cost beyond the rows (planning, the page of ids, the commit) being a"
-            " few per cent of a page.",
+            " few per cent of a page. Beyond the floor's rows a page also moves the compliance"
+            " overview's cells its new requests ask for (`monitoring.overview.requests_opened`,"
+            " one `UPDATE` of ten cells a profile here; recomputing them instead was most of a"
+            " page's time). Plans: write the cells' change in the page's one statement as a"
+            " further data-modifying CTE, and give the floor the same cells so that it compares"
+            " like with like again; measure on a machine of its own before reading the 1,000,000"
+            " rate as a trend.",
         ]
     if dispatcher := results.get("dispatcher"):
         largest = dispatcher["ours"][-1]
@@ -2216,7 +2222,13 @@ def notes(results: dict[str, Any]) -> str:
                 ": most of its requests outlasted wrk's 2-second timeout, hence no latency figures."
                 if pages["overview"]["p50"] == 0
                 else "."
-            ),
+            )
+            + " Plans for what is left: the follow-up's counts and the dossier list's total"
+            " kept as counters updated with each status change (or cached under a version, as"
+            " the overview's counts are), the settings forms rendered without a template per"
+            " field, and the submit's queries batched per item; then a run on a quiet machine,"
+            " since under this load each page's Python time weighs several times the"
+            " ceiling's.",
         ]
     if purge := results.get("purge"):
         lines += [
@@ -2224,7 +2236,8 @@ def notes(results: dict[str, Any]) -> str:
             f" {purge['memory']:.1f} MB at {purge['n']:,} dossiers). Batches of 500 dossiers"
             " in one transaction each, with their audit records; files are deleted after each"
             " batch commits, one call per file on local disk, one request per 1,000 keys on"
-            " S3.",
+            " S3. Each batch also recomputes the overview's cells of its dossiers' profiles,"
+            " since a purged request no longer counts as the latest one asked.",
         ]
     if email := results.get("email"):
         worst = min(row["ours_rate"] / row["floor_rate"] for row in email)
@@ -2251,7 +2264,10 @@ def notes(results: dict[str, Any]) -> str:
             " is rendered and put in MIME form once per batch; each copy fills in the name and"
             " the link. What separates it from the floor is per message: the mark's round trip"
             " to PostgreSQL and the Python that fills in, addresses and hands over each copy,"
-            " on the same 2 cores as PostgreSQL and the sink.",
+            " on the same 2 cores as PostgreSQL and the sink. Plan: send the marks through"
+            " psycopg's pipeline mode so that each one's round trip overlaps the next"
+            " message's SMTP exchange instead of following it, keeping the at-most-one resend"
+            " of a killed worker.",
         ]
     if export := results.get("export"):
         worst = min(row["ours_rate"] / row["floor_rate"] for row in export)
