@@ -534,12 +534,12 @@ def _requests_changed(
     **kwargs: Any,
 ) -> None:
     if opened is not None and connection.vendor == "postgresql":
-        requests_opened(organization_id, opened)
+        requests_opened(organization_id, opened, list(profile_ids))
     else:
         refresh(organization_id, profile_ids=profile_ids)
 
 
-def requests_opened(organization_id: int, dossier_ids: list[int]) -> None:
+def requests_opened(organization_id: int, dossier_ids: list[int], profile_ids: list[int]) -> None:
     """The cells that dossiers just opened ask for: one UPDATE rather than a recomputation.
 
     A new request is pending and the latest for each field it asks, so its cells are
@@ -565,11 +565,13 @@ def requests_opened(organization_id: int, dossier_ids: list[int]) -> None:
             FROM (
                 SELECT d.profile_id, i.field_id, d.uuid, d.expires_at
                 FROM {d} d JOIN {i} i ON i.dossier_id = d.id
-                WHERE d.id = ANY(%s)
+                WHERE d.id = ANY(%s) AND i.dossier_id = ANY(%s)
             ) n
+            -- Each side bounded to the page by its own array: without statistics the
+            -- planner otherwise joins every cell of the organisation with every item.
             WHERE c.profile_id = n.profile_id AND c.field_id = n.field_id
-                AND c.organization_id = %s""",  # noqa: S608
-            [list(dossier_ids), organization_id],
+                AND c.organization_id = %s AND c.profile_id = ANY(%s)""",  # noqa: S608
+            [list(dossier_ids), list(dossier_ids), organization_id, list(profile_ids)],
         )
     transaction.on_commit(partial(_moved, organization_id))
 
