@@ -64,20 +64,23 @@ def dispatch_due(
     return run_ids
 
 
+# What a step of a group's schedule reads: the scheduled pass and "Send now" alike.
+SCHEDULE_COLUMNS = (
+    "organization_id",
+    "organization__time_zone",
+    "start_date",
+    "interval_count",
+    "interval_unit",
+    "next_index",
+)
+
+
 def _claim(now: dt.datetime, limit: int) -> list[Claimed]:
     return list(
         UpdateGroup.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(is_active=True, next_run_at__lte=now)
         .order_by("next_run_at")
-        .values_list(
-            "pk",
-            "organization_id",
-            "organization__time_zone",
-            "start_date",
-            "interval_count",
-            "interval_unit",
-            "next_index",
-        )[:limit]
+        .values_list("pk", *SCHEDULE_COLUMNS)[:limit]
     )
 
 
@@ -385,14 +388,7 @@ def dispatch_group_now(
         row = (
             UpdateGroup.objects.select_for_update(of=("self",))
             .filter(pk=group_id, is_active=True)
-            .values_list(
-                "organization_id",
-                "organization__time_zone",
-                "start_date",
-                "interval_count",
-                "interval_unit",
-                "next_index",
-            )
+            .values_list(*SCHEDULE_COLUMNS)
             .first()
         )
         if row is None:
