@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import smtplib
 import time
 from collections.abc import Iterable, Iterator
@@ -162,6 +163,23 @@ def _commits_for_marks() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
+# A plain address (a dot-atom local part at an ASCII domain) that Django's sanitize_address
+# gives back unchanged; anything else goes through it.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def recipient(address: str, encoding: str) -> str:
+    """What Django's sanitize_address makes of `address`, without its header parser for the
+    plain addresses nearly every message goes to (that parse cost a sixth of the worker's
+    time per message)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return sanitize_address(address, encoding)
+
+
 def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[str, str]) -> None:
     """What Django's SMTP backend does for one message, except that it parses the sender's
     address anew each time, which for "Organisation via Back office <…>" costs more than the
@@ -176,7 +194,7 @@ def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[st
     message: Any = email.message()
     connection.connection.sendmail(
         senders[email.from_email],
-        [sanitize_address(address, encoding) for address in email.recipients()],
+        [recipient(address, encoding) for address in email.recipients()],
         message.as_bytes(linesep="\r\n"),
     )
 
