@@ -169,7 +169,11 @@ class UpdateRun(models.Model):
     """One period of one group: recorded once, whatever retries or dispatchers do."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
-    group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="runs")
+    # No index of its own: one_run_per_group_period starts with it, and each index is one
+    # more write for every run the dispatcher records.
+    group = models.ForeignKey(
+        UpdateGroup, on_delete=models.CASCADE, related_name="runs", db_index=False
+    )
     period = models.DateField(_("period"))
     index = models.PositiveIntegerField()
     skipped = models.PositiveIntegerField(
