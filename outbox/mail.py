@@ -163,11 +163,11 @@ def _commits_for_marks() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
-# A plain address (a dot-atom local part at an ASCII domain) that Django's sanitize_address
-# gives back unchanged; anything else goes through it.
+# A plain address (a dot-atom local part at an ASCII domain of labels IDNA accepts) that
+# Django's sanitize_address gives back unchanged; anything else goes through it.
 _PLAIN_ADDRESS = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+    r"@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*"
 )
 
 
@@ -175,7 +175,8 @@ def recipient(address: str, encoding: str) -> str:
     """What Django's sanitize_address makes of `address`, without its header parser for the
     plain addresses nearly every message goes to (that parse cost a sixth of the worker's
     time per message)."""
-    if _PLAIN_ADDRESS.fullmatch(address):
+    # "=?" may open an encoded word, which the parser decodes.
+    if "=?" not in address and _PLAIN_ADDRESS.fullmatch(address):
         return address
     return sanitize_address(address, encoding)
 
