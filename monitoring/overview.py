@@ -553,7 +553,12 @@ def requests_opened(organization_id: int, dossier_ids: list[int], profile_ids: l
     d, i = Dossier._meta.db_table, DossierItem._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""UPDATE {c} c SET
+            f"""WITH n AS MATERIALIZED (
+                SELECT d.profile_id, i.field_id, d.uuid, d.expires_at
+                FROM {d} d JOIN {i} i ON i.dossier_id = d.id
+                WHERE d.id = ANY(%s) AND i.dossier_id = ANY(%s)
+            )
+            UPDATE {c} c SET
                 overdue_dossier = NULL,
                 requested_dossier = CASE
                     WHEN c.requested_dossier IS NOT NULL
@@ -562,13 +567,11 @@ def requests_opened(organization_id: int, dossier_ids: list[int], profile_ids: l
                 requested_until = CASE
                     WHEN c.requested_dossier IS NOT NULL AND c.requested_until IS NULL
                     THEN NULL ELSE GREATEST(c.requested_until, n.expires_at) END
-            FROM (
-                SELECT d.profile_id, i.field_id, d.uuid, d.expires_at
-                FROM {d} d JOIN {i} i ON i.dossier_id = d.id
-                WHERE d.id = ANY(%s) AND i.dossier_id = ANY(%s)
-            ) n
-            -- Each side bounded to the page by its own array: without statistics the
-            -- planner otherwise joins every cell of the organisation with every item.
+            FROM n
+            -- The page's items are gathered first (MATERIALIZED), each side bounded to the
+            -- page by its own array: without statistics, or with those of tables just
+            -- emptied, the planner otherwise reads every item of a field for each cell, or
+            -- joins every cell of the organisation with every item.
             WHERE c.profile_id = n.profile_id AND c.field_id = n.field_id
                 AND c.organization_id = %s AND c.profile_id = ANY(%s)""",  # noqa: S608
             [list(dossier_ids), list(dossier_ids), organization_id, list(profile_ids)],
