@@ -194,6 +194,7 @@ def naive_fan_out(org: Any, run: Any, fields: list[Any], limit: int) -> int:
     """What a user writes first: one profile at a time, one ORM create per row."""
     from dossiers.models import Dossier, DossierItem
     from dossiers.opening import update_dossier_expiry
+    from monitoring import overview
     from profiles.models import FieldValue, Profile
 
     created = 0
@@ -218,6 +219,8 @@ def naive_fan_out(org: Any, run: Any, fields: list[Any], limit: int) -> int:
                 initial_value=value.value if value else None,
                 initial_document_id=value.document_id if value else None,
             )
+        # As every other write of the product keeps them: the profile's cells recomputed.
+        overview.refresh(org.pk, profile_ids=[profile.pk])
         created += 1
     return created
 
@@ -1806,9 +1809,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for name in sections:
             results[name] = runners[name]()
             print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
+            if args.save:  # after each section, so that a run stopped half-way keeps them
+                saved = {"results": results, "small": small}
+                args.save.write_text(json.dumps(saved, default=str))
     shutil.rmtree(media, ignore_errors=True)
-    if args.save:
-        args.save.write_text(json.dumps({"results": results, "small": small}, default=str))
     if not args.no_write and sections == SECTIONS:
         write_report(results, connection.vendor, small)
     return results
@@ -1827,7 +1831,9 @@ def render_fan_out(fan_out: list[dict]) -> list[str]:
         " values, each recipient's invitation in the outbox (`INSERT INTO {table}`, from"
         " `dossiers.messages.link_messages_insert`) and the closing of the dossiers they"
         " supersede (`superseded AS (`). The naive way is a loop of ORM creates, one profile"
-        " at a time (a dossier, a prefill query, four items), timed on the first"
+        " at a time (a dossier, a prefill query, four items, then the profile's overview"
+        " cells recomputed by `monitoring.overview.refresh`, as the product's other writes"
+        " keep them), timed on the first"
         f" {fan_out[0]['naive_sample']:,} profiles or fewer, without the invitations. The"
         " floor writes the same rows as ours, the dossiers, their items and one invitation"
         " each in the outbox, in three hand-written `INSERT … SELECT` statements over all the"
