@@ -2156,6 +2156,9 @@ def notes(results: dict[str, Any]) -> str:
         growth = fan_out[-1]["ours_memory"] - fan_out[0]["ours_memory"]
         below = fan_out[-2] if len(fan_out) > 1 else fan_out[-1]
         kept = fan_out[-1]["ours_rate"] / below["ours_rate"]
+        by_size = ", ".join(
+            f"{row['ours_rate'] / row['floor_rate']:.2f} at {row['n']:,}" for row in fan_out
+        )
         lines += [
             f"- **Fan-out: {_verdict(worst >= 0.85)}** (≥ 0.85 of the floor at every size;"
             f" {worst:.2f} at worst; rate at {fan_out[-1]['n']:,} within 20 % of"
@@ -2183,7 +2186,20 @@ def notes(results: dict[str, Any]) -> str:
             " a page. A page also moves the compliance overview's cells its new requests ask for"
             " (`monitoring.overview.requests_opened`, one `UPDATE` of four cells a profile here, a"
             " statement of its own since the dossiers app does not know the overview's table;"
-            " recomputing them instead was most of a page's time).",
+            " recomputing them instead was most of a page's time). Its items are gathered first"
+            " (`MATERIALIZED`): on tables just emptied or never analysed, as a first run on a"
+            " new database finds them, PostgreSQL otherwise read every item of a field for each"
+            f" cell, 0.35 s for a page of 1,000. By size, ours ÷ floor reads {by_size}. The"
+            " floor writes a whole run in one transaction, whose commit checks every deferred"
+            " foreign key at once and whose cells' `UPDATE` joins the whole run; ours pays a"
+            " fixed share per run besides its pages (the run's row read and finished with the"
+            " count of its dossiers, the endpoints' look-up, the page of ids past the last"
+            " page), which weighs most on a run of one page. Plan: for a run that fits in one"
+            f" page, the run's bookkeeping in the page's transaction. At {fan_out[-1]['n']:,}"
+            f" profiles ours runs at {kept:.2f} of its rate at {below['n']:,}, and the floor at"
+            f" {fan_out[-1]['floor_rate'] / below['floor_rate']:.2f} of its own: what slows is"
+            " the database's work on tables ten times larger (the overview's cells among them),"
+            " which the floor's single transaction feels more than ours.",
         ]
     if dispatcher := results.get("dispatcher"):
         largest = dispatcher["ours"][-1]
@@ -2202,21 +2218,20 @@ def notes(results: dict[str, Any]) -> str:
             f" {speedup:.1f} times faster than the same groups through Python, and"
             f" {floor:.2f} times the database's floor, two statements that only write the same"
             " rows. What is left is that writing: a new version of each moved group (its"
-            " `next_run_at` is indexed, so the update cannot be HOT and each of the group"
-            " table's five indexes takes an entry, on pages spread across the table) and an"
-            " inserted run with its four indexes (its own index on the group is gone, as the"
-            " unique (group, period) index covers it) and two foreign keys checked at commit."
-            " Explained at 1,000,000 groups, the `UPDATE` of the groups is about 60 % of the"
-            " statement, and passes vary by half from one to the next (0.37 to 0.69 s in one"
-            " profile) with what PostgreSQL's buffers hold of a 300 MB table. Beat's load is"
-            " Python alone: on a loaded machine it slowed more than our pass did (110 times"
-            " ours under a load average of 5 to 10, in the previous report). Catch-up rows and"
-            " rows near a clock change still cost a Python step each; they are rare by"
-            " construction. Plan, for the floor itself: keep a group's `next_run_at` and"
-            " `next_index` in a narrow table of their own (a key and the due index, small"
-            " enough to stay in memory), so that a pass rewrites a few narrow rows instead of"
-            " wide ones with five indexes. Beat's load grows with every task it keeps, due or"
-            " not; the pass with the groups due.",
+            " `next_run_at` is indexed, so the update cannot be HOT and each of the group table's"
+            " five indexes takes an entry, on pages spread across the table) and an inserted run"
+            " with its four indexes (its own index on the group is gone, as the unique (group,"
+            " period) index covers it) and two foreign keys checked at commit. Explained at"
+            " 1,000,000 groups, the `UPDATE` of the groups is about 60 % of the statement, and"
+            " passes vary by half from one to the next (0.37 to 0.69 s in one profile) with what"
+            " PostgreSQL's buffers hold of a 300 MB table. Beat's load is Python alone: on a loaded"
+            " machine it slowed more than our pass did (110 times ours under a load average of 5 to"
+            " 10, in the report of 29 November 2026). Catch-up rows and rows near a clock change"
+            " still cost a Python step each; they are rare by construction. Plan, for the floor"
+            " itself: keep a group's `next_run_at` and `next_index` in a narrow table of their own"
+            " (a key and the due index, small enough to stay in memory), so that a pass rewrites a"
+            " few narrow rows instead of wide ones with five indexes. Beat's load grows with every"
+            " task it keeps, due or not; the pass with the groups due.",
         ]
     if pages := results.get("pages"):
         below = [
@@ -2316,11 +2331,14 @@ def notes(results: dict[str, Any]) -> str:
             " overlapping the next message's preparation and committed before that message"
             " leaves, changed nothing measurable and were left out; overlapping a mark with the"
             " next SMTP exchange instead would let a killed worker send two messages again, not"
-            " one. Plan: lighter writes per message. The claim and the mark each write a new"
-            " version of the message into all nine of the outbox's indexes (its status and"
-            " next attempt are in partial indexes, so neither update is HOT): drop the"
-            " `varchar_pattern_ops` index Django adds beside a unique `CharField`, which no"
-            " query uses, and make the invitation's index partial.",
+            " one. Each message is written three times, queued, claimed and marked, each time"
+            " into every one of the outbox's indexes (its status and next attempt are in"
+            " partial indexes, so neither update is HOT); this round took two of nine away,"
+            " the `varchar_pattern_ops` index Django adds beside a unique `CharField`, which"
+            " no query used, and the invitation's index on the many rows that are not"
+            " invitations. Plan: a claim that does not rewrite the message (the lease kept in"
+            " a narrow table of its own), and the sink and PostgreSQL on cores of their own,"
+            " where the three would overlap instead of taking turns.",
         ]
     if export := results.get("export"):
         worst = min(row["ours_rate"] / row["floor_rate"] for row in export)
