@@ -2122,10 +2122,10 @@ def report_text(
         "# Performance",
         "",
         (
-            "Measured by `bench/run.py`, each section in a run of its own (`--section NAME"
-            " --save FILE`, the figures gathered by `--report-from`); every figure is a ratio"
-            " to something measured in the same section's run, since absolute times drift"
-            " from one machine to the next. " + conditions + " Reproduce with:"
+            "Measured by `bench/run.py` in separate runs (`--section NAME --save FILE`, the"
+            " figures gathered by `--report-from`); every figure is a ratio to something"
+            " measured in the same section's run, since absolute times drift from one machine"
+            " to the next. " + conditions + " Reproduce with:"
             if conditions
             else "Measured by `bench/run.py` in one run; every figure is a ratio to something"
             " measured in the same run, since absolute times drift from one machine to the"
