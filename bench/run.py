@@ -2337,8 +2337,9 @@ def notes(results: dict[str, Any]) -> str:
             " the `varchar_pattern_ops` index Django adds beside a unique `CharField`, which"
             " no query used, and the invitation's index on the many rows that are not"
             " invitations. Plan: a claim that does not rewrite the message (the lease kept in"
-            " a narrow table of its own), and the sink and PostgreSQL on cores of their own,"
-            " where the three would overlap instead of taking turns.",
+            " a narrow table of its own); beyond one worker's turns, drain workers side by side"
+            " (the claim skips locked rows), whose turns interleave where there are cores for"
+            " them.",
         ]
     if export := results.get("export"):
         worst = min(row["ours_rate"] / row["floor_rate"] for row in export)
