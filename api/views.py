@@ -234,7 +234,10 @@ class ProfileViewSet(
             payload.is_valid(raise_exception=True)
             apply_values(
                 profile,
-                [NewValue(v["field"], v["value"]) for v in payload.validated_data["values"]],
+                [
+                    NewValue(v["field"], v["value"], remove=v["value"] is None)
+                    for v in payload.validated_data["values"]
+                ],
                 source=Source.API,
                 api_key=self.key,
             )

@@ -81,6 +81,7 @@ def write_back(
                     item.answer,
                     item.written_document,
                     confirmed=item.confirmed and not item.value_changed,
+                    remove=item.answer is None and item.written_document is None,
                 )
                 for item in authored
                 if item.written_document is not None or item.confirmed or item.value_changed

@@ -38,6 +38,23 @@ class NewValue:
     document: Document | None = None
     # The client said the value as asked is still correct.
     confirmed: bool = False
+    # A value is removed only when someone said so: None without this is refused, so an
+    # absent or emptied input can never erase what is on file, whatever the door.
+    remove: bool = False
+
+    def __post_init__(self) -> None:
+        if self.value is None and not self.remove:
+            raise ImplicitRemoval(self.field)
+        if self.remove and self.value is not None:
+            raise ValueError("a removal carries no value")
+
+
+class ImplicitRemoval(ValueError):
+    """A door passed an empty value without an explicit "remove this value"."""
+
+    def __init__(self, field: DataField) -> None:
+        super().__init__(f"no value for {field.pk}: a removal must be explicit (remove=True)")
+        self.field = field
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django_scopes import scopes_disabled
 
 from profiles.models import FieldValue, FieldValueHistory
+from profiles.services import NewValue, apply_values
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +183,19 @@ def test_the_profile_page_shows_expiry_badges(owner_client, org, owner):
         )
     response = owner_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/")
     assert "Expired on" in response.text
+
+
+def test_an_empty_value_is_never_a_removal_unless_said_so(org) -> None:
+    """The last line of defence behind every door: None alone is refused before any write."""
+    from profiles.services import ImplicitRemoval
+
+    field = factories.field(org, "text", label="Employer")
+    profile = factories.contact(org)
+    with scopes_disabled():
+        apply_values(profile, [NewValue(field, "Old employer")], source="staff")
+        with pytest.raises(ImplicitRemoval):
+            apply_values(profile, [NewValue(field, None)], source="staff")
+        assert FieldValue.objects.get(profile=profile, field=field).value == "Old employer"
+        rows = apply_values(profile, [NewValue(field, None, remove=True)], source="staff")
+        assert [(r.old_value, r.new_value) for r in rows] == [("Old employer", None)]
+        assert not FieldValue.objects.filter(profile=profile, field=field).exists()

@@ -83,7 +83,7 @@ def test_a_fields_type_cannot_change_while_its_history_holds_values(owner_client
     profile = factories.contact(org)
     with scopes_disabled():
         apply_values(profile, [NewValue(field, "12")], source="staff")
-        apply_values(profile, [NewValue(field, None)], source="staff")  # cleared: history only
+        apply_values(profile, [NewValue(field, None, remove=True)], source="staff")  # history only
     _change_type(owner_client, org, field, "date")
     with scopes_disabled():
         assert DataField.objects.get(pk=field.pk).type == "number"
