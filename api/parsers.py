@@ -9,16 +9,20 @@ from rest_framework import exceptions, parsers
 
 
 class JSONParser(parsers.JSONParser):
-    """Refuses a body holding a lone surrogate (\\ud800), as I-JSON does.
+    """Refuses, as a parse error, what Python's json reads but nothing after it can bear.
 
-    Python's json reads one into a str that no database column or UTF-8 response can hold:
-    stored, or echoed back in an error message, it would answer 500.
+    A lone surrogate (\\ud800, refused by I-JSON) becomes a str that no database column or
+    UTF-8 response can hold: stored, or echoed back in an error message, it answered 500.
+    Arrays nested thousands deep exhaust the parser's recursion, which DRF does not catch.
     """
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
         try:
+            data = super().parse(stream, media_type, parser_context)
+            # Written back as the database and the response will write it.
             json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except RecursionError:
+            raise exceptions.ParseError("JSON parse error - nested too deep.") from None
         except UnicodeEncodeError:
             raise exceptions.ParseError(
                 "JSON parse error - a string holds a lone surrogate: not Unicode text."

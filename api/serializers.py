@@ -111,6 +111,9 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
             return data[name] if name in data else getattr(instance, name, None)
 
         errors: dict[str, list[Any]] = {}
+        if isinstance(self.initial_data, dict) and "values" in self.initial_data:
+            # Left to DRF, an unknown key is ignored: the client would believe them saved.
+            errors["values"] = [_("A profile's values are set with PATCH …/values/.")]
         other = COMPANY_ONLY if kind == Kind.CONTACT else CONTACT_ONLY
         for name in other:
             if data.get(name):

@@ -135,6 +135,7 @@ PROFILE_WRITES = ["create", "update", "partial_update"]
 
 # Errors raised by our own rules, declared so that the schema lists their codes.
 @extend_validation_errors(["invalid"], field_name="kind", actions=PROFILE_WRITES)
+@extend_validation_errors(["invalid"], field_name="values", actions=PROFILE_WRITES)
 @extend_validation_errors(
     ["invalid", "required", "null", "not_a_list", "empty", "max_length"],
     field_name="values",

@@ -352,6 +352,20 @@ def test_a_lone_surrogate_is_refused_before_it_reaches_a_field(api, org, text):
     assert _on_file(profile, field) is None
 
 
+@pytest.mark.parametrize("depth", [900, 990, 100_000])
+def test_json_nested_deep_is_a_400_not_a_500(api, org, depth):
+    """100,000 deep exhausted the parser's recursion, which DRF does not catch: a 500."""
+    field = _field(org, "text")
+    profile = factories.contact(org)
+    deep = "[" * depth + "]" * depth
+    response = api.patch(
+        f"/api/v1/profiles/{profile.uuid}/values/",
+        f'{{"values": [{{"field": "{field.uuid}", "value": {deep}}}]}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+
+
 def test_an_empty_document_is_refused_on_its_file(api, org):
     proof = _field(org, "document", accepted_types=["pdf"])
     profile = factories.contact(org)
@@ -485,3 +499,27 @@ def test_a_value_on_file_changes_only_to_a_valid_value_or_by_null(api, org, writ
             assert (row.source, row.api_key_id, row.field_id) == ("api", write_key[0].pk, field.pk)
 
     check()
+
+
+def test_a_profiles_create_and_change_refuse_values_rather_than_drop_them(api, org):
+    """The identity endpoints take no values: sent there, they were silently ignored."""
+    field = _field(org, "text")
+    values = [{"field": str(field.uuid), "value": "Old employer"}]
+    identity = {"kind": "contact", "last_name": "Doe", "email": "j@example.com"}
+    response = api.post(
+        "/api/v1/profiles/",
+        json.dumps({**identity, "values": values}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert set(_errors(response)) == {"values"}
+    profile = factories.contact(org)
+    for method in ("put", "patch"):
+        response = getattr(api, method)(
+            f"/api/v1/profiles/{profile.uuid}/",
+            json.dumps({**identity, "values": values}),
+            content_type="application/json",
+        )
+        assert response.status_code == 400
+        assert set(_errors(response)) == {"values"}
+    assert _on_file(profile, field) is None
