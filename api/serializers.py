@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -16,7 +18,7 @@ from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
-from profiles.models import DataField, FieldValue, Kind, Profile
+from profiles.models import DataField, FieldType, FieldValue, Kind, Profile
 from profiles.uploads import check_upload
 
 MAX_VALUES = 500
@@ -109,6 +111,9 @@ class ProfileSerializer(serializers.ModelSerializer[Profile]):
             return data[name] if name in data else getattr(instance, name, None)
 
         errors: dict[str, list[Any]] = {}
+        if isinstance(self.initial_data, dict) and "values" in self.initial_data:
+            # Left to DRF, an unknown key is ignored: the client would believe them saved.
+            errors["values"] = [_("A profile's values are set with PATCH …/values/.")]
         other = COMPANY_ONLY if kind == Kind.CONTACT else CONTACT_ONLY
         for name in other:
             if data.get(name):
@@ -155,11 +160,79 @@ class ValueSerializer(serializers.ModelSerializer[FieldValue]):
         read_only_fields = fields
 
 
+VALUE_RULE = _(
+    "The new value, in the canonical form: text as a string, a number as a JSON number or a "
+    "decimal string (1234.5), a date as YYYY-MM-DD, yes/no as true or false, a choice as "
+    "its key. `null` removes the value (a required field's value cannot be removed); the "
+    "history records the removal and names the key. An empty or blank string is refused, "
+    "for text as for every type: it is never a removal, and never a value. Not for "
+    "documents."
+)
+DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The codes a value's error may carry, as the schema documents them: the form fields'
+# finer codes (invalid_choice, max_digits, …) are all "invalid" to a client.
+VALUE_ERROR_CODES = ("invalid", "blank", "required", "max_length")
+
+
+def _invalid(message: Any, code: str = "invalid") -> serializers.ValidationError:
+    return serializers.ValidationError(
+        [serializers.ErrorDetail(str(message), code=code)], code=code
+    )
+
+
+def clean_value(field: DataField, raw: Any) -> Any:
+    """A JSON value sent for `field`, checked as the back office checks it; its canonical form.
+
+    The JSON type must be the field's, so that nothing is guessed: 42 is not a text and
+    "true" is not a boolean. Numbers and dates take one spelling only, whatever the
+    request's language, where the back office's fields read the page language's ("1,500"
+    is fifteen hundred in English and one and a half in French).
+    """
+    if field.type == FieldType.BOOLEAN:
+        if not isinstance(raw, bool):
+            raise _invalid(_("Enter true or false."))
+        return raw
+    if (
+        field.type == FieldType.NUMBER
+        and isinstance(raw, int | float)
+        and not isinstance(raw, bool)
+    ):
+        # Positional digits: 1e-07 is 0.0000001, which the field then judges.
+        raw = format(Decimal(repr(raw)), "f")
+    if not isinstance(raw, str):
+        raise _invalid(
+            _("Enter a number.") if field.type == FieldType.NUMBER else _("Enter a string.")
+        )
+    if not raw.strip():
+        raise _invalid(
+            _("An empty value is not a value: send null to remove the value on file."), "blank"
+        )
+    if field.type == FieldType.NUMBER and not DECIMAL.fullmatch(raw):
+        raise _invalid(_("Enter a number with digits and a dot only, e.g. 1234.5."))
+    if field.type == FieldType.DATE and not ISO_DATE.fullmatch(raw):
+        raise _invalid(_("Enter a date as YYYY-MM-DD."))
+    # The back office's own form field, for everything else (impossible dates, lengths,
+    # choices, e-mail and phone syntax, the range a date field accepts).
+    try:
+        cleaned = fieldtypes.form_field(field, required=True).clean(raw)
+    except forms.ValidationError as error:
+        raise serializers.ValidationError(
+            [
+                serializers.ErrorDetail(
+                    str(message),
+                    code=item.code if item.code in VALUE_ERROR_CODES else "invalid",
+                )
+                for item in error.error_list
+                for message in item.messages
+            ]
+        ) from None
+    return fieldtypes.to_canonical(field, cleaned)
+
+
 class NewValueSerializer(serializers.Serializer[Any]):
     field = OrganizationUUIDField(DataField, filters={"archived_at__isnull": True})
-    value = serializers.JSONField(
-        allow_null=True, help_text=_("The new value; null clears it. Not for documents.")
-    )
+    value = serializers.JSONField(allow_null=True, help_text=VALUE_RULE)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
         field: DataField = data["field"]
@@ -173,19 +246,19 @@ class NewValueSerializer(serializers.Serializer[Any]):
                 {"value": [_("Upload a document to …/documents/ instead.")]}
             )
         raw = data["value"]
-        if isinstance(raw, bool):
-            raw = "true" if raw else "false"
-        elif isinstance(raw, int | float):
-            raw = str(raw)
-        elif raw is not None and not isinstance(raw, str):
-            raise serializers.ValidationError({"value": [_("Enter a single value.")]})
-        # The same validation as the back office's form, in one place: profiles.fieldtypes.
+        if raw is None:
+            # As in the back office, where a required field cannot be emptied.
+            if field.required:
+                raise serializers.ValidationError(
+                    {"value": [_("This field is required: its value cannot be removed.")]},
+                    code="required",
+                )
+            return {**data, "remove": True}
         try:
-            cleaned = fieldtypes.form_field(field, required=False).clean(raw)
-        except forms.ValidationError as error:
-            raise serializers.ValidationError({"value": list(error.messages)}) from None
-        data["value"] = fieldtypes.to_canonical(field, cleaned)
-        return data
+            value = clean_value(field, raw)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"value": error.detail}) from None
+        return {**data, "value": value, "remove": False}
 
 
 class DocumentUploadSerializer(serializers.Serializer[Any]):

@@ -38,6 +38,7 @@ from rest_framework.response import Response
 from api import serializers as api
 from api.models import ApiKey
 from api.pagination import InPosition, LatestPeriodFirst
+from api.parsers import JSONParser
 from dossiers import audit as dossiers_audit
 from dossiers import review
 from dossiers.filters import DossierFilterSet
@@ -87,6 +88,7 @@ class OrganizationViewSet(viewsets.GenericViewSet[Any]):
     # Any path segment reaches the view, so that a malformed UUID is a 404 in the API's shape.
     lookup_value_regex = "[^/]+"
     request: ApiRequest
+    parser_classes = [JSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # the key, its access, its rate
@@ -133,12 +135,21 @@ PROFILE_WRITES = ["create", "update", "partial_update"]
 
 # Errors raised by our own rules, declared so that the schema lists their codes.
 @extend_validation_errors(["invalid"], field_name="kind", actions=PROFILE_WRITES)
+@extend_validation_errors(["invalid"], field_name="values", actions=PROFILE_WRITES)
 @extend_validation_errors(
     ["invalid", "required", "null", "not_a_list", "empty", "max_length"],
     field_name="values",
     actions=["values"],
 )
 @extend_validation_errors(["invalid", "null"], field_name="values.INDEX", actions=["values"])
+@extend_validation_errors(
+    ["invalid", "required", "null", "does_not_exist"],
+    field_name="values.INDEX.field",
+    actions=["values"],
+)
+@extend_validation_errors(
+    list(api.VALUE_ERROR_CODES), field_name="values.INDEX.value", actions=["values"]
+)
 @extend_validation_errors(["invalid", "empty", "too_large", "bad_type"], field_name="file")
 @extend_validation_errors(["invalid"], field_name="field", actions=["upload_document"])
 @extend_validation_errors(["invalid", "required"], field_name="is_representative")
@@ -219,7 +230,13 @@ class ProfileViewSet(
         summary="Set some of a profile's values",
         description=(
             "Each value is validated as the back office validates it and written through the "
-            "one write path: the profile's history records the change and names the key."
+            "one write path: the profile's history records the change and names the key.\n\n"
+            "A field left out of `values` keeps its value. `null` removes a value (not a "
+            "required field's): the history records the removal and names the key. An empty "
+            "or blank string is refused for every type, text included, with the code "
+            "`blank`: an empty input is never a removal, and a text of nothing is not a "
+            "value. All or nothing: if one item is refused, the error names it "
+            "(`values.2.value`) and no value of the list is written."
         ),
         request=api.SetValuesSerializer,
         responses=api.ValueSerializer(many=True),
@@ -235,7 +252,7 @@ class ProfileViewSet(
             apply_values(
                 profile,
                 [
-                    NewValue(v["field"], v["value"], remove=v["value"] is None)
+                    NewValue(v["field"], v["value"], remove=v["remove"])
                     for v in payload.validated_data["values"]
                 ],
                 source=Source.API,
