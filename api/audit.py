@@ -8,12 +8,12 @@ from typing import Any
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import action
+from organizations.audit import action, relabel
 
 
 def _key_created(details: Mapping[str, Any]) -> str:
     return gettext("%(access)s; the key starts with %(prefix)s") % {
-        "access": details.get("access") or "—",
+        "access": relabel(details.get("access")),
         "prefix": details["prefix"],
     }
 

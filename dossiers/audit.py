@@ -22,10 +22,13 @@ def _links_revoked(details: Mapping[str, Any]) -> str:
     if links is None:
         return humanised(details)
     reason = str(details.get("reason") or "")
-    text = ngettext("%(count)s link revoked", "%(count)s links revoked", links) % {"count": links}
-    if reason:
-        text += ": " + str(_REVOCATION_REASONS.get(reason, reason))
-    return text
+    if not reason:
+        return ngettext("%(count)s link revoked", "%(count)s links revoked", links) % {
+            "count": links
+        }
+    return ngettext(
+        "%(count)s link revoked: %(reason)s", "%(count)s links revoked: %(reason)s", links
+    ) % {"count": links, "reason": _REVOCATION_REASONS.get(reason, reason)}
 
 
 def _on_behalf(details: Mapping[str, Any]) -> str:

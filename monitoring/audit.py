@@ -9,13 +9,13 @@ from urllib.parse import parse_qsl
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import action, count, humanised, is_uuid, key_label, plain
+from organizations.audit import action, count, humanised, is_uuid, key_label, pair, plain, relabel
 
 
 def _group_saved(details: Mapping[str, Any]) -> str:
     return gettext("Fields: %(fields)s; %(frequency)s, from %(start)s") % {
         "fields": details.get("fields") or "—",
-        "frequency": details.get("frequency") or "—",
+        "frequency": relabel(details.get("frequency")),
         "start": plain(details.get("start")),
     }
 
@@ -73,7 +73,7 @@ def _overview_exported(details: Mapping[str, Any]) -> str:
         return gettext("Everything, without filters")
     return gettext("Filters: %(filters)s") % {
         "filters": "; ".join(
-            f"{_OVERVIEW_FILTERS.get(key, key_label(key))}: {_filter_value(key, value)}"
+            pair(str(_OVERVIEW_FILTERS.get(key, key_label(key))), _filter_value(key, value))
             for key, value in pairs
         )
     }

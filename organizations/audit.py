@@ -117,6 +117,18 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
+def pair(key: str, value: str) -> str:
+    """ "Key: value", with the reader's typography (a space before the colon in French)."""
+    return gettext("%(key)s: %(value)s") % {"key": key, "value": value}
+
+
+def relabel(value: Any) -> str:
+    """A label recorded in the language of whoever acted ("Staff"), shown in the reader's
+    when the catalogue knows it; anything else as it was recorded."""
+    text = str(value or "")
+    return gettext(text) if text else "—"
+
+
 def key_label(key: object) -> str:
     text = str(key)
     found = KEY_LABELS.get(text)
@@ -143,7 +155,7 @@ def plain(value: Any) -> str:
     if isinstance(value, int | float | Decimal):
         return number(value)
     if isinstance(value, Mapping):
-        return "; ".join(f"{key_label(k)}: {plain(v)}" for k, v in value.items()) or "—"
+        return "; ".join(pair(key_label(k), plain(v)) for k, v in value.items()) or "—"
     if isinstance(value, list | tuple):
         return ", ".join(plain(v) for v in value) or "—"
     text = str(value)
@@ -161,7 +173,7 @@ def humanised(details: Mapping[str, Any]) -> str:
     """The fallback: "Key: value; …", leaving out identifiers (UUIDs) that tell people
     nothing; the CSV's JSON column keeps them."""
     return "; ".join(
-        f"{key_label(key)}: {plain(value)}"
+        pair(key_label(key), plain(value))
         for key, value in details.items()
         if not (isinstance(value, str) and is_uuid(value))
     )
@@ -214,10 +226,24 @@ def changed_fields(model: type[Model], value: Any) -> str:
     return gettext("Changed: %(fields)s") % {"fields": names(value, field_label)}
 
 
+def _role(details: Mapping[str, Any]) -> str:
+    return gettext("Role: %(role)s") % {"role": relabel(details["role"])}
+
+
+def _new_role(details: Mapping[str, Any]) -> str:
+    return gettext("New role: %(role)s") % {"role": relabel(details["role"])}
+
+
 def _settings_changed(details: Mapping[str, Any]) -> str:
     from organizations.models import Organization
 
     return changed_fields(Organization, details["changed"])
+
+
+def _from_address(details: Mapping[str, Any]) -> str:
+    if not details.get("address"):
+        return ""
+    return gettext("From the address %(address)s") % {"address": details["address"]}
 
 
 def _two_factor(details: Mapping[str, Any]) -> str:
@@ -249,7 +275,7 @@ def _exported(details: Mapping[str, Any]) -> str:
         return plain(label_for(value))
 
     return gettext("Filters: %(filters)s") % {
-        "filters": "; ".join(f"{labels.get(k, key_label(k))}: {value(k, v)}" for k, v in pairs)
+        "filters": "; ".join(pair(str(labels.get(k, key_label(k))), value(k, v)) for k, v in pairs)
     }
 
 
@@ -275,19 +301,17 @@ ACTOR_CHOICES: dict[str, Promise] = {
 SETTINGS_UPDATED = action(
     "organizations.settings.updated", _("Organisation settings changed"), _settings_changed
 )
-MEMBER_INVITED = action("organizations.member.invited", _("Member invited"), _("Role: %(role)s"))
+MEMBER_INVITED = action("organizations.member.invited", _("Member invited"), _role)
 INVITATION_CANCELLED = action(
     "organizations.member.invitation_cancelled", _("Invitation cancelled")
 )
-MEMBER_ADDED = action("organizations.member.added", _("Member added"), _("Role: %(role)s"))
+MEMBER_ADDED = action("organizations.member.added", _("Member added"), _role)
 MEMBER_ROLE_CHANGED = action(
-    "organizations.member.role_changed", _("Member's role changed"), _("New role: %(role)s")
+    "organizations.member.role_changed", _("Member's role changed"), _new_role
 )
 MEMBER_REMOVED = action("organizations.member.removed", _("Member removed"))
-LOGIN = action("organizations.auth.login", _("Logged in"), _("From the address %(address)s"))
-LOGIN_FAILED = action(
-    "organizations.auth.login_failed", _("Failed login"), _("From the address %(address)s")
-)
+LOGIN = action("organizations.auth.login", _("Logged in"), _from_address)
+LOGIN_FAILED = action("organizations.auth.login_failed", _("Failed login"), _from_address)
 PASSWORD_RESET_REQUESTED = action("organizations.auth.password_reset", _("New password asked for"))
 PASSWORD_CHANGED = action("organizations.auth.password_changed", _("Password changed"))
 TWO_FACTOR_ENABLED = action("organizations.auth.two_factor_enabled", _("Second factor turned on"))

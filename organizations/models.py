@@ -8,6 +8,7 @@ import zoneinfo
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django_scopes import ScopedManager
 
 
@@ -206,7 +207,7 @@ class AuditEntry(models.Model):
                 return self.user.get_full_name() or self.user.get_username()
             return self.actor_name or str(_("A former member"))
         if self.actor == self.Actor.API_KEY:
-            return str(_("API key “%(name)s”") % {"name": self.actor_name or "?"})
+            return str(pgettext("audit actor", "API key “%(name)s”") % {"name": self.actor_name})
         if self.actor == self.Actor.CLIENT:
             return str(_("Client: %(name)s") % {"name": self.actor_name or "—"})
         return str(_("System"))

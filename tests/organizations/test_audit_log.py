@@ -10,8 +10,11 @@ import json
 import pytest
 from django.test import Client
 from django_scopes import scope, scopes_disabled
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dossiers import audit as dossiers_audit
+from organizations.audit import describe, known_actions
 from organizations.models import AuditEntry, record_audit
 from tests import factories
 from tests.api.conftest import client_for, issue
@@ -120,3 +123,97 @@ def test_the_csv_export_names_every_actor_and_says_the_details_in_words(owner_cl
     assert approval["Details (readable)"] == "3 items approved"
     assert json.loads(approval["Details"])["items"] == "3"
     assert by["dossiers.dossier.resent"]["By"] == "Client: Ada Lovelace"
+
+
+def test_erasing_a_client_forgets_them_as_the_actor_of_their_entries(owner_client, org):
+    from organizations.privacy import erase
+
+    ada = factories.contact(org, first_name="Ada", last_name="Lovelace")
+    with scope(organization=org):
+        record_audit(org, None, dossiers_audit.DOSSIER_RESENT, "Annual review", client=ada)
+        erase(ada)
+        [entry] = AuditEntry.objects.filter(action=dossiers_audit.DOSSIER_RESENT)
+    assert entry.actor == AuditEntry.Actor.CLIENT and entry.actor_name == ""
+    assert entry.who == "Client: —"
+
+
+def test_the_who_filter_chooses_api_keys_clients_or_the_system(owner_client, org, owner):
+    ada = factories.contact(org, first_name="Ada", last_name="Lovelace")
+    with scope(organization=org):
+        record_audit(org, owner, dossiers_audit.DOSSIER_RESENT, "by a member")
+        record_audit(org, None, dossiers_audit.DOSSIER_RESENT, "by a key", api_key="CRM sync")
+        record_audit(org, None, dossiers_audit.DOSSIER_RESENT, "by a client", client=ada)
+        record_audit(org, None, dossiers_audit.LINKS_REVOKED, "by the system", links=1)
+
+    def targets(who: str) -> list[str]:
+        page = _log(owner_client, org, user=who, action=dossiers_audit.DOSSIER_RESENT)
+        assert page.status_code == 200 and not page.context["form"].errors
+        return [entry.target for entry in page.context["page"]]
+
+    assert targets("actor:api_key") == ["by a key"]
+    assert targets("actor:client") == ["by a client"]
+    assert targets(str(owner.pk)) == ["by a member"]
+    system = _log(owner_client, org, user="actor:system")
+    assert [e.target for e in system.context["page"]] == ["by the system"]
+    export = owner_client.get(f"/o/{org.slug}/settings/audit/export.csv", {"user": "actor:client"})
+    rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+    assert [row[4] for row in rows[1:]] == ["by a client"]
+    # A value no list offers is refused on its field, never a 500.
+    refused = _log(owner_client, org, user="actor:nobody")
+    assert refused.status_code == 200 and "user" in refused.context["form"].errors
+
+
+@pytest.mark.parametrize(
+    ("style", "shown"), [("dmy", "31/03/2030"), ("mdy", "03/31/2030"), ("iso", "2030-03-31")]
+)
+def test_dates_in_details_follow_the_organisations_date_style(owner_client, org, style, shown):
+    from monitoring import audit as monitoring_audit
+
+    org.date_style = style
+    org.save()
+    with scope(organization=org):
+        record_audit(
+            org, None, monitoring_audit.EXPIRY_SET, "Ada — ID", before=None, after="2030-03-31"
+        )
+    page = _log(owner_client, org)
+    assert f"none → {shown}" in page.text
+
+
+def test_an_action_no_app_declares_any_more_still_reads_plainly(owner_client, org):
+    with scope(organization=org):
+        record_audit(
+            org, None, "oldapp.thing.done", "Old", first_name="Ada", count=3, at="2030-03-31"
+        )
+    page = _log(owner_client, org)
+    assert page.status_code == 200
+    assert "First name: Ada; Count: 3; At: 31/03/2030" in page.text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.sampled_from([str(a) for a in known_actions()] + ["gone.app.action", ""]),
+    details=JSON,
+)
+def test_any_details_of_any_action_read_without_failing(name, details):
+    text = describe(name, details)
+    assert isinstance(text, str)
+    if "{" not in "".join(_texts(details)):
+        # Objects are spelled out, never shown as JSON.
+        assert "{" not in text
+
+
+def _texts(value) -> list[str]:
+    if isinstance(value, dict):
+        return [str(k) for k in value] + [t for v in value.values() for t in _texts(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    return [str(value)]
