@@ -180,7 +180,9 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     portal = admin.post(f"{o}/dossiers/{check.uuid}/link/")["Location"]
     pdf = SimpleUploadedFile("new-bill.pdf", factories.PDF, "application/pdf")
     admin.post(portal, {f"f_{document_field.uuid.hex}": pdf, "action": "save"})
-    admin.post(portal, {"action": "submit"})
+    again = SimpleUploadedFile("newer-bill.pdf", factories.PDF, "application/pdf")
+    submitted = admin.post(portal, {f"f_{document_field.uuid.hex}": again, "action": "submit"})
+    assert submitted.status_code == 302
     job = factories.field(org, "text", label="Job")
     address = factories.field(org, "text", label="Address")
     grace = factories.contact(org, first_name="Grace", last_name="Hopper", email="g@example.com")

@@ -49,13 +49,16 @@ def _submitted_for_review(org) -> dict:
 
 
 def test_the_log_opens_after_a_staff_approval_and_says_what_was_approved(owner_client, org):
-    dossier = _submitted_for_review(org)["dossier"]
-    approved = owner_client.post(f"/o/{org.slug}/dossiers/{dossier.uuid}/approve/")
+    review = _submitted_for_review(org)
+    dossier = review["dossier"]
+    approved = owner_client.post(
+        f"/o/{org.slug}/dossiers/{dossier.uuid}/approve/", {"item": review["job"].uuid.hex}
+    )
     assert approved.status_code == 302
     page = _log(owner_client, org)
     assert page.status_code == 200
     assert "Dossier answers approved" in page.text
-    assert "2 items approved" in page.text
+    assert "Approved: Job" in page.text
     assert "items:" not in page.text and "{" not in page.text.split("<tbody>")[1]
 
 
