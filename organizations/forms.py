@@ -212,7 +212,11 @@ class AuditFilterForm(forms.Form):
     def describe(self) -> str:
         if not self.is_bound or not self.is_valid():
             return ""
-        return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)
+        chosen = dict(self.cleaned_data)
+        if chosen["user"] and not chosen["user"].startswith("actor:"):
+            # Named as the page showed them: an account's id tells the log's reader nothing.
+            chosen["user"] = dict(self.fields["user"].choices)[chosen["user"]]
+        return ", ".join(f"{k}={v}" for k, v in chosen.items() if v)
 
 
 class NoticesForm(forms.ModelForm):

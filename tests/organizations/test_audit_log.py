@@ -161,6 +161,10 @@ def test_the_who_filter_chooses_api_keys_clients_or_the_system(owner_client, org
     export = owner_client.get(f"/o/{org.slug}/settings/audit/export.csv", {"user": "actor:client"})
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
     assert [row[4] for row in rows[1:]] == ["by a client"]
+    owner_client.get(f"/o/{org.slug}/settings/audit/export.csv", {"user": str(owner.pk)})
+    with scope(organization=org):
+        exports = AuditEntry.objects.filter(action="organizations.audit.exported").order_by("id")
+        assert [e.description for e in exports] == ["Filters: Who: Clients", "Filters: Who: owner"]
     # A value no list offers is refused on its field, never a 500.
     refused = _log(owner_client, org, user="actor:nobody")
     assert refused.status_code == 200 and "user" in refused.context["form"].errors
