@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import action
+from organizations.audit import action, relabel
 
-KEY_CREATED = action("api.key.created", _("API key created"))
-KEY_REVOKED = action("api.key.revoked", _("API key revoked"))
-WEBHOOK_CREATED = action("api.webhook.created", _("Webhook endpoint added"))
+
+def _key_created(details: Mapping[str, Any]) -> str:
+    return gettext("%(access)s; the key starts with %(prefix)s") % {
+        "access": relabel(details.get("access")),
+        "prefix": details["prefix"],
+    }
+
+
+def _key_revoked(details: Mapping[str, Any]) -> str:
+    return gettext("The key started with %(prefix)s") % {"prefix": details["prefix"]}
+
+
+KEY_CREATED = action("api.key.created", _("API key created"), _key_created)
+KEY_REVOKED = action("api.key.revoked", _("API key revoked"), _key_revoked)
+WEBHOOK_CREATED = action(
+    "api.webhook.created", _("Webhook endpoint added"), _("Events: %(events)s")
+)
 WEBHOOK_DELETED = action("api.webhook.deleted", _("Webhook endpoint removed"))

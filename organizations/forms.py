@@ -14,7 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import known_actions
+from organizations.audit import ACTOR_CHOICES, AREAS, known_actions
 from organizations.models import AuditEntry, Membership, Organization
 from organizations.signals import time_zone_changed
 
@@ -172,21 +172,13 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
 
-    AREAS = {
-        "organizations": _("Organisation and members"),
-        "profiles": _("Profiles and fields"),
-        "dossiers": _("Dossiers"),
-        "monitoring": _("Data monitoring"),
-        "api": _("API"),
-    }
-
     def __init__(self, *args: Any, organization: Organization, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         actions = known_actions()
         apps_seen = sorted({a.app for a in actions})
         self.fields["app"].choices = [
             ("", _("All")),
-            *((app, self.AREAS.get(app, app)) for app in apps_seen),
+            *((app, AREAS.get(app, app)) for app in apps_seen),
         ]
         self.fields["action"].choices = [("", _("All")), *((a, a.label) for a in actions)]
         members = Membership.objects.filter(organization=organization).select_related("user")
@@ -194,7 +186,7 @@ class AuditFilterForm(forms.Form):
             ((str(m.user_id), m.user.get_full_name() or m.user.get_username()) for m in members),
             key=lambda choice: choice[1].lower(),
         )
-        self.fields["user"].choices = [("", _("Anyone")), *people]
+        self.fields["user"].choices = [("", _("Anyone")), *people, *ACTOR_CHOICES.items()]
 
     def entries(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
         if not self.is_bound or not self.is_valid():
@@ -204,7 +196,9 @@ class AuditFilterForm(forms.Form):
             entries = entries.filter(action__startswith=data["app"] + ".")
         if data["action"]:
             entries = entries.filter(action=data["action"])
-        if data["user"]:
+        if data["user"].startswith("actor:"):
+            entries = entries.filter(actor=data["user"].removeprefix("actor:"))
+        elif data["user"]:
             entries = entries.filter(user_id=int(data["user"]))
         tz = timezone.get_current_timezone()
         if data["since"]:
@@ -218,7 +212,11 @@ class AuditFilterForm(forms.Form):
     def describe(self) -> str:
         if not self.is_bound or not self.is_valid():
             return ""
-        return ", ".join(f"{k}={v}" for k, v in self.cleaned_data.items() if v)
+        chosen = dict(self.cleaned_data)
+        if chosen["user"] and not chosen["user"].startswith("actor:"):
+            # Named as the page showed them: an account's id tells the log's reader nothing.
+            chosen["user"] = dict(self.fields["user"].choices)[chosen["user"]]
+        return ", ".join(f"{k}={v}" for k, v in chosen.items() if v)
 
 
 class NoticesForm(forms.ModelForm):

@@ -8,6 +8,7 @@ import zoneinfo
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from django_scopes import ScopedManager
 
 
@@ -153,7 +154,13 @@ class Invitation(models.Model):
 
 
 class AuditEntry(models.Model):
-    """A staff change to the organisation's setup or to an expiry date, shown to admins."""
+    """Who did what, when, in the organisation: shown to admins in the audit log."""
+
+    class Actor(models.TextChoices):
+        MEMBER = "member", _("Member")
+        API_KEY = "api_key", _("API key")
+        CLIENT = "client", _("Client")
+        SYSTEM = "system", _("System")
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="audit_entries"
@@ -161,6 +168,15 @@ class AuditEntry(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
+    actor = models.CharField(
+        _("actor"), max_length=10, choices=Actor.choices, default=Actor.SYSTEM, db_index=True
+    )
+    # The actor as named when they acted (a key's or a client's name, a member's name),
+    # so that the entry still says who once the key, the client or the account is gone.
+    actor_name = models.CharField(_("actor's name"), max_length=300, blank=True)
+    # What identifies a client or a key for good (its UUID): a client's erasure finds here
+    # the entries they made, as a name alone cannot.
+    actor_ref = models.CharField(max_length=64, blank=True, db_index=True)
     # A namespaced string declared by the app that logs it (organizations.audit).
     action = models.CharField(_("action"), max_length=80, db_index=True)
     target = models.CharField(_("object"), max_length=300)
@@ -183,18 +199,73 @@ class AuditEntry(models.Model):
 
         return label_for(self.action)
 
+    @property
+    def who(self) -> str:
+        """The actor as people read them: a member's name, an API key, a client, the system."""
+        if self.actor == self.Actor.MEMBER:
+            if self.user is not None:
+                return self.user.get_full_name() or self.user.get_username()
+            return self.actor_name or str(_("A former member"))
+        if self.actor == self.Actor.API_KEY:
+            return str(pgettext("audit actor", "API key “%(name)s”") % {"name": self.actor_name})
+        if self.actor == self.Actor.CLIENT:
+            return str(_("Client: %(name)s") % {"name": self.actor_name or "—"})
+        return str(_("System"))
+
+    @property
+    def description(self) -> str:
+        """The details as a sentence in the reader's language (organizations.audit.describe)."""
+        from organizations.audit import describe
+
+        return describe(self.action, self.details)
+
 
 def record_audit(
-    organization: Organization, user: object, action: str, target: object, **details: object
+    organization: Organization,
+    user: object,
+    action: str,
+    target: object,
+    *,
+    api_key: object = None,
+    client: object = None,
+    **details: object,
 ) -> AuditEntry:
-    """Records an action outside a back-office request (a service, a signal, a login)."""
+    """Records an action; its actor is `user` (a member), else `api_key` (a key, or its name),
+    else `client` (the recipient's profile), else the system."""
+    actor, name, ref = AuditEntry.Actor.SYSTEM, "", ""
+    if getattr(user, "is_authenticated", False):
+        actor = AuditEntry.Actor.MEMBER
+        name = user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+    elif api_key is not None:
+        actor = AuditEntry.Actor.API_KEY
+        name = str(getattr(api_key, "name", api_key))
+        ref = str(getattr(api_key, "uuid", ""))
+        # Readers of the details (the CSV's JSON column, the API's tests) find the key there.
+        details["api_key"] = name
+    elif client is not None:
+        actor = AuditEntry.Actor.CLIENT
+        name = str(getattr(client, "display_name", client))
+        ref = str(getattr(client, "uuid", ""))
     return AuditEntry.objects.create(
         organization=organization,
-        user=user if getattr(user, "is_authenticated", False) else None,
+        user=user if actor == AuditEntry.Actor.MEMBER else None,
+        actor=actor,
+        actor_name=name[:300],
+        actor_ref=ref,
         action=action,
         target=str(target)[:300],
-        details={key: str(value) if value is not None else None for key, value in details.items()},
+        details={key: _detail(value) for key, value in details.items()},
     )
+
+
+def _detail(value: object) -> object:
+    # Stored as text, as entries always were (readers compare "1", not 1); a list stays a
+    # list of texts, which the log can spell out, rather than Python's repr of it.
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return str(value)
 
 
 def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:

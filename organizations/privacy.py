@@ -11,9 +11,14 @@ from organizations.models import AuditEntry
 
 def entries_about(person: Any) -> QuerySet[AuditEntry]:
     """Entries naming the person: by name or e-mail as their object, or by UUID or e-mail in
-    their details (a profile is shown by name; links and downloads carry its UUID)."""
+    their details (a profile is shown by name; links and downloads carry its UUID), and
+    those the person made as a client."""
     names = {value for value in (person.display_name, person.email) if value}
-    about = Q(target__in=names) | Q(details__icontains=str(person.uuid))
+    about = (
+        Q(target__in=names)
+        | Q(details__icontains=str(person.uuid))
+        | Q(actor=AuditEntry.Actor.CLIENT, actor_ref=str(person.uuid))
+    )
     for value in names:
         about |= Q(details__icontains=value)
     return AuditEntry.objects.filter(organization_id=person.organization_id).filter(about)
@@ -34,5 +39,9 @@ def records(person: Any) -> dict[str, Any]:
 
 
 def erase(person: Any) -> None:
-    # The entries stay (who did what, when); what named the person goes.
-    entries_about(person).update(target="—", details={})
+    # The entries stay (who did what, when); what named the person goes, as actor too.
+    entries = entries_about(person)
+    entries.filter(actor=AuditEntry.Actor.CLIENT, actor_ref=str(person.uuid)).update(
+        actor_name="", actor_ref=""
+    )
+    entries.update(target="—", details={})

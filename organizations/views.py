@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.contrib import messages
@@ -13,7 +14,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope, scopes_disabled
@@ -21,6 +22,7 @@ from django_scopes import scope, scopes_disabled
 from organizations import audit as audit_actions
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
+from organizations.display import style_of
 from organizations.forms import (
     AddMemberForm,
     AuditFilterForm,
@@ -304,20 +306,44 @@ def audit_export(request: HttpRequest, org_slug: str) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, organization=request.organization)
     entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
     audit(request, audit_actions.AUDIT_EXPORTED, request.organization, filters=form.describe())
-    rows = (
-        [
-            timezone.localtime(entry.at).isoformat(),
-            entry.user.get_username() if entry.user else "",
-            entry.action,
-            entry.action_label,
-            entry.target,
-            json.dumps(entry.details, ensure_ascii=False, sort_keys=True),
-        ]
-        for entry in entries.select_related("user").iterator(chunk_size=2000)
-    )
-    header = [_("When"), _("Who"), _("Action"), _("Description"), _("Object"), _("Details")]
+    organization = request.organization
+    language, zone = translation.get_language(), timezone.get_current_timezone()
+
+    def rows() -> Iterator[list[object]]:
+        # Streamed after the view and its middleware are done: the tenant's scope, the
+        # reader's language, the zone and the date style are set again around the rows.
+        with (
+            scope(organization=organization),
+            translation.override(language),
+            timezone.override(zone),
+            style_of(organization),
+        ):
+            for entry in entries.select_related("user").iterator(chunk_size=2000):
+                yield [
+                    timezone.localtime(entry.at).isoformat(),
+                    entry.user.get_username() if entry.user else "",
+                    entry.action,
+                    entry.action_label,
+                    entry.target,
+                    json.dumps(entry.details, ensure_ascii=False, sort_keys=True),
+                    entry.who,
+                    entry.description,
+                ]
+
+    # The first six columns are those of before, for the spreadsheets built on them; the
+    # actor and the details in words come after.
+    header = [
+        _("When"),
+        _("Who"),
+        _("Action"),
+        _("Description"),
+        _("Object"),
+        _("Details"),
+        _("By"),
+        _("Details (readable)"),
+    ]
     response = StreamingHttpResponse(
-        csv_lines(itertools.chain([[str(h) for h in header]], rows)),
+        csv_lines(itertools.chain([[str(h) for h in header]], rows())),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localdate().isoformat()
