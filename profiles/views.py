@@ -224,7 +224,8 @@ def values_edit(request: OrganizationRequest, org_slug: str, profile_uuid: Any) 
                         document = new_document(profile, field, stored[field.pk])
                         new_values.append(NewValue(field, str(document.uuid), document))
                     else:
-                        new_values.append(NewValue(field, value, remove=value is None))
+                        new_values.append(NewValue(field, value))
+                new_values += [NewValue(field, None, remove=True) for field in form.removals]
                 rows = apply_values(profile, new_values, source=Source.STAFF, user=request.user)
         except Exception:
             delete_stored(stored.values())

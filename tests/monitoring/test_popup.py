@@ -8,6 +8,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
 from monitoring.expiry import open_dossiers_for_expired_values
+from organizations.models import AuditEntry
 from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
@@ -117,3 +118,57 @@ def test_expired_values_are_asked_for_once(org):
         dossier = Dossier.objects.get()
         assert dossier.kind == "update"
         assert [i.field_id for i in dossier.items.all()] == [field.pk]
+
+
+def _with_expiry(org, expires_on=dt.date(2034, 3, 1)):
+    field = factories.field(org, "document", label="Passport")
+    profile = factories.contact(org)
+    _filled(org, field, profile, value="doc")
+    with scopes_disabled():
+        FieldValue.objects.filter(field=field).update(expires_on=expires_on)
+    return field, profile
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("htmx", [True, False])
+def test_save_with_an_impossible_date_keeps_the_expiry_and_says_so_on_the_field(
+    member_client, org, language, htmx
+):
+    # 31/02/2035 typed over 01/03/2034: the browser sends the date input empty.
+    field, profile = _with_expiry(org)
+    member_client.cookies["django_language"] = language
+    extra = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = member_client.post(
+        _url(org, profile, field), {"expires_on": "", "action": "save"}, **extra
+    )
+    assert response.status_code == (422 if htmx else 200)
+    assert response.context["form"].errors["expires_on"]
+    assert "Clear the expiry date" in response.text or "Effacer" in response.text
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on == dt.date(2034, 3, 1)
+        assert not AuditEntry.objects.filter(action__startswith="monitoring.").exists()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_only_the_clear_button_clears_the_expiry_and_it_is_audited(member_client, org, language):
+    field, profile = _with_expiry(org)
+    member_client.cookies["django_language"] = language
+    response = member_client.post(_url(org, profile, field), {"expires_on": "", "action": "clear"})
+    assert response.status_code == 302
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on is None
+        actions = [e.action for e in AuditEntry.objects.filter(action__startswith="monitoring.")]
+    assert actions == ["monitoring.expiry.cleared"]
+
+
+@pytest.mark.parametrize("typed", ["9999-12-31", "0001-01-01", "1899-12-31", "2201-01-01"])
+def test_an_expiry_date_out_of_range_is_refused_by_naming_the_range(member_client, org, typed):
+    field, profile = _with_expiry(org)
+    response = member_client.post(
+        _url(org, profile, field), {"expires_on": typed, "action": "save"}
+    )
+    assert response.status_code == 200
+    [message] = response.context["form"].errors["expires_on"]
+    assert "1900" in message and "2200" in message
+    with scopes_disabled():
+        assert FieldValue.objects.get().expires_on == dt.date(2034, 3, 1)
