@@ -299,13 +299,12 @@ class ValuesForm(DataFieldsForm):
                 continue
             if name in self.errors or name not in self.on_file or field.is_document:
                 continue
+            # A required field's empty input has had its "required" error already.
             if fieldtypes.to_canonical(field, data.get(name)) is None:
-                self.add_error(name, self._emptied_message(field, name))
+                self.add_error(name, self._emptied_message(field))
         return data
 
-    def _emptied_message(self, field: DataField, name: str) -> str:
-        if name not in self.removal_names:
-            return str(_("This field is required: enter a valid value."))
+    def _emptied_message(self, field: DataField) -> str:
         if field.type == FieldType.DATE:
             return str(
                 _(
