@@ -215,12 +215,12 @@ class UpdateGroupForm(forms.ModelForm):
     def start_refusal(self, start: dt.date, count: int, unit: str) -> tuple[str, str] | None:
         """(form field, message) refusing this start and interval, or None: the one check of
         both the form and its preview, so the preview never lists dates the form refuses."""
-        error = out_of_range(start)
-        if error is not None:
-            return "start_date", " ".join(error.messages)
         today = timezone.now().astimezone(self.instance.organization.tzinfo).date()
         if start > today + relativedelta(years=schedule.HORIZON_YEARS):
             return "start_date", gettext("Choose a start within the next 100 years.")
+        error = out_of_range(start)  # in effect, a start before 1900
+        if error is not None:
+            return "start_date", " ".join(error.messages)
         if not schedule.within_calendar(start, count, unit, today):
             return "frequency", gettext(
                 "With this start, the dates would run past the year 9999 within 100 years."
