@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -12,7 +13,7 @@ from django_scopes.forms import SafeModelMultipleChoiceField
 
 from monitoring import schedule
 from monitoring.models import Unit, UpdateGroup
-from profiles.fieldtypes import IsoDateInput
+from profiles.fieldtypes import IsoDateInput, RangedDateField, out_of_range
 from profiles.models import DataField, Kind
 from profiles.texts import other_languages
 
@@ -211,6 +212,21 @@ class UpdateGroupForm(forms.ModelForm):
             return None
         return self.instance.interval_count, self.instance.interval_unit
 
+    def start_refusal(self, start: dt.date, count: int, unit: str) -> tuple[str, str] | None:
+        """(form field, message) refusing this start and interval, or None: the one check of
+        both the form and its preview, so the preview never lists dates the form refuses."""
+        today = timezone.now().astimezone(self.instance.organization.tzinfo).date()
+        if start > today + relativedelta(years=schedule.HORIZON_YEARS):
+            return "start_date", gettext("Choose a start within the next 100 years.")
+        error = out_of_range(start)  # in effect, a start before 1900
+        if error is not None:
+            return "start_date", " ".join(error.messages)
+        if not schedule.within_calendar(start, count, unit, today):
+            return "frequency", gettext(
+                "With this start, the dates would run past the year 9999 within 100 years."
+            )
+        return None
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         frequency = data.get("frequency")
@@ -231,14 +247,9 @@ class UpdateGroupForm(forms.ModelForm):
             data.get(n) for n in ("start_date", "interval_count", "interval_unit")
         )
         if start and count and unit and 1 <= count <= 1000:
-            today = timezone.now().astimezone(self.instance.organization.tzinfo).date()
-            if start > today + relativedelta(years=schedule.HORIZON_YEARS):
-                self.add_error("start_date", _("Choose a start within the next 100 years."))
-            elif not schedule.within_calendar(start, count, unit, today):
-                self.add_error(
-                    "frequency",
-                    _("With this start, the dates would run past the year 9999 within 100 years."),
-                )
+            refusal = self.start_refusal(start, count, unit)
+            if refusal:
+                self.add_error(*refusal)
         kind = data.get("applies_to")
         for field in data.get("fields", []):
             if field.pk in self.held_by:
@@ -257,4 +268,19 @@ class UpdateGroupForm(forms.ModelForm):
 
 
 class ExpiryForm(forms.Form):
-    expires_on = forms.DateField(label=_("Expiry date"), required=False, widget=IsoDateInput())
+    """The pop-up's "Save": a date is required. A date the browser could not read (31/02)
+    arrives empty, so an empty answer is refused, never taken as "no expiry date"; clearing
+    has its own button."""
+
+    expires_on = RangedDateField(
+        label=_("Expiry date"),
+        error_messages={
+            "required": _(
+                "Enter a valid expiry date. To remove the one on file, use “Clear the expiry date”."
+            )
+        },
+    )
+
+    def __init__(self, *args: Any, kept: dt.date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["expires_on"].kept = kept  # type: ignore[attr-defined]

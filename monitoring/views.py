@@ -122,7 +122,10 @@ def _live(request: HttpRequest, form: UpdateGroupForm) -> dict[str, Any]:
         with suppress(ValueError):
             start = dt.date.fromisoformat(raw_start)
     interval = form.interval()
-    if start and interval:
+    refusal = form.start_refusal(start, *interval) if start and interval else None
+    if refusal:
+        context["refusal"] = refusal[1]
+    elif start and interval:
         context["preview"] = preview(
             request.organization, start=start, count=interval[0], unit=interval[1], kind=form.kind
         )
@@ -377,7 +380,9 @@ def value_popup(
     if value is None or value.value is None:
         context["empty"] = True
         return render(request, template, context, status=400 if request.method == "POST" else 404)
-    form = ExpiryForm(request.POST or None, initial={"expires_on": value.expires_on})
+    form = ExpiryForm(
+        request.POST or None, initial={"expires_on": value.expires_on}, kept=value.expires_on
+    )
     if request.method == "POST":
         before = value.expires_on
         if request.POST.get("action") == "clear":
@@ -387,6 +392,9 @@ def value_popup(
         else:
             context["form"] = form
             return render(request, template, context, status=422 if request.htmx else 200)
+        if value.expires_on == before:
+            messages.info(request, _("Nothing changed."))
+            return _back_to_profile(request, profile_url)
         value.save(update_fields=["expires_on", "updated_at"])
         audit(
             request,
@@ -396,15 +404,25 @@ def value_popup(
             after=value.expires_on,
         )
         messages.success(
-            request, _("The expiry date of “%(label)s” was saved.") % {"label": field.label}
+            request,
+            (
+                _("The expiry date of “%(label)s” was saved.")
+                if value.expires_on
+                else _("The expiry date of “%(label)s” was cleared.")
+            )
+            % {"label": field.label},
         )
-        if request.htmx:
-            response = HttpResponse(status=204)
-            response["HX-Redirect"] = profile_url
-            return response
-        return redirect(profile_url)
+        return _back_to_profile(request, profile_url)
     context["form"] = form
     return render(request, template, context)
+
+
+def _back_to_profile(request: HttpRequest, profile_url: str) -> HttpResponse:
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = profile_url
+        return response
+    return redirect(profile_url)
 
 
 OVERVIEW_PAGE = 50

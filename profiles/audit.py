@@ -76,3 +76,6 @@ DOCUMENT_DOWNLOADED = action(
 )
 PROFILE_EXPORTED = action("profiles.profile.exported", _("Personal data exported"), _exported)
 PROFILE_ERASED = action("profiles.profile.erased", _("Profile erased"), _erased)
+VALUE_RESTORED = action(
+    "profiles.value.restored", _("Earlier value restored"), _("%(before)s → %(after)s")
+)

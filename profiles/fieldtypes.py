@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils import formats
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,11 @@ from django.utils.translation import gettext_lazy as _
 from organizations import display as house_style
 from profiles.models import DOCUMENT_TYPES, DataField, FieldType
 
+# The dates a date field accepts unless it says otherwise: wide enough for a date of birth or
+# a company founded long ago and for an expiry far ahead, narrow enough to catch a typed
+# year 9999 or 0001. Documented in the README.
+MIN_YEAR = 1900
+MAX_YEAR = 2200
 MAX_TEXT = 500
 MAX_LONG_TEXT = 5000
 MAX_DIGITS = 20
@@ -48,12 +54,61 @@ class IsoDateInput(forms.DateInput):
 
     A localized value (17/05/1990 in French) shows an empty picker, which then posts an
     empty value and erases the date; ISO keeps it whatever the language.
+
+    A date the browser cannot read (31/02) is posted empty too: static/js/app.js holds the
+    form back while the input is `badInput`, with the message of `data-bad-input`, rendered
+    here in the page's language. The server refuses the empty answer anyway.
     """
 
     input_type = "date"
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%d")
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        attrs = {
+            "data-bad-input": _("This date does not exist. Enter a valid date."),
+            **(attrs or {}),
+        }
+        return super().get_context(name, value, attrs)
+
+
+def out_of_range(day: dt.date) -> ValidationError | None:
+    """The refusal of a date outside MIN_YEAR to MAX_YEAR, naming the range."""
+    if MIN_YEAR <= day.year <= MAX_YEAR:
+        return None
+    return ValidationError(
+        _("Enter a date between %(first)s and %(last)s."),
+        code="date_range",
+        params={"first": MIN_YEAR, "last": MAX_YEAR},
+    )
+
+
+class RangedDateField(forms.DateField):
+    """A date within MIN_YEAR to MAX_YEAR, with `min` and `max` on its input.
+
+    `kept` is the date on file: it stays acceptable as it is, so that a value stored before
+    the range existed never blocks a form saved untouched.
+    """
+
+    def __init__(self, *, kept: dt.date | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", IsoDateInput())
+        super().__init__(**kwargs)
+        self.kept = kept
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        return {
+            **super().widget_attrs(widget),
+            "min": f"{MIN_YEAR:04d}-01-01",
+            "max": f"{MAX_YEAR:04d}-12-31",
+        }
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if isinstance(value, dt.date) and value != self.kept:
+            error = out_of_range(value)
+            if error is not None:
+                raise error
 
 
 class LocalDecimalField(forms.DecimalField):
@@ -79,8 +134,9 @@ def accept_attribute(field: DataField) -> str:
     return ",".join(DOCUMENT_TYPES[t][0] for t in field.accepted_types if t in DOCUMENT_TYPES)
 
 
-def form_field(field: DataField, *, required: bool | None = None) -> forms.Field:
-    """The Django form field that edits a value of this data field."""
+def form_field(field: DataField, *, required: bool | None = None, value: Any = None) -> forms.Field:
+    """The Django form field that edits a value of this data field; `value` is the canonical
+    value on file, if any."""
     options: dict[str, Any] = {
         "label": field.local_label,
         "help_text": field.local_help_text,
@@ -102,7 +158,7 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 **options,
             )
         case FieldType.DATE:
-            return forms.DateField(widget=IsoDateInput(), **options)
+            return RangedDateField(kept=to_initial(field, value), **options)
         case FieldType.EMAIL:
             return forms.EmailField(max_length=254, **options)
         case FieldType.PHONE:

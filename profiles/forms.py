@@ -216,7 +216,9 @@ class DataFieldsForm(forms.Form):
         required: bool,
     ) -> str:
         name = f"f_{field.uuid.hex}"
-        form_field = fieldtypes.form_field(field, required=required)
+        form_field = fieldtypes.form_field(
+            field, required=required, value=None if field.is_document else value
+        )
         if field.is_document:
             form_field.widget.current_document = document
         elif value is not None:
@@ -238,7 +240,13 @@ class DataFieldsForm(forms.Form):
 
 
 class ValuesForm(DataFieldsForm):
-    """Edits a profile's values of the given fields; documents are replaced by uploading."""
+    """Edits a profile's values of the given fields; documents are replaced by uploading.
+
+    An emptied input is never a removal: a value on file goes only through its own "Remove
+    this value" box (`r_<uuid>`), and an empty input over a value is an error on its field
+    (a date the browser could not read, 31/02, arrives empty too). An empty input of a field
+    without a value leaves it without one.
+    """
 
     def __init__(
         self,
@@ -248,25 +256,78 @@ class ValuesForm(DataFieldsForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.on_file: dict[str, FieldValue] = {}
+        self.removal_names: dict[str, str] = {}
         for field in fields:
             value = values.get(field.pk)
             # A document already on file satisfies "required" for staff: nothing to re-upload.
-            self.add_data_field(
+            name = self.add_data_field(
                 field,
                 value=value.value if value is not None else None,
                 document=value.document if value is not None else None,
                 required=field.required and not (field.is_document and value is not None),
             )
+            if value is None or value.value is None:
+                continue
+            self.on_file[name] = value
+            if not field.required:
+                # A required field keeps a value: it can be changed, not removed.
+                removal = f"r_{field.uuid.hex}"
+                self.fields[removal] = forms.BooleanField(
+                    label=_("Remove this value"),
+                    required=False,
+                    widget=forms.CheckboxInput(attrs={"data-removal": field.local_label}),
+                )
+                self.removal_names[name] = removal
+
+    def rows(self) -> list[tuple[Any, Any]]:
+        """(bound field, bound "Remove this value" box or None), in the form's order."""
+        return [
+            (self[name], self[self.removal_names[name]] if name in self.removal_names else None)
+            for name in self.data_fields
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        self.removals: list[DataField] = []
+        for name, field in self.data_fields.items():
+            if data.get(self.removal_names.get(name, "")):
+                # What was typed over a value being removed does not matter any more.
+                self.errors.pop(name, None)
+                data.pop(name, None)
+                self.removals.append(field)
+                continue
+            if name in self.errors or name not in self.on_file or field.is_document:
+                continue
+            # A required field's empty input has had its "required" error already.
+            if fieldtypes.to_canonical(field, data.get(name)) is None:
+                self.add_error(name, self._emptied_message(field))
+        return data
+
+    def _emptied_message(self, field: DataField) -> str:
+        if field.type == FieldType.DATE:
+            return str(
+                _(
+                    "Enter a valid date: the one typed does not exist or was emptied. To "
+                    "remove the date on file, tick “Remove this value”."
+                )
+            )
+        return str(_("Enter a value. To remove the one on file, tick “Remove this value” instead."))
 
     def changed_values(self) -> list[tuple[DataField, Any]]:
-        """(field, canonical value or upload) for each field the user changed."""
+        """(field, canonical value or upload) for each field the user changed; a removal is
+        in `removals`, never here."""
         changes = []
+        removed = {field.pk for field in self.removals}
         for name, field in self.data_fields.items():
+            if field.pk in removed:
+                continue
             if field.is_document:
                 upload = self.cleaned_data.get(name)
                 if upload:
                     changes.append((field, upload))
                 continue
-            if name in self.changed_data:
-                changes.append((field, fieldtypes.to_canonical(field, self.cleaned_data[name])))
+            value = fieldtypes.to_canonical(field, self.cleaned_data.get(name))
+            if name in self.changed_data and value is not None:
+                changes.append((field, value))
         return changes

@@ -25,6 +25,13 @@ urlpatterns = [
     path("profiles/<uuid:profile_uuid>/archive/", views.profile_archive, name="archive"),
     path("profiles/<uuid:profile_uuid>/values/", views.values_edit, name="values"),
     path("profiles/<uuid:profile_uuid>/history/", views.value_history, name="history"),
+    # History rows have no UUID of their own: the id is looked up within the profile and its
+    # organisation, so another organisation's row is a 404 like any other object.
+    path(
+        "profiles/<uuid:profile_uuid>/history/<int:row_id>/restore/",
+        views.value_restore,
+        name="restore",
+    ),
     path(
         "profiles/<uuid:profile_uuid>/privacy/export/",
         privacy_views.privacy_export,

@@ -8,6 +8,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,6 +26,7 @@ from profiles.models import (
     Document,
     FieldValue,
     FieldValueHistory,
+    HistoryKind,
     Kind,
     Profile,
     Source,
@@ -224,7 +226,8 @@ def values_edit(request: OrganizationRequest, org_slug: str, profile_uuid: Any) 
                         document = new_document(profile, field, stored[field.pk])
                         new_values.append(NewValue(field, str(document.uuid), document))
                     else:
-                        new_values.append(NewValue(field, value, remove=value is None))
+                        new_values.append(NewValue(field, value))
+                new_values += [NewValue(field, None, remove=True) for field in form.removals]
                 rows = apply_values(profile, new_values, source=Source.STAFF, user=request.user)
         except Exception:
             delete_stored(stored.values())
@@ -265,11 +268,104 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
         # Read by the template only: the values as this reader's language writes them.
         row.old_display = fieldtypes.display(row.field, row.old_value)  # type: ignore[attr-defined]
         row.new_display = fieldtypes.display(row.field, row.new_value)  # type: ignore[attr-defined]
+        row.restorable = _restorable(row)  # type: ignore[attr-defined]
     return render(
         request,
         "profiles/history.html",
         {"profile": profile, "page": page, "field": field},
     )
+
+
+def _restorable(row: FieldValueHistory) -> bool:
+    """A change whose earlier value can be put back: the way back from a mistaken edit or
+    approval. A change that created the value has nothing earlier: removing it is the values
+    form's "Remove this value"."""
+    return (
+        row.kind == HistoryKind.CHANGE
+        and row.old_value is not None
+        and row.field.archived_at is None
+        and (not row.field.is_document or row.old_document_id is not None)
+    )
+
+
+def _restore_refusal(row: FieldValueHistory) -> str | None:
+    """Why the earlier value is no longer a valid value of its field (a choice taken off the
+    list since), or None: a restore is a door like any other."""
+    field = row.field
+    if field.is_document:
+        return None
+    form_field = fieldtypes.form_field(field, required=True, value=row.old_value)
+    try:
+        form_field.clean(fieldtypes.to_initial(field, row.old_value))
+    except ValidationError as error:
+        return " ".join(error.messages)
+    return None
+
+
+@require_http_methods(["GET", "POST"])
+def value_restore(
+    request: OrganizationRequest, org_slug: str, profile_uuid: Any, row_id: int
+) -> HttpResponse:
+    """Puts back the value a change replaced, after a confirmation; recorded in the history
+    as a staff change like any other, and audited."""
+    profile = _get_profile(request, profile_uuid)
+    row: FieldValueHistory = get_for_org(
+        request,
+        FieldValueHistory.objects.filter(profile=profile).select_related("field", "old_document"),
+        pk=row_id,
+    )
+    if not _restorable(row):
+        raise Http404
+    field = row.field
+    current = (
+        FieldValue.objects.filter(profile=profile, field=field).select_related("document").first()
+    )
+    now_shown = _shown(field, current.value, current.document) if current else ""
+    refusal = _restore_refusal(row)
+    history_url = f"{reverse('profiles:history', args=[org_slug, profile.uuid])}?field={field.uuid}"
+    if request.method == "POST" and refusal is None:
+        rows = apply_values(
+            profile,
+            [NewValue(field, row.old_value, row.old_document)],
+            source=Source.STAFF,
+            user=request.user,
+        )
+        if not rows:
+            messages.info(request, _("Nothing changed."))
+            return redirect(history_url)
+        audit(
+            request,
+            audit_actions.VALUE_RESTORED,
+            f"{profile.display_name} — {field.label}",
+            before=now_shown,
+            after=_shown(field, row.old_value, row.old_document),
+            replaced_on=row.changed_at,
+        )
+        messages.success(
+            request, _("The earlier value of “%(label)s” was restored.") % {"label": field.label}
+        )
+        return redirect(history_url)
+    return render(
+        request,
+        "profiles/restore.html",
+        {
+            "profile": profile,
+            "row": row,
+            "field": field,
+            "current": now_shown,
+            "restored": _shown(field, row.old_value, row.old_document),
+            "unchanged": current is not None
+            and current.value == row.old_value
+            and current.document_id == row.old_document_id,
+            "refusal": refusal,
+            "history_url": history_url,
+        },
+        status=422 if refusal and request.method == "POST" else 200,
+    )
+
+
+def _shown(field: DataField, value: Any, document: Document | None) -> str:
+    return document.name if document is not None else fieldtypes.display(field, value)
 
 
 # Types a browser shows itself, safely: checked by content on upload (profiles.uploads).

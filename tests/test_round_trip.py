@@ -182,6 +182,16 @@ def _browser_submission(form: Any) -> list[tuple[str, str]]:
     return data
 
 
+def _required_left_empty(form: Any, data: list[tuple[str, str]]) -> bool:
+    """A form that asks for something it does not hold yet (the pop-up's expiry date of a
+    value without one): posted untouched, it is refused on that field and does nothing."""
+    sent = dict(data)
+    return any(
+        not sent.get(element.get("name"), "").strip()
+        for element in form.xpath(".//input[@required]|.//select[@required]")
+    )
+
+
 def _fillable(form: Any) -> bool:
     """A form with something to fill in, not a single action button."""
     return any(
@@ -241,9 +251,10 @@ def test_every_form_posted_back_untouched_changes_nothing(world, org, owner, lan
             if not _fillable(form):
                 continue
             before = snapshot()
-            response = _post(client, url, form, _browser_submission(form))
+            data = _browser_submission(form)
+            response = _post(client, url, form, data)
             target = urlsplit(urljoin(url, action)).path
-            if not target.endswith(CREATE_FORMS):
+            if not target.endswith(CREATE_FORMS) and not _required_left_empty(form, data):
                 # An edit form saved untouched is accepted: an error there is a lost value too.
                 assert response.status_code == 302, (url, index, response.status_code)
             assert response.status_code < 500, (url, index)

@@ -24,10 +24,57 @@
       if (dialog) { dialog.close(); dialog.innerHTML = ""; }
     }
   });
+  // A date the browser cannot read (31/02/2035) is sent as an empty value, and the forms are
+  // novalidate: hold the form back while a date input is badInput, with the message the
+  // server rendered in the page's language (data-bad-input) beside it. Captured on window,
+  // before htmx's own submit listener on the form. The server refuses empty answers anyway.
+  function showBadDate(input) {
+    var message = input.parentNode.querySelector("[data-bad-input-message]");
+    if (!message) {
+      message = document.createElement("p");
+      message.className = "error";
+      message.setAttribute("role", "alert");
+      message.setAttribute("data-bad-input-message", "");
+      input.insertAdjacentElement("afterend", message);
+    }
+    message.textContent = input.getAttribute("data-bad-input");
+    input.setAttribute("aria-invalid", "true");
+  }
+  function clearBadDate(input) {
+    var message = input.parentNode && input.parentNode.querySelector("[data-bad-input-message]");
+    if (message) { message.remove(); }
+    input.removeAttribute("aria-invalid");
+  }
+  window.addEventListener("submit", function (event) {
+    var inputs = event.target.querySelectorAll("input[type=date][data-bad-input]");
+    var bad = Array.prototype.filter.call(inputs, function (input) {
+      return input.validity && input.validity.badInput;
+    });
+    if (!bad.length) { return; }
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    bad.forEach(showBadDate);
+    bad[0].focus();
+  }, true);
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (input.matches("input[type=date][data-bad-input]") && !input.validity.badInput) {
+      clearBadDate(input);
+    }
+  });
   // Buttons that ask before a destructive action.
   document.addEventListener("submit", function (event) {
     var message = event.submitter && event.submitter.getAttribute("data-confirm");
-    if (message && !window.confirm(message)) { event.preventDefault(); }
+    if (message && !window.confirm(message)) { event.preventDefault(); return; }
+    // "Remove this value" boxes: the values they remove are named, and confirmed once.
+    var removal = event.target.getAttribute("data-confirm-removal");
+    var removed = Array.prototype.map.call(
+      event.target.querySelectorAll("input[data-removal]:checked"),
+      function (box) { return "• " + box.getAttribute("data-removal"); }
+    );
+    if (removal && removed.length && !window.confirm(removal + "\n" + removed.join("\n"))) {
+      event.preventDefault();
+    }
   });
   // Selects that submit their form on change (filters, language).
   document.addEventListener("change", function (event) {

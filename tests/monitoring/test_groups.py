@@ -3,7 +3,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.utils.html import escape
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
@@ -232,3 +235,17 @@ def test_the_preview_is_for_admins_of_this_organisation(member_client, outsider_
     url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/preview/"
     assert member_client.get(url).status_code == 403
     assert outsider_client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("start", ["9999-12-31", "0001-01-01"])
+def test_the_preview_shows_the_error_of_a_start_date_the_form_refuses(owner, org, start):
+    with time_machine.travel(dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC), tick=False):
+        owner_client = Client()
+        owner_client.force_login(owner)
+        data = {"applies_to": "contact", "start_date": start, "frequency": "1-years"}
+        live = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/new/preview/", data)
+        saved = owner_client.post(f"/o/{org.slug}/settings/fields/monitoring/new/", data)
+    [refusal] = saved.context["form"].errors["start_date"]
+    assert "preview" not in live.context or live.context["preview"] is None
+    assert escape(refusal) in live.content.decode()
+    assert "9999" not in live.content.decode().replace(start, "")

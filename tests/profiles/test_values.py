@@ -72,7 +72,9 @@ def test_every_change_appends_history_and_unchanged_values_do_not(owner_client, 
     url = _values_url(org, profile)
     owner_client.post(url, {_name(text): "first", _name(other): "same"})
     owner_client.post(url, {_name(text): "second", _name(other): "same"})
-    owner_client.post(url, {_name(text): "", _name(other): "same"})
+    owner_client.post(url, {_name(text): "", _name(other): "same"})  # refused: not a removal
+    removal = {_name(text): "second", f"r_{text.uuid.hex}": "on", _name(other): "same"}
+    owner_client.post(url, removal)
     with scopes_disabled():
         rows = list(FieldValueHistory.objects.filter(field=text).order_by("id"))
         assert [(r.old_value, r.new_value) for r in rows] == [

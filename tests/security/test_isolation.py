@@ -73,6 +73,10 @@ def objects(org, owner):
         )
         apply_values(profile, [NewValue(field, str(document.uuid), document)], source="staff")
         assert FieldValue.objects.filter(profile=profile).exists()
+        # A change with a value before it: what "Restore this value" puts back.
+        employer = factories.field(org, "text")
+        apply_values(profile, [NewValue(employer, "Before")], source="staff")
+        [change] = apply_values(profile, [NewValue(employer, "After")], source="staff")
     dossier = factories.dossier(org, profile, [field])
     with scopes_disabled():
         membership = Membership.objects.filter(organization=org).first()
@@ -104,6 +108,7 @@ def objects(org, owner):
         "document_uuid": document.uuid,
         "dossier_uuid": dossier.uuid,
         "group_uuid": group.uuid,
+        "row_id": change.pk,
     }
 
 
