@@ -39,14 +39,7 @@ pytestmark = pytest.mark.django_db
 # Actions no test can perform, each with why and the details it records; they are recorded
 # by hand instead, so that the log is still seen to render them. An action named here and
 # not registered (yet) is ignored: the list may run ahead of a merge.
-NOT_PERFORMED: dict[str, tuple[str, dict[str, Any]]] = {
-    # Added by the "restore this value" work of issue 22, on another branch: once merged,
-    # perform it in _perform_every_action through its view and remove it from here.
-    "profiles.value.restored": (
-        "declared on another branch of issue 22; its view is not in this one",
-        {"field": "Job", "value": "Baker"},
-    ),
-}
+NOT_PERFORMED: dict[str, tuple[str, dict[str, Any]]] = {}
 
 PASSWORD = "a-long-pass-phrase-42"
 
@@ -161,6 +154,14 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     )
     with scopes_disabled():
         document = ada.documents.get()
+    # A mistaken change, and the way back from it.
+    employer = factories.field(org, "text", label="Employer")
+    for value in ("Old employer", "Wrong employer"):
+        staff.post(f"{o}/profiles/{ada.uuid}/values/", {f"f_{employer.uuid.hex}": value})
+    with scopes_disabled():
+        mistake = ada.history.filter(field=employer).latest("id")
+    restored = staff.post(f"{o}/profiles/{ada.uuid}/history/{mistake.pk}/restore/")
+    assert restored.status_code == 302
     staff.get(f"{o}/documents/{document.uuid}/")
     exported = admin.get(f"{o}/profiles/{ada.uuid}/privacy/export/")
     b"".join(exported.streaming_content)
