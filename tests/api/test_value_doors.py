@@ -222,11 +222,6 @@ def test_a_number_is_canonical_whatever_the_requests_language(api, org, raw):
 
 
 @pytest.mark.parametrize("raw", ["0001-01-01", "1899-12-31", "2201-01-01", "9999-12-31"])
-@pytest.mark.xfail(
-    strict=True,
-    reason="the date range (1900-2200 by default) arrives with profiles.fieldtypes.form_field "
-    "on the staff branch; the API validates through it and inherits it",
-)
 def test_a_year_out_of_the_fields_range_is_refused(api, org, raw):
     field = _field(org, "date")
     profile = factories.contact(org)
