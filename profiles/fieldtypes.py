@@ -124,6 +124,10 @@ def form_field(field: DataField, *, required: bool | None = None) -> forms.Field
                 **options,
             )
         case FieldType.DOCUMENT:
+            if "pdf" in field.accepted_types:
+                # Said before the upload, not only in the refusal (profiles.uploads.check_pdf).
+                hint = _("A PDF must open without a password.")
+                options["help_text"] = " ".join(t for t in (options["help_text"], str(hint)) if t)
             return forms.FileField(
                 widget=DocumentInput(attrs={"accept": accept_attribute(field)}), **options
             )
