@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import os
 import random
 import struct
 import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_scopes import scopes_disabled
@@ -18,8 +22,10 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from dossiers.models import DossierItem
-from profiles import uploads
-from profiles.models import DataField, Document, FieldValue
+from dossiers.retention import purge_dossiers
+from profiles import previews, uploads
+from profiles.models import DataField, Document, FieldValue, PendingDeletion
+from profiles.storage import preview_key
 from profiles.uploads import check_upload
 from tests import factories
 from tests.api.conftest import client_for, issue
@@ -248,3 +254,168 @@ def test_the_refusals_read_in_french(org):
     assert response.status_code == 200
     [message] = response.context["form"].errors[_name(field)]
     assert message.startswith("Ce PDF ne s") and "abîmé ou incomplet" in message
+
+
+# A phone's HEIC photo: kept as sent, shown in review through a JPEG copy deleted with it.
+
+HEIC = _image("HEIF", (320, 240))
+
+
+def _heic() -> SimpleUploadedFile:
+    return SimpleUploadedFile("IMG_0042.HEIC", HEIC, "image/heic")
+
+
+NOW = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+
+
+def _heic_sent(org, action: str) -> dict:
+    """An update dossier with review on, to which the client sent a HEIC photo."""
+    field = factories.field(org, "document", accepted_types=["pdf", "jpeg", "heic"])
+    group = factories.group(org, [field], review_required=True)
+    dossier = factories.dossier(
+        org,
+        factories.contact(org, language="en"),
+        [field],
+        kind="update",
+        update_group_id=group.pk,
+        period=dt.date(2027, 2, 28),
+    )
+    response = Client().post(
+        f"/d/{factories.token(dossier)}/", {_name(field): _heic(), "action": action}
+    )
+    assert response.status_code == 302
+    with scopes_disabled():
+        item = DossierItem.objects.get()
+    return {"field": field, "dossier": dossier, "item": item, "profile": dossier.profile}
+
+
+@pytest.fixture
+def heic_to_review(org):
+    return _heic_sent(org, "submit")
+
+
+def _body(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def test_a_heic_photo_is_kept_as_sent_with_a_jpeg_copy_beside_it(heic_to_review):
+    item = heic_to_review["item"]
+    assert item.upload_content_type == "image/heic" and item.upload_name == "IMG_0042.heic"
+    with default_storage.open(item.upload.name) as stored:
+        assert stored.read() == HEIC
+    with default_storage.open(preview_key(item.upload.name)) as copy:
+        preview = Image.open(copy)
+        assert preview.format == "JPEG" and preview.size == (320, 240)
+
+
+def test_the_review_shows_the_copy_and_downloads_the_original(member_client, org, heic_to_review):
+    dossier, field = heic_to_review["dossier"], heic_to_review["field"]
+    url = f"/o/{org.slug}/dossiers/{dossier.uuid}/items/{field.uuid.hex}/upload/"
+    page = member_client.get(f"/o/{org.slug}/dossiers/{dossier.uuid}/")
+    assert f'<img src="{url}?inline=1"' in page.text
+    shown = member_client.get(url + "?inline=1")
+    assert shown["Content-Type"] == "image/jpeg"
+    assert shown["Content-Disposition"] == 'inline; filename="IMG_0042.jpg"'
+    assert Image.open(io.BytesIO(_body(shown))).format == "JPEG"
+    download = member_client.get(url)
+    assert download["Content-Type"] == "image/heic"
+    assert download["Content-Disposition"] == 'attachment; filename="IMG_0042.heic"'
+    assert _body(download) == HEIC
+
+
+def test_once_approved_the_profiles_document_has_the_same_copy(member_client, org, heic_to_review):
+    dossier = heic_to_review["dossier"]
+    member_client.post(f"/o/{org.slug}/dossiers/{dossier.uuid}/approve/")
+    with scopes_disabled():
+        document = FieldValue.objects.select_related("document").get().document
+    url = f"/o/{org.slug}/documents/{document.uuid}/"
+    assert _body(member_client.get(url)) == HEIC
+    shown = member_client.get(url + "?inline=1")
+    assert shown["Content-Type"] == "image/jpeg"
+    with default_storage.open(preview_key(document.file.name)) as copy:
+        assert _body(shown) == copy.read()
+
+
+def test_sending_the_photo_back_deletes_it_and_its_copy(
+    member_client, org, heic_to_review, django_capture_on_commit_callbacks
+):
+    dossier, item = heic_to_review["dossier"], heic_to_review["item"]
+    keys = [item.upload.name, preview_key(item.upload.name)]
+    assert all(default_storage.exists(key) for key in keys)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = member_client.post(
+            f"/o/{org.slug}/dossiers/{dossier.uuid}/reject/",
+            {"item": heic_to_review["field"].uuid.hex, "reason": "Blurred"},
+        )
+    assert response.status_code == 302
+    assert not any(default_storage.exists(key) for key in keys)
+
+
+def test_the_purge_deletes_an_unclaimed_photo_and_its_copy(
+    org, time_machine, django_capture_on_commit_callbacks
+):
+    time_machine.move_to(NOW, tick=False)
+    item = _heic_sent(org, "draft")["item"]
+    keys = [item.upload.name, preview_key(item.upload.name)]
+    assert all(default_storage.exists(key) for key in keys)
+    with scopes_disabled(), django_capture_on_commit_callbacks(execute=True):
+        assert purge_dossiers(now=NOW + dt.timedelta(days=40)) == 1
+    assert not any(default_storage.exists(key) for key in keys)
+
+
+def test_the_erasure_deletes_the_photo_and_its_copy(owner_client, org, heic_to_review):
+    owner_client.post(f"/o/{org.slug}/dossiers/{heic_to_review['dossier'].uuid}/approve/")
+    with scopes_disabled():
+        key = Document.objects.get().file.name
+    keys = [key, preview_key(key)]
+    assert all(default_storage.exists(k) for k in keys)
+    profile = heic_to_review["profile"]
+    response = owner_client.post(
+        f"/o/{org.slug}/profiles/{profile.uuid}/privacy/erase/", {"confirm": "on"}
+    )
+    assert response.status_code == 302
+    assert not any(default_storage.exists(k) for k in keys)
+
+
+def test_when_the_copy_cannot_be_made_the_original_is_recorded_for_deletion(
+    org, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(previews, "jpeg_preview", broken)
+    field = factories.field(org, "document", accepted_types=["heic"])
+    dossier = factories.dossier(org, factories.contact(org, language="en"), [field])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = Client().post(
+            f"/d/{factories.token(dossier)}/", {_name(field): _heic(), "action": "draft"}
+        )
+    assert "could not be stored" in response.text
+    with scopes_disabled():
+        assert not DossierItem.objects.get().upload
+        assert not PendingDeletion.objects.exists()
+    root = default_storage.path("documents")
+    assert not os.path.exists(root) or os.listdir(root) == []
+
+
+def test_a_photo_stored_without_a_copy_is_shown_converted_and_nothing_is_written(
+    member_client, org
+):
+    # Stored before copies were made: converted for the page, not stored by a GET.
+    field = factories.field(org, "document", accepted_types=["heic"])
+    profile = factories.contact(org)
+    key = default_storage.save("documents/legacy.heic", ContentFile(HEIC))
+    with scopes_disabled():
+        document = Document.objects.create(
+            organization=org,
+            profile=profile,
+            field=field,
+            file=key,
+            name="photo.heic",
+            content_type="image/heic",
+            size=len(HEIC),
+        )
+    shown = member_client.get(f"/o/{org.slug}/documents/{document.uuid}/?inline=1")
+    assert shown["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(_body(shown))).size == (320, 240)
+    assert os.listdir(default_storage.path("documents")) == ["legacy.heic"]
