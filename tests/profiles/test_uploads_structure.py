@@ -9,6 +9,7 @@ import random
 import struct
 import zlib
 
+import boto3
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -419,3 +420,27 @@ def test_a_photo_stored_without_a_copy_is_shown_converted_and_nothing_is_written
     assert shown["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(_body(shown))).size == (320, 240)
     assert os.listdir(default_storage.path("documents")) == ["legacy.heic"]
+
+
+def test_on_s3_a_photo_its_copy_and_their_deletion(owner_client, org, s3_storage):
+    bucket = boto3.client(
+        "s3",
+        endpoint_url=default_storage.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    field = factories.field(org, "document", accepted_types=["heic"])
+    profile = factories.contact(org)
+    owner_client.post(f"/o/{org.slug}/profiles/{profile.uuid}/values/", {_name(field): _heic()})
+    with scopes_disabled():
+        document = Document.objects.get()
+    keys = {o["Key"] for o in bucket.list_objects_v2(Bucket=s3_storage)["Contents"]}
+    assert keys == {document.file.name, preview_key(document.file.name)}
+    shown = owner_client.get(f"/o/{org.slug}/documents/{document.uuid}/?inline=1")
+    assert Image.open(io.BytesIO(_body(shown))).format == "JPEG"
+    response = owner_client.post(
+        f"/o/{org.slug}/profiles/{profile.uuid}/privacy/erase/", {"confirm": "on"}
+    )
+    assert response.status_code == 302
+    assert bucket.list_objects_v2(Bucket=s3_storage).get("KeyCount") == 0
