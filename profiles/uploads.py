@@ -7,7 +7,6 @@ import unicodedata
 import warnings
 
 import filetype
-import pillow_heif
 from django.core.exceptions import SuspiciousFileOperation, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
@@ -16,6 +15,7 @@ from django.utils.translation import gettext as _
 from PIL import Image
 from pypdf import PdfReader
 
+from profiles import previews
 from profiles.models import DOCUMENT_TYPES, DataField
 
 SNIFF_BYTES = 8192
@@ -26,14 +26,8 @@ MAX_PIXELS = 50_000_000
 PDF_TAIL = 1024
 # Pillow decodes each accepted image type under this format name, and no other: a file
 # sniffed as PNG must be a PNG all the way through.
-PILLOW_FORMATS = {
-    "image/jpeg": "JPEG",
-    "image/png": "PNG",
-    "image/webp": "WEBP",
-    "image/heic": "HEIF",
-}
-
-pillow_heif.register_heif_opener()
+PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+PILLOW_FORMATS.update(previews.CONVERTED)
 
 
 def clean_filename(name: str) -> str:
@@ -105,7 +99,9 @@ def check_upload(field: DataField, upload: UploadedFile) -> str:
         if content_type == "application/pdf":
             check_pdf(upload)
         else:
-            check_image(upload, PILLOW_FORMATS[content_type])
+            check_image(
+                upload, PILLOW_FORMATS[content_type], copy=content_type in previews.CONVERTED
+            )
     finally:
         upload.seek(0)
     return content_type
@@ -136,8 +132,9 @@ def check_pdf(upload: UploadedFile) -> None:
         raise ValidationError(_("This PDF has no pages."), code="no_pages")
 
 
-def check_image(upload: UploadedFile, pillow_format: str) -> None:
-    """An image decodes completely, within MAX_PIXELS."""
+def check_image(upload: UploadedFile, pillow_format: str, *, copy: bool = False) -> None:
+    """An image decodes completely, within MAX_PIXELS. With `copy`, its JPEG copy for review
+    is made from this decoding, the costly part, and kept on the upload for store_preview."""
     try:
         # Pillow warns of a likely bomb from 89 MP and refuses from 179 MP by itself: both
         # are refusals here, as is anything above our own, lower limit.
@@ -158,6 +155,8 @@ def check_image(upload: UploadedFile, pillow_format: str) -> None:
                 # of the memory and a fraction of the time.
                 image.draft(image.mode, (max(image.width // 8, 1), max(image.height // 8, 1)))
             image.load()
+            if copy:
+                upload.preview_jpeg = previews.jpeg_copy(image)  # type: ignore[attr-defined]
     except ValidationError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

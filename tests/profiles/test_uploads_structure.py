@@ -309,6 +309,15 @@ def test_a_heic_photo_is_kept_as_sent_with_a_jpeg_copy_beside_it(heic_to_review)
         assert preview.format == "JPEG" and preview.size == (320, 240)
 
 
+def test_a_photo_is_decoded_once_for_its_check_and_its_copy(org, monkeypatch):
+    def decoded_again(*args, **kwargs):
+        raise AssertionError("decoded a second time")
+
+    monkeypatch.setattr(previews, "jpeg_preview", decoded_again)
+    item = _heic_sent(org, "draft")["item"]
+    assert default_storage.exists(preview_key(item.upload.name))
+
+
 def test_the_review_shows_the_copy_and_downloads_the_original(member_client, org, heic_to_review):
     dossier, field = heic_to_review["dossier"], heic_to_review["field"]
     url = f"/o/{org.slug}/dossiers/{dossier.uuid}/items/{field.uuid.hex}/upload/"
@@ -381,10 +390,12 @@ def test_the_erasure_deletes_the_photo_and_its_copy(owner_client, org, heic_to_r
 def test_when_the_copy_cannot_be_made_the_original_is_recorded_for_deletion(
     org, monkeypatch, django_capture_on_commit_callbacks
 ):
-    def broken(*args, **kwargs):
-        raise OSError("disk full")
+    class Full:
+        def save(self, name, content):
+            raise OSError("disk full")
 
-    monkeypatch.setattr(previews, "jpeg_preview", broken)
+    # Full when the copy is stored, after the original was.
+    monkeypatch.setattr(previews, "default_storage", Full())
     field = factories.field(org, "document", accepted_types=["heic"])
     dossier = factories.dossier(org, factories.contact(org, language="en"), [field])
     with django_capture_on_commit_callbacks(execute=True):
