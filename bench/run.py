@@ -1526,6 +1526,20 @@ def cancel_other_queries() -> None:
         )
 
 
+def megabyte_pdf() -> bytes:
+    """A one-page PDF of about 1 MB that passes the upload check (profiles.uploads)."""
+    import io
+
+    from pypdf import PdfWriter
+
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.add_metadata({"/Padding": "0" * (1024 * 1024)})
+    writer.write(out)
+    return out.getvalue()
+
+
 def portal_form(text: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> dict[str, Any]:
     """The submit's body as the test client posts it."""
     from django.core.files.uploadedfile import SimpleUploadedFile
@@ -1586,11 +1600,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     (work / "submit.lua").write_text(LUA_SUBMIT + LUA_REPORT)
     csrf = "b" * 32
     text = [(f"f_{f.uuid.hex}", "new value") for f in data["asked"] if not f.is_document]
-    files = [
-        (f"f_{f.uuid.hex}", b"%PDF-1.4\n" + b"0" * (1024 * 1024))
-        for f in data["asked"]
-        if f.is_document
-    ]
+    files = [(f"f_{f.uuid.hex}", megabyte_pdf()) for f in data["asked"] if f.is_document]
     (work / "body").write_bytes(
         multipart([("csrfmiddlewaretoken", csrf), ("action", "submit"), *text], files)
     )
@@ -2271,7 +2281,7 @@ def notes(results: dict[str, Any]) -> str:
             " this server runs without one, as a laptop does, and reads them from the"
             " database. The portal submit is measured against its floor, the same 2 MB body"
             " parsed and its files written: beyond that, the submission's"
-            f" {pages['submit']['queries']} queries and the sniffing of each upload. The"
+            f" {pages['submit']['queries']} queries and the check of each upload's structure. The"
             " compliance overview reads its maintained cells (`monitoring.models."
             "ComplianceCell`): a page is the profiles' index in name order joined to about"
             " fifty cells, the counts by status one pass over the organisation's cells,"

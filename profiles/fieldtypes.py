@@ -180,6 +180,10 @@ def form_field(field: DataField, *, required: bool | None = None, value: Any = N
                 **options,
             )
         case FieldType.DOCUMENT:
+            if "pdf" in field.accepted_types:
+                # Said before the upload, not only in the refusal (profiles.uploads.check_pdf).
+                hint = _("A PDF must open without a password.")
+                options["help_text"] = " ".join(t for t in (options["help_text"], str(hint)) if t)
             return forms.FileField(
                 widget=DocumentInput(attrs={"accept": accept_attribute(field)}), **options
             )

@@ -26,6 +26,7 @@ from organizations.models import record_audit
 from profiles import audit as audit_actions
 from profiles import fieldtypes
 from profiles.models import Document, FieldValue, FieldValueHistory, Profile
+from profiles.storage import with_previews
 
 
 def _hooks(name: str) -> Iterator[tuple[AppConfig, Any]]:
@@ -171,7 +172,7 @@ def erase_profile(profile: Profile, by: Any) -> int:
     """
     keys = [key for _config, hook in _hooks("privacy_files") for _path, key in hook(profile)]
     try:
-        for key in keys:
+        for key in with_previews(keys):
             default_storage.delete(key)
     except Exception as error:
         raise StorageUnreachable(str(error)) from error

@@ -23,6 +23,7 @@ from profiles.models import (
     Source,
     document_key,
 )
+from profiles.previews import store_preview
 from profiles.signals import values_changed
 from profiles.storage import StorageUnavailable, forget
 from profiles.uploads import clean_filename, name_for_type
@@ -73,6 +74,11 @@ def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredF
     """
     name = name_for_type(name, content_type)
     key = default_storage.save(document_key(None, name), upload)
+    try:
+        store_preview(key, upload, content_type)
+    except Exception:
+        forget([key])
+        raise
     return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F
@@ -28,15 +31,43 @@ else:
     STORAGE_ERRORS = (OSError, BotoCoreError, ClientError)
 
 
+# The types stored as sent and shown in review through a JPEG copy (profiles.previews), by
+# the extension their keys take (profiles.uploads.name_for_type).
+CONVERTED_EXTENSIONS = {".heic"}
+
+
+def preview_key(key: str) -> str | None:
+    """Where the copy of the file stored under `key` lives, if its type has one.
+
+    Derived from the key rather than recorded beside it: whatever deletes a file deletes
+    its copy too, with no column to keep in step.
+    """
+    stem, extension = os.path.splitext(key)
+    if extension.lower() not in CONVERTED_EXTENSIONS:
+        return None
+    return f"{stem}.preview.jpg"
+
+
+def with_previews(keys: Iterable[str]) -> Iterator[str]:
+    """The keys and the keys of their copies: what deleting these files must delete."""
+    for key in keys:
+        yield key
+        preview = preview_key(key)
+        if preview is not None:
+            yield preview
+
+
 class StorageUnavailable(Exception):
     """Storage did not answer. Nothing was half-done: files stored before the failure are
     recorded for deletion; a request shows the storage_unavailable page (see middleware)."""
 
 
 def forget(keys: Iterable[str]) -> None:
-    """Records files that nothing points to any more, in the caller's transaction, and deletes
-    them once it commits. A failed delete stays recorded for the sweep."""
-    rows = PendingDeletion.objects.bulk_create(PendingDeletion(key=key) for key in keys if key)
+    """Records files that nothing points to any more, with their preview copies, in the caller's
+    transaction, and deletes them once it commits. A failed delete stays recorded for the sweep."""
+    rows = PendingDeletion.objects.bulk_create(
+        PendingDeletion(key=key) for key in with_previews(keys) if key
+    )
     if rows:
         ids = [row.pk for row in rows]
         transaction.on_commit(lambda: delete_pending(ids))
@@ -95,18 +126,28 @@ def open_for_download(file: FieldFile) -> FieldFile:
 
     A missing file is a 404; storage down is StorageUnavailable.
     """
+    opened: FieldFile = _fetched(lambda: file.open("rb"), file.name or "")
+    return opened
+
+
+def open_stored(key: str) -> File:
+    """A stored file by its key, opened and fetched as open_for_download does."""
+    return _fetched(lambda: default_storage.open(key, "rb"), key)
+
+
+def _fetched(opener: Callable[[], Any], name: str) -> Any:
     try:
-        file.open("rb")
+        handle = opener()
         # S3 fetches lazily, in the middle of the response; reading the first byte makes the
         # request here.
-        file.read(1)
-        file.seek(0)
+        handle.read(1)
+        handle.seek(0)
     except FileNotFoundError:
         raise Http404 from None
     except STORAGE_ERRORS as error:
         response = getattr(error, "response", None) or {}
         if response.get("Error", {}).get("Code") in ("404", "NoSuchKey"):
             raise Http404 from None
-        logger.warning("Storage unavailable while opening %s: %s", file.name, error)
+        logger.warning("Storage unavailable while opening %s: %s", name, error)
         raise StorageUnavailable from error
-    return file
+    return handle

@@ -17,7 +17,7 @@ from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
-from profiles import attention, fieldtypes, value_rows
+from profiles import attention, fieldtypes, previews, value_rows
 from profiles import audit as audit_actions
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
 from profiles.forms import DataFieldForm, ValuesForm, profile_form_class
@@ -368,8 +368,9 @@ def _shown(field: DataField, value: Any, document: Document | None) -> str:
     return document.name if document is not None else fieldtypes.display(field, value)
 
 
-# Types a browser shows itself, safely: checked by content on upload (profiles.uploads).
-INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp"}
+# Types shown in the review page, checked by content on upload (profiles.uploads): those a
+# browser shows itself, safely, and HEIC through its JPEG copy (profiles.previews).
+INLINE_TYPES = {"application/pdf", "image/jpeg", "image/png", "image/webp", *previews.CONVERTED}
 
 
 def serve_document(document: Document, *, inline: bool = False) -> FileResponse:
@@ -380,7 +381,11 @@ def serve_file(file: Any, name: str, content_type: str, *, inline: bool = False)
     """A stored file as a download, or shown in the page for review where it can be."""
     inline = inline and content_type in INLINE_TYPES
     try:
-        handle = open_for_download(file)
+        if inline and content_type in previews.CONVERTED:
+            handle = previews.open_preview(file, content_type)
+            content_type = "image/jpeg"
+        else:
+            handle = open_for_download(file)
     except ValidationError:
         raise Http404 from None
     response = FileResponse(

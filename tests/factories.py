@@ -2,23 +2,40 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from django_scopes import scopes_disabled
+from PIL import Image
+from pypdf import PdfWriter
 
 from profiles.models import DataField, Kind, Profile
 
-PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
-PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-    b"\x00\x00\x00IEND\xaeB`\x82"
-)
+
+def _one_page_pdf(padding: int = 0) -> bytes:
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    if padding:
+        writer.add_metadata({"/Padding": "x" * padding})
+    writer.write(out)
+    return out.getvalue()
+
+
+def large_pdf(padding: int) -> bytes:
+    """A PDF that opens, `padding` bytes larger than PDF."""
+    return _one_page_pdf(padding)
+
+
+def _one_pixel_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGBA", (1, 1), (255, 0, 0, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+# Made here rather than shipped, so that each opens: uploads are checked by structure.
+PDF = _one_page_pdf()
+PNG = _one_pixel_png()
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
 
 

@@ -77,7 +77,7 @@ def test_with_storage_down_nothing_is_written(write_key, org, s3_storage, settin
 def test_a_read_write_key_sends_documents_as_large_as_a_members(api, org, settings):
     profile = factories.contact(org)
     proof = factories.field(org, "document", max_size_mb=2)
-    large = factories.PDF + b"\n%" + b"x" * (600 * 1024)  # over the anonymous body limit
+    large = factories.large_pdf(600 * 1024)  # over the anonymous body limit
     assert _upload(api, profile, proof, content=large).status_code == 201
     read_only = Client(HTTP_AUTHORIZATION=f"Bearer {issue(org, access='read')[1]}")
     for client in (read_only, Client()):

@@ -89,6 +89,8 @@ def test_a_document_stored_under_the_clients_extension_downloads_under_its_type(
         ("", "application/pdf", "document.pdf"),
         ("..", "image/png", "document.png"),
         ("page.html", "text/html", "page.bin"),
+        ("IMG_0042.HEIC", "image/heic", "IMG_0042.heic"),
+        ("IMG_0042.HEIC", "image/jpeg", "IMG_0042.jpg"),
     ],
 )
 def test_name_for_type(name, content_type, expected):
