@@ -38,6 +38,12 @@ def expiry_after_evidence(field: DataField) -> dt.date | None:
     return group.expiry_after_evidence(timezone.localdate())
 
 
+def _writes(item: DossierItem) -> bool:
+    if item.removing or item.written_document is not None:
+        return True
+    return item.answer is not None and (item.confirmed or item.value_changed)
+
+
 def write_back(
     dossier: Dossier, items: Sequence[DossierItem], by: Approval
 ) -> list[FieldValueHistory]:
@@ -47,10 +53,14 @@ def write_back(
     A new value, a new file or a "still correct" is fresh evidence: it moves the value's
     evidence dates and expiry, and a value left as it is appends a "confirmed unchanged"
     event. A value the client left as it was asked, unconfirmed (possible in a classic
-    dossier only), is not written, so that it cannot undo a newer staff edit.
+    dossier only), is not written, so that it cannot undo a newer staff edit. Only the
+    client's explicit "this no longer applies" removes a value: an item without an answer
+    is not written at all.
     """
     with transaction.atomic():
-        uploaded = [item for item in items if item.field.is_document and item.upload]
+        uploaded = [
+            item for item in items if item.field.is_document and item.upload and not item.removing
+        ]
         documents = Document.objects.bulk_create(
             Document(
                 organization_id=dossier.organization_id,
@@ -78,13 +88,13 @@ def write_back(
             new_values = [
                 NewValue(
                     item.field,
-                    item.answer,
-                    item.written_document,
+                    None if item.removing else item.answer,
+                    None if item.removing else item.written_document,
                     confirmed=item.confirmed and not item.value_changed,
-                    remove=item.answer is None and item.written_document is None,
+                    remove=item.removing,
                 )
                 for item in authored
-                if item.written_document is not None or item.confirmed or item.value_changed
+                if _writes(item)
             ]
             rows += apply_values(
                 dossier.profile,
