@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem
-from profiles.models import DataField, Document, FieldValueHistory, Source
+from profiles.models import DataField, Document, FieldValue, FieldValueHistory, Source
 from profiles.services import NewValue, apply_values
 
 
@@ -44,6 +44,21 @@ def _writes(item: DossierItem) -> bool:
     return item.answer is not None and (item.confirmed or item.value_changed)
 
 
+def _stale_removals(dossier: Dossier, items: Sequence[DossierItem]) -> set[int]:
+    """Removals of a value that is no longer the one the client was shown (staff changed or
+    removed it since): like a confirmation, the client's word is about that value only, so
+    it never erases a newer one."""
+    removing = [item for item in items if item.removing]
+    if not removing:
+        return set()
+    on_file = dict(
+        FieldValue.objects.filter(
+            profile_id=dossier.profile_id, field_id__in=[item.field_id for item in removing]
+        ).values_list("field_id", "value")
+    )
+    return {item.pk for item in removing if on_file.get(item.field_id) != item.initial_value}
+
+
 def write_back(
     dossier: Dossier, items: Sequence[DossierItem], by: Approval
 ) -> list[FieldValueHistory]:
@@ -54,8 +69,8 @@ def write_back(
     evidence dates and expiry, and a value left as it is appends a "confirmed unchanged"
     event. A value the client left as it was asked, unconfirmed (possible in a classic
     dossier only), is not written, so that it cannot undo a newer staff edit. Only the
-    client's explicit "this no longer applies" removes a value: an item without an answer
-    is not written at all.
+    client's explicit "this no longer applies" removes a value, and only the value they were
+    shown; an item without an answer is not written at all.
     """
     with transaction.atomic():
         uploaded = [
@@ -78,6 +93,7 @@ def write_back(
             item.answer = str(document.uuid)
             item.upload = ""
             item.answered = True
+        stale = _stale_removals(dossier, items)
         rows: list[FieldValueHistory] = []
         # One call per author: a company's representatives may answer different items.
         by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
@@ -94,7 +110,7 @@ def write_back(
                     remove=item.removing,
                 )
                 for item in authored
-                if _writes(item)
+                if _writes(item) and item.pk not in stale
             ]
             rows += apply_values(
                 dossier.profile,

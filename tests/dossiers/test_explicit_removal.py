@@ -325,3 +325,47 @@ def test_an_invalid_upload_is_not_kept(kyc):
     assert _name(kyc["proof"]) in response.context["form"].errors
     with scopes_disabled():
         assert not DossierItem.objects.get(field=kyc["proof"]).upload
+
+
+def test_the_history_page_shows_the_clients_removal(employer, member_client, org):
+    token = factories.token(employer["dossier"])
+    Client().post(
+        f"/d/{token}/",
+        {
+            _remove(employer["text"]): "on",
+            _name(employer["born"]): "1985-02-01",
+            _confirm(employer["born"]): "on",
+            "action": "submit",
+        },
+    )
+    page = member_client.get(f"/o/{org.slug}/profiles/{employer['profile'].uuid}/history/")
+    assert page.status_code == 200
+    [row] = [
+        r for r in page.context["page"] if r.field_id == employer["text"].pk and r.dossier_uuid
+    ]
+    assert (row.old_display, row.new_display) == ("Old employer", "")
+    assert row.recipient == employer["profile"] and row.source == "dossier"
+    assert employer["profile"].display_name in page.text
+
+
+def test_a_removal_never_erases_a_value_staff_changed_since_the_request(employer, member):
+    token = factories.token(employer["dossier"])
+    with scopes_disabled():
+        apply_values(
+            employer["profile"],
+            [NewValue(employer["text"], "Newer employer")],
+            source="staff",
+            user=member,
+        )
+    response = Client().post(
+        f"/d/{token}/",
+        {
+            _remove(employer["text"]): "on",
+            _name(employer["born"]): "1985-02-01",
+            _confirm(employer["born"]): "on",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 302
+    assert _values(employer["profile"])["Employer"] == "Newer employer"
+    assert [h.new_value for h in _history(employer["text"])] == ["Old employer", "Newer employer"]
