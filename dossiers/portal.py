@@ -299,7 +299,9 @@ def _summary(items: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for item in items:
         field = item.field
-        if field.is_document:
+        if item.removing:
+            shown = _("No longer applies — you asked to remove it")
+        elif field.is_document:
             if item.written_document:
                 shown = item.written_document.name
             elif item.upload:

@@ -196,6 +196,10 @@ def test_the_no_longer_applies_box_removes_the_value_and_the_history_says_by_who
     assert (removal.old_value, removal.new_value) == ("Old employer", None)
     assert removal.source == "dossier" and removal.recipient == employer["profile"]
     assert removal.user is None
+    # The client's page after sending says what they asked, in their language.
+    assert (
+        "Ne s’applique plus — vous avez demandé sa suppression" in Client().get(f"/d/{token}/").text
+    )
 
 
 def test_a_removal_and_a_new_value_together_are_refused_on_the_field(employer):
@@ -369,3 +373,41 @@ def test_a_removal_never_erases_a_value_staff_changed_since_the_request(employer
     assert response.status_code == 302
     assert _values(employer["profile"])["Employer"] == "Newer employer"
     assert [h.new_value for h in _history(employer["text"])] == ["Old employer", "Newer employer"]
+
+
+def test_a_removal_sent_back_cannot_be_asked_again_unchanged(employer, member_client, org):
+    with scopes_disabled():
+        employer["group"].review_required = True
+        employer["group"].save()
+    token = factories.token(employer["dossier"])
+    born = {_name(employer["born"]): "1985-02-01", _confirm(employer["born"]): "on"}
+    Client().post(f"/d/{token}/", {_remove(employer["text"]): "on", **born, "action": "submit"})
+    url = f"/o/{org.slug}/dossiers/{employer['dossier'].uuid}/"
+    member_client.post(
+        url + "reject/", {"item": employer["text"].uuid.hex, "reason": "You still work there"}
+    )
+    member_client.post(url + "approve/", {"item": employer["born"].uuid.hex})
+    assert _reload(employer["dossier"]).status == "changes_requested"
+    page = Client().get(f"/d/{token}/")
+    assert 'value="Old employer"' in page.text  # the value on file, not an empty box
+    response = Client().post(
+        f"/d/{token}/",
+        {
+            _name(employer["text"]): "Old employer",
+            _remove(employer["text"]): "on",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 200
+    assert _name(employer["text"]) in response.context["form"].errors
+    response = Client().post(
+        f"/d/{token}/",
+        {
+            _name(employer["text"]): "Old employer",
+            _confirm(employer["text"]): "on",
+            "action": "submit",
+        },
+    )
+    assert response.status_code == 302
+    assert _reload(employer["dossier"]).status == "to_review"
+    assert _values(employer["profile"])["Employer"] == "Old employer"
