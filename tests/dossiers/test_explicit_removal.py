@@ -197,9 +197,8 @@ def test_the_no_longer_applies_box_removes_the_value_and_the_history_says_by_who
     assert removal.source == "dossier" and removal.recipient == employer["profile"]
     assert removal.user is None
     # The client's page after sending says what they asked, in their language.
-    assert (
-        "Ne s’applique plus — vous avez demandé sa suppression" in Client().get(f"/d/{token}/").text
-    )
+    summary = Client().get(f"/d/{token}/").text
+    assert "Ne s\u2019applique plus — vous avez demandé sa suppression" in summary
 
 
 def test_a_removal_and_a_new_value_together_are_refused_on_the_field(employer):
