@@ -257,7 +257,10 @@ class DossierItem(models.Model):
 
     @property
     def can_be_removed(self) -> bool:
-        """ "This no longer applies" needs something on file to remove."""
+        """ "This no longer applies" needs something on file to remove, and a field that may
+        be empty: a required one is answered, never removed."""
+        if self.field.required:
+            return False
         if self.field.is_document:
             return self.initial_document_id is not None
         return self.initial_value is not None

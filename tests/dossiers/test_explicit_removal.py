@@ -410,3 +410,18 @@ def test_a_removal_sent_back_cannot_be_asked_again_unchanged(employer, member_cl
     assert response.status_code == 302
     assert _reload(employer["dossier"]).status == "to_review"
     assert _values(employer["profile"])["Employer"] == "Old employer"
+
+
+def test_a_required_fields_value_cannot_be_removed(org):
+    title = factories.field(org, "text", label="Title", required=True)
+    profile = factories.contact(org)
+    with scopes_disabled():
+        apply_values(profile, [NewValue(title, "Dr")], source="staff")
+    dossier = factories.dossier(org, profile, [title])
+    token = factories.token(dossier)
+    assert _remove(title) not in Client().get(f"/d/{token}/").text
+    response = Client().post(
+        f"/d/{token}/", {_name(title): "Dr", _remove(title): "on", "action": "submit"}
+    )
+    assert response.status_code == 302
+    assert _values(profile) == {"Title": "Dr"}
