@@ -212,6 +212,9 @@ class DossierItem(models.Model):
     answered = models.BooleanField(default=False)
     # The client's explicit "still correct" for the value as asked.
     confirmed = models.BooleanField(default=False)
+    # The client's explicit "this no longer applies — remove it": the only way an answer
+    # removes a value on file (an empty answer is "not answered", never a removal).
+    remove_requested = models.BooleanField(default=False, db_default=False)
     # Who answered, set on submission: the recipient, and the staff member on their behalf.
     answered_by = models.ForeignKey(
         Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -253,6 +256,16 @@ class DossierItem(models.Model):
         return self.answered and self.answer != self.initial_value
 
     @property
+    def can_be_removed(self) -> bool:
+        """ "This no longer applies" needs something on file to remove, and a field that may
+        be empty: a required one is answered, never removed."""
+        if self.field.required:
+            return False
+        if self.field.is_document:
+            return self.initial_document_id is not None
+        return self.initial_value is not None
+
+    @property
     def can_be_confirmed(self) -> bool:
         """ "Still correct" needs a value to vouch for: an empty one must be answered."""
         return not self.field.is_document and self.initial_value is not None
@@ -264,10 +277,18 @@ class DossierItem(models.Model):
         After a rejection, the answer sent back does not count again.
         """
         if self.field.is_document:
-            return bool(self.upload) or self.written_document_id is not None
+            return bool(self.upload) or self.written_document_id is not None or self.removing
         if self.review == ItemReview.REJECTED and self.answer == self.rejected_answer:
             return False
-        return self.value_changed or (self.confirmed and self.can_be_confirmed)
+        if self.removing:
+            return True
+        # An empty answer is no answer: only the explicit removal above empties a value.
+        changed = self.value_changed and self.answer is not None
+        return changed or (self.confirmed and self.can_be_confirmed)
+
+    @property
+    def removing(self) -> bool:
+        return self.remove_requested and self.can_be_removed
 
 
 class AccessToken(models.Model):

@@ -263,10 +263,10 @@ def _items_insert(
     params: list[Any] = [p for position, f in enumerate(fields) for p in (f.pk, position)]
     sql = f"""
         INSERT INTO {item} (organization_id, dossier_id, field_id, position, initial_value,
-            initial_document_id, answered, confirmed, review, rejection_reason, upload,
-            upload_name, upload_content_type)
+            initial_document_id, answered, confirmed, remove_requested, review,
+            rejection_reason, upload, upload_name, upload_content_type)
         SELECT d.organization_id, d.id, f.field_id, f.position, v.value, v.document_id,
-            FALSE, FALSE, '', '', '', '', ''
+            FALSE, FALSE, FALSE, '', '', '', '', ''
         FROM {dossiers} d
         CROSS JOIN ({asked}) f
         LEFT JOIN {value} v ON v.profile_id = d.profile_id AND v.field_id = f.field_id

@@ -169,6 +169,7 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                     return redirect(request.path)
                 form.add_error(None, error)
             else:
+                _keep_chosen_files(dossier, form, access, on_behalf_by)
                 form.add_error(
                     None, _("Nothing was sent yet. Please correct the fields marked below.")
                 )
@@ -208,12 +209,14 @@ def _save(
             form.answers(),
             stored,
             form.confirmations(),
+            removals=form.removals(),
             recipient=access.recipient,
             on_behalf_by=on_behalf_by,
         )
     except WriteBackError:
         delete_stored(files.values())
         return _("This request is closed and can no longer be changed.")
+    _show_chosen(form, files)
     if final:
         try:
             submit(dossier, access.recipient, on_behalf_by=on_behalf_by)
@@ -230,6 +233,43 @@ def _save(
                 "please try to submit again in a moment."
             )
     return None
+
+
+def _keep_chosen_files(
+    dossier: Dossier, form: PortalForm, access: AccessToken, on_behalf_by: Any
+) -> None:
+    """The valid files of a page that comes back with an error elsewhere are kept as draft
+    uploads and shown as chosen: on a phone, finding and picking them again is the hard
+    part. Nothing else of the page is saved; an invalid file is not kept."""
+    uploads = form.uploads()
+    if not uploads:
+        return
+    try:
+        files = store_uploads(uploads)
+    except StorageUnavailable:
+        return  # the page says what to correct; the client chooses the file again
+    try:
+        save_draft(
+            dossier,
+            {},
+            {pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
+            recipient=access.recipient,
+            on_behalf_by=on_behalf_by,
+        )
+    except WriteBackError:
+        delete_stored(files.values())
+        return
+    _show_chosen(form, files)
+
+
+def _show_chosen(form: PortalForm, files: dict[int, Any]) -> None:
+    """The page that comes back names each file just kept as the item's chosen file."""
+    for name, item in form.items.items():
+        if item.pk in files:
+            form.fields[name].widget.current_document = {
+                "name": files[item.pk].name,
+                "size": files[item.pk].size,
+            }
 
 
 @require_http_methods(["GET"])
@@ -259,7 +299,9 @@ def _summary(items: list[Any]) -> list[dict[str, Any]]:
     rows = []
     for item in items:
         field = item.field
-        if field.is_document:
+        if item.removing:
+            shown = _("No longer applies — you asked to remove it")
+        elif field.is_document:
             if item.written_document:
                 shown = item.written_document.name
             elif item.upload:

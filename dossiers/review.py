@@ -97,8 +97,9 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
         item.reviewed_by, item.reviewed_at = user, timezone.now()
         # The client answers afresh: the rejected file goes, a typed value stays to correct
         # but does not count as an answer again.
+        # A removal sent back leaves None: asking for it again is refused the same way.
         item.rejected_answer = None if item.field.is_document else item.answer
-        item.confirmed = False
+        item.confirmed = item.remove_requested = False
         item.upload, item.upload_name, item.upload_content_type = "", "", ""
         item.upload_size = None
         item.save()

@@ -67,17 +67,22 @@ def save_draft(
     uploads: dict[int, tuple[str, str, str, int]],
     confirmations: dict[int, bool] | None = None,
     *,
+    removals: dict[int, bool] | None = None,
     recipient: Profile | None = None,
     on_behalf_by: Any = None,
 ) -> None:
     """Keeps the client's answers and uploads without touching the profile.
 
-    `uploads` maps item ids to (storage key, clean name, content type, size) of files already
-    stored; a draft upload replaced by another is recorded for deletion with the new one. An
-    item whose answer this draft changes is attributed to whoever typed it: the recipient,
-    or the staff member on their behalf (audited).
+    `answers` maps item ids to canonical values; None is "not answered" (the draft's answer
+    is forgotten), unless `removals` says the client asked to remove the value on file —
+    the only way an item comes to remove one. `uploads` maps item ids to (storage key, clean
+    name, content type, size) of files already stored; a draft upload replaced by another,
+    or by a removal, is recorded for deletion. An item whose answer this draft changes is
+    attributed to whoever typed it: the recipient, or the staff member on their behalf
+    (audited).
     """
     confirmations = confirmations or {}
+    removals = removals or {}
     replaced: list[str] = []
     with transaction.atomic():
         locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
@@ -86,21 +91,43 @@ def save_draft(
         items = {
             i.pk: i
             for i in DossierItem.objects.filter(
-                dossier=locked, pk__in=[*answers, *uploads, *confirmations]
-            )
+                dossier=locked, pk__in=[*answers, *uploads, *confirmations, *removals]
+            ).select_related("field")
         }
         touched: set[int] = set()
+        for item_id, removing in removals.items():
+            item = items[item_id]
+            removing = removing and item.can_be_removed
+            if item.remove_requested != removing:
+                touched.add(item_id)
+                if not removing:  # the removal withdrawn: back to "not answered"
+                    item.answer, item.answered = None, bool(item.upload)
+            item.remove_requested = removing
+            if removing:
+                item.answer, item.answered, item.confirmed = None, True, False
+                if item.upload:
+                    replaced.append(item.upload.name)
+                    item.upload, item.upload_name, item.upload_content_type = "", "", ""
+                    item.upload_size = None
         for item_id, value in answers.items():
             item = items[item_id]
-            if not item.answered or item.answer != value:
+            if item.remove_requested:
+                continue
+            answered = value is not None
+            if item.answered != answered or item.answer != value:
                 touched.add(item_id)
-            item.answer, item.answered = value, True
+            item.answer, item.answered = value, answered
         for item_id, confirmed in confirmations.items():
             if items[item_id].confirmed != confirmed:
                 touched.add(item_id)
             items[item_id].confirmed = confirmed
         for item_id, (key, name, content_type, size) in uploads.items():
             item = items[item_id]
+            if item.remove_requested:
+                replaced.append(
+                    key
+                )  # the form refuses both; for any other caller, the removal wins
+                continue
             if item.upload:
                 replaced.append(item.upload.name)
             item.upload = key
@@ -116,6 +143,7 @@ def save_draft(
                 "answer",
                 "answered",
                 "confirmed",
+                "remove_requested",
                 "upload",
                 "upload_name",
                 "upload_content_type",

@@ -25,7 +25,7 @@ from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
 from profiles import fieldtypes
-from profiles.models import Profile
+from profiles.models import FieldValue, Profile
 from profiles.views import INLINE_TYPES, serve_file
 
 PAGE_SIZE = 25
@@ -82,7 +82,9 @@ def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
         "reviewed_by",
     ):
         field = item.field
-        if field.is_document:
+        if item.removing:
+            answer = str(_("Remove this value"))
+        elif field.is_document:
             answer = (
                 item.written_document.name if item.written_document else item.upload_name
             ) or ""
@@ -99,6 +101,7 @@ def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
                 else (item.initial_document.name if item.initial_document else ""),
                 "answer": answer,
                 "answered": item.answered or bool(item.upload) or item.confirmed,
+                "removal": item.removing,
                 "previewable": (item.upload_content_type or "") in INLINE_TYPES,
                 "is_image": (item.upload_content_type or "").startswith("image/"),
             }
@@ -172,14 +175,71 @@ def _uuids(key: str) -> list[uuid.UUID]:
         return []
 
 
-@require_POST
+def _pending_changes(dossier: Dossier) -> list[dict[str, Any]]:
+    """What approving every pending item would do, item by item: the value on file now
+    (staff may have changed it since the request) and what would replace it."""
+    items = list(
+        dossier.items.filter(review=ItemReview.PENDING).select_related("field", "initial_document")
+    )
+    on_file = {
+        value.field_id: value
+        for value in FieldValue.objects.filter(
+            profile_id=dossier.profile_id, field__in=[item.field_id for item in items]
+        ).select_related("document")
+    }
+    changes = []
+    for item in items:
+        field, current = item.field, on_file.get(item.field_id)
+        if field.is_document:
+            before = current.document.name if current and current.document else ""
+            after = item.upload_name
+        else:
+            before = fieldtypes.display(field, current.value) if current else ""
+            after = fieldtypes.display(field, item.answer)
+        if item.removing:
+            after, kind = "", "removal"
+        elif item.confirmed and not item.value_changed:
+            after, kind = before, "confirmation"
+        else:
+            kind = "change"
+        changes.append(
+            {"item": item, "key": field.uuid.hex, "before": before, "after": after, "kind": kind}
+        )
+    return changes
+
+
+@require_http_methods(["GET", "POST"])
 def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
-    """Approves one item (`item`: its field's key) or, without one, every pending item."""
+    """Approves one item (`item`: its field's key) or, once confirmed, every pending item.
+
+    "Approve all" first shows what will change, item by item, removals highlighted (a page
+    of its own, so that it works without JavaScript); only its confirmation, which names the
+    items shown, approves them. A POST without it decides nothing and shows the same page.
+    """
     dossier = _get_dossier(request, dossier_uuid)
     key = request.POST.get("item", "")
     item = _item_of(dossier, key) if key else None
+    if item is None and request.POST.get("confirm") != "yes":
+        if dossier.status != Dossier.Status.TO_REVIEW:
+            messages.error(request, _("This dossier is not waiting for review any more."))
+            return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+        return render(
+            request,
+            "dossiers/approve_all.html",
+            {"dossier": dossier, "changes": _pending_changes(dossier)},
+        )
+    if item is not None:
+        chosen = [item.pk]
+    else:
+        # Only the items the page showed, as it showed them.
+        shown = {k for key in request.POST.getlist("shown") for k in _uuids(key)}
+        chosen = list(
+            DossierItem.objects.filter(dossier=dossier, field__uuid__in=shown).values_list(
+                "pk", flat=True
+            )
+        )
     try:
-        approved = review.approve(dossier, [item.pk] if item else None, request.user)
+        approved = review.approve(dossier, chosen, request.user) if chosen else 0
     except review.OwnAnswers:
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
@@ -194,12 +254,13 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
             dossier=dossier.uuid,
             items=item.field.label if item else approved,
         )
-    messages.success(
-        request,
-        _("Approved and written to the profile.")
-        if approved
-        else _("Nothing was left to approve."),
-    )
+    if not approved:
+        message = _("Nothing was left to approve.")
+    elif item is not None and item.removing:
+        message = _("The removal was approved: the value is no longer on the profile.")
+    else:
+        message = _("Approved and written to the profile.")
+    messages.success(request, message)
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
 

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem
-from profiles.models import DataField, Document, FieldValueHistory, Source
+from profiles.models import DataField, Document, FieldValue, FieldValueHistory, Source
 from profiles.services import NewValue, apply_values
 
 
@@ -38,6 +38,27 @@ def expiry_after_evidence(field: DataField) -> dt.date | None:
     return group.expiry_after_evidence(timezone.localdate())
 
 
+def _writes(item: DossierItem) -> bool:
+    if item.removing or item.written_document is not None:
+        return True
+    return item.answer is not None and (item.confirmed or item.value_changed)
+
+
+def _stale_removals(dossier: Dossier, items: Sequence[DossierItem]) -> set[int]:
+    """Removals of a value that is no longer the one the client was shown (staff changed or
+    removed it since): like a confirmation, the client's word is about that value only, so
+    it never erases a newer one."""
+    removing = [item for item in items if item.removing]
+    if not removing:
+        return set()
+    on_file = dict(
+        FieldValue.objects.filter(
+            profile_id=dossier.profile_id, field_id__in=[item.field_id for item in removing]
+        ).values_list("field_id", "value")
+    )
+    return {item.pk for item in removing if on_file.get(item.field_id) != item.initial_value}
+
+
 def write_back(
     dossier: Dossier, items: Sequence[DossierItem], by: Approval
 ) -> list[FieldValueHistory]:
@@ -47,10 +68,14 @@ def write_back(
     A new value, a new file or a "still correct" is fresh evidence: it moves the value's
     evidence dates and expiry, and a value left as it is appends a "confirmed unchanged"
     event. A value the client left as it was asked, unconfirmed (possible in a classic
-    dossier only), is not written, so that it cannot undo a newer staff edit.
+    dossier only), is not written, so that it cannot undo a newer staff edit. Only the
+    client's explicit "this no longer applies" removes a value, and only the value they were
+    shown; an item without an answer is not written at all.
     """
     with transaction.atomic():
-        uploaded = [item for item in items if item.field.is_document and item.upload]
+        uploaded = [
+            item for item in items if item.field.is_document and item.upload and not item.removing
+        ]
         documents = Document.objects.bulk_create(
             Document(
                 organization_id=dossier.organization_id,
@@ -68,6 +93,7 @@ def write_back(
             item.answer = str(document.uuid)
             item.upload = ""
             item.answered = True
+        stale = _stale_removals(dossier, items)
         rows: list[FieldValueHistory] = []
         # One call per author: a company's representatives may answer different items.
         by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
@@ -78,13 +104,13 @@ def write_back(
             new_values = [
                 NewValue(
                     item.field,
-                    item.answer,
-                    item.written_document,
+                    None if item.removing else item.answer,
+                    None if item.removing else item.written_document,
                     confirmed=item.confirmed and not item.value_changed,
-                    remove=item.answer is None and item.written_document is None,
+                    remove=item.removing,
                 )
                 for item in authored
-                if item.written_document is not None or item.confirmed or item.value_changed
+                if _writes(item) and item.pk not in stale
             ]
             rows += apply_values(
                 dossier.profile,

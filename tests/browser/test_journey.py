@@ -198,6 +198,10 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
 
     page.reload()
     page.click("button:has-text('Approve all')")
+    # What will change, item by item, before anything is written: asked once.
+    assert page.is_visible("text=recent_bill.pdf")
+    _shot(page, shots, "15-approve-all")
+    page.click("button:has-text('Approve this change')")
     assert page.is_visible("text=Approved and written to the profile.")
     _shot(page, shots, "15-approved")
     portal.goto(link)

@@ -17,7 +17,15 @@ from outbox.mail import send_due
 from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
-from tests.dossiers.conftest import _confirm, _history, _name, _pdf, _reload, _value
+from tests.dossiers.conftest import (
+    _approve_all,
+    _confirm,
+    _history,
+    _name,
+    _pdf,
+    _reload,
+    _value,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +58,7 @@ def test_rejected_value_resubmitted_untouched_is_not_a_fresh_answer(
 ):
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["job"].uuid.hex, "reason": "Wrong title"})
-    member_client.post(url + "approve/")
+    _approve_all(member_client, url)
     assert _reload(reviewed["dossier"]).status == "changes_requested"
     # the client just presses Submit again: the rejected "Chef" is prefilled and accepted
     r = client.post(
@@ -68,7 +76,7 @@ def test_staff_are_told_about_a_resubmission(
         Membership.objects.filter(user=owner).update(notices="each")
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    member_client.post(url + "approve/")
+    _approve_all(member_client, url)
     send_due()  # the first round's notice went out
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -180,7 +188,7 @@ def test_superseding_a_changes_requested_dossier(client, member_client, org, rev
 
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    member_client.post(url + "approve/")
+    _approve_all(member_client, url)
     factories.dossier(
         org,
         reviewed["profile"],
@@ -291,7 +299,7 @@ def test_changes_requested_mail_is_swept_when_the_broker_was_down(
     mail.outbox.clear()
     # on-commit callbacks are not run: the drain was never woken (broker down)
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    member_client.post(url + "approve/")
+    _approve_all(member_client, url)
     assert _reload(reviewed["dossier"]).status == "changes_requested"
     assert not mail.outbox
     send_due()  # the periodic drain
@@ -322,11 +330,11 @@ def test_a_member_cannot_approve_what_they_answered_on_the_clients_behalf(
     member_client.post(
         portal, {_name(kyc["job"]): "Chef", _name(kyc["proof"]): _pdf(), "action": "submit"}
     )
-    url = f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/approve/"
-    member_client.post(url)
+    url = f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/"
+    _approve_all(member_client, url)
     assert _reload(kyc["dossier"]).status == "to_review"
     assert _value(kyc["job"]).value == "Baker"
-    owner_client.post(url)
+    _approve_all(owner_client, url)
     assert _reload(kyc["dossier"]).status == "approved"
     assert _value(kyc["job"]).value == "Chef"
 
