@@ -460,6 +460,13 @@ class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
     upload = serializers.SerializerMethodField(
         help_text=_("A client's upload not yet written to the profile.")
     )
+    remove_requested = serializers.BooleanField(
+        read_only=True,
+        help_text=_(
+            "The client said the value no longer applies: approving the item removes the value "
+            "on file. Never inferred from an empty answer."
+        ),
+    )
     document = serializers.UUIDField(
         source="written_document.uuid",
         read_only=True,
@@ -477,6 +484,7 @@ class DossierItemSerializer(serializers.ModelSerializer[DossierItem]):
             "answer",
             "answered",
             "confirmed",
+            "remove_requested",
             "review",
             "rejection_reason",
             "upload",

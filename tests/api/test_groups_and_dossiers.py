@@ -16,7 +16,8 @@ from django_scopes import scopes_disabled
 from dossiers.models import Dossier
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.models import AuditEntry
-from profiles.models import DataField, Document, FieldValueHistory
+from profiles.models import DataField, Document, FieldValue, FieldValueHistory
+from profiles.services import NewValue, apply_values
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +249,28 @@ def test_a_document_is_downloaded(api, org):
     assert "passport.pdf" in response["Content-Disposition"]
     missing = api.get("/api/v1/documents/00000000-0000-0000-0000-000000000000/")
     assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
+
+
+def test_a_removal_the_client_asked_for_reads_as_such_and_is_approved_as_one(api, org):
+    """An API reviewer tells "remove this value" from an unanswered item by its flag, never
+    by an empty answer; approving it removes the value, with its history row."""
+    job = factories.field(org, "text", label="Job")
+    profile = factories.contact(org, email="client@example.com", language="en")
+    with scopes_disabled():
+        apply_values(profile, [NewValue(job, "Baker")], source="staff")
+    group = factories.group(org, [job], review_required=True)
+    dossier = factories.dossier(
+        org, profile, [job], kind="update", update_group_id=group.pk, period=dt.date(2026, 1, 31)
+    )
+    sent = Client().post(
+        f"/d/{factories.token(dossier)}/", {f"r_{job.uuid.hex}": "on", "action": "submit"}
+    )
+    assert sent.status_code == 302
+    url = f"/api/v1/dossiers/{dossier.uuid}/"
+    [item] = api.get(url).json()["items"]
+    assert (item["remove_requested"], item["review"]) == (True, "pending")
+    assert _send(api, "post", url + "approve/", {}).json()["approved"] == 1
+    with scopes_disabled():
+        assert not FieldValue.objects.filter(profile=profile, field=job).exists()
+        row = FieldValueHistory.objects.filter(field=job).latest("id")
+    assert (row.old_value, row.new_value, row.source) == ("Baker", None, "dossier")
