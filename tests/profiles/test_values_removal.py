@@ -94,6 +94,9 @@ def test_remove_this_value_removes_it_and_the_history_says_who(
         Source.STAFF,
         member,
     )
+    history = member_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/history/")
+    badge = lxml.html.fromstring(history.content).xpath("//table//span[contains(@class,'badge')]")
+    assert [b.text_content() for b in badge] == [{"en": "Removed", "fr": "Supprimée"}[language]]
 
 
 def test_a_required_field_can_be_changed_but_offers_no_removal(member_client, org):
