@@ -64,7 +64,7 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
         timestamp = int(parts["t"])
     except (KeyError, ValueError):
         return False
-    if abs(time.time() - timestamp) > tolerance:
+    if abs(timezone.now().timestamp() - timestamp) > tolerance:
         return False
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
@@ -197,7 +197,9 @@ def _attempt(delivery: WebhookDelivery, now: dt.datetime) -> int:
             "User-Agent": "Back office webhooks",
             "X-Delivery-Id": str(delivery.uuid),
             "X-Event": delivery.event,
-            "X-Signature": signature(delivery.endpoint.secret, int(time.time()), body),
+            "X-Signature": signature(
+                delivery.endpoint.secret, int(timezone.now().timestamp()), body
+            ),
         },
     )
     code: int | None

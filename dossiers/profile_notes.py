@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, ItemReview
 from organizations import display
 
 
@@ -19,6 +19,8 @@ def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str
             dossier__status__in=Dossier.OPEN_STATUSES,
             dossier__expires_at__gt=timezone.now(),
         )
+        # Approved while another item went back to the client: this one is settled.
+        .exclude(review=ItemReview.APPROVED)
         .order_by("dossier__created_at")
         .values_list("field_id", "dossier__created_at")
     )

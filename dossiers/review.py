@@ -74,8 +74,9 @@ def approve(
         now = timezone.now()
         for item in chosen:
             item.review, item.reviewed_by, item.reviewed_at = ItemReview.APPROVED, user, now
-        write_back(locked, chosen, Approval(user, api_key))
+        # Saved first: the overview's cells, refreshed by the write-back, read the review.
         DossierItem.objects.bulk_update(chosen, ["review", "reviewed_by", "reviewed_at"])
+        write_back(locked, chosen, Approval(user, api_key))
         _settle(locked, items, user)
     return len(chosen)
 

@@ -10,7 +10,8 @@ clock applied in SQL, whatever the number of requests behind them.
 
 A cell's status, first match wins:
 - requested: an open request asks for it (sent, opened, draft, changes requested, or
-  answered and waiting for staff review);
+  answered and waiting for staff review) and staff have not approved its answer yet: an
+  item approved in a dossier whose other items went back to the client is settled;
 - overdue: the latest request for it closed unanswered and nothing fresh came since;
 - missing: there is no value;
 - expired: its expiry date has passed;
@@ -34,7 +35,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import ComplianceCell, OverviewState, UpdateGroup
 from profiles.models import EXPIRY_WARNING_DAYS, DataField, FieldValue, Kind, Profile
 
@@ -101,7 +102,8 @@ def _computed(
         LEFT JOIN {v} v ON v.profile_id = p.id AND v.field_id = f.id
         -- Set-based, one pass over the scope's requests each: the requests still running
         -- for each (profile, field) (one awaiting review runs until staff decide, the
-        -- others until the latest of them lapses), and the latest request of each.
+        -- others until the latest of them lapses; an item already approved runs no more),
+        -- and the latest request of each.
         LEFT JOIN (
             SELECT r.profile_id, r.field_id, r.uuid, r.reviewing, r.until FROM (
                 SELECT d.profile_id, i.field_id, d.uuid,
@@ -113,7 +115,7 @@ def _computed(
                             d.expires_at DESC, d.id DESC
                     ) AS rn
                 FROM {d} d JOIN {i} i ON i.dossier_id = d.id
-                WHERE {requests} AND d.status IN ({pending})
+                WHERE {requests} AND d.status IN ({pending}) AND i.review <> %s
                 WINDOW w AS (PARTITION BY d.profile_id, i.field_id)
             ) r WHERE r.rn = 1
         ) pend ON pend.profile_id = p.id AND pend.field_id = f.id
@@ -140,6 +142,7 @@ def _computed(
         Dossier.Status.TO_REVIEW,
         *request_params,
         *Dossier.PENDING_STATUSES,
+        ItemReview.APPROVED,
         *request_params,
         *params,
     ]

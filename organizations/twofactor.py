@@ -7,7 +7,6 @@ code is right nothing is logged in; the pending user waits in the session for fi
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 
 import segno
@@ -19,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -90,7 +90,7 @@ class TwoStepLoginView(LoginView):
             "user": user.pk,
             "backend": user.backend,
             "next": self.get_success_url(),
-            "at": time.time(),
+            "at": timezone.now().timestamp(),
         }
         return redirect("login_verify")
 
@@ -98,7 +98,7 @@ class TwoStepLoginView(LoginView):
 @require_http_methods(["GET", "POST"])
 def login_verify(request: HttpRequest) -> HttpResponse:
     pending = request.session.get(PENDING)
-    if not pending or time.time() - pending["at"] > PENDING_SECONDS:
+    if not pending or timezone.now().timestamp() - pending["at"] > PENDING_SECONDS:
         request.session.pop(PENDING, None)
         messages.info(request, _("Please log in again."))
         return redirect("login")

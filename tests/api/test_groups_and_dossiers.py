@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -69,13 +71,25 @@ def test_a_group_is_created_changed_and_deleted_with_the_one_group_rule(api, org
     ]
 
 
-def test_a_groups_schedule_is_recomputed_when_it_changes(api, org):
-    group = factories.group(org, [], start_date=dt.date(2020, 1, 1))
-    before = group.next_run_at
-    response = _send(api, "patch", f"/api/v1/groups/{group.uuid}/", {"interval_unit": "years"})
+@pytest.mark.parametrize(
+    ("moment", "monthly", "yearly"),
+    [
+        (dt.datetime(2027, 3, 15, 9, tzinfo=dt.UTC), dt.date(2027, 4, 1), dt.date(2028, 1, 1)),
+        # In December the next month and the next year begin on the same day.
+        (dt.datetime(2027, 12, 7, 9, tzinfo=dt.UTC), dt.date(2028, 1, 1), dt.date(2028, 1, 1)),
+    ],
+)
+def test_a_groups_schedule_is_recomputed_when_it_changes(api, org, moment, monthly, yearly):
+    with time_machine.travel(moment, tick=False):
+        group = factories.group(org, [], start_date=dt.date(2020, 1, 1))
+        assert group.next_date == monthly
+        response = _send(api, "patch", f"/api/v1/groups/{group.uuid}/", {"interval_unit": "years"})
     assert response.status_code == 200
     group.refresh_from_db()
-    assert group.next_run_at != before and group.interval_unit == "years"
+    assert group.next_date == yearly and group.interval_unit == "years"
+    assert group.next_run_at == dt.datetime.combine(
+        yearly, dt.time(8), tzinfo=zoneinfo.ZoneInfo("Europe/Paris")
+    )
     assert (
         _send(api, "patch", f"/api/v1/groups/{group.uuid}/", {"interval_count": 0}).status_code
         == 400

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -117,21 +118,30 @@ def test_the_everything_is_still_correct_shortcut_confirms_unchanged_items(clien
     assert _history(kyc["job"])[-1].kind == "confirmation"
 
 
-def test_a_group_may_move_expiry_forward_by_its_interval(client, kyc):
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        (dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC), dt.date(2027, 4, 1)),
+        # Already 1 January in Paris, the organisation's time zone.
+        (dt.datetime(2027, 12, 31, 23, 30, tzinfo=dt.UTC), dt.date(2028, 2, 1)),
+        (dt.datetime(2028, 1, 31, 12, tzinfo=dt.UTC), dt.date(2028, 2, 29)),
+    ],
+)
+def test_a_group_may_move_expiry_forward_by_its_interval(client, kyc, moment, expected):
     with scopes_disabled():
         kyc["group"].extend_expiry = True
         kyc["group"].save()
         FieldValue.objects.filter(field=kyc["job"]).update(expires_on=dt.date(2020, 1, 1))
+        Dossier.objects.update(expires_at=moment + dt.timedelta(days=30))
     token = factories.token(kyc["dossier"])
-    client.post(
-        f"/d/{token}/",
-        {_name(kyc["job"]): "Chef", _name(kyc["proof"]): _pdf(), "action": "submit"},
-    )
-    today = timezone.localdate()
-    expected = (dt.date(today.year, today.month, 1) + dt.timedelta(days=32)).replace(day=1)
+    with time_machine.travel(moment, tick=False):
+        client.post(
+            f"/d/{token}/",
+            {_name(kyc["job"]): "Chef", _name(kyc["proof"]): _pdf(), "action": "submit"},
+        )
     assert _value(kyc["job"]).value == "Chef"
-    # One month ahead (the group's interval), whatever the day of the month.
-    assert _value(kyc["job"]).expires_on.replace(day=1) == expected
+    # One month ahead (the group's interval) of the organisation's day.
+    assert _value(kyc["job"]).expires_on == expected
 
 
 def test_a_classic_dossier_keeps_its_required_rule_and_the_confirmation(client, org):

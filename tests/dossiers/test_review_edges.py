@@ -134,6 +134,15 @@ def test_update_dossier_of_empty_values_cannot_be_satisfied_by_one_tick(client, 
     )
     r = client.post(f"/d/{factories.token(dossier)}/", {"confirm_all": "on", "action": "submit"})
     assert r.status_code == 200, "an update dossier of empty values was 'freshly evidenced' empty"
+    # Each empty value is refused by name, and nothing is submitted or written.
+    assert set(r.context["form"].errors) >= {_name(a), _name(b)}
+    assert _reload(dossier).submitted_at is None
+    assert _reload(dossier).status in Dossier.OPEN_STATUSES
+    with scopes_disabled():
+        assert not FieldValue.objects.filter(profile=profile).exists()
+        assert not DossierItem.objects.filter(dossier=dossier, answered=True).exists()
+        assert not DossierItem.objects.filter(dossier=dossier, confirmed=True).exists()
+    assert _history(a) == [] and _history(b) == []
 
 
 def test_a_removed_member_can_no_longer_use_their_on_behalf_link(member_client, member, org, kyc):
@@ -317,7 +326,17 @@ def test_a_changed_answer_equal_to_a_newer_staff_value_is_not_a_confirmation(cli
     )
     assert r.status_code == 302
     row = _history(kyc["job"])[-1]
-    assert row.kind == "change" or _value(kyc["job"]).last_confirmed_at is None
+    # Fresh evidence of the value on file, recorded as the client's answer, not their
+    # "still correct".
+    assert (row.kind, row.old_value, row.new_value, row.source) == (
+        "answer",
+        "Chef",
+        "Chef",
+        "dossier",
+    )
+    value = _value(kyc["job"])
+    assert value.last_confirmed_at is None
+    assert value.last_evidenced_at is not None and value.last_evidenced_at >= row.changed_at
 
 
 def test_a_member_cannot_approve_what_they_answered_on_the_clients_behalf(

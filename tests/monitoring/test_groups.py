@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 import time_machine
@@ -10,7 +11,8 @@ from django.utils.html import escape
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
-from monitoring.models import UpdateGroup
+from monitoring.dispatch import dispatch_due
+from monitoring.models import UpdateGroup, UpdateRun
 from profiles.models import DataField
 from tests import factories
 from tests.conftest import need_service
@@ -108,15 +110,32 @@ def test_the_database_refuses_a_field_in_another_organisations_group(org, other_
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
-def test_pause_and_resume_without_a_burst(owner_client, org):
+def test_pause_and_resume_without_a_burst(owner_client, owner, org, time_machine):
+    factories.contact(org, email="client@example.com")
+    time_machine.move_to(dt.datetime(2027, 1, 10, 9, tzinfo=dt.UTC), tick=False)
+    owner_client.force_login(owner)  # a session of that day
     group = factories.group(org, [factories.field(org)], start_date=dt.date(2020, 1, 1))
+    assert group.next_date == dt.date(2027, 2, 1)
     url = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/toggle/"
     owner_client.post(url)
     group.refresh_from_db()
     assert not group.is_active
+    # Paused through five monthly periods (1 February to 1 June).
+    back = dt.datetime(2027, 6, 15, 9, tzinfo=dt.UTC)
+    time_machine.move_to(back, tick=False)
+    assert dispatch_due(back, fan_out=False) == []
+    owner_client.force_login(owner)
     owner_client.post(url)
     group.refresh_from_db()
-    assert group.is_active and group.next_date >= dt.date.today()
+    assert group.is_active and group.next_date == dt.date(2027, 7, 1)
+    # Resumed: nothing of the paused months is sent, then the next period runs once.
+    assert dispatch_due(back, fan_out=False) == []
+    first = dt.datetime(2027, 7, 1, 8, 1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris"))
+    assert len(dispatch_due(first, fan_out=False)) == 1
+    with scopes_disabled():
+        assert list(UpdateRun.objects.values_list("period", "skipped")) == [
+            (dt.date(2027, 7, 1), 0)
+        ]
 
 
 def test_deleting_a_group_frees_its_fields_and_keeps_its_dossiers(owner_client, org):

@@ -202,3 +202,31 @@ def test_a_run_over_requests_already_running_keeps_the_cells_true(org, kyc):
     rows = overview.page(org.pk, overview.Filters(), timezone.localdate(), offset=0, limit=50)
     links = {(row["profile_id"], row["field_label"]): row["open_dossier"] for row in rows}
     assert links[(bob.pk, "Job")] == str(reviewing.uuid)  # awaiting staff: still the link
+
+
+def test_an_approved_item_is_not_requested_when_another_is_sent_back(org, kyc, member):
+    group, ann = kyc["group"], kyc["ann"]
+    with scopes_disabled():
+        group.review_required = True
+        group.save(update_fields=["review_required"])
+    open_run(dispatch_group_now(group.pk, fan_out=False))
+    with scopes_disabled():
+        dossier = Dossier.objects.get(profile=ann)
+        items = {item.field.label: item for item in dossier.items.select_related("field")}
+        save_draft(
+            dossier, {items["Job"].pk: "Baker", items["Address"].pk: "2 Lane"}, {}, recipient=ann
+        )
+        submit(Dossier.objects.get(pk=dossier.pk), ann)
+        review.approve(Dossier.objects.get(pk=dossier.pk), [items["Address"].pk], member)
+        assert _steady(org)[(ann.pk, "Address")] == "valid"  # approved, while Job waits
+        review.reject(Dossier.objects.get(pk=dossier.pk), items["Job"].pk, "Unreadable", member)
+        assert Dossier.objects.get(pk=dossier.pk).status == "changes_requested"
+    statuses = _steady(org)
+    assert statuses[(ann.pk, "Job")] == "requested"  # back with the client
+    assert statuses[(ann.pk, "Address")] == "valid", "approved, yet shown as awaiting the client"
+    with scopes_disabled():
+        save_draft(Dossier.objects.get(pk=dossier.pk), {items["Job"].pk: "Chef"}, {}, recipient=ann)
+        submit(Dossier.objects.get(pk=dossier.pk), ann)
+    statuses = _steady(org)
+    assert statuses[(ann.pk, "Job")] == "requested"  # awaiting staff again
+    assert statuses[(ann.pk, "Address")] == "valid"

@@ -71,7 +71,10 @@ def test_wrong_codes_are_throttled_by_the_device(org, owner):
     client.post("/login/", {"username": "owner", "password": "pw"})
     client.post("/login/code/", {"code": "000000"})
     # Right after a wrong code even the right one waits: guessing 10^6 codes is out of reach.
-    assert client.post("/login/code/", {"code": _code(device)}).status_code == 200
+    response = client.post("/login/code/", {"code": _code(device)})
+    assert response.status_code == 200 and response.context["form"].errors["code"]
+    assert "_auth_user_id" not in client.session
+    assert client.get(f"/o/{org.slug}/contacts/").status_code == 302
 
 
 def test_the_code_page_needs_a_password_first(db):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
@@ -185,4 +185,4 @@ def test_the_portal_needs_its_csrf_token(org, objects):
     assert response.status_code == 403
     assert "Please try again" in response.text
     dossier.refresh_from_db()
-    assert dossier.status == "open" and dossier.expires_at > dt.datetime.now(dt.UTC)
+    assert dossier.status == "open" and dossier.expires_at > timezone.now()
