@@ -7,10 +7,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django_scopes import scopes_disabled
+from hypothesis import settings as hypothesis_settings
 
 from organizations.models import Membership, Organization
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+# A property holds or not whatever the machine's load: no per-example deadline, which a busy
+# two-core CI machine (or a faketime leg) exceeds for reasons that are not the code's.
+hypothesis_settings.register_profile("suite", deadline=None)
+hypothesis_settings.load_profile("suite")
 
 
 def need_service(available: bool, what: str) -> None:
