@@ -90,10 +90,3 @@ def reviewed(kyc, client):
     )
     assert response.status_code == 302
     return {**kyc, "token": token}
-
-
-def _approve_all(staff_client, dossier_url: str):
-    """ "Approve all" as staff do it: the page of what will change, then its confirmation."""
-    page = staff_client.get(dossier_url + "approve/")
-    shown = [change["key"] for change in page.context["changes"]] if page.context else []
-    return staff_client.post(dossier_url + "approve/", {"confirm": "yes", "shown": shown})

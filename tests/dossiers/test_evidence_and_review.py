@@ -22,7 +22,6 @@ from profiles.models import Document, FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
 from tests.dossiers.conftest import (
-    _approve_all,
     _confirm,
     _history,
     _name,
@@ -258,7 +257,7 @@ def test_reject_then_resubmit_then_approve_names_the_approver(
     )
     assert response.status_code == 302
     assert _reload(dossier).status == "to_review"
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     assert _reload(dossier).status == "approved"
     written = _history(reviewed["proof"])[-1]
     assert written.new_document.name == "whole-bill.pdf"

@@ -18,7 +18,6 @@ from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
 from tests.dossiers.conftest import (
-    _approve_all,
     _confirm,
     _history,
     _name,
@@ -58,7 +57,7 @@ def test_rejected_value_resubmitted_untouched_is_not_a_fresh_answer(
 ):
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["job"].uuid.hex, "reason": "Wrong title"})
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     assert _reload(reviewed["dossier"]).status == "changes_requested"
     # the client just presses Submit again: the rejected "Chef" is prefilled and accepted
     r = client.post(
@@ -76,7 +75,7 @@ def test_staff_are_told_about_a_resubmission(
         Membership.objects.filter(user=owner).update(notices="each")
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     send_due()  # the first round's notice went out
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
@@ -197,7 +196,7 @@ def test_superseding_a_changes_requested_dossier(client, member_client, org, rev
 
     url = f"/o/{org.slug}/dossiers/{reviewed['dossier'].uuid}/"
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     factories.dossier(
         org,
         reviewed["profile"],
@@ -308,7 +307,7 @@ def test_changes_requested_mail_is_swept_when_the_broker_was_down(
     mail.outbox.clear()
     # on-commit callbacks are not run: the drain was never woken (broker down)
     member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "cut"})
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     assert _reload(reviewed["dossier"]).status == "changes_requested"
     assert not mail.outbox
     send_due()  # the periodic drain
@@ -350,10 +349,10 @@ def test_a_member_cannot_approve_what_they_answered_on_the_clients_behalf(
         portal, {_name(kyc["job"]): "Chef", _name(kyc["proof"]): _pdf(), "action": "submit"}
     )
     url = f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/"
-    _approve_all(member_client, url)
+    factories.approve_all(member_client, url)
     assert _reload(kyc["dossier"]).status == "to_review"
     assert _value(kyc["job"]).value == "Baker"
-    _approve_all(owner_client, url)
+    factories.approve_all(owner_client, url)
     assert _reload(kyc["dossier"]).status == "approved"
     assert _value(kyc["job"]).value == "Chef"
 

@@ -335,7 +335,7 @@ def test_the_review_shows_the_copy_and_downloads_the_original(member_client, org
 
 def test_once_approved_the_profiles_document_has_the_same_copy(member_client, org, heic_to_review):
     dossier = heic_to_review["dossier"]
-    member_client.post(f"/o/{org.slug}/dossiers/{dossier.uuid}/approve/")
+    factories.approve_all(member_client, f"/o/{org.slug}/dossiers/{dossier.uuid}/")
     with scopes_disabled():
         document = FieldValue.objects.select_related("document").get().document
     url = f"/o/{org.slug}/documents/{document.uuid}/"
@@ -374,7 +374,7 @@ def test_the_purge_deletes_an_unclaimed_photo_and_its_copy(
 
 
 def test_the_erasure_deletes_the_photo_and_its_copy(owner_client, org, heic_to_review):
-    owner_client.post(f"/o/{org.slug}/dossiers/{heic_to_review['dossier'].uuid}/approve/")
+    factories.approve_all(owner_client, f"/o/{org.slug}/dossiers/{heic_to_review['dossier'].uuid}/")
     with scopes_disabled():
         key = Document.objects.get().file.name
     keys = [key, preview_key(key)]
