@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from organizations.audit import ACTOR_CHOICES, AREAS, known_actions
 from organizations.models import AuditEntry, Membership, Organization
@@ -162,12 +163,13 @@ class AuditFilterForm(forms.Form):
     action = forms.ChoiceField(label=_("Action"), required=False)
     user = forms.ChoiceField(label=_("Who"), required=False)
     since = forms.DateField(
-        label=_("From"),
+        label=pgettext_lazy("first day of a range", "From"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     until = forms.DateField(
-        label=_("To"),
+        # Not "To" as in an e-mail's recipient, which French says otherwise.
+        label=pgettext_lazy("last day of a range", "To"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )

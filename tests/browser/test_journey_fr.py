@@ -16,6 +16,7 @@ from monitoring.dispatch import dispatch_due
 from monitoring.models import UpdateGroup
 from profiles.models import DataField, FieldValue
 from tests import factories
+from tests.browser.test_date_guard import _type_31_february
 from tests.conftest import make_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -98,6 +99,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
         page.check(f"label:has-text('{field.label}') input")
     page.fill("#id_start_date", timezone.localdate(timezone=org.tzinfo).isoformat())
     page.select_option("#id_frequency", "1-years")
+    page.check("#id_review_required")  # staff approve the answers before they are written
     page.wait_for_selector("#group-preview >> text=Chaque mise à jour interroge 2 contacts.")
     _shot(page, shots, "24-group-form-fr")
     page.click("button.primary")
@@ -122,6 +124,17 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     assert portal.locator(f"#id_f_{income.uuid.hex}").input_value() == "42500,5"
     assert portal.locator(f"#id_f_{status.uuid.hex} option:checked").inner_text() == "Indépendant"
     _shot(portal, shots, "25-portal-fr-dates")
+    # 31/02 typed into the picker: the browser would send it empty; the page holds it back.
+    birth_input = portal.locator(f"#id_f_{birth.uuid.hex}")
+    _type_31_february(birth_input, "1990")
+    portal.click("button[value=submit]")
+    portal.wait_for_selector("[data-bad-input-message]")
+    assert "Cette date n\u2019existe pas" in portal.inner_text("[data-bad-input-message]")
+    assert not portal.is_visible("h1:has-text('Merci')")
+    _shot(portal, shots, "26-portal-fr-impossible-date")
+    with scopes_disabled():
+        assert claire.dossiers.get().status in ("open", "opened")
+    birth_input.fill("1990-05-17")
     for field in (birth, income, status):
         checkbox = portal.locator(f"#id_c_{field.uuid.hex}")
         if checkbox.count():
@@ -142,6 +155,22 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     with scopes_disabled():
         item = john.dossiers.get().items.get(field=status)
     assert item.answer == "Indépendant"
+
+    # g. Staff approve Claire's answers, seeing first what will change; the audit log says so.
+    with scopes_disabled():
+        answered = claire.dossiers.get()
+    assert answered.status == "to_review"
+    page.goto(f"{live_server.url}/o/{org.slug}/dossiers/{answered.uuid}/")
+    page.click("button:has-text('Tout approuver')")
+    _shot(page, shots, "27-approve-all-fr")
+    page.click("form[method=post] button.primary")
+    with scopes_disabled():
+        answered.refresh_from_db()
+    assert answered.status == "approved"
+    page.goto(f"{live_server.url}/o/{org.slug}/settings/audit/")
+    assert page.is_visible("td:has-text('Réponses d\u2019un dossier approuvées')")
+    assert page.is_visible("h1:has-text('Journal des modifications')")
+    _shot(page, shots, "28-audit-log-fr")
     staff.close()
     phone.close()
     english_phone.close()

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 
+import lxml.html
 import pytest
 from django.test import Client
 from django_scopes import scope, scopes_disabled
@@ -224,3 +225,13 @@ def _texts(value) -> list[str]:
     if isinstance(value, list):
         return [t for v in value for t in _texts(v)]
     return [str(value)]
+
+
+def test_the_date_filters_read_as_a_range_in_french(owner_client, org):
+    """ "To" is the end of a range here, not an e-mail's recipient ("Destinataire")."""
+    owner_client.cookies["django_language"] = "fr"
+    page = owner_client.get(f"/o/{org.slug}/settings/audit/")
+    labels = [
+        label.text_content() for label in lxml.html.fromstring(page.content).xpath("//form//label")
+    ]
+    assert {"Du", "Au"} <= set(labels) and "Destinataire" not in labels
