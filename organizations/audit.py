@@ -140,7 +140,7 @@ def key_label(key: object) -> str:
 def is_uuid(value: object) -> bool:
     try:
         uuid.UUID(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
     return True
 
@@ -164,7 +164,9 @@ def plain(value: Any) -> str:
             return moment(dt.datetime.fromisoformat(text))
         if _ISO_DAY.fullmatch(text):
             return day(dt.date.fromisoformat(text))
-    except ValueError:
+    except (ValueError, OverflowError):
+        # A text that looks like a moment but lies outside what the time zone can shift
+        # (9999-12-31T23:30-05:00) is shown as typed: the log must open whatever was stored.
         return text
     return text
 
@@ -203,7 +205,7 @@ def count(value: Any) -> int | None:
     """A number recorded as text (details are stored as strings), or None."""
     try:
         return int(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

@@ -18,6 +18,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from organizations.display import day
 from organizations.links import row_link
@@ -54,10 +55,13 @@ def page_of(org_slug: str, profile_uuid: UUID) -> _Page:
     )
 
 
+# Marked for extraction here, translated when rendered: without the marks, the catalogue's
+# refresh would drop their French and the badges would read in English.
 EXPIRY = {
-    "expired": ("bad", "Expired on %(date)s"),
-    "expiring": ("warn", "Expires on %(date)s"),
+    "expired": ("bad", gettext_noop("Expired on %(date)s")),
+    "expiring": ("warn", gettext_noop("Expires on %(date)s")),
 }
+VALID_UNTIL = gettext_noop("Valid until %(date)s")
 
 
 def rows_html(rows: list[dict[str, Any]], page: _Page) -> SafeString:
@@ -82,7 +86,7 @@ def _row(row: dict[str, Any], page: _Page) -> str:
         else:
             parts.append(linebreaksbr(row["display"], autoescape=True))
         if row["expiry"]:
-            css, message = EXPIRY.get(row["expiry"], ("ok", "Valid until %(date)s"))
+            css, message = EXPIRY.get(row["expiry"], ("ok", VALID_UNTIL))
             # As {% blocktranslate %}: the date escaped, the translation as written.
             text = _(message) % {"date": escape(day(value.expires_on))}
             parts.append(f' <span class="badge {css}">{text}</span>')

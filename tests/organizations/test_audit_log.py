@@ -235,3 +235,22 @@ def test_the_date_filters_read_as_a_range_in_french(owner_client, org):
         label.text_content() for label in lxml.html.fromstring(page.content).xpath("//form//label")
     ]
     assert {"Du", "Au"} <= set(labels) and "Destinataire" not in labels
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_detail_that_looks_like_a_moment_out_of_range_still_opens(owner_client, org, language):
+    """A restored text "9999-12-31T23:30:00-05:00" cannot be shifted to any time zone: it is
+    shown as stored, and the log opens (an OverflowError answered 500)."""
+    field = factories.field(org, "text", label="Reference")
+    profile = factories.contact(org)
+    values_url = f"/o/{org.slug}/profiles/{profile.uuid}/values/"
+    for value in ("9999-12-31T23:30:00-05:00", "Something else"):
+        owner_client.post(values_url, {f"f_{field.uuid.hex}": value})
+    with scopes_disabled():
+        row = profile.history.latest("id")
+    restored = owner_client.post(f"/o/{org.slug}/profiles/{profile.uuid}/history/{row.pk}/restore/")
+    assert restored.status_code == 302
+    owner_client.cookies["django_language"] = language
+    page = owner_client.get(f"/o/{org.slug}/settings/audit/")
+    assert page.status_code == 200
+    assert "9999-12-31T23:30:00-05:00" in page.text
