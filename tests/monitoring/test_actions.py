@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import inspect
 import json
+import re
 from unittest import mock
 
 import pytest
@@ -441,3 +444,12 @@ def test_set_and_clear_expiry_doors_the_popup(org, member, htmx):
     assert saved.status_code == cleared.status_code == (204 if htmx else 302)
     assert set_spy.call_count == 1 and clear_spy.call_count == 1
     assert [e.user for e in _entries("monitoring.expiry.set")] == [member]
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["monitoring.views", "monitoring.management.commands.dispatch_due"],
+)
+def test_the_doors_of_monitoring_record_no_audit_entry_themselves(module):
+    source = inspect.getsource(importlib.import_module(module))
+    assert not re.search(r"\b(audit|record_audit)\(", source)
