@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -12,14 +13,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from api import audit as audit_actions
-from api import webhooks
+from api import actions
 from api.forms import ApiKeyForm, WebhookForm
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from organizations.actors import Actor
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org
-from organizations.models import audit
 
 
 @admin_required
@@ -30,24 +30,20 @@ def key_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     new_key = None
     status = 200
     if request.method == "POST":
+        status = 400
         if form.is_valid():
-            api_key, new_key = ApiKey.issue(
-                request.organization,
-                name=form.cleaned_data["name"],
-                access=form.cleaned_data["access"],
-                created_by=request.user,
-            )
-            audit(
-                request,
-                audit_actions.KEY_CREATED,
-                api_key,
-                access=api_key.get_access_display(),
-                prefix=api_key.prefix,
-            )
-            # Shown on this page only, never stored in clear: no redirect to carry it.
-            form = ApiKeyForm()
-        else:
-            status = 400
+            try:
+                issued = actions.create_api_key(
+                    request.organization,
+                    actor=Actor.member(request.user),
+                    name=form.cleaned_data["name"],
+                    access=form.cleaned_data["access"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                # Shown on this page only, never stored in clear: no redirect to carry it.
+                new_key, form, status = issued.key, ApiKeyForm(), 200
     keys = ApiKey.objects.filter(organization=request.organization).select_related(
         "created_by", "revoked_by"
     )
@@ -63,8 +59,7 @@ def key_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
 @require_POST
 def key_revoke(request: OrganizationRequest, org_slug: str, key_uuid: Any) -> HttpResponse:
     api_key = get_for_org(request, ApiKey, uuid=key_uuid)
-    if api_key.revoke(request.user):
-        audit(request, audit_actions.KEY_REVOKED, api_key, prefix=api_key.prefix)
+    if actions.revoke_api_key(api_key, actor=Actor.member(request.user)):
         messages.success(
             request,
             _("The key “%(name)s” was revoked: it no longer opens the API.")
@@ -81,20 +76,18 @@ def key_revoke(request: OrganizationRequest, org_slug: str, key_uuid: Any) -> Ht
 def webhook_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     form = WebhookForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        endpoint = WebhookEndpoint.objects.create(
-            organization=request.organization,
-            url=form.cleaned_data["url"],
-            events=form.cleaned_data["events"],
-            created_by=request.user,
-        )
-        audit(
-            request,
-            audit_actions.WEBHOOK_CREATED,
-            endpoint.url,
-            events=", ".join(endpoint.events),
-        )
-        messages.success(request, _("The endpoint was added. Its secret signs every delivery."))
-        return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=endpoint.uuid)
+        try:
+            endpoint = actions.create_endpoint(
+                request.organization,
+                actor=Actor.member(request.user),
+                url=form.cleaned_data["url"],
+                events=form.cleaned_data["events"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The endpoint was added. Its secret signs every delivery."))
+            return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=endpoint.uuid)
     endpoints = WebhookEndpoint.objects.filter(organization=request.organization)
     return render(
         request,
@@ -117,9 +110,7 @@ def webhook_detail(request: OrganizationRequest, org_slug: str, endpoint_uuid: A
 @require_POST
 def webhook_delete(request: OrganizationRequest, org_slug: str, endpoint_uuid: Any) -> HttpResponse:
     endpoint = get_for_org(request, WebhookEndpoint, uuid=endpoint_uuid)
-    url = endpoint.url
-    endpoint.delete()
-    audit(request, audit_actions.WEBHOOK_DELETED, url)
+    actions.delete_endpoint(endpoint, actor=Actor.member(request.user))
     messages.success(request, _("The endpoint was removed: it receives nothing more."))
     return redirect("api_webhooks", org_slug=org_slug)
 
@@ -128,7 +119,7 @@ def webhook_delete(request: OrganizationRequest, org_slug: str, endpoint_uuid: A
 @require_POST
 def webhook_test(request: OrganizationRequest, org_slug: str, endpoint_uuid: Any) -> HttpResponse:
     endpoint = get_for_org(request, WebhookEndpoint, uuid=endpoint_uuid)
-    webhooks.send_test(endpoint)
+    actions.send_test_event(endpoint, actor=Actor.member(request.user))
     messages.success(request, _("A test event is on its way; its delivery shows below."))
     return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=endpoint.uuid)
 
@@ -139,6 +130,6 @@ def webhook_again(request: OrganizationRequest, org_slug: str, delivery_uuid: An
     delivery: WebhookDelivery = get_for_org(
         request, WebhookDelivery.objects.select_related("endpoint"), uuid=delivery_uuid
     )
-    webhooks.send_again(delivery)
+    actions.resend_delivery(delivery, actor=Actor.member(request.user))
     messages.success(request, _("The delivery was queued again, with the same id and body."))
     return redirect("api_webhook", org_slug=org_slug, endpoint_uuid=delivery.endpoint.uuid)

@@ -12,6 +12,7 @@ import json
 from contextlib import ExitStack
 from typing import Any, cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
@@ -44,11 +45,11 @@ from dossiers import review
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
-from monitoring import audit as monitoring_audit
+from monitoring import actions as monitoring_actions
 from monitoring import followup
 from monitoring.filters import UpdateGroupFilterSet
 from monitoring.models import UpdateGroup, UpdateRun
-from monitoring.services import SCHEDULE_FIELDS, FieldTaken, save_group, set_active
+from organizations.actors import Actor
 from organizations.models import Organization, audit
 from profiles import audit as profiles_audit
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
@@ -363,49 +364,25 @@ class UpdateGroupViewSet(
         )
 
     def perform_create(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
-        self._save(serializer, created=True)
+        self._save(serializer)
 
     def perform_update(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
-        self._save(serializer, created=False)
+        self._save(serializer)
 
-    def _save(self, serializer: serializers.BaseSerializer[UpdateGroup], *, created: bool) -> None:
+    def _save(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
         data = dict(serializer.validated_data)
         fields = data.pop("fields", None)
         group = serializer.instance or UpdateGroup(organization=self.organization)
-        if fields is None:
-            fields = list(group.fields.all())
-        before = {name: getattr(group, name, None) for name in SCHEDULE_FIELDS}
-        resumed = group.pk is not None and not group.is_active and data.get("is_active")
         for name, value in data.items():
             setattr(group, name, value)
-        changed = any(getattr(group, n, None) != before[n] for n in SCHEDULE_FIELDS)
         try:
-            save_group(group, fields, schedule_changed=changed)
-            if resumed:
-                # As the back office resumes: from the next occurrence, no burst of the paused
-                # periods, and no period run again.
-                set_active(group, True)
-        except FieldTaken:
-            raise serializers.ValidationError(
-                {
-                    "fields": [
-                        _("A chosen field was just added to another group. Please check again.")
-                    ]
-                }
-            ) from None
+            monitoring_actions.save_group(group, actor=Actor.of_api_key(self.key), fields=fields)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
         serializer.instance = self.get_queryset().get(pk=group.pk)
-        self.audit(
-            monitoring_audit.GROUP_CREATED if created else monitoring_audit.GROUP_UPDATED,
-            group,
-            fields=", ".join(f.label for f in fields),
-            frequency=group.frequency_display,
-            start=group.start_date,
-        )
 
     def perform_destroy(self, instance: UpdateGroup) -> None:
-        title = instance.title
-        instance.delete()
-        self.audit(monitoring_audit.GROUP_DELETED, title)
+        monitoring_actions.delete_group(instance, actor=Actor.of_api_key(self.key))
 
     @extend_schema(
         summary="List a group's runs with their follow-up counts",

@@ -244,12 +244,11 @@ def send_again(delivery: WebhookDelivery) -> None:
     transaction.on_commit(kick)
 
 
-def send_test(endpoint: WebhookEndpoint) -> None:
+def send_test(endpoint: WebhookEndpoint) -> WebhookDelivery:
     with scopes_disabled():
-        WebhookDelivery.objects.bulk_create(
-            [_test_delivery(endpoint)],
-        )
+        [delivery] = WebhookDelivery.objects.bulk_create([_test_delivery(endpoint)])
     transaction.on_commit(kick)
+    return delivery
 
 
 def _test_delivery(endpoint: WebhookEndpoint) -> WebhookDelivery:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
+from django.utils import timezone
 
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
@@ -109,6 +110,20 @@ def outstanding(
     """
     live, purged = _branches(group, period, status, query)
     return live.union(purged, all=True).order_by(*ORDER)
+
+
+def remindable(group: UpdateGroup, period: dt.date) -> list[int]:
+    """The dossiers of a run that "Remind all outstanding" writes to: still open to the
+    client, not yet expired, of a profile not archived."""
+    return list(
+        Dossier.objects.filter(
+            update_group=group,
+            period=period,
+            status__in=Dossier.OPEN_STATUSES,
+            expires_at__gt=timezone.now(),
+            profile__archived_at__isnull=True,
+        ).values_list("id", flat=True)
+    )
 
 
 # By name, then by dossier: a total order, so that a page read backwards is the same page.

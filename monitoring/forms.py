@@ -250,20 +250,7 @@ class UpdateGroupForm(forms.ModelForm):
             refusal = self.start_refusal(start, count, unit)
             if refusal:
                 self.add_error(*refusal)
-        kind = data.get("applies_to")
-        for field in data.get("fields", []):
-            if field.pk in self.held_by:
-                self.add_error(
-                    "fields",
-                    _("“%(label)s” already belongs to the group “%(group)s”.")
-                    % {"label": field.label, "group": self.held_by[field.pk]},
-                )
-            elif kind and field.applies_to != kind:
-                self.add_error(
-                    "fields",
-                    _("“%(label)s” is not a field of this group's type (%(kind)s).")
-                    % {"label": field.label, "kind": Kind(kind).label},
-                )
+        # Whether the chosen fields may join the group is the action's rule (`save_group`).
         return data
 
 

@@ -13,11 +13,10 @@ from monitoring.models import UpdateGroup
 from organizations.models import Organization
 from profiles.models import DataField, Kind, Profile
 
-SCHEDULE_FIELDS = ("start_date", "frequency", "interval_count", "interval_unit")
-
 
 class FieldTaken(Exception):
-    """Another group took a chosen field between the form's check and the save."""
+    """Another group took a chosen field between the action's check and the save (or the
+    field is another organisation's)."""
 
 
 @dataclass(frozen=True)
@@ -45,8 +44,13 @@ def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]
     """Why `fields` cannot be the group's: held by another group, or of the other type."""
     problems = []
     for field in fields:
-        holder = field.update_group
-        if holder is not None and holder.pk != group.pk:
+        # By id first: a field of this very group needs no look-up of its holder.
+        holder = (
+            field.update_group
+            if field.update_group_id is not None and field.update_group_id != group.pk
+            else None
+        )
+        if holder is not None:
             problems.append(
                 _("“%(label)s” already belongs to the group “%(group)s”.")
                 % {"label": field.label, "group": holder.title}
@@ -84,7 +88,9 @@ def save_group(
         DataField.objects.filter(pk__in=left).update(update_group=None)
         # Conditional: a field another group holds is not taken from it, even in a race.
         taken = (
-            DataField.objects.filter(pk__in=chosen, applies_to=group.applies_to)
+            DataField.objects.filter(
+                pk__in=chosen, organization=group.organization_id, applies_to=group.applies_to
+            )
             .filter(Q(update_group__isnull=True) | Q(update_group=group))
             .update(update_group=group)
         )

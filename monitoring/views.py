@@ -3,45 +3,51 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from contextlib import suppress
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
-from dossiers.messages import remind_now
 from dossiers.models import Dossier
-from monitoring import audit as audit_actions
-from monitoring import followup, overview, schedule
-from monitoring.dispatch import current_index, dispatch_group_now
+from monitoring import actions, followup, overview, schedule
+from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
-from monitoring.services import SCHEDULE_FIELDS, FieldTaken, preview, save_group, set_active
+from monitoring.services import preview
 from organizations import display
+from organizations.actors import Actor
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
+from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
-from organizations.models import audit
 from profiles.models import DataField, FieldValue, Kind, Profile
 
 
-def _groups(request: HttpRequest) -> Any:
+class PopupRequest(OrganizationRequest):
+    """The pop-up's request: loaded in place by htmx, or as a page without JavaScript."""
+
+    htmx: HtmxDetails
+
+
+def _groups(request: OrganizationRequest) -> Any:
     return UpdateGroup.objects.filter(organization=request.organization).prefetch_related(
         Prefetch("fields", queryset=DataField.objects.order_by("position", "id"))
     )
 
 
 @admin_required
-def group_list(request: HttpRequest, org_slug: str) -> HttpResponse:
+def group_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     return render(
         request,
         "monitoring/group_list.html",
@@ -51,7 +57,7 @@ def group_list(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> HttpResponse:
+def group_form(request: OrganizationRequest, org_slug: str, group_uuid: Any = None) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid) if group_uuid else None
     if "refresh" in request.POST:
         # Without JavaScript, a changed type asks for its fields to be listed: nothing is saved.
@@ -62,24 +68,14 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
         )
     if request.method == "POST" and form.is_bound and form.is_valid():
         try:
-            group = save_group(
+            group = actions.save_group(
                 form.save(commit=False),
-                form.cleaned_data["fields"],
-                schedule_changed=any(name in form.changed_data for name in SCHEDULE_FIELDS),
+                actor=Actor.member(request.user),
+                fields=form.cleaned_data["fields"],
             )
-        except FieldTaken:
-            form.add_error(
-                "fields", _("A chosen field was just added to another group. Please check again.")
-            )
+        except ValidationError as error:
+            form.add_error(None, error)
         else:
-            audit(
-                request,
-                audit_actions.GROUP_UPDATED if group_uuid else audit_actions.GROUP_CREATED,
-                group,
-                fields=", ".join(f.label for f in form.cleaned_data["fields"]),
-                frequency=group.frequency_display,
-                start=group.start_date,
-            )
             messages.success(
                 request, _("The group “%(title)s” was saved.") % {"title": group.title}
             )
@@ -91,7 +87,9 @@ def group_form(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> H
     )
 
 
-def _typed_form(request: HttpRequest, values: Any, group: UpdateGroup | None) -> UpdateGroupForm:
+def _typed_form(
+    request: OrganizationRequest, values: Any, group: UpdateGroup | None
+) -> UpdateGroupForm:
     """An unbound form showing what the admin typed: no validation, so no error yet."""
     typed = {
         name: values.getlist(name) if name == "fields" else values.get(name)
@@ -101,7 +99,7 @@ def _typed_form(request: HttpRequest, values: Any, group: UpdateGroup | None) ->
     return UpdateGroupForm(initial=typed, instance=group, organization=request.organization)
 
 
-def _live(request: HttpRequest, form: UpdateGroupForm) -> dict[str, Any]:
+def _live(request: OrganizationRequest, form: UpdateGroupForm) -> dict[str, Any]:
     """The parts of the group form that follow its other inputs: fields and preview."""
     group = form.instance
     context: dict[str, Any] = {
@@ -134,7 +132,9 @@ def _live(request: HttpRequest, form: UpdateGroupForm) -> dict[str, Any]:
 
 @admin_required
 @require_GET
-def group_preview(request: HttpRequest, org_slug: str, group_uuid: Any = None) -> HttpResponse:
+def group_preview(
+    request: OrganizationRequest, org_slug: str, group_uuid: Any = None
+) -> HttpResponse:
     """The group form's fields of the chosen type and its next dates, as the admin types."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid) if group_uuid else None
     form = _typed_form(request, request.GET, group)
@@ -142,7 +142,7 @@ def group_preview(request: HttpRequest, org_slug: str, group_uuid: Any = None) -
 
 
 @admin_required
-def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, _groups(request), uuid=group_uuid)
     runs = list(group.runs.all()[:10])
     counts = followup.outcomes(group, [run.period for run in runs])
@@ -163,26 +163,31 @@ def group_detail(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
     )
 
 
-def _run(request: HttpRequest, group_uuid: Any, period: str) -> tuple[UpdateGroup, UpdateRun]:
+def _run(
+    request: OrganizationRequest, group_uuid: Any, period: str
+) -> tuple[UpdateGroup, UpdateRun]:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     try:
         day = dt.date.fromisoformat(period)
     except ValueError:
         raise Http404 from None
-    run = UpdateRun.objects.filter(group=group, period=day).first()
+    run = UpdateRun.objects.filter(group=group, period=day).select_related("group").first()
     if run is None:
         raise Http404
     return group, run
 
 
-def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> HttpResponse:
+def run_detail(
+    request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str
+) -> HttpResponse:
     """A run's follow-up: its counts, and who has not answered, with filters and search."""
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
     counts = followup.outcomes(group, [run.period])[run.period]
     rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    # Django's paginator asks only for count() and slices, which the pages answer in one query.
+    page = Paginator(cast(Any, rows), 50).get_page(request.GET.get("page"))
     # Each row's status as people read it, looked up once here rather than in the template.
     labels = dict(Dossier.Status.choices)
     page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
@@ -203,22 +208,14 @@ def run_detail(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
 
 
 @require_http_methods(["GET", "POST"])
-def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> HttpResponse:
+def run_remind(
+    request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str
+) -> HttpResponse:
     """ "Remind all outstanding": asks with the count, then one reminder to each of them."""
     group, run = _run(request, group_uuid, period)
-    open_ids = list(
-        Dossier.objects.filter(
-            update_group=group,
-            period=run.period,
-            status__in=Dossier.OPEN_STATUSES,
-            expires_at__gt=timezone.now(),
-            profile__archived_at__isnull=True,
-        ).values_list("id", flat=True)
-    )
     if request.method == "POST":
-        with transaction.atomic():
-            sent = remind_now(open_ids)
-        if open_ids and not sent:
+        reminded = actions.remind_run(run, actor=Actor.member(request.user))
+        if reminded.dossiers and not reminded.sent:
             messages.info(
                 request,
                 _(
@@ -229,15 +226,14 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
             return redirect(
                 "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
             )
-        audit(request, audit_actions.RUN_REMINDED, group, period=run.period, dossiers=len(open_ids))
         messages.success(
             request,
             ngettext(
                 "A reminder is on its way to %(n)s client who has not answered.",
                 "A reminder is on its way to each of the %(n)s clients who have not answered.",
-                len(open_ids),
+                reminded.dossiers,
             )
-            % {"n": len(open_ids)},
+            % {"n": reminded.dossiers},
         )
         return redirect(
             "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
@@ -245,15 +241,18 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     return render(
         request,
         "monitoring/run_remind.html",
-        {"group": group, "run": run, "count": len(open_ids)},
+        {"group": group, "run": run, "count": len(followup.remindable(group, run.period))},
     )
 
 
-def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str) -> Any:
+def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str) -> Any:
     """The outstanding list of a run as CSV, streamed: flat memory whatever its length."""
     group, run = _run(request, group_uuid, period)
-    rows = followup.outstanding(
-        group, run.period, status=request.GET.get("status", ""), query=search_query(request)
+    rows = actions.export_run(
+        run,
+        actor=Actor.member(request.user),
+        status=request.GET.get("status", ""),
+        query=search_query(request),
     )
     # Resolved now, in the reader's language: the rows are written after the view returns.
     labels = {value: str(label) for value, label in Dossier.Status.choices}
@@ -271,13 +270,12 @@ def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     )
     lines = csv_lines(itertools.chain([header], body))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    audit(request, audit_actions.RUN_EXPORTED, group, period=run.period)
     name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"
     return response
 
 
-def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
+def _recipients(request: OrganizationRequest, group: UpdateGroup) -> Any:
     return Profile.objects.filter(
         organization=request.organization, kind=group.applies_to, archived_at__isnull=True
     ).order_by("last_name", "first_name", "name", "id")
@@ -285,7 +283,7 @@ def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+def group_send_now(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     """Sends the current period now, after saying how many will receive it."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     today = timezone.localdate(timezone=request.organization.tzinfo)
@@ -295,19 +293,22 @@ def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> Http
         )
     )
     existing = UpdateRun.objects.filter(group=group, period=period).first()
-    if request.method == "POST" and group.is_active:
-        dispatch_group_now(group.pk)
-        audit(request, audit_actions.GROUP_SENT_NOW, group, period=period)
+    sent = (
+        actions.send_now(group, actor=Actor.member(request.user))
+        if request.method == "POST" and group.is_active
+        else None
+    )
+    if sent is not None:
         messages.success(
             request,
             _("The dossiers of the period of %(date)s are being opened and sent.")
-            % {"date": display.day(period)},
+            % {"date": display.day(sent.period)},
         )
         return redirect(
             "monitoring:run_detail",
             org_slug=org_slug,
             group_uuid=group.uuid,
-            period=period.isoformat(),
+            period=sent.period.isoformat(),
         )
     return render(
         request,
@@ -323,7 +324,7 @@ def group_send_now(request: HttpRequest, org_slug: str, group_uuid: Any) -> Http
 
 
 @admin_required
-def group_recipients(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+def group_recipients(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     """Who receives the group's dossiers: its type's active contacts or companies."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     page = Paginator(_recipients(request, group), 50).get_page(request.GET.get("page"))
@@ -336,11 +337,9 @@ def group_recipients(request: HttpRequest, org_slug: str, group_uuid: Any) -> Ht
 
 @admin_required
 @require_POST
-def group_toggle(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+def group_toggle(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
-    set_active(group, not group.is_active)
-    action = audit_actions.GROUP_RESUMED if group.is_active else audit_actions.GROUP_PAUSED
-    audit(request, action, group)
+    actions.set_group_active(group, actor=Actor.member(request.user), active=not group.is_active)
     if group.is_active:
         messages.success(request, _("The group was resumed."))
     else:
@@ -350,11 +349,9 @@ def group_toggle(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
 
 @admin_required
 @require_POST
-def group_delete(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
+def group_delete(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
-    title = group.title
-    group.delete()
-    audit(request, audit_actions.GROUP_DELETED, title)
+    title = actions.delete_group(group, actor=Actor.member(request.user))
     messages.success(
         request,
         _(
@@ -368,12 +365,18 @@ def group_delete(request: HttpRequest, org_slug: str, group_uuid: Any) -> HttpRe
 
 @require_http_methods(["GET", "POST"])
 def value_popup(
-    request: HttpRequest, org_slug: str, profile_uuid: Any, field_uuid: Any
+    request: PopupRequest, org_slug: str, profile_uuid: Any, field_uuid: Any
 ) -> HttpResponse:
     """The "⋯" of a filled field: its expiry date, its next update date and its frequency."""
     profile = get_for_org(request, Profile, uuid=profile_uuid)
-    field = get_for_org(request, DataField.objects.select_related("update_group"), uuid=field_uuid)
-    value = FieldValue.objects.filter(profile=profile, field=field).first()
+    field: DataField = get_for_org(
+        request, DataField.objects.select_related("update_group"), uuid=field_uuid
+    )
+    value = (
+        FieldValue.objects.filter(profile=profile, field=field)
+        .select_related("organization", "profile", "field")
+        .first()
+    )
     profile_url = reverse("profiles:detail", args=[org_slug, profile.uuid])
     context: dict[str, Any] = {"profile": profile, "field": field, "value": value}
     template = "monitoring/popup.html" if request.htmx else "monitoring/popup_page.html"
@@ -384,30 +387,28 @@ def value_popup(
         request.POST or None, initial={"expires_on": value.expires_on}, kept=value.expires_on
     )
     if request.method == "POST":
-        before = value.expires_on
+        actor = Actor.member(request.user)
+        change = None
         if request.POST.get("action") == "clear":
-            value.expires_on = None
+            change = actions.clear_expiry(value, actor=actor)
         elif form.is_valid():
-            value.expires_on = form.cleaned_data["expires_on"]
-        else:
+            try:
+                change = actions.set_expiry(
+                    value, actor=actor, expires_on=form.cleaned_data["expires_on"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+        if change is None:
             context["form"] = form
             return render(request, template, context, status=422 if request.htmx else 200)
-        if value.expires_on == before:
+        if not change.changed:
             messages.info(request, _("Nothing changed."))
             return _back_to_profile(request, profile_url)
-        value.save(update_fields=["expires_on", "updated_at"])
-        audit(
-            request,
-            audit_actions.EXPIRY_SET if value.expires_on else audit_actions.EXPIRY_CLEARED,
-            f"{profile.display_name} — {field.label}",
-            before=before,
-            after=value.expires_on,
-        )
         messages.success(
             request,
             (
                 _("The expiry date of “%(label)s” was saved.")
-                if value.expires_on
+                if change.after
                 else _("The expiry date of “%(label)s” was cleared.")
             )
             % {"label": field.label},
@@ -417,7 +418,7 @@ def value_popup(
     return render(request, template, context)
 
 
-def _back_to_profile(request: HttpRequest, profile_url: str) -> HttpResponse:
+def _back_to_profile(request: PopupRequest, profile_url: str) -> HttpResponse:
     if request.htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = profile_url
@@ -428,7 +429,7 @@ def _back_to_profile(request: HttpRequest, profile_url: str) -> HttpResponse:
 OVERVIEW_PAGE = 50
 
 
-def _overview_filters(request: HttpRequest) -> tuple[overview.Filters, dict[str, Any]]:
+def _overview_filters(request: OrganizationRequest) -> tuple[overview.Filters, dict[str, Any]]:
     """The overview's filters from the query string; unknown values are ignored."""
     groups = list(UpdateGroup.objects.filter(organization=request.organization))
     group = next((g for g in groups if str(g.uuid) == request.GET.get("group")), None)
@@ -456,14 +457,14 @@ def _overview_filters(request: HttpRequest) -> tuple[overview.Filters, dict[str,
     return filters, shown
 
 
-def _by_uuid(request: HttpRequest, queryset: Any, name: str) -> Any:
+def _by_uuid(request: OrganizationRequest, queryset: Any, name: str) -> Any:
     try:
         return get_for_org(request, queryset, uuid=request.GET[name])
     except (KeyError, Http404):
         return None
 
 
-def _field_labels(request: HttpRequest) -> dict[int, str]:
+def _field_labels(request: OrganizationRequest) -> dict[int, str]:
     """Monitored fields' labels in the reader's language (the SQL knows only the default)."""
     return {
         field.pk: field.local_label
@@ -473,13 +474,13 @@ def _field_labels(request: HttpRequest) -> dict[int, str]:
     }
 
 
-def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
+def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     """Every profile by monitored field with its status, counts on top, filters, export."""
     filters, shown = _overview_filters(request)
     today = timezone.localdate()
     org_id = request.organization.pk
     counts = overview.counts(org_id, filters, today)
-    paginator = Paginator(_Cells(org_id, filters, today, counts), OVERVIEW_PAGE)
+    paginator = Paginator(cast(Any, _Cells(org_id, filters, today, counts)), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     labels = _field_labels(request)
     for cell in page:
@@ -524,14 +525,20 @@ class _Cells:
         return overview.page(*self.args, offset=start, limit=max(stop - start, 0))
 
 
-def compliance_export(request: HttpRequest, org_slug: str) -> Any:
+def compliance_export(request: OrganizationRequest, org_slug: str) -> Any:
     """The whole filtered overview as CSV, streamed from a server-side cursor."""
     filters, _shown = _overview_filters(request)
     # Resolved now, in the reader's language: the rows are written after the view returns.
     labels = {value: str(label) for value, label in STATUS_LABELS}
     kinds = {value: str(label) for value, label in Kind.choices}
     fields = _field_labels(request)
-    rows = overview.export_rows(request.organization.pk, filters, timezone.localdate())
+    rows = actions.export_overview(
+        request.organization,
+        actor=Actor.member(request.user),
+        filters=filters,
+        today=timezone.localdate(),
+        described=request.GET.urlencode(),
+    )
     header = [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
     body = (
         [
@@ -547,12 +554,6 @@ def compliance_export(request: HttpRequest, org_slug: str) -> Any:
     lines = csv_lines(itertools.chain([header], body))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
-    audit(
-        request,
-        audit_actions.OVERVIEW_EXPORTED,
-        _("Compliance overview"),
-        filters=request.GET.urlencode(),
-    )
     return response
 
 

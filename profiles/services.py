@@ -121,6 +121,16 @@ def new_document(profile: Profile, field: DataField, stored: StoredFile) -> Docu
     )
 
 
+def set_expiry_date(value: FieldValue, expires_on: dt.date | None) -> None:
+    """Sets or clears a value's expiry date by hand. Not a change of the value: no history row.
+
+    Saved as a model save so that the receivers that keep derived tables (the compliance
+    overview's cells) hear of it in the caller's transaction.
+    """
+    value.expires_on = expires_on
+    value.save(update_fields=["expires_on", "updated_at"])
+
+
 ExpiryRule = Callable[[DataField], dt.date | None]
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scope
 
+from api import actions
 from api.models import ApiKey
+from organizations.actors import Actor
 from organizations.models import Organization
 
 
@@ -24,5 +27,13 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"No organisation {options['organization']!r}.")
         with scope(organization=organization):
-            _, key = ApiKey.issue(organization, name=options["name"], access=options["access"])
-        self.stdout.write(key)
+            try:
+                issued = actions.create_api_key(
+                    organization,
+                    actor=Actor.system("create_api_key"),
+                    name=options["name"],
+                    access=options["access"],
+                )
+            except ValidationError as error:
+                raise CommandError("; ".join(error.messages)) from None
+        self.stdout.write(issued.key)

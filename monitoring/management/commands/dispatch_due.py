@@ -4,10 +4,12 @@ import uuid
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
-from monitoring.dispatch import dispatch_due, dispatch_group_now, open_run
+from monitoring import actions
+from monitoring.dispatch import dispatch_due, open_run
 from monitoring.models import UpdateGroup, UpdateRun
+from organizations.actors import Actor
 
 
 class Command(BaseCommand):
@@ -26,13 +28,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["group"]:
             with scopes_disabled():
-                group = UpdateGroup.objects.filter(uuid=options["group"]).first()
+                group = (
+                    UpdateGroup.objects.filter(uuid=options["group"])
+                    .select_related("organization")
+                    .first()
+                )
             if group is None:
                 raise CommandError(f"No update group {options['group']}.")
-            run_id = dispatch_group_now(group.pk, fan_out=False)
-            if run_id is None:
+            with scope(organization=group.organization):
+                run = actions.send_now(group, actor=Actor.system("dispatch_due"), fan_out=False)
+            if run is None:
                 raise CommandError(f"“{group.title}” is paused: resume it first.")
-            run_ids = [run_id]
+            run_ids = [run.pk]
         else:
             run_ids = dispatch_due(fan_out=False)
         if not run_ids:

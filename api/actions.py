@@ -1,0 +1,137 @@
+"""The writes of the API app, one function per verb (DESIGN.md, "One action per verb"):
+the organisation's keys and its webhook endpoints.
+
+Settings > API, Settings > Webhooks and the `create_api_key` command parse their input and
+call these; none of them records an audit entry itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from api import audit as audit_actions
+from api import webhooks
+from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
+from organizations.actors import Actor
+from organizations.models import Organization
+
+NAME_LENGTH = ApiKey._meta.get_field("name").max_length or 100
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    api_key: ApiKey
+    # The key in clear: known now, shown once, never stored.
+    key: str
+
+
+def create_api_key(
+    organization: Organization, *, actor: Actor, name: str, access: str
+) -> IssuedKey:
+    """Issues a key of the organisation; the key in clear is in the result, the only time."""
+    errors: dict[str, ValidationError] = {}
+    name = name.strip()
+    try:
+        if not name:
+            raise ValidationError(_("This field is required."), code="required")
+        MaxLengthValidator(NAME_LENGTH)(name)
+    except ValidationError as error:
+        errors["name"] = error
+    if access not in ApiKey.Access.values:
+        errors["access"] = _invalid_choice(access)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        api_key, key = ApiKey.issue(
+            organization, name=name, access=access, created_by=actor.member_user
+        )
+        actor.audit(
+            organization,
+            audit_actions.KEY_CREATED,
+            api_key,
+            access=api_key.get_access_display(),
+            prefix=api_key.prefix,
+        )
+    return IssuedKey(api_key=api_key, key=key)
+
+
+def _invalid_choice(value: str) -> ValidationError:
+    # Django's own words, as the forms say them.
+    return ValidationError(
+        _("Select a valid choice. %(value)s is not one of the available choices."),
+        code="invalid_choice",
+        params={"value": value},
+    )
+
+
+def revoke_api_key(api_key: ApiKey, *, actor: Actor) -> bool:
+    """Revokes the key: it no longer opens the API. False, and nothing recorded, if it was
+    revoked already (by someone else, say)."""
+    with transaction.atomic():
+        revoked = api_key.revoke(actor.member_user)
+        if revoked:
+            actor.audit(
+                api_key.organization, audit_actions.KEY_REVOKED, api_key, prefix=api_key.prefix
+            )
+    return revoked
+
+
+def create_endpoint(
+    organization: Organization, *, actor: Actor, url: str, events: Sequence[str]
+) -> WebhookEndpoint:
+    """Adds an address that receives the organisation's `events`, signed with its own secret.
+    Only http(s), and in production never an address of a private or local network."""
+    errors: dict[str, ValidationError] = {}
+    try:
+        webhooks.check_url(url)
+    except ValidationError as error:
+        errors["url"] = error
+    unknown = [event for event in events if event not in webhooks.EVENTS]
+    if not events:
+        errors["events"] = ValidationError(_("This field is required."), code="required")
+    elif unknown:
+        errors["events"] = _invalid_choice(unknown[0])
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        endpoint = WebhookEndpoint.objects.create(
+            organization=organization,
+            url=url,
+            events=list(events),
+            created_by=actor.member_user,
+        )
+        actor.audit(
+            organization, audit_actions.WEBHOOK_CREATED, endpoint.url, events=", ".join(events)
+        )
+    return endpoint
+
+
+def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor) -> str:
+    """Removes the endpoint and its deliveries: it receives nothing more. Returns its address,
+    which the audit entry keeps."""
+    url = endpoint.url
+    with transaction.atomic():
+        endpoint.delete()
+        actor.audit(endpoint.organization, audit_actions.WEBHOOK_DELETED, url)
+    return url
+
+
+def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelivery:
+    """Queues a test event to the endpoint; its delivery shows on the endpoint's page.
+    Not audited: it changes nothing of the organisation's, as the log has always had it."""
+    with transaction.atomic():
+        return webhooks.send_test(endpoint)
+
+
+def resend_delivery(delivery: WebhookDelivery, *, actor: Actor) -> WebhookDelivery:
+    """Queues the delivery again: same id, same body, attempts counted afresh. Not audited,
+    like the test event."""
+    with transaction.atomic():
+        webhooks.send_again(delivery)
+    return delivery

@@ -1,0 +1,218 @@
+"""The writes of the monitoring app, one function per verb (DESIGN.md, "One action per verb").
+
+Each action validates, writes in one transaction, records its audit entry through the actor
+and leaves the notifications to the machinery it calls (`services`, `dispatch`, the outbox).
+The group form, the API's groups, the "⋯" pop-up, the run pages and `dispatch_due` parse
+their input and call these; none of them records an audit entry itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext, gettext_lazy
+
+from dossiers.messages import remind_now
+from monitoring import audit as audit_actions
+from monitoring import followup, overview, services
+from monitoring.dispatch import dispatch_group_now
+from monitoring.models import UpdateGroup, UpdateRun
+from organizations.actors import Actor
+from organizations.models import Organization
+from profiles.fieldtypes import out_of_range
+from profiles.models import DataField, FieldValue
+from profiles.services import set_expiry_date
+
+# The columns whose change moves a group's next run (the form's "frequency" sets the last two).
+_TIMING = ("start_date", "interval_count", "interval_unit")
+
+FIELD_TAKEN = gettext_lazy("A chosen field was just added to another group. Please check again.")
+EMPTY_VALUE = gettext_lazy(
+    "This field is empty: there is nothing to update, and no expiry date to set."
+)
+
+
+def save_group(
+    group: UpdateGroup, *, actor: Actor, fields: Sequence[DataField] | None = None
+) -> UpdateGroup:
+    """Creates or changes `group` (its attributes as the door set them) with exactly `fields`
+    (None: the fields it has). A new or re-timed group is scheduled afresh; a paused group
+    made active resumes as the toggle resumes it, at its next occurrence.
+
+    Raises ValidationError on `fields`: a field held by another group, of the other type or
+    of another organisation — checked here, and again by a conditional write, for a race.
+    """
+    chosen = list(group.fields.all()) if fields is None and group.pk else list(fields or [])
+    problems = services.field_problems(group, chosen)
+    if problems:
+        raise ValidationError({"fields": problems})
+    created = group.pk is None
+    with transaction.atomic():
+        stored = (
+            None
+            if created
+            else UpdateGroup.objects.filter(pk=group.pk).values(*_TIMING, "is_active").first()
+        )
+        retimed = stored is not None and any(stored[n] != getattr(group, n) for n in _TIMING)
+        try:
+            services.save_group(group, chosen, schedule_changed=retimed)
+        except services.FieldTaken:
+            if created:
+                # Rolled back: the door shows the form of a group still to create.
+                group.pk = None
+                group._state.adding = True
+            raise ValidationError({"fields": [FIELD_TAKEN]}) from None
+        if stored is not None and not stored["is_active"] and group.is_active:
+            services.set_active(group, True)
+        actor.audit(
+            group.organization,
+            audit_actions.GROUP_CREATED if created else audit_actions.GROUP_UPDATED,
+            group,
+            fields=", ".join(field.label for field in chosen),
+            frequency=group.frequency_display,
+            start=group.start_date,
+        )
+    return group
+
+
+def delete_group(group: UpdateGroup, *, actor: Actor) -> str:
+    """Deletes the group: its fields are free again, its open dossiers run their course.
+    Returns its title, which the audit entry keeps."""
+    title = group.title
+    with transaction.atomic():
+        group.delete()
+        actor.audit(group.organization, audit_actions.GROUP_DELETED, title)
+    return title
+
+
+def set_group_active(group: UpdateGroup, *, actor: Actor, active: bool) -> UpdateGroup:
+    """Pauses or resumes the group; resuming starts at its next occurrence, with no burst of
+    the paused periods. Asking for the state it is in changes and records nothing."""
+    if group.is_active == active:
+        return group
+    with transaction.atomic():
+        services.set_active(group, active)
+        actor.audit(
+            group.organization,
+            audit_actions.GROUP_RESUMED if active else audit_actions.GROUP_PAUSED,
+            group,
+        )
+    return group
+
+
+def send_now(group: UpdateGroup, *, actor: Actor, fan_out: bool = True) -> UpdateRun | None:
+    """Sends the group's current period now, through the dispatcher's own steps (idempotent:
+    a second call opens nothing twice). None if the group is paused: nothing is sent.
+
+    With `fan_out`, the run's dossiers open in a task after the commit; without, the caller
+    opens them (`dispatch.open_run`)."""
+    with transaction.atomic():
+        run_id = dispatch_group_now(group.pk, fan_out=fan_out)
+        if run_id is None:
+            return None
+        run = UpdateRun.objects.get(pk=run_id)
+        actor.audit(group.organization, audit_actions.GROUP_SENT_NOW, group, period=run.period)
+    return run
+
+
+@dataclass(frozen=True)
+class Reminded:
+    # The run's dossiers still open to their clients.
+    dossiers: int
+    # False when this hour's reminders had been queued already: nothing new went out.
+    sent: bool
+
+
+def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
+    """ "Remind all outstanding": one reminder to each client of the run who has not
+    answered, at most once an hour whatever the number of clicks."""
+    group = run.group
+    with transaction.atomic():
+        open_ids = followup.remindable(group, run.period)
+        sent = remind_now(open_ids)
+        if sent or not open_ids:
+            actor.audit(
+                group.organization,
+                audit_actions.RUN_REMINDED,
+                group,
+                period=run.period,
+                dossiers=len(open_ids),
+            )
+    return Reminded(dossiers=len(open_ids), sent=sent)
+
+
+def export_run(run: UpdateRun, *, actor: Actor, status: str = "", query: str = "") -> QuerySet[Any]:
+    """The outstanding list of a run for an export, recorded as read (see
+    `followup.outstanding` for its rows)."""
+    rows = followup.outstanding(run.group, run.period, status=status, query=query)
+    actor.audit(run.organization, audit_actions.RUN_EXPORTED, run.group, period=run.period)
+    return rows
+
+
+def export_overview(
+    organization: Organization,
+    *,
+    actor: Actor,
+    filters: overview.Filters,
+    today: dt.date,
+    described: str,
+) -> Iterator[tuple[Any, ...]]:
+    """The compliance overview's filtered cells for an export, recorded as read;
+    `described` is the filters as the page's address spells them, which the log shows."""
+    rows = overview.export_rows(organization.pk, filters, today)
+    actor.audit(
+        organization,
+        audit_actions.OVERVIEW_EXPORTED,
+        gettext("Compliance overview"),
+        filters=described,
+    )
+    return rows
+
+
+@dataclass(frozen=True)
+class Expiry:
+    before: dt.date | None
+    after: dt.date | None
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+
+def set_expiry(value: FieldValue, *, actor: Actor, expires_on: dt.date) -> Expiry:
+    """Sets the expiry date of a filled value by hand (the "⋯" pop-up). A new date must lie
+    in the range every date input accepts; the date on file may be kept as it is."""
+    if expires_on != value.expires_on:
+        refusal = out_of_range(expires_on)
+        if refusal is not None:
+            raise ValidationError({"expires_on": refusal})
+    return _write_expiry(value, actor, expires_on)
+
+
+def clear_expiry(value: FieldValue, *, actor: Actor) -> Expiry:
+    """Removes the expiry date of a filled value (the pop-up's "Clear the expiry date")."""
+    return _write_expiry(value, actor, None)
+
+
+def _write_expiry(value: FieldValue, actor: Actor, expires_on: dt.date | None) -> Expiry:
+    if value.value is None:
+        raise ValidationError({"expires_on": [EMPTY_VALUE]})
+    change = Expiry(before=value.expires_on, after=expires_on)
+    if not change.changed:
+        return change
+    with transaction.atomic():
+        set_expiry_date(value, expires_on)
+        actor.audit(
+            value.organization,
+            audit_actions.EXPIRY_SET if expires_on else audit_actions.EXPIRY_CLEARED,
+            f"{value.profile.display_name} — {value.field.label}",
+            before=change.before,
+            after=change.after,
+        )
+    return change
