@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import zoneinfo
 
@@ -7,6 +8,7 @@ import pytest
 import time_machine
 from django.db import IntegrityError, connection, transaction
 from django.test import Client
+from django.utils import timezone
 from django.utils.html import escape
 from django_scopes import scopes_disabled
 
@@ -225,26 +227,29 @@ def test_the_preview_shows_the_next_six_dates_and_the_recipients(owner_client, o
     factories.company(org, name="Gone", archived_at=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     factories.contact(org)
     url = f"/o/{org.slug}/settings/fields/monitoring/new/preview/"
+    # A start in the future, whatever today is: 31 January, to see the month ends clamped.
+    year = timezone.localdate().year + 3
     live = owner_client.get(
         url,
         {
             "applies_to": "company",
-            "start_date": "2030-01-31",
+            "start_date": f"{year}-01-31",
             "frequency": "custom",
             "interval_count": "1",
             "interval_unit": "months",
         },
     )
-    assert [d.isoformat() for d in live.context["preview"].dates] == [
-        "2030-01-31",
-        "2030-02-28",
-        "2030-03-31",
-        "2030-04-30",
-        "2030-05-31",
-        "2030-06-30",
+    february_end = 29 if calendar.isleap(year) else 28
+    assert live.context["preview"].dates == [
+        dt.date(year, 1, 31),
+        dt.date(year, 2, february_end),
+        dt.date(year, 3, 31),
+        dt.date(year, 4, 30),
+        dt.date(year, 5, 31),
+        dt.date(year, 6, 30),
     ]
     assert "Each update asks 2 companies." in live.text
-    incomplete = owner_client.get(url, {"start_date": "31/01/2030", "frequency": "1-months"})
+    incomplete = owner_client.get(url, {"start_date": f"31/01/{year}", "frequency": "1-months"})
     assert incomplete.status_code == 200
     assert "Choose a start date and a frequency" in incomplete.text
 
