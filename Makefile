@@ -49,7 +49,7 @@ screenshots: $(VENV)/.installed-test
 # `make bench SECTION=pages` runs one section; ARGS=--small a quick run of every one.
 bench: $(VENV)/.installed-test
 	DATABASE_URL=$${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/bench} \
-		$(BIN)/python bench/run.py $(if $(SECTION),--section $(SECTION)) $(ARGS)
+		$(BIN)/python -m bench $(if $(SECTION),--section $(SECTION)) $(ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

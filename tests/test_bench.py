@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -26,8 +27,10 @@ def test_a_small_benchmark_runs(tmp_path):
     import psycopg
 
     db = connection.settings_dict
-    # A database of its own: the benchmark drops and rebuilds its schema.
-    name = "backoffice_bench_smoke"
+    # A database of its own (BENCH_DATABASE_URL's, as `make bench` reads it, if set): the
+    # benchmark drops and rebuilds its schema.
+    bench_url = os.environ.get("BENCH_DATABASE_URL", "")
+    name = urlsplit(bench_url).path.lstrip("/") or "backoffice_bench_smoke"
     with psycopg.connect(
         host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
     ) as admin:
@@ -39,7 +42,7 @@ def test_a_small_benchmark_runs(tmp_path):
         "VAR_DIR": str(tmp_path),
     }
     result = subprocess.run(
-        [sys.executable, "bench/run.py", "--small", "--no-write"],
+        [sys.executable, "-m", "bench", "--small", "--no-write"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -72,7 +75,7 @@ def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
         "VAR_DIR": str(tmp_path),
     }
     result = subprocess.run(
-        [sys.executable, "bench/run.py", "--small", "--no-write", "--section", "pages"],
+        [sys.executable, "-m", "bench", "--small", "--no-write", "--section", "pages"],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -177,9 +180,9 @@ def fake_results() -> dict:
 
 
 def fake_pages() -> dict:
-    from bench import run
+    from bench.sections.pages import PAGE_ROWS
 
-    pages: dict = {key: dict(FAKE_PAGE) for key, _label in run.PAGE_ROWS}
+    pages: dict = {key: dict(FAKE_PAGE) for key, _label in PAGE_ROWS}
     pages.update(
         seconds=10,
         profiles=1001,
@@ -251,9 +254,9 @@ def _resolve(name: str) -> object | None:
 
 @pytest.mark.django_db
 def test_the_reports_prose_is_true_of_the_code():
-    from bench import run
+    from bench.report import report_text
 
-    text = run.report_text(fake_results(), connection.vendor)
+    text = report_text(fake_results(), connection.vendor)
     assert "open_run" in text and "dispatch_due" in text
     assert prose_errors(text) == []
 
@@ -271,3 +274,54 @@ def test_the_prose_check_catches_a_false_claim():
 
 def test_the_committed_report_is_true_of_the_code():
     assert prose_errors((ROOT / "docs" / "PERFORMANCE.md").read_text()) == []
+
+
+# The report: generated figures, a hand-written analysis that quotes them ---------------------
+
+
+def test_the_analysis_quotes_the_generated_figures():
+    """Each number the hand-written analysis marks as quoted, `[0.60][fan-out.floor.worst]`,
+    is the figure of that name in the generated part above it."""
+    from bench.report import quote_errors
+
+    text = (ROOT / "docs" / "PERFORMANCE.md").read_text()
+    assert quote_errors(text) == []
+    quoted = re.findall(r"\]\[([a-z0-9_.-]+)\]", text.split("## What limits each figure")[1])
+    assert len(set(quoted)) >= 15  # the analysis does quote, and the check reads its quotes
+
+
+@pytest.mark.django_db
+def test_the_committed_figures_are_the_generators():
+    """The generated part names the figures the generator names, so that a new run of the
+    benchmark still defines every figure the analysis quotes."""
+    from bench.report import DEFINITION, END, figures
+
+    generated = (ROOT / "docs" / "PERFORMANCE.md").read_text().split(END)[0]
+    assert [name for name, _value in DEFINITION.findall(generated)] == list(figures(fake_results()))
+
+
+def test_a_misquoted_figure_is_caught():
+    from bench.report import END, quote_errors
+
+    generated = '[email.floor.worst]: #targets "0.33"\n\n' + END
+    assert quote_errors(generated + "\nAt [0.33][email.floor.worst] of the floor.") == []
+    assert quote_errors(generated + "\nAt [0.35][email.floor.worst] of the floor.") == [
+        "[0.35][email.floor.worst]: the generated figure is 0.33"
+    ]
+    assert quote_errors(generated + "\nAt [0.33][email.floor.best].") == [
+        "[0.33][email.floor.best]: no figure 'email.floor.best' in the generated part"
+    ]
+
+
+@pytest.mark.django_db
+def test_a_new_run_rewrites_the_figures_and_keeps_the_analysis(tmp_path):
+    from bench.report import BEGIN, END, write_report
+
+    report = tmp_path / "PERFORMANCE.md"
+    report.write_text(f"{BEGIN}\nold tables\n{END}\n\n## Analysis\n\nBy hand.\n")
+    write_report(fake_results(), connection.vendor, path=report)
+    text = report.read_text()
+    assert text.startswith(BEGIN)
+    assert "old tables" not in text
+    assert "## 1. Fan-out" in text and "| Dispatcher: a pass under a second |" in text
+    assert text.endswith(f"{END}\n\n## Analysis\n\nBy hand.\n")

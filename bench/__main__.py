@@ -1,0 +1,178 @@
+"""Benchmarks at scale, each figure beside the naive way and the database's floor.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out]
+
+Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
+migrated afresh: use a database of its own), measures, prints each section's table as it
+finishes and, after a full run, rewrites the generated part of docs/PERFORMANCE.md
+(bench/report.py). `--small` runs a few hundred rows in seconds, for the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from bench.common import reset_database, setup
+from bench.report import RENDERERS, write_report
+from bench.sections import SECTIONS
+from bench.sections.dispatcher import bench_dispatcher
+from bench.sections.email import bench_email
+from bench.sections.export import bench_export
+from bench.sections.fanout import bench_fan_out
+from bench.sections.pages import bench_pages
+from bench.sections.purge import bench_purge
+from bench.sections.scaleout import BENCH_REDIS_URL, bench_scale_out
+
+
+class MissingPrerequisite(SystemExit):
+    pass
+
+
+def create_database_if_missing() -> None:
+    """A fresh machine's PostgreSQL has no `bench` database: the benchmark makes its own,
+    as Django's test runner does, rather than failing on it."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    import psycopg
+    from psycopg import errors, sql
+
+    params = connection.get_connection_params()
+    name = params.pop("dbname", None)
+    for key in ("cursor_factory", "context"):
+        params.pop(key, None)
+    if not name:
+        return
+    try:
+        psycopg.connect(dbname=name, **params).close()
+    except psycopg.OperationalError:
+        # Asked of the server rather than read from its message, which may be translated.
+        with psycopg.connect(dbname="postgres", autocommit=True, **params) as admin:
+            if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+                raise
+            with contextlib.suppress(errors.DuplicateDatabase):  # another run made it first
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        print(f"bench: created the database {name!r}", flush=True)
+
+
+def check_prerequisites(sections: list[str]) -> None:
+    """Fails in a second with what is missing, before any data is built."""
+    problems = []
+    if "pages" in sections:
+        for tool in ("wrk", "curl"):
+            if shutil.which(tool) is None:
+                problems.append(
+                    f"`{tool}` is not on PATH: the pages section needs it"
+                    f" (Debian: apt-get install {tool}), or leave that section out."
+                )
+    if "scale-out" in sections:
+        import redis
+
+        try:
+            redis.Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=2).ping()
+        except (redis.RedisError, ValueError) as error:
+            problems.append(
+                f"Redis at BENCH_REDIS_URL ({BENCH_REDIS_URL}) is unreachable: {error}; the"
+                " scale-out section starts Celery workers on it (set BENCH_REDIS_URL to a"
+                " database of its own), or leave that section out."
+            )
+    from django.db import connection
+
+    try:
+        create_database_if_missing()
+        connection.ensure_connection()
+    except Exception as error:  # any failure to connect reads the same to the user
+        problems.append(f"The database of DATABASE_URL is unreachable: {error}".strip())
+    else:
+        if connection.vendor != "postgresql":
+            problems.append(
+                "The benchmark measures PostgreSQL: set DATABASE_URL (or BENCH_DATABASE_URL"
+                " for `make bench`) to postgres://…/<a database of its own>."
+            )
+    if problems:
+        raise MissingPrerequisite("bench: cannot start.\n  " + "\n  ".join(problems))
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", action="store_true")
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--section",
+        action="append",
+        choices=SECTIONS,
+        help="run only this section (repeatable); the report is written only by a full run",
+    )
+    parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        help="write docs/PERFORMANCE.md from figures saved by --save, measuring nothing",
+    )
+    args = parser.parse_args(argv)
+    sections = args.section or SECTIONS
+    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    setup(media)
+    if args.report_from:
+        from django.db import connection
+
+        saved = json.loads(args.report_from.read_text())
+        # What the runs shared the machine with, said by whoever gathered them.
+        write_report(
+            saved["results"], connection.vendor, saved["small"], saved.get("conditions", "")
+        )
+        return saved["results"]
+    check_prerequisites(sections)
+    from django.db import connection
+    from django_scopes import scopes_disabled
+
+    small = args.small
+    runners: dict[str, Callable[[], Any]] = {
+        "fan-out": lambda: bench_fan_out(
+            [100, 300] if small else [1000, 100000, 1000000], naive_limit=100 if small else 2000
+        ),
+        "dispatcher": lambda: bench_dispatcher(
+            [(10, 100), (20, 200)] if small else [(1000, 100_000), (10_000, 1_000_000)],
+            [100, 200] if small else [50_000, 100_000],
+            # A crontab entry costs beat ten times an interval one: smaller sizes suffice.
+            [50, 100] if small else [2_000, 5_000],
+            due_every=10 if small else 100,
+        ),
+        "pages": lambda: bench_pages(3 if small else 10, small, media),
+        "purge": lambda: bench_purge(*((200, 2) if small else (100000, 1))),
+        "email": lambda: bench_email([50, 200] if small else [10000, 100000]),
+        "export": lambda: bench_export([20, 100] if small else [10000, 100000], 10),
+        "scale-out": lambda: bench_scale_out(*((2, 50) if small else (10, 10000))),
+    }
+    results: dict[str, Any] = {}
+    # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
+    with (
+        scopes_disabled(),
+        mock.patch("dossiers.messages.kick"),
+        mock.patch("dossiers.opening.kick"),
+    ):
+        reset_database()
+        for name in sections:
+            results[name] = runners[name]()
+            print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
+            if args.save:  # after each section, so that a run stopped half-way keeps them
+                saved = {"results": results, "small": small}
+                args.save.write_text(json.dumps(saved, default=str))
+    shutil.rmtree(media, ignore_errors=True)
+    if not args.no_write and sections == SECTIONS:
+        write_report(results, connection.vendor, small)
+    return results
+
+
+if __name__ == "__main__":
+    main()

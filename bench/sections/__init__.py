@@ -1,0 +1,7 @@
+"""The benchmark's sections, in the report's order: each measures one thing at scale beside the
+naive way and the database's floor (`bench_<section>`), and renders its table
+(`render_<section>`)."""
+
+from __future__ import annotations
+
+SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email", "export", "scale-out"]
