@@ -15,18 +15,13 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
+from dossiers import actions
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
 from dossiers.revocation import is_still_recipient
-from dossiers.submission import (
-    NotAnswered,
-    WriteBackError,
-    editable_items,
-    mark_opened,
-    save_draft,
-    submit,
-)
+from dossiers.submission import NotAnswered, WriteBackError, editable_items, mark_opened
+from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.display import style_of
 from organizations.models import Membership
@@ -202,16 +197,16 @@ def _save(
         item_id: (file.key, file.name, file.content_type, file.size)
         for item_id, file in files.items()
     }
+    actor = Actor.of_client(access.recipient, on_behalf_by=on_behalf_by)
     try:
         # The draft first: if the write-back fails, the client's answers and files are kept.
-        save_draft(
+        actions.save_draft(
             dossier,
-            form.answers(),
-            stored,
-            form.confirmations(),
+            answers=form.answers(),
+            uploads=stored,
+            confirmations=form.confirmations(),
             removals=form.removals(),
-            recipient=access.recipient,
-            on_behalf_by=on_behalf_by,
+            actor=actor,
         )
     except WriteBackError:
         delete_stored(files.values())
@@ -219,7 +214,7 @@ def _save(
     _show_chosen(form, files)
     if final:
         try:
-            submit(dossier, access.recipient, on_behalf_by=on_behalf_by)
+            actions.submit(dossier, actor=actor)
         except NotAnswered as missing:
             for item in missing.items:
                 form.add_error(
@@ -249,12 +244,11 @@ def _keep_chosen_files(
     except StorageUnavailable:
         return  # the page says what to correct; the client chooses the file again
     try:
-        save_draft(
+        actions.save_draft(
             dossier,
-            {},
-            {pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
-            recipient=access.recipient,
-            on_behalf_by=on_behalf_by,
+            answers={},
+            uploads={pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
+            actor=Actor.of_client(access.recipient, on_behalf_by=on_behalf_by),
         )
     except WriteBackError:
         delete_stored(files.values())

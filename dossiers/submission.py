@@ -9,12 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dossiers import audit as audit_actions
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.signals import dossier_submitted
 from dossiers.writeback import Approval, write_back
-from organizations.models import record_audit
 from profiles.models import Profile
 from profiles.storage import forget
 
@@ -70,16 +68,16 @@ def save_draft(
     removals: dict[int, bool] | None = None,
     recipient: Profile | None = None,
     on_behalf_by: Any = None,
-) -> None:
-    """Keeps the client's answers and uploads without touching the profile.
+) -> bool:
+    """Keeps the client's answers and uploads without touching the profile; says whether
+    any item changed.
 
     `answers` maps item ids to canonical values; None is "not answered" (the draft's answer
     is forgotten), unless `removals` says the client asked to remove the value on file —
     the only way an item comes to remove one. `uploads` maps item ids to (storage key, clean
     name, content type, size) of files already stored; a draft upload replaced by another,
     or by a removal, is recorded for deletion. An item whose answer this draft changes is
-    attributed to whoever typed it: the recipient, or the staff member on their behalf
-    (audited).
+    attributed to whoever typed it: the recipient, or the staff member on their behalf.
     """
     confirmations = confirmations or {}
     removals = removals or {}
@@ -155,22 +153,8 @@ def save_draft(
         if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
-        if on_behalf_by is not None and touched:
-            _audit_on_behalf(
-                locked, on_behalf_by, recipient, audit_actions.DOSSIER_DRAFTED_ON_BEHALF
-            )
         forget(replaced)
-
-
-def _audit_on_behalf(dossier: Dossier, user: Any, recipient: Profile | None, action: str) -> None:
-    record_audit(
-        dossier.organization,
-        user,
-        action,
-        dossier,
-        recipient=recipient.display_name if recipient else None,
-        dossier=dossier.uuid,
-    )
+    return bool(touched)
 
 
 def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
@@ -231,10 +215,6 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 ]
             )
             dossier_submitted.send(sender=Dossier, dossier=locked)
-            if on_behalf_by is not None:
-                _audit_on_behalf(
-                    locked, on_behalf_by, recipient, audit_actions.DOSSIER_SUBMITTED_ON_BEHALF
-                )
             # Each submission (a second one after changes were requested too) is announced.
             queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     except WriteBackError:
