@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -91,11 +91,11 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
     if access is None:
         return _refused(request)
     if access.replaced_at is not None:
-        context = {"kind": "replaced", "organization": access.organization}
+        replaced = {"kind": "replaced", "organization": access.organization}
         if not request.COOKIES.get("django_language"):
             with translation.override(access.recipient.language):
-                return _page(request, "message", context, status=410)
-        return _page(request, "message", context, status=410)
+                return _page(request, "message", replaced, status=410)
+        return _page(request, "message", replaced, status=410)
 
     organization = access.organization
     on_behalf_by = None
@@ -176,7 +176,7 @@ STAFF_LINK_LIFETIME = dt.timedelta(hours=12)
 
 
 def _staff_may_use(request: HttpRequest, access: AccessToken) -> bool:
-    if request.user.pk != access.issued_to_id:
+    if access.issued_to_id is None or request.user.pk != access.issued_to_id:
         return False
     if access.created_at < timezone.now() - STAFF_LINK_LIFETIME:
         return False
@@ -267,7 +267,7 @@ def _show_chosen(form: PortalForm, files: dict[int, Any]) -> None:
 
 
 @require_http_methods(["GET"])
-def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponse:
+def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponseBase:
     """The file on file for an item of the client's dossier, so they can check it, under
     the page's rules: a replaced link or another member's staff link reaches nothing."""
     access = _access(token)

@@ -42,7 +42,7 @@ def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
     """Review is a setting of the update group; an expiry request follows its fields' groups."""
     if dossier.kind != Dossier.Kind.UPDATE:
         return False
-    if dossier.update_group_id is not None:
+    if dossier.update_group is not None:
         return dossier.update_group.review_required
     return any(
         item.field.update_group is not None and item.field.update_group.review_required
@@ -103,7 +103,7 @@ def save_draft(
             item.remove_requested = removing
             if removing:
                 item.answer, item.answered, item.confirmed = None, True, False
-                if item.upload:
+                if item.upload.name:
                     replaced.append(item.upload.name)
                     item.upload, item.upload_name, item.upload_content_type = "", "", ""
                     item.upload_size = None
@@ -126,7 +126,7 @@ def save_draft(
                     key
                 )  # the form refuses both; for any other caller, the removal wins
                 continue
-            if item.upload:
+            if item.upload.name:
                 replaced.append(item.upload.name)
             item.upload = key
             item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
