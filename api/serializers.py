@@ -531,24 +531,6 @@ class DossierCreateSerializer(serializers.Serializer[Any]):
         )
         return fields
 
-    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
-        profile: Profile = data["profile"]
-        if profile.is_archived:
-            raise serializers.ValidationError(
-                {"profile": [_("This profile is archived: restore it first.")]}
-            )
-        wrong = [f.label for f in data["fields"] if f.applies_to != profile.kind]
-        if wrong:
-            raise serializers.ValidationError(
-                {
-                    "fields": [
-                        _("Not fields of this profile's type: %(labels)s.")
-                        % {"labels": ", ".join(wrong)}
-                    ]
-                }
-            )
-        return data
-
 
 class ApproveSerializer(serializers.Serializer[Any]):
     items = serializers.ListField(

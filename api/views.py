@@ -7,7 +7,6 @@ object is a 404, as in the back office.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from contextlib import ExitStack
 from typing import Any, cast
@@ -40,11 +39,10 @@ from api import serializers as api
 from api.models import ApiKey
 from api.pagination import InPosition, LatestPeriodFirst
 from api.parsers import JSONParser
-from dossiers import audit as dossiers_audit
+from dossiers import actions as dossiers_actions
 from dossiers import review
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier, DossierItem
-from dossiers.opening import open_dossiers
 from monitoring import actions as monitoring_actions
 from monitoring import followup
 from monitoring.filters import UpdateGroupFilterSet
@@ -452,22 +450,18 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         )
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        [dossier_id] = open_dossiers(
-            self.organization,
-            [data["profile"].pk],
-            list(data["fields"]),
-            kind=Dossier.Kind.CLASSIC,
-            title=data["title"],
-            message=data.get("message", ""),
-            expires_at=timezone.now() + dt.timedelta(days=data["days"]),
-        )
-        dossier = self.get_queryset().prefetch_related("items__field").get(pk=dossier_id)
-        self.audit(
-            dossiers_audit.DOSSIER_CREATED,
-            dossier.title,
-            dossier=dossier.uuid,
-            profile=dossier.profile.display_name,
-        )
+        try:
+            opened = dossiers_actions.open_dossier(
+                data["profile"],
+                fields=list(data["fields"]),
+                title=data["title"],
+                message=data.get("message", ""),
+                days=data["days"],
+                actor=Actor.of_api_key(self.key),
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
+        dossier = self.get_queryset().prefetch_related("items__field").get(pk=opened.pk)
         return Response(api.DossierDetailSerializer(dossier).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -507,22 +501,16 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
                 )
             item_ids = list(found.values())
         try:
-            with transaction.atomic():
-                approved = review.approve(dossier, item_ids, None, api_key=self.key)
-                self.audit(
-                    dossiers_audit.DOSSIER_APPROVED,
-                    dossier,
-                    dossier=dossier.uuid,
-                    items=approved,
-                )
+            decision = dossiers_actions.approve(
+                dossier, item_ids=item_ids, actor=Actor.of_api_key(self.key)
+            )
         except review.OwnAnswers:
             raise Conflict(
                 _("A member gave these answers on the client's behalf: another member decides.")
             ) from None
         except review.NotReviewable:
             raise Conflict(_("This dossier is not waiting for review.")) from None
-        dossier.refresh_from_db(fields=["status"])
-        return Response({"approved": approved, "status": dossier.status})
+        return Response({"approved": len(decision.approved), "status": decision.status})
 
     @extend_schema(
         summary="Send an item back to the client",
@@ -545,25 +533,22 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
         )
         if item is None:
             raise serializers.ValidationError({"item": [_("Not an item of this dossier.")]})
-        reason = payload.validated_data["reason"]
         try:
-            with transaction.atomic():
-                review.reject(dossier, item.pk, reason, None)
-                self.audit(
-                    dossiers_audit.DOSSIER_REJECTED,
-                    dossier,
-                    dossier=dossier.uuid,
-                    item=item.field.label,
-                    reason=reason,
-                )
+            decision = dossiers_actions.send_back(
+                dossier,
+                item=item,
+                reason=payload.validated_data["reason"],
+                actor=Actor.of_api_key(self.key),
+            )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from None
         except review.OwnAnswers:
             raise Conflict(
                 _("A member gave these answers on the client's behalf: another member decides.")
             ) from None
         except review.NotReviewable:
             raise Conflict(_("This item is not waiting for review.")) from None
-        dossier.refresh_from_db(fields=["status"])
-        return Response({"status": dossier.status})
+        return Response({"status": decision.status})
 
 
 class AnyFileRenderer(renderers.BaseRenderer):

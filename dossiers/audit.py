@@ -45,6 +45,8 @@ def _approved(details: Mapping[str, Any]) -> str:
         return ngettext("%(count)s item approved", "%(count)s items approved", approved) % {
             "count": approved
         }
+    if isinstance(items, list) and len(items) == 1:
+        return gettext("Approved: %(item)s") % {"item": items[0]}
     if isinstance(items, list):
         return ngettext(
             "%(count)s item approved: %(items)s", "%(count)s items approved: %(items)s", len(items)
@@ -57,6 +59,17 @@ def _rejected(details: Mapping[str, Any]) -> str:
         "item": details["item"],
         "reason": details.get("reason") or "—",
     }
+
+
+def _purged(details: Mapping[str, Any]) -> str:
+    purged = count(details["dossiers"])
+    if purged is None:
+        return humanised(details)
+    return ngettext(
+        "%(count)s update dossier purged, its record kept",
+        "%(count)s update dossiers purged, their records kept",
+        purged,
+    ) % {"count": purged}
 
 
 def _created(details: Mapping[str, Any]) -> str:
@@ -90,6 +103,7 @@ DOSSIER_DRAFTED_ON_BEHALF = action(
 )
 DOSSIER_APPROVED = action("dossiers.dossier.approved", _("Dossier answers approved"), _approved)
 DOSSIER_REJECTED = action("dossiers.dossier.rejected", _("Dossier answer sent back"), _rejected)
+DOSSIERS_PURGED = action("dossiers.dossiers.purged", _("Update dossiers purged"), _purged)
 UPLOAD_DOWNLOADED = action(
     "dossiers.upload.downloaded",
     _("A client's upload awaiting review downloaded"),

@@ -8,25 +8,20 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
+from dossiers import actions
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
 from dossiers.revocation import is_still_recipient
-from dossiers.submission import (
-    NotAnswered,
-    WriteBackError,
-    editable_items,
-    mark_opened,
-    save_draft,
-    submit,
-)
+from dossiers.submission import NotAnswered, WriteBackError, editable_items, mark_opened
+from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.display import style_of
 from organizations.models import Membership
@@ -96,11 +91,11 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
     if access is None:
         return _refused(request)
     if access.replaced_at is not None:
-        context = {"kind": "replaced", "organization": access.organization}
+        replaced = {"kind": "replaced", "organization": access.organization}
         if not request.COOKIES.get("django_language"):
             with translation.override(access.recipient.language):
-                return _page(request, "message", context, status=410)
-        return _page(request, "message", context, status=410)
+                return _page(request, "message", replaced, status=410)
+        return _page(request, "message", replaced, status=410)
 
     organization = access.organization
     on_behalf_by = None
@@ -181,7 +176,7 @@ STAFF_LINK_LIFETIME = dt.timedelta(hours=12)
 
 
 def _staff_may_use(request: HttpRequest, access: AccessToken) -> bool:
-    if request.user.pk != access.issued_to_id:
+    if access.issued_to_id is None or request.user.pk != access.issued_to_id:
         return False
     if access.created_at < timezone.now() - STAFF_LINK_LIFETIME:
         return False
@@ -202,16 +197,16 @@ def _save(
         item_id: (file.key, file.name, file.content_type, file.size)
         for item_id, file in files.items()
     }
+    actor = Actor.of_client(access.recipient, on_behalf_by=on_behalf_by)
     try:
         # The draft first: if the write-back fails, the client's answers and files are kept.
-        save_draft(
+        actions.save_draft(
             dossier,
-            form.answers(),
-            stored,
-            form.confirmations(),
+            answers=form.answers(),
+            uploads=stored,
+            confirmations=form.confirmations(),
             removals=form.removals(),
-            recipient=access.recipient,
-            on_behalf_by=on_behalf_by,
+            actor=actor,
         )
     except WriteBackError:
         delete_stored(files.values())
@@ -219,7 +214,7 @@ def _save(
     _show_chosen(form, files)
     if final:
         try:
-            submit(dossier, access.recipient, on_behalf_by=on_behalf_by)
+            actions.submit(dossier, actor=actor)
         except NotAnswered as missing:
             for item in missing.items:
                 form.add_error(
@@ -249,12 +244,11 @@ def _keep_chosen_files(
     except StorageUnavailable:
         return  # the page says what to correct; the client chooses the file again
     try:
-        save_draft(
+        actions.save_draft(
             dossier,
-            {},
-            {pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
-            recipient=access.recipient,
-            on_behalf_by=on_behalf_by,
+            answers={},
+            uploads={pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
+            actor=Actor.of_client(access.recipient, on_behalf_by=on_behalf_by),
         )
     except WriteBackError:
         delete_stored(files.values())
@@ -273,7 +267,7 @@ def _show_chosen(form: PortalForm, files: dict[int, Any]) -> None:
 
 
 @require_http_methods(["GET"])
-def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponse:
+def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpResponseBase:
     """The file on file for an item of the client's dossier, so they can check it, under
     the page's rules: a replaced link or another member's staff link reaches nothing."""
     access = _access(token)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.db.models import Count, Q
@@ -16,12 +17,18 @@ from outbox.models import Message
 from profiles.storage import forget
 
 
-def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int:
+def purge_dossiers(
+    now: dt.datetime | None = None,
+    batch_size: int = 500,
+    *,
+    on_batch: Callable[[Counter[int]], None] | None = None,
+) -> int:
     """Deletes update dossiers a month after their creation, and their unclaimed uploads.
 
     Documents written back belong to the profile and stay. A DossierRecord keeps, for audit,
     who was asked, when and what came of it, and no uploaded content. Crosses tenants: the
-    caller runs it with scopes disabled.
+    caller runs it with scopes disabled. `on_batch` is told, inside each batch's transaction,
+    how many dossiers it purged per organisation id (the action audits there).
     """
     now = now or timezone.now()
     cutoff = now - UPDATE_DOSSIER_LIFETIME
@@ -92,6 +99,8 @@ def purge_dossiers(now: dt.datetime | None = None, batch_size: int = 500) -> int
             forget(keys)
             Dossier.objects.filter(pk__in=ids).delete()
             _requests_changed((d.organization_id, d.profile_id) for d in batch)
+            if on_batch is not None:
+                on_batch(Counter(d.organization_id for d in batch))
         purged += len(batch)
     return purged
 

@@ -57,8 +57,9 @@ def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
 
 def approve(
     dossier: Dossier, item_ids: Sequence[int] | None, user: Any, *, api_key: Any = None
-) -> int:
-    """Approves the pending items named (all pending ones if None) and writes them back.
+) -> list[DossierItem]:
+    """Approves the pending items named (all pending ones if None), writes them back and
+    returns them.
 
     `user` is the member who decides, or None when an API key (`api_key`) does.
     """
@@ -78,7 +79,7 @@ def approve(
         DossierItem.objects.bulk_update(chosen, ["review", "reviewed_by", "reviewed_at"])
         write_back(locked, chosen, Approval(user, api_key))
         _settle(locked, items, user)
-    return len(chosen)
+    return chosen
 
 
 def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:

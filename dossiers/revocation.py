@@ -3,22 +3,24 @@
 A link stops working the moment its recipient stops being one: a representative removed
 from the company or archived, a contact archived, or a contact whose e-mail changed (the
 old address may belong to someone else now). `is_still_recipient` is checked on every visit
-of the portal; `revoke_links` deletes the tokens for good and leaves an audit entry.
+of the portal; the system's `dossiers.actions.revoke_links` deletes the tokens for good and
+leaves an audit entry.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
-from django_scopes import scope, scopes_disabled
+from django_scopes import scopes_disabled
 
-from dossiers import audit as audit_actions
 from dossiers.models import AccessToken, Dossier
-from organizations.models import record_audit
+from organizations.actors import Actor
 from profiles.models import Profile
+
+# Links go because a person changed, whoever changed them: the system revokes them.
+REVOKER = Actor.system("revoke_links")
 
 
 def is_still_recipient(dossier: Dossier, person: Profile) -> bool:
@@ -32,28 +34,6 @@ def is_still_recipient(dossier: Dossier, person: Profile) -> bool:
         and person.is_representative
         and dossier.profile.kind == "company"
     )
-
-
-def revoke_links(tokens: QuerySet[AccessToken], *, reason: str, by: Any = None) -> int:
-    """Deletes these tokens; one audit entry per person whose links went, none if none did."""
-    with scopes_disabled():
-        revoked = list(tokens.select_related("recipient", "organization"))
-        AccessToken.objects.filter(pk__in=[token.pk for token in revoked]).delete()
-    per_person: dict[int, list[AccessToken]] = {}
-    for token in revoked:
-        per_person.setdefault(token.recipient_id, []).append(token)
-    for tokens_of_person in per_person.values():
-        person = tokens_of_person[0].recipient
-        with scope(organization=person.organization):
-            record_audit(
-                tokens_of_person[0].organization,
-                by,
-                audit_actions.LINKS_REVOKED,
-                person.display_name,
-                reason=reason,
-                links=len(tokens_of_person),
-            )
-    return len(revoked)
 
 
 def _recipient_state(person: Profile) -> tuple[object, ...]:
@@ -73,6 +53,9 @@ def _remember_recipient_state(sender: Any, instance: Profile, **kwargs: Any) -> 
 
 @receiver(post_save, sender=Profile)
 def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwargs: Any) -> None:
+    # Imported here: the actions use `dossiers.messages`, which reads `is_still_recipient`.
+    from dossiers import actions
+
     before = getattr(instance, "_recipient_before", None)
     instance._recipient_before = None
     if before is None:
@@ -80,7 +63,9 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     state, was_archived = before
     if state[0] != _recipient_state(instance)[0]:
         # Sent to an address that is no longer this person's: every link goes.
-        revoke_links(AccessToken.objects.filter(recipient=instance), reason="e-mail changed")
+        actions.revoke_links(
+            AccessToken.objects.filter(recipient=instance), reason="e-mail changed", actor=REVOKER
+        )
         return
     if state == _recipient_state(instance) and was_archived == instance.is_archived:
         return
@@ -90,4 +75,6 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
         )
     gone = [t.pk for t in tokens if not is_still_recipient(t.dossier, instance)]
     if gone:
-        revoke_links(AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient")
+        actions.revoke_links(
+            AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient", actor=REVOKER
+        )

@@ -9,12 +9,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from dossiers import audit as audit_actions
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.signals import dossier_submitted
 from dossiers.writeback import Approval, write_back
-from organizations.models import record_audit
 from profiles.models import Profile
 from profiles.storage import forget
 
@@ -44,7 +42,7 @@ def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
     """Review is a setting of the update group; an expiry request follows its fields' groups."""
     if dossier.kind != Dossier.Kind.UPDATE:
         return False
-    if dossier.update_group_id is not None:
+    if dossier.update_group is not None:
         return dossier.update_group.review_required
     return any(
         item.field.update_group is not None and item.field.update_group.review_required
@@ -70,16 +68,16 @@ def save_draft(
     removals: dict[int, bool] | None = None,
     recipient: Profile | None = None,
     on_behalf_by: Any = None,
-) -> None:
-    """Keeps the client's answers and uploads without touching the profile.
+) -> bool:
+    """Keeps the client's answers and uploads without touching the profile; says whether
+    any item changed.
 
     `answers` maps item ids to canonical values; None is "not answered" (the draft's answer
     is forgotten), unless `removals` says the client asked to remove the value on file —
     the only way an item comes to remove one. `uploads` maps item ids to (storage key, clean
     name, content type, size) of files already stored; a draft upload replaced by another,
     or by a removal, is recorded for deletion. An item whose answer this draft changes is
-    attributed to whoever typed it: the recipient, or the staff member on their behalf
-    (audited).
+    attributed to whoever typed it: the recipient, or the staff member on their behalf.
     """
     confirmations = confirmations or {}
     removals = removals or {}
@@ -105,7 +103,7 @@ def save_draft(
             item.remove_requested = removing
             if removing:
                 item.answer, item.answered, item.confirmed = None, True, False
-                if item.upload:
+                if item.upload.name:
                     replaced.append(item.upload.name)
                     item.upload, item.upload_name, item.upload_content_type = "", "", ""
                     item.upload_size = None
@@ -128,7 +126,7 @@ def save_draft(
                     key
                 )  # the form refuses both; for any other caller, the removal wins
                 continue
-            if item.upload:
+            if item.upload.name:
                 replaced.append(item.upload.name)
             item.upload = key
             item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
@@ -155,22 +153,8 @@ def save_draft(
         if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
-        if on_behalf_by is not None and touched:
-            _audit_on_behalf(
-                locked, on_behalf_by, recipient, audit_actions.DOSSIER_DRAFTED_ON_BEHALF
-            )
         forget(replaced)
-
-
-def _audit_on_behalf(dossier: Dossier, user: Any, recipient: Profile | None, action: str) -> None:
-    record_audit(
-        dossier.organization,
-        user,
-        action,
-        dossier,
-        recipient=recipient.display_name if recipient else None,
-        dossier=dossier.uuid,
-    )
+    return bool(touched)
 
 
 def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
@@ -231,10 +215,6 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 ]
             )
             dossier_submitted.send(sender=Dossier, dossier=locked)
-            if on_behalf_by is not None:
-                _audit_on_behalf(
-                    locked, on_behalf_by, recipient, audit_actions.DOSSIER_SUBMITTED_ON_BEHALF
-                )
             # Each submission (a second one after changes were requested too) is announced.
             queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     except WriteBackError:

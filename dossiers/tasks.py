@@ -9,7 +9,8 @@ from celery import shared_task
 from django.db import transaction
 from django_scopes import scopes_disabled
 
-from dossiers import messages, retention
+from dossiers import actions, messages
+from organizations.actors import Actor
 
 
 @shared_task(acks_late=True)
@@ -21,8 +22,7 @@ def send_reminders() -> int:
 @shared_task(acks_late=True)
 def purge_dossiers() -> int:
     with scopes_disabled():
-        retention.expire_dossiers()
-        return retention.purge_dossiers()
+        return actions.purge(actor=Actor.system("dossiers.tasks.purge_dossiers")).purged
 
 
 @shared_task(acks_late=True)

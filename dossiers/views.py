@@ -1,29 +1,25 @@
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dossiers import audit as audit_actions
-from dossiers import review
+from dossiers import actions, review
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
-from dossiers.messages import RESEND, queue_link_messages
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemReview
-from dossiers.opening import open_dossiers
+from dossiers.models import Dossier, DossierItem, DossierRecord, ItemReview
+from organizations.actors import Actor
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
-from organizations.models import audit
 from profiles import fieldtypes
 from profiles.models import FieldValue, Profile
 from profiles.views import INLINE_TYPES, serve_file
@@ -67,7 +63,9 @@ def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
 
 def _get_dossier(request: OrganizationRequest, dossier_uuid: Any) -> Dossier:
     return get_for_org(
-        request, Dossier.objects.select_related("profile", "update_group"), uuid=dossier_uuid
+        request,
+        Dossier.objects.select_related("profile", "update_group", "organization"),
+        uuid=dossier_uuid,
     )
 
 
@@ -239,21 +237,17 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
             )
         )
     try:
-        approved = review.approve(dossier, chosen, request.user) if chosen else 0
+        approved = (
+            actions.approve(dossier, item_ids=chosen, actor=Actor.member(request.user)).approved
+            if chosen
+            else ()
+        )
     except review.OwnAnswers:
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.NotReviewable:
         messages.error(request, _("This dossier is not waiting for review any more."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    if approved:
-        audit(
-            request,
-            audit_actions.DOSSIER_APPROVED,
-            dossier,
-            dossier=dossier.uuid,
-            items=item.field.label if item else approved,
-        )
     if not approved:
         message = _("Nothing was left to approve.")
     elif item is not None and item.removing:
@@ -280,21 +274,26 @@ def dossier_reject(request: OrganizationRequest, org_slug: str, dossier_uuid: An
             status=400,
         )
     try:
-        review.reject(dossier, item.pk, form.cleaned_data["reason"], request.user)
+        actions.send_back(
+            dossier,
+            item=item,
+            reason=form.cleaned_data["reason"],
+            actor=Actor.member(request.user),
+        )
+    except ValidationError as error:
+        return dossier_detail(
+            request,
+            org_slug,
+            dossier.uuid,
+            reject_errors={item.field.uuid.hex: "; ".join(error.messages)},
+            status=400,
+        )
     except review.OwnAnswers:
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.NotReviewable:
         messages.error(request, _("This item is not waiting for review any more."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    audit(
-        request,
-        audit_actions.DOSSIER_REJECTED,
-        dossier,
-        dossier=dossier.uuid,
-        item=item.field.label,
-        reason=form.cleaned_data["reason"],
-    )
     messages.success(request, _("The item was sent back to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
@@ -315,13 +314,7 @@ def item_upload(
     )
     if request.GET.get("inline") != "1":
         # A download leaves the back office; a preview inside the review page does not.
-        audit(
-            request,
-            audit_actions.UPLOAD_DOWNLOADED,
-            item.upload_name,
-            dossier=dossier.uuid,
-            field=item.field.label,
-        )
+        actions.note_upload_downloaded(dossier, item=item, actor=Actor.member(request.user))
     return response
 
 
@@ -335,23 +328,22 @@ def dossier_open_link(
     submit is recorded as theirs, on the recipient's behalf.
     """
     dossier = _get_dossier(request, dossier_uuid)
-    recipients = dossier.recipients()
-    if not recipients:
-        messages.error(request, _("This company has no representative to answer for it."))
+    try:
+        token = actions.open_client_page(dossier, actor=Actor.member(request.user))
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    token = AccessToken.issue(dossier, recipients[0], issued_to=request.user)
-    audit(request, audit_actions.CLIENT_PAGE_OPENED, dossier.title, dossier=dossier.uuid)
     return redirect(reverse("portal:dossier", kwargs={"token": token}))
 
 
 @require_POST
 def dossier_resend(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     dossier = _get_dossier(request, dossier_uuid)
-    if not dossier.is_open:
-        messages.error(request, _("This dossier is closed: there is no link to send."))
+    try:
+        actions.resend_link(dossier, actor=Actor.member(request.user))
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
     else:
-        queue_link_messages([dossier.pk], RESEND, again=True)
-        audit(request, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid)
         messages.success(request, _("A new link is on its way to the client."))
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
@@ -359,33 +351,36 @@ def dossier_resend(request: OrganizationRequest, org_slug: str, dossier_uuid: An
 @require_http_methods(["GET", "POST"])
 def dossier_create(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = get_for_org(request, Profile, uuid=profile_uuid)
-    if profile.is_archived:
-        # Refused here, for a crafted POST too: the page offers no such button.
-        messages.error(request, _("This profile is archived: restore it to open a dossier."))
+    try:
+        # The page offers no button for a profile that cannot have one (archived): its
+        # form is not shown either, and a crafted POST is refused the same way.
+        actions.check_dossier_can_open(profile)
+    except ValidationError as error:
+        messages.error(request, "; ".join(error.messages))
         return redirect("profiles:detail", org_slug=org_slug, profile_uuid=profile.uuid)
     form = ClassicDossierForm(request.POST or None, profile=profile)
     if request.method == "POST" and form.is_valid():
-        [dossier_id] = open_dossiers(
-            request.organization,
-            [profile.pk],
-            list(form.cleaned_data["fields"]),
-            kind=Dossier.Kind.CLASSIC,
-            title=form.cleaned_data["title"],
-            message=form.cleaned_data["message"],
-            expires_at=timezone.now() + dt.timedelta(days=form.cleaned_data["days"]),
-            created_by=request.user,
-        )
-        dossier = Dossier.objects.get(pk=dossier_id)
-        audit(
-            request,
-            audit_actions.DOSSIER_CREATED,
-            dossier.title,
-            dossier=dossier.uuid,
-            profile=profile.display_name,
-        )
-        messages.success(request, _("The dossier was opened and its link sent to the client."))
-        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+        try:
+            dossier = actions.open_dossier(
+                profile,
+                fields=list(form.cleaned_data["fields"]),
+                title=form.cleaned_data["title"],
+                message=form.cleaned_data["message"],
+                days=form.cleaned_data["days"],
+                actor=Actor.member(request.user),
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(request, _("The dossier was opened and its link sent to the client."))
+            return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     return render(request, "dossiers/create.html", {"form": form, "profile": profile})
+
+
+def _add_errors(form: ClassicDossierForm, error: ValidationError) -> None:
+    """An action's errors on the form's fields they name, the others above the form."""
+    for name, errors in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
 
 
 def profile_dossiers(

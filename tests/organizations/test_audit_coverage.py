@@ -281,6 +281,15 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
         endpoint = org.webhook_endpoints.get()
     admin.post(f"{o}/settings/webhooks/{endpoint.uuid}/delete/")
 
+    # The nightly purge, by its command: an update dossier past its month goes.
+    pam = factories.contact(org, first_name="Pam", last_name="Past", email="pam@example.com")
+    old = factories.dossier(org, pam, [job], kind="update", period=dt.date(2025, 12, 31))
+    with scopes_disabled():
+        type(old).objects.filter(pk=old.pk).update(
+            created_at=old.created_at - dt.timedelta(days=40)
+        )
+    call_command("purge_dossiers", stdout=io.StringIO())
+
     # The log's own export.
     b"".join(admin.get(f"{o}/settings/audit/export.csv").streaming_content)
 

@@ -7,8 +7,9 @@ from django.core.cache import cache
 from django.test import Client
 from django_scopes import scopes_disabled
 
+from dossiers.actions import revoke_links
 from dossiers.models import AccessToken
-from dossiers.revocation import revoke_links
+from organizations.actors import Actor
 from organizations.models import AuditEntry
 from tests import factories
 
@@ -108,7 +109,9 @@ def test_revoke_links_deletes_the_chosen_tokens_only(org, company_dossier):
     with scopes_disabled():
         newest = AccessToken.objects.order_by("-created_at", "-pk").first()
         count = revoke_links(
-            AccessToken.objects.filter(dossier=dossier).exclude(pk=newest.pk), reason="resent"
+            AccessToken.objects.filter(dossier=dossier).exclude(pk=newest.pk),
+            reason="resent",
+            actor=Actor.system("test"),
         )
     assert count == 1
     assert Client().get(f"/d/{old}/").status_code == 404

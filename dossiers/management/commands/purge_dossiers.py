@@ -5,7 +5,8 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django_scopes import scopes_disabled
 
-from dossiers.retention import expire_dossiers, purge_dossiers
+from dossiers import actions
+from organizations.actors import Actor
 
 
 class Command(BaseCommand):
@@ -13,6 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with scopes_disabled():
-            expired = expire_dossiers()
-            purged = purge_dossiers()
-        self.stdout.write(f"{expired} dossier(s) expired, {purged} purged.")
+            done = actions.purge(actor=Actor.system("purge_dossiers"))
+        self.stdout.write(f"{done.expired} dossier(s) expired, {done.purged} purged.")
