@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -200,8 +202,20 @@ def _pending_changes(dossier: Dossier) -> list[dict[str, Any]]:
             after, kind = before, "confirmation"
         else:
             kind = "change"
+        # What the page shows, fingerprinted: its confirmation approves an item only while
+        # the answer and the value on file are still the ones shown.
+        facts = [item.pk, item.answer, item.upload, item.remove_requested, item.confirmed]
+        shown = json.dumps([*facts, before, after], default=str)
+        token = f"{field.uuid.hex}.{hashlib.sha256(shown.encode()).hexdigest()[:16]}"
         changes.append(
-            {"item": item, "key": field.uuid.hex, "before": before, "after": after, "kind": kind}
+            {
+                "item": item,
+                "key": field.uuid.hex,
+                "token": token,
+                "before": before,
+                "after": after,
+                "kind": kind,
+            }
         )
     return changes
 
@@ -229,13 +243,27 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
     if item is not None:
         chosen = [item.pk]
     else:
-        # Only the items the page showed, as it showed them.
-        shown = {k for key in request.POST.getlist("shown") for k in _uuids(key)}
-        chosen = list(
-            DossierItem.objects.filter(dossier=dossier, field__uuid__in=shown).values_list(
-                "pk", flat=True
+        # Only the items the page showed, as it showed them: if an answer or the value on
+        # file moved since (the client answered again, a colleague decided), nothing is
+        # approved and the page is shown again as it now is.
+        changes = _pending_changes(dossier)
+        shown = set(request.POST.getlist("shown"))
+        current = {change["token"] for change in changes}
+        if shown - current:
+            messages.error(
+                request,
+                _(
+                    "These answers changed since the page was shown. Check them again before "
+                    "approving."
+                ),
             )
-        )
+            return render(
+                request,
+                "dossiers/approve_all.html",
+                {"dossier": dossier, "changes": changes},
+                status=409,
+            )
+        chosen = [change["item"].pk for change in changes if change["token"] in shown]
     try:
         approved = (
             actions.approve(dossier, item_ids=chosen, actor=Actor.member(request.user)).approved

@@ -112,5 +112,5 @@ def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
 def approve_all(staff_client, dossier_url: str):
     """ "Approve all" as staff do it: the page of what will change, then its confirmation."""
     page = staff_client.get(dossier_url + "approve/")
-    shown = [change["key"] for change in page.context["changes"]] if page.context else []
+    shown = [change["token"] for change in page.context["changes"]] if page.context else []
     return staff_client.post(dossier_url + "approve/", {"confirm": "yes", "shown": shown})

@@ -11,9 +11,11 @@ from django.test import Client
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
+from organizations.models import Membership
 from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
+from tests.conftest import make_member
 from tests.dossiers.conftest import _confirm, _history, _name, _pdf, _reload
 
 pytestmark = pytest.mark.django_db
@@ -252,7 +254,7 @@ def test_a_removal_is_shown_to_staff_as_such_and_approved_as_such(employer, memb
     assert confirm.status_code == 200
     assert 'class="removal' in confirm.text and "Old employer" in confirm.text
     assert _values(employer["profile"])["Employer"] == "Old employer"
-    keys = [employer["text"].uuid.hex, employer["born"].uuid.hex]
+    keys = [change["token"] for change in confirm.context["changes"]]
     response = member_client.post(url + "approve/", {"confirm": "yes", "shown": keys})
     assert response.status_code == 302
     assert _reload(employer["dossier"]).status == "approved"
@@ -425,3 +427,40 @@ def test_a_required_fields_value_cannot_be_removed(org):
     )
     assert response.status_code == 302
     assert _values(profile) == {"Title": "Dr"}
+
+
+def test_approve_all_approves_only_what_its_page_showed(employer, member_client, org):
+    """Member A's page showed "Old employer → New employer"; meanwhile a colleague sent it
+    back and the client answered "no longer applies". A's confirmation approves nothing
+    and shows the page again as it now is: a removal is never approved unseen."""
+    with scopes_disabled():
+        employer["group"].review_required = True
+        employer["group"].save()
+    text, born = employer["text"], employer["born"]
+    token = factories.token(employer["dossier"])
+    url = f"/o/{org.slug}/dossiers/{employer['dossier'].uuid}/"
+    answered = Client().post(
+        f"/d/{token}/",
+        {
+            f"f_{text.uuid.hex}": "New employer",
+            f"f_{born.uuid.hex}": "1985-02-01",
+            f"c_{born.uuid.hex}": "on",
+            "action": "submit",
+        },
+    )
+    assert answered.status_code == 302
+    page = member_client.get(url + "approve/")
+    shown = [change["token"] for change in page.context["changes"]]
+    colleague = Client()
+    colleague.force_login(make_member(org, "colleague", Membership.Role.STAFF))
+    colleague.post(url + "reject/", {"item": text.uuid.hex, "reason": "Spelling"})
+    colleague.post(url + "approve/", {"item": born.uuid.hex})
+    removal = Client().post(f"/d/{token}/", {f"r_{text.uuid.hex}": "on", "action": "submit"})
+    assert removal.status_code == 302
+    assert _reload(employer["dossier"]).status == Dossier.Status.TO_REVIEW
+
+    stale = member_client.post(url + "approve/", {"confirm": "yes", "shown": shown})
+    assert stale.status_code == 409
+    assert [c["kind"] for c in stale.context["changes"]] == ["removal"]
+    assert _values(employer["profile"])["Employer"] == "Old employer"
+    assert _reload(employer["dossier"]).status == Dossier.Status.TO_REVIEW
