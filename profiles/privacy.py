@@ -69,14 +69,14 @@ def records(profile: Profile) -> dict[str, Any]:
         )
     }
     identity["uuid"] = str(profile.uuid)
-    identity["company"] = profile.company.display_name if profile.company_id else None
+    identity["company"] = profile.company.display_name if profile.company else None
     values = [
         {
             "field": value.field.label,
             "type": value.field.type,
             "value": value.value,
             "shown_as": fieldtypes.display(value.field, value.value),
-            "document": str(value.document.uuid) if value.document_id else None,
+            "document": str(value.document.uuid) if value.document else None,
             "expires_on": _plain(value.expires_on),
             "updated_at": _plain(value.updated_at),
         }
@@ -89,7 +89,7 @@ def records(profile: Profile) -> dict[str, Any]:
             "new_value": row.new_value,
             "kind": row.kind,
             "source": row.source,
-            "by": row.user.get_username() if row.user_id else None,
+            "by": row.user.get_username() if row.user else None,
             "changed_at": _plain(row.changed_at),
         }
         for row in FieldValueHistory.objects.filter(profile=profile)
@@ -109,6 +109,7 @@ def files(profile: Profile) -> list[tuple[str, str]]:
     return [
         (f"documents/{document.uuid}-{document.name}", document.file.name)
         for document in Document.objects.filter(profile=profile).order_by("uploaded_at", "id")
+        if document.file.name
     ]
 
 

@@ -24,7 +24,9 @@ from profiles.privacy import StorageUnreachable
 @admin_required
 @require_GET
 def privacy_export(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
-    profile = get_for_org(request, Profile.objects.select_related("company"), uuid=profile_uuid)
+    profile: Profile = get_for_org(
+        request, Profile.objects.select_related("company"), uuid=profile_uuid
+    )
     archive = actions.export_profile(profile, actor=Actor.member(request.user))
     stamp = timezone.localdate().isoformat()
     response = FileResponse(
