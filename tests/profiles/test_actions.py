@@ -19,6 +19,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.test import Client
 from django_scopes import scope, scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from api.models import ApiKey
@@ -575,3 +577,76 @@ def test_field_doors_back_office_settings(owner_client, org) -> None:
     assert (created.call_count, updated.call_count, moved.call_count) == (1, 1, 1)
     assert archived.call_count == restored.call_count == 1
     assert _reload(job).label == "Job title"
+
+
+# Whatever a door passes: all of it or none of it, one history row per change.
+
+VALUES = {"text": ["a", "b"], "number": ["1", "2.5"], "choice": ["Red", "Blue"]}
+
+
+def _on_file(profile: Profile) -> dict[int, Any]:
+    return dict(FieldValue.objects.filter(profile=profile).values_list("field_id", "value"))
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["text", "number", "choice", "required"]),
+                st.one_of(st.none(), st.integers(0, 1)),
+            ),
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_set_values_writes_all_or_nothing_and_one_row_per_change(org, member, batches) -> None:
+    fields = {
+        "text": factories.field(org, "text"),
+        "number": factories.field(org, "number"),
+        "choice": factories.field(org, "choice", choices=["Red", "Blue"]),
+        "required": factories.field(org, "text", required=True),
+    }
+    profile = factories.contact(org, email=f"{len(batches)}-{id(batches)}@example.com")
+    with scope(organization=org):
+        for batch in batches:
+            before = _on_file(profile)
+            rows_before = FieldValueHistory.objects.filter(profile=profile).count()
+            values = [
+                (fields[name], VALUES.get(name, VALUES["text"])[pick])
+                for name, pick in batch
+                if pick is not None
+            ]
+            removals = [fields[name] for name, pick in batch if pick is None]
+            names = [name for name, _pick in batch]
+            refused = len(set(names)) != len(names) or fields["required"] in removals
+            try:
+                actions.set_values(
+                    profile, actor=Actor.member(member), values=values, removals=removals
+                )
+            except ValidationError:
+                assert refused
+            else:
+                assert not refused
+            after = dict(
+                FieldValue.objects.filter(profile=profile).values_list("field_id", "value")
+            )
+            rows = FieldValueHistory.objects.filter(profile=profile).count() - rows_before
+            if refused:
+                assert (after, rows) == (before, 0)
+                continue
+            expected = dict(before)
+            for field, value in values:
+                expected[field.pk] = value
+            for field in removals:
+                expected.pop(field.pk, None)
+            assert after == expected
+            assert rows == sum(1 for f, v in values if before.get(f.pk) != v) + sum(
+                1 for f in removals if f.pk in before
+            )
