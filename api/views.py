@@ -12,7 +12,6 @@ from contextlib import ExitStack
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils import timezone
@@ -48,19 +47,11 @@ from monitoring import followup
 from monitoring.filters import UpdateGroupFilterSet
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
-from organizations.models import Organization, audit
-from profiles import audit as profiles_audit
+from organizations.models import Organization
+from profiles import actions as profile_actions
 from profiles.filters import DataFieldFilterSet, ProfileFilterSet
-from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile, Source
-from profiles.services import (
-    NewValue,
-    StorageUnavailable,
-    apply_values,
-    delete_stored,
-    new_document,
-    store_uploads,
-)
-from profiles.views import serve_document
+from profiles.models import DOCUMENT_TYPES, DataField, Document, FieldValue, Profile
+from profiles.services import StorageUnavailable
 
 
 class ApiRequest(Request):
@@ -125,11 +116,13 @@ class OrganizationViewSet(viewsets.GenericViewSet[Any]):
     def key(self) -> ApiKey:
         return self.request.auth
 
-    def audit(self, action: str, target: object, **details: object) -> None:
-        audit(self.request, action, target, api_key=self.key.name, **details)
-
 
 PROFILE_WRITES = ["create", "update", "partial_update"]
+
+
+def refused(error: DjangoValidationError) -> serializers.ValidationError:
+    """An action's refusal as the API's 400, naming the attribute it concerns."""
+    return serializers.ValidationError(error.message_dict)
 
 
 # Errors raised by our own rules, declared so that the schema lists their codes.
@@ -181,43 +174,42 @@ class ProfileViewSet(
     def get_queryset(self) -> QuerySet[Profile]:
         return Profile.objects.filter(organization=self.organization).select_related("company")
 
+    @property
+    def actor(self) -> Actor:
+        return Actor.of_api_key(self.key)
+
     def perform_create(self, serializer: serializers.BaseSerializer[Profile]) -> None:
-        profile = serializer.save(organization=self.organization)
-        self.audit(profiles_audit.PROFILE_CREATED, profile, kind=profile.kind)
+        identity = dict(serializer.validated_data)
+        kind = identity.pop("kind")
+        try:
+            serializer.instance = profile_actions.create_profile(
+                organization=self.organization, actor=self.actor, kind=kind, identity=identity
+            )
+        except DjangoValidationError as error:
+            raise refused(error) from None
 
     def perform_update(self, serializer: serializers.BaseSerializer[Profile]) -> None:
         assert serializer.instance is not None
-        before = {name: getattr(serializer.instance, name) for name in serializer.validated_data}
-        profile = serializer.save()
-        changed = [name for name, value in before.items() if getattr(profile, name) != value]
-        if changed:
-            details: dict[str, object] = {"changed": ", ".join(changed)}
-            if "email" in changed:
-                details.update(email_before=before["email"], email_after=profile.email)
-            self.audit(profiles_audit.PROFILE_UPDATED, profile, **details)
+        # The serializer refuses a change of kind: one given is the profile's own.
+        identity = {k: v for k, v in serializer.validated_data.items() if k != "kind"}
+        try:
+            profile_actions.update_profile(serializer.instance, actor=self.actor, identity=identity)
+        except DjangoValidationError as error:
+            raise refused(error) from None
 
     @extend_schema(summary="Archive a profile", request=None, responses=api.ProfileSerializer)
     @action(detail=True, methods=["post"])
     def archive(self, request: Request, uuid: Any = None) -> Response:
-        return self._set_archived(True)
+        profile = profile_actions.archive_profile(self.get_object(), actor=self.actor)
+        return Response(self.get_serializer(profile).data)
 
     @extend_schema(
         summary="Restore an archived profile", request=None, responses=api.ProfileSerializer
     )
     @action(detail=True, methods=["post"])
     def restore(self, request: Request, uuid: Any = None) -> Response:
-        return self._set_archived(False)
-
-    def _set_archived(self, archived: bool) -> Response:
-        profile = self.get_object()
-        if profile.is_archived != archived:
-            profile.archived_at = timezone.now() if archived else None
-            profile.save(update_fields=["archived_at", "updated_at"])
-            self.audit(
-                profiles_audit.PROFILE_ARCHIVED if archived else profiles_audit.PROFILE_RESTORED,
-                profile,
-            )
-        return Response(api.ProfileSerializer(profile, context=self.get_serializer_context()).data)
+        profile = profile_actions.restore_profile(self.get_object(), actor=self.actor)
+        return Response(self.get_serializer(profile).data)
 
     @extend_schema(
         methods=["GET"],
@@ -248,15 +240,16 @@ class ProfileViewSet(
                 data=request.data, context={**self.get_serializer_context(), "profile": profile}
             )
             payload.is_valid(raise_exception=True)
-            apply_values(
-                profile,
-                [
-                    NewValue(v["field"], v["value"], remove=v["remove"])
-                    for v in payload.validated_data["values"]
-                ],
-                source=Source.API,
-                api_key=self.key,
-            )
+            given = payload.validated_data["values"]
+            try:
+                profile_actions.set_values(
+                    profile,
+                    actor=self.actor,
+                    values=[(v["field"], v["value"]) for v in given if not v["remove"]],
+                    removals=[v["field"] for v in given if v["remove"]],
+                )
+            except DjangoValidationError as error:
+                raise refused(error) from None
         values = (
             FieldValue.objects.filter(profile=profile)
             .select_related("field", "document")
@@ -290,22 +283,13 @@ class ProfileViewSet(
         payload.is_valid(raise_exception=True)
         field: DataField = payload.validated_data["field"]
         try:
-            # Slow I/O before the transaction, as the back office does; removed on failure.
-            stored = store_uploads({field.pk: payload.validated_data["file"]})
+            profile_actions.set_values(
+                profile, actor=self.actor, values=[(field, payload.validated_data["file"])]
+            )
         except StorageUnavailable:
             raise StorageDown from None
-        try:
-            with transaction.atomic():
-                document = new_document(profile, field, stored[field.pk])
-                apply_values(
-                    profile,
-                    [NewValue(field, str(document.uuid), document)],
-                    source=Source.API,
-                    api_key=self.key,
-                )
-        except Exception:
-            delete_stored(stored.values())
-            raise
+        except DjangoValidationError as error:
+            raise refused(error) from None
         value = FieldValue.objects.select_related("field", "document").get(
             profile=profile, field=field
         )
@@ -577,14 +561,7 @@ class DocumentViewSet(OrganizationViewSet):
             Document.objects.filter(organization=self.organization).select_related("profile"),
             uuid=uuid,
         )
-        response = serve_document(document)
-        self.audit(
-            profiles_audit.DOCUMENT_DOWNLOADED,
-            document.name,
-            document=document.uuid,
-            profile=document.profile.display_name,
-        )
-        return response
+        return profile_actions.download_document(document, actor=Actor.of_api_key(self.key))
 
 
 def not_found(request: HttpRequest) -> JsonResponse:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from typing import Any
 
-from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import SimpleUploadedFile
+from pypdf import PdfWriter
 
+from organizations.actors import Actor
 from organizations.models import Organization
-from profiles.models import DataField, FieldType, Kind, Profile, Source
-from profiles.services import NewValue, apply_values, new_document, store_file
+from profiles.actions import set_values
+from profiles.models import DataField, FieldType, Kind, Profile
 
 CONTACT_FIELDS = [
     ("Identity", "Date of birth", FieldType.DATE, {}),
@@ -93,12 +97,15 @@ CONTACTS = [
     ("Hugo", "Bernard", "hugo.bernard@example.com", "fr", None, False),
 ]
 
-DEMO_PDF = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
-)
+
+def demo_pdf() -> bytes:
+    """A blank page, made here so that it opens: set_values checks the demo's documents as
+    it checks every upload, by structure."""
+    out = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(200, 200)
+    writer.write(out)
+    return out.getvalue()
 
 
 def _fields(organization: Organization, kind: str, specs: list) -> dict[str, DataField]:
@@ -125,6 +132,7 @@ def _fields(organization: Organization, kind: str, specs: list) -> dict[str, Dat
 
 
 def seed(organization: Organization) -> None:
+    actor = Actor.system("seed_demo")
     contact_fields = _fields(organization, Kind.CONTACT, CONTACT_FIELDS)
     company_fields = _fields(organization, Kind.COMPANY, COMPANY_FIELDS)
     companies = []
@@ -150,36 +158,30 @@ def seed(organization: Organization) -> None:
             },
         )
         if created:
-            values = [
-                NewValue(contact_fields["Date of birth"], "1984-05-17"),
-                NewValue(contact_fields["Nationality"], "French" if language == "fr" else "Other"),
-                NewValue(
-                    contact_fields["Job title"], "Director" if representative else "Consultant"
-                ),
-                NewValue(contact_fields["Mobile phone"], "+33 6 12 34 56 78"),
+            values: list[tuple[DataField, Any]] = [
+                (contact_fields["Date of birth"], "1984-05-17"),
+                (contact_fields["Nationality"], "French" if language == "fr" else "Other"),
+                (contact_fields["Job title"], "Director" if representative else "Consultant"),
+                (contact_fields["Mobile phone"], "+33 6 12 34 56 78"),
             ]
             if representative:
-                values.append(_document(contact, contact_fields["Proof of address"]))
-            apply_values(contact, values, source=Source.IMPORT)
+                values.append(_document(contact_fields["Proof of address"]))
+            set_values(contact, actor=actor, values=values)
     for company in companies[:2]:
         if not company.values.exists():
-            apply_values(
+            set_values(
                 company,
-                [
-                    NewValue(company_fields["Sector"], "Retail"),
-                    NewValue(company_fields["Annual turnover (EUR)"], "1250000"),
-                    NewValue(company_fields["Incorporation date"], dt.date(2009, 3, 2).isoformat()),
-                    _document(company, company_fields["KYC attestation"]),
+                actor=actor,
+                values=[
+                    (company_fields["Sector"], "Retail"),
+                    (company_fields["Annual turnover (EUR)"], "1250000"),
+                    (company_fields["Incorporation date"], dt.date(2009, 3, 2).isoformat()),
+                    _document(company_fields["KYC attestation"]),
                 ],
-                source=Source.IMPORT,
             )
 
 
-def _document(profile: Profile, field: DataField) -> NewValue:
-    stored = store_file(
-        ContentFile(DEMO_PDF),
-        name=f"{field.label.lower().replace(' ', '-')}.pdf",
-        content_type="application/pdf",
-    )
-    document = new_document(profile, field, stored)
-    return NewValue(field, str(document.uuid), document)
+def _document(field: DataField) -> tuple[DataField, SimpleUploadedFile]:
+    """A PDF for `field`, checked and stored by set_values as any upload is."""
+    name = f"{field.label.lower().replace(' ', '-')}.pdf"
+    return field, SimpleUploadedFile(name, demo_pdf(), "application/pdf")

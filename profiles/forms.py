@@ -3,13 +3,20 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
 from profiles import fieldtypes
-from profiles.models import DOCUMENT_TYPES, DataField, FieldType, FieldValue, Kind, Profile
+from profiles.models import (
+    DOCUMENT_TYPES,
+    DataField,
+    FieldType,
+    FieldValue,
+    Kind,
+    Profile,
+    field_in_use,
+)
 from profiles.texts import other_languages
 from profiles.uploads import check_upload
 
@@ -66,18 +73,6 @@ class CompanyForm(forms.ModelForm):
 
 def profile_form_class(kind: str) -> type[ContactForm] | type[CompanyForm]:
     return CompanyForm if kind == Kind.COMPANY else ContactForm
-
-
-def field_in_use(field: DataField) -> bool:
-    """Whether any value of the field is kept: on a profile, in its history, or in another
-    app's rows (each app answers through `AppConfig.field_in_use`, so none is imported)."""
-    if field.values.exists() or field.history.exists():
-        return True
-    return any(
-        config.field_in_use(field)
-        for config in apps.get_app_configs()
-        if hasattr(config, "field_in_use")
-    )
 
 
 class DataFieldForm(forms.ModelForm):

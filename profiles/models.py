@@ -5,6 +5,7 @@ import os
 import secrets
 import uuid
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -247,6 +248,18 @@ class DataField(Translatable, models.Model):
     @property
     def max_size_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
+
+
+def field_in_use(field: DataField) -> bool:
+    """Whether any value of the field is kept: on a profile, in its history, or in another
+    app's rows (each app answers through `AppConfig.field_in_use`, so none is imported)."""
+    if field.values.exists() or field.history.exists():
+        return True
+    return any(
+        config.field_in_use(field)
+        for config in apps.get_app_configs()
+        if hasattr(config, "field_in_use")
+    )
 
 
 def document_key(instance: Document, filename: str) -> str:

@@ -19,11 +19,8 @@ from typing import Any
 
 from django.apps import AppConfig, apps
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.utils import timezone
 
-from organizations.models import record_audit
-from profiles import audit as audit_actions
 from profiles import fieldtypes
 from profiles.models import Document, FieldValue, FieldValueHistory, Profile
 from profiles.storage import with_previews
@@ -72,14 +69,14 @@ def records(profile: Profile) -> dict[str, Any]:
         )
     }
     identity["uuid"] = str(profile.uuid)
-    identity["company"] = profile.company.display_name if profile.company_id else None
+    identity["company"] = profile.company.display_name if profile.company else None
     values = [
         {
             "field": value.field.label,
             "type": value.field.type,
             "value": value.value,
             "shown_as": fieldtypes.display(value.field, value.value),
-            "document": str(value.document.uuid) if value.document_id else None,
+            "document": str(value.document.uuid) if value.document else None,
             "expires_on": _plain(value.expires_on),
             "updated_at": _plain(value.updated_at),
         }
@@ -92,7 +89,7 @@ def records(profile: Profile) -> dict[str, Any]:
             "new_value": row.new_value,
             "kind": row.kind,
             "source": row.source,
-            "by": row.user.get_username() if row.user_id else None,
+            "by": row.user.get_username() if row.user else None,
             "changed_at": _plain(row.changed_at),
         }
         for row in FieldValueHistory.objects.filter(profile=profile)
@@ -112,6 +109,7 @@ def files(profile: Profile) -> list[tuple[str, str]]:
     return [
         (f"documents/{document.uuid}-{document.name}", document.file.name)
         for document in Document.objects.filter(profile=profile).order_by("uploaded_at", "id")
+        if document.file.name
     ]
 
 
@@ -122,11 +120,13 @@ def erase(profile: Profile) -> None:
     Document.objects.filter(profile=profile).delete()
 
 
-# Export and erasure, across every app.
+# Export and erasure, across every app: the machinery of profiles.actions' export_profile and
+# erase_profile, which record the audit entries.
 
 
-def export_zip(profile: Profile, by: Any) -> tempfile.SpooledTemporaryFile[bytes]:
-    """A zip of `index.json` (every app's records) and every stored file, ready to send."""
+def export_zip(profile: Profile) -> tuple[tempfile.SpooledTemporaryFile[bytes], int]:
+    """A zip of `index.json` (every app's records) and every stored file, ready to send;
+    and the number of files it lists."""
     index: dict[str, Any] = {
         "exported_at": timezone.now().isoformat(),
         "organization": profile.organization.name,
@@ -148,40 +148,29 @@ def export_zip(profile: Profile, by: Any) -> tempfile.SpooledTemporaryFile[bytes
                 except OSError:
                     index["files"].append({"path": safe, "missing": True})
         zipped.writestr("index.json", json.dumps(index, ensure_ascii=False, indent=2, default=str))
-    record_audit(
-        profile.organization,
-        by,
-        audit_actions.PROFILE_EXPORTED,
-        profile.display_name,
-        files=len(index["files"]),
-    )
     archive.seek(0)
-    return archive
+    return archive, len(index["files"])
 
 
 class StorageUnreachable(Exception):
     """Files could not be deleted: nothing was erased."""
 
 
-def erase_profile(profile: Profile, by: Any) -> int:
-    """Deletes the person's files, then every row about them; returns the files deleted.
-
-    Files go first: if storage fails, nothing is erased and the admin tries again; if the
-    database fails after, the rows still name files already gone, and a second erasure
-    finishes the job. Either way no file outlives the erasure unreferenced.
-    """
+def delete_files(profile: Profile) -> int:
+    """Deletes the person's stored files, every app's; returns how many. Raises
+    StorageUnreachable, having erased nothing else, when storage fails."""
     keys = [key for _config, hook in _hooks("privacy_files") for _path, key in hook(profile)]
     try:
         for key in with_previews(keys):
             default_storage.delete(key)
     except Exception as error:
         raise StorageUnreachable(str(error)) from error
-    organization, kind = profile.organization, profile.kind
-    with transaction.atomic():
-        # Right to left: dossiers before profiles, so that nothing is left pointing back.
-        for _config, hook in reversed(list(_hooks("privacy_erase"))):
-            hook(profile)
-        Profile.objects.filter(pk=profile.pk).delete()
-        # What stays says that an erasure happened, never whose.
-        record_audit(organization, by, audit_actions.PROFILE_ERASED, kind, files=len(keys))
     return len(keys)
+
+
+def delete_rows(profile: Profile) -> None:
+    """Deletes every row about the person, every app's; in the caller's transaction."""
+    # Right to left: dossiers before profiles, so that nothing is left pointing back.
+    for _config, hook in reversed(list(_hooks("privacy_erase"))):
+        hook(profile)
+    Profile.objects.filter(pk=profile.pk).delete()

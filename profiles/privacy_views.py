@@ -13,17 +13,21 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
+from organizations.actors import Actor
 from organizations.decorators import admin_required
 from organizations.lookups import get_for_org
+from profiles import actions
 from profiles.models import Profile
-from profiles.privacy import StorageUnreachable, erase_profile, export_zip
+from profiles.privacy import StorageUnreachable
 
 
 @admin_required
 @require_GET
 def privacy_export(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
-    profile = get_for_org(request, Profile.objects.select_related("company"), uuid=profile_uuid)
-    archive = export_zip(profile, request.user)
+    profile: Profile = get_for_org(
+        request, Profile.objects.select_related("company"), uuid=profile_uuid
+    )
+    archive = actions.export_profile(profile, actor=Actor.member(request.user))
     stamp = timezone.localdate().isoformat()
     response = FileResponse(
         archive,
@@ -52,7 +56,7 @@ def privacy_erase(request: HttpRequest, org_slug: str, profile_uuid: Any) -> Htt
     if request.method == "POST" and form.is_valid():
         url_kind = profile.url_kind
         try:
-            erase_profile(profile, request.user)
+            actions.erase_profile(profile, actor=Actor.member(request.user))
         except StorageUnreachable:
             form.add_error(
                 None,

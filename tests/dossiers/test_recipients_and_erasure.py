@@ -46,7 +46,8 @@ def test_erasure_leaves_webhook_bodies_with_personal_values(org, owner):
     from django_scopes import scope
 
     from api.models import WebhookDelivery, WebhookEndpoint
-    from profiles.privacy import erase_profile
+    from organizations.actors import Actor
+    from profiles.actions import erase_profile
     from profiles.services import NewValue, apply_values
 
     with scopes_disabled():
@@ -59,7 +60,7 @@ def test_erasure_leaves_webhook_bodies_with_personal_values(org, owner):
         apply_values(person, [NewValue(job, "12 Secret Lane")], source="staff")
     uuid = str(person.uuid)
     with scope(organization=org):
-        erase_profile(person, owner)
+        erase_profile(person, actor=Actor.member(owner))
     with scopes_disabled():
         bodies = list(WebhookDelivery.objects.values_list("body", flat=True))
     assert not any("12 Secret Lane" in b or uuid in b for b in bodies)

@@ -18,8 +18,9 @@ from monitoring import overview
 from monitoring.dispatch import dispatch_group_now, open_run
 from monitoring.models import ComplianceCell
 from monitoring.services import save_group
+from organizations.actors import Actor
+from profiles.actions import erase_profile
 from profiles.models import FieldValue, Source
-from profiles.privacy import erase_profile
 from profiles.services import NewValue, apply_values
 from tests import factories
 
@@ -126,7 +127,7 @@ def test_the_purge_and_an_erasure_leave_the_cells_true(org, kyc, member):
     # The unanswered request is gone with its dossier: what is left is the value itself.
     assert _steady(org)[(kyc["ann"].pk, "Job")] == "missing"
     with scope(organization=org):
-        erase_profile(kyc["bob"], member)
+        erase_profile(kyc["bob"], actor=Actor.member(member))
     assert {profile for profile, _ in _steady(org)} == {kyc["ann"].pk}
 
 
