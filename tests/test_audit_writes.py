@@ -45,28 +45,36 @@ def _names_audit_entry(node: ast.expr, local: dict[str, str]) -> bool:
     return isinstance(node, ast.Attribute) and node.attr == "AuditEntry"
 
 
+def _write(func: ast.expr, local: dict[str, str]) -> str | None:
+    """How a call of `func` writes an audit entry, or None when it does not."""
+    if isinstance(func, ast.Name):
+        original = local.get(func.id, func.id)
+        if original == "record_audit":
+            return "record_audit(…)"
+        if func.id in local and original == "audit":
+            return "audit(…) from organizations.models"
+        return None
+    if not isinstance(func, ast.Attribute):
+        return None
+    inserts_an_entry = (
+        func.attr in INSERTS
+        and isinstance(func.value, ast.Attribute)
+        and _names_audit_entry(func.value.value, local)
+    )
+    if func.attr in {"audit", "record_audit"} or inserts_an_entry:
+        return f"{ast.unparse(func)}(…)"
+    return None
+
+
 def audit_writes(source: str) -> list[tuple[int, str]]:
     """(line, call) of each call in a module's source that writes an audit entry."""
     tree = ast.parse(source)
     local = _imported_from_models(tree)
-    found: list[tuple[int, str]] = []
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Name):
-            original = local.get(func.id, func.id)
-            if original == "record_audit":
-                found.append((node.lineno, "record_audit(…)"))
-            elif func.id in local and original == "audit":
-                found.append((node.lineno, "audit(…) from organizations.models"))
-        elif isinstance(func, ast.Attribute):
-            if func.attr in {"audit", "record_audit"} or (
-                func.attr in INSERTS
-                and isinstance(func.value, ast.Attribute)
-                and _names_audit_entry(func.value.value, local)
-            ):
-                found.append((node.lineno, f"{ast.unparse(func)}(…)"))
+    found = [
+        (node.lineno, write)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and (write := _write(node.func, local)) is not None
+    ]
     return sorted(found)
 
 
