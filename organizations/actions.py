@@ -28,7 +28,11 @@ from organizations import audit as audit_actions
 from organizations.actors import Actor, ActorKind
 from organizations.members import INVITATION_VALIDITY, InvitationUnusable, send_invitation
 from organizations.models import AuditEntry, Invitation, Membership, Organization, hash_token
-from organizations.selectors import memberships_of, organizations_requiring_two_factor
+from organizations.selectors import (
+    memberships_of,
+    organizations_requiring_two_factor,
+    verified_by_second_factor,
+)
 from organizations.signals import time_zone_changed
 from organizations.tenancy import each_in_scope
 
@@ -102,19 +106,13 @@ def _validate_settings(
             str(_("The name cannot contain line breaks or control characters."))
         )
     # The member who turns it on must already use one, or they lock themselves out.
-    if newly_required and actor.kind == ActorKind.MEMBER and not _verified(actor.user):
+    locks_out = actor.kind == ActorKind.MEMBER and not verified_by_second_factor(actor.user)
+    if newly_required and locks_out:
         errors.setdefault("require_two_factor", []).append(
             str(_("Turn on your own second factor first (Two-factor, at the top of the page)."))
         )
     if errors:
         raise ValidationError(errors)
-
-
-def _verified(user: Any) -> bool:
-    # django-otp's middleware gives the request's user `is_verified`; a user without it
-    # never logged in with a second factor.
-    is_verified = getattr(user, "is_verified", None)
-    return bool(is_verified()) if callable(is_verified) else False
 
 
 # Members and invitations.

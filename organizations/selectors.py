@@ -1,4 +1,5 @@
-"""What the organisations app reads in more than one place: an account's memberships."""
+"""What the organisations app reads in more than one place: an account's memberships and
+its second factor."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def organizations_requiring_two_factor(user: Any) -> list[str]:
             .values_list("organization__name", flat=True)
             .order_by("organization__name")
         )
+
+
+def verified_by_second_factor(user: Any) -> bool:
+    """Whether this session's user logged in with their second factor. django-otp's
+    middleware gives the request's user `is_verified`; a user without it did not."""
+    is_verified = getattr(user, "is_verified", None)
+    return bool(is_verified()) if callable(is_verified) else False

@@ -30,7 +30,10 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from organizations import actions
 from organizations.actors import Actor
 from organizations.clientip import client_ip
-from organizations.selectors import organizations_requiring_two_factor
+from organizations.selectors import (
+    organizations_requiring_two_factor,
+    verified_by_second_factor,
+)
 
 PENDING = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -152,7 +155,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         "registration/two_factor.html",
         {
             "form": form,
-            "verified": user.is_verified(),
+            "verified": verified_by_second_factor(user),
             "required_by": organizations_requiring_two_factor(user),
         },
     )
