@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.management import call_command
 from django.test import Client
+from django.utils import translation
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_scopes import scope, scopes_disabled
@@ -42,6 +43,13 @@ PASSWORD = "a-long-pass-phrase-42"
 @pytest.fixture(autouse=True)
 def _clear_cache() -> None:
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _language_restored() -> Iterator[None]:
+    # A page read in French leaves French active in the thread for the tests after it.
+    with translation.override(translation.get_language()):
+        yield
 
 
 @contextmanager
@@ -153,11 +161,27 @@ def test_the_settings_page_shows_a_refusal_on_its_field_keeping_what_was_typed(
     assert response.context["request"].organization.name == "Acme"
 
 
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The name cannot contain line breaks or control characters."),
+        ("fr", "Le nom ne peut contenir ni saut de ligne ni caractère de contrôle."),
+    ],
+)
+def test_an_action_s_refusal_reads_in_the_reader_s_language(
+    owner_client, org, language, said
+) -> None:
+    owner_client.cookies.load({"django_language": language})
+    response = owner_client.post(f"/o/{org.slug}/settings/", _settings_post(name="A\tB"))
+    assert response.context["form"].errors["name"] == [said]
+
+
 # invite_member, cancel_invitation, accept_invitation
 
 
 def test_invite_member_queues_the_e_mail_and_records_it(org, owner) -> None:
-    with scope(organization=org):
+    # The role is recorded in the language of whoever invited.
+    with scope(organization=org), translation.override("en"):
         actions.invite_member(
             org, actor=Actor.member(owner), email="New@Example.com ", role="staff"
         )
@@ -310,7 +334,9 @@ def test_change_role_keeps_an_administrator_whatever_other_organisations_have(
     # The outsider administers another organisation: that one does not count here.
     with scope(organization=org), pytest.raises(ValidationError) as refused:
         actions.change_role(theirs, actor=Actor.member(owner), role="staff")
-    assert refused.value.message_dict == {"role": [actions._needs_an_administrator()]}
+    assert refused.value.message_dict == {
+        "role": ["The organisation needs at least one administrator."]
+    }
     with scopes_disabled():
         assert Membership.objects.get(user=owner).role == "admin"
     assert not _entries()
