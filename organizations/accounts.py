@@ -24,12 +24,9 @@ from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext_lazy as _
-from django_scopes import scopes_disabled
 
-from organizations import audit as audit_actions
+from organizations import actions
 from organizations.clientip import client_ip
-from organizations.models import Membership, record_audit
-from organizations.tenancy import each_in_scope
 from outbox import registry
 from outbox.mail import queue
 from outbox.models import Message
@@ -39,22 +36,11 @@ logger = logging.getLogger(__name__)
 RESET_WINDOW = 3600  # seconds
 
 
-def _memberships(user: Any) -> list[Membership]:
-    with scopes_disabled():
-        return list(Membership.objects.filter(user=user).select_related("organization"))
-
-
-def _record_everywhere(user: Any, action: str, **details: object) -> None:
-    """An account belongs to no organisation alone: each of its organisations sees it."""
-    for membership in each_in_scope(_memberships(user)):
-        record_audit(membership.organization, user, action, user.get_username(), **details)
-
-
 @receiver(user_logged_in)
 def _audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is None:
         return
-    _record_everywhere(user, audit_actions.LOGIN, address=client_ip(request))
+    actions.record_login(user, address=client_ip(request))
 
 
 @receiver(user_login_failed)
@@ -66,7 +52,7 @@ def _audit_failed_login(
     if user is None or request is None:
         # Nobody to tell; django-axes still counts the attempt by name and address.
         return
-    _record_everywhere(user, audit_actions.LOGIN_FAILED, address=client_ip(request))
+    actions.record_login_failure(user, address=client_ip(request))
 
 
 def _over_limit(key: str, limit: int) -> bool:
@@ -112,7 +98,7 @@ class ThrottledPasswordResetView(PasswordResetView):
 class AuditedPasswordResetConfirmView(PasswordResetConfirmView):
     def form_valid(self, form: Any) -> HttpResponse:
         response = super().form_valid(form)
-        _record_everywhere(form.user, audit_actions.PASSWORD_CHANGED)
+        actions.record_password_change(form.user)
         return response
 
 
@@ -161,5 +147,5 @@ def _render_password_reset(row: Message) -> EmailMultiAlternatives | None:
     with translation.override(row.language or settings.LANGUAGE_CODE):
         subject = render_to_string("registration/password_reset_subject.txt", context)
         body = render_to_string("registration/password_reset_email.html", context)
-    _record_everywhere(user, audit_actions.PASSWORD_RESET_REQUESTED)
+    actions.record_password_reset_request(user)
     return EmailMultiAlternatives(" ".join(subject.split()), body, None, [user.email])

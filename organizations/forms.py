@@ -2,12 +2,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import unicodedata
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
-from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.html import format_html
@@ -17,7 +15,6 @@ from django.utils.translation import pgettext_lazy
 
 from organizations.audit import ACTOR_CHOICES, AREAS, known_actions
 from organizations.models import AuditEntry, Membership, Organization
-from organizations.signals import time_zone_changed
 
 
 @functools.lru_cache(maxsize=4)
@@ -63,37 +60,6 @@ class OrganizationForm(forms.ModelForm):
             )
         }
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.user = user
-
-    def clean_require_two_factor(self) -> bool:
-        required = self.cleaned_data["require_two_factor"]
-        newly = required and not self.instance.require_two_factor
-        # The admin who turns it on must already use one, or they lock themselves out.
-        if newly and self.user is not None and not self.user.is_verified():
-            raise forms.ValidationError(
-                _("Turn on your own second factor first (Two-factor, at the top of the page).")
-            )
-        return required
-
-    def clean_name(self) -> str:
-        name = self.cleaned_data["name"]
-        # The name goes into e-mail subjects, where a line break would break the header.
-        if any(unicodedata.category(ch)[0] == "C" for ch in name):
-            raise forms.ValidationError(
-                _("The name cannot contain line breaks or control characters.")
-            )
-        return name
-
-    def save(self, commit: bool = True) -> Organization:
-        # Schedules are local dates: their UTC moments move with the time zone, together.
-        with transaction.atomic():
-            organization = super().save(commit)
-            if commit and "time_zone" in self.changed_data:
-                time_zone_changed.send(sender=Organization, organization=organization)
-        return organization
-
 
 class AddMemberForm(forms.Form):
     # 150: the length of a user name, which a new account takes from its e-mail.
@@ -103,18 +69,6 @@ class AddMemberForm(forms.Form):
     role = forms.ChoiceField(
         label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.STAFF
     )
-
-    def __init__(self, *args: object, organization: Organization, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        self.organization = organization
-
-    def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if Membership.objects.filter(
-            organization=self.organization, user__email__iexact=email
-        ).exists():
-            raise forms.ValidationError(_("This person is already a member."))
-        return email
 
 
 class NewAccountForm(forms.Form):

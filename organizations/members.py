@@ -1,4 +1,5 @@
-"""Inviting, re-roling and removing the members of an organisation."""
+"""The invitation's e-mail and link, and the account of an invited person
+(the verbs on members are in organizations.actions)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
-from organizations.models import Invitation, Membership, Organization, hash_token
+from organizations.models import Invitation, hash_token
 from outbox import registry
 from outbox.mail import queue
 from outbox.models import Message
@@ -24,45 +25,8 @@ from outbox.models import Message
 INVITATION_VALIDITY = dt.timedelta(days=7)
 
 
-class LastAdmin(Exception):
-    """An organisation keeps at least one administrator."""
-
-
 class InvitationUnusable(Exception):
     """The invitation was accepted, cancelled or has expired meanwhile."""
-
-
-def invite_member(
-    organization: Organization,
-    email: str,
-    role: str,
-    *,
-    first_name: str = "",
-    last_name: str = "",
-    invited_by: Any = None,
-) -> tuple[Invitation, str]:
-    """A new invitation and its token (only its hash is stored).
-
-    Whether an account with this e-mail exists plays no part: the answer, the e-mail and the
-    audit entry are the same either way. An older pending invitation to the same address is
-    replaced, so only the latest link works.
-    """
-    token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        Invitation.objects.filter(
-            organization=organization, email__iexact=email, accepted_at__isnull=True
-        ).delete()
-        invitation = Invitation.objects.create(
-            organization=organization,
-            email=email,
-            role=role,
-            first_name=first_name,
-            last_name=last_name,
-            token_hash=hash_token(token),
-            invited_by=invited_by,
-            expires_at=timezone.now() + INVITATION_VALIDITY,
-        )
-    return invitation, token
 
 
 INVITATION = "organizations.member_invitation"
@@ -139,23 +103,6 @@ def account_exists(email: str) -> bool:
     )
 
 
-def accept_invitation(invitation: Invitation, user: Any) -> Membership:
-    """Makes `user` a member with the invited role; a second acceptance changes nothing."""
-    with scopes_disabled(), transaction.atomic():
-        # A conditional UPDATE: of two clicks at once, one claims the invitation.
-        claimed = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True, expires_at__gt=timezone.now()
-        ).update(accepted_at=timezone.now())
-        if claimed != 1:
-            raise InvitationUnusable
-        membership, _created = Membership.objects.get_or_create(
-            organization=invitation.organization,
-            user=user,
-            defaults={"role": invitation.role},
-        )
-    return membership
-
-
 def create_account(invitation: Invitation, first_name: str, last_name: str, password: str) -> Any:
     """The account of a person who had none, named by the invited e-mail."""
     User = get_user_model()
@@ -171,27 +118,3 @@ def create_account(invitation: Invitation, first_name: str, last_name: str, pass
     except IntegrityError:
         # Someone made this account between the page and the post: they log in instead.
         raise InvitationUnusable from None
-
-
-def _other_admins(membership: Membership) -> int:
-    # Locks every admin row of the organisation, so two admins demoting each other at once
-    # cannot leave it with none.
-    admins = Membership.objects.select_for_update().filter(
-        organization_id=membership.organization_id, role=Membership.Role.ADMIN
-    )
-    return sum(1 for admin in admins if admin.pk != membership.pk)
-
-
-def change_role(membership: Membership, role: str) -> None:
-    with transaction.atomic():
-        if membership.is_admin and role != Membership.Role.ADMIN and not _other_admins(membership):
-            raise LastAdmin
-        Membership.objects.filter(pk=membership.pk).update(role=role)
-    membership.role = role
-
-
-def remove_member(membership: Membership) -> None:
-    with transaction.atomic():
-        if membership.is_admin and not _other_admins(membership):
-            raise LastAdmin
-        Membership.objects.filter(pk=membership.pk).delete()

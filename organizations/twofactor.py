@@ -16,6 +16,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -25,12 +26,14 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from django_scopes import scopes_disabled
 
-from organizations import audit as audit_actions
+from organizations import actions
+from organizations.actors import Actor
 from organizations.clientip import client_ip
-from organizations.models import Membership, record_audit
-from organizations.tenancy import each_in_scope
+from organizations.selectors import (
+    organizations_requiring_two_factor,
+    verified_by_second_factor,
+)
 
 PENDING = "two_factor_pending"
 PENDING_SECONDS = 300
@@ -59,22 +62,6 @@ class CodeForm(forms.Form):
 
 def confirmed_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
-
-
-def record_everywhere(user: Any, action: str, **details: object) -> None:
-    with scopes_disabled():
-        memberships = list(Membership.objects.filter(user=user).select_related("organization"))
-    for membership in each_in_scope(memberships):
-        record_audit(membership.organization, user, action, user.get_username(), **details)
-
-
-def organizations_requiring(user: Any) -> list[str]:
-    with scopes_disabled():
-        return list(
-            Membership.objects.filter(user=user, organization__require_two_factor=True)
-            .values_list("organization__name", flat=True)
-            .order_by("organization__name")
-        )
 
 
 class TwoStepLoginView(LoginView):
@@ -114,9 +101,7 @@ def login_verify(request: HttpRequest) -> HttpResponse:
             if not url_has_allowed_host_and_scheme(target, {request.get_host()}):
                 target = settings.LOGIN_REDIRECT_URL
             return redirect(target)
-        record_everywhere(
-            user, audit_actions.LOGIN_FAILED, address=client_ip(request), step="second factor"
-        )
+        actions.record_login_failure(user, address=client_ip(request), step="second factor")
     return render(request, "registration/login_verify.html", {"form": form})
 
 
@@ -141,10 +126,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
             pending = TOTPDevice.objects.filter(user=user, confirmed=False).first()
         form = CodeForm(request.POST if action == "confirm" else None, device=pending)
         if action == "confirm" and form.is_valid():
-            pending.confirmed = True
-            pending.save(update_fields=["confirmed"])
+            actions.set_up_two_factor(pending, actor=Actor.member(user))
             otp_login(request, pending)
-            record_everywhere(user, audit_actions.TWO_FACTOR_ENABLED)
             messages.success(request, _("The second factor is on: log-ins will ask for a code."))
             return _after(request)
         context = {
@@ -159,16 +142,12 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         otp_login(request, device)
         return _after(request)
     if action == "disable" and form.is_valid():
-        required_by = organizations_requiring(user)
-        if required_by:
-            messages.error(
-                request,
-                _("%(names)s require a second factor: it cannot be turned off.")
-                % {"names": ", ".join(required_by)},
-            )
+        try:
+            actions.remove_two_factor(user, actor=Actor.member(user))
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
         else:
-            TOTPDevice.objects.filter(user=user).delete()
-            record_everywhere(user, audit_actions.TWO_FACTOR_DISABLED)
             messages.success(request, _("The second factor is off."))
         return redirect("two_factor")
     return render(
@@ -176,8 +155,8 @@ def two_factor(request: HttpRequest) -> HttpResponse:
         "registration/two_factor.html",
         {
             "form": form,
-            "verified": user.is_verified(),
-            "required_by": organizations_requiring(user),
+            "verified": verified_by_second_factor(user),
+            "required_by": organizations_requiring_two_factor(user),
         },
     )
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 from collections.abc import Iterator
@@ -9,17 +10,18 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope, scopes_disabled
 
-from organizations import audit as audit_actions
+from organizations import actions
+from organizations.actors import Actor
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
 from organizations.display import style_of
@@ -33,17 +35,11 @@ from organizations.forms import (
 from organizations.lookups import get_for_org
 from organizations.members import (
     InvitationUnusable,
-    LastAdmin,
-    accept_invitation,
     account_exists,
-    change_role,
     create_account,
     find_invitation,
-    invite_member,
-    remove_member,
-    send_invitation,
 )
-from organizations.models import AuditEntry, Invitation, Membership, audit, record_audit
+from organizations.models import AuditEntry, Invitation, Membership
 from outbox.models import Message
 
 
@@ -81,18 +77,20 @@ def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = OrganizationForm(request.POST or None, instance=request.organization, user=request.user)
+    # A copy: the form sets what was typed on its instance, which the page's header shows
+    # and which stays as it was when the action refuses it.
+    form = OrganizationForm(request.POST or None, instance=copy.copy(request.organization))
     if request.method == "POST" and form.is_valid():
-        form.save()
-        audit(
-            request,
-            audit_actions.SETTINGS_UPDATED,
-            request.organization,
-            changed=", ".join(form.changed_data),
-        )
-        messages.success(request, _("The organisation's settings were saved."))
-        return redirect("organization_settings", org_slug=org_slug)
-    return _settings_page(request, form, AddMemberForm(organization=request.organization))
+        try:
+            actions.update_settings(
+                request.organization, actor=Actor.member(request.user), **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, _("The organisation's settings were saved."))
+            return redirect("organization_settings", org_slug=org_slug)
+    return _settings_page(request, form, AddMemberForm())
 
 
 def _settings_page(
@@ -129,33 +127,23 @@ def _settings_page(
 @admin_required
 @require_POST
 def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
-    form = AddMemberForm(request.POST, organization=request.organization)
-    if not form.is_valid():
-        return _settings_page(request, OrganizationForm(instance=request.organization), form)
-    email = form.cleaned_data["email"]
-    # The e-mail is an outbox row written with the invitation: SMTP down only delays it.
-    with transaction.atomic():
-        invitation, _token = invite_member(
-            request.organization,
-            email,
-            form.cleaned_data["role"],
-            first_name=form.cleaned_data["first_name"],
-            last_name=form.cleaned_data["last_name"],
-            invited_by=request.user,
-        )
-        audit(
-            request,
-            audit_actions.MEMBER_INVITED,
-            email,
-            role=invitation.get_role_display(),
-        )
-        send_invitation(invitation)
-    # The same words whether or not the address has an account anywhere.
-    messages.success(
-        request,
-        _("An invitation was sent to %(email)s. They join once they accept it.") % {"email": email},
-    )
-    return redirect("organization_settings", org_slug=org_slug)
+    form = AddMemberForm(request.POST)
+    if form.is_valid():
+        try:
+            invitation = actions.invite_member(
+                request.organization, actor=Actor.member(request.user), **form.cleaned_data
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # The same words whether or not the address has an account anywhere.
+            messages.success(
+                request,
+                _("An invitation was sent to %(email)s. They join once they accept it.")
+                % {"email": invitation.email},
+            )
+            return redirect("organization_settings", org_slug=org_slug)
+    return _settings_page(request, OrganizationForm(instance=request.organization), form)
 
 
 @admin_required
@@ -164,8 +152,11 @@ def invitation_cancel(request: HttpRequest, org_slug: str, invitation_uuid: obje
     invitation = get_for_org(
         request, Invitation.objects.filter(accepted_at__isnull=True), uuid=invitation_uuid
     )
-    invitation.delete()
-    audit(request, audit_actions.INVITATION_CANCELLED, invitation.email)
+    try:
+        actions.cancel_invitation(invitation, actor=Actor.member(request.user))
+    except InvitationUnusable:
+        # Accepted or cancelled since the page showed it.
+        raise Http404 from None
     messages.success(
         request,
         _("The invitation to %(email)s was cancelled.") % {"email": invitation.email},
@@ -183,7 +174,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     context: dict[str, Any] = {"invitation": invitation, "invited_to": invitation.organization}
     user = request.user
     if user.is_authenticated:
-        if (user.email or "").lower() != invitation.email.lower():
+        if not actions.addressed_to(invitation, user):
             return _invitation_page(request, "other_account", context, status=403)
         if request.method == "POST":
             return _join(request, invitation, user)
@@ -213,17 +204,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 def _join(request: HttpRequest, invitation: Invitation, user: Any) -> HttpResponse:
     try:
-        membership = accept_invitation(invitation, user)
+        actions.accept_invitation(invitation, actor=Actor.member(user))
     except InvitationUnusable:
         return _invitation_page(request, "invalid", status=404)
-    with scope(organization=invitation.organization):
-        record_audit(
-            invitation.organization,
-            user,
-            audit_actions.MEMBER_ADDED,
-            invitation.email,
-            role=membership.get_role_display(),
-        )
     messages.success(
         request,
         _("Welcome to %(organization)s.") % {"organization": invitation.organization.name},
@@ -247,22 +230,15 @@ def member_role(request: HttpRequest, org_slug: str, membership_uuid: object) ->
     membership = get_for_org(
         request, Membership.objects.select_related("user"), uuid=membership_uuid
     )
-    role = request.POST.get("role")
-    if role not in Membership.Role.values:
-        messages.error(request, _("Choose a role."))
+    try:
+        actions.change_role(
+            membership, actor=Actor.member(request.user), role=request.POST.get("role", "")
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
     else:
-        try:
-            change_role(membership, role)
-        except LastAdmin:
-            messages.error(request, _("The organisation needs at least one administrator."))
-        else:
-            audit(
-                request,
-                audit_actions.MEMBER_ROLE_CHANGED,
-                membership.user.email,
-                role=membership.get_role_display(),
-            )
-            messages.success(request, _("The role was changed."))
+        messages.success(request, _("The role was changed."))
     return redirect("organization_settings", org_slug=org_slug)
 
 
@@ -273,11 +249,11 @@ def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) 
         request, Membership.objects.select_related("user"), uuid=membership_uuid
     )
     try:
-        remove_member(membership)
-    except LastAdmin:
-        messages.error(request, _("The organisation needs at least one administrator."))
+        actions.remove_member(membership, actor=Actor.member(request.user))
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
     else:
-        audit(request, audit_actions.MEMBER_REMOVED, membership.user.email)
         messages.success(
             request,
             _("%(email)s no longer belongs to the organisation.")
@@ -304,9 +280,13 @@ def audit_log(request: HttpRequest, org_slug: str) -> HttpResponse:
 def audit_export(request: HttpRequest, org_slug: str) -> HttpResponse:
     """The filtered log as CSV, the same query as the page; the export is itself logged."""
     form = AuditFilterForm(request.GET or None, organization=request.organization)
-    entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
-    audit(request, audit_actions.AUDIT_EXPORTED, request.organization, filters=form.describe())
     organization = request.organization
+    entries = actions.export_audit_log(
+        organization,
+        actor=Actor.member(request.user),
+        entries=form.entries(AuditEntry.objects.filter(organization=organization)),
+        filters=form.describe(),
+    )
     language, zone = translation.get_language(), timezone.get_current_timezone()
 
     def rows() -> Iterator[list[object]]:
@@ -318,7 +298,7 @@ def audit_export(request: HttpRequest, org_slug: str) -> HttpResponse:
             timezone.override(zone),
             style_of(organization),
         ):
-            for entry in entries.select_related("user").iterator(chunk_size=2000):
+            for entry in entries.iterator(chunk_size=2000):
                 yield [
                     timezone.localtime(entry.at).isoformat(),
                     entry.user.get_username() if entry.user else "",

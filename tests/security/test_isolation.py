@@ -12,7 +12,8 @@ from django_scopes import scopes_disabled
 
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from config.urls import ADMIN_ONLY_OUTSIDE_SETTINGS
-from organizations.members import invite_member
+from organizations.actions import invite_member
+from organizations.actors import Actor
 from organizations.models import Membership
 from profiles.models import Document, FieldValue
 from profiles.services import NewValue, apply_values
@@ -92,7 +93,9 @@ def objects(org, owner):
             body="{}",
         )
     with scopes_disabled():
-        invitation, _token = invite_member(org, "invited@example.com", "staff")
+        invitation = invite_member(
+            org, actor=Actor.system("test"), email="invited@example.com", role="staff"
+        )
     return {
         "key_uuid": api_key.uuid,
         "endpoint_uuid": endpoint.uuid,

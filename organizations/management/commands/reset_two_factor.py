@@ -4,10 +4,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from organizations import audit as audit_actions
-from organizations.twofactor import record_everywhere
+from organizations import actions
+from organizations.actors import Actor
 
 
 class Command(BaseCommand):
@@ -23,7 +22,5 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user is named {options['username']!r}.")
-        removed, _ = TOTPDevice.objects.filter(user=user).delete()
-        if removed:
-            record_everywhere(user, audit_actions.TWO_FACTOR_DISABLED, by="reset_two_factor")
+        removed = actions.reset_two_factor(user, actor=Actor.system("reset_two_factor"))
         self.stdout.write(f"{user.get_username()}: {removed} device(s) removed.")
