@@ -177,19 +177,6 @@ class Dossier(models.Model):
             self.status in self.OPEN_STATUSES and self.expires_at <= timezone.now()
         )
 
-    def recipients(self) -> list[Profile]:
-        """A contact answers for itself; a company's requests go to its representatives."""
-        if self.profile.kind == "contact":
-            return [self.profile]
-        return list(
-            Profile.objects.filter(
-                organization_id=self.organization_id,
-                company=self.profile,
-                is_representative=True,
-                archived_at__isnull=True,
-            ).order_by("last_name", "first_name")
-        )
-
 
 class ItemReview(models.TextChoices):
     PENDING = "pending", _("To review")

@@ -18,7 +18,7 @@ from django_scopes import scope, scopes_disabled
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
-from dossiers.revocation import is_still_recipient
+from dossiers.selectors import is_recipient
 from dossiers.submission import (
     NotAnswered,
     WriteBackError,
@@ -74,7 +74,7 @@ def _access(token: str) -> AccessToken | None:
             .filter(token_hash=hash_token(token))
             .first()
         )
-    if access is not None and not is_still_recipient(access.dossier, access.recipient):
+    if access is not None and not is_recipient(access.dossier, access.recipient):
         return None  # a former representative, or an archived person
     return access
 

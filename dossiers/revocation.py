@@ -2,8 +2,9 @@
 
 A link stops working the moment its recipient stops being one: a representative removed
 from the company or archived, a contact archived, or a contact whose e-mail changed (the
-old address may belong to someone else now). `is_still_recipient` is checked on every visit
-of the portal; `revoke_links` deletes the tokens for good and leaves an audit entry.
+old address may belong to someone else now). `dossiers.selectors.is_recipient` is checked
+on every visit of the portal; `revoke_links` deletes the tokens for good and leaves an audit
+entry.
 """
 
 from __future__ import annotations
@@ -16,22 +17,10 @@ from django.dispatch import receiver
 from django_scopes import scope, scopes_disabled
 
 from dossiers import audit as audit_actions
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken
+from dossiers.selectors import is_recipient
 from organizations.models import record_audit
 from profiles.models import Profile
-
-
-def is_still_recipient(dossier: Dossier, person: Profile) -> bool:
-    # An archived profile is asked for nothing: neither the person, nor for a company.
-    if person.is_archived or dossier.profile.is_archived:
-        return False
-    if dossier.profile_id == person.pk:
-        return True
-    return (
-        person.company_id == dossier.profile_id
-        and person.is_representative
-        and dossier.profile.kind == "company"
-    )
 
 
 def revoke_links(tokens: QuerySet[AccessToken], *, reason: str, by: Any = None) -> int:
@@ -88,6 +77,6 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
         tokens = list(
             AccessToken.objects.filter(recipient=instance).select_related("dossier__profile")
         )
-    gone = [t.pk for t in tokens if not is_still_recipient(t.dossier, instance)]
+    gone = [t.pk for t in tokens if not is_recipient(t.dossier, instance)]
     if gone:
         revoke_links(AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient")

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers import audit as audit_actions
-from dossiers import review
+from dossiers import review, selectors
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.messages import RESEND, queue_link_messages
@@ -125,7 +125,7 @@ def dossier_detail(
         {
             "dossier": dossier,
             "rows": rows,
-            "recipients": dossier.recipients(),
+            "recipients": selectors.recipients(dossier),
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
@@ -335,7 +335,7 @@ def dossier_open_link(
     submit is recorded as theirs, on the recipient's behalf.
     """
     dossier = _get_dossier(request, dossier_uuid)
-    recipients = dossier.recipients()
+    recipients = selectors.recipients(dossier)
     if not recipients:
         messages.error(request, _("This company has no representative to answer for it."))
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
