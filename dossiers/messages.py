@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dossiers import emails
-from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, hash_token
+from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, answerable_q, hash_token
 from dossiers.selectors import addressed_recipients_sql, is_recipient, recipients
 from organizations.models import Membership
 from outbox import registry
@@ -282,10 +282,7 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     invitations = (
         Message.objects.filter(
-            kind=INVITATION,
-            status=Message.Status.SENT,
-            dossier__status__in=Dossier.OPEN_STATUSES,
-            dossier__expires_at__gt=now,
+            answerable_q(now, "dossier"), kind=INVITATION, status=Message.Status.SENT
         )
         .select_related("dossier", "dossier__update_group")
         .order_by("dossier_id", "profile_id", "done_at")

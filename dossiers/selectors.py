@@ -25,7 +25,7 @@ from django.db.models import Q
 
 from dossiers.models import Dossier
 from profiles.models import Kind, Profile, ProfileQuerySet
-from profiles.selectors import active_sql
+from profiles.selectors import active_q, active_sql
 
 
 def is_recipient(dossier: Dossier, person: Profile) -> bool:
@@ -41,11 +41,8 @@ def is_recipient(dossier: Dossier, person: Profile) -> bool:
 def recipients_of(dossier: Dossier) -> ProfileQuerySet:
     """The recipients of `dossier` as a query, by name."""
     contact_itself = Q(pk=dossier.profile_id, kind=Kind.CONTACT)
-    representative = Q(
-        company_id=dossier.profile_id,
-        company__kind=Kind.COMPANY,
-        company__archived_at__isnull=True,
-        is_representative=True,
+    representative = active_q("company") & Q(
+        company_id=dossier.profile_id, company__kind=Kind.COMPANY, is_representative=True
     )
     # The stubs cannot see through django-scopes' manager: the QuerySet is named here.
     tenant = cast(ProfileQuerySet, Profile.objects.filter(organization_id=dossier.organization_id))

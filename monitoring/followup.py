@@ -23,7 +23,9 @@ Status = Dossier.Status
 
 # Answered by the client, whatever staff have decided since.
 ANSWERED = (Status.SUBMITTED, Status.TO_REVIEW, Status.APPROVED)
-# Owed by the client: still open, sent back to them, or closed without an answer.
+# Owed by the client: still open, sent back to them, or closed without an answer; a run's
+# "outstanding" list. Not `DossierQuerySet.running()` (the request still runs), which leaves
+# out the expired and counts those awaiting review.
 OUTSTANDING = (
     Status.OPEN,
     Status.OPENED,

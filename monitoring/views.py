@@ -25,6 +25,7 @@ from monitoring import followup, overview, schedule
 from monitoring.dispatch import current_index, dispatch_group_now
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.selectors import asked_by
 from monitoring.services import SCHEDULE_FIELDS, FieldTaken, preview, save_group, set_active
 from organizations import display
 from organizations.csvexport import csv_lines
@@ -32,6 +33,7 @@ from organizations.decorators import admin_required
 from organizations.lookups import get_for_org, search_query
 from organizations.models import audit
 from profiles.models import DataField, FieldValue, Kind, Profile
+from profiles.selectors import active_q
 
 
 def _groups(request: HttpRequest) -> Any:
@@ -207,13 +209,9 @@ def run_remind(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
     """ "Remind all outstanding": asks with the count, then one reminder to each of them."""
     group, run = _run(request, group_uuid, period)
     open_ids = list(
-        Dossier.objects.filter(
-            update_group=group,
-            period=run.period,
-            status__in=Dossier.OPEN_STATUSES,
-            expires_at__gt=timezone.now(),
-            profile__archived_at__isnull=True,
-        ).values_list("id", flat=True)
+        Dossier.objects.answerable(timezone.now())
+        .filter(active_q("profile"), update_group=group, period=run.period)
+        .values_list("id", flat=True)
     )
     if request.method == "POST":
         with transaction.atomic():
@@ -278,9 +276,9 @@ def run_export(request: HttpRequest, org_slug: str, group_uuid: Any, period: str
 
 
 def _recipients(request: HttpRequest, group: UpdateGroup) -> Any:
-    return Profile.objects.filter(
-        organization=request.organization, kind=group.applies_to, archived_at__isnull=True
-    ).order_by("last_name", "first_name", "name", "id")
+    return asked_by(request.organization, group.applies_to).order_by(
+        "last_name", "first_name", "name", "id"
+    )
 
 
 @admin_required
@@ -493,9 +491,9 @@ def compliance_overview(request: HttpRequest, org_slug: str) -> HttpResponse:
             "counts": counts,
             "statuses": STATUS_LABELS,
             "kinds": Kind.choices,
-            "companies": Profile.objects.filter(
-                organization=request.organization, kind=Kind.COMPANY, archived_at__isnull=True
-            ).order_by("name")[:500],
+            "companies": Profile.objects.active()
+            .filter(organization=request.organization, kind=Kind.COMPANY)
+            .order_by("name")[:500],
         },
     )
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django_scopes import scope
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dossiers.models import Dossier
+from dossiers.models import Dossier, answerable_q
 from dossiers.selectors import addressed_recipients_sql, is_recipient, recipients, recipients_of
 from profiles.models import Profile
 from tests import factories
@@ -147,3 +148,40 @@ def test_the_dossier_page_says_nobody_answers_for_an_archived_contact(org, membe
     assert page.context["recipients"] == []
     assert "this profile is archived" in page.text
     assert "has no representative" not in page.text
+
+
+# A dossier: its status, and its link's expiry some hours before or after MOMENT.
+dossiers_st = st.lists(
+    st.tuples(st.sampled_from(Dossier.Status.values), st.integers(-48, 48)),
+    min_size=1,
+    max_size=8,
+)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(dossiers=dossiers_st)
+def test_answerable_lapsed_and_running_agree_with_the_dossier_itself(org, dossiers):
+    person = factories.contact(org)
+    with transaction.atomic(), scope(organization=org), time_machine.travel(MOMENT, tick=False):
+        for status, hours in dossiers:
+            Dossier.objects.create(
+                organization=org,
+                profile=person,
+                kind=Dossier.Kind.CLASSIC,
+                title="Annual review",
+                status=status,
+                created_at=MOMENT - dt.timedelta(days=1),
+                expires_at=MOMENT + dt.timedelta(hours=hours),
+            )
+        every = list(Dossier.objects.all())
+        answerable = set(Dossier.objects.answerable(MOMENT))
+        assert answerable == {d for d in every if d.is_open}
+        assert set(Dossier.objects.filter(answerable_q(MOMENT))) == answerable
+        assert set(Dossier.objects.lapsed(MOMENT)) == {
+            d for d in every if d.is_expired and d.status != Dossier.Status.EXPIRED
+        }
+        # Still running: answerable, lapsed but not yet marked, or awaiting review.
+        assert set(Dossier.objects.running()) == {
+            d for d in every if d.status in Dossier.OPEN_STATUSES or d.status == "to_review"
+        }
+        transaction.set_rollback(True)
