@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -19,6 +19,7 @@ from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
 from profiles.models import DataField, FieldType, FieldValue, Kind, Profile
+from profiles.selectors import active_q
 from profiles.uploads import check_upload
 
 MAX_VALUES = 500
@@ -29,9 +30,9 @@ COMPANY_ONLY = ("name", "registration_number", "address")
 class OrganizationUUIDField(serializers.SlugRelatedField[Any]):
     """An object of the caller's organisation, named by its UUID; another's does not exist."""
 
-    def __init__(self, model: type[Model], *, filters: dict[str, Any] | None = None, **kwargs: Any):
+    def __init__(self, model: type[Model], *, filters: Q | None = None, **kwargs: Any):
         self.model = model
-        self.filters = filters or {}
+        self.filters = filters or Q()
         kwargs.setdefault("slug_field", "uuid")
         if not kwargs.get("read_only"):
             kwargs.setdefault("queryset", model._default_manager.none())
@@ -39,7 +40,7 @@ class OrganizationUUIDField(serializers.SlugRelatedField[Any]):
 
     def get_queryset(self) -> QuerySet[Any]:
         organization = self.context["request"].organization
-        return self.model._default_manager.filter(organization=organization, **self.filters)
+        return self.model._default_manager.filter(self.filters, organization=organization)
 
     def to_internal_value(self, data: Any) -> Any:
         try:
@@ -62,7 +63,7 @@ def _required() -> serializers.ErrorDetail:
 class ProfileSerializer(serializers.ModelSerializer[Profile]):
     company = OrganizationUUIDField(
         Profile,
-        filters={"kind": Kind.COMPANY, "archived_at__isnull": True},
+        filters=active_q() & Q(kind=Kind.COMPANY),
         required=False,
         allow_null=True,
         help_text=_("A contact's company (its UUID)."),
@@ -231,7 +232,7 @@ def clean_value(field: DataField, raw: Any) -> Any:
 
 
 class NewValueSerializer(serializers.Serializer[Any]):
-    field = OrganizationUUIDField(DataField, filters={"archived_at__isnull": True})
+    field = OrganizationUUIDField(DataField, filters=active_q())
     value = serializers.JSONField(allow_null=True, help_text=VALUE_RULE)
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -262,9 +263,7 @@ class NewValueSerializer(serializers.Serializer[Any]):
 
 
 class DocumentUploadSerializer(serializers.Serializer[Any]):
-    field = OrganizationUUIDField(
-        DataField, filters={"archived_at__isnull": True}, help_text=_("A document field.")
-    )
+    field = OrganizationUUIDField(DataField, filters=active_q(), help_text=_("A document field."))
     file = serializers.FileField(
         help_text=_("Checked by its content against the field's accepted types and size.")
     )
@@ -357,7 +356,7 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
         fields = super().get_fields()
         fields["fields"] = OrganizationUUIDField(
             DataField,
-            filters={"archived_at__isnull": True},
+            filters=active_q(),
             many=True,
             help_text=_(
                 "The data fields the group asks for; a field belongs to one group at most."
@@ -524,7 +523,7 @@ class DossierCreateSerializer(serializers.Serializer[Any]):
         fields = super().get_fields()
         fields["fields"] = OrganizationUUIDField(
             DataField,
-            filters={"archived_at__isnull": True},
+            filters=active_q(),
             many=True,
             allow_empty=False,
             help_text=_("The data fields to ask for."),

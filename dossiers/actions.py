@@ -23,7 +23,7 @@ from django.utils.translation import gettext
 from django_scopes import scope, scopes_disabled
 
 from dossiers import audit as audit_actions
-from dossiers import retention, review, submission
+from dossiers import retention, review, selectors, submission
 from dossiers.messages import RESEND, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierItem
 from dossiers.opening import open_dossiers
@@ -243,9 +243,13 @@ def open_client_page(dossier: Dossier, *, actor: Actor) -> str:
     recipient; returns its token.
     """
     _require(actor, ActorKind.MEMBER)
-    recipients = dossier.recipients()
+    recipients = selectors.recipients(dossier)
     if not recipients:
-        raise ValidationError(gettext("This company has no representative to answer for it."))
+        raise ValidationError(
+            gettext("Nobody: this profile is archived.")
+            if dossier.profile.is_archived
+            else gettext("This company has no representative to answer for it.")
+        )
     with transaction.atomic():
         token = AccessToken.issue(dossier, recipients[0], issued_to=actor.user)
         actor.audit(

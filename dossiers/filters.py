@@ -29,9 +29,7 @@ class DossierFilterSet(django_filters.FilterSet):
         self, queryset: DossierQuerySet, name: str, value: bool
     ) -> DossierQuerySet:
         return (
-            queryset.outstanding()
-            if value
-            else queryset.exclude(status__in=Dossier.PENDING_STATUSES)
+            queryset.running() if value else queryset.exclude(status__in=Dossier.PENDING_STATUSES)
         )
 
     def filter_search(self, queryset: DossierQuerySet, name: str, value: str) -> DossierQuerySet:

@@ -237,10 +237,9 @@ class ClassicDossierForm(forms.Form):
 
     def __init__(self, *args: Any, profile: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["fields"].queryset = DataField.objects.filter(
+        self.fields["fields"].queryset = DataField.objects.active().filter(
             organization_id=profile.organization_id,
             applies_to=profile.kind,
-            archived_at__isnull=True,
         )
         self.fields["title"].initial = _("Information request")
 

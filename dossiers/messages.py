@@ -18,13 +18,13 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dossiers import emails
-from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, hash_token
-from dossiers.revocation import is_still_recipient
+from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, answerable_q, hash_token
+from dossiers.selectors import addressed_recipients_sql, is_recipient, recipients
 from organizations.models import Membership
 from outbox import registry
 from outbox.mail import kick, queue
 from outbox.models import Message
-from profiles.models import DataField, Kind, Profile
+from profiles.models import DataField, Profile
 
 INVITATION = "dossiers.invitation"
 # Staff sent the link again: the same e-mail, and the recipient's older links are replaced.
@@ -77,7 +77,7 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
         return None
     # Checked when it is sent, not when it was queued: a representative removed or a person
     # archived meanwhile gets nothing, not even a link that would be refused.
-    if not is_still_recipient(dossier, row.profile):
+    if not is_recipient(dossier, row.profile):
         return None
     if row.kind == RESEND:
         # A link sent again replaces the recipient's older links: their page says so.
@@ -98,7 +98,7 @@ def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
             dossier is None
             or row.profile is None
             or not dossier.is_open
-            or not is_still_recipient(dossier, row.profile)
+            or not is_recipient(dossier, row.profile)
         ):
             results[row.pk] = None
         else:
@@ -209,34 +209,20 @@ def link_messages_insert(
     dossier_params: Sequence[object],
     *,
     suffix: str = "",
-    profiles: tuple[str, list[object]] | None = None,
+    profiles: tuple[str, Sequence[object]] | None = None,
 ) -> tuple[str, list[object]]:
     """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
     fan-out puts it in its one statement (`dossiers.opening.open_dossiers`). The caller wakes
     the drain once it commits (`outbox.mail.kick`).
 
-    `profiles`, a condition on the dossiers' profiles ("{}" standing for the column) with its
-    parameters, lets PostgreSQL look up those profiles and their representatives by index
-    rather than read the whole table for a CTE whose rows it cannot foresee."""
+    Who gets one is `dossiers.selectors`' rule; `profiles` is its bound on the dossiers'
+    profiles ("{}" standing for the column, with its parameters)."""
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     table, quote = Message._meta.db_table, connection.ops.quote_name
-    condition, bound = profiles or ("", [])
-    by_id = f" AND {condition.format('id')}" if profiles else ""
-    by_company = f" AND {condition.format('company_id')}" if profiles else ""
-    # A contact answers for itself; a company through its representatives: two joins, each
-    # on an index, rather than one join on an OR that PostgreSQL can only nest-loop.
-    recipients = f"""
-        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
-        FROM {dossiers} d
-        JOIN {Profile._meta.db_table} p ON p.id = d.profile_id
-        WHERE p.kind = %s AND p.archived_at IS NULL AND p.email <> ''{by_id}
-        UNION ALL
-        SELECT d.organization_id, d.id, p.id, p.email, p.language
-        FROM {dossiers} d
-        JOIN {Profile._meta.db_table} p ON p.company_id = d.profile_id
-        WHERE p.is_representative AND p.archived_at IS NULL AND p.email <> ''{by_company}
-    """  # noqa: S608 - names come from the models, values are parameters
+    addressed, addressed_params = addressed_recipients_sql(
+        dossiers, dossier_params, profiles=profiles
+    )
     sql = f"""
         INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
             next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
@@ -244,7 +230,7 @@ def link_messages_insert(
         SELECT r.organization_id,
             CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
             %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
-        FROM ({recipients}) r
+        FROM ({addressed}) r
         WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
         ON CONFLICT DO NOTHING
     """  # noqa: S608 - names come from the models, values are parameters
@@ -255,11 +241,7 @@ def link_messages_insert(
         now,
         now,
         kind,
-        *dossier_params,
-        Kind.CONTACT,
-        *bound,
-        *dossier_params,
-        *bound,
+        *addressed_params,
     ]
     return sql, params
 
@@ -300,10 +282,7 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     invitations = (
         Message.objects.filter(
-            kind=INVITATION,
-            status=Message.Status.SENT,
-            dossier__status__in=Dossier.OPEN_STATUSES,
-            dossier__expires_at__gt=now,
+            answerable_q(now, "dossier"), kind=INVITATION, status=Message.Status.SENT
         )
         .select_related("dossier", "dossier__update_group")
         .order_by("dossier_id", "profile_id", "done_at")
@@ -365,7 +344,7 @@ def queue_submission_notices(
             dossier=dossier,
             profile=person,
         )
-        for person in ([recipient] if recipient else dossier.recipients())
+        for person in ([recipient] if recipient else recipients(dossier))
         if person.email and thank_client
     ]
     # Each member chooses: every submission, a daily digest, or nothing; the creator of a

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -21,12 +22,37 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _through(through: str, name: str) -> str:
+    return f"{through}__{name}" if through else name
+
+
+def answerable_q(now: dt.datetime, through: str = "") -> Q:
+    """The dossier (or the one reached `through` a relation) the client may still answer at
+    `now`: open, and its link not yet expired. `Dossier.is_open` is the same rule on a
+    loaded row."""
+    return Q(
+        **{
+            _through(through, "status__in"): Dossier.OPEN_STATUSES,
+            _through(through, "expires_at__gt"): now,
+        }
+    )
+
+
 class DossierQuerySet(models.QuerySet["Dossier"]):
     """The filters every list of dossiers shares: the back office, the exports and the API."""
 
-    def outstanding(self) -> DossierQuerySet:
-        """Still running: the client may answer, or staff have to decide."""
+    def running(self) -> DossierQuerySet:
+        """The request still runs: the client may answer, or staff have to decide. Not a
+        run's "outstanding" list (`monitoring.followup.OUTSTANDING`), which is what the client
+        still owes: it counts the expired and leaves out those awaiting review."""
         return self.filter(status__in=Dossier.PENDING_STATUSES)
+
+    def answerable(self, now: dt.datetime) -> DossierQuerySet:
+        return self.filter(answerable_q(now))
+
+    def lapsed(self, now: dt.datetime) -> DossierQuerySet:
+        """Open, but their link expired: the expiry pass marks them expired."""
+        return self.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now)
 
     def to_review(self) -> DossierQuerySet:
         return self.filter(status=Dossier.Status.TO_REVIEW)
@@ -175,19 +201,6 @@ class Dossier(models.Model):
     def is_expired(self) -> bool:
         return self.status == self.Status.EXPIRED or (
             self.status in self.OPEN_STATUSES and self.expires_at <= timezone.now()
-        )
-
-    def recipients(self) -> list[Profile]:
-        """A contact answers for itself; a company's requests go to its representatives."""
-        if self.profile.kind == "contact":
-            return [self.profile]
-        return list(
-            Profile.objects.filter(
-                organization_id=self.organization_id,
-                company=self.profile,
-                is_representative=True,
-                archived_at__isnull=True,
-            ).order_by("last_name", "first_name")
         )
 
 

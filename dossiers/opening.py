@@ -147,7 +147,7 @@ def _open_in_one_statement(
         parts.append(f"items AS ({items})")
         params += item_params
     messages, message_params = link_messages_insert(
-        INVITATION, "new", [], profiles=(_in("p.{}", profile_ids), _in_params(profile_ids))
+        INVITATION, "new", [], profiles=(_in("{}", profile_ids), _in_params(profile_ids))
     )
     parts.append(f"messages AS ({messages})")
     params += message_params

@@ -19,7 +19,7 @@ from dossiers import actions
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
-from dossiers.revocation import is_still_recipient
+from dossiers.selectors import is_recipient
 from dossiers.submission import NotAnswered, WriteBackError, editable_items, mark_opened
 from organizations.actors import Actor
 from organizations.clientip import client_ip
@@ -69,7 +69,7 @@ def _access(token: str) -> AccessToken | None:
             .filter(token_hash=hash_token(token))
             .first()
         )
-    if access is not None and not is_still_recipient(access.dossier, access.recipient):
+    if access is not None and not is_recipient(access.dossier, access.recipient):
         return None  # a former representative, or an archived person
     return access
 

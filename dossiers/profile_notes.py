@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from dossiers.models import Dossier, DossierItem, ItemReview
+from dossiers.models import DossierItem, ItemReview, answerable_q
 from organizations import display
 
 
@@ -15,9 +15,8 @@ def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str
     """{field id: "update requested on …, awaiting the client"} for each open request."""
     rows = (
         DossierItem.objects.filter(
+            answerable_q(timezone.now(), "dossier"),
             dossier__profile=profile,
-            dossier__status__in=Dossier.OPEN_STATUSES,
-            dossier__expires_at__gt=timezone.now(),
         )
         # Approved while another item went back to the client: this one is settled.
         .exclude(review=ItemReview.APPROVED)

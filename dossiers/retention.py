@@ -107,7 +107,7 @@ def purge_dossiers(
 
 def expire_dossiers(now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
-    overdue = Dossier.objects.filter(status__in=Dossier.OPEN_STATUSES, expires_at__lte=now)
+    overdue = Dossier.objects.lapsed(now)
     with transaction.atomic():
         whose = list(overdue.values_list("organization_id", "profile_id"))
         # Sent back after review, a dossier's month for the record starts when it ends.

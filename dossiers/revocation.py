@@ -2,9 +2,9 @@
 
 A link stops working the moment its recipient stops being one: a representative removed
 from the company or archived, a contact archived, or a contact whose e-mail changed (the
-old address may belong to someone else now). `is_still_recipient` is checked on every visit
-of the portal; the system's `dossiers.actions.revoke_links` deletes the tokens for good and
-leaves an audit entry.
+old address may belong to someone else now). `dossiers.selectors.is_recipient` is checked
+on every visit of the portal; the system's `dossiers.actions.revoke_links` deletes the tokens
+for good and leaves an audit entry.
 """
 
 from __future__ import annotations
@@ -15,25 +15,13 @@ from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
 from django_scopes import scopes_disabled
 
-from dossiers.models import AccessToken, Dossier
+from dossiers.models import AccessToken
+from dossiers.selectors import is_recipient
 from organizations.actors import Actor
 from profiles.models import Profile
 
 # Links go because a person changed, whoever changed them: the system revokes them.
 REVOKER = Actor.system("revoke_links")
-
-
-def is_still_recipient(dossier: Dossier, person: Profile) -> bool:
-    # An archived profile is asked for nothing: neither the person, nor for a company.
-    if person.is_archived or dossier.profile.is_archived:
-        return False
-    if dossier.profile_id == person.pk:
-        return True
-    return (
-        person.company_id == dossier.profile_id
-        and person.is_representative
-        and dossier.profile.kind == "company"
-    )
 
 
 def _recipient_state(person: Profile) -> tuple[object, ...]:
@@ -53,7 +41,7 @@ def _remember_recipient_state(sender: Any, instance: Profile, **kwargs: Any) -> 
 
 @receiver(post_save, sender=Profile)
 def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwargs: Any) -> None:
-    # Imported here: the actions use `dossiers.messages`, which reads `is_still_recipient`.
+    # Imported here: the actions use `dossiers.messages`, which imports this module.
     from dossiers import actions
 
     before = getattr(instance, "_recipient_before", None)
@@ -73,7 +61,7 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
         tokens = list(
             AccessToken.objects.filter(recipient=instance).select_related("dossier__profile")
         )
-    gone = [t.pk for t in tokens if not is_still_recipient(t.dossier, instance)]
+    gone = [t.pk for t in tokens if not is_recipient(t.dossier, instance)]
     if gone:
         actions.revoke_links(
             AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient", actor=REVOKER

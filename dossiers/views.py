@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from dossiers import actions, review
+from dossiers import actions, review, selectors
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.models import Dossier, DossierItem, DossierRecord, ItemReview
@@ -125,7 +125,7 @@ def dossier_detail(
         {
             "dossier": dossier,
             "rows": rows,
-            "recipients": dossier.recipients(),
+            "recipients": selectors.recipients(dossier),
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},

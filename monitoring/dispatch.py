@@ -20,9 +20,10 @@ from dossiers.signals import one_run
 from monitoring import schedule
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
+from monitoring.selectors import asked_by, due_q, due_sql
 from monitoring.signals import run_finished
 from organizations.models import Organization
-from profiles.models import DataField, Profile
+from profiles.models import DataField
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ SCHEDULE_COLUMNS = (
 def _claim(now: dt.datetime, limit: int) -> list[Claimed]:
     return list(
         UpdateGroup.objects.select_for_update(skip_locked=True, of=("self",))
-        .filter(is_active=True, next_run_at__lte=now)
+        .filter(due_q(now))
         .order_by("next_run_at")
         .values_list("pk", *SCHEDULE_COLUMNS)[:limit]
     )
@@ -161,7 +162,7 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
             SELECT g.id, g.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
                    g.interval_count, g.interval_unit, g.next_index
             FROM {group} g JOIN {org} o ON o.id = g.organization_id
-            WHERE g.is_active AND g.next_run_at <= %(now)s
+            WHERE {due_sql("g")}
             ORDER BY g.next_run_at
             LIMIT %(limit)s
             FOR UPDATE OF g SKIP LOCKED
@@ -317,20 +318,14 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
     # organisation's webhook endpoints) once per run, not once per chunk.
     with scope(organization=organization), one_run():
         fields = list(
-            DataField.objects.filter(update_group=group, archived_at__isnull=True).order_by(
-                "position", "id"
-            )
+            DataField.objects.active().filter(update_group=group).order_by("position", "id")
         )
         if fields:
             last_id = 0
             while True:
                 ids = list(
-                    Profile.objects.filter(
-                        organization=organization,
-                        kind=group.applies_to,
-                        archived_at__isnull=True,
-                        id__gt=last_id,
-                    )
+                    asked_by(organization, group.applies_to)
+                    .filter(id__gt=last_id)
                     .order_by("id")
                     .values_list("id", flat=True)[:chunk_size]
                 )

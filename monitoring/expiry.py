@@ -11,12 +11,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, answerable_q
 from dossiers.opening import open_dossiers
 from monitoring.signals import values_expired
 from organizations.models import Organization
 from organizations.tenancy import each_in_scope
 from profiles.models import DataField, FieldValue
+from profiles.selectors import active_q
 
 EXPIRED_TITLE = _("Expired information")
 
@@ -31,9 +32,9 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
     with scopes_disabled():
         candidates = list(
             FieldValue.objects.filter(
+                active_q("field"),
+                active_q("profile"),
                 expires_on__lte=now.date() + dt.timedelta(days=1),
-                field__archived_at__isnull=True,
-                profile__archived_at__isnull=True,
             ).values_list(
                 "organization_id", "organization__time_zone", "profile_id", "field_id", "expires_on"
             )
@@ -49,8 +50,7 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
         asked = set(
             DossierItem.objects.filter(
                 # Answered but awaiting review counts as asked, whatever its link's date.
-                Q(dossier__status__in=Dossier.OPEN_STATUSES, dossier__expires_at__gt=now)
-                | Q(dossier__status=Dossier.Status.TO_REVIEW),
+                answerable_q(now, "dossier") | Q(dossier__status=Dossier.Status.TO_REVIEW),
                 dossier__profile_id__in={p for _, p, _ in expired},
             ).values_list("dossier__profile_id", "field_id")
         )

@@ -19,12 +19,15 @@ from django.utils import timezone
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
 from outbox.models import Message
+from profiles.selectors import active_q
 
 Status = Dossier.Status
 
 # Answered by the client, whatever staff have decided since.
 ANSWERED = (Status.SUBMITTED, Status.TO_REVIEW, Status.APPROVED)
-# Owed by the client: still open, sent back to them, or closed without an answer.
+# Owed by the client: still open, sent back to them, or closed without an answer; a run's
+# "outstanding" list. Not `DossierQuerySet.running()` (the request still runs), which leaves
+# out the expired and counts those awaiting review.
 OUTSTANDING = (
     Status.OPEN,
     Status.OPENED,
@@ -116,13 +119,9 @@ def remindable(group: UpdateGroup, period: dt.date) -> list[int]:
     """The dossiers of a run that "Remind all outstanding" writes to: still open to the
     client, not yet expired, of a profile not archived."""
     return list(
-        Dossier.objects.filter(
-            update_group=group,
-            period=period,
-            status__in=Dossier.OPEN_STATUSES,
-            expires_at__gt=timezone.now(),
-            profile__archived_at__isnull=True,
-        ).values_list("id", flat=True)
+        Dossier.objects.answerable(timezone.now())
+        .filter(active_q("profile"), update_group=group, period=period)
+        .values_list("id", flat=True)
     )
 
 

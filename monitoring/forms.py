@@ -153,7 +153,8 @@ class UpdateGroupForm(forms.ModelForm):
             for name in ("title", "message"):
                 self.initial.setdefault(f"{name}_{code}", self.instance.translation_of(code, name))
         fields = list(
-            DataField.objects.filter(organization=organization, archived_at__isnull=True)
+            DataField.objects.active()
+            .filter(organization=organization)
             .select_related("update_group")
             .order_by("applies_to", "position", "id")
         )
@@ -165,9 +166,11 @@ class UpdateGroupForm(forms.ModelForm):
             if f.update_group_id and f.update_group_id != own
         }
         choice_field = self.fields["fields"]
-        choice_field.queryset = DataField.objects.filter(
-            organization=organization, archived_at__isnull=True
-        ).order_by("applies_to", "position", "id")
+        choice_field.queryset = (
+            DataField.objects.active()
+            .filter(organization=organization)
+            .order_by("applies_to", "position", "id")
+        )
         choice_field.widget.held_by = self.held_by
         choice_field.widget.kind = self.kind
         choice_field.label_from_instance = lambda f: f.label

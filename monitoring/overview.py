@@ -38,6 +38,7 @@ from django.utils import timezone
 from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import ComplianceCell, OverviewState, UpdateGroup
 from profiles.models import EXPIRY_WARNING_DAYS, DataField, FieldValue, Kind, Profile
+from profiles.selectors import active_sql, archived_sql
 
 logger = logging.getLogger(__name__)
 
@@ -130,8 +131,8 @@ def _computed(
                 WHERE {requests}
             ) r WHERE r.rn = 1
         ) latest ON latest.profile_id = p.id AND latest.field_id = f.id
-        WHERE {cells} AND p.archived_at IS NULL
-            AND f.update_group_id IS NOT NULL AND f.archived_at IS NULL
+        WHERE {cells} AND {active_sql("p")}
+            AND f.update_group_id IS NOT NULL AND {active_sql("f")}
     """  # noqa: S608 - names come from the models, values are parameters
     return sql, [
         Kind.COMPANY,
@@ -207,10 +208,10 @@ def refresh(
         )
         cursor.execute(
             f"""DELETE FROM {table} WHERE {scope} AND (
-                profile_id IN (SELECT id FROM {p} WHERE {archived} AND archived_at IS NOT NULL)
+                profile_id IN (SELECT id FROM {p} WHERE {archived} AND {archived_sql()})
                 OR field_id IN (
                     SELECT id FROM {f} WHERE {dropped}
-                        AND (archived_at IS NOT NULL OR update_group_id IS NULL)
+                        AND ({archived_sql()} OR update_group_id IS NULL)
                 )
             )""",  # noqa: S608
             [*scope_params, *archived_params, *dropped_params],

@@ -10,8 +10,9 @@ from django.utils.translation import gettext as _
 
 from monitoring import overview, schedule
 from monitoring.models import UpdateGroup
+from monitoring.selectors import asked_by
 from organizations.models import Organization
-from profiles.models import DataField, Kind, Profile
+from profiles.models import DataField, Kind
 
 
 class FieldTaken(Exception):
@@ -34,9 +35,7 @@ def preview(
     )
     group.schedule_from()
     # The dispatcher's own selection: every profile of the type that is not archived.
-    recipients = Profile.objects.filter(
-        organization=organization, kind=kind, archived_at__isnull=True
-    ).count()
+    recipients = asked_by(organization, kind).count()
     return Preview(dates=group.upcoming(6), recipients=recipients)
 
 

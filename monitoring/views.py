@@ -24,6 +24,7 @@ from monitoring import actions, followup, overview, schedule
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.selectors import asked_by
 from monitoring.services import preview
 from organizations import display
 from organizations.actors import Actor
@@ -276,9 +277,9 @@ def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, per
 
 
 def _recipients(request: OrganizationRequest, group: UpdateGroup) -> Any:
-    return Profile.objects.filter(
-        organization=request.organization, kind=group.applies_to, archived_at__isnull=True
-    ).order_by("last_name", "first_name", "name", "id")
+    return asked_by(request.organization, group.applies_to).order_by(
+        "last_name", "first_name", "name", "id"
+    )
 
 
 @admin_required
@@ -494,9 +495,9 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
             "counts": counts,
             "statuses": STATUS_LABELS,
             "kinds": Kind.choices,
-            "companies": Profile.objects.filter(
-                organization=request.organization, kind=Kind.COMPANY, archived_at__isnull=True
-            ).order_by("name")[:500],
+            "companies": Profile.objects.active()
+            .filter(organization=request.organization, kind=Kind.COMPANY)
+            .order_by("name")[:500],
         },
     )
 

@@ -422,10 +422,8 @@ def move_field(field: DataField, *, actor: Actor, up: bool) -> bool:
     """Swaps the field with its neighbour among its kind's active fields; whether it moved.
     An arrangement of the forms, not a change of data: not audited."""
     siblings = list(
-        DataField.objects.filter(
-            organization_id=field.organization_id,
-            applies_to=field.applies_to,
-            archived_at__isnull=True,
+        DataField.objects.active().filter(
+            organization_id=field.organization_id, applies_to=field.applies_to
         )
     )
     index = next((i for i, f in enumerate(siblings) if f.pk == field.pk), None)

@@ -69,4 +69,4 @@ class DataFieldFilterSet(django_filters.FilterSet):
     def filter_archived(
         self, queryset: DataFieldQuerySet, name: str, value: bool
     ) -> DataFieldQuerySet:
-        return queryset.exclude(archived_at=None) if value else queryset.active()
+        return queryset.archived() if value else queryset.active()

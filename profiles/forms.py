@@ -44,9 +44,11 @@ class ContactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
         self.instance.kind = Kind.CONTACT
-        self.fields["company"].queryset = Profile.objects.filter(
-            organization=organization, kind=Kind.COMPANY, archived_at__isnull=True
-        ).order_by("name")
+        self.fields["company"].queryset = (
+            Profile.objects.active()
+            .filter(organization=organization, kind=Kind.COMPANY)
+            .order_by("name")
+        )
         self.fields["last_name"].required = True
         self.fields["email"].required = True
         self.fields["phone"].validators.append(fieldtypes.phone_validator)

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from organizations.models import Organization
+from profiles.selectors import active_q, archived_q
 from profiles.texts import Translatable, reader_language
 
 EXPIRY_WARNING_DAYS = 30
@@ -33,10 +34,10 @@ class ProfileQuerySet(models.QuerySet["Profile"]):
     """The filters every list of profiles shares: the back office, the exports and the API."""
 
     def active(self) -> ProfileQuerySet:
-        return self.filter(archived_at__isnull=True)
+        return self.filter(active_q())
 
     def archived(self) -> ProfileQuerySet:
-        return self.filter(archived_at__isnull=False)
+        return self.filter(archived_q())
 
     def of_kind(self, kind: str) -> ProfileQuerySet:
         return self.filter(kind=kind)
@@ -175,7 +176,10 @@ def default_document_types() -> list[str]:
 
 class DataFieldQuerySet(models.QuerySet["DataField"]):
     def active(self) -> DataFieldQuerySet:
-        return self.filter(archived_at__isnull=True)
+        return self.filter(active_q())
+
+    def archived(self) -> DataFieldQuerySet:
+        return self.filter(archived_q())
 
     def of_kind(self, kind: str) -> DataFieldQuerySet:
         return self.filter(applies_to=kind)

@@ -161,10 +161,9 @@ def profile_archive(request: OrganizationRequest, org_slug: str, profile_uuid: A
 
 def _fields_and_values(profile: Profile) -> tuple[list[DataField], dict[int, FieldValue]]:
     fields = list(
-        DataField.objects.filter(
+        DataField.objects.active().filter(
             organization_id=profile.organization_id,
             applies_to=profile.kind,
-            archived_at__isnull=True,
         )
     )
     values = {
@@ -198,7 +197,7 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
     page = value_rows.page_of(org_slug, profile.uuid)
     sections = {section: value_rows.rows_html(rows[section], page) for section in rows}
     representatives = (
-        list(profile.contacts.filter(archived_at__isnull=True).order_by("last_name"))
+        list(Profile.objects.active().filter(company=profile).order_by("last_name"))
         if profile.kind == Kind.COMPANY
         else []
     )

@@ -82,9 +82,10 @@ def token(dossier: Any, recipient: Profile | None = None) -> str:
     from django_scopes import scope
 
     from dossiers.models import AccessToken
+    from dossiers.selectors import recipients
 
     with scope(organization=dossier.organization):
-        return AccessToken.issue(dossier, recipient or dossier.recipients()[0])
+        return AccessToken.issue(dossier, recipient or recipients(dossier)[0])
 
 
 def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:

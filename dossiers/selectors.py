@@ -1,0 +1,96 @@
+"""Who answers a dossier: its recipients, the one rule in the three forms the code needs.
+
+A contact answers for itself; a company answers through its representatives (its contacts
+who represent it). Nobody archived is asked, and nothing is asked for an archived profile.
+An e-mail goes to the recipients with an address; one without can still answer, through
+staff filling in the page on their behalf, so the address is not part of being one.
+
+- `is_recipient(dossier, person)` reads loaded rows, no query: the portal checks it on every
+  visit and the outbox drain for every link it renders.
+- `recipients(dossier)` reads the database: the dossier page, the staff's own link and the
+  confirmations.
+- `addressed_recipients_sql(...)` is the SQL of the outbox's INSERT … SELECT
+  (`dossiers.messages.link_messages_insert`), which the fan-out keeps as one statement.
+
+tests/dossiers/test_selectors.py proves on random data that the three select the same
+people, on SQLite and, in CI's PostgreSQL leg, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import cast
+
+from django.db.models import Q
+
+from dossiers.models import Dossier
+from profiles.models import Kind, Profile, ProfileQuerySet
+from profiles.selectors import active_q, active_sql
+
+
+def is_recipient(dossier: Dossier, person: Profile) -> bool:
+    """Whether `person` may answer `dossier` (both loaded, the dossier with its profile)."""
+    asked = dossier.profile
+    if person.is_archived or asked.is_archived:
+        return False
+    if asked.kind == Kind.CONTACT:
+        return person.pk == asked.pk
+    return person.company_id == asked.pk and person.is_representative
+
+
+def recipients_of(dossier: Dossier) -> ProfileQuerySet:
+    """The recipients of `dossier` as a query, by name."""
+    contact_itself = Q(pk=dossier.profile_id, kind=Kind.CONTACT)
+    representative = active_q("company") & Q(
+        company_id=dossier.profile_id, company__kind=Kind.COMPANY, is_representative=True
+    )
+    # The stubs cannot see through django-scopes' manager: the QuerySet is named here.
+    tenant = cast(ProfileQuerySet, Profile.objects.filter(organization_id=dossier.organization_id))
+    return (
+        tenant.active()
+        .filter(contact_itself | representative)
+        .order_by("last_name", "first_name", "id")
+    )
+
+
+def recipients(dossier: Dossier) -> list[Profile]:
+    """The recipients of `dossier`, by name. A contact's dossier needs no query: its one
+    possible recipient is loaded with it."""
+    if dossier.profile.kind == Kind.CONTACT:
+        return [dossier.profile] if is_recipient(dossier, dossier.profile) else []
+    return list(recipients_of(dossier))
+
+
+def addressed_recipients_sql(
+    dossiers: str,
+    dossier_params: Sequence[object],
+    *,
+    profiles: tuple[str, Sequence[object]] | None = None,
+) -> tuple[str, list[object]]:
+    """The recipients with an address of the dossiers of the relation `dossiers` (SQL with
+    columns id, organization_id, profile_id, and its parameters): rows of organization_id,
+    dossier_id, profile_id, email, language.
+
+    `profiles`, a condition on the dossiers' profiles ("{}" standing for the column) with
+    its parameters, lets PostgreSQL look up those profiles and their representatives by
+    index rather than read the whole table for a CTE whose rows it cannot foresee."""
+    table = Profile._meta.db_table
+    condition, bound = profiles or ("", ())
+    by_id = f" AND {condition.format('p.id')}" if profiles else ""
+    by_company = f" AND {condition.format('c.id')}" if profiles else ""
+    # Two joins, each on an index, rather than one join on an OR, which PostgreSQL can only
+    # nest-loop (10,000 dossiers: 9.8 s against 0.67 s).
+    sql = f"""
+        SELECT d.organization_id, d.id AS dossier_id, p.id AS profile_id, p.email, p.language
+        FROM {dossiers} d
+        JOIN {table} p ON p.id = d.profile_id
+        WHERE p.kind = %s AND {active_sql("p")} AND p.email <> ''{by_id}
+        UNION ALL
+        SELECT d.organization_id, d.id, p.id, p.email, p.language
+        FROM {dossiers} d
+        JOIN {table} c ON c.id = d.profile_id
+        JOIN {table} p ON p.company_id = c.id
+        WHERE c.kind = %s AND {active_sql("c")} AND p.is_representative
+            AND {active_sql("p")} AND p.email <> ''{by_company}
+    """  # noqa: S608 - names come from the models, values are parameters
+    return sql, [*dossier_params, Kind.CONTACT, *bound, *dossier_params, Kind.COMPANY, *bound]

@@ -1,0 +1,61 @@
+"""Which groups are due and whom a group asks: each rule's forms select the same rows.
+
+Runs on SQLite here and on PostgreSQL in CI's PostgreSQL leg (the whole suite with
+DATABASE_URL set), where the dispatcher claims due groups in one statement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection, transaction
+from django_scopes import scope, scopes_disabled
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from monitoring.models import UpdateGroup
+from monitoring.selectors import asked_by, due_q, due_sql
+from monitoring.services import preview
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+NOW = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
+
+# A group: active or paused, its next run some minutes before or after NOW (0: exactly now).
+groups_st = st.lists(
+    st.tuples(st.booleans(), st.integers(-3000, 3000) | st.just(0)), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(groups=groups_st)
+def test_the_orm_and_the_sql_claim_the_same_due_groups(org, groups):
+    with transaction.atomic(), scopes_disabled():
+        for active, minutes in groups:
+            group = factories.group(org)
+            UpdateGroup.objects.filter(pk=group.pk).update(
+                is_active=active, next_run_at=NOW + dt.timedelta(minutes=minutes)
+            )
+        orm = set(UpdateGroup.objects.filter(due_q(NOW)).values_list("id", flat=True))
+        expected = {g.pk for g in UpdateGroup.objects.all() if g.is_active and g.next_run_at <= NOW}
+        assert orm == expected
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT g.id FROM {UpdateGroup._meta.db_table} g WHERE {due_sql('g')}",  # noqa: S608
+                {"now": connection.ops.adapt_datetimefield_value(NOW)},
+            )
+            assert {row[0] for row in cursor.fetchall()} == orm
+        transaction.set_rollback(True)
+
+
+def test_a_group_asks_every_active_profile_of_its_type(org, other_org):
+    here = factories.contact(org, last_name="Here")
+    factories.contact(org, last_name="Gone", archived_at=NOW)
+    factories.company(org)
+    factories.contact(other_org, last_name="Elsewhere")
+    with scope(organization=org):
+        assert list(asked_by(org, "contact")) == [here]
+        shown = preview(org, start=dt.date(2027, 3, 1), count=1, unit="months", kind="contact")
+        assert shown.recipients == 1
