@@ -106,23 +106,8 @@ def test_no_door_of_the_organisations_writes_an_audit_entry():
     assert not writes, "Write audit entries in organizations/actions.py:\n" + "\n".join(writes)
 
 
-def test_audit_entries_are_written_by_actions_only(request, capsys):
+def test_audit_entries_are_written_by_actions_only():
     writes = writes_outside_actions()
-    elsewhere = [w for w in writes if not w.startswith("organizations/")]
-    if elsewhere:
-        # Printed past the capture: the list is the work left, and an xfail hides its output.
-        with capsys.disabled():
-            print("\nAudit entries written outside actions:\n" + "\n".join(elsewhere))
-        # The apps to the right of organizations move to their actions in parallel branches;
-        # the lead removes this once they are merged.
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=False,
-                reason=f"{len(elsewhere)} audit writes outside actions, in "
-                + ", ".join(sorted({w.split(":")[0] for w in elsewhere}))
-                + " (other branches convert them; each is printed with its line)",
-            )
-        )
     assert not writes, "Write audit entries in an actions.py:\n" + "\n".join(writes)
 
 
