@@ -354,6 +354,10 @@ class ValuesForm(DataFieldsForm):
             emptied = fieldtypes.to_canonical(field, data.get(name)) is None
             if name in self.on_file and not field.is_document and emptied:
                 self.add_error(name, self._emptied_message(field))
+        if self.errors:
+            for name, field in self.data_fields.items():
+                if field.is_document and data.get(name) and name not in self.errors:
+                    self.fields[name].widget.chosen_name = data[name].name  # type: ignore[attr-defined]
         return data
 
     def _current(self, name: str) -> Any:

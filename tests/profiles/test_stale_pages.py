@@ -337,3 +337,30 @@ def test_a_value_a_colleague_changed_since_the_page_opened_is_never_overwritten(
     if response.status_code == 200:
         assert list(response.context["form"].errors) == [f"f_{employer.uuid.hex}"]
         assert (after, by_member) == (now, 0)
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Nothing was saved: choose “scan-2026.pdf” again before saving."),
+        ("fr", "Rien n’a été enregistré : choisissez à nouveau « scan-2026.pdf »"),  # noqa: RUF001
+    ],
+)
+def test_a_file_chosen_on_a_page_that_comes_back_is_named_to_be_chosen_again(
+    member_client, org, profile, employer, language, said
+):
+    # The staff form keeps no draft: the page says which file to choose again.
+    proof = factories.field(org, "document", label="Proof", accepted_types=["pdf"])
+    member_client.cookies["django_language"] = language
+    page = _posted(member_client.get(_url(org, profile)))
+    page[f"f_{employer.uuid.hex}"] = "  "
+    page[f"f_{proof.uuid.hex}"] = SimpleUploadedFile(
+        "scan-2026.pdf", factories.PDF, "application/pdf"
+    )
+
+    response = member_client.post(_url(org, profile), page)
+
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == [f"f_{employer.uuid.hex}"]
+    assert said in response.text
+    assert "Proof" not in _values(profile)
