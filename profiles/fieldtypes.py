@@ -42,10 +42,14 @@ class DocumentInput(forms.FileInput):
 
     template_name = "profiles/widgets/document_input.html"
     current_document: Any = None
+    # The name of a file chosen on a page that comes back with an error elsewhere: a browser
+    # cannot put it back in the input, so the page says it must be chosen again.
+    chosen_name: str | None = None
 
     def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
         context = super().get_context(name, value, attrs)
         context["current_document"] = self.current_document
+        context["chosen_name"] = self.chosen_name
         return context
 
 

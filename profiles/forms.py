@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django import forms
@@ -236,6 +238,12 @@ class DataFieldsForm(forms.Form):
         return data
 
 
+def shown_token(value: Any) -> str:
+    """A short digest of a canonical value (None included), which a page carries to say
+    what it showed: the value itself may be long, and is already in the page."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()[:16]
+
+
 class ValuesForm(DataFieldsForm):
     """Edits a profile's values of the given fields; documents are replaced by uploading.
 
@@ -243,6 +251,12 @@ class ValuesForm(DataFieldsForm):
     this value" box (`r_<uuid>`), and an empty input over a value is an error on its field
     (a date the browser could not read, 31/02, arrives empty too). An empty input of a field
     without a value leaves it without one.
+
+    The page carries what it showed of each value (`s_<uuid>`, `shown_token`), because the
+    value on file may have changed since it was opened: a field posted as shown is untouched
+    (a stale page never reverts a colleague's edit), and a change or a removal of a value
+    that changed since is refused on its field, nothing of the form written. A post without
+    it (an older page) is compared with the value on file.
     """
 
     def __init__(
@@ -253,8 +267,12 @@ class ValuesForm(DataFieldsForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if self.is_bound:
+            # Mutable: a page that comes back after a refusal shows what is on file now.
+            self.data = self.data.copy()
         self.on_file: dict[str, FieldValue] = {}
         self.removal_names: dict[str, str] = {}
+        self.shown_names: dict[str, str] = {}
         for field in fields:
             value = values.get(field.pk)
             # A document already on file satisfies "required" for staff: nothing to re-upload.
@@ -264,9 +282,17 @@ class ValuesForm(DataFieldsForm):
                 document=value.document if value is not None else None,
                 required=field.required and not (field.is_document and value is not None),
             )
+            shown = f"s_{field.uuid.hex}"
+            self.fields[shown] = forms.CharField(required=False, widget=forms.HiddenInput)
+            # Read raw by clean(): whatever it holds, the refusal is on the field it names.
+            self.fields[shown].validators = []
+            self.initial[shown] = shown_token(value.value if value is not None else None)
+            self.shown_names[name] = shown
             if value is None or value.value is None:
                 continue
             self.on_file[name] = value
+            if field.type == FieldType.CHOICE and value.value not in field.choices:
+                self._keep_choice(name, field, value.value)
             if not field.required:
                 # A required field keeps a value: it can be changed, not removed.
                 removal = f"r_{field.uuid.hex}"
@@ -276,6 +302,14 @@ class ValuesForm(DataFieldsForm):
                     widget=forms.CheckboxInput(attrs={"data-removal": field.local_label}),
                 )
                 self.removal_names[name] = removal
+
+    def _keep_choice(self, name: str, field: DataField, value: str) -> None:
+        """A choice taken off the list since it was stored stays acceptable as it is, like a
+        date outside today's range: it is not lost, and never blocks the other fields."""
+        form_field = self.fields[name]
+        assert isinstance(form_field, forms.ChoiceField)
+        label = _("%(choice)s (no longer on the list)") % {"choice": field.choice_label(value)}
+        form_field.choices = [*form_field.choices, (value, label)]
 
     def rows(self) -> list[tuple[Any, Any]]:
         """(bound field, bound "Remove this value" box or None), in the form's order."""
@@ -287,19 +321,96 @@ class ValuesForm(DataFieldsForm):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         self.removals: list[DataField] = []
+        self.untouched: set[str] = set()
         for name, field in self.data_fields.items():
+            current = self._current(name)
+            # None: a page that does not say what it showed.
+            shown = self.data.get(self.shown_names[name], None)
+            moved = shown is not None and shown != shown_token(current)
             if data.get(self.removal_names.get(name, "")):
                 # What was typed over a value being removed does not matter any more.
                 self.errors.pop(name, None)
                 data.pop(name, None)
-                self.removals.append(field)
+                if moved:
+                    self._refuse_moved(name, field, removal=True)
+                else:
+                    self.removals.append(field)
                 continue
-            if name in self.errors or name not in self.on_file or field.is_document:
+            if name in self.errors:
+                continue
+            if not self._touched(name, field, shown):
+                self.untouched.add(name)
+                if moved:
+                    # The page showed an older value: it shows the one on file from now on.
+                    self._show_current(name, field)
+                continue
+            if moved:
+                self._refuse_moved(name, field, removal=False)
                 continue
             # A required field's empty input has had its "required" error already.
-            if fieldtypes.to_canonical(field, data.get(name)) is None:
+            emptied = fieldtypes.to_canonical(field, data.get(name)) is None
+            if name in self.on_file and not field.is_document and emptied:
                 self.add_error(name, self._emptied_message(field))
+        if self.errors:
+            for name, field in self.data_fields.items():
+                if field.is_document and data.get(name) and name not in self.errors:
+                    self.fields[name].widget.chosen_name = data[name].name  # type: ignore[attr-defined]
         return data
+
+    def _current(self, name: str) -> Any:
+        value = self.on_file.get(name)
+        return value.value if value is not None else None
+
+    def _touched(self, name: str, field: DataField, shown: str | None) -> bool:
+        """Whether the member changed the field: uploaded a file, or posted another value
+        than the page showed (than the value on file, for a page that does not say)."""
+        if field.is_document:
+            return bool(self.cleaned_data.get(name))
+        if shown is None:
+            return name in self.changed_data
+        return shown_token(fieldtypes.to_canonical(field, self.cleaned_data.get(name))) != shown
+
+    def _refuse_moved(self, name: str, field: DataField, *, removal: bool) -> None:
+        """Refuses a change or removal of a value changed since the page was opened. The page
+        that comes back says what is on file now, so posting it again is a deliberate act."""
+        value = self.on_file.get(name)
+        if value is None:
+            message = _(
+                "Removed by someone else since you opened this page. Check it, then save "
+                "again if you still mean to enter this value."
+            )
+        else:
+            now = value.document.name if value.document else fieldtypes.display(field, value.value)
+            if removal:
+                message = _(
+                    "Changed by someone else since you opened this page: it now reads "
+                    "“%(value)s”. Check it, then remove it again if you still mean to."
+                ) % {"value": now}
+            else:
+                message = _(
+                    "Changed by someone else since you opened this page: it now reads "
+                    "“%(value)s”. Check it, then save again if you still mean to change it."
+                ) % {"value": now}
+        self.add_error(name, str(message))
+        if removal:
+            self.data.pop(self.removal_names[name], None)
+            self._show_current(name, field)
+        else:
+            # What was typed stays, over what is on file now.
+            self.data[self.shown_names[name]] = shown_token(self._current(name))
+
+    def _show_current(self, name: str, field: DataField) -> None:
+        """Puts the value on file in the page, as the browser would post it back."""
+        self.data[self.shown_names[name]] = shown_token(self._current(name))
+        if field.is_document:
+            return
+        form_field = self.fields[name]
+        initial = fieldtypes.to_initial(field, self._current(name))
+        posted = form_field.widget.format_value(form_field.prepare_value(initial))
+        if isinstance(posted, list):
+            # A select formats its selection as a list.
+            posted = posted[0] if posted else ""
+        self.data[name] = posted or ""
 
     def _emptied_message(self, field: DataField) -> str:
         if field.type == FieldType.DATE:
@@ -317,14 +428,12 @@ class ValuesForm(DataFieldsForm):
         changes = []
         removed = {field.pk for field in self.removals}
         for name, field in self.data_fields.items():
-            if field.pk in removed:
+            if field.pk in removed or name in self.untouched:
                 continue
             if field.is_document:
-                upload = self.cleaned_data.get(name)
-                if upload:
-                    changes.append((field, upload))
+                changes.append((field, self.cleaned_data[name]))
                 continue
             value = fieldtypes.to_canonical(field, self.cleaned_data.get(name))
-            if name in self.changed_data and value is not None:
+            if value is not None:
                 changes.append((field, value))
         return changes
