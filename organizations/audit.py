@@ -173,10 +173,12 @@ def plain(value: Any) -> str:
 
 def humanised(details: Mapping[str, Any]) -> str:
     """The fallback: "Key: value; …", leaving out identifiers (UUIDs) that tell people
-    nothing; the CSV's JSON column keeps them."""
+    nothing; the CSV's JSON column keeps them. In the keys' order, sorted: PostgreSQL's
+    jsonb does not keep the order they were written in, and a log reads the same on any
+    database."""
     return "; ".join(
         pair(key_label(key), plain(value))
-        for key, value in details.items()
+        for key, value in sorted(details.items())
         if not (isinstance(value, str) and is_uuid(value))
     )
 

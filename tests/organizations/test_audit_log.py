@@ -194,7 +194,7 @@ def test_an_action_no_app_declares_any_more_still_reads_plainly(owner_client, or
         )
     page = _log(owner_client, org)
     assert page.status_code == 200
-    assert "First name: Ada; Count: 3; At: 31/03/2030" in page.text
+    assert "At: 31/03/2030; Count: 3; First name: Ada" in page.text
 
 
 JSON = st.recursive(
