@@ -20,7 +20,6 @@ EXCUSED = frozenset(
         "dossiers.messages",
         "dossiers.opening",
         "dossiers.revocation",
-        "monitoring.apps",
         "monitoring.expiry",
         "monitoring.followup",
         "monitoring.forms",
