@@ -23,7 +23,6 @@ EXCUSED = frozenset(
         "monitoring.expiry",
         "monitoring.followup",
         "monitoring.forms",
-        "monitoring.models",
         "organizations.accounts",
         "organizations.checks",
         "organizations.context_processors",
