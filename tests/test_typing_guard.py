@@ -32,7 +32,6 @@ EXCUSED = frozenset(
         "organizations.middleware",
         "organizations.models",
         "organizations.views",
-        "profiles.apps",
         "profiles.forms",
         "profiles.privacy_views",
         "profiles.services",
