@@ -35,7 +35,6 @@ EXCUSED = frozenset(
         "profiles.forms",
         "profiles.privacy_views",
         "profiles.services",
-        "profiles.texts",
         "profiles.uploads",
     }
 )
