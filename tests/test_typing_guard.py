@@ -29,7 +29,6 @@ EXCUSED = frozenset(
         "organizations.demo",
         "organizations.forms",
         "organizations.members",
-        "organizations.middleware",
         "organizations.models",
         "organizations.views",
         "profiles.forms",
