@@ -28,7 +28,6 @@ EXCUSED = frozenset(
         "organizations.demo",
         "organizations.forms",
         "organizations.members",
-        "organizations.models",
         "organizations.views",
         "profiles.forms",
         "profiles.privacy_views",
