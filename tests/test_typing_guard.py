@@ -24,7 +24,6 @@ EXCUSED = frozenset(
         "monitoring.followup",
         "monitoring.forms",
         "organizations.accounts",
-        "organizations.context_processors",
         "organizations.demo",
         "organizations.forms",
         "organizations.members",
