@@ -24,7 +24,6 @@ EXCUSED = frozenset(
         "monitoring.followup",
         "monitoring.forms",
         "organizations.accounts",
-        "organizations.demo",
         "organizations.forms",
         "organizations.members",
         "organizations.views",
