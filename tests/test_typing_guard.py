@@ -23,7 +23,6 @@ EXCUSED = frozenset(
         "monitoring.expiry",
         "monitoring.followup",
         "monitoring.forms",
-        "organizations.accounts",
         "organizations.forms",
         "organizations.members",
         "organizations.views",
