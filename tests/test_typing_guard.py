@@ -24,7 +24,6 @@ EXCUSED = frozenset(
         "monitoring.followup",
         "monitoring.forms",
         "organizations.forms",
-        "organizations.members",
         "organizations.views",
         "profiles.forms",
         "profiles.privacy_views",
