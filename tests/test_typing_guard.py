@@ -26,7 +26,6 @@ EXCUSED = frozenset(
         "organizations.forms",
         "organizations.views",
         "profiles.forms",
-        "profiles.privacy_views",
         "profiles.services",
         "profiles.uploads",
     }
