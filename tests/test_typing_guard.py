@@ -23,7 +23,6 @@ EXCUSED = frozenset(
         "monitoring.expiry",
         "monitoring.followup",
         "monitoring.forms",
-        "organizations.views",
         "profiles.forms",
         "profiles.services",
         "profiles.uploads",
