@@ -25,7 +25,6 @@ EXCUSED = frozenset(
         "monitoring.forms",
         "profiles.forms",
         "profiles.services",
-        "profiles.uploads",
     }
 )
 
