@@ -24,7 +24,6 @@ EXCUSED = frozenset(
         "monitoring.followup",
         "monitoring.forms",
         "profiles.forms",
-        "profiles.services",
     }
 )
 
