@@ -20,7 +20,6 @@ EXCUSED = frozenset(
         "dossiers.messages",
         "dossiers.opening",
         "dossiers.revocation",
-        "monitoring.followup",
         "monitoring.forms",
         "profiles.forms",
     }
