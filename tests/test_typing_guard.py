@@ -18,7 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 EXCUSED = frozenset(
     {
         "dossiers.messages",
-        "monitoring.forms",
         "profiles.forms",
     }
 )
