@@ -33,7 +33,10 @@ class EmlFileBackend(BaseEmailBackend):
         for message in email_messages:
             name = f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}.eml"
             path = self.folder / name
-            path.write_bytes(message.message().as_bytes(linesep="\r\n"))
+            # django-stubs types message() as Django 6's stdlib EmailMessage; Django 5.2
+            # returns its SafeMIME classes, whose as_bytes takes the line separator.
+            mime = message.message()
+            path.write_bytes(mime.as_bytes(linesep="\r\n"))  # type: ignore[call-arg]
             logger.info(
                 "E-mail “%s” to %s written to %s", message.subject, ", ".join(message.to), path
             )

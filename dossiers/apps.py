@@ -1,9 +1,13 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from organizations.models import Organization
+    from profiles.models import DataField
 
 
 class DossiersConfig(AppConfig):
@@ -21,7 +25,7 @@ class DossiersConfig(AppConfig):
         messages.register_kinds()
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
 
-    def seed_demo(self, organization: object) -> None:
+    def seed_demo(self, organization: Organization) -> None:
         from dossiers.demo import seed
 
         seed(organization)
@@ -46,7 +50,7 @@ class DossiersConfig(AppConfig):
             },
         }
 
-    def field_in_use(self, field: object) -> bool:
+    def field_in_use(self, field: DataField) -> bool:
         """A dossier asking for the field holds values of its type (asked or answered)."""
         from dossiers.models import DossierItem
 

@@ -183,7 +183,7 @@ class PortalForm(DataFieldsForm):
                 )
             return
         changed = value != item.initial_value
-        confirmed = bool(confirm) and not changed and bool(data.get(confirm) or confirm_all)
+        confirmed = confirm is not None and not changed and bool(data.get(confirm) or confirm_all)
         self._answers[item.pk] = value
         self._confirmations[item.pk] = confirmed
         if not self.final:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
@@ -65,7 +66,7 @@ def register_kinds() -> None:
 
 def _dossier_of(row: Message) -> Dossier | None:
     dossier = row.dossier
-    if dossier is not None:
+    if dossier is not None and row.organization is not None:
         dossier.organization = row.organization
     return dossier
 
@@ -176,7 +177,7 @@ def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
     dossier = _dossier_of(row)
     if dossier is None:
         return None
-    return emails.staff_notice_message(dossier, row.address, row.organization.default_language)
+    return emails.staff_notice_message(dossier, row.address, dossier.organization.default_language)
 
 
 def queue_link_messages(
@@ -210,7 +211,7 @@ def link_messages_insert(
     *,
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
-) -> tuple[str, list[object]]:
+) -> tuple[str, list[Any]]:
     """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
     fan-out puts it in its one statement (`dossiers.opening.open_dossiers`). The caller wakes
@@ -288,13 +289,15 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
         .order_by("dossier_id", "profile_id", "done_at")
     )
     wanted: dict[str, Message] = {}
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[int | None, int | None]] = set()
     for invitation in invitations.iterator(chunk_size=2000):
         pair = (invitation.dossier_id, invitation.profile_id)
         if pair in seen or invitation.done_at is None:
             continue  # the first invitation sent is when the ladder starts
         seen.add(pair)
         dossier = invitation.dossier
+        if dossier is None:
+            continue  # never: the query keeps invitations of answerable dossiers only
         step = latest_step(
             invitation.done_at, dossier.expires_at, now, *_ladder(dossier.update_group)
         )
@@ -423,7 +426,10 @@ def queue_digests(now: dt.datetime | None = None) -> int:
 
 
 def _render_digest(row: Message) -> emails.EmailMultiAlternatives | None:
-    counts = digest_counts(row.organization_id, timezone.now())
+    organization = row.organization  # loaded with the row (the drain's select_related)
+    if organization is None:
+        return None  # never: a digest is queued for a member of an organisation
+    counts = digest_counts(organization.pk, timezone.now())
     if not any(counts.values()):
         return None
-    return emails.digest_message(row.organization, row.address, row.language, counts)
+    return emails.digest_message(organization, row.address, row.language, counts)

@@ -8,7 +8,7 @@ from typing import Any
 
 from dateutil.relativedelta import relativedelta
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Field, OuterRef, Subquery
 from django.utils import timezone
 
 from dossiers.messages import INVITATION, link_messages_insert, queue_link_messages
@@ -199,15 +199,15 @@ def _insert_dossiers(
 def _dossiers_insert(
     organization: Organization, profile_ids: Sequence[int], **columns: Any
 ) -> tuple[str, list[Any]]:
-    fields = [Dossier._meta.get_field(name) for name in ["organization", "status", *columns]]
+    fields = [_column(name) for name in ["organization", "status", *columns]]
     values = [organization.pk, Dossier.Status.OPEN, *columns.values()]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values, strict=True)]
+    params = [f.get_db_prep_save(v, connection) for (f, _), v in zip(fields, values, strict=True)]
     random_uuid = (
         "gen_random_uuid()"
         if connection.vendor == "postgresql"
         else "lower(hex(randomblob(16)))"  # SQLite keeps a UUID as 32 hex characters
     )
-    names = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    names = ", ".join(connection.ops.quote_name(column) for _, column in fields)
     sql = f"""
         INSERT INTO {Dossier._meta.db_table} (uuid, profile_id, {names})
         SELECT {random_uuid}, p.id, {", ".join(["%s"] * len(fields))}
@@ -216,6 +216,14 @@ def _dossiers_insert(
         ON CONFLICT DO NOTHING
     """  # noqa: S608 - names come from the models, values are parameters
     return sql, [*params, *_in_params(profile_ids)]
+
+
+def _column(name: str) -> tuple[Field[Any, Any], str]:
+    """Dossier's field of this name and its column (a reverse relation has none)."""
+    field = Dossier._meta.get_field(name)
+    if not isinstance(field, Field) or field.column is None:
+        raise TypeError(f"Dossier.{name} is not a column")
+    return field, field.column
 
 
 def _in(column: str, values: Sequence[int]) -> str:

@@ -22,6 +22,7 @@ from profiles.models import Profile
 
 # Links go because a person changed, whoever changed them: the system revokes them.
 REVOKER = Actor.system("revoke_links")
+RECIPIENT_BEFORE = "_recipient_before"
 
 
 def _recipient_state(person: Profile) -> tuple[object, ...]:
@@ -34,7 +35,9 @@ def _remember_recipient_state(sender: Any, instance: Profile, **kwargs: Any) -> 
         return
     with scopes_disabled():
         before = Profile.objects.filter(pk=instance.pk).first()
-    instance._recipient_before = (
+    # Kept on the instance from pre_save to post_save; Profile does not declare it, being
+    # this app's business, so it lives in the instance's own attributes.
+    vars(instance)[RECIPIENT_BEFORE] = (
         (_recipient_state(before), before.is_archived) if before is not None else None
     )
 
@@ -44,8 +47,8 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     # Imported here: the actions use `dossiers.messages`, which imports this module.
     from dossiers import actions
 
-    before = getattr(instance, "_recipient_before", None)
-    instance._recipient_before = None
+    before = vars(instance).get(RECIPIENT_BEFORE)
+    vars(instance)[RECIPIENT_BEFORE] = None
     if before is None:
         return
     state, was_archived = before

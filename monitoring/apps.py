@@ -1,5 +1,12 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from organizations.models import Organization
 
 
 class MonitoringConfig(AppConfig):
@@ -17,7 +24,7 @@ class MonitoringConfig(AppConfig):
         overview.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
-    def seed_demo(self, organization: object) -> None:
+    def seed_demo(self, organization: Organization) -> None:
         from monitoring.demo import seed
 
         seed(organization)

@@ -42,7 +42,7 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
         expired = [
             (org_id, profile_id, field_id)
             for org_id, tz, profile_id, field_id, expires_on in candidates
-            if expires_on < now.astimezone(ZoneInfo(tz)).date()
+            if expires_on is not None and expires_on < now.astimezone(ZoneInfo(tz)).date()
         ]
         expiry = {(p, f): expires_on for _, _, p, f, expires_on in candidates}
         if not expired:
@@ -70,8 +70,8 @@ def open_dossiers_for_expired_values(now: dt.datetime | None = None) -> int:
         by_fieldset: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for profile_id, field_ids in profiles.items():
             by_fieldset[tuple(sorted(field_ids))].append(profile_id)
-        for field_ids, profile_ids in by_fieldset.items():
-            ordered = sorted((fields[f] for f in field_ids), key=lambda f: (f.position, f.pk))
+        for fieldset, profile_ids in by_fieldset.items():
+            ordered = sorted((fields[f] for f in fieldset), key=lambda f: (f.position, f.pk))
             with translation.override(organization.default_language):
                 title = str(EXPIRED_TITLE)
             opened += len(

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.functional import Promise
 
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
@@ -63,7 +65,7 @@ class Outcomes:
         """Answered, in per cent of those asked (rounded down: 100 only when all answered)."""
         return self.answered * 100 // self.sent if self.sent else 0
 
-    def rows(self) -> list[tuple[str, str, int]]:
+    def rows(self) -> list[tuple[str, str | Promise, int]]:
         return [(value, label, self.by_status[value]) for value, label in Status.choices]
 
     def listed(self, status: str = "") -> int:
@@ -91,7 +93,9 @@ def outcomes(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, Outcom
         )
         .order_by()
     )
-    for row in [*live, *purged]:
+    # Two shapes of row (the records' have `unnamed`), read alike.
+    rows: list[Mapping[str, Any]] = [*live, *purged]
+    for row in rows:
         counts = result[row["period"]]
         counts.by_status[row["status"]] += row["n"]
         counts.opened += row["opened"]

@@ -7,6 +7,7 @@ from dateutil.relativedelta import relativedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
@@ -72,7 +73,8 @@ class DaysField(forms.CharField):
         return value
 
     def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
-        text = super().to_python(value)
+        # No input gives the empty value, "" here; the stubs allow None (empty_value=None).
+        text = super().to_python(value) or ""
         parts = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
         try:
             days = sorted({int(part) for part in parts})
@@ -184,7 +186,7 @@ class UpdateGroupForm(forms.ModelForm):
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
             self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
 
-    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+    def translation_fieldsets(self) -> list[tuple[str | Promise, list[Any]]]:
         """(language name, bound fields) of the texts in each other language."""
         return [
             (name, [self[f"title_{code}"], self[f"message_{code}"]])
@@ -231,7 +233,8 @@ class UpdateGroupForm(forms.ModelForm):
         return None
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         frequency = data.get("frequency")
         if frequency and frequency != "custom":
             count, unit = frequency.split("-")

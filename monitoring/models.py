@@ -156,7 +156,7 @@ def frequency_in_words(count: int, unit: str) -> str:
         return str(_("every week"))
     if unit == Unit.DAYS and count == 1:
         return str(_("every day"))
-    words = {
+    words: dict[str, str] = {
         Unit.DAYS: ngettext("every %(n)d day", "every %(n)d days", count),
         Unit.WEEKS: ngettext("every %(n)d week", "every %(n)d weeks", count),
         Unit.MONTHS: ngettext("every %(n)d month", "every %(n)d months", count),

@@ -26,7 +26,8 @@ def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Error | W
                 id="backoffice.W001",
             )
         )
-    if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    storages: dict[str, Any] = settings.STORAGES
+    if storages["default"]["BACKEND"].endswith("FileSystemStorage"):
         problems.append(
             Warning(
                 "Documents are stored on local disk: set AWS_STORAGE_BUCKET_NAME to keep them "

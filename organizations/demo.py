@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import User
 from django_scopes import scopes_disabled
 
 from organizations.models import Membership, Organization
@@ -14,7 +14,7 @@ DEMO_PASSWORD = "demo-admin"  # noqa: S105 - a demo account, printed on purpose
 DEMO_STAFF = "staff"
 
 
-def _user(username: str, email: str, first: str, last: str) -> AbstractUser:
+def _user(username: str, email: str, first: str, last: str) -> User:
     user, created = get_user_model().objects.get_or_create(
         username=username, defaults={"email": email, "first_name": first, "last_name": last}
     )

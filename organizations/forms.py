@@ -92,7 +92,8 @@ class NewAccountForm(forms.Form):
         self.email = email
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         first, second = cleaned.get("password1"), cleaned.get("password2")
         if first and second and first != second:
             self.add_error("password2", _("The two passwords differ."))
@@ -132,17 +133,22 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         actions = known_actions()
         apps_seen = sorted({a.app for a in actions})
-        self.fields["app"].choices = [
+        area, action, who = self.fields["app"], self.fields["action"], self.fields["user"]
+        assert isinstance(area, forms.ChoiceField)
+        assert isinstance(action, forms.ChoiceField)
+        assert isinstance(who, forms.ChoiceField)
+        area.choices = [
             ("", _("All")),
             *((app, AREAS.get(app, app)) for app in apps_seen),
         ]
-        self.fields["action"].choices = [("", _("All")), *((a, a.label) for a in actions)]
+        action.choices = [("", _("All")), *((a, a.label) for a in actions)]
         members = Membership.objects.filter(organization=organization).select_related("user")
         people = sorted(
             ((str(m.user_id), m.user.get_full_name() or m.user.get_username()) for m in members),
             key=lambda choice: choice[1].lower(),
         )
-        self.fields["user"].choices = [("", _("Anyone")), *people, *ACTOR_CHOICES.items()]
+        who.choices = [("", _("Anyone")), *people, *ACTOR_CHOICES.items()]
+        self.member_names = dict(people)
 
     def entries(self, entries: QuerySet[AuditEntry]) -> QuerySet[AuditEntry]:
         if not self.is_bound or not self.is_valid():
@@ -171,7 +177,7 @@ class AuditFilterForm(forms.Form):
         chosen = dict(self.cleaned_data)
         if chosen["user"] and not chosen["user"].startswith("actor:"):
             # Named as the page showed them: an account's id tells the log's reader nothing.
-            chosen["user"] = dict(self.fields["user"].choices)[chosen["user"]]
+            chosen["user"] = self.member_names[chosen["user"]]
         return ", ".join(f"{k}={v}" for k, v in chosen.items() if v)
 
 
@@ -184,6 +190,7 @@ class NoticesForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["notices"]
+        assert isinstance(field, forms.ChoiceField)
         field.required = True
         field.choices = Membership.Notices.choices
         field.label = _("E-mails about submitted dossiers")

@@ -8,6 +8,12 @@ from django.http import HttpRequest
 from organizations.models import Membership, Organization
 
 
+class AuthenticatedRequest(HttpRequest):
+    """A request to a view behind `login_required`: the user is logged in."""
+
+    user: User
+
+
 class OrganizationRequest(HttpRequest):
     """A request under /o/<slug>/: its organisation and the user's membership are known."""
 

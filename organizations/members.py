@@ -59,7 +59,8 @@ def _render_invitation(row: Message) -> EmailMessage | None:
         return None
     token = secrets.token_urlsafe(32)
     Invitation.objects.filter(pk=invitation.pk).update(token_hash=hash_token(token))
-    invitation.organization = row.organization
+    if row.organization is not None:
+        invitation.organization = row.organization
     return invitation_message(invitation, token, settings.SITE_URL)
 
 
@@ -75,8 +76,7 @@ def invitation_message(invitation: Invitation, token: str, site_url: str) -> Ema
         subject = render_to_string("organizations/email/invitation_subject.txt", context)
         body = render_to_string("organizations/email/invitation.txt", context)
     # An organisation's name is free text: a line break in it must not break the header.
-    subject = " ".join(subject.split())
-    return EmailMessage(subject=subject, body=body, to=[invitation.email])
+    return EmailMessage(subject=" ".join(subject.split()), body=body, to=[invitation.email])
 
 
 def find_invitation(token: str) -> Invitation | None:

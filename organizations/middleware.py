@@ -18,6 +18,7 @@ from django_scopes import scope, scopes_disabled
 
 from organizations.display import style_of
 from organizations.models import Membership, Organization
+from organizations.selectors import verified_by_second_factor
 
 
 class TenantMiddleware:
@@ -47,7 +48,7 @@ class TenantMiddleware:
         if membership is None:
             raise Http404
         organization: Organization = membership.organization
-        if organization.require_two_factor and not request.user.is_verified():
+        if organization.require_two_factor and not verified_by_second_factor(request.user):
             # Setting it up, or entering a code for this session, is the way in.
             return redirect(
                 f"{reverse('two_factor')}?{urlencode({'next': request.get_full_path()})}"

@@ -6,6 +6,7 @@ import uuid
 import zoneinfo
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -233,9 +234,10 @@ def record_audit(
     """Records an action; its actor is `user` (a member), else `api_key` (a key, or its name),
     else `client` (the recipient's profile), else the system."""
     actor, name, ref = AuditEntry.Actor.SYSTEM, "", ""
-    if getattr(user, "is_authenticated", False):
-        actor = AuditEntry.Actor.MEMBER
-        name = user.get_full_name() or user.get_username()  # type: ignore[attr-defined]
+    member: User | None = None
+    if isinstance(user, User) and user.is_authenticated:
+        actor, member = AuditEntry.Actor.MEMBER, user
+        name = user.get_full_name() or user.get_username()
     elif api_key is not None:
         actor = AuditEntry.Actor.API_KEY
         name = str(getattr(api_key, "name", api_key))
@@ -248,7 +250,7 @@ def record_audit(
         ref = str(getattr(client, "uuid", ""))
     return AuditEntry.objects.create(
         organization=organization,
-        user=user if actor == AuditEntry.Actor.MEMBER else None,
+        user=member,
         actor=actor,
         actor_name=name[:300],
         actor_ref=ref,

@@ -32,6 +32,7 @@ from organizations.forms import (
     NoticesForm,
     OrganizationForm,
 )
+from organizations.http import AuthenticatedRequest, OrganizationRequest
 from organizations.lookups import get_for_org
 from organizations.members import (
     InvitationUnusable,
@@ -44,7 +45,7 @@ from outbox.models import Message
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedRequest) -> HttpResponse:
     """Sends a user to their organisation, or lets them choose among several."""
     with scopes_disabled():
         memberships = list(
@@ -58,9 +59,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def my_notices(request: HttpRequest, org_slug: str) -> HttpResponse:
+def my_notices(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     """Each member chooses the e-mails they get about submissions in this organisation."""
-    membership = request.membership  # type: ignore[attr-defined]
+    membership = request.membership
     form = NoticesForm(request.POST or None, instance=membership)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -76,7 +77,7 @@ def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @admin_required
 @require_http_methods(["GET", "POST"])
-def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
+def organization_settings(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     # A copy: the form sets what was typed on its instance, which the page's header shows
     # and which stays as it was when the action refuses it.
     form = OrganizationForm(request.POST or None, instance=copy.copy(request.organization))
@@ -94,7 +95,10 @@ def organization_settings(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 def _settings_page(
-    request: HttpRequest, form: OrganizationForm, member_form: AddMemberForm, status: int = 200
+    request: OrganizationRequest,
+    form: OrganizationForm,
+    member_form: AddMemberForm,
+    status: int = 200,
 ) -> HttpResponse:
     members = Membership.objects.filter(organization=request.organization).select_related("user")
     return render(
@@ -126,7 +130,7 @@ def _settings_page(
 
 @admin_required
 @require_POST
-def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
+def member_add(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     form = AddMemberForm(request.POST)
     if form.is_valid():
         try:
@@ -148,8 +152,10 @@ def member_add(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 @admin_required
 @require_POST
-def invitation_cancel(request: HttpRequest, org_slug: str, invitation_uuid: object) -> HttpResponse:
-    invitation = get_for_org(
+def invitation_cancel(
+    request: OrganizationRequest, org_slug: str, invitation_uuid: object
+) -> HttpResponse:
+    invitation: Invitation = get_for_org(
         request, Invitation.objects.filter(accepted_at__isnull=True), uuid=invitation_uuid
     )
     try:
@@ -226,8 +232,10 @@ def _invitation_page(
 
 @admin_required
 @require_POST
-def member_role(request: HttpRequest, org_slug: str, membership_uuid: object) -> HttpResponse:
-    membership = get_for_org(
+def member_role(
+    request: OrganizationRequest, org_slug: str, membership_uuid: object
+) -> HttpResponse:
+    membership: Membership = get_for_org(
         request, Membership.objects.select_related("user"), uuid=membership_uuid
     )
     try:
@@ -244,8 +252,10 @@ def member_role(request: HttpRequest, org_slug: str, membership_uuid: object) ->
 
 @admin_required
 @require_POST
-def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) -> HttpResponse:
-    membership = get_for_org(
+def member_remove(
+    request: OrganizationRequest, org_slug: str, membership_uuid: object
+) -> HttpResponse:
+    membership: Membership = get_for_org(
         request, Membership.objects.select_related("user"), uuid=membership_uuid
     )
     try:
@@ -263,7 +273,7 @@ def member_remove(request: HttpRequest, org_slug: str, membership_uuid: object) 
 
 
 @admin_required
-def audit_log(request: HttpRequest, org_slug: str) -> HttpResponse:
+def audit_log(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, organization=request.organization)
     entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
     page = Paginator(entries.select_related("user"), 50).get_page(request.GET.get("page"))
@@ -277,7 +287,7 @@ def audit_log(request: HttpRequest, org_slug: str) -> HttpResponse:
 
 
 @admin_required
-def audit_export(request: HttpRequest, org_slug: str) -> HttpResponse:
+def audit_export(request: OrganizationRequest, org_slug: str) -> StreamingHttpResponse:
     """The filtered log as CSV, the same query as the page; the export is itself logged."""
     form = AuditFilterForm(request.GET or None, organization=request.organization)
     organization = request.organization

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from django.core.mail import EmailMessage
+from django.utils.functional import Promise
 
 if TYPE_CHECKING:
     from outbox.models import Message
@@ -25,14 +26,14 @@ BatchRenderer = Callable[[Sequence["Message"]], dict[int, EmailMessage | None]]
 
 _renderers: dict[str, Renderer] = {}
 _batch_renderers: dict[str, BatchRenderer] = {}
-_labels: dict[str, str] = {}
+_labels: dict[str, str | Promise] = {}
 _related: dict[str, tuple[str, ...]] = {}
 
 
 def register(
     kind: str,
     render: Renderer,
-    label: str,
+    label: str | Promise,
     *,
     render_batch: BatchRenderer | None = None,
     related: tuple[str, ...] = (),
@@ -60,4 +61,4 @@ def related() -> tuple[str, ...]:
 
 
 def label(kind: str) -> str:
-    return _labels.get(kind, kind)
+    return str(_labels.get(kind, kind))

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from organizations.models import Organization
 
 
 class ProfilesConfig(AppConfig):
     name = "profiles"
     verbose_name = _("Profiles")
 
-    def seed_demo(self, organization: object) -> None:
+    def seed_demo(self, organization: Organization) -> None:
         from profiles.demo import seed
 
         seed(organization)

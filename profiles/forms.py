@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
@@ -46,7 +47,9 @@ class ContactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
         self.instance.kind = Kind.CONTACT
-        self.fields["company"].queryset = (
+        company = self.fields["company"]
+        assert isinstance(company, forms.ModelChoiceField)
+        company.queryset = (
             Profile.objects.active()
             .filter(organization=organization, kind=Kind.COMPANY)
             .order_by("name")
@@ -56,7 +59,8 @@ class ContactForm(forms.ModelForm):
         self.fields["phone"].validators.append(fieldtypes.phone_validator)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("is_representative") and not data.get("company"):
             self.add_error("is_representative", _("Choose the company this contact represents."))
         return data
@@ -105,10 +109,12 @@ class DataFieldForm(forms.ModelForm):
         self.languages = other_languages(organization.default_language)
         self._add_translation_fields()
         self.fields["type"].widget.attrs["data-field-type"] = ""
-        self.fields["max_size_mb"].help_text = _("For a document.")
-        self.fields["max_size_mb"].min_value = 1
-        self.fields["max_size_mb"].max_value = 50
-        self.fields["max_size_mb"].widget.attrs.update(min=1, max=50)
+        max_size = self.fields["max_size_mb"]
+        assert isinstance(max_size, forms.IntegerField)
+        max_size.help_text = _("For a document.")
+        max_size.min_value = 1
+        max_size.max_value = 50
+        max_size.widget.attrs.update(min=1, max=50)
         self.initial.setdefault("choices_text", "\n".join(self.instance.choices or []))
         self.initial.setdefault("accepted_types", self.instance.accepted_types)
         if self.instance.pk and field_in_use(self.instance):
@@ -145,7 +151,7 @@ class DataFieldForm(forms.ModelForm):
                 "\n".join(labels.get(c, "") for c in self.instance.choices or []).rstrip("\n"),
             )
 
-    def translation_fieldsets(self) -> list[tuple[str, list[Any]]]:
+    def translation_fieldsets(self) -> list[tuple[str | Promise, list[Any]]]:
         """(language name, bound fields) of the texts in each other language."""
         return [
             (name, [self[f"label_{code}"], self[f"help_text_{code}"], self[f"choices_{code}"]])
@@ -175,7 +181,8 @@ class DataFieldForm(forms.ModelForm):
         return size
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         kind = data.get("type")
         choices = [c.strip() for c in data.get("choices_text", "").splitlines() if c.strip()]
         if kind == FieldType.CHOICE:
@@ -227,7 +234,8 @@ class DataFieldsForm(forms.Form):
         return name
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for name, field in self.data_fields.items():
             upload = data.get(name)
             if field.is_document and upload:

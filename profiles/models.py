@@ -266,7 +266,7 @@ def field_in_use(field: DataField) -> bool:
     )
 
 
-def document_key(instance: Document, filename: str) -> str:
+def document_key(instance: Document | None, filename: str) -> str:
     # The key reveals neither the tenant, the client nor the file's name, and cannot be guessed;
     # it keeps only the extension, which the caller set from the sniffed type.
     extension = os.path.splitext(filename)[1].lower()

@@ -23,7 +23,7 @@ from profiles.privacy import StorageUnreachable
 
 @admin_required
 @require_GET
-def privacy_export(request: HttpRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
+def privacy_export(request: HttpRequest, org_slug: str, profile_uuid: Any) -> FileResponse:
     profile: Profile = get_for_org(
         request, Profile.objects.select_related("company"), uuid=profile_uuid
     )

@@ -79,7 +79,7 @@ def store_file(upload: UploadedFile, *, name: str, content_type: str) -> StoredF
     except Exception:
         forget([key])
         raise
-    return StoredFile(key=key, name=name, content_type=content_type, size=upload.size)
+    return StoredFile(key=key, name=name, content_type=content_type, size=upload.size or 0)
 
 
 def store_uploads(uploads: Mapping[K, UploadedFile]) -> dict[K, StoredFile]:

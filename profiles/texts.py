@@ -12,9 +12,10 @@ from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.functional import Promise
 
 
-def other_languages(default_language: str) -> list[tuple[str, str]]:
+def other_languages(default_language: str) -> list[tuple[str, str | Promise]]:
     """(code, name) of the languages an organisation may translate its texts into."""
     return [(code, name) for code, name in settings.LANGUAGES if code != default_language]
 

@@ -30,7 +30,7 @@ PILLOW_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"
 PILLOW_FORMATS.update(previews.CONVERTED)
 
 
-def clean_filename(name: str) -> str:
+def clean_filename(name: str | None) -> str:
     """A name safe to show and to send back in Content-Disposition: no path, no control."""
     base = os.path.basename((name or "").replace("\\", "/"))
     base = unicodedata.normalize("NFC", base)
@@ -78,12 +78,14 @@ def sniff_content_type(upload: UploadedFile) -> str | None:
 
 def check_upload(field: DataField, upload: UploadedFile) -> str:
     """Returns the content type read from the file, or raises a message for the client."""
-    if upload.size == 0:
+    # A received upload always knows its size; the stubs allow None for a file being built.
+    size = upload.size or 0
+    if size == 0:
         raise ValidationError(_("The file is empty."), code="empty")
-    if upload.size > field.max_size_bytes:
+    if size > field.max_size_bytes:
         raise ValidationError(
             _("The file is too large (%(size)s); the maximum is %(max)s MB.")
-            % {"size": filesizeformat(upload.size), "max": field.max_size_mb},
+            % {"size": filesizeformat(size), "max": field.max_size_mb},
             code="too_large",
         )
     accepted = {DOCUMENT_TYPES[t][0]: t for t in field.accepted_types if t in DOCUMENT_TYPES}
@@ -110,7 +112,7 @@ def check_upload(field: DataField, upload: UploadedFile) -> str:
 def check_pdf(upload: UploadedFile) -> None:
     """A PDF opens and has a page. One that asks for a password to open is refused: its
     reviewers could not read it. Restrictions alone (printing, copying) do not count."""
-    upload.seek(max(upload.size - PDF_TAIL, 0))
+    upload.seek(max((upload.size or 0) - PDF_TAIL, 0))
     if b"%%EOF" not in upload.read(PDF_TAIL):
         raise _unreadable_pdf()
     upload.seek(0)
