@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.utils.functional import Promise
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
@@ -275,9 +277,11 @@ class ValuesForm(DataFieldsForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        if self.is_bound:
-            # Mutable: a page that comes back after a refusal shows what is on file now.
-            self.data = self.data.copy()
+        # Mutable: a page that comes back after a refusal shows what is on file now.
+        self.page: dict[str, Any] | QueryDict = (
+            self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
+        )
+        self.data = self.page
         self.on_file: dict[str, FieldValue] = {}
         self.removal_names: dict[str, str] = {}
         self.shown_names: dict[str, str] = {}
@@ -317,7 +321,9 @@ class ValuesForm(DataFieldsForm):
         form_field = self.fields[name]
         assert isinstance(form_field, forms.ChoiceField)
         label = _("%(choice)s (no longer on the list)") % {"choice": field.choice_label(value)}
-        form_field.choices = [*form_field.choices, (value, label)]
+        # The field was built from a list of pairs (fieldtypes.form_field).
+        choices = cast(list[tuple[str, str]], form_field.choices)
+        form_field.choices = [*choices, (value, str(label))]
 
     def rows(self) -> list[tuple[Any, Any]]:
         """(bound field, bound "Remove this value" box or None), in the form's order."""
@@ -360,9 +366,14 @@ class ValuesForm(DataFieldsForm):
             if name in self.on_file and not field.is_document and emptied:
                 self.add_error(name, self._emptied_message(field))
         if self.errors:
-            for name, field in self.data_fields.items():
-                if field.is_document and data.get(name) and name not in self.errors:
-                    self.fields[name].widget.chosen_name = data[name].name  # type: ignore[attr-defined]
+            for name in self.data_fields:
+                widget = self.fields[name].widget
+                if (
+                    data.get(name)
+                    and name not in self.errors
+                    and isinstance(widget, fieldtypes.DocumentInput)
+                ):
+                    widget.chosen_name = data[name].name
         return data
 
     def _current(self, name: str) -> Any:
@@ -382,34 +393,35 @@ class ValuesForm(DataFieldsForm):
         """Refuses a change or removal of a value changed since the page was opened. The page
         that comes back says what is on file now, so posting it again is a deliberate act."""
         value = self.on_file.get(name)
+        message: str
         if value is None:
-            message = _(
+            message = gettext(
                 "Removed by someone else since you opened this page. Check it, then save "
                 "again if you still mean to enter this value."
             )
         else:
             now = value.document.name if value.document else fieldtypes.display(field, value.value)
             if removal:
-                message = _(
+                message = gettext(
                     "Changed by someone else since you opened this page: it now reads "
                     "“%(value)s”. Check it, then remove it again if you still mean to."
                 ) % {"value": now}
             else:
-                message = _(
+                message = gettext(
                     "Changed by someone else since you opened this page: it now reads "
                     "“%(value)s”. Check it, then save again if you still mean to change it."
                 ) % {"value": now}
         self.add_error(name, str(message))
         if removal:
-            self.data.pop(self.removal_names[name], None)
+            self.page.pop(self.removal_names[name], None)
             self._show_current(name, field)
         else:
             # What was typed stays, over what is on file now.
-            self.data[self.shown_names[name]] = shown_token(self._current(name))
+            self.page[self.shown_names[name]] = shown_token(self._current(name))
 
     def _show_current(self, name: str, field: DataField) -> None:
         """Puts the value on file in the page, as the browser would post it back."""
-        self.data[self.shown_names[name]] = shown_token(self._current(name))
+        self.page[self.shown_names[name]] = shown_token(self._current(name))
         if field.is_document:
             return
         form_field = self.fields[name]
@@ -418,7 +430,7 @@ class ValuesForm(DataFieldsForm):
         if isinstance(posted, list):
             # A select formats its selection as a list.
             posted = posted[0] if posted else ""
-        self.data[name] = posted or ""
+        self.page[name] = posted or ""
 
     def _emptied_message(self, field: DataField) -> str:
         if field.type == FieldType.DATE:
