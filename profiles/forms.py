@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
 from profiles import fieldtypes
+from profiles.actions import IDENTITY
 from profiles.models import (
     DOCUMENT_TYPES,
     DataField,
@@ -34,15 +35,8 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Profile
-        fields = [
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "language",
-            "company",
-            "is_representative",
-        ]
+        # What the action accepts, so that the form cannot offer a field it would refuse.
+        fields = list(IDENTITY[Kind.CONTACT])
         widgets = {"phone": forms.TextInput(attrs={"type": "tel"})}
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
@@ -71,7 +65,7 @@ class ContactForm(forms.ModelForm):
 class CompanyForm(forms.ModelForm):
     class Meta:
         model = Profile
-        fields = ["name", "registration_number", "address"]
+        fields = list(IDENTITY[Kind.COMPANY])
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
