@@ -80,7 +80,11 @@ def records(profile: Profile) -> dict[str, Any]:
             "expires_on": _plain(value.expires_on),
             "updated_at": _plain(value.updated_at),
         }
-        for value in FieldValue.objects.filter(profile=profile).select_related("field", "document")
+        # In the profile's order, as the profile page shows them: without an order, PostgreSQL
+        # returns the rows as they happen to lie, and one export would differ from the next.
+        for value in FieldValue.objects.filter(profile=profile)
+        .select_related("field", "document")
+        .order_by("field__position", "field_id")
     ]
     history = [
         {
