@@ -13,7 +13,6 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
 
 from profiles import fieldtypes
-from profiles.actions import IDENTITY
 from profiles.models import (
     DOCUMENT_TYPES,
     DataField,
@@ -35,8 +34,15 @@ class ContactForm(forms.ModelForm):
 
     class Meta:
         model = Profile
-        # What the action accepts, so that the form cannot offer a field it would refuse.
-        fields = list(IDENTITY[Kind.CONTACT])
+        fields = [
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "language",
+            "company",
+            "is_representative",
+        ]
         widgets = {"phone": forms.TextInput(attrs={"type": "tel"})}
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
@@ -65,7 +71,7 @@ class ContactForm(forms.ModelForm):
 class CompanyForm(forms.ModelForm):
     class Meta:
         model = Profile
-        fields = list(IDENTITY[Kind.COMPANY])
+        fields = ["name", "registration_number", "address"]
         widgets = {"address": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
