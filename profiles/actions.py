@@ -51,7 +51,9 @@ IDENTITY = {
         "company",
         "is_representative",
     ),
-    Kind.COMPANY: ("name", "registration_number", "address"),
+    # A company has a language too (the API sets it, as it always could; the back office's
+    # company form does not show it).
+    Kind.COMPANY: ("name", "registration_number", "address", "language"),
 }
 REQUIRED = {Kind.CONTACT: ("last_name", "email"), Kind.COMPANY: ("name",)}
 
@@ -101,7 +103,12 @@ def _check_identity(
     profile: Profile, identity: Mapping[str, Any], *, kept_company_id: int | None
 ) -> None:
     own = IDENTITY[Kind(profile.kind)]
-    other = IDENTITY[Kind.COMPANY if profile.kind == Kind.CONTACT else Kind.CONTACT]
+    # The other kind's own fields; the language belongs to both.
+    other = [
+        name
+        for name in IDENTITY[Kind.COMPANY if profile.kind == Kind.CONTACT else Kind.CONTACT]
+        if name not in own
+    ]
     unknown = set(identity) - set(own) - set(other)
     if unknown:
         raise ValueError(f"not a profile's identity: {', '.join(sorted(unknown))}")

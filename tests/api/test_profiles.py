@@ -193,3 +193,16 @@ def test_names_are_single_lines(api):
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["attr"] == "last_name"
+
+
+def test_a_company_is_created_with_its_language_as_it_always_could_be(api, org):
+    """The API's fuzzing found the action refusing `language` for a company ("a Company has
+    no such field"), which the API had always accepted."""
+    response = _post(
+        api,
+        "/api/v1/profiles/",
+        {"kind": "company", "name": "Boulangerie Martin", "language": "fr"},
+    )
+    assert response.status_code == 201, response.json()
+    with scopes_disabled():
+        assert Profile.objects.get(uuid=response.json()["uuid"]).language == "fr"
