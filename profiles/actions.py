@@ -64,11 +64,14 @@ REQUIRED = {Kind.CONTACT: ("last_name", "email"), Kind.COMPANY: ("name",)}
 def create_profile(
     *, organization: Organization, actor: Actor, kind: str, identity: Mapping[str, Any]
 ) -> Profile:
-    """A new contact or company of `organization`, with the identity given."""
+    """A new contact or company of `organization`, with the identity given; its language is
+    the organisation's unless the identity names one."""
     if kind not in Kind.values:
         message = forms.ChoiceField.default_error_messages["invalid_choice"]
         raise ValidationError({"kind": str(message) % {"value": kind}})
-    profile = Profile(organization=organization, kind=kind)
+    # Unless told otherwise, a new client reads the organisation's language, not the
+    # column's default.
+    profile = Profile(organization=organization, kind=kind, language=organization.default_language)
     _check_identity(profile, identity, kept_company_id=None)
     with transaction.atomic():
         _set_identity(profile, identity)

@@ -49,6 +49,8 @@ class ContactForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
         self.instance.kind = Kind.CONTACT
+        if self.instance.pk is None:
+            self.fields["language"].initial = organization.default_language
         company = self.fields["company"]
         assert isinstance(company, forms.ModelChoiceField)
         company.queryset = (
