@@ -427,9 +427,22 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Every line passes the mask: link tokens never reach the logs ("Gone: /d/***").
-    "filters": {"mask_tokens": {"()": "organizations.logmask.MaskTokens"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_tokens"]}},
+    "filters": {
+        "mask_tokens": {"()": "organizations.logmask.MaskTokens"},
+        "client_errors": {"()": "config.logfilters.ClientErrorsWithoutTraceback"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask_tokens", "client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # django-axes narrates every attempt at INFO; its lock-outs are warnings.
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        # django-axes narrates every attempt at INFO; its lock-outs are warnings.
+        "axes": {"level": "WARNING"},
+        # Django's own console handler would print each of its lines a second time beside
+        # the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+    },
 }
