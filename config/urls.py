@@ -1,5 +1,8 @@
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from organizations import accounts, twofactor
 from organizations import views as organization_views
@@ -11,6 +14,11 @@ ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = ["profiles:privacy_export", "profiles:p
 urlpatterns = [
     path("", organization_views.home, name="home"),
     path("healthz", organization_views.healthz, name="healthz"),
+    # Pages name their icon; this answers the browsers and tools that ask by the old name.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("favicon.svg"), permanent=True),
+    ),
     path("login/", twofactor.TwoStepLoginView.as_view(), name="login"),
     path("login/code/", twofactor.login_verify, name="login_verify"),
     path("account/two-factor/", twofactor.two_factor, name="two_factor"),
