@@ -4,8 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Listening on every interface (HOST=0.0.0.0) is for being reached from elsewhere: the
+# server then answers to any host name, and links name this machine's first address.
+ifneq ($(filter 0.0.0.0 :: [::],$(HOST)),)
+LINK_HOST ?= $(or $(firstword $(shell hostname -I 2>/dev/null)),$(shell hostname))
+RUN_ALLOWED_HOSTS ?= *
+else
+LINK_HOST ?= $(HOST)
+RUN_ALLOWED_HOSTS ?= localhost,127.0.0.1,[::1],$(HOST)
+endif
 # Links in e-mails point at the server `make run` starts, unless SITE_URL says otherwise.
-SITE_URL ?= http://$(HOST):$(PORT)
+SITE_URL ?= http://$(LINK_HOST):$(PORT)
 
 .PHONY: run test lint messages screenshots bench lock
 
@@ -32,12 +41,13 @@ run: $(VENV)/.installed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
 	@echo ""
-	@echo "  Back office: http://$(HOST):$(PORT)/   (log in as admin / demo-admin)"
+	@echo "  Back office: http://$(LINK_HOST):$(PORT)/   (log in as admin / demo-admin)"
 	@echo "  E-mails:     var/mail/, one .eml file each (links to $(SITE_URL))"
 	@echo "  Web server, Celery worker and beat start below; Ctrl-C stops all three."
 	@echo ""
 	@# Ctrl-C is how this ends: honcho stops all three and exits 130, which is no error here.
-	@WEB_ADDR=$(HOST):$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho -f Procfile.dev start \
+	@WEB_ADDR=$(HOST):$(PORT) SITE_URL=$(SITE_URL) \
+		ALLOWED_HOSTS="$${ALLOWED_HOSTS:-$(RUN_ALLOWED_HOSTS)}" $(BIN)/honcho -f Procfile.dev start \
 		|| [ $$? -eq 130 ]
 
 test: $(VENV)/.installed-test
