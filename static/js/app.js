@@ -76,9 +76,41 @@
       event.preventDefault();
     }
   });
-  // Selects that submit their form on change (filters, language).
+  // Selects that submit their form on change (filters). From the keyboard each arrow key is
+  // a change: submitting then would reload the page on the first step, so a keyboard user
+  // could never reach the fourth option (WCAG 3.2.2). A choice made with the keyboard is
+  // applied on Enter or when focus leaves the select; one made with the pointer, at once.
+  var keyed = new WeakSet();
+  function isAutosubmit(element) {
+    return element && element.matches && element.matches("select[data-autosubmit]");
+  }
+  function apply(select) {
+    keyed.delete(select);
+    if (select.value !== select.getAttribute("data-applied")) { select.form.requestSubmit(); }
+  }
+  document.addEventListener("focusin", function (event) {
+    if (isAutosubmit(event.target)) { event.target.setAttribute("data-applied", event.target.value); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var select = event.target;
+    if (!isAutosubmit(select)) { return; }
+    if (event.key === "Enter") {
+      event.preventDefault();
+      apply(select);
+    } else if (event.key !== "Tab" && event.key !== "Shift") {
+      keyed.add(select);
+    }
+  });
+  document.addEventListener("focusout", function (event) {
+    if (isAutosubmit(event.target) && keyed.has(event.target)) { apply(event.target); }
+  });
   document.addEventListener("change", function (event) {
-    if (event.target.matches("[data-autosubmit]")) { event.target.form.requestSubmit(); }
+    var target = event.target;
+    if (isAutosubmit(target)) {
+      if (!keyed.has(target)) { apply(target); }
+    } else if (target.matches("[data-autosubmit]")) {
+      target.form.requestSubmit();  // a box is one deliberate step, whatever presses it
+    }
   });
   // Inputs that concern one choice only show for it: the custom "every N unit" of a group's
   // frequency, a field's options for its type. Without script they all stay, with their help.
