@@ -20,6 +20,9 @@ from organizations.display import style_of
 from organizations.models import Membership, Organization
 from organizations.selectors import verified_by_second_factor
 
+# The cookie naming the organisation a member opened last.
+LAST_ORGANIZATION = "last_organization"
+
 
 class TenantMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -58,6 +61,18 @@ class TenantMiddleware:
         timezone.activate(organization.tzinfo)
         try:
             with scope(organization=organization), style_of(organization):
-                return self.get_response(request)
+                response = self.get_response(request)
         finally:
             timezone.deactivate()
+        # Where "/" leads next time, across sign-ins (organizations.views.home). Only the
+        # slug, which names nothing a member of it does not know; home checks membership.
+        if request.COOKIES.get(LAST_ORGANIZATION) != organization.slug:
+            response.set_cookie(
+                LAST_ORGANIZATION,
+                organization.slug,
+                max_age=365 * 24 * 3600,
+                httponly=True,
+                samesite="Lax",
+                secure=request.is_secure(),
+            )
+        return response

@@ -40,21 +40,25 @@ from organizations.members import (
     create_account,
     find_invitation,
 )
+from organizations.middleware import LAST_ORGANIZATION
 from organizations.models import AuditEntry, Invitation, Membership
 from outbox.models import Message
 
 
 @login_required
 def home(request: AuthenticatedRequest) -> HttpResponse:
-    """Sends a user to their organisation, or lets them choose among several."""
+    """Sends a user to the organisation they opened last, or else to the first they joined
+    (the top bar switches between them); one without any reads why."""
     with scopes_disabled():
         memberships = list(
             Membership.objects.filter(user=request.user)
             .select_related("organization")
-            .order_by("organization__name")
+            .order_by("created_at", "pk")
         )
-    if len(memberships) == 1:
-        return redirect("org_home", org_slug=memberships[0].organization.slug)
+    if memberships:
+        slugs = [m.organization.slug for m in memberships]
+        last = request.COOKIES.get(LAST_ORGANIZATION)
+        return redirect("org_home", org_slug=last if last in slugs else slugs[0])
     return render(request, "organizations/choose.html", {"memberships": memberships})
 
 
