@@ -133,6 +133,30 @@
     if (event.target.matches("select[data-frequency]")) { syncFrequency(event.target); }
     if (event.target.matches("select[data-field-type]")) { syncType(event.target); }
   });
-  document.addEventListener("DOMContentLoaded", function () { syncAll(document); });
+  // Copy buttons beside a secret shown once (a new API key, a webhook's signing secret).
+  // Without script they stay hidden and the read-only input is selected by hand.
+  function showCopyButtons(root) {
+    root.querySelectorAll("button[data-copy]").forEach(function (button) { button.hidden = false; });
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) { return; }
+    var id = button.getAttribute("data-copy");
+    var input = document.getElementById(id);
+    var status = document.querySelector('[data-copy-status="' + id + '"]');
+    function say(attribute) { if (status) { status.textContent = status.getAttribute(attribute); } }
+    input.select();
+    // The clipboard API needs a secure context (https or localhost); the older command
+    // serves a plain-http address.
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(
+        function () { say("data-copied"); },
+        function () { say(document.execCommand("copy") ? "data-copied" : "data-copy-failed"); }
+      );
+    } else {
+      say(document.execCommand("copy") ? "data-copied" : "data-copy-failed");
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () { syncAll(document); showCopyButtons(document); });
   document.addEventListener("htmx:afterSwap", function (event) { syncAll(event.detail.target); });
 })();
