@@ -184,10 +184,16 @@ def form_field(field: DataField, *, required: bool | None = None, value: Any = N
                 **options,
             )
         case FieldType.DOCUMENT:
+            # What the field takes is said before the upload, not only in the refusal
+            # (profiles.uploads): the formats and size, and that a PDF opens without a password.
+            kinds = [str(DOCUMENT_TYPES[t][1]) for t in field.accepted_types if t in DOCUMENT_TYPES]
+            hints = [
+                str(_("%(types)s, up to %(size)s MB."))
+                % {"types": ", ".join(kinds), "size": field.max_size_mb}
+            ]
             if "pdf" in field.accepted_types:
-                # Said before the upload, not only in the refusal (profiles.uploads.check_pdf).
-                hint = _("A PDF must open without a password.")
-                options["help_text"] = " ".join(t for t in (options["help_text"], str(hint)) if t)
+                hints.append(str(_("A PDF must open without a password.")))
+            options["help_text"] = " ".join(t for t in (options["help_text"], *hints) if t)
             return forms.FileField(
                 widget=DocumentInput(attrs={"accept": accept_attribute(field)}), **options
             )
