@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.auth.tokens import default_token_generator
@@ -34,13 +34,17 @@ from outbox.models import Message
 logger = logging.getLogger(__name__)
 
 RESET_WINDOW = 3600  # seconds
+PASSKEY_BACKEND = "django_otp_webauthn.backends.WebAuthnBackend"
 
 
 @receiver(user_logged_in)
 def _audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is None:
         return
-    actions.record_login(user, address=client_ip(request))
+    # A passkey alone signed in (its backend, not a password's): the log says so.
+    session = getattr(request, "session", {})
+    by_passkey = session.get(BACKEND_SESSION_KEY) == PASSKEY_BACKEND
+    actions.record_login(user, address=client_ip(request), method="passkey" if by_passkey else "")
 
 
 @receiver(user_login_failed)
