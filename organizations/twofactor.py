@@ -124,7 +124,7 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     user = request.user
     device = confirmed_device(user)
     action = request.POST.get("action")
-    if device is None and passkeys_of(user) and not verified_by_second_factor(user):
+    if device is None and not verified_by_second_factor(user) and passkeys_of(user):
         # An app set up now would verify a session that the account's passkey has not.
         return render(request, "registration/passkey_confirm.html")
     if device is None:

@@ -30,6 +30,19 @@ def passkey_scripts(context: template.Context, ceremony: str) -> dict[str, Any]:
     return {"config": configuration(context["request"]), "script": SCRIPTS[ceremony]}
 
 
+def _passkeys(request: Any) -> list[Any]:
+    """The account's passkeys, read once per request whichever tag asks first."""
+    if not hasattr(request, "_passkeys"):
+        request._passkeys = passkeys_of(request.user)
+    return list(request._passkeys)
+
+
+@register.simple_tag(takes_context=True)
+def passkey_count(context: template.Context) -> int:
+    """How many passkeys the signed-in account has (the app's page words itself by it)."""
+    return len(_passkeys(context["request"]))
+
+
 @register.inclusion_tag("registration/passkeys_section.html", takes_context=True)
 def passkeys_section(context: template.Context) -> dict[str, Any]:
     request = context["request"]
@@ -37,7 +50,7 @@ def passkeys_section(context: template.Context) -> dict[str, Any]:
     return {
         "request": request,
         "csrf_token": context.get("csrf_token"),
-        "passkeys": passkeys_of(user),
+        "passkeys": _passkeys(request),
         "verified": verified_by_second_factor(user),
         "required_by": organizations_requiring_two_factor(user),
         "next": request.GET.get("next", ""),

@@ -407,7 +407,7 @@ def test_the_security_page_lists_passkeys_in_french(owner, owner_client, django_
     for name in ("Portable", "Téléphone", "Clé USB"):
         add_passkey(owner_client, name)
     owner_client.cookies["django_language"] = "fr"
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         page = owner_client.get("/account/two-factor/")
     tree = lxml.html.fromstring(page.content)
     assert [
