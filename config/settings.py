@@ -179,6 +179,8 @@ OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
 )
 # Its own views are not mounted: organizations/passkeys.py wraps them in the sign-in flow.
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True
+# Sign-ins by passkey begun per client address and hour (each keeps a challenge in a session).
+PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS = env_int("PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS", 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -59,7 +59,7 @@ def _audit_failed_login(
     actions.record_login_failure(user, address=client_ip(request))
 
 
-def _over_limit(key: str, limit: int) -> bool:
+def over_limit(key: str, limit: int) -> bool:
     """Counts one more request under `key`; true once past `limit` in the window."""
     if cache.add(key, 1, RESET_WINDOW):
         return limit < 1
@@ -78,7 +78,7 @@ class ThrottledPasswordResetView(PasswordResetView):
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _over_limit(
+        if over_limit(
             f"password-reset:address:{client_ip(request)}",
             settings.PASSWORD_RESET_LIMIT_PER_ADDRESS,
         ):
@@ -92,7 +92,7 @@ class ThrottledPasswordResetView(PasswordResetView):
         digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
         # Past the limit per address, the request is dropped without a word: saying so
         # would tell that the address is being asked for.
-        if not _over_limit(
+        if not over_limit(
             f"password-reset:email:{digest}", settings.PASSWORD_RESET_LIMIT_PER_EMAIL
         ):
             queue_password_reset(email, translation.get_language())

@@ -22,6 +22,7 @@ from typing import Any
 
 from axes.handlers.proxy import AxesProxyHandler
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login
 from django.contrib.auth.decorators import login_required
@@ -48,6 +49,7 @@ from django_otp_webauthn.views import (
 )
 
 from organizations import actions
+from organizations.accounts import RESET_WINDOW, over_limit
 from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.selectors import has_second_factor, passkeys_of, verified_by_second_factor
@@ -129,6 +131,11 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
     if credential is None:
         # Another account's passkey does not exist for this one.
         raise Http404
+    if not verified_by_second_factor(request.user):
+        # A session older than the account's second factor (or stolen before it) removes
+        # nothing: as the app asks for a code to be turned off.
+        messages.info(request, _("Confirm it is you first, with your second factor."))
+        return redirect("two_factor")
     try:
         actions.remove_passkey(credential, actor=Actor.member(request.user))
     except ValidationError as error:
@@ -193,8 +200,19 @@ class AuthenticationBegin(BeginCredentialAuthenticationView):
         return _ceremony_user(self.request)
 
     def post(self, *args: Any, **kwargs: Any) -> JsonResponse:
-        response: JsonResponse = super().post(*args, **kwargs)
         user = self.get_user()
+        # Each anonymous ceremony keeps a challenge in a new session: bounded per address.
+        if user is None and over_limit(
+            f"passkey-sign-in:address:{client_ip(self.request)}",
+            settings.PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS,
+        ):
+            response = JsonResponse(
+                {"detail": _("Too many attempts. Try again later."), "code": "throttled"},
+                status=429,
+            )
+            response["Retry-After"] = str(RESET_WINDOW)
+            return response
+        response: JsonResponse = super().post(*args, **kwargs)
         self.request.session[CEREMONY_USER] = user.pk if user is not None else None
         return response
 

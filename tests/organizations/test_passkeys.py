@@ -335,6 +335,29 @@ def test_a_member_removes_a_passkey(owner, owner_client):
     assert entry.details == {"name": "Old phone"}
 
 
+def test_a_session_older_than_the_passkey_removes_nothing(owner, owner_client):
+    add_passkey(owner_client)
+    passkey = WebAuthnCredential.objects.get()
+    stale = Client()
+    stale.force_login(owner)  # logged in elsewhere before the passkey existed
+    page = stale.get("/account/two-factor/")
+    assert f"/account/passkeys/{passkey.pk}/remove/" not in page.text
+    response = stale.post(f"/account/passkeys/{passkey.pk}/remove/")
+    assert response.status_code == 302 and response.url == "/account/two-factor/"
+    assert WebAuthnCredential.objects.exists()
+    assert not _entries("passkey_removed")
+
+
+def test_sign_ins_by_passkey_are_bounded_per_address(db, settings):
+    settings.PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS = 3
+    client = Client()
+    for _attempt in range(3):
+        assert client.post("/account/passkeys/authentication/begin/").status_code == 200
+    refused = client.post("/account/passkeys/authentication/begin/")
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert refused.json()["detail"] == "Too many attempts. Try again later."
+
+
 def test_another_accounts_passkey_is_not_found(owner, owner_client, member, member_client):
     add_passkey(member_client)
     theirs = WebAuthnCredential.objects.get(user=member)
