@@ -206,15 +206,15 @@ class AuthenticationBegin(BeginCredentialAuthenticationView):
             f"passkey-sign-in:address:{client_ip(self.request)}",
             settings.PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS,
         ):
-            response = JsonResponse(
+            refused = JsonResponse(
                 {"detail": _("Too many attempts. Try again later."), "code": "throttled"},
                 status=429,
             )
-            response["Retry-After"] = str(RESET_WINDOW)
-            return response
-        response: JsonResponse = super().post(*args, **kwargs)
+            refused["Retry-After"] = str(RESET_WINDOW)
+            return refused
+        options: JsonResponse = super().post(*args, **kwargs)
         self.request.session[CEREMONY_USER] = user.pk if user is not None else None
-        return response
+        return options
 
 
 class SignInLocked(exceptions.OTPWebAuthnApiError):
