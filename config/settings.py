@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
     "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp_webauthn",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -140,6 +142,8 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
+    # Passkeys sign in without a password (organizations/passkeys.py checks django-axes first).
+    "django_otp_webauthn.backends.WebAuthnBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
@@ -155,6 +159,28 @@ PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 1
 PASSWORD_RESET_LIMIT_PER_EMAIL = 3
 # The optional second factor: TOTP codes from an authenticator app (django-otp).
 OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "Back office")
+# Passkeys (WebAuthn, django-otp-webauthn): a second factor beside TOTP, and a sign-in of
+# their own. A passkey belongs to one domain, the relying party's ID, which browsers refuse to
+# be an IP address: on a laptop, open http://localhost:8000. Changing the ID later orphans
+# every passkey registered under the old one.
+_site = urlsplit(SITE_URL)
+_site_host = _site.hostname or "localhost"
+try:
+    ipaddress.ip_address(_site_host)
+    _passkey_host = "localhost"
+except ValueError:
+    _passkey_host = _site_host
+_site_port = f":{_site.port}" if _site.port else ""
+OTP_WEBAUTHN_RP_ID = env_str("WEBAUTHN_RP_ID", _passkey_host)
+OTP_WEBAUTHN_RP_NAME = env_str("WEBAUTHN_RP_NAME", OTP_TOTP_ISSUER)
+# The pages' origins (scheme, host and port) a passkey ceremony may come from.
+OTP_WEBAUTHN_ALLOWED_ORIGINS = env_list(
+    "WEBAUTHN_ORIGINS", [f"{_site.scheme}://{_passkey_host}{_site_port}"]
+)
+# Its own views are not mounted: organizations/passkeys.py wraps them in the sign-in flow.
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = True
+# Sign-ins by passkey begun per client address and hour (each keeps a challenge in a session).
+PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS = env_int("PASSKEY_SIGN_IN_LIMIT_PER_ADDRESS", 60)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"

@@ -22,6 +22,7 @@ urlpatterns = [
     path("login/", twofactor.TwoStepLoginView.as_view(), name="login"),
     path("login/code/", twofactor.login_verify, name="login_verify"),
     path("account/two-factor/", twofactor.two_factor, name="two_factor"),
+    path("account/passkeys/", include("organizations.passkey_urls")),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/reset/", accounts.ThrottledPasswordResetView.as_view(), name="password_reset"),
     path(

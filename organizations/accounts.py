@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.contrib.auth.tokens import default_token_generator
@@ -34,13 +34,17 @@ from outbox.models import Message
 logger = logging.getLogger(__name__)
 
 RESET_WINDOW = 3600  # seconds
+PASSKEY_BACKEND = "django_otp_webauthn.backends.WebAuthnBackend"
 
 
 @receiver(user_logged_in)
 def _audit_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     if request is None:
         return
-    actions.record_login(user, address=client_ip(request))
+    # A passkey alone signed in (its backend, not a password's): the log says so.
+    session = getattr(request, "session", {})
+    by_passkey = session.get(BACKEND_SESSION_KEY) == PASSKEY_BACKEND
+    actions.record_login(user, address=client_ip(request), method="passkey" if by_passkey else "")
 
 
 @receiver(user_login_failed)
@@ -55,7 +59,7 @@ def _audit_failed_login(
     actions.record_login_failure(user, address=client_ip(request))
 
 
-def _over_limit(key: str, limit: int) -> bool:
+def over_limit(key: str, limit: int) -> bool:
     """Counts one more request under `key`; true once past `limit` in the window."""
     if cache.add(key, 1, RESET_WINDOW):
         return limit < 1
@@ -74,7 +78,7 @@ class ThrottledPasswordResetView(PasswordResetView):
     """
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _over_limit(
+        if over_limit(
             f"password-reset:address:{client_ip(request)}",
             settings.PASSWORD_RESET_LIMIT_PER_ADDRESS,
         ):
@@ -88,7 +92,7 @@ class ThrottledPasswordResetView(PasswordResetView):
         digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()
         # Past the limit per address, the request is dropped without a word: saying so
         # would tell that the address is being asked for.
-        if not _over_limit(
+        if not over_limit(
             f"password-reset:email:{digest}", settings.PASSWORD_RESET_LIMIT_PER_EMAIL
         ):
             queue_password_reset(email, translation.get_language())

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from django_scopes import scope
 
 from organizations import audit as audit_actions
@@ -31,6 +34,7 @@ from organizations.models import AuditEntry, Invitation, Membership, Organizatio
 from organizations.selectors import (
     memberships_of,
     organizations_requiring_two_factor,
+    passkeys_of,
     verified_by_second_factor,
 )
 from organizations.signals import time_zone_changed
@@ -273,8 +277,10 @@ def export_audit_log(
 # The events of an account, recorded in each of its organisations.
 
 
-def record_login(user: Any, *, address: str) -> list[AuditEntry]:
-    return _record_for_account(user, audit_actions.LOGIN, address=address)
+def record_login(user: Any, *, address: str, method: str = "") -> list[AuditEntry]:
+    """A log-in; `method` "passkey" for a passkey alone, without a password."""
+    details: dict[str, object] = {"method": method} if method else {}
+    return _record_for_account(user, audit_actions.LOGIN, None, address=address, **details)
 
 
 def record_login_failure(user: Any, *, address: str, step: str = "") -> list[AuditEntry]:
@@ -307,7 +313,8 @@ def set_up_two_factor(device: TOTPDevice, *, actor: Actor) -> TOTPDevice:
 def remove_two_factor(user: Any, *, actor: Actor) -> int:
     """Removes the account's second factor, unless one of its organisations requires it."""
     required_by = organizations_requiring_two_factor(user)
-    if required_by:
+    # A passkey left is a second factor still there.
+    if required_by and not passkeys_of(user):
         raise ValidationError(
             {
                 NON_FIELD_ERRORS: _("%(names)s require a second factor: it cannot be turned off.")
@@ -320,7 +327,10 @@ def remove_two_factor(user: Any, *, actor: Actor) -> int:
 def reset_two_factor(user: Any, *, actor: Actor) -> int:
     """For someone who lost their phone: the devices go whatever the organisations require,
     and the next log-in sends them to set up a new one."""
-    return _remove_devices(user, actor=actor, by="reset_two_factor")
+    with transaction.atomic():
+        # Passkeys too: a lost laptop holds them as a lost phone holds the app.
+        passkeys = _remove_passkeys(passkeys_of(user), actor=actor, by="reset_two_factor")
+        return passkeys + _remove_devices(user, actor=actor, by="reset_two_factor")
 
 
 def _remove_devices(user: Any, *, actor: Actor, **details: object) -> int:
@@ -341,3 +351,87 @@ def _record_for_account(
         actor.audit(membership.organization, action, target, **details)
         for membership in each_in_scope(memberships_of(user))
     ]
+
+
+# Passkeys: WebAuthn credentials (django-otp-webauthn), each a django-otp device.
+
+PASSKEY_NAME_MAX_LENGTH = 64
+
+
+def clean_passkey_name(name: str) -> str:
+    """The name people gave a passkey, on one line; a `ValidationError` on `name` otherwise."""
+    name = " ".join(name.split())
+    if not name:
+        raise ValidationError({"name": _("Give the passkey a name, such as “Work laptop”.")})
+    if len(name) > PASSKEY_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": _("At most %(count)d characters.") % {"count": PASSKEY_NAME_MAX_LENGTH}}
+        )
+    if any(unicodedata.category(ch)[0] == "C" for ch in name):
+        raise ValidationError({"name": _("The name cannot contain control characters.")})
+    return name
+
+
+def add_passkey(
+    *, actor: Actor, name: str, verify: Callable[[Any], WebAuthnCredential]
+) -> WebAuthnCredential:
+    """Saves, under `name`, the passkey that `verify` checks against the ceremony's challenge
+    and creates for the actor's account (the library's registration), all or nothing."""
+    user = actor.member_user
+    if actor.kind != ActorKind.MEMBER or user is None:
+        raise ValueError("a member adds their own passkey")
+    name = clean_passkey_name(name)
+    with transaction.atomic():
+        credential = verify(user)
+        if credential.user_id != user.pk:
+            raise ValueError("the passkey belongs to another account")
+        credential.name = name
+        credential.save(update_fields=["name"])
+        _record_for_account(user, audit_actions.PASSKEY_ADDED, actor, name=name)
+    return credential
+
+
+def remove_passkey(credential: WebAuthnCredential, *, actor: Actor) -> WebAuthnCredential:
+    """Removes one of the actor's passkeys, unless it is their last second factor and one of
+    their organisations requires one."""
+    user = actor.member_user
+    if actor.kind != ActorKind.MEMBER or user is None or credential.user_id != user.pk:
+        raise ValueError("a member removes their own passkey")
+    with transaction.atomic():
+        # The account's row, locked: two removals at once cannot leave it without a factor
+        # that an organisation requires.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        others = WebAuthnCredential.objects.filter(user=user).exclude(pk=credential.pk)
+        required_by = organizations_requiring_two_factor(user)
+        has_app = TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+        if required_by and not has_app and not others.exists():
+            raise ValidationError(
+                {
+                    NON_FIELD_ERRORS: _(
+                        "%(names)s require a second factor: add another passkey or an "
+                        "authenticator app before removing this one."
+                    )
+                    % {"names": ", ".join(required_by)}
+                }
+            )
+        _remove_passkeys([credential], actor=actor)
+    return credential
+
+
+def _remove_passkeys(
+    credentials: list[WebAuthnCredential], *, actor: Actor, **details: object
+) -> int:
+    removed = 0
+    with transaction.atomic():
+        for credential in credentials:
+            deleted, _by_model = WebAuthnCredential.objects.filter(pk=credential.pk).delete()
+            if deleted:
+                removed += 1
+                _record_for_account(
+                    credential.user,
+                    audit_actions.PASSKEY_REMOVED,
+                    actor,
+                    name=credential.name,
+                    **details,
+                )
+    return removed

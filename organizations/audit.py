@@ -245,6 +245,12 @@ def _settings_changed(details: Mapping[str, Any]) -> str:
 
 
 def _from_address(details: Mapping[str, Any]) -> str:
+    if details.get("method") == "passkey":
+        if not details.get("address"):
+            return gettext("With a passkey")
+        return gettext("With a passkey, from the address %(address)s") % {
+            "address": details["address"]
+        }
     if not details.get("address"):
         return ""
     return gettext("From the address %(address)s") % {"address": details["address"]}
@@ -254,6 +260,13 @@ def _two_factor(details: Mapping[str, Any]) -> str:
     if details.get("by") == "reset_two_factor":
         return gettext("By the reset_two_factor command, on the server")
     return humanised(details)
+
+
+def _passkey(details: Mapping[str, Any]) -> str:
+    said = gettext("Passkey “%(name)s”") % {"name": details.get("name") or "—"}
+    if details.get("by") == "reset_two_factor":
+        return f"{said}; {gettext('By the reset_two_factor command, on the server')}"
+    return said
 
 
 def _exported(details: Mapping[str, Any]) -> str:
@@ -323,3 +336,5 @@ TWO_FACTOR_DISABLED = action(
     "organizations.auth.two_factor_disabled", _("Second factor turned off"), _two_factor
 )
 AUDIT_EXPORTED = action("organizations.audit.exported", _("Audit log exported"), _exported)
+PASSKEY_ADDED = action("organizations.auth.passkey_added", _("Passkey added"), _passkey)
+PASSKEY_REMOVED = action("organizations.auth.passkey_removed", _("Passkey removed"), _passkey)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django_otp import devices_for_user
+from django_otp_webauthn.models import WebAuthnCredential
 from django_scopes import scopes_disabled
 
 from organizations.models import Membership
@@ -32,3 +34,14 @@ def verified_by_second_factor(user: Any) -> bool:
     middleware gives the request's user `is_verified`; a user without it did not."""
     is_verified = getattr(user, "is_verified", None)
     return bool(is_verified()) if callable(is_verified) else False
+
+
+def passkeys_of(user: Any) -> list[WebAuthnCredential]:
+    """The account's passkeys, the oldest first."""
+    return list(WebAuthnCredential.objects.filter(user=user).order_by("created_at", "pk"))
+
+
+def has_second_factor(user: Any) -> bool:
+    """Whether the account has a confirmed second factor of any kind: an authenticator app
+    (TOTP) or a passkey. Such an account never logs in on its password alone."""
+    return any(True for _device in devices_for_user(user, confirmed=True))

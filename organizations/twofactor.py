@@ -31,7 +31,9 @@ from organizations import actions
 from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.selectors import (
+    has_second_factor,
     organizations_requiring_two_factor,
+    passkeys_of,
     verified_by_second_factor,
 )
 
@@ -71,7 +73,7 @@ class TwoStepLoginView(LoginView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         user = form.get_user()
-        if confirmed_device(user) is None:
+        if not has_second_factor(user):
             return super().form_valid(form)
         self.request.session[PENDING] = {
             "user": user.pk,
@@ -102,7 +104,12 @@ def login_verify(request: HttpRequest) -> HttpResponse:
                 target = settings.LOGIN_REDIRECT_URL
             return redirect(target)
         actions.record_login_failure(user, address=client_ip(request), step="second factor")
-    return render(request, "registration/login_verify.html", {"form": form})
+    return render(
+        request,
+        "registration/login_verify.html",
+        # An account may have passkeys and no app: then the page offers the passkey alone.
+        {"form": form, "has_code": device is not None, "passkeys": bool(passkeys_of(user))},
+    )
 
 
 def _qr_data_uri(device: TOTPDevice) -> str:
@@ -117,6 +124,9 @@ def two_factor(request: HttpRequest) -> HttpResponse:
     user = request.user
     device = confirmed_device(user)
     action = request.POST.get("action")
+    if device is None and not verified_by_second_factor(user) and passkeys_of(user):
+        # An app set up now would verify a session that the account's passkey has not.
+        return render(request, "registration/passkey_confirm.html")
     if device is None:
         # A fresh secret each time the page shows it, until one is confirmed.
         if request.method == "GET" or action != "confirm":

@@ -27,12 +27,14 @@ from django.test import Client
 from django.utils import translation
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from django_scopes import scope, scopes_disabled
 
 from organizations.audit import known_actions
 from organizations.models import AuditEntry, Invitation, Membership, record_audit
 from outbox.mail import send_due
 from tests import factories
+from tests.organizations.authenticator import add_passkey
 
 pytestmark = pytest.mark.django_db
 
@@ -123,6 +125,11 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     assert setup.status_code == 200, (setup.status_code, setup.get("Location"))
     device = TOTPDevice.objects.get(user=member, confirmed=False)
     staff.post("/account/two-factor/", {"action": "confirm", "code": _code(device)})
+    # Passkeys: added on the security page, one removed there; the reset removes the other.
+    add_passkey(staff, "Laptop")
+    add_passkey(staff, "Old phone")
+    old_phone = WebAuthnCredential.objects.get(user=member, name="Old phone")
+    staff.post(f"/account/passkeys/{old_phone.pk}/remove/")
     call_command("reset_two_factor", "member", stdout=io.StringIO())
 
     # Fields and profiles.
