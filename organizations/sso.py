@@ -287,7 +287,7 @@ class SsoBackend(BaseBackend):
     """Logs in the member `finish` and `match_member` found; listed after django-axes'
     backend, which refuses a locked-out name and address before it."""
 
-    def authenticate(  # type: ignore[override]
+    def authenticate(
         self, request: HttpRequest | None, *, sso_user: Any = None, **credentials: Any
     ) -> Any:
         if sso_user is None or not getattr(sso_user, "is_active", False):

@@ -141,7 +141,9 @@ def sign_in(request: HttpRequest, organization: str) -> HttpResponse:
     """A page with one button that posts on to the provider; the form's response redirects
     there, so this page's CSP `form-action` names exactly that provider."""
     provider = _provider(organization)
-    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""), provider)
+    next_url = _safe_next(
+        request, request.POST.get("next") or request.GET.get("next", ""), provider
+    )
     if request.method == "POST":
         return sso.start(request, provider, next_url)
     response = render(
@@ -194,7 +196,11 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
             return HttpResponse(status=403)
         return _failed(request, provider, _("Signing in did not work."), next_url)
     already_in = request.user.is_authenticated
-    if not already_in and confirmed_device(user) is not None and not provider.enforces_second_factor:
+    if (
+        not already_in
+        and confirmed_device(user) is not None
+        and not provider.enforces_second_factor
+    ):
         # The account's own second factor, as after a password: nothing is logged in until
         # its code is right (organizations.twofactor.login_verify).
         sso.remember(request, provider, user)
@@ -217,7 +223,9 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
     return redirect(next_url)
 
 
-def _failed(request: HttpRequest, provider: SsoProvider, message: str, next_url: str) -> HttpResponse:
+def _failed(
+    request: HttpRequest, provider: SsoProvider, message: str, next_url: str
+) -> HttpResponse:
     return render(
         request,
         "registration/sso_failed.html",

@@ -19,10 +19,10 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "idp-pass-phrase-42"  # noqa: S105
+PASSWORD = "idp-pass-phrase-42"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -101,7 +101,7 @@ class IdentityProvider:
 @pytest.fixture(scope="session")
 def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:
     folder = tmp_path_factory.mktemp("idp")
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,

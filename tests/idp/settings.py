@@ -10,7 +10,7 @@ from pathlib import Path
 FOLDER = Path(os.environ["IDP_FOLDER"])
 SITE_URL = os.environ["IDP_URL"]
 
-SECRET_KEY = "test-identity-provider-only"  # noqa: S105
+SECRET_KEY = "test-identity-provider-only"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 INSTALLED_APPS = [

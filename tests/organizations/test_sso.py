@@ -23,15 +23,15 @@ from organizations import actions, sso
 from organizations.actors import Actor
 from organizations.models import AuditEntry, Membership, SsoProvider
 from tests.conftest import make_member
-from tests.idp.fixture import IdentityProvider, _free_port, identity_provider  # noqa: F401
+from tests.idp.fixture import IdentityProvider, free_port
 
 pytestmark = pytest.mark.django_db
 
-SECRET = "client-secret-9f8e7d"  # noqa: S105
+SECRET = "client-secret-9f8e7d"
 
 
 @pytest.fixture(autouse=True)
-def _clean(settings, identity_provider: IdentityProvider) -> None:  # noqa: F811
+def _clean(settings, identity_provider: IdentityProvider) -> None:
     settings.SITE_URL = "http://testserver"
     cache.clear()
     identity_provider.tamper()
@@ -75,7 +75,7 @@ def _code(device: TOTPDevice) -> str:
     return f"{totp(device.bin_key, device.step, device.t0, device.digits):06d}"
 
 
-# Settings › Security.
+# Settings > Security.
 
 
 def test_an_admin_names_the_provider_and_its_secret_is_never_shown_again(
@@ -125,7 +125,7 @@ def test_an_admin_names_the_provider_and_its_secret_is_never_shown_again(
 @pytest.mark.parametrize("language", ["en", "fr"])
 def test_a_provider_that_does_not_answer_is_refused_on_its_field(org, owner_client, language):
     # A port nothing listens on: the provider is down, or the address is wrong.
-    dead = f"http://127.0.0.1:{_free_port()}/.well-known/openid-configuration"
+    dead = f"http://127.0.0.1:{free_port()}/.well-known/openid-configuration"
     owner_client.cookies["django_language"] = language
     response = owner_client.post(
         "/o/acme/settings/security/",
@@ -216,7 +216,9 @@ def test_a_member_signs_in_by_their_verified_address(org, member, identity_provi
     _configure(org, identity_provider)
     identity_provider.user("member@example.com")
     client = Client()
-    response = _through_provider(client, identity_provider, "member@example.com", next_url="/o/acme/notices/")
+    response = _through_provider(
+        client, identity_provider, "member@example.com", next_url="/o/acme/notices/"
+    )
     assert response.status_code == 302 and response.url == "/o/acme/notices/"
     assert client.session["_auth_user_id"] == str(member.pk)
     assert client.get("/o/acme/notices/").status_code == 200
@@ -316,7 +318,7 @@ def test_an_answer_for_another_browser_is_refused(org, member, identity_provider
 def test_a_provider_that_stopped_answering_is_a_clear_page(org, member, identity_provider):
     provider = _configure(org, identity_provider)
     identity_provider.user("member@example.com")
-    dead = f"http://127.0.0.1:{_free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     provider.metadata = {
         **provider.metadata,
         "token_endpoint": f"{dead}/token",
@@ -427,14 +429,18 @@ def test_a_member_of_two_organisations_is_sent_through_the_provider_of_the_one_r
     response = client.get("/o/acme/notices/?page=2")
     assert response.status_code == 302
     assert response.url == "/sso/acme/?next=%2Fo%2Facme%2Fnotices%2F%3Fpage%3D2"
-    back = _through_provider(client, identity_provider, "both@example.com", next_url="/o/acme/notices/?page=2")
+    back = _through_provider(
+        client, identity_provider, "both@example.com", next_url="/o/acme/notices/?page=2"
+    )
     # Already verified by their code in this session: straight back where they were going.
     assert back.status_code == 302 and back.url == "/o/acme/notices/?page=2"
     assert client.get("/o/acme/notices/").status_code == 200
     assert client.get("/o/globex/notices/").status_code == 200
 
 
-def test_a_stranger_to_an_organisation_requiring_sso_is_asked_to_log_in_first(org, identity_provider):
+def test_a_stranger_to_an_organisation_requiring_sso_is_asked_to_log_in_first(
+    org, identity_provider
+):
     _configure(org, identity_provider, require_sso=True)
     response = Client().get("/o/acme/notices/")
     assert response.status_code == 302 and response.url.startswith("/login/?next=")
@@ -449,9 +455,7 @@ def test_the_sign_in_page_may_post_on_to_its_own_provider_only(org, other_org, i
     _configure(org, identity_provider)
     page = Client().get("/sso/acme/")
     assert page.status_code == 200
-    policy = dict(
-        part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";")
-    )
+    policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
     assert policy["form-action"].split() == ["'self'", identity_provider.url]
     login = Client().get("/login/")
     assert "form-action 'self';" in login["Content-Security-Policy"] + ";"
@@ -467,4 +471,4 @@ def test_the_sign_in_pages_read_in_french(org, member, identity_provider):
     page = client.get("/sso/acme/")
     assert "Se connecter à Acme" in page.text
     failed = _through_provider(client, identity_provider, "member@example.com")
-    assert "n’a pas confirmé votre adresse e-mail" in failed.text
+    assert "n\u2019a pas confirmé votre adresse e-mail" in failed.text
