@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -50,6 +50,14 @@ class TenantMiddleware:
         if membership is None:
             raise Http404
         organization: Organization = membership.organization
+        if not sso.reaches(request, organization):
+            # Signed in through another organisation's provider: this one wants the password.
+            return render(
+                request,
+                "registration/sso_elsewhere.html",
+                {"target": request.get_full_path()},
+                status=403,
+            )
         if sso.needs_sign_in(request, organization):
             # The organisation requires its identity provider: through it, then back here.
             return redirect(

@@ -30,7 +30,9 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
+from django.contrib.auth.signals import user_logged_in
 from django.core.exceptions import ObjectDoesNotExist
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
@@ -45,6 +47,12 @@ from organizations.models import Organization, SsoProvider
 SIGNED_IN = "sso_signed_in"
 # Where to go after the provider, per organisation slug.
 NEXT = "sso_next"
+# Set when the session was opened through a provider, not a password: the id of the one
+# organisation whose provider vouched for the account. An organisation's administrators
+# choose its provider, so it speaks for that organisation only: the account's other
+# organisations ask for the password (`reaches`).
+ONLY = "sso_only"
+BACKEND = "organizations.sso.SsoBackend"
 SCOPE = "openid email"
 TIMEOUT_SECONDS = 10
 # The fields a discovery document must hold for the authorisation-code flow.
@@ -174,11 +182,22 @@ def redirect_uri(organization: Organization) -> str:
     return settings.SITE_URL + reverse("sso_callback", kwargs={"organization": organization.slug})
 
 
+def _name(provider: SsoProvider) -> str:
+    return f"sso-{provider.organization_id}"
+
+
+def started_here(request: HttpRequest, provider: SsoProvider) -> bool:
+    """Whether this session started a sign-in with the provider (Authlib keeps its state
+    under `_state_<name>_<state>`): an answer nobody here asked for is not worth a record."""
+    prefix = f"_state_{_name(provider)}_"
+    return any(key.startswith(prefix) for key in request.session.keys())
+
+
 def _client(provider: SsoProvider) -> DjangoOAuth2App:
     metadata = {k: v for k, v in provider.metadata.items() if k != "jwks"}
     return DjangoOAuth2App(
-        DjangoIntegration(f"sso-{provider.organization_id}"),
-        name=f"sso-{provider.organization_id}",
+        DjangoIntegration(_name(provider)),
+        name=_name(provider),
         client_id=provider.client_id,
         client_secret=unseal(provider.client_secret_sealed),
         client_kwargs={
@@ -301,7 +320,11 @@ class SsoBackend(BaseBackend):
 # What the session passed.
 
 
-def remember(request: HttpRequest, provider: SsoProvider, user: Any) -> None:
+def remember(request: HttpRequest, provider: SsoProvider, user: Any, *, opened: bool) -> None:
+    """Records that this session passed the provider; `opened` when it also opened the
+    session (nobody was logged in)."""
+    if opened:
+        request.session[ONLY] = provider.organization_id
     signed_in = dict(request.session.get(SIGNED_IN, {}))
     signed_in[str(provider.organization_id)] = {
         "user": user.pk,
@@ -328,6 +351,21 @@ def counts_as_second_factor(request: HttpRequest, organization: Organization) ->
     provider = provider_of(organization)
     entry = _passed(request, organization)
     return bool(provider is not None and provider.enforces_second_factor and entry and entry["mfa"])
+
+
+def reaches(request: HttpRequest, organization: Organization) -> bool:
+    """Whether this session may open the organisation as far as single sign-on goes: any,
+    after a password; only the provider's own, after a provider alone."""
+    only = request.session.get(ONLY)
+    return only is None or only == organization.pk
+
+
+@receiver(user_logged_in)
+def _password_opens_every_organisation(
+    sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any
+) -> None:
+    if request is not None and getattr(user, "backend", "") != BACKEND:
+        request.session.pop(ONLY, None)
 
 
 def needs_sign_in(request: HttpRequest, organization: Organization) -> bool:

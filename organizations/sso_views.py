@@ -169,6 +169,9 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
     address = client_ip(request)
     next_url = _safe_next(request, sso.take_next(request, provider.organization), provider)
     identity: sso.Identity | None = None
+    # Only a sign-in this browser started leaves a record when it fails: anyone can send
+    # answers to this address, and the audit log is not theirs to fill.
+    started = sso.started_here(request, provider)
     try:
         identity = sso.finish(request, provider)
         user = sso.match_member(provider.organization, identity)
@@ -178,12 +181,13 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
                 _("You are logged in with another account: log out first, then sign in again."),
             )
     except sso.SsoRefused as refusal:
-        actions.record_sso_refusal(
-            provider.organization,
-            reason=refusal.code,
-            address=address,
-            email=identity.email if identity else "",
-        )
+        if started:
+            actions.record_sso_refusal(
+                provider.organization,
+                reason=refusal.code,
+                address=address,
+                email=identity.email if identity else "",
+            )
         return _failed(request, provider, refusal.message, next_url)
     # django-axes' backend refuses a locked-out name and address here, as at the password.
     authenticated = authenticate(request, username=user.get_username(), sso_user=user)
@@ -203,7 +207,7 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
     ):
         # The account's own second factor, as after a password: nothing is logged in until
         # its code is right (organizations.twofactor.login_verify).
-        sso.remember(request, provider, user)
+        sso.remember(request, provider, user, opened=True)
         request.session[PENDING] = {
             "user": user.pk,
             "backend": authenticated.backend,
@@ -213,7 +217,7 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
         actions.record_sso_sign_in(provider, user, address=address, second_factor="code")
         return redirect("login_verify")
     login(request, authenticated)
-    sso.remember(request, provider, user)
+    sso.remember(request, provider, user, opened=not already_in)
     actions.record_sso_sign_in(
         provider,
         user,

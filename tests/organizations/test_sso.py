@@ -311,8 +311,15 @@ def test_an_answer_for_another_browser_is_refused(org, member, identity_provider
     # Another browser (no state of this sign-in in its session) presents the answer.
     response = Client().get(back.removeprefix("http://testserver"))
     assert response.status_code == 403
+    # Answers nobody here asked for leave no record: the audit log is not theirs to fill.
+    assert not _entries(org, "organizations.sso.refused")
+    # One that this browser asked for, but for another sign-in than the one it started, does.
+    victim.post("/sso/acme/")
+    other = identity_provider.sign_in(Client().post("/sso/acme/").url, "member@example.com")
+    assert victim.get(other.removeprefix("http://testserver")).status_code == 403
     [entry] = _entries(org, "organizations.sso.refused")
     assert entry.details["reason"] == "mismatching_state"
+    assert "_auth_user_id" not in victim.session
 
 
 def test_a_provider_that_stopped_answering_is_a_clear_page(org, member, identity_provider):
@@ -357,6 +364,41 @@ def test_signing_in_for_another_account_while_logged_in_is_refused(
     assert client.session["_auth_user_id"] == str(owner.pk)
 
 
+def test_a_provider_speaks_for_its_own_organisation_only(org, other_org, identity_provider):
+    # An administrator of Acme controls Acme's provider: what it says about an account opens
+    # Acme, never the account's other organisations.
+    member = make_member(org, "both", Membership.Role.STAFF)
+    with scopes_disabled():
+        Membership.objects.create(organization=other_org, user=member)
+    _configure(org, identity_provider)
+    identity_provider.user("both@example.com")
+    client = Client()
+    assert _through_provider(client, identity_provider, "both@example.com").status_code == 302
+    assert client.get("/o/acme/notices/").status_code == 200
+    elsewhere = client.get("/o/globex/notices/")
+    assert elsewhere.status_code == 403
+    assert "log in with your password" in elsewhere.text
+    assert 'value="/login/?next=/o/globex/notices/"' in elsewhere.text
+    # Its button logs out and asks for the password, which opens every organisation.
+    out = client.post("/logout/", {"next": "/login/?next=/o/globex/notices/"})
+    assert out.status_code == 302 and out.url == "/login/?next=/o/globex/notices/"
+    client.post("/login/", {"username": "both", "password": "pw"})
+    assert client.get("/o/globex/notices/").status_code == 200
+    assert client.get("/o/acme/notices/").status_code == 200
+
+
+def test_a_password_after_the_provider_opens_every_organisation(org, other_org, identity_provider):
+    member = make_member(org, "both", Membership.Role.STAFF)
+    with scopes_disabled():
+        Membership.objects.create(organization=other_org, user=member)
+    _configure(org, identity_provider)
+    identity_provider.user("both@example.com")
+    client = Client()
+    client.post("/login/", {"username": "both", "password": "pw"})
+    assert _through_provider(client, identity_provider, "both@example.com").status_code == 302
+    assert client.get("/o/globex/notices/").status_code == 200
+
+
 # The second factor.
 
 
@@ -372,6 +414,8 @@ def test_the_provider_counts_as_second_factor_only_where_the_admin_says_it_enfor
     _configure(org, identity_provider, enforces_second_factor=True)
     identity_provider.user("both@example.com")
     client = Client()
+    # A password first, so that the session may reach both organisations.
+    client.post("/login/", {"username": "both", "password": "pw"})
     assert _through_provider(client, identity_provider, "both@example.com").status_code == 302
     assert client.get("/o/acme/notices/").status_code == 200
     [entry] = _entries(org, "organizations.sso.signed_in")
