@@ -190,7 +190,9 @@ def started_here(request: HttpRequest, provider: SsoProvider) -> bool:
     """Whether this session started a sign-in with the provider (Authlib keeps its state
     under `_state_<name>_<state>`): an answer nobody here asked for is not worth a record."""
     prefix = f"_state_{_name(provider)}_"
-    return any(key.startswith(prefix) for key in request.session.keys())
+    # A session is not iterable; its keys are.
+    keys = request.session.keys()
+    return any(key.startswith(prefix) for key in keys)
 
 
 def _client(provider: SsoProvider) -> DjangoOAuth2App:
