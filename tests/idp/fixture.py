@@ -97,6 +97,15 @@ class IdentityProvider:
         assert response.status_code == 302, response.text
         return str(response.headers["Location"])
 
+    def through(self, client: Any, email: str, slug: str, next_url: str = "") -> Any:
+        """Posts the application's sign-in page for the organisation `slug` with a Django
+        test client, signs `email` in here, and follows the provider's answer back."""
+        start = client.post(f"/sso/{slug}/", {"next": next_url})
+        assert start.status_code == 302 and start.url.startswith(self.url), start
+        back = self.sign_in(start.url, email)
+        assert back.startswith(f"http://testserver/sso/{slug}/callback/?"), back
+        return client.get(back.removeprefix("http://testserver"))
+
 
 @pytest.fixture(scope="session")
 def identity_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdentityProvider]:

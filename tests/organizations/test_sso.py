@@ -58,12 +58,7 @@ def _configure(org: Any, idp: IdentityProvider, **options: Any) -> SsoProvider:
 def _through_provider(
     client: Client, idp: IdentityProvider, email: str, slug: str = "acme", next_url: str = ""
 ) -> Any:
-    """Posts the sign-in page's button, signs in at the provider, and follows it back."""
-    start = client.post(f"/sso/{slug}/", {"next": next_url})
-    assert start.status_code == 302 and start.url.startswith(idp.url), start
-    back = idp.sign_in(start.url, email)
-    assert back.startswith(f"http://testserver/sso/{slug}/callback/?"), back
-    return client.get(back.removeprefix("http://testserver"))
+    return idp.through(client, email, slug, next_url)
 
 
 def _entries(org: Any, action: str) -> list[AuditEntry]:
