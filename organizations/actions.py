@@ -401,8 +401,9 @@ def configure_sso(
         errors.setdefault("require_sso", []).append(
             str(
                 _(
-                    "Save the provider, sign in through it once (the link below the form), "
-                    "then require it: a mistake here would lock every member out."
+                    "Save the provider, sign in through it once (“Sign in through it now”, "
+                    "above the form), then require it: a mistake here would lock every "
+                    "member out."
                 )
             )
         )

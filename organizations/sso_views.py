@@ -38,6 +38,8 @@ class SsoProviderForm(forms.Form):
         help_text=gettext_lazy(
             "The provider's address ending in /.well-known/openid-configuration."
         ),
+        # A text input: the stylesheet gives url inputs no width.
+        widget=forms.TextInput(attrs={"inputmode": "url", "spellcheck": "false"}),
     )
     client_id = forms.CharField(label=gettext_lazy("Client ID"), max_length=255)
     client_secret = forms.CharField(
