@@ -40,7 +40,7 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     identity_provider.user("bob@example.com")
     identity_provider.user("carol@example.com", verified=False)
 
-    # The administrator names the provider in Paramètres › Sécurité.
+    # The administrator names the provider in Paramètres > Sécurité.
     admin = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = admin.new_page()
     page.goto(f"{live_server.url}/login/")
@@ -54,7 +54,7 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     page.fill("#id_client_secret", "browser-secret")
     page.check("#id_enforces_second_factor")
     page.click("button.primary")
-    assert page.is_visible("text=Le fournisseur d’authentification unique a été enregistré.")
+    assert page.is_visible("text=Le fournisseur d\u2019authentification unique a été enregistré.")
     # The secret is never sent back to the page.
     assert page.input_value("#id_client_secret") == ""
     # Requiring it first asks the administrator to sign in through it.
@@ -62,14 +62,14 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     page.click("button.primary")
     assert page.is_visible("text=connectez-vous une fois par lui")
     _shot(page, shots, "sso-1-security-fr")
-    page.click("text=S’y connecter maintenant")
-    page.click("text=Continuer vers le fournisseur d’identité")
+    page.click("text=S\u2019y connecter maintenant")
+    page.click("text=Continuer vers le fournisseur d\u2019identité")
     _provider_login(page, "alice@example.com")
     page.wait_for_url("**/settings/security/")
     assert page.is_visible("text=Vous vous êtes connecté par lui dans cette session.")
     page.check("#id_require_sso")
     page.click("button.primary")
-    assert page.is_visible("text=Le fournisseur d’authentification unique a été enregistré.")
+    assert page.is_visible("text=Le fournisseur d\u2019authentification unique a été enregistré.")
     with scopes_disabled():
         assert SsoProvider.objects.get(organization=org).require_sso
 
@@ -82,7 +82,7 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     page.click("text=Se connecter par authentification unique")
     assert page.is_visible("h1:has-text('Se connecter à Acme')")
     _shot(page, shots, "sso-3-sign-in-fr")
-    page.click("text=Continuer vers le fournisseur d’identité")
+    page.click("text=Continuer vers le fournisseur d\u2019identité")
     page.wait_for_url("**/accounts/login/**")
     _shot(page, shots, "sso-4-provider")
     _provider_login(page, "bob@example.com")
@@ -94,10 +94,10 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     refused = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = refused.new_page()
     page.goto(f"{live_server.url}/sso/{org.slug}/")
-    page.click("text=Continuer vers le fournisseur d’identité")
+    page.click("text=Continuer vers le fournisseur d\u2019identité")
     _provider_login(page, "carol@example.com")
     page.wait_for_url("**/callback/**")
-    assert page.is_visible("text=Le fournisseur d’identité n’a pas confirmé votre adresse e-mail.")
+    assert page.is_visible("text=Le fournisseur d\u2019identité n\u2019a pas confirmé votre adresse e-mail.")
     _shot(page, shots, "sso-6-refused-fr")
     for context in (admin, member, refused):
         context.close()
