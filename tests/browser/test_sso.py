@@ -97,7 +97,9 @@ def test_single_sign_on_in_french(browser, live_server, shots, org, settings, id
     page.click("text=Continuer vers le fournisseur d\u2019identité")
     _provider_login(page, "carol@example.com")
     page.wait_for_url("**/callback/**")
-    assert page.is_visible("text=Le fournisseur d\u2019identité n\u2019a pas confirmé votre adresse e-mail.")
+    assert page.is_visible(
+        "text=Le fournisseur d\u2019identité n\u2019a pas confirmé votre adresse e-mail."
+    )
     _shot(page, shots, "sso-6-refused-fr")
     for context in (admin, member, refused):
         context.close()
