@@ -453,10 +453,11 @@ def remove_sso(organization: Organization, *, actor: Actor) -> None:
 
 
 def record_sso_sign_in(
-    provider: SsoProvider, user: Any, *, address: str, second_factor: str
+    provider: SsoProvider, user: Any, *, address: str, second_factor: str, subject: str
 ) -> AuditEntry:
     """A member signed in to the organisation through its provider; `second_factor` says
-    what stood for it: the provider's ("provider"), their code ("code") or none."""
+    what stood for it: the provider's ("provider"), their code ("code") or none; `subject`
+    is the provider's identifier of the person (the ID token's `sub`)."""
     with scope(organization=provider.organization):
         return Actor.member(user).audit(
             provider.organization,
@@ -464,6 +465,7 @@ def record_sso_sign_in(
             user.get_username(),
             address=address,
             second_factor=second_factor,
+            subject=subject,
         )
 
 

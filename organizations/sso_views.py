@@ -216,7 +216,9 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
             "next": next_url,
             "at": timezone.now().timestamp(),
         }
-        actions.record_sso_sign_in(provider, user, address=address, second_factor="code")
+        actions.record_sso_sign_in(
+            provider, user, address=address, second_factor="code", subject=identity.subject
+        )
         return redirect("login_verify")
     login(request, authenticated)
     sso.remember(request, provider, user, opened=not already_in)
@@ -225,6 +227,7 @@ def callback(request: HttpRequest, organization: str) -> HttpResponse:
         user,
         address=address,
         second_factor="provider" if provider.enforces_second_factor else "none",
+        subject=identity.subject,
     )
     return redirect(next_url)
 
