@@ -31,6 +31,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import BaseBackend
 from django.contrib.auth.signals import user_logged_in
+from django.core.checks import Tags, Warning, register
 from django.core.exceptions import ObjectDoesNotExist
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
@@ -156,6 +157,22 @@ def form_action_origin(provider: SsoProvider) -> str:
     """The origin a sign-in form posts on to (its response redirects there)."""
     parts = urlsplit(str(provider.metadata.get("authorization_endpoint", "")))
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+@register(Tags.security, deploy=True)
+def check_private_addresses(app_configs: Any, **kwargs: Any) -> list[Warning]:
+    """`check --deploy` says when providers may be plain http or private addresses."""
+    if not settings.SSO_ALLOW_PRIVATE_ADDRESSES:
+        return []
+    return [
+        Warning(
+            "SSO_ALLOW_PRIVATE_ADDRESSES is on: an administrator may name an OpenID Connect "
+            "provider over plain http or on a private or local address, which this server "
+            "then fetches.",
+            hint="Unset SSO_ALLOW_PRIVATE_ADDRESSES (it follows DEBUG) in production.",
+            id="organizations.sso.W001",
+        )
+    ]
 
 
 # The organisation's provider.

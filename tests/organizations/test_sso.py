@@ -10,10 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import lxml.html
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import translation
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -166,6 +169,34 @@ def test_in_production_only_public_https_providers_are_read(org, owner_client, s
             {"discovery_url": url, "client_id": "acme-app", "client_secret": SECRET},
         )
         assert message in response.context["form"].errors["discovery_url"][0]
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_security_form_posted_back_untouched_changes_nothing(
+    org, owner_client, identity_provider, language
+):
+    provider = _configure(org, identity_provider, enforces_second_factor=True)
+    owner_client.cookies["django_language"] = language
+    page = owner_client.get("/o/acme/settings/security/")
+    tree = lxml.html.fromstring(page.content)
+    [form] = [f for f in tree.forms if f.method.upper() == "POST" and not f.get("action")]
+    response = owner_client.post("/o/acme/settings/security/", dict(form.form_values()))
+    assert response.status_code == 302
+    with scopes_disabled():
+        after = SsoProvider.objects.get(pk=provider.pk)
+    assert (after.discovery_url, after.client_id) == (provider.discovery_url, provider.client_id)
+    assert after.enforces_second_factor and not after.require_sso
+    assert sso.unseal(after.client_secret_sealed) == SECRET
+    [entry, _first] = _entries(org, "organizations.sso.configured")
+    assert entry.details["changed"] == []
+
+
+def test_check_deploy_says_when_providers_may_be_private(settings):
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = False
+    assert sso.check_private_addresses(None) == []
+    settings.SSO_ALLOW_PRIVATE_ADDRESSES = True
+    [warning] = sso.check_private_addresses(None)
+    assert warning.id == "organizations.sso.W001"
 
 
 def test_staff_cannot_open_the_security_settings(org, member_client, outsider_client):
@@ -485,6 +516,27 @@ def test_a_stranger_to_an_organisation_requiring_sso_is_asked_to_log_in_first(
     assert response.status_code == 302 and response.url.startswith("/login/?next=")
     login_page = Client().get(response.url)
     assert 'href="/sso/acme/?next=%2Fo%2Facme%2Fnotices%2F"' in login_page.text
+
+
+# What it costs.
+
+
+def test_a_provider_adds_no_query_to_the_back_office_pages(org, member, identity_provider):
+    client = Client()
+    client.force_login(member)
+    with CaptureQueriesContext(connection) as without:
+        assert client.get("/o/acme/notices/").status_code == 200
+    _configure(org, identity_provider)
+    with CaptureQueriesContext(connection) as with_provider:
+        assert client.get("/o/acme/notices/").status_code == 200
+    assert len(with_provider) == len(without)
+
+
+def test_the_sign_in_page_reads_the_provider_once(org, identity_provider):
+    _configure(org, identity_provider)
+    with CaptureQueriesContext(connection) as queries:
+        assert Client().get("/sso/acme/").status_code == 200
+    assert len(queries) == 1
 
 
 # The content security policy.
