@@ -52,12 +52,7 @@ class TenantMiddleware:
         organization: Organization = membership.organization
         if not sso.reaches(request, organization):
             # Signed in through another organisation's provider: this one wants the password.
-            return render(
-                request,
-                "registration/sso_elsewhere.html",
-                {"target": request.get_full_path()},
-                status=403,
-            )
+            return render(request, "registration/sso_elsewhere.html", status=403)
         if sso.needs_sign_in(request, organization):
             # The organisation requires its identity provider: through it, then back here.
             return redirect(

@@ -372,6 +372,12 @@ def counts_as_second_factor(request: HttpRequest, organization: Organization) ->
     return bool(provider is not None and provider.enforces_second_factor and entry and entry["mfa"])
 
 
+def opened_by_provider(request: HttpRequest) -> bool:
+    """The session was opened by a provider, not a password: the account's own settings
+    (its second factor) are not the provider's to change."""
+    return request.session.get(ONLY) is not None
+
+
 def reaches(request: HttpRequest, organization: Organization) -> bool:
     """Whether this session may open the organisation as far as single sign-on goes: any,
     after a password; only the provider's own, after a provider alone."""

@@ -413,6 +413,25 @@ def test_a_provider_speaks_for_its_own_organisation_only(org, other_org, identit
     assert client.get("/o/acme/notices/").status_code == 200
 
 
+def test_a_session_opened_by_a_provider_cannot_change_the_accounts_second_factor(
+    org, member, identity_provider
+):
+    # Else Acme's administrators, through their provider, could put a device of theirs on
+    # an account that also belongs to other organisations.
+    _configure(org, identity_provider)
+    identity_provider.user("member@example.com")
+    client = Client()
+    assert _through_provider(client, identity_provider, "member@example.com").status_code == 302
+    page = client.get("/account/two-factor/")
+    assert page.status_code == 403 and "log in with your password" in page.text
+    assert client.post("/account/two-factor/", {"action": "confirm"}).status_code == 403
+    assert not TOTPDevice.objects.filter(user=member).exists()
+    # After the password, the account's owner manages it as before.
+    client.post("/logout/")
+    client.post("/login/", {"username": "member", "password": "pw"})
+    assert client.get("/account/two-factor/").status_code == 200
+
+
 def test_a_password_after_the_provider_opens_every_organisation(org, other_org, identity_provider):
     member = make_member(org, "both", Membership.Role.STAFF)
     with scopes_disabled():
