@@ -144,6 +144,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     # Passkeys sign in without a password (organizations/passkeys.py checks django-axes first).
     "django_otp_webauthn.backends.WebAuthnBackend",
+    # Single sign-on (organizations.sso): the member an organisation's provider vouched for.
+    "organizations.sso.SsoBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15))
@@ -395,6 +397,9 @@ CSRF_FAILURE_VIEW = "organizations.views.csrf_failure"
 # Webhooks may not reach private or loopback addresses in production (a server-side request
 # forgery guard); on a laptop and in tests they may.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", DEBUG)
+# The same guard for the OpenID Connect providers organisations name (organizations.sso),
+# which must also be https in production.
+SSO_ALLOW_PRIVATE_ADDRESSES = env_bool("SSO_ALLOW_PRIVATE_ADDRESSES", DEBUG)
 
 # The REST API (/api/v1/): organisation keys, one error shape, cursor pages, a rate per key.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")

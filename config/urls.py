@@ -4,7 +4,7 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
-from organizations import accounts, twofactor
+from organizations import accounts, sso_views, twofactor
 from organizations import views as organization_views
 
 # Admin-only pages live under settings/; the few that cannot are named here, beside the URL
@@ -45,6 +45,9 @@ urlpatterns = [
         organization_views.invitation_accept,
         name="invitation_accept",
     ),
+    # Single sign-on: outside /o/<slug>/, which asks for a signed-in member.
+    path("sso/<slug:organization>/", sso_views.sign_in, name="sso_sign_in"),
+    path("sso/<slug:organization>/callback/", sso_views.callback, name="sso_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("o/<slug:org_slug>/", include("organizations.urls")),
     path("o/<slug:org_slug>/", include("profiles.urls")),

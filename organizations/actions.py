@@ -28,9 +28,17 @@ from django_otp_webauthn.models import WebAuthnCredential
 from django_scopes import scope
 
 from organizations import audit as audit_actions
+from organizations import sso
 from organizations.actors import Actor, ActorKind
 from organizations.members import INVITATION_VALIDITY, InvitationUnusable, send_invitation
-from organizations.models import AuditEntry, Invitation, Membership, Organization, hash_token
+from organizations.models import (
+    AuditEntry,
+    Invitation,
+    Membership,
+    Organization,
+    SsoProvider,
+    hash_token,
+)
 from organizations.selectors import (
     memberships_of,
     organizations_requiring_two_factor,
@@ -435,3 +443,135 @@ def _remove_passkeys(
                     **details,
                 )
     return removed
+
+
+# Single sign-on (organizations.sso).
+
+# The provider's settings an administrator changes, in the order of the page.
+SSO_SETTINGS = (
+    "discovery_url",
+    "client_id",
+    "client_secret",
+    "enforces_second_factor",
+    "require_sso",
+)
+
+
+def configure_sso(
+    organization: Organization,
+    *,
+    actor: Actor,
+    discovery_url: str,
+    client_id: str,
+    client_secret: str = "",
+    enforces_second_factor: bool = False,
+    require_sso: bool = False,
+    signed_in_through_it: bool = False,
+) -> SsoProvider:
+    """Names (or changes) the organisation's OpenID Connect provider. The discovery document
+    is read first, outside the transaction; an empty `client_secret` keeps the one on file.
+    Requiring the provider asks that the administrator has just signed in through it
+    (`signed_in_through_it`), so that nobody locks the organisation out with a typo."""
+    errors: dict[str, list[str]] = {}
+    discovery_url, client_id = discovery_url.strip(), client_id.strip()
+    existing = SsoProvider.objects.filter(organization=organization).first()
+    if not client_id:
+        errors.setdefault("client_id", []).append(str(_("This field is required.")))
+    if not client_secret and existing is None:
+        errors.setdefault("client_secret", []).append(str(_("This field is required.")))
+    metadata: dict[str, Any] = {}
+    try:
+        metadata = sso.read_discovery(discovery_url)
+    except sso.SsoRefused as refusal:
+        errors.setdefault("discovery_url", []).append(refusal.message)
+    same_provider = existing is not None and (
+        existing.discovery_url == discovery_url and existing.client_id == client_id
+    )
+    # Requiring the provider takes one that is saved as it is and that this administrator
+    # has just signed in through (or that was already required).
+    if require_sso and not (
+        same_provider and existing is not None and (signed_in_through_it or existing.require_sso)
+    ):
+        errors.setdefault("require_sso", []).append(
+            str(
+                _(
+                    "Save the provider, sign in through it once (“Sign in through it now”, "
+                    "above the form), then require it: a mistake here would lock every "
+                    "member out."
+                )
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        provider = existing or SsoProvider(organization=organization)
+        before = {
+            key: getattr(provider, key, None) for key in SSO_SETTINGS if key != "client_secret"
+        }
+        provider.discovery_url = discovery_url
+        provider.client_id = client_id
+        if client_secret:
+            provider.client_secret_sealed = sso.seal(client_secret)
+        provider.enforces_second_factor = enforces_second_factor
+        provider.require_sso = require_sso
+        provider.metadata = metadata
+        provider.save()
+        changed = [
+            key
+            for key in SSO_SETTINGS
+            if (key == "client_secret" and client_secret)
+            or (
+                key != "client_secret"
+                and (existing is None or before[key] != getattr(provider, key))
+            )
+        ]
+        # The secret is named among the changes, never recorded.
+        actor.audit(
+            organization,
+            audit_actions.SSO_CONFIGURED,
+            provider,
+            changed=changed,
+        )
+    return provider
+
+
+def remove_sso(organization: Organization, *, actor: Actor) -> None:
+    """Forgets the provider: members sign in with their passwords again."""
+    with transaction.atomic():
+        provider = SsoProvider.objects.select_for_update().filter(organization=organization).first()
+        if provider is None:
+            return
+        name = str(provider)
+        provider.delete()
+        actor.audit(organization, audit_actions.SSO_REMOVED, name)
+
+
+def record_sso_sign_in(
+    provider: SsoProvider, user: Any, *, address: str, second_factor: str, subject: str
+) -> AuditEntry:
+    """A member signed in to the organisation through its provider; `second_factor` says
+    what stood for it: the provider's ("provider"), their code ("code") or none; `subject`
+    is the provider's identifier of the person (the ID token's `sub`)."""
+    with scope(organization=provider.organization):
+        return Actor.member(user).audit(
+            provider.organization,
+            audit_actions.SSO_SIGNED_IN,
+            user.get_username(),
+            address=address,
+            second_factor=second_factor,
+            subject=subject,
+        )
+
+
+def record_sso_refusal(
+    organization: Organization, *, reason: str, address: str, email: str = ""
+) -> AuditEntry:
+    """A sign-in through the organisation's provider that was refused, and why."""
+    with scope(organization=organization):
+        return Actor.system("sso").audit(
+            organization,
+            audit_actions.SSO_REFUSED,
+            email or "—",
+            reason=reason,
+            address=address,
+        )

@@ -338,3 +338,70 @@ TWO_FACTOR_DISABLED = action(
 AUDIT_EXPORTED = action("organizations.audit.exported", _("Audit log exported"), _exported)
 PASSKEY_ADDED = action("organizations.auth.passkey_added", _("Passkey added"), _passkey)
 PASSKEY_REMOVED = action("organizations.auth.passkey_removed", _("Passkey removed"), _passkey)
+
+
+def _sso_configured(details: Mapping[str, Any]) -> str:
+    from organizations.models import SsoProvider
+
+    def label(name: str) -> str:
+        if name == "client_secret":
+            return gettext("client secret")
+        return changed_fields_label(SsoProvider, name)
+
+    return gettext("Changed: %(fields)s") % {"fields": names(details["changed"], label)}
+
+
+def changed_fields_label(model: type[Model], name: str) -> str:
+    try:
+        found = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return key_label(name)
+    return str(getattr(found, "verbose_name", None) or key_label(name))
+
+
+SSO_SECOND_FACTORS: dict[str, Promise] = {
+    "provider": _("the provider's"),
+    "code": _("their code"),
+    "none": _("none"),
+}
+SSO_REFUSALS: dict[str, Promise] = {
+    "email_not_verified": _("the provider did not confirm the e-mail address"),
+    "no_member": _("no member has this e-mail address"),
+    "ambiguous": _("several members have this e-mail address"),
+    "other_account": _("another account was signed in"),
+    "locked_out": _("logging in is paused for this name and address"),
+    "no_id_token": _("the provider's answer had no identity token"),
+}
+
+
+def _sso_signed_in(details: Mapping[str, Any]) -> str:
+    factor = str(details.get("second_factor") or "none")
+    return "; ".join(
+        part
+        for part in (
+            _from_address(details),
+            pair(gettext("Second factor"), str(SSO_SECOND_FACTORS.get(factor, factor))),
+        )
+        if part
+    )
+
+
+def _sso_refused(details: Mapping[str, Any]) -> str:
+    reason = str(details.get("reason") or "")
+    # Refusals of the token itself keep the gist of the check that failed ("invalid_claim:iss").
+    why = SSO_REFUSALS.get(reason) or gettext("the identity token failed a check (%(check)s)") % {
+        "check": reason or "—"
+    }
+    return "; ".join(
+        part for part in (pair(gettext("Why"), str(why)), _from_address(details)) if part
+    )
+
+
+SSO_CONFIGURED = action(
+    "organizations.sso.configured", _("Single sign-on provider saved"), _sso_configured
+)
+SSO_REMOVED = action("organizations.sso.removed", _("Single sign-on provider removed"))
+SSO_SIGNED_IN = action(
+    "organizations.sso.signed_in", _("Signed in through single sign-on"), _sso_signed_in
+)
+SSO_REFUSED = action("organizations.sso.refused", _("Single sign-on refused"), _sso_refused)

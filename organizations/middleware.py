@@ -10,12 +10,13 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django_scopes import scope, scopes_disabled
 
+from organizations import sso
 from organizations.display import style_of
 from organizations.models import Membership, Organization
 from organizations.selectors import verified_by_second_factor
@@ -44,14 +45,28 @@ class TenantMiddleware:
         # An organisation the user does not belong to does not exist for them: 404, not 403.
         with scopes_disabled():
             membership = (
-                Membership.objects.select_related("organization")
+                # The provider comes in the same query (a join), for single sign-on.
+                Membership.objects.select_related("organization", "organization__sso_provider")
                 .filter(user=request.user, organization__slug=slug)
                 .first()
             )
         if membership is None:
             raise Http404
         organization: Organization = membership.organization
-        if organization.require_two_factor and not verified_by_second_factor(request.user):
+        if not sso.reaches(request, organization):
+            # Signed in through another organisation's provider: this one wants the password.
+            return render(request, "registration/sso_elsewhere.html", status=403)
+        if sso.needs_sign_in(request, organization):
+            # The organisation requires its identity provider: through it, then back here.
+            return redirect(
+                f"{reverse('sso_sign_in', kwargs={'organization': slug})}"
+                f"?{urlencode({'next': request.get_full_path()})}"
+            )
+        if (
+            organization.require_two_factor
+            and not verified_by_second_factor(request.user)
+            and not sso.counts_as_second_factor(request, organization)
+        ):
             # Setting it up, or entering a code for this session, is the way in.
             return redirect(
                 f"{reverse('two_factor')}?{urlencode({'next': request.get_full_path()})}"

@@ -273,3 +273,45 @@ def _detail(value: object) -> object:
 def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
     """Records a change made by the user of a back-office request, in its organisation."""
     return record_audit(request.organization, request.user, action, target, **details)  # type: ignore[attr-defined]
+
+
+class SsoProvider(models.Model):
+    """The organisation's OpenID Connect provider (organizations.sso): its members may sign
+    in through it, and the organisation may require them to."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="sso_provider"
+    )
+    discovery_url = models.URLField(
+        _("discovery URL"),
+        max_length=500,
+        help_text=_("The provider's address ending in /.well-known/openid-configuration."),
+    )
+    client_id = models.CharField(_("client ID"), max_length=255)
+    # Encrypted with a key derived from SECRET_KEY (organizations.sso.seal); never shown again.
+    client_secret_sealed = models.TextField()
+    enforces_second_factor = models.BooleanField(
+        _("the provider enforces a second factor"),
+        default=False,
+        help_text=_(
+            "A sign-in through the provider then counts as the organisation's second factor."
+        ),
+    )
+    require_sso = models.BooleanField(
+        _("require single sign-on for members"),
+        default=False,
+        help_text=_("Members reach the organisation only after signing in through the provider."),
+    )
+    # The discovery document as read when the provider was saved: its issuer, endpoints and
+    # key set address. Saving again reads it anew.
+    metadata = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("single sign-on provider")
+        verbose_name_plural = _("single sign-on providers")
+
+    def __str__(self) -> str:
+        return str(self.metadata.get("issuer") or self.discovery_url)

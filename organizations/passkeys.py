@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import authenticate, get_user_model, login
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware import csrf
 from django.shortcuts import redirect, render
@@ -48,7 +48,7 @@ from django_otp_webauthn.views import (
     _get_pywebauthn_logger,
 )
 
-from organizations import actions
+from organizations import actions, sso
 from organizations.accounts import RESET_WINDOW, over_limit
 from organizations.actors import Actor
 from organizations.clientip import client_ip
@@ -103,6 +103,10 @@ class PasskeyNameForm(forms.Form):
 @require_http_methods(["GET", "POST"])
 def passkey_add(request: HttpRequest) -> HttpResponse:
     """Names a new passkey, then shows the button that creates it on the device."""
+    if sso.opened_by_provider(request):
+        # An organisation's provider vouches for the account in that organisation only: a
+        # passkey added now would open all of the account's organisations.
+        return render(request, "registration/sso_elsewhere.html", status=403)
     user = request.user
     if has_second_factor(user) and not verified_by_second_factor(user):
         # Else a stolen password-only session could add its own passkey (the library refuses
@@ -127,6 +131,8 @@ def passkey_add(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
+    if sso.opened_by_provider(request):
+        return render(request, "registration/sso_elsewhere.html", status=403)
     credential = WebAuthnCredential.objects.filter(pk=pk, user=request.user).first()
     if credential is None:
         # Another account's passkey does not exist for this one.
@@ -150,11 +156,18 @@ def passkey_remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 class RegistrationBegin(BeginCredentialRegistrationView):
     """The options to create a passkey, for the signed-in account (verified if it has a
-    second factor already: the library checks it)."""
+    second factor already: the library checks it); never for a session a provider opened."""
+
+    def post(self, *args: Any, **kwargs: Any) -> JsonResponse:
+        if sso.opened_by_provider(self.request):
+            raise PermissionDenied
+        return super().post(*args, **kwargs)
 
 
 class RegistrationComplete(CompleteCredentialRegistrationView):
     def post(self, *args: Any, **kwargs: Any) -> JsonResponse:
+        if sso.opened_by_provider(self.request):
+            raise PermissionDenied
         user = self.get_user()
         state = self.get_state()
         name = self.request.session.pop(NAME, "")

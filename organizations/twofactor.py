@@ -27,7 +27,7 @@ from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from organizations import actions
+from organizations import actions, sso
 from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.selectors import (
@@ -121,6 +121,9 @@ def _qr_data_uri(device: TOTPDevice) -> str:
 @require_http_methods(["GET", "POST"])
 def two_factor(request: HttpRequest) -> HttpResponse:
     """Set up, verify this session with, or remove the second factor."""
+    if sso.opened_by_provider(request):
+        # An organisation's provider vouches for the account in that organisation only.
+        return render(request, "registration/sso_elsewhere.html", status=403)
     user = request.user
     device = confirmed_device(user)
     action = request.POST.get("action")

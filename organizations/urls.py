@@ -1,11 +1,13 @@
 from django.urls import path
 
-from organizations import views
+from organizations import sso_views, views
 
 urlpatterns = [
     path("", views.org_home, name="org_home"),
     path("settings/", views.organization_settings, name="organization_settings"),
     path("notices/", views.my_notices, name="my_notices"),
+    path("settings/security/", sso_views.security_settings, name="security_settings"),
+    path("settings/security/remove/", sso_views.security_remove, name="security_remove"),
     path("settings/audit/", views.audit_log, name="audit_log"),
     path("settings/audit/export.csv", views.audit_export, name="audit_export"),
     path("settings/members/", views.member_add, name="member_add"),

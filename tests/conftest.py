@@ -10,6 +10,7 @@ from django_scopes import scopes_disabled
 from hypothesis import settings as hypothesis_settings
 
 from organizations.models import Membership, Organization
+from tests.idp.fixture import identity_provider  # noqa: F401 - a real OpenID Connect provider
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 

@@ -301,6 +301,30 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     b"".join(admin.get(f"{o}/settings/audit/export.csv").streaming_content)
 
 
+def _perform_sso_actions(org: Any, owner: Any, member: Any, idp: Any) -> None:
+    """Single sign-on, through the real test provider (tests/idp/)."""
+    o = f"/o/{org.slug}"
+    idp.client("coverage", "coverage-secret", [f"http://testserver/sso/{org.slug}/callback/"])
+    idp.tamper()
+    admin = Client()
+    admin.force_login(owner)
+    saved = admin.post(
+        f"{o}/settings/security/",
+        {
+            "discovery_url": idp.discovery_url,
+            "client_id": "coverage",
+            "client_secret": "coverage-secret",
+            "enforces_second_factor": "on",
+        },
+    )
+    assert saved.status_code == 302, saved.context["form"].errors
+    idp.user(member.email)
+    idp.user("nobody-here@example.com")
+    assert idp.through(Client(), member.email, org.slug).status_code == 302
+    assert idp.through(Client(), "nobody-here@example.com", org.slug).status_code == 403
+    admin.post(f"{o}/settings/security/remove/")
+
+
 def _rows(page_html: str) -> dict[str, list[list[str]]]:
     """The cells of each row (when, who, action, object, details), by the row's action."""
     tree = lxml.html.fromstring(page_html)
@@ -313,11 +337,12 @@ def _rows(page_html: str) -> dict[str, list[list[str]]]:
 
 @pytest.fixture
 def every_action_performed(
-    org, owner, member, django_capture_on_commit_callbacks, settings
+    org, owner, member, django_capture_on_commit_callbacks, settings, identity_provider
 ) -> set[str]:
     owner.first_name, owner.last_name = "Olive", "Owner"
     owner.save()
     _perform_every_action(org, owner, member, django_capture_on_commit_callbacks, settings)
+    _perform_sso_actions(org, owner, member, identity_provider)
     with scopes_disabled():
         performed = set(AuditEntry.objects.values_list("action", flat=True))
     registered = {str(a) for a in known_actions()}
