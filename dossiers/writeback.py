@@ -120,8 +120,8 @@ def write_back(
                 recipient=author.answered_by,
                 on_behalf=author.answered_by_user_id is not None,
                 approved_by=by.user,
-                api_key=by.api_key,
-                dossier=dossier,
+                api_key_uuid=by.api_key.uuid if by.api_key else None,
+                api_key_name=by.api_key.name if by.api_key else "",
                 dossier_uuid=dossier.uuid,
                 evidence=expiry_after_evidence,
             )

@@ -383,14 +383,13 @@ class FieldValueHistory(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Keys are revoked, never deleted: the name stays readable in the history.
-    api_key = models.ForeignKey(
-        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    dossier = models.ForeignKey(
-        "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Kept after the purge nulls `dossier`: joins the purge's DossierRecord.
+    # The API key as named when it wrote (as the audit log names it), and its UUID: the api
+    # app sits to the right of profiles, so the row keeps what it shows rather than a
+    # foreign key read upward. Keys are revoked, never deleted.
+    api_key_uuid = models.UUIDField(null=True, blank=True)
+    api_key_name = models.CharField(max_length=100, blank=True)
+    # The dossier behind a write-back, by UUID: it outlives the dossier's purge and joins
+    # the purge's DossierRecord, so the history links to the dossier or to its record.
     dossier_uuid = models.UUIDField(null=True, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 

@@ -222,7 +222,7 @@ def test_review_through_the_api_names_the_key_as_approver(api, org, under_review
     with scopes_disabled():
         row = FieldValueHistory.objects.get(field=under_review["job"])
         actions = set(AuditEntry.objects.values_list("action", "details__api_key"))
-    assert row.new_value == "Chef" and row.api_key == write_key[0] and row.approved_by is None
+    assert row.new_value == "Chef" and row.api_key_uuid == write_key[0].uuid and row.approved_by is None
     assert row.recipient == under_review["profile"]
     assert {
         ("dossiers.dossier.rejected", "CRM sync"),
