@@ -205,15 +205,6 @@ class DataField(Translatable, models.Model):
     )
     max_size_mb = models.PositiveIntegerField(_("maximum size (MB)"), default=10)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
-    # A field belongs to at most one update group: one column, so the database says so.
-    update_group = models.ForeignKey(
-        "monitoring.UpdateGroup",
-        verbose_name=_("update group"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="fields",
-    )
     # Label, help text and choice labels in the organisation's other languages (profiles.texts).
     translations = models.JSONField(_("translations"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -228,6 +219,13 @@ class DataField(Translatable, models.Model):
         verbose_name_plural = _("data fields")
         ordering = ["position", "id"]
         indexes = [models.Index(fields=["organization", "applies_to", "position"])]
+        constraints = [
+            # What another app's table references to hold a field to one organisation and
+            # type (monitoring's GroupField, on PostgreSQL).
+            models.UniqueConstraint(
+                fields=["id", "organization", "applies_to"], name="field_id_org_type"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.label
