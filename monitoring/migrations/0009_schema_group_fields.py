@@ -56,13 +56,14 @@ def backwards(apps, schema_editor):
         )
     schema_editor.execute(UNCOPY)
     if schema_editor.connection.vendor == "postgresql":
+        # The checks of the column written above run now: the table is altered next.
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         schema_editor.execute(
             "ALTER TABLE profiles_datafield ADD CONSTRAINT field_in_group_of_same_org_and_type "
             "FOREIGN KEY (update_group_id, organization_id, applies_to) "
             "REFERENCES monitoring_updategroup (id, organization_id, applies_to) "
             "DEFERRABLE INITIALLY DEFERRED"
         )
-        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):

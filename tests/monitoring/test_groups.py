@@ -280,3 +280,24 @@ def test_the_preview_shows_the_error_of_a_start_date_the_form_refuses(owner, org
     assert "preview" not in live.context or live.context["preview"] is None
     assert escape(refusal) in live.content.decode()
     assert "9999" not in live.content.decode().replace(start, "")
+
+
+def test_the_field_forms_keep_a_field_in_its_group(owner_client, org):
+    """The data field's own doors (edit, archive, restore) never move it between groups:
+    the membership is monitoring's row, which they do not write."""
+    field = factories.field(org, "text", label="Proof")
+    group = factories.group(org, [field])
+    edited = owner_client.post(
+        f"/o/{org.slug}/settings/field/{field.uuid}/",
+        {"label": "Proof of address", "type": "text", "max_size_mb": 10},
+    )
+    assert edited.status_code == 302
+    owner_client.post(f"/o/{org.slug}/settings/field/{field.uuid}/archive/")
+    assert factories.group_id_of(field) == group.pk
+    owner_client.post(f"/o/{org.slug}/settings/field/{field.uuid}/archive/")  # restores it
+    field.refresh_from_db()
+    assert (field.label, field.archived_at) == ("Proof of address", None)
+    assert factories.group_id_of(field) == group.pk
+    # Still the group's, so no other group can take it.
+    response = _post(owner_client, org, fields=[field.pk], title="Other")
+    assert "fields" in response.context["form"].errors
