@@ -306,7 +306,7 @@ class SetValuesSerializer(serializers.Serializer[Any]):
 
 class DataFieldSerializer(serializers.ModelSerializer[DataField]):
     update_group = serializers.UUIDField(
-        source="update_group.uuid", read_only=True, allow_null=True
+        source="group_membership.group.uuid", read_only=True, allow_null=True
     )
 
     class Meta:

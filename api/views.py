@@ -308,7 +308,7 @@ class DataFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
 
     def get_queryset(self) -> QuerySet[DataField]:
         return DataField.objects.filter(organization=self.organization).select_related(
-            "update_group"
+            "group_membership__group"
         )
 
 

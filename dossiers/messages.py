@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
@@ -19,11 +19,19 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from dossiers import emails
-from dossiers.models import AccessToken, Dossier, DossierItem, ItemReview, answerable_q, hash_token
+from dossiers.models import (
+    AccessToken,
+    Dossier,
+    DossierItem,
+    DossierMessage,
+    ItemReview,
+    answerable_q,
+    hash_token,
+)
 from dossiers.selectors import addressed_recipients_sql, is_recipient, recipients
 from organizations.models import Membership
 from outbox import registry
-from outbox.mail import kick, queue
+from outbox.mail import ids_by_key, kick, queue
 from outbox.models import Message
 from profiles.models import DataField, Profile
 
@@ -45,8 +53,9 @@ LINK_TEMPLATES = {
 }
 
 
-# What rendering a link message reads of its row, loaded with the batch.
-LINK_RELATED = ("dossier__profile", "dossier__update_group")
+# What rendering a message reads through its link, loaded with the batch.
+RELATED = ("dossier_link__profile", "dossier_link__dossier__profile")
+LINK_RELATED = (*RELATED, "dossier_link__dossier__update_group")
 
 
 def register_kinds() -> None:
@@ -59,33 +68,45 @@ def register_kinds() -> None:
         registry.register(
             kind, _render_link, label, render_batch=_render_links, related=LINK_RELATED
         )
-    registry.register(CONFIRMATION, _render_confirmation, _("Confirmation to the client"))
-    registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"))
+    registry.register(
+        CONFIRMATION, _render_confirmation, _("Confirmation to the client"), related=RELATED
+    )
+    registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"), related=RELATED)
     registry.register(DIGEST, _render_digest, _("Daily digest"))
 
 
+def _link_of(row: Message) -> DossierMessage | None:
+    return getattr(row, "dossier_link", None)
+
+
 def _dossier_of(row: Message) -> Dossier | None:
-    dossier = row.dossier
+    link = _link_of(row)
+    dossier = link.dossier if link is not None else None
     if dossier is not None and row.organization is not None:
         dossier.organization = row.organization
     return dossier
 
 
+def _person_of(row: Message) -> Profile | None:
+    link = _link_of(row)
+    return link.profile if link is not None else None
+
+
 def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
-    dossier = _dossier_of(row)
+    dossier, person = _dossier_of(row), _person_of(row)
     # A link to a dossier closed in the meantime would only lead to "expired".
-    if dossier is None or row.profile is None or not dossier.is_open:
+    if dossier is None or person is None or not dossier.is_open:
         return None
     # Checked when it is sent, not when it was queued: a representative removed or a person
     # archived meanwhile gets nothing, not even a link that would be refused.
-    if not is_recipient(dossier, row.profile):
+    if not is_recipient(dossier, person):
         return None
     if row.kind == RESEND:
         # A link sent again replaces the recipient's older links: their page says so.
         AccessToken.objects.filter(
-            dossier=dossier, recipient=row.profile, issued_to__isnull=True, replaced_at__isnull=True
+            dossier=dossier, recipient=person, issued_to__isnull=True, replaced_at__isnull=True
         ).update(replaced_at=timezone.now())
-    return emails.link_message(dossier, row.profile, LINK_TEMPLATES[row.kind])
+    return emails.link_message(dossier, person, LINK_TEMPLATES[row.kind])
 
 
 def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
@@ -94,16 +115,16 @@ def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
     results: dict[int, EmailMessage | None] = {}
     due: list[tuple[Message, Dossier, Profile]] = []
     for row in rows:
-        dossier = _dossier_of(row)
+        dossier, person = _dossier_of(row), _person_of(row)
         if (
             dossier is None
-            or row.profile is None
+            or person is None
             or not dossier.is_open
-            or not is_recipient(dossier, row.profile)
+            or not is_recipient(dossier, person)
         ):
             results[row.pk] = None
         else:
-            due.append((row, dossier, row.profile))
+            due.append((row, dossier, person))
     if not due:
         return results
     tokens = AccessToken.issue_many([(dossier, person) for _row, dossier, person in due])
@@ -164,13 +185,13 @@ def _replace_older_links(due: list[tuple[Message, Dossier, Profile]], tokens: li
 
 
 def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
-    dossier = _dossier_of(row)
-    if dossier is None or row.profile is None:
+    dossier, person = _dossier_of(row), _person_of(row)
+    if dossier is None or person is None:
         return None
     # Sent back for corrections before this went out: that e-mail says what to do instead.
     if dossier.status == Dossier.Status.CHANGES_REQUESTED:
         return None
-    return emails.confirmation_message(dossier, row.profile)
+    return emails.confirmation_message(dossier, person)
 
 
 def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
@@ -183,7 +204,7 @@ def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
 def queue_link_messages(
     dossier_ids: Sequence[int], kind: str, *, again: bool = False, suffix: str = ""
 ) -> None:
-    """One message per recipient of each dossier, in one INSERT … SELECT.
+    """One message per recipient of each dossier, in one INSERT … SELECT, and its link.
 
     The key (kind, dossier, recipient, `suffix`) makes a repeat a no-op; `again` (staff
     asked to send the link again) gives the messages keys of their own.
@@ -192,59 +213,148 @@ def queue_link_messages(
         return
     suffix = f":{uuid.uuid4().hex}" if again else suffix
     ids = ", ".join(["%s"] * len(dossier_ids))
-    sql, params = link_messages_insert(
-        kind,
+    dossiers = (
         f"(SELECT id, organization_id, profile_id FROM {Dossier._meta.db_table}"  # noqa: S608
-        f" WHERE id IN ({ids}))",
-        list(dossier_ids),
-        suffix=suffix,
+        f" WHERE id IN ({ids}))"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        for sql, params in link_messages_statements(
+            kind, dossiers, list(dossier_ids), suffix=suffix
+        ):
+            cursor.execute(sql, params)
     transaction.on_commit(kick)
 
 
-def link_messages_insert(
+def _link_targets(
+    kind: str,
+    dossiers: str,
+    dossier_params: Sequence[object],
+    *,
+    suffix: str,
+    profiles: tuple[str, Sequence[object]] | None,
+) -> tuple[str, list[Any]]:
+    """Who gets a message, with its key: rows of organization_id, dossier_id, profile_id,
+    email, language, message_key. Who is `dossiers.selectors`' rule; `profiles` is its
+    bound on the dossiers' profiles ("{}" standing for the column, with its parameters)."""
+    addressed, addressed_params = addressed_recipients_sql(
+        dossiers, dossier_params, profiles=profiles
+    )
+    sql = f"""
+        SELECT r.organization_id, r.dossier_id, r.profile_id, r.email, r.language,
+            CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT)
+                AS message_key
+        FROM ({addressed}) r
+    """  # noqa: S608 - the relation is built from the models, values are parameters
+    return sql, [f"{kind}:", suffix, *addressed_params]
+
+
+def _messages_insert(kind: str, targets: str, *, returning: bool) -> tuple[str, list[Any]]:
+    """The outbox rows of the relation `targets` (the columns of `_link_targets`)."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    table, quote = Message._meta.db_table, connection.ops.quote_name
+    sql = f"""
+        INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
+            next_attempt_at, last_error, created_at, kind, address, language)
+        SELECT t.organization_id, t.message_key, %s, 0, %s, '', %s, %s, t.email, t.language
+        FROM {targets} t
+        WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
+        ON CONFLICT DO NOTHING
+        {f"RETURNING id, {quote('key')}" if returning else ""}
+    """  # noqa: S608 - names come from the models, values are parameters
+    return sql, [Message.Status.QUEUED, now, now, kind]
+
+
+def _links_insert(targets: str, messages: str) -> str:
+    """The links of the messages of `messages` (id, key) to the dossiers of `targets`. A
+    message that was there already has its link already: the conflict skips it."""
+    link, quote = DossierMessage._meta.db_table, connection.ops.quote_name
+    return f"""
+        INSERT INTO {link} (message_id, dossier_id, profile_id)
+        SELECT m.id, t.dossier_id, t.profile_id
+        FROM {targets} t JOIN {messages} m ON m.{quote("key")} = t.message_key
+        WHERE 1 = 1
+        ON CONFLICT DO NOTHING
+    """  # noqa: S608 - names come from the models
+
+
+def link_messages_statements(
     kind: str,
     dossiers: str,
     dossier_params: Sequence[object],
     *,
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
-) -> tuple[str, list[Any]]:
-    """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
+) -> list[tuple[str, list[Any]]]:
+    """The statements of `queue_link_messages`, run in turn, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
-    fan-out puts it in its one statement (`dossiers.opening.open_dossiers`). The caller wakes
-    the drain once it commits (`outbox.mail.kick`).
-
-    Who gets one is `dossiers.selectors`' rule; `profiles` is its bound on the dossiers'
-    profiles ("{}" standing for the column, with its parameters)."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
-    table, quote = Message._meta.db_table, connection.ops.quote_name
-    addressed, addressed_params = addressed_recipients_sql(
-        dossiers, dossier_params, profiles=profiles
+    messages, then their links (`DossierMessage`), found again by their unique key."""
+    targets, target_params = _link_targets(
+        kind, dossiers, dossier_params, suffix=suffix, profiles=profiles
     )
-    sql = f"""
-        INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
-            next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
-            profile_id)
-        SELECT r.organization_id,
-            CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT),
-            %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
-        FROM ({addressed}) r
-        WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
-        ON CONFLICT DO NOTHING
-    """  # noqa: S608 - names come from the models, values are parameters
-    params = [
-        f"{kind}:",
-        suffix,
-        Message.Status.QUEUED,
-        now,
-        now,
-        kind,
-        *addressed_params,
+    messages, message_params = _messages_insert(kind, f"({targets})", returning=False)
+    links = _links_insert(f"({targets})", Message._meta.db_table)
+    return [(messages, [*message_params, *target_params]), (links, target_params)]
+
+
+def link_messages_ctes(
+    kind: str,
+    dossiers: str,
+    dossier_params: Sequence[object],
+    *,
+    suffix: str = "",
+    profiles: tuple[str, Sequence[object]] | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The same, as parts of one PostgreSQL statement of data-modifying CTEs (the fan-out's,
+    `dossiers.opening`): the links join the messages the INSERT … RETURNING gives. The
+    caller wakes the drain once it commits (`outbox.mail.kick`)."""
+    targets, target_params = _link_targets(
+        kind, dossiers, dossier_params, suffix=suffix, profiles=profiles
+    )
+    messages, message_params = _messages_insert(kind, "link_targets", returning=True)
+    parts = [
+        f"link_targets AS ({targets})",
+        f"link_messages AS ({messages})",
+        f"message_links AS ({_links_insert('link_targets', 'link_messages')})",
     ]
-    return sql, params
+    return parts, [*target_params, *message_params]
+
+
+class Linked(NamedTuple):
+    """A message to queue, the dossier it is about and the recipient it is for."""
+
+    message: Message
+    dossier_id: int
+    profile_id: int | None
+
+
+def queue_linked(rows: Sequence[Linked]) -> None:
+    """Queues the messages and links each to its dossier and recipient (`DossierMessage`).
+    A message whose key was there already keeps the link it was written with."""
+    if not rows:
+        return
+    queue([row.message for row in rows])
+    ids = ids_by_key(row.message.key for row in rows)
+    DossierMessage.objects.bulk_create(
+        [
+            DossierMessage(
+                message_id=ids[row.message.key],
+                dossier_id=row.dossier_id,
+                profile_id=row.profile_id,
+            )
+            for row in rows
+            if row.message.key in ids
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def delete_messages(dossiers: Q) -> None:
+    """Deletes the messages about the dossiers `dossiers` selects (a condition on
+    DossierMessage), before the dossiers or people they name go: a message names no dossier
+    itself, so none would go with it."""
+    Message.objects.filter(
+        pk__in=DossierMessage.objects.filter(dossiers).values("message_id")
+    ).delete()
 
 
 # The ladder of a dossier no group defines (a classic request, an expired value's).
@@ -282,39 +392,41 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     invitations = (
-        Message.objects.filter(
-            answerable_q(now, "dossier"), kind=INVITATION, status=Message.Status.SENT
+        DossierMessage.objects.filter(
+            answerable_q(now, "dossier"),
+            message__kind=INVITATION,
+            message__status=Message.Status.SENT,
         )
-        .select_related("dossier", "dossier__update_group")
-        .order_by("dossier_id", "profile_id", "done_at")
+        .select_related("message", "dossier", "dossier__update_group")
+        .order_by("dossier_id", "profile_id", "message__done_at")
     )
-    wanted: dict[str, Message] = {}
-    seen: set[tuple[int | None, int | None]] = set()
-    for invitation in invitations.iterator(chunk_size=2000):
-        pair = (invitation.dossier_id, invitation.profile_id)
+    wanted: dict[str, Linked] = {}
+    seen: set[tuple[int, int | None]] = set()
+    for link in invitations.iterator(chunk_size=2000):
+        invitation, dossier = link.message, link.dossier
+        pair = (dossier.pk, link.profile_id)
         if pair in seen or invitation.done_at is None:
             continue  # the first invitation sent is when the ladder starts
         seen.add(pair)
-        dossier = invitation.dossier
-        if dossier is None:
-            continue  # never: the query keeps invitations of answerable dossiers only
         step = latest_step(
             invitation.done_at, dossier.expires_at, now, *_ladder(dossier.update_group)
         )
         if step is None:
             continue
-        key = f"{REMINDER}:{dossier.pk}:{invitation.profile_id}:{step}"
-        wanted[key] = Message(
-            organization_id=invitation.organization_id,
-            key=key,
-            kind=REMINDER,
-            address=invitation.address,
-            dossier_id=dossier.pk,
-            profile_id=invitation.profile_id,
+        key = f"{REMINDER}:{dossier.pk}:{link.profile_id}:{step}"
+        wanted[key] = Linked(
+            Message(
+                organization_id=invitation.organization_id,
+                key=key,
+                kind=REMINDER,
+                address=invitation.address,
+            ),
+            dossier.pk,
+            link.profile_id,
         )
     existing = set(Message.objects.filter(key__in=list(wanted)).values_list("key", flat=True))
-    new = [message for key, message in wanted.items() if key not in existing]
-    queue(new)
+    new = [linked for key, linked in wanted.items() if key not in existing]
+    queue_linked(new)
     return len(new)
 
 
@@ -323,8 +435,8 @@ def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bo
     whatever the number of clicks (the hour is in the key). False if this hour's reminders
     had already been queued, so nothing new goes out."""
     suffix = f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
-    done = Message.objects.filter(
-        dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=suffix
+    done = DossierMessage.objects.filter(
+        dossier_id__in=dossier_ids, message__kind=REMINDER, message__key__endswith=suffix
     ).exists()
     queue_link_messages(dossier_ids, REMINDER, suffix=suffix)
     return not done
@@ -339,13 +451,15 @@ def queue_submission_notices(
     page staff filled in is not thanked for answers they never gave (`thank_client`)."""
     moment = dossier.submitted_at.isoformat() if dossier.submitted_at else ""
     rows = [
-        Message(
-            organization_id=dossier.organization_id,
-            key=f"{CONFIRMATION}:{dossier.pk}:{moment}:{person.pk}",
-            kind=CONFIRMATION,
-            address=person.email,
-            dossier=dossier,
-            profile=person,
+        Linked(
+            Message(
+                organization_id=dossier.organization_id,
+                key=f"{CONFIRMATION}:{dossier.pk}:{moment}:{person.pk}",
+                kind=CONFIRMATION,
+                address=person.email,
+            ),
+            dossier.pk,
+            person.pk,
         )
         for person in ([recipient] if recipient else recipients(dossier))
         if person.email and thank_client
@@ -365,16 +479,19 @@ def queue_submission_notices(
         )
     ]
     rows += [
-        Message(
-            organization_id=dossier.organization_id,
-            key=f"{STAFF_NOTICE}:{dossier.pk}:{moment}:{email}"[:200],
-            kind=STAFF_NOTICE,
-            address=email,
-            dossier=dossier,
+        Linked(
+            Message(
+                organization_id=dossier.organization_id,
+                key=f"{STAFF_NOTICE}:{dossier.pk}:{moment}:{email}"[:200],
+                kind=STAFF_NOTICE,
+                address=email,
+            ),
+            dossier.pk,
+            None,
         )
         for email in staff
     ]
-    queue(rows)
+    queue_linked(rows)
 
 
 def digest_counts(organization_id: int, now: dt.datetime) -> dict[str, int]:

@@ -391,3 +391,31 @@ class DossierRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.outcome})"
+
+
+class DossierMessage(models.Model):
+    """An outgoing message about a dossier, and the recipient it is for.
+
+    The outbox knows messages only: this table, the dossiers app's, says what each one is
+    about. A link goes with its message; a dossier or a person goes with their messages,
+    which the purge and the erasure delete first (`delete_messages`), since the message row
+    itself names no dossier to cascade from.
+    """
+
+    message = models.OneToOneField(
+        "outbox.Message",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="dossier_link",
+    )
+    dossier = models.ForeignKey(Dossier, on_delete=models.CASCADE, related_name="message_links")
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("message of a dossier")
+        verbose_name_plural = _("messages of dossiers")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} of {self.dossier_id}"

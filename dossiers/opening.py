@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Field, OuterRef, Subquery
 from django.utils import timezone
 
-from dossiers.messages import INVITATION, link_messages_insert, queue_link_messages
+from dossiers.messages import INVITATION, link_messages_ctes, queue_link_messages
 from dossiers.models import Dossier, DossierItem
 from dossiers.signals import dossiers_sent, requests_changed
 from organizations.models import Organization
@@ -131,9 +131,9 @@ def _open_in_one_statement(
     now: dt.datetime,
     **columns: Any,
 ) -> list[tuple[int, int]]:
-    """PostgreSQL: the chunk's dossiers, their items, their invitations in the outbox and
-    the closing of the dossiers they supersede, in one statement of data-modifying CTEs;
-    returns (profile id, dossier id) of the new dossiers.
+    """PostgreSQL: the chunk's dossiers, their items, their invitations in the outbox (with
+    their links to the dossiers) and the closing of the dossiers they supersede, in one
+    statement of data-modifying CTEs; returns (profile id, dossier id) of the new dossiers.
 
     The items, messages and supersession are those of the rows the INSERT … RETURNING gives,
     so a repeat's skipped rows get none here (the caller completes them). Every part keeps
@@ -146,10 +146,10 @@ def _open_in_one_statement(
         items, item_params = _items_insert("new", [], fields, profile_ids)
         parts.append(f"items AS ({items})")
         params += item_params
-    messages, message_params = link_messages_insert(
+    messages, message_params = link_messages_ctes(
         INVITATION, "new", [], profiles=(_in("{}", profile_ids), _in_params(profile_ids))
     )
-    parts.append(f"messages AS ({messages})")
+    parts += messages
     params += message_params
     group = columns.get("update_group")
     if group is not None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
+from dossiers.messages import delete_messages
 from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
 from dossiers.signals import requests_changed
 from profiles.models import Profile
@@ -56,6 +59,8 @@ def files(profile: Profile) -> list[tuple[str, str]]:
 
 
 def erase(profile: Profile) -> None:
+    # The messages to the person or about their dossiers, which hold their address.
+    delete_messages(Q(dossier__profile=profile) | Q(profile=profile))
     AccessToken.objects.filter(recipient=profile).delete()
     Dossier.objects.filter(profile=profile).delete()
     requests_changed.send(

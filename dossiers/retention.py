@@ -10,7 +10,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.messages import delete_messages
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierMessage, DossierRecord
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
 from dossiers.signals import requests_changed
 from outbox.models import Message
@@ -64,9 +65,11 @@ def purge_dossiers(
             ):
                 recipients.setdefault(dossier_id, set()).add(f"{first} {last} <{email}>".strip())
             refused = dict(
-                Message.objects.filter(dossier_id__in=ids, status=Message.Status.UNDELIVERABLE)
+                DossierMessage.objects.filter(
+                    dossier_id__in=ids, message__status=Message.Status.UNDELIVERABLE
+                )
                 .values_list("dossier_id")
-                .annotate(n=Count("id"))
+                .annotate(n=Count("message_id"))
                 .order_by()
             )
             DossierRecord.objects.bulk_create(
@@ -97,6 +100,7 @@ def purge_dossiers(
             # Storage is not transactional: the files are recorded for deletion with the rows'
             # deletion, and deleted once it commits (or by the sweep, if storage is down).
             forget(keys)
+            delete_messages(Q(dossier_id__in=ids))
             Dossier.objects.filter(pk__in=ids).delete()
             _requests_changed((d.organization_id, d.profile_id) for d in batch)
             if on_batch is not None:

@@ -46,7 +46,6 @@ def _locked(dossier: Dossier) -> tuple[Dossier, list[DossierItem]]:
     items = list(
         DossierItem.objects.filter(dossier=locked).select_related(
             "field",
-            "field__update_group",
             "answered_by",
             "answered_by_user",
             "written_document",

@@ -10,7 +10,8 @@ staff filling in the page on their behalf, so the address is not part of being o
 - `recipients(dossier)` reads the database: the dossier page, the staff's own link and the
   confirmations.
 - `addressed_recipients_sql(...)` is the SQL of the outbox's INSERT … SELECT
-  (`dossiers.messages.link_messages_insert`), which the fan-out keeps as one statement.
+  (`dossiers.messages.link_messages_statements`, and `link_messages_ctes`, which the
+  fan-out keeps in its one statement).
 
 tests/dossiers/test_selectors.py proves on random data that the three select the same
 people, on SQLite and, in CI's PostgreSQL leg, on PostgreSQL.
@@ -21,9 +22,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from dossiers.models import Dossier
+from outbox.models import Message
 from profiles.models import Kind, Profile, ProfileQuerySet
 from profiles.selectors import active_q, active_sql
 
@@ -94,3 +96,8 @@ def addressed_recipients_sql(
             AND {active_sql("p")} AND p.email <> ''{by_company}
     """  # noqa: S608 - names come from the models, values are parameters
     return sql, [*dossier_params, Kind.CONTACT, *bound, *dossier_params, Kind.COMPANY, *bound]
+
+
+def messages_about(dossier: Dossier) -> QuerySet[Message]:
+    """The outgoing messages of a dossier, newest first (linked by `DossierMessage`)."""
+    return Message.objects.filter(dossier_link__dossier=dossier).order_by("-created_at", "-id")

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from dossiers import fieldpolicy
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.signals import dossier_submitted
@@ -44,10 +45,7 @@ def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
         return False
     if dossier.update_group is not None:
         return dossier.update_group.review_required
-    return any(
-        item.field.update_group is not None and item.field.update_group.review_required
-        for item in items
-    )
+    return fieldpolicy.policy().review_required([item.field for item in items])
 
 
 def mark_opened(dossier: Dossier) -> None:
@@ -174,11 +172,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
             )
             if locked.status not in Dossier.OPEN_STATUSES:
                 raise WriteBackError("already closed")
-            items = list(
-                DossierItem.objects.filter(dossier=locked).select_related(
-                    "field", "field__update_group"
-                )
-            )
+            items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
             answering = editable_items(locked, items)
             if locked.needs_fresh_answers:
                 missing = [item for item in answering if not item.has_fresh_answer]

@@ -129,7 +129,7 @@ def dossier_detail(
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
-            "outgoing": dossier.outgoing_messages.order_by("-created_at", "-id")[:20],
+            "outgoing": selectors.messages_about(dossier)[:20],
         },
         status=status,
     )

@@ -7,16 +7,15 @@ the member who approved it.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
+from dossiers import fieldpolicy
 from dossiers.models import Dossier, DossierItem
-from profiles.models import DataField, Document, FieldValue, FieldValueHistory, Source
+from profiles.models import Document, FieldValue, FieldValueHistory, Source
 from profiles.services import NewValue, apply_values
 
 
@@ -27,15 +26,6 @@ class Approval:
 
     user: Any = None
     api_key: Any = None
-
-
-def expiry_after_evidence(field: DataField) -> dt.date | None:
-    """Fresh evidence clears a value's expiry date, or moves it a period ahead if its group
-    says so (the group is reached through the field's foreign key, never imported)."""
-    group = field.update_group
-    if group is None:
-        return None
-    return group.expiry_after_evidence(timezone.localdate())
 
 
 def _writes(item: DossierItem) -> bool:
@@ -94,6 +84,11 @@ def write_back(
             item.upload = ""
             item.answered = True
         stale = _stale_removals(dossier, items)
+        # Fresh evidence clears a value's expiry date, or moves it a period ahead if its
+        # field's group says so: read once for the fields written.
+        evidence = fieldpolicy.policy().expiry_after_evidence(
+            [item.field for item in items if _writes(item)]
+        )
         rows: list[FieldValueHistory] = []
         # One call per author: a company's representatives may answer different items.
         by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
@@ -120,10 +115,10 @@ def write_back(
                 recipient=author.answered_by,
                 on_behalf=author.answered_by_user_id is not None,
                 approved_by=by.user,
-                api_key=by.api_key,
-                dossier=dossier,
+                api_key_uuid=by.api_key.uuid if by.api_key else None,
+                api_key_name=by.api_key.name if by.api_key else "",
                 dossier_uuid=dossier.uuid,
-                evidence=expiry_after_evidence,
+                evidence=evidence,
             )
         DossierItem.objects.bulk_update(
             list(items), ["written_document", "answer", "upload", "answered"]

@@ -14,13 +14,15 @@ class MonitoringConfig(AppConfig):
     verbose_name = _("Data monitoring")
 
     def ready(self) -> None:
+        from dossiers import fieldpolicy
         from monitoring import overview
         from monitoring.overview import needing_attention_sql
-        from monitoring.services import reschedule_organization
+        from monitoring.services import FieldPolicy, reschedule_organization
         from organizations.signals import time_zone_changed
         from profiles import attention
 
         attention.register(needing_attention_sql)
+        fieldpolicy.register(FieldPolicy())
         overview.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 

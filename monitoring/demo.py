@@ -7,7 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from monitoring import overview
-from monitoring.models import Unit, UpdateGroup
+from monitoring.models import GroupField, Unit, UpdateGroup
 from organizations.models import Organization
 from profiles.models import DataField, Kind
 
@@ -74,12 +74,15 @@ def seed(organization: Organization) -> None:
             # Due now, whatever the hour: a newcomer sees dossiers appear within a minute.
             group.next_run_at = min(group.next_run_at, timezone.now())
         group.save()
-        DataField.objects.filter(
-            organization=organization,
-            applies_to=kind,
-            label__in=labels,
-            update_group__isnull=True,
-        ).update(update_group=group)
+        GroupField.objects.bulk_create(
+            GroupField(field=field, group=group, organization=organization, applies_to=kind)
+            for field in DataField.objects.filter(
+                organization=organization,
+                applies_to=kind,
+                label__in=labels,
+                group_membership__isnull=True,
+            )
+        )
     # The fields joined their groups in bulk, past the signals: the overview's cells at once,
     # with the requests the other apps seeded before this one.
     overview.refresh(organization.pk)

@@ -318,7 +318,9 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
     # organisation's webhook endpoints) once per run, not once per chunk.
     with scope(organization=organization), one_run():
         fields = list(
-            DataField.objects.active().filter(update_group=group).order_by("position", "id")
+            DataField.objects.active()
+            .filter(group_membership__group=group)
+            .order_by("position", "id")
         )
         if fields:
             last_id = 0

@@ -229,13 +229,16 @@ def _rows(queryset: QuerySet[Any], search: Q, *, state: str, ref: str) -> QueryS
 def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, int]:
     """E-mails of the runs' dossiers the mail server refused for good, per period, whether
     the dossiers still exist or the purge kept their count on its records."""
+    # From the organisation's few refused messages (the outbox's partial index) to their
+    # links, rather than from every message of the runs' dossiers.
     live = (
         Message.objects.filter(
-            dossier__update_group=group,
-            dossier__period__in=periods,
+            organization_id=group.organization_id,
             status=Message.Status.UNDELIVERABLE,
+            dossier_link__dossier__update_group=group,
+            dossier_link__dossier__period__in=periods,
         )
-        .values_list("dossier__period")
+        .values_list("dossier_link__dossier__period")
         .annotate(count=Count("id"))
         .order_by()
     )

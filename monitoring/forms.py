@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
 from monitoring import schedule
-from monitoring.models import Unit, UpdateGroup
+from monitoring.models import Unit, UpdateGroup, group_of
 from profiles.fieldtypes import IsoDateInput, RangedDateField, out_of_range
 from profiles.models import DataField, Kind
 from profiles.texts import other_languages
@@ -157,15 +157,14 @@ class UpdateGroupForm(forms.ModelForm):
         fields = list(
             DataField.objects.active()
             .filter(organization=organization)
-            .select_related("update_group")
+            .select_related("group_membership__group")
             .order_by("applies_to", "position", "id")
         )
         own = self.instance.pk
         self.kind = self._chosen_kind()
+        groups = {f.pk: group_of(f) for f in fields}
         self.held_by = {
-            f.pk: f.update_group.title
-            for f in fields
-            if f.update_group_id and f.update_group_id != own
+            pk: group.title for pk, group in groups.items() if group and group.pk != own
         }
         choice_field = self.fields["fields"]
         choice_field.queryset = (
@@ -182,7 +181,9 @@ class UpdateGroupForm(forms.ModelForm):
         self.fields["interval_unit"].required = False
         self.fields["interval_count"].widget.attrs.update(min=1, max=1000)
         if own:
-            self.initial.setdefault("fields", [f.pk for f in fields if f.update_group_id == own])
+            self.initial.setdefault(
+                "fields", [pk for pk, group in groups.items() if group and group.pk == own]
+            )
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
             self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
 

@@ -81,6 +81,10 @@ class UpdateGroup(Translatable, models.Model):
     # When that occurrence comes due, in UTC: the dispatcher's only filter.
     next_run_at = models.DateTimeField(_("next update"))
     created_at = models.DateTimeField(auto_now_add=True)
+    # The group's fields, through monitoring's own table (a field names no group).
+    fields = models.ManyToManyField(
+        "profiles.DataField", through="GroupField", related_name="+", blank=True
+    )
 
     objects = ScopedManager(organization="organization")
 
@@ -204,6 +208,41 @@ class UpdateRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group_id} @ {self.period}"
+
+
+class GroupField(models.Model):
+    """A data field of a group: a field belongs to at most one group, since the field is the
+    primary key. The organisation and type are the field's, copied so that on PostgreSQL two
+    composite foreign keys keep the field in a group of its own organisation and type
+    (migration 0009); on SQLite `monitoring.actions.save_group` holds that rule alone.
+    """
+
+    field = models.OneToOneField(
+        "profiles.DataField",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="group_membership",
+    )
+    group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    applies_to = models.CharField(max_length=10, choices=Kind.choices)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("field of a group")
+        verbose_name_plural = _("fields of groups")
+
+    def __str__(self) -> str:
+        return f"{self.field_id} in {self.group_id}"
+
+
+def group_of(field: object) -> UpdateGroup | None:
+    """The group of a field loaded with `group_membership__group`, or None."""
+    membership = getattr(field, "group_membership", None)
+    return membership.group if membership is not None else None
 
 
 class ComplianceCell(models.Model):

@@ -33,10 +33,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem, ItemReview
-from monitoring.models import ComplianceCell, OverviewState, UpdateGroup
+from monitoring.models import ComplianceCell, GroupField, OverviewState, UpdateGroup
 from profiles.models import EXPIRY_WARNING_DAYS, DataField, FieldValue, Kind, Profile
 from profiles.selectors import active_sql, archived_sql
 
@@ -82,6 +83,7 @@ def _computed(
     """The SELECT of every cell of the scope, computed from values and requests."""
     p, f, v = (m._meta.db_table for m in (Profile, DataField, FieldValue))
     d, i = Dossier._meta.db_table, DossierItem._meta.db_table
+    gf = GroupField._meta.db_table
     cells, params = _scope(
         organization_id, profile_ids, field_ids, ("p.organization_id", "p.id", "f.id")
     )
@@ -91,7 +93,7 @@ def _computed(
     )
     pending = ", ".join(["%s"] * len(Dossier.PENDING_STATUSES))
     sql = f"""
-        SELECT p.organization_id, p.id, f.id, f.update_group_id, p.kind,
+        SELECT p.organization_id, p.id, f.id, gf.group_id, p.kind,
             COALESCE(p.company_id, CASE WHEN p.kind = %s THEN p.id END),
             CASE WHEN v.id IS NULL THEN %s ELSE %s END, v.expires_on,
             pend.uuid, CASE WHEN pend.reviewing = 1 THEN NULL ELSE pend.until END,
@@ -100,6 +102,7 @@ def _computed(
             ) THEN latest.uuid END
         FROM {p} p
         JOIN {f} f ON f.organization_id = p.organization_id AND f.applies_to = p.kind
+        JOIN {gf} gf ON gf.field_id = f.id
         LEFT JOIN {v} v ON v.profile_id = p.id AND v.field_id = f.id
         -- Set-based, one pass over the scope's requests each: the requests still running
         -- for each (profile, field) (one awaiting review runs until staff decide, the
@@ -132,7 +135,7 @@ def _computed(
             ) r WHERE r.rn = 1
         ) latest ON latest.profile_id = p.id AND latest.field_id = f.id
         WHERE {cells} AND {active_sql("p")}
-            AND f.update_group_id IS NOT NULL AND {active_sql("f")}
+            AND {active_sql("f")}
     """  # noqa: S608 - names come from the models, values are parameters
     return sql, [
         Kind.COMPANY,
@@ -182,6 +185,7 @@ def refresh(
         return
     table = ComplianceCell._meta.db_table
     p, f = Profile._meta.db_table, DataField._meta.db_table
+    gf = GroupField._meta.db_table
     sql, params = _computed(organization_id, profiles, fields)
     columns = ", ".join(CELL_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in CELL_COLUMNS[3:])
@@ -211,7 +215,8 @@ def refresh(
                 profile_id IN (SELECT id FROM {p} WHERE {archived} AND {archived_sql()})
                 OR field_id IN (
                     SELECT id FROM {f} WHERE {dropped}
-                        AND ({archived_sql()} OR update_group_id IS NULL)
+                        AND ({archived_sql()}
+                            OR NOT EXISTS (SELECT 1 FROM {gf} WHERE {gf}.field_id = {f}.id))
                 )
             )""",  # noqa: S608
             [*scope_params, *archived_params, *dropped_params],
@@ -499,18 +504,22 @@ def _profile_saved(instance: Profile, raw: bool = False, **kwargs: Any) -> None:
 def _field_saved(instance: DataField, raw: bool = False, **kwargs: Any) -> None:
     """A field's cells follow whether it is monitored, and by which group.
 
-    Most saves (a label, a position) change neither: one look at a cell tells, so only a
-    field that joins, leaves or changes group has its cells recomputed over every profile.
+    Most saves (a label, a position) change neither: one look at its group and a cell tells
+    (one query), so only a field that is archived or restored while monitored has its cells
+    recomputed over every profile. Joining or leaving a group refreshes in `save_group`.
     """
     if raw:
         return
-    monitored = instance.update_group_id is not None and instance.archived_at is None
-    held = (
-        ComplianceCell.objects.filter(field_id=instance.pk)
-        .values_list("group_id", flat=True)
-        .first()
+    group_id, held = (
+        DataField._base_manager.filter(pk=instance.pk)
+        .values_list(
+            Subquery(GroupField._base_manager.filter(field_id=OuterRef("pk")).values("group_id")),
+            Subquery(ComplianceCell.objects.filter(field_id=OuterRef("pk")).values("group_id")[:1]),
+        )
+        .get()
     )
-    if monitored and held == instance.update_group_id:
+    monitored = group_id is not None and instance.archived_at is None
+    if monitored and held == group_id:
         return
     if not monitored and held is None:
         return

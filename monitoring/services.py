@@ -1,18 +1,46 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Q
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from monitoring import overview, schedule
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupField, UpdateGroup
 from monitoring.selectors import asked_by
 from organizations.models import Organization
 from profiles.models import DataField, Kind
+
+
+class FieldPolicy:
+    """What the fields' groups decide for a dossier (registered with `dossiers.fieldpolicy`,
+    since dossiers reads no group)."""
+
+    def review_required(self, fields: Sequence[DataField]) -> bool:
+        return GroupField._base_manager.filter(
+            field__in=[field.pk for field in fields], group__review_required=True
+        ).exists()
+
+    def expiry_after_evidence(
+        self, fields: Sequence[DataField]
+    ) -> Callable[[DataField], dt.date | None]:
+        """Cleared, or a period ahead when the field's group moves expiry dates forward."""
+        groups = {
+            membership.field_id: membership.group
+            for membership in GroupField._base_manager.filter(
+                field__in=[field.pk for field in fields]
+            ).select_related("group")
+        }
+        today = timezone.localdate()
+
+        def rule(field: DataField) -> dt.date | None:
+            group = groups.get(field.pk)
+            return group.expiry_after_evidence(today) if group is not None else None
+
+        return rule
 
 
 class FieldTaken(Exception):
@@ -42,17 +70,16 @@ def preview(
 def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]:
     """Why `fields` cannot be the group's: held by another group, or of the other type."""
     problems = []
+    holders = dict(
+        GroupField.objects.filter(field__in=[field.pk for field in fields])
+        .exclude(group_id=group.pk)
+        .values_list("field_id", "group__title")
+    )
     for field in fields:
-        # By id first: a field of this very group needs no look-up of its holder.
-        holder = (
-            field.update_group
-            if field.update_group_id is not None and field.update_group_id != group.pk
-            else None
-        )
-        if holder is not None:
+        if field.pk in holders:
             problems.append(
                 _("“%(label)s” already belongs to the group “%(group)s”.")
-                % {"label": field.label, "group": holder.title}
+                % {"label": field.label, "group": holders[field.pk]}
             )
         elif field.applies_to != group.applies_to:
             problems.append(
@@ -73,28 +100,30 @@ def save_group(
         if group.pk is None or schedule_changed:
             group.schedule_from()
         group.save()
-        chosen = [field.pk for field in fields]
-        left = list(
-            DataField.objects.filter(update_group=group)
-            .exclude(pk__in=chosen)
-            .values_list("pk", flat=True)
-        )
-        joining = list(
-            DataField.objects.filter(pk__in=chosen)
-            .exclude(update_group=group)
-            .values_list("pk", flat=True)
-        )
-        DataField.objects.filter(pk__in=left).update(update_group=None)
-        # Conditional: a field another group holds is not taken from it, even in a race.
-        taken = (
-            DataField.objects.filter(
-                pk__in=chosen, organization=group.organization_id, applies_to=group.applies_to
-            )
-            .filter(Q(update_group__isnull=True) | Q(update_group=group))
-            .update(update_group=group)
-        )
-        if taken != len(chosen):
+        chosen = {field.pk for field in fields}
+        held = set(GroupField.objects.filter(group=group).values_list("field_id", flat=True))
+        left, joining = sorted(held - chosen), sorted(chosen - held)
+        GroupField.objects.filter(group=group, field_id__in=left).delete()
+        # Only this organisation's fields of the group's type are the group's.
+        if DataField.objects.filter(
+            pk__in=chosen, organization=group.organization_id, applies_to=group.applies_to
+        ).count() != len(chosen):
             raise FieldTaken
+        try:
+            # The field is the table's primary key: a field another group holds is not taken
+            # from it, even in a race (the second insert waits for the first and fails).
+            with transaction.atomic():
+                GroupField.objects.bulk_create(
+                    GroupField(
+                        field_id=pk,
+                        group=group,
+                        organization_id=group.organization_id,
+                        applies_to=group.applies_to,
+                    )
+                    for pk in joining
+                )
+        except IntegrityError:
+            raise FieldTaken from None
         # Only the fields that joined or left: a group's other edits move no status.
         overview.refresh(group.organization_id, field_ids=[*left, *joining])
     return group

@@ -23,7 +23,7 @@ from dossiers.models import Dossier
 from monitoring import actions, followup, overview, schedule
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import UpdateGroup, UpdateRun, group_of
 from monitoring.selectors import asked_by
 from monitoring.services import preview
 from organizations import display
@@ -371,7 +371,7 @@ def value_popup(
     """The "⋯" of a filled field: its expiry date, its next update date and its frequency."""
     profile = get_for_org(request, Profile, uuid=profile_uuid)
     field: DataField = get_for_org(
-        request, DataField.objects.select_related("update_group"), uuid=field_uuid
+        request, DataField.objects.select_related("group_membership__group"), uuid=field_uuid
     )
     value = (
         FieldValue.objects.filter(profile=profile, field=field)
@@ -379,7 +379,12 @@ def value_popup(
         .first()
     )
     profile_url = reverse("profiles:detail", args=[org_slug, profile.uuid])
-    context: dict[str, Any] = {"profile": profile, "field": field, "value": value}
+    context: dict[str, Any] = {
+        "profile": profile,
+        "field": field,
+        "group": group_of(field),
+        "value": value,
+    }
     template = "monitoring/popup.html" if request.htmx else "monitoring/popup_page.html"
     if value is None or value.value is None:
         context["empty"] = True
@@ -470,7 +475,7 @@ def _field_labels(request: OrganizationRequest) -> dict[int, str]:
     return {
         field.pk: field.local_label
         for field in DataField.objects.filter(
-            organization=request.organization, update_group__isnull=False
+            organization=request.organization, group_membership__isnull=False
         )
     }
 

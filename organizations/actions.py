@@ -30,7 +30,12 @@ from django_scopes import scope
 from organizations import audit as audit_actions
 from organizations import sso
 from organizations.actors import Actor, ActorKind
-from organizations.members import INVITATION_VALIDITY, InvitationUnusable, send_invitation
+from organizations.members import (
+    INVITATION_VALIDITY,
+    InvitationUnusable,
+    delete_messages,
+    send_invitation,
+)
 from organizations.models import (
     AuditEntry,
     Invitation,
@@ -151,9 +156,11 @@ def invite_member(
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": _("This person is already a member.")})
     with transaction.atomic():
-        Invitation.objects.filter(
+        replaced = Invitation.objects.filter(
             organization=organization, email__iexact=email, accepted_at__isnull=True
-        ).delete()
+        )
+        delete_messages(replaced)
+        replaced.delete()
         invitation = Invitation.objects.create(
             organization=organization,
             email=email,
@@ -176,9 +183,10 @@ def invite_member(
 def cancel_invitation(invitation: Invitation, *, actor: Actor) -> Invitation:
     """Deletes a pending invitation: its link stops working and its e-mail is not sent."""
     with transaction.atomic():
-        deleted, _by_model = Invitation.objects.filter(
-            pk=invitation.pk, accepted_at__isnull=True
-        ).delete()
+        pending = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True)
+        # Its e-mail goes first, unsent or not: the link it carries stops working.
+        delete_messages(pending)
+        deleted, _by_model = pending.delete()
         if not deleted:
             raise InvitationUnusable
         actor.audit(invitation.organization, audit_actions.INVITATION_CANCELLED, invitation.email)

@@ -11,15 +11,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
+from django.db.models import OuterRef, Subquery
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 
-from organizations.models import Invitation, hash_token
+from organizations.models import Invitation, InvitationMessage, hash_token
 from outbox import registry
-from outbox.mail import queue
+from outbox.mail import ids_by_key, queue
 from outbox.models import Message
 
 INVITATION_VALIDITY = dt.timedelta(days=7)
@@ -33,28 +34,60 @@ INVITATION = "organizations.member_invitation"
 
 
 def register_kinds() -> None:
-    registry.register(INVITATION, _render_invitation, _("Invitation to the back office"))
+    registry.register(
+        INVITATION,
+        _render_invitation,
+        _("Invitation to the back office"),
+        related=("invitation_link__invitation",),
+    )
 
 
 def send_invitation(invitation: Invitation) -> None:
-    """Queues the invitation in the caller's transaction; the outbox drain sends it."""
+    """Queues the invitation in the caller's transaction, linked to it; the outbox drain
+    sends it."""
+    key = f"{INVITATION}:{invitation.pk}"
     queue(
         [
             Message(
                 organization_id=invitation.organization_id,
-                key=f"{INVITATION}:{invitation.pk}",
+                key=key,
                 kind=INVITATION,
                 address=invitation.email,
-                invitation=invitation,
             )
         ]
     )
+    InvitationMessage.objects.bulk_create(
+        [
+            InvitationMessage(message_id=message_id, invitation=invitation)
+            for message_id in ids_by_key([key]).values()
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def latest_message_status() -> Subquery:
+    """The status of the latest e-mail of each invitation of a queryset (an annotation):
+    staff see a refused address where they look."""
+    return Subquery(
+        Message.objects.filter(invitation_link__invitation=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("status")[:1]
+    )
+
+
+def delete_messages(invitations: Any) -> None:
+    """Deletes the messages of `invitations` (a queryset), before the invitations go: a
+    message names no invitation itself, so none would go with it."""
+    Message.objects.filter(
+        pk__in=InvitationMessage.objects.filter(invitation__in=invitations).values("message_id")
+    ).delete()
 
 
 def _render_invitation(row: Message) -> EmailMessage | None:
     """The link is minted as the e-mail goes: its token exists in clear in the e-mail only.
     An invitation accepted or expired meanwhile is not sent."""
-    invitation = row.invitation
+    link = getattr(row, "invitation_link", None)
+    invitation = link.invitation if link is not None else None
     if invitation is None or invitation.accepted_at or invitation.expires_at <= timezone.now():
         return None
     token = secrets.token_urlsafe(32)

@@ -154,6 +154,30 @@ class Invitation(models.Model):
         return f"{self.email} @ {self.organization_id}"
 
 
+class InvitationMessage(models.Model):
+    """The e-mail of an invitation: the outbox knows messages only, this table says which
+    invitation each one carries. Cancelling or replacing an invitation deletes its messages
+    first (`organizations.actions`), since the message row names no invitation to cascade
+    from."""
+
+    message = models.OneToOneField(
+        "outbox.Message",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="invitation_link",
+    )
+    invitation = models.ForeignKey(
+        Invitation, on_delete=models.CASCADE, related_name="message_links"
+    )
+
+    class Meta:
+        verbose_name = _("message of an invitation")
+        verbose_name_plural = _("messages of invitations")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} of {self.invitation_id}"
+
+
 class AuditEntry(models.Model):
     """Who did what, when, in the organisation: shown to admins in the audit log."""
 

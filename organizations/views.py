@@ -12,7 +12,6 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -39,10 +38,10 @@ from organizations.members import (
     account_exists,
     create_account,
     find_invitation,
+    latest_message_status,
 )
 from organizations.middleware import LAST_ORGANIZATION
 from organizations.models import AuditEntry, Invitation, Membership
-from outbox.models import Message
 
 
 @login_required
@@ -118,13 +117,7 @@ def _settings_page(
                 expires_at__gt=timezone.now(),
             )
             # Whether its e-mail went out: staff see a refused address where they look.
-            .annotate(
-                email_status=Subquery(
-                    Message.objects.filter(invitation=OuterRef("pk"))
-                    .order_by("-created_at", "-id")
-                    .values("status")[:1]
-                )
-            )
+            .annotate(email_status=latest_message_status())
             .order_by("email"),
             "roles": Membership.Role.choices,
         },

@@ -44,6 +44,16 @@ def queue(messages: Iterable[Message]) -> None:
     transaction.on_commit(kick)
 
 
+def ids_by_key(keys: Iterable[str]) -> dict[str, int]:
+    """The ids of the messages of these keys, written now or before: what a sender needs to
+    link its messages to what they are about, in its own tables."""
+    keys = list(keys)
+    if not keys:
+        return {}
+    with scopes_disabled():
+        return dict(Message.objects.filter(key__in=keys).values_list("key", "id"))
+
+
 def kick() -> None:
     """Best effort: with the broker down, the periodic drain sends the messages all the same."""
     from outbox.tasks import send_messages
@@ -203,7 +213,7 @@ def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[st
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
     rows = list(
         Message.objects.filter(pk__in=ids)
-        .select_related("organization", "dossier", "profile", "invitation", *registry.related())
+        .select_related("organization", *registry.related())
         .order_by("id")
     )
     connection = get_connection()

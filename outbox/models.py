@@ -70,43 +70,22 @@ class Message(Delivery):
     address = models.EmailField(_("address"), max_length=254)
     # For a message whose reader's language no other row knows (a password reset).
     language = models.CharField(max_length=8, blank=True)
-    # What the message is about, so that staff see its fate where they look.
-    dossier = models.ForeignKey(
-        "dossiers.Dossier",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outgoing_messages",
-    )
-    profile = models.ForeignKey(
-        "profiles.Profile", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
-    )
-    # A cancelled invitation takes its unsent message with it.
-    invitation = models.ForeignKey(
-        "organizations.Invitation",
-        null=True,
-        blank=True,
-        on_delete=models.CASCADE,
-        related_name="outgoing_messages",
-        db_index=False,  # a partial index below: few messages are invitations to staff
-    )
+    # What a message is about is the sending app's business: its own table links the
+    # message to a dossier or an invitation (dossiers.DossierMessage,
+    # organizations.InvitationMessage), so the outbox names no app but the tenant.
 
     class Meta(Delivery.Meta):
         verbose_name = _("outgoing message")
         verbose_name_plural = _("outgoing messages")
         indexes = [
             *Delivery.Meta.indexes,
-            # A run's follow-up counts the refused ones among every message of the run's
-            # dossiers: few rows, found without reading the others.
+            # Staff see refused messages where they look (a run's follow-up counts those of
+            # the run's dossiers): an organisation's few refused rows, found without reading
+            # its other messages, then joined to the sender's link table by primary key.
             models.Index(
-                fields=["dossier"],
+                fields=["organization", "id"],
                 condition=Q(status="undeliverable"),
-                name="outbox_message_undeliverable",
-            ),
-            models.Index(
-                fields=["invitation"],
-                condition=Q(invitation__isnull=False),
-                name="outbox_message_invitation",
+                name="outbox_message_refused",
             ),
         ]
 

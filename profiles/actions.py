@@ -209,7 +209,8 @@ def _writer(actor: Actor) -> tuple[Source, dict[str, Any]]:
     if actor.kind == ActorKind.MEMBER:
         return Source.STAFF, {"user": actor.user}
     if actor.kind == ActorKind.API_KEY:
-        return Source.API, {"api_key": actor.api_key}
+        key = actor.api_key
+        return Source.API, {"api_key_uuid": key.uuid, "api_key_name": key.name}
     if actor.kind == ActorKind.SYSTEM:
         return Source.IMPORT, {}
     # A client's answers wait in their dossier, and reach the profile by its write-back.

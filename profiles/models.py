@@ -205,15 +205,6 @@ class DataField(Translatable, models.Model):
     )
     max_size_mb = models.PositiveIntegerField(_("maximum size (MB)"), default=10)
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
-    # A field belongs to at most one update group: one column, so the database says so.
-    update_group = models.ForeignKey(
-        "monitoring.UpdateGroup",
-        verbose_name=_("update group"),
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="fields",
-    )
     # Label, help text and choice labels in the organisation's other languages (profiles.texts).
     translations = models.JSONField(_("translations"), default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -228,6 +219,13 @@ class DataField(Translatable, models.Model):
         verbose_name_plural = _("data fields")
         ordering = ["position", "id"]
         indexes = [models.Index(fields=["organization", "applies_to", "position"])]
+        constraints = [
+            # What another app's table references to hold a field to one organisation and
+            # type (monitoring's GroupField, on PostgreSQL).
+            models.UniqueConstraint(
+                fields=["id", "organization", "applies_to"], name="field_id_org_type"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.label
@@ -383,14 +381,13 @@ class FieldValueHistory(models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
-    # Keys are revoked, never deleted: the name stays readable in the history.
-    api_key = models.ForeignKey(
-        "api.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    dossier = models.ForeignKey(
-        "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # Kept after the purge nulls `dossier`: joins the purge's DossierRecord.
+    # The API key as named when it wrote (as the audit log names it), and its UUID: the api
+    # app sits to the right of profiles, so the row keeps what it shows rather than a
+    # foreign key read upward. Keys are revoked, never deleted.
+    api_key_uuid = models.UUIDField(null=True, blank=True)
+    api_key_name = models.CharField(max_length=100, blank=True)
+    # The dossier behind a write-back, by UUID: it outlives the dossier's purge and joins
+    # the purge's DossierRecord, so the history links to the dossier or to its record.
     dossier_uuid = models.UUIDField(null=True, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 

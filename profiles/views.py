@@ -249,7 +249,6 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
             "user",
             "recipient",
             "approved_by",
-            "api_key",
             "old_document",
             "new_document",
         )

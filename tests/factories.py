@@ -91,7 +91,8 @@ def token(dossier: Any, recipient: Profile | None = None) -> str:
 def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
     import datetime as dt
 
-    from monitoring.models import UpdateGroup
+    from monitoring import overview
+    from monitoring.models import GroupField, UpdateGroup
 
     defaults = {
         "title": "KYC",
@@ -105,8 +106,11 @@ def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
         g.schedule_from()
         g.save()
         for f in fields:
-            f.update_group = g
-            f.save(update_fields=["update_group"])
+            GroupField.objects.create(
+                field=f, group=g, organization_id=f.organization_id, applies_to=f.applies_to
+            )
+        if fields:
+            overview.refresh(org.pk, field_ids=[f.pk for f in fields])
     return g
 
 
@@ -115,3 +119,14 @@ def approve_all(staff_client, dossier_url: str):
     page = staff_client.get(dossier_url + "approve/")
     shown = [change["token"] for change in page.context["changes"]] if page.context else []
     return staff_client.post(dossier_url + "approve/", {"confirm": "yes", "shown": shown})
+
+
+def group_id_of(field: DataField) -> int | None:
+    """The id of the group `field` belongs to, or None (monitoring's GroupField)."""
+    from monitoring.models import GroupField
+
+    return (
+        GroupField._base_manager.filter(field_id=field.pk)
+        .values_list("group_id", flat=True)
+        .first()
+    )

@@ -13,7 +13,7 @@ def build_overview(n: int, n_fields: int) -> tuple[Any, Any]:
     """n contacts by n_fields monitored fields, a third of one field's values expired."""
     from django.contrib.auth import get_user_model
 
-    from monitoring.models import UpdateGroup
+    from monitoring.models import GroupField, UpdateGroup
     from organizations.models import Membership, Organization
     from profiles.models import DataField, FieldValue, Kind, Profile
 
@@ -38,9 +38,11 @@ def build_overview(n: int, n_fields: int) -> tuple[Any, Any]:
             label=f"Monitored {i}",
             type="text",
             position=i,
-            update_group=group,
         )
         for i in range(n_fields)
+    )
+    GroupField.objects.bulk_create(
+        GroupField(field=f, group=group, organization=org, applies_to=Kind.CONTACT) for f in fields
     )
     today = dt.date.today()
     for start in range(0, n, 5000):

@@ -16,7 +16,7 @@ def build_fan_out(n: int) -> tuple[Any, Any, list[Any]]:
 def fan_out_organization(slug: str, n: int) -> tuple[Any, Any, list[Any]]:
     """An organisation of `n` contacts, a group of 4 fields and its run, not yet opened."""
     from monitoring import overview
-    from monitoring.models import UpdateGroup, UpdateRun
+    from monitoring.models import GroupField, UpdateGroup, UpdateRun
     from organizations.models import Organization
     from profiles.models import DataField, FieldValue, Kind, Profile
 
@@ -38,10 +38,12 @@ def fan_out_organization(slug: str, n: int) -> tuple[Any, Any, list[Any]]:
             label=f"F{i}",
             type=t,
             position=i,
-            update_group=group,
         )
         for i, t in enumerate(["text", "number", "date", "document"])
     ]
+    GroupField.objects.bulk_create(
+        GroupField(field=f, group=group, organization=org, applies_to=Kind.CONTACT) for f in fields
+    )
     for start in range(0, n, 5000):
         profiles = Profile.objects.bulk_create(
             Profile(organization=org, kind=Kind.CONTACT, last_name=f"P{i}", email=f"p{i}@x.org")
@@ -129,25 +131,34 @@ def floor_fan_out(org: Any, run: Any) -> None:
                 false, '', '', '', '', ''
             FROM dossiers_dossier d
             CROSS JOIN profiles_datafield f
+            JOIN monitoring_groupfield g ON g.field_id = f.id
             LEFT JOIN profiles_fieldvalue v ON v.profile_id = d.profile_id AND v.field_id = f.id
-            WHERE d.update_group_id = %s AND d.period = %s AND f.update_group_id = %s
+            WHERE d.update_group_id = %s AND d.period = %s AND g.group_id = %s
             """,
             [run.group_id, run.period, run.group_id],
         )
-        # Every profile here is a contact with an address: one invitation per dossier.
+        # Every profile here is a contact with an address: one invitation per dossier, and
+        # its link to the dossier (the outbox names no dossier).
         cursor.execute(
             """
-            INSERT INTO outbox_message (organization_id, "key", status, attempts,
-                next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
-                profile_id)
-            SELECT d.organization_id, 'dossiers.invitation:' || d.id || ':' || p.id, 'queued',
-                0, CURRENT_TIMESTAMP, '', CURRENT_TIMESTAMP, 'dossiers.invitation', p.email,
-                p.language, d.id, p.id
-            FROM dossiers_dossier d
-            JOIN profiles_profile p ON p.id = d.profile_id
+            WITH m AS (
+                INSERT INTO outbox_message (organization_id, "key", status, attempts,
+                    next_attempt_at, last_error, created_at, kind, address, language)
+                SELECT d.organization_id, 'dossiers.invitation:' || d.id || ':' || p.id,
+                    'queued', 0, CURRENT_TIMESTAMP, '', CURRENT_TIMESTAMP,
+                    'dossiers.invitation', p.email, p.language
+                FROM dossiers_dossier d
+                JOIN profiles_profile p ON p.id = d.profile_id
+                WHERE d.update_group_id = %s AND d.period = %s
+                RETURNING id, "key"
+            )
+            INSERT INTO dossiers_dossiermessage (message_id, dossier_id, profile_id)
+            SELECT m.id, d.id, d.profile_id
+            FROM m JOIN dossiers_dossier d
+                ON m."key" = 'dossiers.invitation:' || d.id || ':' || d.profile_id
             WHERE d.update_group_id = %s AND d.period = %s
             """,
-            [run.group_id, run.period],
+            [run.group_id, run.period, run.group_id, run.period],
         )
         # The overview's cells of the requested fields, which ours moves too (never reset
         # between measures: a cell is rewritten the same whatever it held). Its plan needs
@@ -218,17 +229,19 @@ def render_fan_out(fan_out: list[dict]) -> list[str]:
         " transaction and, on PostgreSQL, one statement of data-modifying CTEs: `new AS (`"
         " an `INSERT … SELECT … ON CONFLICT DO NOTHING` of the dossiers `RETURNING id,"
         " organization_id, profile_id`, then from `new` the items prefilled from the current"
-        " values, each recipient's invitation in the outbox (`INSERT INTO {table}`, from"
-        " `dossiers.messages.link_messages_insert`) and the closing of the dossiers they"
+        " values, each recipient's invitation in the outbox and its link to the dossier"
+        " (`INSERT INTO {table}`, from `dossiers.messages.link_messages_ctes`) and the"
+        " closing of the dossiers they"
         " supersede (`superseded AS (`). The naive way is a loop of ORM creates, one profile"
         " at a time (a dossier, a prefill query, four items, then the profile's overview"
         " cells recomputed by `monitoring.overview.refresh`, as the product's other writes"
         " keep them), timed on the first"
         f" {fan_out[0]['naive_sample']:,} profiles or fewer, without the invitations. The"
         " floor writes the same rows as ours, the dossiers, their items and one invitation"
-        " each in the outbox, in three hand-written `INSERT … SELECT` statements over all the"
-        " profiles at once, and moves the same compliance overview's cells (one a profile and"
-        " field, computed before the runs) in one `UPDATE … FROM`, in one transaction.",
+        " each in the outbox with its link, in three hand-written `INSERT … SELECT`"
+        " statements over all the profiles at once, and moves the same compliance overview's"
+        " cells (one a profile and field, computed before the runs) in one `UPDATE … FROM`,"
+        " in one transaction.",
         "",
         "| profiles | ours (dossiers/s) | naive (dossiers/s) | floor (dossiers/s) | ours ÷ naive"
         " (target ≥ 20) | ours ÷ floor (target ≥ 0.85) | queries (ours) | naive queries per"

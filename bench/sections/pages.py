@@ -107,23 +107,34 @@ def seed_pages(
                 '', '', '', ''
             FROM dossiers_dossier d
             CROSS JOIN profiles_datafield f
+            JOIN monitoring_groupfield g ON g.field_id = f.id
             LEFT JOIN profiles_fieldvalue v ON v.profile_id = d.profile_id AND v.field_id = f.id
-            WHERE d.update_group_id = %s AND d.period = %s AND f.update_group_id = %s
+            WHERE d.update_group_id = %s AND d.period = %s AND g.group_id = %s
             """,
             [group_id, period, group_id],
         ),
         (
             """
             INSERT INTO outbox_message (organization_id, key, status, attempts,
-                next_attempt_at, last_error, created_at, done_at, kind, address, language,
-                dossier_id, profile_id)
+                next_attempt_at, last_error, created_at, done_at, kind, address, language)
             SELECT d.organization_id, %s || ':' || d.id || ':' || p.id, 'sent', 1, %s, '',
-                %s, %s, %s, p.email, p.language, d.id, p.id
+                %s, %s, %s, p.email, p.language
             FROM dossiers_dossier d
             JOIN profiles_profile p ON p.id = d.profile_id
             WHERE d.organization_id = %s
             """,
             [INVITATION, now, now, now, INVITATION, org_id],
+        ),
+        (
+            # Each invitation's link to its dossier (the outbox names no dossier).
+            """
+            INSERT INTO dossiers_dossiermessage (message_id, dossier_id, profile_id)
+            SELECT m.id, d.id, d.profile_id
+            FROM dossiers_dossier d
+            JOIN outbox_message m ON m.key = %s || ':' || d.id || ':' || d.profile_id
+            WHERE d.organization_id = %s
+            """,
+            [INVITATION, org_id],
         ),
         (
             """
@@ -153,7 +164,7 @@ def build_pages(
     from api.models import ApiKey
     from dossiers.models import AccessToken, Dossier
     from dossiers.opening import open_dossiers
-    from monitoring.models import UpdateGroup, UpdateRun
+    from monitoring.models import GroupField, UpdateGroup, UpdateRun
     from organizations.models import Membership, Organization
     from profiles.models import DataField, FieldValue, FieldValueHistory, Kind, Profile
 
@@ -219,9 +230,12 @@ def build_pages(
             label=f"Monitored {i}",
             type="text",
             position=500 + i,
-            update_group=group,
         )
         for i in range(10)
+    )
+    GroupField.objects.bulk_create(
+        GroupField(field=f, group=group, organization=org, applies_to=Kind.CONTACT)
+        for f in monitored
     )
     run = UpdateRun.objects.create(
         organization=org,

@@ -31,7 +31,8 @@ def test_a_document_is_uploaded_and_becomes_the_value(api, org, write_key):
     with scopes_disabled():
         row = FieldValueHistory.objects.get(profile=profile)
         document = Document.objects.get(uuid=value["document"])
-    assert row.api_key == write_key[0] and row.source == "api"
+    assert (row.api_key_uuid, row.api_key_name) == (write_key[0].uuid, write_key[0].name)
+    assert row.source == "api"
     assert document.content_type == "application/pdf" and document.name == "passport.pdf"
     download = api.get(f"/api/v1/documents/{document.uuid}/")
     assert b"".join(download.streaming_content) == factories.PDF

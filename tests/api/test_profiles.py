@@ -136,7 +136,9 @@ def test_values_set_through_the_api_are_in_history_with_the_keys_name(
     with scopes_disabled():
         rows = list(FieldValueHistory.objects.filter(profile=profile))
     assert len(rows) == 3
-    assert {(r.source, r.api_key_id, r.user_id) for r in rows} == {("api", write_key[0].pk, None)}
+    assert {(r.source, r.api_key_uuid, r.api_key_name, r.user_id) for r in rows} == {
+        ("api", write_key[0].uuid, write_key[0].name, None)
+    }
     page = owner_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/history/")
     assert "API key “CRM sync”" in page.text
     # Setting the same values again changes nothing and appends nothing.

@@ -139,7 +139,11 @@ def test_null_removes_the_value_and_the_history_names_the_key(api, org, write_ke
     assert _on_file(profile, field) is None
     removal = _rows(profile, field)[-1]
     assert (removal.old_value, removal.new_value) == ("1985-03-14", None)
-    assert (removal.source, removal.api_key_id, removal.user_id) == ("api", write_key[0].pk, None)
+    assert (removal.source, removal.api_key_uuid, removal.user_id) == (
+        "api",
+        write_key[0].uuid,
+        None,
+    )
     # Removing what is not there changes nothing and records nothing.
     assert _patch(api, profile, [{"field": str(field.uuid), "value": None}]).status_code == 200
     assert len(_rows(profile, field)) == 2
@@ -491,7 +495,11 @@ def test_a_value_on_file_changes_only_to_a_valid_value_or_by_null(api, org, writ
         else:
             [row] = rows
             assert (row.old_value, row.new_value) == (before_value, expected)
-            assert (row.source, row.api_key_id, row.field_id) == ("api", write_key[0].pk, field.pk)
+            assert (row.source, row.api_key_uuid, row.field_id) == (
+                "api",
+                write_key[0].uuid,
+                field.pk,
+            )
 
     check()
 

@@ -119,7 +119,7 @@ def test_draft_then_submit_writes_back_with_history(client, org, setup):
             ("Baker", True),
             (None, True),
         ]
-        assert all(h.dossier_id == dossier.pk for h in history)
+        assert all(h.dossier_uuid == dossier.uuid for h in history)
         dossier.refresh_from_db()
         assert dossier.status == "submitted" and dossier.submitted_at
 

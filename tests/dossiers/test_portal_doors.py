@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dossiers.models import Dossier, DossierItem
+from monitoring.models import UpdateGroup
 from profiles import fieldtypes
 from profiles.models import Document, FieldValue, FieldValueHistory, HistoryKind
 from profiles.services import NewValue, apply_values
@@ -185,12 +186,11 @@ def _open(org: Any, fields: dict[str, Any], *, kind: str, review: bool) -> dict[
 
 
 def _group(org: Any, fields: dict[str, Any]) -> Any:
-    group = fields["text"].update_group
-    if group is None:
-        group = factories.group(org, list(fields.values()))
-        for f in fields.values():
-            f.refresh_from_db()
-    return group
+    group_id = factories.group_id_of(fields["text"])
+    if group_id is None:
+        return factories.group(org, list(fields.values()))
+    with scopes_disabled():
+        return UpdateGroup.objects.get(pk=group_id)
 
 
 def _post_data(fields: dict[str, Any], page: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from monitoring.dispatch import dispatch_group_now, open_run
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import AuditEntry
-from profiles.models import DataField, FieldValue
+from profiles.models import FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
 from tests.api.conftest import client_for, issue
@@ -81,8 +81,7 @@ def test_save_group_creates_schedules_and_records_the_member(org, owner):
     proof = factories.field(org, "document", label="Proof")
     with scope(organization=org):
         group = actions.save_group(_new_group(org), actor=Actor.member(owner), fields=[proof])
-        proof.refresh_from_db()
-    assert proof.update_group_id == group.pk
+    assert factories.group_id_of(proof) == group.pk
     assert group.next_date == dt.date(2027, 3, 31)  # anchored at the 31st: 28 Feb is past
     [entry] = _entries("monitoring.group.created")
     assert entry.actor == AuditEntry.Actor.MEMBER and entry.user == owner
@@ -109,7 +108,7 @@ def test_save_group_refuses_a_field_of_another_organisation_even_unscoped(org, o
         actions.save_group(_new_group(org), actor=Actor.member(owner), fields=[theirs])
     assert list(refused.value.message_dict) == ["fields"]
     with scopes_disabled():
-        assert DataField.objects.get(pk=theirs.pk).update_group is None
+        assert factories.group_id_of(theirs) is None
         assert not UpdateGroup.objects.exists()
 
 
@@ -169,8 +168,7 @@ def test_delete_group_frees_its_fields_and_keeps_its_title_in_the_log(org, owner
     group = factories.group(org, [field], title="Yearly KYC")
     with scope(organization=org):
         assert actions.delete_group(group, actor=Actor.member(owner)) == "Yearly KYC"
-        field.refresh_from_db()
-    assert field.update_group is None
+    assert factories.group_id_of(field) is None
     [entry] = _entries("monitoring.group.deleted")
     assert entry.target == "Yearly KYC" and entry.organization == org
 

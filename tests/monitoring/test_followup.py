@@ -302,7 +302,7 @@ def test_remind_all_sends_one_reminder_to_each_outstanding_recipient_once_an_hou
     with scopes_disabled():
         reminded = list(
             Message.objects.filter(kind="dossiers.reminder").values_list(
-                "dossier__status", flat=True
+                "dossier_link__dossier__status", flat=True
             )
         )
     assert len(reminded) == 8
@@ -339,19 +339,20 @@ def test_the_reminder_ladder_is_a_group_setting_with_a_clear_message(owner_clien
 
 
 def test_undeliverable_e_mails_are_still_counted_after_the_purge(org):
+    from dossiers.models import DossierMessage
     from outbox.models import Message
 
     group, run = _run_of(org, 3)
     with scopes_disabled():
         first = Dossier.objects.order_by("id").first()
-        Message.objects.create(
+        refused = Message.objects.create(
             organization=org,
             key="refused",
             kind="dossiers.invitation",
             address="nobody@example.com",
-            dossier=first,
             status=Message.Status.UNDELIVERABLE,
         )
+        DossierMessage.objects.create(message=refused, dossier=first, profile=first.profile)
     with scope(organization=org):
         assert followup.undeliverable(group, [run.period]) == {run.period: 1}
     with scopes_disabled():

@@ -14,8 +14,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
 from monitoring.dispatch import dispatch_due
-from monitoring.models import UpdateGroup, UpdateRun
-from profiles.models import DataField
+from monitoring.models import GroupField, UpdateGroup, UpdateRun
 from tests import factories
 from tests.conftest import need_service
 
@@ -40,8 +39,7 @@ def test_an_admin_creates_a_group_and_sees_its_next_dates(owner_client, org):
     assert response.status_code == 302
     with scopes_disabled():
         group = UpdateGroup.objects.get()
-        proof.refresh_from_db()
-    assert proof.update_group == group
+    assert factories.group_id_of(proof) == group.pk
     assert (group.interval_count, group.interval_unit) == (3, "months")
     page = owner_client.get(response["Location"])
     assert len(page.context["group"].upcoming()) == 6
@@ -85,9 +83,16 @@ def test_a_field_of_the_other_type_is_refused(owner_client, org):
     assert "fields" in response.context["form"].errors
 
 
-def test_the_database_holds_a_field_in_one_group_at_most():
-    # A single foreign key column on the field: there is no way to write a second group.
-    assert DataField._meta.get_field("update_group").many_to_one
+def test_the_database_holds_a_field_in_one_group_at_most(org):
+    # Monitoring's table keys a membership by its field: a second group cannot be written.
+    field = factories.field(org, "text")
+    factories.group(org, [field])
+    other = factories.group(org, [], title="Other")
+    with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
+        GroupField.objects.create(
+            field=field, group=other, organization=org, applies_to=field.applies_to
+        )
+    assert factories.group_id_of(field) != other.pk
 
 
 def test_the_database_refuses_a_field_in_a_group_of_another_type(org):
@@ -95,7 +100,10 @@ def test_the_database_refuses_a_field_in_a_group_of_another_type(org):
     field = factories.field(org, "text", applies_to="company")
     group = factories.group(org, [])
     with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
-        DataField.objects.filter(pk=field.pk).update(update_group=group)
+        # The field's own organisation and type: the group's are another.
+        GroupField.objects.create(
+            field=field, group=group, organization=field.organization, applies_to="company"
+        )
         # The foreign key is checked at commit; ask for the check now.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -106,7 +114,9 @@ def test_the_database_refuses_a_field_in_another_organisations_group(org, other_
     field = factories.field(other_org, "text")
     group = factories.group(org, [])
     with scopes_disabled(), pytest.raises(IntegrityError), transaction.atomic():
-        DataField.objects.filter(pk=field.pk).update(update_group=group)
+        GroupField.objects.create(
+            field=field, group=group, organization=other_org, applies_to=field.applies_to
+        )
         # The foreign key is checked at commit; ask for the check now.
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -152,9 +162,8 @@ def test_deleting_a_group_frees_its_fields_and_keeps_its_dossiers(owner_client, 
         period=group.start_date,
     )
     owner_client.post(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/delete/")
-    field.refresh_from_db()
     dossier.refresh_from_db()
-    assert field.update_group is None
+    assert factories.group_id_of(field) is None
     assert dossier.status == "open"
     with scopes_disabled():
         assert not UpdateGroup.objects.exists()
@@ -177,9 +186,7 @@ def test_editing_keeps_the_groups_own_fields_selectable(owner_client, org):
         },
     )
     assert response.status_code == 302
-    a.refresh_from_db()
-    b.refresh_from_db()
-    assert (a.update_group_id, b.update_group_id) == (None, group.pk)
+    assert (factories.group_id_of(a), factories.group_id_of(b)) == (None, group.pk)
 
 
 def test_staff_cannot_reach_data_monitoring(member_client, org):
@@ -273,3 +280,24 @@ def test_the_preview_shows_the_error_of_a_start_date_the_form_refuses(owner, org
     assert "preview" not in live.context or live.context["preview"] is None
     assert escape(refusal) in live.content.decode()
     assert "9999" not in live.content.decode().replace(start, "")
+
+
+def test_the_field_forms_keep_a_field_in_its_group(owner_client, org):
+    """The data field's own doors (edit, archive, restore) never move it between groups:
+    the membership is monitoring's row, which they do not write."""
+    field = factories.field(org, "text", label="Proof")
+    group = factories.group(org, [field])
+    edited = owner_client.post(
+        f"/o/{org.slug}/settings/field/{field.uuid}/",
+        {"label": "Proof of address", "type": "text", "max_size_mb": 10},
+    )
+    assert edited.status_code == 302
+    owner_client.post(f"/o/{org.slug}/settings/field/{field.uuid}/archive/")
+    assert factories.group_id_of(field) == group.pk
+    owner_client.post(f"/o/{org.slug}/settings/field/{field.uuid}/archive/")  # restores it
+    field.refresh_from_db()
+    assert (field.label, field.archived_at) == ("Proof of address", None)
+    assert factories.group_id_of(field) == group.pk
+    # Still the group's, so no other group can take it.
+    response = _post(owner_client, org, fields=[field.pk], title="Other")
+    assert "fields" in response.context["form"].errors

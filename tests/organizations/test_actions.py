@@ -190,7 +190,9 @@ def test_invite_member_queues_the_e_mail_and_records_it(org, owner) -> None:
         )
         # Only the latest invitation to an address stands.
         assert list(Invitation.objects.all()) == [again]
-        assert Message.objects.filter(invitation=again).count() == 1
+        assert Message.objects.filter(invitation_link__invitation=again).count() == 1
+        # The replaced invitation's e-mail went with it: one message, the latest link's.
+        assert Message.objects.count() == 1
     assert (again.email, again.invited_by) == ("new@example.com", owner)
     entries = _entries(action="organizations.member.invited")
     assert [(e.actor, e.user, e.target, e.details["role"]) for e in entries] == [
@@ -544,3 +546,13 @@ def test_the_reset_two_factor_command_calls_reset_two_factor(org, owner) -> None
         call_command("reset_two_factor", "owner", stdout=io.StringIO())
     spy.assert_called_once()
     assert spy.call_args.kwargs["actor"] == Actor.system("reset_two_factor")
+
+
+def test_cancel_invitation_takes_its_e_mail_with_it(org, owner) -> None:
+    with scope(organization=org):
+        invitation = actions.invite_member(
+            org, actor=Actor.member(owner), email="new@example.com", role="staff"
+        )
+        assert Message.objects.filter(invitation_link__invitation=invitation).exists()
+        actions.cancel_invitation(invitation, actor=Actor.member(owner))
+        assert not Message.objects.exists()

@@ -51,7 +51,7 @@ def test_199_of_200_invitations_are_delivered_once_and_the_refused_one_is_shown(
         refused = Message.objects.get(address="client57@example.com")
         assert refused.status == "undeliverable" and "550" in refused.last_error
         assert Message.objects.filter(status="sent").count() == 199
-        dossier = refused.dossier
+        dossier = refused.dossier_link.dossier
     # One bad address never held the others back, and staff see it on the dossier.
     page = owner_client.get(f"/o/{org.slug}/dossiers/{dossier.uuid}/").text
     assert "client57@example.com" in page and "Undeliverable" in page and "550" in page

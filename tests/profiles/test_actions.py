@@ -262,7 +262,11 @@ def test_set_values_writes_values_uploads_and_removals_naming_each_actor(org, me
         [api_row] = actions.set_values(
             profile, actor=Actor.of_api_key(key), values=[(text, "Chef")]
         )
-        assert (api_row.source, api_row.api_key_id) == (Source.API, key.pk)
+        assert (api_row.source, api_row.api_key_uuid, api_row.api_key_name) == (
+            Source.API,
+            key.uuid,
+            key.name,
+        )
         values = {v.field_id: v for v in FieldValue.objects.filter(profile=profile)}
         first = FieldValueHistory.objects.filter(field=note).earliest("id")
     assert first.source == Source.IMPORT

@@ -95,7 +95,8 @@ def test_with_the_broker_down_a_submission_is_kept_and_its_emails_go_out_later(
         assert FieldValue.objects.get(field__label="Address").value == "new address"
         assert set(
             Message.objects.filter(
-                dossier=dossier, kind__in=["dossiers.confirmation", "dossiers.staff_notice"]
+                dossier_link__dossier=dossier,
+                kind__in=["dossiers.confirmation", "dossiers.staff_notice"],
             ).values_list("status", flat=True)
         ) == {"queued"}
     assert not mail.outbox
