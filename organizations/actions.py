@@ -38,7 +38,14 @@ from organizations.tenancy import each_in_scope
 
 # The settings an administrator changes, in the order of the page (and of the log's
 # "Changed: …").
-SETTINGS = ("name", "time_zone", "default_language", "date_style", "require_two_factor")
+SETTINGS = (
+    "name",
+    "time_zone",
+    "default_language",
+    "date_style",
+    "require_two_factor",
+    "contact_email",
+)
 
 
 @dataclass(frozen=True)
@@ -57,13 +64,16 @@ def update_settings(
     default_language: str | None = None,
     date_style: str | None = None,
     require_two_factor: bool | None = None,
+    contact_email: str | None = None,
 ) -> SettingsChange:
     """Saves the settings given (None leaves one as it is); `organization` follows."""
+    if contact_email is not None:
+        contact_email = contact_email.strip()
     given: dict[str, object] = {
         key: value
         for key, value in zip(
             SETTINGS,
-            (name, time_zone, default_language, date_style, require_two_factor),
+            (name, time_zone, default_language, date_style, require_two_factor, contact_email),
             strict=True,
         )
         if value is not None

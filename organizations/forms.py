@@ -51,7 +51,14 @@ class TimeZoneSelect(forms.Select):
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language", "date_style", "require_two_factor"]
+        fields = [
+            "name",
+            "time_zone",
+            "default_language",
+            "date_style",
+            "require_two_factor",
+            "contact_email",
+        ]
         widgets = {"time_zone": TimeZoneSelect}
         help_texts = {
             "default_language": _(
