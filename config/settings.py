@@ -292,6 +292,11 @@ ANYMAIL = {
 if env_str("EMAIL_SERVICE_API_URL"):
     # Mailgun's EU region, Postmark's or Brevo's own address: the service's documented URL.
     ANYMAIL[f"{EMAIL_SERVICE.upper()}_API_URL"] = env_str("EMAIL_SERVICE_API_URL")
+if EMAIL_SERVICE == "mailgun" and not ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"]:
+    raise ImproperlyConfigured(
+        "EMAIL_WEBHOOK_SIGNING_KEY is missing: Mailgun signs its events with the key shown "
+        "under Sending > Webhooks > HTTP webhook signing key."
+    )
 if EMAIL_SERVICE:
     EMAIL_BACKEND = EMAIL_SERVICES[EMAIL_SERVICE]
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -21,7 +22,6 @@ from django.core.mail.utils import DNS_NAME
 from django.db import connection as django_connection
 from django.db import transaction
 from django.utils import timezone
-from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django_scopes import scope, scopes_disabled
 
 from outbox import claims, registry, selectors
@@ -238,13 +238,20 @@ def _not_to_failing(rows: list[Message]) -> tuple[list[Message], list[tuple[int,
     kept: list[Message] = []
     refused: list[tuple[int, str]] = []
     for row in rows:
-        found = failing.get((row.organization_id, row.address.lower()))
+        found = (
+            failing.get((row.organization_id, row.address.strip().lower()))
+            if row.organization_id is not None
+            else None
+        )
         if found is None:
             kept.append(row)
         else:
             refused.append(
-                (row.pk, f"Not sent: {found.address} is failing since {found.since:%Y-%m-%d}"
-                 f" ({found.reason}: {found.detail})"[:500])
+                (
+                    row.pk,
+                    f"Not sent: {found.address} is failing since {found.since:%Y-%m-%d}"
+                    f" ({found.reason}: {found.detail})"[:500],
+                )
             )
     return kept, refused
 

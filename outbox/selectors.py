@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Lower
 from django_scopes import scopes_disabled
 
-from outbox.models import FailingAddress
+from outbox.models import FailingAddress, Message
 
 
 def failing(organization_id: int, address: str) -> FailingAddress | None:
@@ -61,3 +62,17 @@ def failing_among(
 def failing_count(organization_id: int) -> int:
     """How many addresses of the organisation fail: the home's "e-mails not reaching" count."""
     return FailingAddress.objects.filter(organization_id=organization_id).count()
+
+
+def not_reached(dossier: str = "pk") -> Exists:
+    """A dossier (the outer query's `dossier` column) that an e-mail could not reach: one of
+    its messages is undeliverable, to an address that still fails. An expression for the
+    apps to the right to filter or annotate with."""
+    still_failing = FailingAddress.objects.filter(
+        organization_id=OuterRef("organization_id"), address=Lower(OuterRef("address"))
+    )
+    return Exists(
+        Message.objects.filter(
+            dossier=OuterRef(dossier), status=Message.Status.UNDELIVERABLE
+        ).filter(Exists(still_failing))
+    )

@@ -39,9 +39,10 @@ def _drain_queries(org, count: int) -> int:
 
 def test_a_batch_reads_and_writes_in_a_constant_number_of_statements_plus_one_mark_each(org):
     """The claim (3, in a savepoint here), the rows (1), their failing addresses (1), their
-    tokens (1), items (1) and fields (1), the claim that finds nothing more (1, in a savepoint), and on PostgreSQL the
-    marks' commit mode set and reset (2); then one mark per message sent, so that a worker
-    killed mid-batch sends again at most the one message in flight."""
+    tokens (1), items (1) and fields (1), the claim that finds nothing more (1, in a
+    savepoint), and on PostgreSQL the marks' commit mode set and reset (2); then one mark
+    per message sent, so that a worker killed mid-batch sends again at most the one message
+    in flight."""
     base = 13 + (2 if connection.vendor == "postgresql" else 0)
     assert _drain_queries(org, 5) == base + 5
     assert _drain_queries(org, 40) == base + 40
