@@ -24,7 +24,7 @@ from dossiers.selectors import addressed_recipients_sql, is_recipient, recipient
 from organizations.models import Membership
 from outbox import registry
 from outbox.mail import kick, queue
-from outbox.models import Message
+from outbox.models import FailingAddress, Message
 from profiles.models import DataField, Profile
 
 INVITATION = "dossiers.invitation"
@@ -181,12 +181,19 @@ def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
 
 
 def queue_link_messages(
-    dossier_ids: Sequence[int], kind: str, *, again: bool = False, suffix: str = ""
+    dossier_ids: Sequence[int],
+    kind: str,
+    *,
+    again: bool = False,
+    suffix: str = "",
+    skip_failing: bool = False,
 ) -> None:
     """One message per recipient of each dossier, in one INSERT … SELECT.
 
     The key (kind, dossier, recipient, `suffix`) makes a repeat a no-op; `again` (staff
-    asked to send the link again) gives the messages keys of their own.
+    asked to send the link again) gives the messages keys of their own. `skip_failing`
+    leaves out the recipients whose address fails (staff were told at the door); otherwise
+    their rows are written and the drain shows them undeliverable without sending them.
     """
     if not dossier_ids:
         return
@@ -198,6 +205,7 @@ def queue_link_messages(
         f" WHERE id IN ({ids}))",
         list(dossier_ids),
         suffix=suffix,
+        skip_failing=skip_failing,
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -211,6 +219,7 @@ def link_messages_insert(
     *,
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
+    skip_failing: bool = False,
 ) -> tuple[str, list[Any]]:
     """The INSERT … SELECT of `queue_link_messages`, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
@@ -224,6 +233,13 @@ def link_messages_insert(
     addressed, addressed_params = addressed_recipients_sql(
         dossiers, dossier_params, profiles=profiles
     )
+    # Addresses are kept in lower case in the failing table.
+    failing = (
+        f"""AND NOT EXISTS (SELECT 1 FROM {FailingAddress._meta.db_table} f
+            WHERE f.organization_id = r.organization_id AND f.address = LOWER(r.email))"""  # noqa: S608
+        if skip_failing
+        else ""
+    )
     sql = f"""
         INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
             next_attempt_at, last_error, created_at, kind, address, language, dossier_id,
@@ -233,6 +249,7 @@ def link_messages_insert(
             %s, 0, %s, '', %s, %s, r.email, r.language, r.dossier_id, r.profile_id
         FROM ({addressed}) r
         WHERE 1 = 1  -- SQLite reads an ON right after FROM as a join's
+        {failing}
         ON CONFLICT DO NOTHING
     """  # noqa: S608 - names come from the models, values are parameters
     params = [
@@ -326,7 +343,7 @@ def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bo
     done = Message.objects.filter(
         dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=suffix
     ).exists()
-    queue_link_messages(dossier_ids, REMINDER, suffix=suffix)
+    queue_link_messages(dossier_ids, REMINDER, suffix=suffix, skip_failing=True)
     return not done
 
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.org_home, name="org_home"),
     path("settings/", views.organization_settings, name="organization_settings"),
     path("notices/", views.my_notices, name="my_notices"),
+    path("email/retry/", views.retry_address, name="retry_address"),
     path("settings/audit/", views.audit_log, name="audit_log"),
     path("settings/audit/export.csv", views.audit_export, name="audit_export"),
     path("settings/members/", views.member_add, name="member_add"),
