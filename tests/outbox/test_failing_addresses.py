@@ -312,3 +312,21 @@ def test_the_settings_page_keeps_a_bad_contact_address_on_its_field(owner_client
     shown = owner_client.get(f"/o/{org.slug}/settings/").content.decode()
     assert "office@acme.example" in shown
     assert "<code>localhost</code>" in shown  # the sending domain
+
+
+def test_a_failing_address_is_exported_and_erased_with_its_person(owner_client, org):
+    import io
+    import json
+    import zipfile
+
+    person = factories.contact(org, first_name="Eve", email="Eve@Example.com")
+    _fail(org, address="eve@example.com", reason="complained")
+    _fail(org, address="other@example.com")
+    exported = owner_client.get(f"/o/{org.slug}/profiles/{person.uuid}/privacy/export/")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(exported.streaming_content)))
+    records = json.loads(archive.read("index.json"))["records"]["outbox"]
+    assert [row["address"] for row in records["failing_addresses"]] == ["eve@example.com"]
+
+    owner_client.post(f"/o/{org.slug}/profiles/{person.uuid}/privacy/erase/", {"confirm": "on"})
+
+    assert _failing(org) == ["other@example.com"]
