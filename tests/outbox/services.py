@@ -19,8 +19,12 @@ class ServiceBackend(AnymailTestBackend):
     """anymail's test backend, giving each message the next id of `ids` as the service would."""
 
     ids: ClassVar[list[str]] = []
+    # Or the id for a recipient, whatever the order of sending.
+    by_address: ClassVar[dict[str, str]] = {}
 
     def get_esp_message_id(self, message: Any) -> str:
+        if message.to and message.to[0] in self.by_address:
+            return self.by_address[message.to[0]]
         return self.ids.pop(0)
 
 
