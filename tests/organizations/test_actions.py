@@ -544,3 +544,22 @@ def test_the_reset_two_factor_command_calls_reset_two_factor(org, owner) -> None
         call_command("reset_two_factor", "owner", stdout=io.StringIO())
     spy.assert_called_once()
     assert spy.call_args.kwargs["actor"] == Actor.system("reset_two_factor")
+
+
+# retry_address
+
+
+def test_the_try_again_button_calls_retry_address(member_client, org) -> None:
+    from outbox.models import FailingAddress
+
+    with scopes_disabled():
+        FailingAddress.objects.create(organization=org, address="jo@example.com", reason="bounced")
+    with _calls("retry_address") as spy:
+        response = member_client.post(f"/o/{org.slug}/email/retry/", {"address": "jo@example.com"})
+    assert response.status_code == 302
+    spy.assert_called_once()
+    with scopes_disabled():
+        assert not FailingAddress.objects.exists()
+    assert [e.target for e in _entries(action="organizations.address.retried")] == [
+        "jo@example.com"
+    ]
