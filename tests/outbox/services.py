@@ -335,3 +335,29 @@ def sendgrid_delivered(to: str) -> dict[str, Any]:
         "response": "250 OK",
         "anymail_id": SENDGRID_MESSAGE_ID,
     }
+
+
+# Brevo (developers.brevo.com, "Transactional webhooks": one event per post).
+
+BREVO_MESSAGE_ID = "<201798300811.5787683@smtp-relay.mailin.fr>"
+
+
+def brevo(event: str, to: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "event": event,
+        "email": to,
+        "id": 1,
+        "date": "2020-10-09 00:00:00",
+        "ts": 1604933619,
+        "message-id": BREVO_MESSAGE_ID,
+        "ts_event": 1604933654,
+        "subject": "My first Transactional",
+        # The documented example also carries "X-Mailin-custom", which Brevo sends only
+        # for a message that set that header: ours do not (anymail would read it as JSON).
+        "template_id": 22,
+        "tag": '["transactionalTag"]',
+        "sending_ip": "185.41.28.109",
+        "ts_epoch": 1604933654000,
+        "tags": ["myFirstTransactional"],
+        **extra,
+    }

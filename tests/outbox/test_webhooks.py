@@ -35,12 +35,13 @@ def _clock(time_machine) -> None:
 
 
 TO = "jane@example.com"
-SERVICES = ["amazon_ses", "postmark", "mailgun", "sendgrid"]
+SERVICES = ["amazon_ses", "postmark", "mailgun", "sendgrid", "brevo"]
 MESSAGE_IDS = {
     "amazon_ses": services.SES_MESSAGE_ID,
     "postmark": services.POSTMARK_MESSAGE_ID,
     "mailgun": services.MAILGUN_MESSAGE_ID,
     "sendgrid": services.SENDGRID_MESSAGE_ID,
+    "brevo": services.BREVO_MESSAGE_ID,
 }
 
 Payload = tuple[bytes, dict[str, str]]
@@ -84,6 +85,14 @@ PAYLOADS: dict[str, dict[str, Callable[[str], Payload]]] = {
         ),
         "complaint": lambda to: _json([services.sendgrid_spamreport(to)]),
         "delivered": lambda to: _json([services.sendgrid_delivered(to)]),
+    },
+    "brevo": {
+        "hard": lambda to: _json(
+            services.brevo("hard_bounce", to, reason="server relayed but mailbox not found")
+        ),
+        "soft": lambda to: _json(services.brevo("soft_bounce", to, reason="mailbox full")),
+        "complaint": lambda to: _json(services.brevo("spam", to)),
+        "delivered": lambda to: _json(services.brevo("delivered", to)),
     },
 }
 
@@ -223,7 +232,7 @@ def test_a_bad_signature_is_a_400_and_changes_nothing(org, use_service, service)
     assert _state(message) == before
 
 
-@pytest.mark.parametrize("service", ["postmark", "mailgun", "sendgrid"])
+@pytest.mark.parametrize("service", ["postmark", "mailgun", "sendgrid", "brevo"])
 def test_a_post_without_credentials_is_refused(org, use_service, service):
     use_service(service)
     _group, _run, _person, message = _run_sent(org, service)
@@ -303,6 +312,14 @@ HOSTILE: dict[str, list[bytes]] = {
         b"[1, 2, 3]",
         b'{"signature": "x", "event-data": []}',
         b'{"signature": {"timestamp": 1, "token": null, "signature": 5}}',
+        b"\xff\xfe\x00garbage",
+    ],
+    "brevo": [
+        b"",
+        b"not json at all",
+        b"[1, 2, 3]",
+        b'{"items": []}',
+        b'{"event": "hard_bounce", "message-id": ["x"], "ts_epoch": "soon"}',
         b"\xff\xfe\x00garbage",
     ],
     "sendgrid": [
