@@ -128,10 +128,10 @@ def _run_sent(org, service: str):
     field = factories.field(org, "text", label="Address")
     person = factories.contact(org, first_name="Jane", last_name="Doe", email=TO)
     group = factories.group(org, [field])
+    ServiceBackend.ids = [MESSAGE_IDS[service]]
     run_id = dispatch_group_now(group.pk, fan_out=False)
     open_run(run_id)
-    ServiceBackend.ids = [MESSAGE_IDS[service]]
-    assert send_due() == 1
+    send_due()  # unless the commit of a transactional test woke the drain already
     with scopes_disabled():
         run = UpdateRun.objects.get(pk=run_id)
         message = Message.objects.get(profile=person)
@@ -442,4 +442,31 @@ def test_sendgrids_signed_events_are_checked_with_its_public_key(org, use_servic
 
     genuine = key.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     assert _post("sendgrid", (body, signed(genuine))).status_code == 200
+    assert _state(message)[0] == Message.Status.UNDELIVERABLE
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_database_unreachable_the_service_is_told_to_retry(org, use_service):
+    """The database server refuses connections (a port where none listens): a 503, which
+    every service retries, and nothing half-written once it is back."""
+    from django.db import connection
+
+    from tests.conftest import _free_port, need_service
+
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    use_service("postmark")
+    _group, _run, _person, message = _run_sent(org, "postmark")
+    before = _state(message)
+    port = connection.settings_dict["PORT"]
+    connection.close()
+    connection.settings_dict["PORT"] = str(_free_port())
+    try:
+        response = _post("postmark", PAYLOADS["postmark"]["hard"](TO))
+    finally:
+        connection.close()
+        connection.settings_dict["PORT"] = port
+    assert response.status_code == 503
+    assert _state(message) == before
+    # The service's retry, with the database back, is applied.
+    assert _post("postmark", PAYLOADS["postmark"]["hard"](TO)).status_code == 200
     assert _state(message)[0] == Message.Status.UNDELIVERABLE
