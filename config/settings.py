@@ -278,6 +278,56 @@ EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Back office <no-reply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# An e-mail service instead (django-anymail): EMAIL_SERVICE names it, and it reports
+# deliveries, bounces and complaints to /email/events/<service>/ (outbox/webhooks.py). Plain
+# SMTP and the development files above stay as they are when it is empty.
+EMAIL_SERVICES = {
+    "amazon_ses": "anymail.backends.amazon_ses.EmailBackend",
+    "postmark": "anymail.backends.postmark.EmailBackend",
+    "mailgun": "anymail.backends.mailgun.EmailBackend",
+    "sendgrid": "anymail.backends.sendgrid.EmailBackend",
+    "brevo": "anymail.backends.brevo.EmailBackend",
+}
+EMAIL_SERVICE = env_str("EMAIL_SERVICE").strip().lower()
+if EMAIL_SERVICE and EMAIL_SERVICE not in EMAIL_SERVICES:
+    raise ImproperlyConfigured(
+        f"EMAIL_SERVICE: {EMAIL_SERVICE!r} is not one of {', '.join(sorted(EMAIL_SERVICES))}."
+    )
+# "user:password" that the service puts in the webhook's address (basic authentication);
+# Mailgun signs its events with EMAIL_WEBHOOK_SIGNING_KEY as well, SendGrid with the public
+# key EMAIL_WEBHOOK_VERIFICATION_KEY.
+EMAIL_WEBHOOK_SECRET = env_str("EMAIL_WEBHOOK_SECRET")
+if EMAIL_SERVICE and not EMAIL_WEBHOOK_SECRET:
+    raise ImproperlyConfigured(
+        "EMAIL_WEBHOOK_SECRET is missing: with an EMAIL_SERVICE, set it to a random "
+        "'user:password' and give the service https://user:password@<host>/email/events/"
+        f"{EMAIL_SERVICE}/ as its webhook (docs/EMAIL.md)."
+    )
+ANYMAIL = {
+    "WEBHOOK_SECRET": EMAIL_WEBHOOK_SECRET,
+    "POSTMARK_SERVER_TOKEN": env_str("EMAIL_SERVICE_API_KEY"),
+    "MAILGUN_API_KEY": env_str("EMAIL_SERVICE_API_KEY"),
+    "MAILGUN_SENDER_DOMAIN": env_str("EMAIL_SERVICE_DOMAIN"),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": env_str("EMAIL_WEBHOOK_SIGNING_KEY"),
+    "SENDGRID_API_KEY": env_str("EMAIL_SERVICE_API_KEY"),
+    "SENDGRID_TRACKING_WEBHOOK_VERIFICATION_KEY": env_str("EMAIL_WEBHOOK_VERIFICATION_KEY"),
+    "BREVO_API_KEY": env_str("EMAIL_SERVICE_API_KEY"),
+    # Amazon SES takes its keys from boto3's own variables (AWS_ACCESS_KEY_ID, …).
+    "AMAZON_SES_CLIENT_PARAMS": (
+        {"region_name": env_str("EMAIL_SERVICE_REGION")} if env_str("EMAIL_SERVICE_REGION") else {}
+    ),
+}
+if env_str("EMAIL_SERVICE_API_URL"):
+    # Mailgun's EU region, Postmark's or Brevo's own address: the service's documented URL.
+    ANYMAIL[f"{EMAIL_SERVICE.upper()}_API_URL"] = env_str("EMAIL_SERVICE_API_URL")
+if EMAIL_SERVICE == "mailgun" and not ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"]:
+    raise ImproperlyConfigured(
+        "EMAIL_WEBHOOK_SIGNING_KEY is missing: Mailgun signs its events with the key shown "
+        "under Sending > Webhooks > HTTP webhook signing key."
+    )
+if EMAIL_SERVICE:
+    EMAIL_BACKEND = EMAIL_SERVICES[EMAIL_SERVICE]
+
 # Cache: per process unless CACHE_URL names a shared one (Redis), which production needs so
 # that the portal's rate limit holds across web workers.
 CACHE_URL = env_str("CACHE_URL")

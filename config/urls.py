@@ -56,4 +56,5 @@ urlpatterns = [
     path("d/", include("dossiers.portal_urls")),
     path("api/v1/", include("api.urls")),
     path("o/<slug:org_slug>/", include("api.settings_urls")),
+    path("email/", include("outbox.urls")),
 ]

@@ -29,6 +29,7 @@ from dossiers.models import AccessToken, Dossier, DossierItem
 from dossiers.opening import open_dossiers
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
+from outbox import selectors as outbox_selectors
 from profiles.models import DataField, Profile
 
 # What staff answer when a client's answers are decided: a member or an API key.
@@ -224,16 +225,29 @@ def send_back(dossier: Dossier, *, item: DossierItem, reason: str, actor: Actor)
     return Decision(approved=(), status=status)
 
 
-def resend_link(dossier: Dossier, *, actor: Actor) -> None:
-    """Sends the client a new link to an open dossier."""
+def resend_link(dossier: Dossier, *, actor: Actor) -> list[str]:
+    """Sends the client a new link to an open dossier, to each recipient whose address
+    does not fail; returns the failing addresses left out. With every address failing,
+    nothing is sent and the member is told why."""
     _require(actor, *_DECIDERS)
     if not dossier.is_open:
         raise ValidationError(gettext("This dossier is closed: there is no link to send."))
+    addresses = [person.email for person in selectors.recipients(dossier) if person.email]
+    failing = sorted(outbox_selectors.failing_addresses(dossier.organization_id, addresses))
+    if addresses and len(failing) == len({a.strip().lower() for a in addresses}):
+        raise ValidationError(
+            gettext(
+                "Nothing was sent: e-mails to %(addresses)s bounce or were reported as spam. "
+                "Correct the address on the profile, or try it again from there."
+            )
+            % {"addresses": ", ".join(failing)}
+        )
     with transaction.atomic():
-        queue_link_messages([dossier.pk], RESEND, again=True)
+        queue_link_messages([dossier.pk], RESEND, again=True, skip_failing=True)
         actor.audit(
             dossier.organization, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid
         )
+    return failing
 
 
 def open_client_page(dossier: Dossier, *, actor: Actor) -> str:

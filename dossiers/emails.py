@@ -34,6 +34,11 @@ def sender(organization: Organization) -> str:
     return formataddr((f"{organization.name} via {name or address}", address))
 
 
+def reply_to(organization: Organization) -> list[str]:
+    """Where a client's answer goes: the organisation's contact address, when it has one."""
+    return [organization.contact_email] if organization.contact_email else []
+
+
 def asked_fields(dossier: Dossier) -> list[DataField]:
     """The fields a dossier asks for, in its order; their labels follow the reader's language."""
     return [item.field for item in dossier.items.select_related("field").order_by("position")]
@@ -64,8 +69,13 @@ def _render(
 
 def _message(template: str, context: dict, to: str, language: str) -> EmailMultiAlternatives:
     subject, body, html = _render(template, context, language)
+    organization = context["organization"]
     message = EmailMultiAlternatives(
-        subject=subject, body=body, from_email=sender(context["organization"]), to=[to]
+        subject=subject,
+        body=body,
+        from_email=sender(organization),
+        to=[to],
+        reply_to=reply_to(organization),
     )
     message.attach_alternative(html, "text/html")
     return message
@@ -150,7 +160,7 @@ def _shared_link_message(
         }
 
     subject, body, html = _render(template, context(text_hole), language, context(html_hole))
-    return SharedEmail(subject, body, html, sender(organization))
+    return SharedEmail(subject, body, html, sender(organization), reply_to(organization))
 
 
 def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:

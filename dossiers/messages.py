@@ -32,7 +32,7 @@ from dossiers.selectors import addressed_recipients_sql, is_recipient, recipient
 from organizations.models import Membership
 from outbox import registry
 from outbox.mail import ids_by_key, kick, queue
-from outbox.models import Message
+from outbox.models import FailingAddress, Message
 from profiles.models import DataField, Profile
 
 INVITATION = "dossiers.invitation"
@@ -202,12 +202,19 @@ def _render_staff_notice(row: Message) -> emails.EmailMultiAlternatives | None:
 
 
 def queue_link_messages(
-    dossier_ids: Sequence[int], kind: str, *, again: bool = False, suffix: str = ""
+    dossier_ids: Sequence[int],
+    kind: str,
+    *,
+    again: bool = False,
+    suffix: str = "",
+    skip_failing: bool = False,
 ) -> None:
     """One message per recipient of each dossier, in one INSERT … SELECT, and its link.
 
     The key (kind, dossier, recipient, `suffix`) makes a repeat a no-op; `again` (staff
-    asked to send the link again) gives the messages keys of their own.
+    asked to send the link again) gives the messages keys of their own. `skip_failing`
+    leaves out the recipients whose address fails (staff were told at the door); otherwise
+    their rows are written and the drain shows them undeliverable without sending them.
     """
     if not dossier_ids:
         return
@@ -219,7 +226,7 @@ def queue_link_messages(
     )
     with connection.cursor() as cursor:
         for sql, params in link_messages_statements(
-            kind, dossiers, list(dossier_ids), suffix=suffix
+            kind, dossiers, list(dossier_ids), suffix=suffix, skip_failing=skip_failing
         ):
             cursor.execute(sql, params)
     transaction.on_commit(kick)
@@ -232,6 +239,7 @@ def _link_targets(
     *,
     suffix: str,
     profiles: tuple[str, Sequence[object]] | None,
+    skip_failing: bool = False,
 ) -> tuple[str, list[Any]]:
     """Who gets a message, with its key: rows of organization_id, dossier_id, profile_id,
     email, language, message_key. Who is `dossiers.selectors`' rule; `profiles` is its
@@ -239,11 +247,19 @@ def _link_targets(
     addressed, addressed_params = addressed_recipients_sql(
         dossiers, dossier_params, profiles=profiles
     )
+    # Addresses are kept in lower case in the failing table.
+    failing = (
+        f"""WHERE NOT EXISTS (SELECT 1 FROM {FailingAddress._meta.db_table} f
+            WHERE f.organization_id = r.organization_id AND f.address = LOWER(r.email))"""  # noqa: S608
+        if skip_failing
+        else ""
+    )
     sql = f"""
         SELECT r.organization_id, r.dossier_id, r.profile_id, r.email, r.language,
             CAST(%s AS TEXT) || r.dossier_id || ':' || r.profile_id || CAST(%s AS TEXT)
                 AS message_key
         FROM ({addressed}) r
+        {failing}
     """  # noqa: S608 - the relation is built from the models, values are parameters
     return sql, [f"{kind}:", suffix, *addressed_params]
 
@@ -284,12 +300,13 @@ def link_messages_statements(
     *,
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
+    skip_failing: bool = False,
 ) -> list[tuple[str, list[Any]]]:
     """The statements of `queue_link_messages`, run in turn, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
     messages, then their links (`DossierMessage`), found again by their unique key."""
     targets, target_params = _link_targets(
-        kind, dossiers, dossier_params, suffix=suffix, profiles=profiles
+        kind, dossiers, dossier_params, suffix=suffix, profiles=profiles, skip_failing=skip_failing
     )
     messages, message_params = _messages_insert(kind, f"({targets})", returning=False)
     links = _links_insert(f"({targets})", Message._meta.db_table)
@@ -438,7 +455,7 @@ def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bo
     done = DossierMessage.objects.filter(
         dossier_id__in=dossier_ids, message__kind=REMINDER, message__key__endswith=suffix
     ).exists()
-    queue_link_messages(dossier_ids, REMINDER, suffix=suffix)
+    queue_link_messages(dossier_ids, REMINDER, suffix=suffix, skip_failing=True)
     return not done
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import cast
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Lower
 
-from dossiers.models import Dossier
-from outbox.models import Message
+from dossiers.models import Dossier, DossierMessage
+from outbox.models import FailingAddress, Message
 from profiles.models import Kind, Profile, ProfileQuerySet
 from profiles.selectors import active_q, active_sql
 
@@ -101,3 +102,18 @@ def addressed_recipients_sql(
 def messages_about(dossier: Dossier) -> QuerySet[Message]:
     """The outgoing messages of a dossier, newest first (linked by `DossierMessage`)."""
     return Message.objects.filter(dossier_link__dossier=dossier).order_by("-created_at", "-id")
+
+
+def not_reached(dossier: str = "pk") -> Exists:
+    """A dossier (the outer query's `dossier` column) that an e-mail could not reach: one of
+    its messages is undeliverable, to an address that still fails. An expression for the
+    apps to the right to filter or annotate with."""
+    still_failing = FailingAddress.objects.filter(
+        organization_id=OuterRef("message__organization_id"),
+        address=Lower(OuterRef("message__address")),
+    )
+    return Exists(
+        DossierMessage.objects.filter(
+            dossier=OuterRef(dossier), message__status=Message.Status.UNDELIVERABLE
+        ).filter(Exists(still_failing))
+    )

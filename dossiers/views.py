@@ -22,6 +22,7 @@ from dossiers.models import Dossier, DossierItem, DossierRecord, ItemReview
 from organizations.actors import Actor
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
+from outbox import selectors as outbox_selectors
 from profiles import fieldtypes
 from profiles.models import FieldValue, Profile
 from profiles.views import INLINE_TYPES, serve_file
@@ -119,13 +120,19 @@ def dossier_detail(
 ) -> HttpResponse:
     dossier = _get_dossier(request, dossier_uuid)
     rows = _item_rows(dossier)
+    recipients = selectors.recipients(dossier)
     return render(
         request,
         "dossiers/detail.html",
         {
             "dossier": dossier,
             "rows": rows,
-            "recipients": selectors.recipients(dossier),
+            "recipients": recipients,
+            "failing_addresses": list(
+                outbox_selectors.failing_addresses(
+                    dossier.organization_id, [r.email for r in recipients]
+                ).values()
+            ),
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
@@ -368,11 +375,17 @@ def dossier_open_link(
 def dossier_resend(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     dossier = _get_dossier(request, dossier_uuid)
     try:
-        actions.resend_link(dossier, actor=Actor.member(request.user))
+        failing = actions.resend_link(dossier, actor=Actor.member(request.user))
     except ValidationError as error:
         messages.error(request, "; ".join(error.messages))
     else:
         messages.success(request, _("A new link is on its way to the client."))
+        if failing:
+            messages.warning(
+                request,
+                _("Not sent to %(addresses)s: e-mails to it bounce or were reported as spam.")
+                % {"addresses": ", ".join(failing)},
+            )
     return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
 
 
@@ -401,6 +414,18 @@ def dossier_create(request: OrganizationRequest, org_slug: str, profile_uuid: An
             _add_errors(form, error)
         else:
             messages.success(request, _("The dossier was opened and its link sent to the client."))
+            failing = outbox_selectors.failing_addresses(
+                request.organization.pk, [r.email for r in selectors.recipients(dossier)]
+            )
+            if failing:
+                messages.warning(
+                    request,
+                    _(
+                        "Its e-mail will not reach %(addresses)s: e-mails to it bounce or were "
+                        "reported as spam. Correct the address, or try it again from the profile."
+                    )
+                    % {"addresses": ", ".join(sorted(failing))},
+                )
             return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     return render(request, "dossiers/create.html", {"form": form, "profile": profile})
 

@@ -127,6 +127,8 @@ class Reminded:
     dossiers: int
     # False when this hour's reminders had been queued already: nothing new went out.
     sent: bool
+    # Of the dossiers, those e-mail cannot reach (their address fails): not reminded.
+    unreachable: int = 0
 
 
 def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
@@ -135,6 +137,7 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
     group = run.group
     with transaction.atomic():
         open_ids = followup.remindable(group, run.period)
+        unreachable = followup.unreachable(group, run.period)
         sent = remind_now(open_ids)
         if sent or not open_ids:
             actor.audit(
@@ -144,7 +147,7 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
                 period=run.period,
                 dossiers=len(open_ids),
             )
-    return Reminded(dossiers=len(open_ids), sent=sent)
+    return Reminded(dossiers=len(open_ids), sent=sent, unreachable=unreachable)
 
 
 def export_run(run: UpdateRun, *, actor: Actor, status: str = "", query: str = "") -> QuerySet[Any]:

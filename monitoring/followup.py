@@ -18,6 +18,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
+from dossiers import selectors as dossier_selectors
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
 from outbox.models import Message
@@ -252,3 +253,24 @@ def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, i
     for period, n in [*live, *purged]:
         counts[period] += n
     return dict(counts)
+
+
+def unreachable(group: UpdateGroup, period: dt.date) -> int:
+    """Outstanding dossiers of a run that e-mail cannot reach (a bounce for good or a
+    complaint, the address still failing): not "not answered" but never asked, counted apart."""
+    return (
+        Dossier.objects.filter(update_group=group, period=period, status__in=OUTSTANDING)
+        .filter(dossier_selectors.not_reached())
+        .count()
+    )
+
+
+def unreachable_among(group: UpdateGroup, dossier_uuids: list[Any]) -> set[Any]:
+    """Those of a page's dossiers (by UUID) that e-mail cannot reach, in one query."""
+    if not dossier_uuids:
+        return set()
+    return set(
+        Dossier.objects.filter(update_group=group, uuid__in=dossier_uuids)
+        .filter(dossier_selectors.not_reached())
+        .values_list("uuid", flat=True)
+    )

@@ -192,6 +192,8 @@ def run_detail(
     # Each row's status as people read it, looked up once here rather than in the template.
     labels = dict(Dossier.Status.choices)
     page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
+    # Those of the page e-mail cannot reach: not "not answered" but never asked.
+    unreached = followup.unreachable_among(group, [row[6] for row in page.object_list])
     return render(
         request,
         "monitoring/run_detail.html",
@@ -200,6 +202,8 @@ def run_detail(
             "run": run,
             "outcomes": counts,
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
+            "unreachable": followup.unreachable(group, run.period),
+            "unreached": unreached,
             "page": page,
             "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
             "status": status,
@@ -236,6 +240,18 @@ def run_remind(
             )
             % {"n": reminded.dossiers},
         )
+        if reminded.unreachable:
+            messages.warning(
+                request,
+                ngettext(
+                    "%(n)s of them cannot be reached: their address bounces or reported us as "
+                    "spam, and nothing is sent to it. Their dossier shows what to do.",
+                    "%(n)s of them cannot be reached: their addresses bounce or reported us as "
+                    "spam, and nothing is sent to them. Their dossiers show what to do.",
+                    reminded.unreachable,
+                )
+                % {"n": reminded.unreachable},
+            )
         return redirect(
             "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
         )

@@ -52,10 +52,19 @@ from organizations.selectors import (
 )
 from organizations.signals import time_zone_changed
 from organizations.tenancy import each_in_scope
+from outbox import selectors as outbox_selectors
+from outbox.models import FailingAddress
 
 # The settings an administrator changes, in the order of the page (and of the log's
 # "Changed: …").
-SETTINGS = ("name", "time_zone", "default_language", "date_style", "require_two_factor")
+SETTINGS = (
+    "name",
+    "time_zone",
+    "default_language",
+    "date_style",
+    "require_two_factor",
+    "contact_email",
+)
 
 
 @dataclass(frozen=True)
@@ -74,13 +83,16 @@ def update_settings(
     default_language: str | None = None,
     date_style: str | None = None,
     require_two_factor: bool | None = None,
+    contact_email: str | None = None,
 ) -> SettingsChange:
     """Saves the settings given (None leaves one as it is); `organization` follows."""
+    if contact_email is not None:
+        contact_email = contact_email.strip()
     given: dict[str, object] = {
         key: value
         for key, value in zip(
             SETTINGS,
-            (name, time_zone, default_language, date_style, require_two_factor),
+            (name, time_zone, default_language, date_style, require_two_factor, contact_email),
             strict=True,
         )
         if value is not None
@@ -583,3 +595,38 @@ def record_sso_refusal(
             reason=reason,
             address=address,
         )
+
+
+# E-mail addresses.
+
+
+def retry_address(
+    organization: Organization, *, actor: Actor, address: str, confirmed: bool = False
+) -> FailingAddress:
+    """Staff say to try a failing address again: the outbox sends to it from the next
+    message on. After a complaint (the client reported an e-mail as spam) only when
+    `confirmed`, the member saying that the client asked for e-mails again. Returns what
+    the address was failing for."""
+    if actor.kind != ActorKind.MEMBER:
+        raise ValidationError(_("Only a member of staff can say to try an address again."))
+    found = outbox_selectors.failing(organization.pk, address)
+    if found is None:
+        raise ValidationError({"address": _("This address is not failing: nothing to do.")})
+    if found.complained and not confirmed:
+        raise ValidationError(
+            {
+                "confirmed": _(
+                    "This client reported one of our e-mails as spam: confirm that they asked "
+                    "to receive them again."
+                )
+            }
+        )
+    with transaction.atomic():
+        FailingAddress.objects.filter(pk=found.pk).delete()
+        actor.audit(
+            organization,
+            audit_actions.ADDRESS_RETRIED,
+            found.address,
+            reason=found.reason,
+        )
+    return found

@@ -17,6 +17,12 @@ class OrganizationsConfig(AppConfig):
         audit.discover()
         members.register_kinds()
         accounts.register_kinds()
+        # The e-mail service's batches of events may be larger than an anonymous post.
+        from organizations.security import FULL_BODY_GRANTS
+        from outbox.webhooks import is_event_post
+
+        if is_event_post not in FULL_BODY_GRANTS:
+            FULL_BODY_GRANTS.append(is_event_post)
 
     def privacy_records(self, profile: Any) -> dict[str, Any]:
         from organizations.privacy import records

@@ -244,6 +244,12 @@ def _settings_changed(details: Mapping[str, Any]) -> str:
     return changed_fields(Organization, details["changed"])
 
 
+def _failing_reason(details: Mapping[str, Any]) -> str:
+    if details.get("reason") == "complained":
+        return gettext("It had been reported as spam; the client asked for e-mails again.")
+    return gettext("Its e-mails had bounced.")
+
+
 def _from_address(details: Mapping[str, Any]) -> str:
     if details.get("method") == "passkey":
         if not details.get("address"):
@@ -327,6 +333,9 @@ MEMBER_ROLE_CHANGED = action(
     "organizations.member.role_changed", _("Member's role changed"), _new_role
 )
 MEMBER_REMOVED = action("organizations.member.removed", _("Member removed"))
+ADDRESS_RETRIED = action(
+    "organizations.address.retried", _("E-mail address to be tried again"), _failing_reason
+)
 LOGIN = action("organizations.auth.login", _("Logged in"), _from_address)
 LOGIN_FAILED = action("organizations.auth.login_failed", _("Failed login"), _from_address)
 PASSWORD_RESET_REQUESTED = action("organizations.auth.password_reset", _("New password asked for"))

@@ -51,7 +51,14 @@ class TimeZoneSelect(forms.Select):
 class OrganizationForm(forms.ModelForm):
     class Meta:
         model = Organization
-        fields = ["name", "time_zone", "default_language", "date_style", "require_two_factor"]
+        fields = [
+            "name",
+            "time_zone",
+            "default_language",
+            "date_style",
+            "require_two_factor",
+            "contact_email",
+        ]
         widgets = {"time_zone": TimeZoneSelect}
         help_texts = {
             "default_language": _(
@@ -202,3 +209,12 @@ class NoticesForm(forms.ModelForm):
         if not self.instance.notices and chosen == self.instance.effective_notices:
             return ""
         return chosen
+
+
+class RetryAddressForm(forms.Form):
+    """ "Try again" on a failing address, from wherever the page shows it."""
+
+    address = forms.EmailField(max_length=254)
+    confirmed = forms.BooleanField(
+        label=_("The client asked to receive our e-mails again"), required=False
+    )

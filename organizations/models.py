@@ -51,6 +51,17 @@ class Organization(models.Model):
             "Members must log in with a code from an authenticator app as well as their password."
         ),
     )
+    # Where a client's answer to an e-mail goes (its Reply-To): the sender address is one
+    # nobody reads.
+    contact_email = models.EmailField(
+        _("contact address"),
+        max_length=254,
+        blank=True,
+        help_text=_(
+            "Clients who answer an e-mail write to this address. Leave it empty and their "
+            "answers go nowhere."
+        ),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

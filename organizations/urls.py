@@ -8,6 +8,7 @@ urlpatterns = [
     path("notices/", views.my_notices, name="my_notices"),
     path("settings/security/", sso_views.security_settings, name="security_settings"),
     path("settings/security/remove/", sso_views.security_remove, name="security_remove"),
+    path("email/retry/", views.retry_address, name="retry_address"),
     path("settings/audit/", views.audit_log, name="audit_log"),
     path("settings/audit/export.csv", views.audit_export, name="audit_export"),
     path("settings/members/", views.member_add, name="member_add"),

@@ -4,8 +4,10 @@ import copy
 import itertools
 import json
 from collections.abc import Iterator
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -14,7 +16,9 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope, scopes_disabled
@@ -30,6 +34,7 @@ from organizations.forms import (
     NewAccountForm,
     NoticesForm,
     OrganizationForm,
+    RetryAddressForm,
 )
 from organizations.http import AuthenticatedRequest, OrganizationRequest
 from organizations.lookups import get_for_org
@@ -104,6 +109,8 @@ def _settings_page(
     status: int = 200,
 ) -> HttpResponse:
     members = Membership.objects.filter(organization=request.organization).select_related("user")
+    # The address the e-mails come from: its domain is the one SPF, DKIM and DMARC vouch for.
+    sending_name, sending_address = parseaddr(settings.DEFAULT_FROM_EMAIL)
     return render(
         request,
         "organizations/settings.html",
@@ -120,6 +127,9 @@ def _settings_page(
             .annotate(email_status=latest_message_status())
             .order_by("email"),
             "roles": Membership.Role.choices,
+            "sending_name": sending_name or sending_address,
+            "sending_address": sending_address,
+            "sending_domain": sending_address.rpartition("@")[2],
         },
         status=status,
     )
@@ -346,3 +356,35 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def healthz(request: HttpRequest) -> HttpResponse:
     """For load balancers and container health checks: the process answers, nothing more."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@require_POST
+def retry_address(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    """ "Try again" on a failing address: back to the page it was pressed on, saying what
+    came of it there."""
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) or not back.startswith(f"/o/{org_slug}/"):
+        back = reverse("org_home", kwargs={"org_slug": org_slug})
+    form = RetryAddressForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Enter a valid e-mail address."))
+        return redirect(back)
+    try:
+        actions.retry_address(
+            request.organization,
+            actor=Actor.member(request.user),
+            address=form.cleaned_data["address"],
+            confirmed=form.cleaned_data["confirmed"],
+        )
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(
+            request,
+            _("E-mails to %(address)s will be sent again, from the next one on.")
+            % {"address": form.cleaned_data["address"]},
+        )
+    return redirect(back)

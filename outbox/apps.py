@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -19,3 +21,30 @@ class OutboxConfig(AppConfig):
                 "schedule": float(settings.OUTBOX_SWEEP_SECONDS),
             },
         }
+
+    # A person's address may be failing: part of what is held about them, and erased with them.
+
+    def privacy_records(self, profile: Any) -> dict[str, Any]:
+        from outbox.models import FailingAddress
+
+        return {
+            "failing_addresses": [
+                {
+                    "address": row.address,
+                    "reason": row.reason,
+                    "detail": row.detail,
+                    "since": row.since.isoformat(),
+                }
+                for row in FailingAddress.objects.filter(
+                    organization_id=profile.organization_id,
+                    address=(profile.email or "").strip().lower(),
+                )
+            ]
+        }
+
+    def privacy_erase(self, profile: Any) -> None:
+        from outbox.models import FailingAddress
+
+        FailingAddress.objects.filter(
+            organization_id=profile.organization_id, address=(profile.email or "").strip().lower()
+        ).delete()

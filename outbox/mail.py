@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -23,7 +24,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
-from outbox import claims, registry
+from outbox import claims, registry, selectors
+from outbox.headers import AUTOMATIC_HEADERS
 from outbox.models import Message
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,11 @@ def message_id(key: str) -> str:
 
 
 def _connection_lost(error: Exception) -> bool:
+    if isinstance(error, AnymailAPIError):
+        # An e-mail service's API: unreachable, failing (5xx) or asking to slow down (429)
+        # holds the batch back; a 4xx about one message (an OSError too) is that message's.
+        status = getattr(getattr(error, "response", None), "status_code", None)
+        return status is None or status >= 500 or status == 429
     # SMTPException is an OSError too: a reply about one message is not a lost connection.
     return isinstance(error, smtplib.SMTPServerDisconnected) or (
         isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
@@ -101,7 +108,10 @@ def _connection_lost(error: Exception) -> bool:
 
 
 def _permanent(error: Exception, to: str) -> bool:
-    """5xx for this recipient: the address will not work however often it is tried."""
+    """5xx for this recipient: the address will not work however often it is tried (or the
+    e-mail service refused every recipient: an invalid or suppressed address)."""
+    if isinstance(error, AnymailRecipientsRefused):
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         code = error.recipients.get(to, (0, b""))[0]
         return 500 <= code < 600
@@ -210,12 +220,65 @@ def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[st
     )
 
 
+def _provider_id(email: EmailMessage) -> str:
+    """The id an e-mail service (django-anymail) gave the message; empty over SMTP."""
+    status = getattr(email, "anymail_status", None)
+    found = getattr(status, "message_id", None)
+    return found if isinstance(found, str) else ""
+
+
+def _mark_sent(row: Message, email: EmailMessage) -> None:
+    provider_id = _provider_id(email)[:255]
+    if not provider_id:
+        claims.mark_sent(Message, row.pk)
+        return
+    Message.objects.filter(pk=row.pk).update(
+        status=Message.Status.SENT, done_at=timezone.now(), last_error="", provider_id=provider_id
+    )
+
+
+def _not_to_failing(rows: list[Message]) -> tuple[list[Message], list[tuple[int, str]]]:
+    """The rows to send, and those addressed to a failing address of their organisation,
+    with the reason they are not sent (their address bounced for good or complained)."""
+    failing = selectors.failing_among(
+        {(row.organization_id, row.address) for row in rows if row.organization_id}
+    )
+    if not failing:
+        return rows, []
+    kept: list[Message] = []
+    refused: list[tuple[int, str]] = []
+    for row in rows:
+        found = (
+            failing.get((row.organization_id, row.address.strip().lower()))
+            if row.organization_id is not None
+            else None
+        )
+        if found is None:
+            kept.append(row)
+        else:
+            refused.append(
+                (
+                    row.pk,
+                    f"Not sent: {found.address} is failing since {found.since:%Y-%m-%d}"
+                    f" ({found.reason}: {found.detail})"[:500],
+                )
+            )
+    return kept, refused
+
+
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
     rows = list(
         Message.objects.filter(pk__in=ids)
         .select_related("organization", *registry.related())
         .order_by("id")
     )
+    # An address that bounced for good or complained gets nothing more until staff say so.
+    rows, refused = _not_to_failing(rows)
+    for pk, reason in refused:
+        logger.info("Message %s not sent: %s", pk, reason)
+        claims.mark_undeliverable(Message, pk, reason)
+    if not rows:
+        return 0
     connection = get_connection()
     try:
         connection.open()
@@ -247,6 +310,8 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                     cancelled.append(row.pk)
                     continue
                 email.to = [row.address]
+                for name, value in AUTOMATIC_HEADERS.items():
+                    email.extra_headers.setdefault(name, value)
                 email.extra_headers["Message-ID"] = message_id(row.key)
                 try:
                     _deliver(connection, email, senders)
@@ -280,7 +345,7 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                         )
                         retry.append((row, _describe(error)))
                 else:
-                    claims.mark_sent(Message, row.pk)
+                    _mark_sent(row, email)
                     sent += 1
     finally:
         try:

@@ -73,6 +73,9 @@ class Message(Delivery):
     # What a message is about is the sending app's business: its own table links the
     # message to a dossier or an invitation (dossiers.DossierMessage,
     # organizations.InvitationMessage), so the outbox names no app but the tenant.
+    # The id the e-mail service gave the message (empty over SMTP): its webhook events name it.
+    # A database default too: the fan-out writes messages in raw INSERT … SELECT statements.
+    provider_id = models.CharField(max_length=255, blank=True, default="", db_default="")
 
     class Meta(Delivery.Meta):
         verbose_name = _("outgoing message")
@@ -87,6 +90,13 @@ class Message(Delivery):
                 condition=Q(status="undeliverable"),
                 name="outbox_message_refused",
             ),
+            # A webhook event finds its message by the service's id; rows sent over SMTP
+            # have none and stay out of the index.
+            models.Index(
+                fields=["provider_id"],
+                condition=~Q(provider_id=""),
+                name="outbox_message_provider_id",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -97,3 +107,83 @@ class Message(Delivery):
         from outbox import registry
 
         return registry.label(self.kind)
+
+
+class DeliveryEvent(models.Model):
+    """What the e-mail service reported about a sent message: delivered, bounced (hard or
+    soft), complained, rejected. `key` is the service's id of the event (or a digest of it),
+    unique, so that an event delivered twice is recorded once and acts once."""
+
+    class Kind(models.TextChoices):
+        DELIVERED = "delivered", _("Delivered")
+        SOFT_BOUNCE = "soft_bounce", _("Bounced for now (the service retries)")
+        HARD_BOUNCE = "hard_bounce", _("Bounced: the address does not exist")
+        COMPLAINT = "complaint", _("Reported as spam")
+        REJECTED = "rejected", _("Refused by the service")
+
+    organization = models.ForeignKey(
+        "organizations.Organization",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    key = models.CharField(max_length=200)
+    service = models.CharField(max_length=30)
+    kind = models.CharField(_("event"), max_length=20, choices=Kind.choices)
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("delivery event")
+        verbose_name_plural = _("delivery events")
+        constraints = [
+            models.UniqueConstraint(fields=["key"], name="outbox_deliveryevent_unique_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of message {self.message_id}"
+
+
+class FailingAddress(models.Model):
+    """An address of an organisation that bounced for good or complained: the outbox sends
+    nothing more to it until staff change it or say to try again."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", _("The address does not exist (hard bounce)")
+        COMPLAINED = "complained", _("The recipient reported an e-mail as spam")
+
+    organization = models.ForeignKey(
+        "organizations.Organization", on_delete=models.CASCADE, related_name="+"
+    )
+    # Lower case: one mailbox, however a profile spells it.
+    address = models.EmailField(_("address"), max_length=254)
+    reason = models.CharField(_("reason"), max_length=12, choices=Reason.choices)
+    detail = models.CharField(_("detail"), max_length=500, blank=True)
+    since = models.DateTimeField(_("since"), default=timezone.now)
+    # The message whose event made it fail, while it exists.
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("failing address")
+        verbose_name_plural = _("failing addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "address"], name="outbox_failingaddress_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address} ({self.reason})"
+
+    @property
+    def complained(self) -> bool:
+        return self.reason == self.Reason.COMPLAINED

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from email.utils import formatdate
 from typing import Any
 
@@ -18,6 +18,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import forbid_multi_line_headers
 from django.utils.html import escape
+
+from outbox.headers import AUTOMATIC_HEADERS
 
 # Unguessable, so that no value a reader or an organisation chose can pass for a hole.
 _SALT = secrets.token_hex(8)
@@ -45,8 +47,16 @@ _HEADER_HOLE = re.compile(f"X{_SALT}(to|date|id)X".encode())
 class SharedEmail:
     """Subject, text and HTML rendered once with holes; `personal` makes a reader's copy."""
 
-    def __init__(self, subject: str, body: str, html: str, from_email: str) -> None:
+    def __init__(
+        self,
+        subject: str,
+        body: str,
+        html: str,
+        from_email: str,
+        reply_to: Sequence[str] = (),
+    ) -> None:
         self.subject, self.body, self.html, self.from_email = subject, body, html, from_email
+        self.reply_to = list(reply_to)
         self._mime: bytes | None = None
         self._mime_checked = False
         self._ascii_parts = False
@@ -63,6 +73,7 @@ class SharedEmail:
             body=fill(self.body),
             from_email=self.from_email,
             to=[to],
+            reply_to=self.reply_to,
         )
         email.attach_alternative(fill(self.html), "text/html")
         email.shared, email.values = self, dict(values)
@@ -72,7 +83,7 @@ class SharedEmail:
         """The copy's MIME form with CRLF line ends, as Django's SMTP backend sends it, or
         None when only a message built afresh is right (see `_template`)."""
         template = self._template()
-        if template is None or not _plain(email):
+        if template is None or not _plain(email, self):
             return None
         values = email.values
         encoded = {name: value.encode() for name, value in values.items()}
@@ -112,7 +123,9 @@ class SharedEmail:
             body=self.body,
             from_email=self.from_email,
             to=[f"{_TO}@example.invalid"],
-            headers={"Date": _DATE, "Message-ID": _ID},
+            reply_to=self.reply_to,
+            # In the order Django writes a copy's: its Date, then the outbox's headers.
+            headers={"Date": _DATE, **AUTOMATIC_HEADERS, "Message-ID": _ID},
         )
         email.attach_alternative(self.html, "text/html")
         # Django's MIME classes take the line ending the SMTP backend asks for.
@@ -132,13 +145,16 @@ class SharedEmail:
         return data
 
 
-def _plain(email: EmailMultiAlternatives) -> bool:
-    """One addressee and nothing the template was not built with."""
+def _plain(email: EmailMultiAlternatives, shared: SharedEmail) -> bool:
+    """One addressee and nothing the template was not built with: its Reply-To, and the
+    outbox's headers in the order the outbox sets them."""
+    headers = [name for name in email.extra_headers if name.lower() != "date"]
     return (
         len(email.to) == 1
-        and not (email.cc or email.bcc or email.reply_to or email.attachments)
-        and {name.lower() for name in email.extra_headers} <= {"message-id", "date"}
-        and "Message-ID" in email.extra_headers
+        and not (email.cc or email.bcc or email.attachments)
+        and list(email.reply_to) == shared.reply_to
+        and headers == [*AUTOMATIC_HEADERS, "Message-ID"]
+        and all(email.extra_headers[name] == value for name, value in AUTOMATIC_HEADERS.items())
     )
 
 

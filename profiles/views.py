@@ -17,6 +17,7 @@ from organizations.actors import Actor
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
+from outbox import selectors as outbox_selectors
 from profiles import actions, attention, fieldtypes, value_rows
 from profiles.downloads import INLINE_TYPES as INLINE_TYPES
 from profiles.downloads import serve_document as serve_document
@@ -201,6 +202,10 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
         if profile.kind == Kind.COMPANY
         else []
     )
+    # Addresses the e-mail service reported as failing: the person's, or a representative's.
+    failing = outbox_selectors.failing_addresses(
+        request.organization.pk, [profile.email, *(c.email for c in representatives)]
+    )
     return render(
         request,
         "profiles/detail.html",
@@ -208,6 +213,7 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
             "profile": profile,
             "sections": sections,
             "representatives": representatives,
+            "failing_addresses": list(failing.values()),
         },
     )
 

@@ -556,3 +556,22 @@ def test_cancel_invitation_takes_its_e_mail_with_it(org, owner) -> None:
         assert Message.objects.filter(invitation_link__invitation=invitation).exists()
         actions.cancel_invitation(invitation, actor=Actor.member(owner))
         assert not Message.objects.exists()
+
+
+# retry_address
+
+
+def test_the_try_again_button_calls_retry_address(member_client, org) -> None:
+    from outbox.models import FailingAddress
+
+    with scopes_disabled():
+        FailingAddress.objects.create(organization=org, address="jo@example.com", reason="bounced")
+    with _calls("retry_address") as spy:
+        response = member_client.post(f"/o/{org.slug}/email/retry/", {"address": "jo@example.com"})
+    assert response.status_code == 302
+    spy.assert_called_once()
+    with scopes_disabled():
+        assert not FailingAddress.objects.exists()
+    assert [e.target for e in _entries(action="organizations.address.retried")] == [
+        "jo@example.com"
+    ]

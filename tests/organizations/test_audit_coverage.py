@@ -33,6 +33,7 @@ from django_scopes import scope, scopes_disabled
 from organizations.audit import known_actions
 from organizations.models import AuditEntry, Invitation, Membership, record_audit
 from outbox.mail import send_due
+from outbox.models import FailingAddress
 from tests import factories
 from tests.organizations.authenticator import add_passkey
 
@@ -174,6 +175,17 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     b"".join(exported.streaming_content)
     eve = factories.contact(org, first_name="Eve", last_name="Erased", email="eve@example.com")
     admin.post(f"{o}/profiles/{eve.uuid}/privacy/erase/", {"confirm": "on"})
+
+    # An address the e-mail service reported as spam-reporting, tried again by staff.
+    with scopes_disabled():
+        FailingAddress.objects.create(
+            organization=org, address="ada@example.com", reason="complained", detail="abuse"
+        )
+    retried = staff.post(
+        f"{o}/email/retry/",
+        {"address": "ada@example.com", "confirmed": "1", "next": f"{o}/profiles/{ada.uuid}/"},
+    )
+    assert retried.status_code == 302
 
     # Dossiers: opened by staff, answered on the client's behalf, reviewed.
     with capture(execute=True):

@@ -1,0 +1,63 @@
+"""What the apps to the right read of the outbox: which addresses fail, and how many.
+
+An address fails once an e-mail service reported a hard bounce or a complaint for it; the
+outbox sends nothing more to it until staff change the address or say to try again
+(`organizations.actions.retry_address`). Addresses compare in lower case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Q
+from django_scopes import scopes_disabled
+
+from outbox.models import FailingAddress
+
+
+def failing(organization_id: int, address: str) -> FailingAddress | None:
+    """The failing address of this organisation, if `address` is one."""
+    if not address:
+        return None
+    return FailingAddress.objects.filter(
+        organization_id=organization_id, address=address.strip().lower()
+    ).first()
+
+
+def failing_addresses(organization_id: int, addresses: Iterable[str]) -> dict[str, FailingAddress]:
+    """Those of `addresses` that fail in this organisation, by lower-case address; one query."""
+    wanted = {address.strip().lower() for address in addresses if address}
+    if not wanted:
+        return {}
+    return {
+        found.address: found
+        for found in FailingAddress.objects.filter(
+            organization_id=organization_id, address__in=wanted
+        )
+    }
+
+
+def failing_among(
+    pairs: Iterable[tuple[int | None, str]],
+) -> dict[tuple[int, str], FailingAddress]:
+    """The failing ones among (organisation, address) pairs of several organisations, by
+    (organisation id, lower-case address); one query. Crosses tenants: the outbox drain's."""
+    wanted: dict[int, set[str]] = {}
+    for organization_id, address in pairs:
+        if organization_id is not None and address:
+            wanted.setdefault(organization_id, set()).add(address.strip().lower())
+    if not wanted:
+        return {}
+    condition = Q()
+    for organization_id, addresses in wanted.items():
+        condition |= Q(organization_id=organization_id, address__in=addresses)
+    with scopes_disabled():
+        return {
+            (found.organization_id, found.address): found
+            for found in FailingAddress.objects.filter(condition)
+        }
+
+
+def failing_count(organization_id: int) -> int:
+    """How many addresses of the organisation fail: the home's "e-mails not reaching" count."""
+    return FailingAddress.objects.filter(organization_id=organization_id).count()
