@@ -13,7 +13,7 @@ from tests.organizations.test_settings import _run
 pytestmark = pytest.mark.django_db
 
 
-def _ids(settings) -> set[str]:
+def _ids(settings) -> set[str | None]:
     return {problem.id for problem in check_production_settings(None)}
 
 
