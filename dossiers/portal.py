@@ -52,6 +52,27 @@ def _count_bad_token(request: HttpRequest) -> None:
             cache.set(key, 1, BAD_TOKENS_WINDOW)
 
 
+def _path_token(request: HttpRequest) -> str | None:
+    parts = request.path_info.split("/")
+    return parts[2] if len(parts) > 3 and parts[0] == "" and parts[1] == "d" else None
+
+
+def may_send_full_bodies(request: HttpRequest) -> bool:
+    """A live link uploads documents (organizations.security); any other portal path has the
+    anonymous limit, so that nobody makes us read 100 MB before the token is looked at."""
+    token = _path_token(request)
+    if token is None:
+        return False
+    access = _access(token)
+    return access is not None and access.replaced_at is None
+
+
+def count_refused_body(request: HttpRequest) -> None:
+    """A body refused for its size on a portal path counts as a bad token."""
+    if _path_token(request) is not None:
+        _count_bad_token(request)
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200):
     response = render(request, f"portal/{template}.html", context, status=status)
     response["Cache-Control"] = "no-store"
