@@ -31,6 +31,10 @@ class DossiersConfig(AppConfig):
         if count_refused_body not in BODY_REFUSALS:
             BODY_REFUSALS.append(count_refused_body)
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
+        from dossiers.foureyes import record_contact_change
+        from profiles.signals import identity_changed
+
+        identity_changed.connect(record_contact_change, dispatch_uid="dossiers.four_eyes")
 
     def seed_demo(self, organization: Organization) -> None:
         from dossiers.demo import seed

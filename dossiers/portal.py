@@ -227,6 +227,7 @@ def _save(
             uploads=stored,
             confirmations=form.confirmations(),
             removals=form.removals(),
+            via=access.sent_to,
             actor=actor,
         )
     except WriteBackError:
@@ -235,7 +236,7 @@ def _save(
     _show_chosen(form, files)
     if final:
         try:
-            actions.submit(dossier, actor=actor)
+            actions.submit(dossier, via=access.sent_to, actor=actor)
         except NotAnswered as missing:
             for item in missing.items:
                 form.add_error(
@@ -269,6 +270,7 @@ def _keep_chosen_files(
             dossier,
             answers={},
             uploads={pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
+            via=access.sent_to,
             actor=Actor.of_client(access.recipient, on_behalf_by=on_behalf_by),
         )
     except WriteBackError:

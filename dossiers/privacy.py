@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Intervention
 from dossiers.signals import requests_changed
-from profiles.models import Profile
+from profiles.models import FieldValueHistory, Profile
 from profiles.privacy import rows
 
 
@@ -57,6 +57,11 @@ def files(profile: Profile) -> list[tuple[str, str]]:
 
 def erase(profile: Profile) -> None:
     AccessToken.objects.filter(recipient=profile).delete()
+    # The address a representative's answers came through, on their company's dossiers.
+    DossierItem.objects.filter(answered_by=profile).update(answered_via="")
+    Dossier.objects.filter(submitted_by=profile).update(submitted_via="")
+    FieldValueHistory.objects.filter(recipient=profile).update(via="")
+    Intervention.objects.filter(person=profile).delete()
     Dossier.objects.filter(profile=profile).delete()
     requests_changed.send(
         sender=Dossier, organization_id=profile.organization_id, profile_ids=[profile.pk]

@@ -96,9 +96,10 @@ def write_back(
         stale = _stale_removals(dossier, items)
         rows: list[FieldValueHistory] = []
         # One call per author: a company's representatives may answer different items.
-        by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
+        by_author: dict[tuple[int | None, int | None, str], list[DossierItem]] = {}
         for item in items:
-            by_author.setdefault((item.answered_by_id, item.answered_by_user_id), []).append(item)
+            author_key = (item.answered_by_id, item.answered_by_user_id, item.answered_via)
+            by_author.setdefault(author_key, []).append(item)
         for authored in by_author.values():
             author = authored[0]
             new_values = [
@@ -119,6 +120,7 @@ def write_back(
                 user=author.answered_by_user,
                 recipient=author.answered_by,
                 on_behalf=author.answered_by_user_id is not None,
+                via=author.answered_via,
                 approved_by=by.user,
                 api_key=by.api_key,
                 dossier=dossier,

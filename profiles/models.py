@@ -392,6 +392,9 @@ class FieldValueHistory(models.Model):
     )
     # Kept after the purge nulls `dossier`: joins the purge's DossierRecord.
     dossier_uuid = models.UUIDField(null=True, blank=True)
+    # For an answer from a dossier: the address its link was e-mailed to (the history says
+    # "answered through a link sent to …"; four eyes in dossiers.review rest on it).
+    via = models.EmailField(blank=True, default="", db_default="")
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     objects = ScopedManager(organization="organization")
