@@ -68,8 +68,9 @@ def may_send_full_bodies(request: HttpRequest) -> bool:
 
 
 def count_refused_body(request: HttpRequest) -> None:
-    """A body refused for its size on a portal path counts as a bad token."""
-    if _path_token(request) is not None:
+    """A body refused for its size on a portal path, with a token or none, counts as a bad
+    token."""
+    if request.path_info.startswith("/d/"):
         _count_bad_token(request)
 
 
