@@ -488,6 +488,13 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
             decision = dossiers_actions.approve(
                 dossier, item_ids=item_ids, actor=Actor.of_api_key(self.key)
             )
+        except review.Involved:
+            raise Conflict(
+                _(
+                    "This key sent the dossier's link again, or changed the contact data of "
+                    "whoever answered it: a member decides."
+                )
+            ) from None
         except review.OwnAnswers:
             raise Conflict(
                 _("A member gave these answers on the client's behalf: another member decides.")
@@ -526,6 +533,13 @@ class DossierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organizat
             )
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.message_dict) from None
+        except review.Involved:
+            raise Conflict(
+                _(
+                    "This key sent the dossier's link again, or changed the contact data of "
+                    "whoever answered it: a member decides."
+                )
+            ) from None
         except review.OwnAnswers:
             raise Conflict(
                 _("A member gave these answers on the client's behalf: another member decides.")

@@ -10,6 +10,7 @@ the endpoint's secret>`: the time lets a receiver refuse an old replay.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -18,13 +19,12 @@ import json
 import logging
 import socket
 import time
-import urllib.error
-import urllib.request
 import uuid as uuid_module
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -69,28 +69,92 @@ def verify(secret: str, header: str, body: bytes, *, tolerance: int = 300) -> bo
     return hmac.compare_digest(signature(secret, timestamp, body), header)
 
 
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where a delivery goes: the address checked, and the name the receiver expects.
+
+    The connection is made to `address` and nowhere else; `hostname` travels in the Host
+    header and as the TLS server name, and the certificate must be valid for it.
+    """
+
+    scheme: str
+    hostname: str
+    port: int
+    path: str
+    address: str
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        default = 443 if self.scheme == "https" else 80
+        return host if self.port == default else f"{host}:{self.port}"
+
+
 def check_url(url: str) -> None:
     """Only http(s); in production, never an address of a private or local network.
 
-    Checked when the endpoint is saved and again before each delivery, since a name may
-    resolve elsewhere by then.
+    Checked when the endpoint is saved, and again at each delivery by `resolve`, whose
+    answer the delivery connects to.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValidationError(_("Enter an http:// or https:// address."), code="scheme")
-    if settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
-        return
+    _split(url)
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
+        resolve(url)
+
+
+def resolve(url: str) -> Target:
+    """Resolves the name once and checks every address it gives.
+
+    A name may answer differently on each resolution (DNS rebinding): whatever connects
+    afterwards must use the address returned here, never resolve the name again.
+    """
+    scheme, hostname, port, path = _split(url)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        found = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port)}
+        found = [
+            str(info[4][0]).split("%")[0]
+            for info in socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        ]
     except (OSError, UnicodeError, ValueError):
         raise ValidationError(_("This address does not resolve."), code="resolve") from None
-    for address in found:
-        if not ipaddress.ip_address(str(address).split("%")[0]).is_global:
-            raise ValidationError(
-                _("This address is on a private or local network: it cannot receive webhooks."),
-                code="private",
-            )
+    if not found:
+        raise ValidationError(_("This address does not resolve."), code="resolve")
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES and not all(map(_is_public, found)):
+        raise ValidationError(
+            _("This address is on a private or local network: it cannot receive webhooks."),
+            code="private",
+        )
+    return Target(scheme=scheme, hostname=hostname, port=port, path=path, address=found[0])
+
+
+def _split(url: str) -> tuple[str, str, int, str]:
+    invalid = ValidationError(_("Enter an http:// or https:// address."), code="scheme")
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        hostname = (parts.hostname or "").encode("idna").decode("ascii")
+    except (UnicodeError, ValueError):
+        raise invalid from None
+    if parts.scheme not in {"http", "https"} or not hostname:
+        raise invalid
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return parts.scheme, hostname, port, path
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _is_public(address: str) -> bool:
+    """Global unicast, and so is any IPv4 address carried inside an IPv6 one: a NAT64 or
+    6to4 gateway would deliver 64:ff9b::7f00:1 or 2002:7f00:1:: to 127.0.0.1."""
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    seen = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            seen = [ip.ipv4_mapped]
+        elif ip.sixtofour is not None:
+            seen.append(ip.sixtofour)
+        elif ip in _NAT64:
+            seen.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+    return all(each.is_global and not each.is_multicast for each in seen)
 
 
 def listeners(organization_id: int, event: str) -> list[WebhookEndpoint]:
@@ -184,34 +248,25 @@ def _attempt(delivery: WebhookDelivery, now: dt.datetime) -> int:
     """One POST; slow I/O outside any transaction, the claim's lease covering it."""
     body = delivery.body.encode()
     try:
-        check_url(delivery.endpoint.url)
+        target = resolve(delivery.endpoint.url)
     except ValidationError as error:
         claims.mark_undeliverable(WebhookDelivery, delivery.pk, "; ".join(error.messages))
         return 0
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Back office webhooks",
-            "X-Delivery-Id": str(delivery.uuid),
-            "X-Event": delivery.event,
-            "X-Signature": signature(
-                delivery.endpoint.secret, int(timezone.now().timestamp()), body
-            ),
-        },
-    )
-    code: int | None
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Back office webhooks",
+        "X-Delivery-Id": str(delivery.uuid),
+        "X-Event": delivery.event,
+        "X-Signature": signature(delivery.endpoint.secret, int(timezone.now().timestamp()), body),
+    }
     try:
-        with _opener().open(request, timeout=TIMEOUT_SECONDS) as response:
-            code = response.status
-    except urllib.error.HTTPError as error:
-        code = error.code
-    except (OSError, ValueError) as error:
+        code = post(target, body, headers)
+    except (OSError, urllib3.exceptions.HTTPError) as error:
+        # The receiver's own words never reach the page: only what kind of failure it was.
+        reason = _failure(error)
         WebhookDelivery.objects.filter(pk=delivery.pk).update(response_code=None)
-        claims.mark_retry(WebhookDelivery, [(delivery.pk, delivery.attempts)], str(error), now)
-        logger.info("Webhook %s failed (%s); the sweep %s retries it", delivery.uuid, error, SWEEP)
+        claims.mark_retry(WebhookDelivery, [(delivery.pk, delivery.attempts)], reason, now)
+        logger.info("Webhook %s failed (%s); the sweep %s retries it", delivery.uuid, reason, SWEEP)
         return 0
     WebhookDelivery.objects.filter(pk=delivery.pk).update(response_code=code)
     if 200 <= code < 300:
@@ -222,14 +277,50 @@ def _attempt(delivery: WebhookDelivery, now: dt.datetime) -> int:
     return 0
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect could lead to an address the check refused: it counts as an answer.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def post(target: Target, body: bytes, headers: Mapping[str, str]) -> int:
+    """POSTs to the checked address, never following a redirect, and reads no answer body.
+
+    A redirect could lead to an address the check refused: it counts as an answer.
+    """
+    pool: urllib3.HTTPConnectionPool
+    timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS)
+    if target.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(
+            target.address,
+            target.port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            server_hostname=target.hostname,
+            assert_hostname=target.hostname,
+        )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, retries=False
+        )
+    with pool:
+        response = pool.urlopen(
+            "POST",
+            target.path,
+            body=body,
+            headers={**headers, "Host": target.host_header},
+            redirect=False,
+            retries=False,
+            preload_content=False,
+        )
+        response.release_conn()
+        return response.status
 
 
-def _opener() -> urllib.request.OpenerDirector:
-    return urllib.request.build_opener(_NoRedirects)
+def _failure(error: Exception) -> str:
+    # NewConnectionError is a kind of ConnectTimeoutError in urllib3 2: it comes first.
+    if isinstance(error, (ConnectionError, urllib3.exceptions.NewConnectionError)):
+        return "Could not connect"
+    if isinstance(error, (TimeoutError, urllib3.exceptions.TimeoutError)):
+        return "Timed out"
+    if isinstance(error, urllib3.exceptions.SSLError):
+        return "TLS handshake or certificate refused"
+    return "No valid HTTP answer"
 
 
 def send_again(delivery: WebhookDelivery) -> None:

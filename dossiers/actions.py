@@ -4,7 +4,8 @@ Each action checks its rule, writes in one transaction, records the audit entry 
 actor and lets the lower-level machinery (`opening`, `submission`, `review`, `retention`)
 send the signals as it always did. The back office, the portal, the API, the management
 command and the tasks translate their input, call one of these, and translate back what it
-raises: a `ValidationError` naming the field, or the review's `NotReviewable`/`OwnAnswers`.
+raises: a `ValidationError` naming the field, or the review's `NotReviewable`/`OwnAnswers`
+(and its `Involved`: four eyes on where the link went, `dossiers.foureyes`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.utils.translation import gettext
 from django_scopes import scope, scopes_disabled
 
 from dossiers import audit as audit_actions
-from dossiers import retention, review, selectors, submission
+from dossiers import foureyes, retention, review, selectors, submission
 from dossiers.messages import RESEND, queue_link_messages
 from dossiers.models import AccessToken, Dossier, DossierItem
 from dossiers.opening import open_dossiers
@@ -127,12 +128,14 @@ def save_draft(
     uploads: Mapping[int, tuple[str, str, str, int]],
     confirmations: Mapping[int, bool] | None = None,
     removals: Mapping[int, bool] | None = None,
+    via: str = "",
     actor: Actor,
 ) -> bool:
     """Keeps the client's answers and stored uploads as a draft; says whether any changed.
 
-    `actor` is the recipient, or a member on their behalf (then audited). Raises
-    `submission.WriteBackError` when the dossier is closed.
+    `actor` is the recipient, or a member on their behalf (then audited); `via` the address
+    the link in use was e-mailed to. Raises `submission.WriteBackError` when the dossier is
+    closed.
     """
     _require(actor, ActorKind.CLIENT)
     with transaction.atomic():
@@ -144,6 +147,7 @@ def save_draft(
             removals=dict(removals or {}),
             recipient=actor.client,
             on_behalf_by=actor.user,
+            via=via,
         )
         if changed and actor.on_behalf:
             actor.audit(
@@ -155,15 +159,16 @@ def save_draft(
     return changed
 
 
-def submit(dossier: Dossier, *, actor: Actor) -> str:
-    """Submits the saved draft, all or nothing; returns the dossier's new status.
+def submit(dossier: Dossier, *, via: str = "", actor: Actor) -> str:
+    """Submits the saved draft, all or nothing; returns the dossier's new status. `via` is
+    the address the link in use was e-mailed to.
 
     Raises `submission.NotAnswered` (naming the items) or `submission.WriteBackError`, and
     then nothing was written.
     """
     _require(actor, ActorKind.CLIENT)
     with transaction.atomic():
-        status = submission.submit(dossier, actor.client, on_behalf_by=actor.user)
+        status = submission.submit(dossier, actor.client, on_behalf_by=actor.user, via=via)
         if actor.on_behalf:
             actor.audit(
                 dossier.organization,
@@ -178,7 +183,8 @@ def approve(dossier: Dossier, *, item_ids: Sequence[int] | None, actor: Actor) -
     """Approves the pending items named (every pending one if None) and writes them back.
 
     Raises `review.NotReviewable` when the dossier is not under review, `review.OwnAnswers`
-    when the decider gave an answer on the client's behalf.
+    when the decider gave an answer on the client's behalf, `review.Involved` when they sent
+    its link again or set the address it went to (`dossiers.foureyes`).
     """
     _require(actor, *_DECIDERS)
     with transaction.atomic():
@@ -212,7 +218,13 @@ def send_back(dossier: Dossier, *, item: DossierItem, reason: str, actor: Actor)
     if not reason:
         raise ValidationError({"reason": gettext("Say what the client should correct.")})
     with transaction.atomic():
-        review.reject(dossier, item.pk, reason, actor.member_user)
+        review.reject(
+            dossier,
+            item.pk,
+            reason,
+            actor.member_user,
+            api_key=actor.api_key if actor.kind == ActorKind.API_KEY else None,
+        )
         actor.audit(
             dossier.organization,
             audit_actions.DOSSIER_REJECTED,
@@ -244,6 +256,8 @@ def resend_link(dossier: Dossier, *, actor: Actor) -> list[str]:
         )
     with transaction.atomic():
         queue_link_messages([dossier.pk], RESEND, again=True, skip_failing=True)
+        # Who sent the link again does not decide on what comes back through it.
+        foureyes.record_link_sent(dossier, actor=actor)
         actor.audit(
             dossier.organization, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid
         )

@@ -23,7 +23,18 @@ class DossiersConfig(AppConfig):
         from profiles.signals import value_notes
 
         messages.register_kinds()
+        from dossiers.portal import count_refused_body, may_send_full_bodies
+        from organizations.security import BODY_REFUSALS, FULL_BODY_GRANTS
+
+        if may_send_full_bodies not in FULL_BODY_GRANTS:
+            FULL_BODY_GRANTS.append(may_send_full_bodies)
+        if count_refused_body not in BODY_REFUSALS:
+            BODY_REFUSALS.append(count_refused_body)
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
+        from dossiers.foureyes import record_contact_change
+        from profiles.signals import identity_changed
+
+        identity_changed.connect(record_contact_change, dispatch_uid="dossiers.four_eyes")
 
     def seed_demo(self, organization: Organization) -> None:
         from dossiers.demo import seed

@@ -163,7 +163,9 @@ def _shared_link_message(
     return SharedEmail(subject, body, html, sender(organization), reply_to(organization))
 
 
-def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMultiAlternatives:
+def link_message(
+    dossier: Dossier, recipient: Profile, template: str, *, sent_to: str
+) -> EmailMultiAlternatives:
     """A message carrying a new token for this recipient (only hashes are stored), listing
     what is asked."""
     rejected = [
@@ -174,7 +176,7 @@ def link_message(dossier: Dossier, recipient: Profile, template: str) -> EmailMu
             else []
         )
     ]
-    token = AccessToken.issue(dossier, recipient)
+    token = AccessToken.issue(dossier, recipient, sent_to=sent_to)
     return LinkMessages().message(
         dossier, recipient, template, token, asked_fields(dossier), rejected
     )

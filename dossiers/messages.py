@@ -106,7 +106,8 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
         AccessToken.objects.filter(
             dossier=dossier, recipient=person, issued_to__isnull=True, replaced_at__isnull=True
         ).update(replaced_at=timezone.now())
-    return emails.link_message(dossier, person, LINK_TEMPLATES[row.kind])
+    # The outbox sends to the row's address: the link records it.
+    return emails.link_message(dossier, person, LINK_TEMPLATES[row.kind], sent_to=row.address)
 
 
 def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
@@ -127,7 +128,9 @@ def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
             due.append((row, dossier, person))
     if not due:
         return results
-    tokens = AccessToken.issue_many([(dossier, person) for _row, dossier, person in due])
+    tokens = AccessToken.issue_many(
+        [(dossier, person, row.address) for row, dossier, person in due]
+    )
     _replace_older_links(due, tokens)
     # The items as plain tuples and each field once: a batch's dossiers mostly ask for the
     # same few fields, and building their objects per item would cost more than the query.

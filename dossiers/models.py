@@ -137,6 +137,12 @@ class Dossier(models.Model):
     submitted_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The address the link of the last submission was e-mailed to: a member who set that
+    # address cannot decide on the answers (dossiers.review), and the page says where they
+    # came from. Empty for a page staff filled in, or a link sent before it was recorded.
+    submitted_via = models.EmailField(
+        _("submitted through a link sent to"), blank=True, default="", db_default=""
+    )
 
     objects = ScopedManager(
         organization="organization", _manager_class=models.Manager.from_queryset(DossierQuerySet)
@@ -235,6 +241,10 @@ class DossierItem(models.Model):
     answered_by_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The address of the link the answer came through (see Dossier.submitted_via).
+    answered_via = models.EmailField(
+        _("answered through a link sent to"), blank=True, default="", db_default=""
+    )
     review = models.CharField(_("review"), max_length=10, choices=ItemReview.choices, blank=True)
     rejection_reason = models.TextField(_("reason"), blank=True)
     # The answer staff sent back: the client's next answer must differ from it.
@@ -321,6 +331,9 @@ class AccessToken(models.Model):
     # Set when a newer invitation went to the same person: the page says the link was
     # replaced rather than that it never existed.
     replaced_at = models.DateTimeField(null=True, blank=True)
+    # The address the e-mail carrying this link went to (empty for staff's own link): the
+    # answers given through it say so, and whoever set that address cannot approve them.
+    sent_to = models.EmailField(blank=True, default="", db_default="")
 
     objects = ScopedManager(organization="organization")
 
@@ -328,7 +341,9 @@ class AccessToken(models.Model):
         return f"token for {self.recipient_id} on {self.dossier_id}"
 
     @classmethod
-    def issue(cls, dossier: Dossier, recipient: Profile, *, issued_to: Any = None) -> str:
+    def issue(
+        cls, dossier: Dossier, recipient: Profile, *, issued_to: Any = None, sent_to: str = ""
+    ) -> str:
         """Creates a token and returns it in clear, the only time it is known."""
         token = secrets.token_urlsafe(32)
         cls.objects.create(
@@ -337,12 +352,14 @@ class AccessToken(models.Model):
             recipient=recipient,
             token_hash=hash_token(token),
             issued_to=issued_to,
+            sent_to=sent_to,
         )
         return token
 
     @classmethod
-    def issue_many(cls, pairs: Sequence[tuple[Dossier, Profile]]) -> list[str]:
-        """One token per (dossier, recipient), in one INSERT; returned in clear, in order."""
+    def issue_many(cls, pairs: Sequence[tuple[Dossier, Profile, str]]) -> list[str]:
+        """One token per (dossier, recipient, address it is sent to), in one INSERT; returned
+        in clear, in order."""
         tokens = [secrets.token_urlsafe(32) for _pair in pairs]
         AccessToken.objects.bulk_create(
             AccessToken(
@@ -350,10 +367,53 @@ class AccessToken(models.Model):
                 dossier_id=dossier.pk,
                 recipient_id=recipient.pk,
                 token_hash=hash_token(token),
+                sent_to=address,
             )
-            for (dossier, recipient), token in zip(pairs, tokens, strict=True)
+            for (dossier, recipient, address), token in zip(pairs, tokens, strict=True)
         )
         return tokens
+
+
+class Intervention(models.Model):
+    """A member or an API key having a hand in where a dossier's link goes: sending it again,
+    or changing a person's e-mail, company or representation. Four eyes (dossiers.review):
+    they cannot decide on answers that came through such a link."""
+
+    class Kind(models.TextChoices):
+        LINK_SENT = "link_sent", _("sent the link")
+        CONTACT_CHANGED = "contact_changed", _("changed the contact data")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    # The dossier whose link was sent, for LINK_SENT.
+    dossier = models.ForeignKey(
+        Dossier, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The person changed, and the address they had after the change, for CONTACT_CHANGED.
+    person = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    email = models.EmailField(blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The key's id (api.ApiKey): the api app is to this one's right, and keys are never
+    # deleted, only revoked, so the id keeps naming the same key.
+    api_key_id = models.BigIntegerField(null=True, blank=True)
+    at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(api_key_id__isnull=False),
+                name="intervention_has_an_actor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} by {self.user_id or self.api_key_id}"
 
 
 class DossierRecord(models.Model):

@@ -52,6 +52,28 @@ def _count_bad_token(request: HttpRequest) -> None:
             cache.set(key, 1, BAD_TOKENS_WINDOW)
 
 
+def _path_token(request: HttpRequest) -> str | None:
+    parts = request.path_info.split("/")
+    return parts[2] if len(parts) > 3 and parts[0] == "" and parts[1] == "d" else None
+
+
+def may_send_full_bodies(request: HttpRequest) -> bool:
+    """A live link uploads documents (organizations.security); any other portal path has the
+    anonymous limit, so that nobody makes us read 100 MB before the token is looked at."""
+    token = _path_token(request)
+    if token is None:
+        return False
+    access = _access(token)
+    return access is not None and access.replaced_at is None
+
+
+def count_refused_body(request: HttpRequest) -> None:
+    """A body refused for its size on a portal path, with a token or none, counts as a bad
+    token."""
+    if request.path_info.startswith("/d/"):
+        _count_bad_token(request)
+
+
 def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200):
     response = render(request, f"portal/{template}.html", context, status=status)
     response["Cache-Control"] = "no-store"
@@ -206,6 +228,7 @@ def _save(
             uploads=stored,
             confirmations=form.confirmations(),
             removals=form.removals(),
+            via=access.sent_to,
             actor=actor,
         )
     except WriteBackError:
@@ -214,7 +237,7 @@ def _save(
     _show_chosen(form, files)
     if final:
         try:
-            actions.submit(dossier, actor=actor)
+            actions.submit(dossier, via=access.sent_to, actor=actor)
         except NotAnswered as missing:
             for item in missing.items:
                 form.add_error(
@@ -248,6 +271,7 @@ def _keep_chosen_files(
             dossier,
             answers={},
             uploads={pk: (f.key, f.name, f.content_type, f.size) for pk, f in files.items()},
+            via=access.sent_to,
             actor=Actor.of_client(access.recipient, on_behalf_by=on_behalf_by),
         )
     except WriteBackError:

@@ -7,9 +7,9 @@ from typing import Any
 from django.db.models import Q
 
 from dossiers.messages import delete_messages
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Intervention
 from dossiers.signals import requests_changed
-from profiles.models import Profile
+from profiles.models import FieldValueHistory, Profile
 from profiles.privacy import rows
 
 
@@ -62,6 +62,11 @@ def erase(profile: Profile) -> None:
     # The messages to the person or about their dossiers, which hold their address.
     delete_messages(Q(dossier__profile=profile) | Q(profile=profile))
     AccessToken.objects.filter(recipient=profile).delete()
+    # The address a representative's answers came through, on their company's dossiers.
+    DossierItem.objects.filter(answered_by=profile).update(answered_via="")
+    Dossier.objects.filter(submitted_by=profile).update(submitted_via="")
+    FieldValueHistory.objects.filter(recipient=profile).update(via="")
+    Intervention.objects.filter(person=profile).delete()
     Dossier.objects.filter(profile=profile).delete()
     requests_changed.send(
         sender=Dossier, organization_id=profile.organization_id, profile_ids=[profile.pk]

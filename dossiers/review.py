@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from dossiers import foureyes
 from dossiers.messages import CHANGES_REQUESTED, queue_link_messages
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.signals import dossier_approved, requests_changed
@@ -25,6 +26,11 @@ class NotReviewable(Exception):
 
 class OwnAnswers(NotReviewable):
     """A member cannot decide on answers they gave on the client's behalf: four eyes."""
+
+
+class Involved(OwnAnswers):
+    """The decider sent the dossier's link again, or changed the contact data of whoever
+    answered through it: four eyes (dossiers.foureyes)."""
 
 
 def _own(item: DossierItem, user: Any) -> bool:
@@ -71,6 +77,8 @@ def approve(
         ]
         if any(_own(item, user) for item in chosen):
             raise OwnAnswers
+        if foureyes.involved(locked, chosen, user=user, api_key=api_key):
+            raise Involved
         now = timezone.now()
         for item in chosen:
             item.review, item.reviewed_by, item.reviewed_at = ItemReview.APPROVED, user, now
@@ -81,8 +89,11 @@ def approve(
     return chosen
 
 
-def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
-    """Sends one item back to the client with a reason; its answer is not written."""
+def reject(dossier: Dossier, item_id: int, reason: str, user: Any, *, api_key: Any = None) -> None:
+    """Sends one item back to the client with a reason; its answer is not written.
+
+    `user` is the member who decides, or None when an API key (`api_key`) does.
+    """
     with transaction.atomic():
         locked, items = _locked(dossier)
         item = next(
@@ -93,6 +104,8 @@ def reject(dossier: Dossier, item_id: int, reason: str, user: Any) -> None:
             raise NotReviewable
         if _own(item, user):
             raise OwnAnswers
+        if foureyes.involved(locked, [item], user=user, api_key=api_key):
+            raise Involved
         rejected_file = item.upload.name if item.upload else ""
         item.review, item.rejection_reason = ItemReview.REJECTED, reason
         item.reviewed_by, item.reviewed_at = user, timezone.now()

@@ -66,9 +66,10 @@ def save_draft(
     removals: dict[int, bool] | None = None,
     recipient: Profile | None = None,
     on_behalf_by: Any = None,
+    via: str = "",
 ) -> bool:
     """Keeps the client's answers and uploads without touching the profile; says whether
-    any item changed.
+    any item changed. `via` is the address the link in use was e-mailed to.
 
     `answers` maps item ids to canonical values; None is "not answered" (the draft's answer
     is forgotten), unless `removals` says the client asked to remove the value on file —
@@ -133,6 +134,7 @@ def save_draft(
         for item_id in touched:
             items[item_id].answered_by = recipient
             items[item_id].answered_by_user = on_behalf_by
+            items[item_id].answered_via = via
         DossierItem.objects.bulk_update(
             list(items.values()),
             [
@@ -146,6 +148,7 @@ def save_draft(
                 "upload_size",
                 "answered_by",
                 "answered_by_user",
+                "answered_via",
             ],
         )
         if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
@@ -155,7 +158,9 @@ def save_draft(
     return bool(touched)
 
 
-def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None) -> str:
+def submit(
+    dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = None, via: str = ""
+) -> str:
     """Submits the client's saved answers, all or nothing; returns the dossier's new status.
 
     Without review the answers are written back at once and the dossier is Received; with
@@ -183,22 +188,33 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                 if item.answered_by_id is None and item.answered_by_user_id is None:
                     item.answered_by = recipient
                     item.answered_by_user = on_behalf_by
+                    item.answered_via = via
             now = timezone.now()
             if needs_review(locked, items):
                 for item in answering:
                     item.review, item.rejection_reason = ItemReview.PENDING, ""
                 DossierItem.objects.bulk_update(
-                    answering, ["answered_by", "answered_by_user", "review", "rejection_reason"]
+                    answering,
+                    [
+                        "answered_by",
+                        "answered_by_user",
+                        "answered_via",
+                        "review",
+                        "rejection_reason",
+                    ],
                 )
                 locked.status = Dossier.Status.TO_REVIEW
             else:
-                DossierItem.objects.bulk_update(answering, ["answered_by", "answered_by_user"])
+                DossierItem.objects.bulk_update(
+                    answering, ["answered_by", "answered_by_user", "answered_via"]
+                )
                 write_back(locked, answering, Approval())
                 locked.status = Dossier.Status.SUBMITTED
                 locked.decided_at = now
             locked.submitted_at = now
             locked.submitted_by = recipient
             locked.submitted_by_user = on_behalf_by
+            locked.submitted_via = via
             locked.save(
                 update_fields=[
                     "status",
@@ -206,6 +222,7 @@ def submit(dossier: Dossier, recipient: Profile | None, *, on_behalf_by: Any = N
                     "decided_at",
                     "submitted_by",
                     "submitted_by_user",
+                    "submitted_via",
                 ]
             )
             dossier_submitted.send(sender=Dossier, dossier=locked)

@@ -31,6 +31,10 @@ PAGE_SIZE = 25
 OWN_ANSWERS = gettext_lazy(
     "You gave these answers on the client's behalf: another member decides on them."
 )
+INVOLVED = gettext_lazy(
+    "You sent this dossier's link again, or changed the contact data of whoever answered "
+    "it: another member decides on its answers."
+)
 
 
 def _group_model() -> Any:
@@ -277,6 +281,9 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
             if chosen
             else ()
         )
+    except review.Involved:
+        messages.error(request, INVOLVED)
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.OwnAnswers:
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
@@ -323,6 +330,9 @@ def dossier_reject(request: OrganizationRequest, org_slug: str, dossier_uuid: An
             reject_errors={item.field.uuid.hex: "; ".join(error.messages)},
             status=400,
         )
+    except review.Involved:
+        messages.error(request, INVOLVED)
+        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.OwnAnswers:
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)

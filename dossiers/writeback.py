@@ -91,9 +91,10 @@ def write_back(
         )
         rows: list[FieldValueHistory] = []
         # One call per author: a company's representatives may answer different items.
-        by_author: dict[tuple[int | None, int | None], list[DossierItem]] = {}
+        by_author: dict[tuple[int | None, int | None, str], list[DossierItem]] = {}
         for item in items:
-            by_author.setdefault((item.answered_by_id, item.answered_by_user_id), []).append(item)
+            author_key = (item.answered_by_id, item.answered_by_user_id, item.answered_via)
+            by_author.setdefault(author_key, []).append(item)
         for authored in by_author.values():
             author = authored[0]
             new_values = [
@@ -114,6 +115,7 @@ def write_back(
                 user=author.answered_by_user,
                 recipient=author.answered_by,
                 on_behalf=author.answered_by_user_id is not None,
+                via=author.answered_via,
                 approved_by=by.user,
                 api_key_uuid=by.api_key.uuid if by.api_key else None,
                 api_key_name=by.api_key.name if by.api_key else "",

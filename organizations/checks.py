@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from django.conf import settings
@@ -43,8 +44,44 @@ def check_production_settings(app_configs: Any, **kwargs: Any) -> list[Error | W
                 id="backoffice.E002",
             )
         )
+    if settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
+        problems.append(
+            Error(
+                "WEBHOOKS_ALLOW_PRIVATE_ADDRESSES is on: any organisation's administrator can "
+                "make the server POST to its own network (databases, metadata services).",
+                hint="Unset it in production. A deployment that really delivers to an "
+                "internal receiver can silence backoffice.E003.",
+                id="backoffice.E003",
+            )
+        )
+    catch_all = [proxy for proxy in settings.TRUSTED_PROXIES if _is_catch_all(proxy)]
+    if catch_all:
+        problems.append(
+            Error(
+                f"TRUSTED_PROXIES trusts {', '.join(catch_all)}: any client could write its own "
+                "X-Forwarded-For, and with it dodge the login's and the portal's rate limits "
+                "and choose the address the audit log records.",
+                hint="List only the addresses or networks of the proxies in front of gunicorn.",
+                id="backoffice.E004",
+            )
+        )
     problems.extend(_demo_accounts())
     return problems
+
+
+# Wider than a /8 (IPv4) or a /32 (IPv6) and not all private: no proxy tier is that large.
+_WIDEST = {4: 8, 6: 32}
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def _is_catch_all(proxy: str) -> bool:
+    network = ipaddress.ip_network(proxy, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        # REMOTE_ADDR of an IPv4 client on a dual-stack socket: judge the IPv4 network inside.
+        network = ipaddress.IPv4Network(
+            (int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)
+        )
+    return network.prefixlen < _WIDEST[network.version] and not network.is_private
 
 
 def _demo_accounts() -> list[Warning]:

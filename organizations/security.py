@@ -12,8 +12,13 @@ from django.shortcuts import render
 ANONYMOUS_BODY_LIMIT = 256 * 1024
 
 # Callers that are not logged-in users but may send the full limit, recognised by the app
-# that knows them (the API registers its read-write keys): this app imports none to its right.
+# that knows them (the API registers its read-write keys, the portal its live links): this
+# app imports none to its right.
 FULL_BODY_GRANTS: list[Callable[[HttpRequest], bool]] = []
+
+# Told of each body refused for its size, so that the app behind the path can count it (the
+# portal counts it as a bad token: a client probing links with large bodies is slowed down).
+BODY_REFUSALS: list[Callable[[HttpRequest], None]] = []
 
 
 class RequestBodyLimitMiddleware:
@@ -33,6 +38,8 @@ class RequestBodyLimitMiddleware:
             length = 0
         # The user is looked up only for a body too large for anyone anonymous.
         if length > ANONYMOUS_BODY_LIMIT and length > self._limit(request):
+            for refused in BODY_REFUSALS:
+                refused(request)
             response = render(request, "413.html", status=413)
             # The unread body stays on the socket: the connection cannot be reused.
             response["Connection"] = "close"
@@ -41,11 +48,7 @@ class RequestBodyLimitMiddleware:
 
     @staticmethod
     def _limit(request: HttpRequest) -> int:
-        if (
-            request.user.is_authenticated
-            or request.path_info.startswith("/d/")
-            or any(grant(request) for grant in FULL_BODY_GRANTS)
-        ):
+        if request.user.is_authenticated or any(grant(request) for grant in FULL_BODY_GRANTS):
             return settings.REQUEST_BODY_LIMIT_MB * 1024 * 1024
         return ANONYMOUS_BODY_LIMIT
 

@@ -7,6 +7,7 @@ code is right nothing is logged in; the pending user waits in the session for fi
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import segno
@@ -113,8 +114,13 @@ def login_verify(request: HttpRequest) -> HttpResponse:
 
 
 def _qr_data_uri(device: TOTPDevice) -> str:
-    svg = segno.make(device.config_url, error="m").svg_inline(scale=4)
-    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    # svg_inline() leaves out xmlns (HTML does not need it); an <img> does, and showed a
+    # broken image. A white ground keeps the quiet zone scannable on any background.
+    svg = io.BytesIO()
+    segno.make(device.config_url, error="m").save(
+        svg, kind="svg", scale=4, light="#fff", xmldecl=False, svgns=True
+    )
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.getvalue()).decode()
 
 
 @login_required

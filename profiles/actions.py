@@ -38,6 +38,7 @@ from profiles.models import (
     field_in_use,
 )
 from profiles.services import NewValue, apply_values, delete_stored, new_document, store_uploads
+from profiles.signals import identity_changed
 from profiles.uploads import check_upload
 
 # A profile's identity, by kind: what create_profile and update_profile accept.
@@ -77,6 +78,7 @@ def create_profile(
         _set_identity(profile, identity)
         profile.save()
         actor.audit(organization, audit_actions.PROFILE_CREATED, profile, kind=profile.kind)
+        identity_changed.send(Profile, profile=profile, actor=actor, changed=list(identity))
     return profile
 
 
@@ -99,6 +101,7 @@ def update_profile(profile: Profile, *, actor: Actor, identity: Mapping[str, Any
             if "email" in changed:
                 details.update(email_before=before["email"], email_after=profile.email)
             actor.audit(profile.organization, audit_actions.PROFILE_UPDATED, profile, **details)
+            identity_changed.send(Profile, profile=profile, actor=actor, changed=changed)
     return profile
 
 

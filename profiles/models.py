@@ -389,6 +389,9 @@ class FieldValueHistory(models.Model):
     # The dossier behind a write-back, by UUID: it outlives the dossier's purge and joins
     # the purge's DossierRecord, so the history links to the dossier or to its record.
     dossier_uuid = models.UUIDField(null=True, blank=True)
+    # For an answer from a dossier: the address its link was e-mailed to (the history says
+    # "answered through a link sent to …"; four eyes in dossiers.review rest on it).
+    via = models.EmailField(blank=True, default="", db_default="")
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     objects = ScopedManager(organization="organization")

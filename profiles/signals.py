@@ -11,3 +11,8 @@ value_notes = Signal()
 # Sent by profiles.services.apply_values, in its transaction, with `profile` and `rows`
 # (the history rows it appended): every change of a value, whoever made it.
 values_changed = Signal()
+
+# Sent by profiles.actions.create_profile and update_profile, in their transaction, with
+# `profile`, `actor` and `changed` (the identity fields that changed; all those given, for a
+# new profile): who changed where a person's requests go is the dossiers' four eyes' concern.
+identity_changed = Signal()

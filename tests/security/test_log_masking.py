@@ -56,6 +56,24 @@ def test_a_gone_portal_link_is_logged_without_its_token(org, log_output):
         ("GET /password/reset/MQ/c1d2-abcdef/", "GET /password/reset/***/***/"),
         ("GET /password/reset/sent/", "GET /password/reset/sent/"),
         ("GET /o/acme/dossiers/", "GET /o/acme/dossiers/"),
+        (
+            '"GET /api/v1/profiles/?key=bo_Zx9-Qw_8a7B6c5D4e3F2g1H0iJkLmNo HTTP/1.1" 401',
+            '"GET /api/v1/profiles/?key=*** HTTP/1.1" 401',
+        ),
+        (
+            "GET /api/v1/?page_size=2&api_key=bo%5FZx9-Qw_8a7B6c5D4e",
+            "GET /api/v1/?page_size=2&api_key=***",
+        ),
+        ("GET /api/v1/fields/?token=c3VwZXJzZWNyZXQ&x=1", "GET /api/v1/fields/?token=***&x=1"),
+        ("GET /api/v1/fields/?Access_Token=abc", "GET /api/v1/fields/?Access_Token=***"),
+        (
+            "Referer: https://crm.example/?x=bo_Zx9-Qw_8a7B6c5D4e",
+            "Referer: https://crm.example/?x=bo_***",
+        ),
+        (
+            "GET /o/acme/profiles/?q=bob_marley&kind=contact",
+            "GET /o/acme/profiles/?q=bob_marley&kind=contact",
+        ),
     ],
 )
 def test_mask(line, expected):
@@ -85,3 +103,30 @@ def test_the_gunicorn_access_log_masks_tokens():
     line = " ".join(str(value) for value in atoms.values())
     assert "secret-token" not in line and "another-secret" not in line
     assert "GET /d/***/?x=1 HTTP/1.1" in line
+
+
+def test_the_gunicorn_access_log_masks_an_api_key_sent_in_the_query(org):
+    """The key is refused (only the Authorization header counts), and never logged."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from config.gunicorn import MaskingLogger
+    from tests.api.conftest import issue
+
+    _, key = issue(org)
+    assert Client().get("/api/v1/profiles/", {"api_key": key}).status_code == 401
+    logger = MaskingLogger(Config())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/api/v1/profiles/?api_key={key}",
+        "PATH_INFO": "/api/v1/profiles/",
+        "QUERY_STRING": f"api_key={key}",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    response = SimpleNamespace(status="401 Unauthorized", sent=10, headers=[])
+    atoms = logger.atoms(response, SimpleNamespace(headers=[]), environ, dt.timedelta(0))
+    line = " ".join(str(value) for value in atoms.values())
+    assert key not in line and key[3:] not in line
+    assert "GET /api/v1/profiles/?api_key=*** HTTP/1.1" in line

@@ -1,0 +1,90 @@
+"""Four eyes on where a link goes: whoever sent a dossier's link again, or changed the
+contact data of the person who answered it, does not decide on its answers.
+
+The attack this closes: a member sets a client's e-mail to their own, sends the link again
+(or waits for a reminder), answers with a fake document and approves it alone. The link
+records the address it was e-mailed to (`AccessToken.sent_to`), each answer the address of
+the link it came through (`answered_via`), and each such intervention is an `Intervention`
+row. A decider is refused when they:
+
+- sent this dossier's link again (`resend_link`), at any time of its life;
+- changed the e-mail, company or representation of the person who answered, during the
+  dossier's life;
+- set, at any time, the address the answers' link went to (the change may come before the
+  dossier opens: a scheduled dossier then goes to the address they chose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q
+
+from dossiers.models import Dossier, DossierItem, Intervention
+from organizations.actors import Actor, ActorKind
+from profiles.models import Kind, Profile
+
+# A contact's identity fields that decide whether and where they receive a dossier's link.
+RECIPIENT_FIELDS = frozenset({"email", "company", "is_representative"})
+
+
+def _who(actor: Actor) -> dict[str, Any] | None:
+    if actor.kind == ActorKind.MEMBER:
+        return {"user": actor.user}
+    if actor.kind == ActorKind.API_KEY:
+        return {"api_key_id": actor.api_key.pk}
+    return None
+
+
+def record_link_sent(dossier: Dossier, *, actor: Actor) -> None:
+    who = _who(actor)
+    if who is not None:
+        Intervention.objects.create(
+            organization_id=dossier.organization_id,
+            kind=Intervention.Kind.LINK_SENT,
+            dossier=dossier,
+            **who,
+        )
+
+
+def record_contact_change(
+    sender: Any, *, profile: Profile, actor: Actor, changed: Iterable[str], **kwargs: Any
+) -> None:
+    """Receives profiles.signals.identity_changed, in the change's transaction."""
+    if profile.kind != Kind.CONTACT or not RECIPIENT_FIELDS.intersection(changed):
+        return
+    who = _who(actor)
+    if who is not None:
+        Intervention.objects.create(
+            organization_id=profile.organization_id,
+            kind=Intervention.Kind.CONTACT_CHANGED,
+            person=profile,
+            email=profile.email.strip().lower(),
+            **who,
+        )
+
+
+def involved(dossier: Dossier, items: Iterable[DossierItem], *, user: Any, api_key: Any) -> bool:
+    """Whether this decider had a hand in where the answers of `items` came from."""
+    if user is None and api_key is None:
+        return False
+    items = list(items)
+    people = {item.answered_by_id for item in items if item.answered_by_id is not None}
+    addresses = {item.answered_via.strip().lower() for item in items if item.answered_via}
+    concerns = Q(kind=Intervention.Kind.LINK_SENT, dossier=dossier)
+    if people:
+        concerns |= Q(
+            kind=Intervention.Kind.CONTACT_CHANGED,
+            person_id__in=people,
+            at__gte=dossier.created_at,
+        )
+    if addresses:
+        concerns |= Q(kind=Intervention.Kind.CONTACT_CHANGED, email__in=addresses)
+    who = Q(user=user) if user is not None else Q(api_key_id=api_key.pk)
+    return (
+        Intervention.objects.filter(organization_id=dossier.organization_id)
+        .filter(who)
+        .filter(concerns)
+        .exists()
+    )
