@@ -113,6 +113,7 @@ def open_dossier(
             dossier.organization,
             audit_actions.DOSSIER_CREATED,
             dossier.title,
+            about=[dossier],
             dossier=dossier.uuid,
             profile=profile.display_name,
         )
@@ -232,7 +233,11 @@ def resend_link(dossier: Dossier, *, actor: Actor) -> None:
     with transaction.atomic():
         queue_link_messages([dossier.pk], RESEND, again=True)
         actor.audit(
-            dossier.organization, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid
+            dossier.organization,
+            audit_actions.DOSSIER_RESENT,
+            dossier.title,
+            about=[dossier],
+            dossier=dossier.uuid,
         )
 
 
@@ -256,6 +261,7 @@ def open_client_page(dossier: Dossier, *, actor: Actor) -> str:
             dossier.organization,
             audit_actions.CLIENT_PAGE_OPENED,
             dossier.title,
+            about=[dossier],
             dossier=dossier.uuid,
         )
     return token
@@ -268,6 +274,7 @@ def note_upload_downloaded(dossier: Dossier, *, item: DossierItem, actor: Actor)
         dossier.organization,
         audit_actions.UPLOAD_DOWNLOADED,
         item.upload_name,
+        about=[dossier],
         dossier=dossier.uuid,
         field=item.field.label,
     )
@@ -291,6 +298,7 @@ def revoke_links(tokens: QuerySet[AccessToken], *, reason: str, actor: Actor) ->
                     organization,
                     audit_actions.LINKS_REVOKED,
                     person.display_name,
+                    about=[person],
                     reason=reason,
                     links=len(tokens_of_person),
                 )

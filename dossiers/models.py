@@ -177,6 +177,10 @@ class Dossier(models.Model):
     def __str__(self) -> str:
         return f"{self.title} — {self.profile}"
 
+    def audit_subjects(self) -> list[tuple[str, str]]:
+        """An audit entry about a dossier concerns it and its profile."""
+        return [("dossier", str(self.uuid)), *self.profile.audit_subjects()]
+
     @property
     def local_title(self) -> str:
         """The title in the reader's language: a group's request follows its group's texts."""

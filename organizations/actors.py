@@ -12,6 +12,7 @@ their `uuid`, `pk` and display name, importing neither.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -67,11 +68,22 @@ class Actor:
         return self.user if self.kind in (ActorKind.MEMBER, ActorKind.CLIENT) else None
 
     def audit(
-        self, organization: Organization, action: str, target: object, **details: object
+        self,
+        organization: Organization,
+        action: str,
+        target: object,
+        *,
+        about: Iterable[object] = (),
+        **details: object,
     ) -> AuditEntry:
-        """Records the entry of an action this actor performed. Called by actions only."""
+        """Records the entry of an action this actor performed. Called by actions only.
+
+        `about` names the profiles, dossiers and accounts the action concerns besides its
+        target (when that is one): a person's export and erasure find the entry by them."""
+        about = list(about)
         if self.on_behalf:
             details.setdefault("recipient", getattr(self.client, "display_name", None))
+            about.append(self.client)
         if self.kind == ActorKind.SYSTEM and self.job:
             details.setdefault("job", self.job)
         return record_audit(
@@ -81,5 +93,6 @@ class Actor:
             target,
             api_key=self.api_key if self.kind == ActorKind.API_KEY else None,
             client=self.client if self.kind == ActorKind.CLIENT and not self.on_behalf else None,
+            about=about,
             **details,
         )

@@ -322,4 +322,9 @@ TWO_FACTOR_ENABLED = action("organizations.auth.two_factor_enabled", _("Second f
 TWO_FACTOR_DISABLED = action(
     "organizations.auth.two_factor_disabled", _("Second factor turned off"), _two_factor
 )
+AUDIT_REDACTED = action(
+    "organizations.audit.redacted",
+    _("Personal data blanked in the log"),
+    _("%(count)s entries, at positions %(entries)s"),
+)
 AUDIT_EXPORTED = action("organizations.audit.exported", _("Audit log exported"), _exported)

@@ -177,7 +177,11 @@ def export_profile(profile: Profile, *, actor: Actor) -> tempfile.SpooledTempora
     """Everything held about the person, every app's, as a zip; a read that is audited."""
     archive, files = privacy.export_zip(profile)
     actor.audit(
-        profile.organization, audit_actions.PROFILE_EXPORTED, profile.display_name, files=files
+        profile.organization,
+        audit_actions.PROFILE_EXPORTED,
+        profile.display_name,
+        about=[profile],
+        files=files,
     )
     return archive
 
@@ -336,6 +340,7 @@ def restore_value(row: FieldValueHistory, *, actor: Actor) -> list[FieldValueHis
                 profile.organization,
                 audit_actions.VALUE_RESTORED,
                 f"{profile.display_name} — {field.label}",
+                about=[profile],
                 before=shown(field, current.value, current.document) if current else "",
                 after=shown(field, row.old_value, row.old_document),
                 replaced_on=row.changed_at,
@@ -351,6 +356,7 @@ def download_document(document: Document, *, actor: Actor, inline: bool = False)
         document.profile.organization,
         audit_actions.DOCUMENT_DOWNLOADED,
         document.name,
+        about=[document.profile],
         document=document.uuid,
         profile=document.profile.display_name,
     )

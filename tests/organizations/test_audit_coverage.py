@@ -166,6 +166,8 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     exported = admin.get(f"{o}/profiles/{ada.uuid}/privacy/export/")
     b"".join(exported.streaming_content)
     eve = factories.contact(org, first_name="Eve", last_name="Erased", email="eve@example.com")
+    # An entry about her, which her erasure blanks (and records that it did).
+    staff.post(f"{o}/profiles/{eve.uuid}/archive/")
     admin.post(f"{o}/profiles/{eve.uuid}/privacy/erase/", {"confirm": "on"})
 
     # Dossiers: opened by staff, answered on the client's behalf, reviewed.

@@ -61,8 +61,9 @@ def person(org, owner_client):
             expires_at=dossier.expires_at,
             outcome="expired",
         )
+        # By reference, as the actions record it: the profile is the entry's subject.
         record_audit(
-            org, None, "profiles.profile.updated", "Eve Target", email_after="eve@example.com"
+            org, None, "profiles.profile.updated", profile, email_after="eve@example.com"
         )
         keys = [d.file.name for d in Document.objects.filter(profile=profile)] + [item.upload.name]
     assert len(keys) == 3 and all(default_storage.exists(k) for k in keys)
