@@ -133,3 +133,8 @@ def verify(organization: Organization) -> Report:
         else:
             report.add(expected - 1, None, _("The end of the log does not match its head."))
     return report
+
+
+def head(organization: Organization) -> AuditChain | None:
+    """The chain's last position and hash, to note elsewhere and compare later."""
+    return AuditChain.objects.filter(organization=organization).first()
