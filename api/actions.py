@@ -124,14 +124,25 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor) -> str:
 
 def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelivery:
     """Queues a test event to the endpoint; its delivery shows on the endpoint's page.
-    Not audited: it changes nothing of the organisation's, as the log has always had it."""
+    Audited: it makes the server call an address, which someone chose to do."""
     with transaction.atomic():
-        return webhooks.send_test(endpoint)
+        delivery = webhooks.send_test(endpoint)
+        actor.audit(
+            endpoint.organization, audit_actions.WEBHOOK_TESTED, endpoint.url, delivery=delivery.uuid
+        )
+    return delivery
 
 
 def resend_delivery(delivery: WebhookDelivery, *, actor: Actor) -> WebhookDelivery:
-    """Queues the delivery again: same id, same body, attempts counted afresh. Not audited,
-    like the test event."""
+    """Queues the delivery again: same id, same body, attempts counted afresh. Audited: the
+    body (personal values, perhaps) leaves again."""
     with transaction.atomic():
         webhooks.send_again(delivery)
+        actor.audit(
+            delivery.endpoint.organization,
+            audit_actions.WEBHOOK_RESENT,
+            delivery.endpoint.url,
+            event=delivery.event,
+            delivery=delivery.uuid,
+        )
     return delivery

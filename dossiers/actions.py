@@ -267,12 +267,15 @@ def open_client_page(dossier: Dossier, *, actor: Actor) -> str:
     return token
 
 
-def note_upload_downloaded(dossier: Dossier, *, item: DossierItem, actor: Actor) -> None:
-    """A client's upload awaiting review left the back office: who took it is kept."""
+def note_upload_downloaded(
+    dossier: Dossier, *, item: DossierItem, actor: Actor, inline: bool = False
+) -> None:
+    """A client's upload awaiting review was read: downloaded (it left the back office) or
+    shown in the review page. Who saw it is kept either way."""
     _require(actor, ActorKind.MEMBER)
     actor.audit(
         dossier.organization,
-        audit_actions.UPLOAD_DOWNLOADED,
+        audit_actions.UPLOAD_VIEWED if inline else audit_actions.UPLOAD_DOWNLOADED,
         item.upload_name,
         about=[dossier],
         dossier=dossier.uuid,

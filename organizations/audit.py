@@ -250,9 +250,22 @@ def _from_address(details: Mapping[str, Any]) -> str:
     return gettext("From the address %(address)s") % {"address": details["address"]}
 
 
+def on_the_server(details: Mapping[str, Any]) -> str:
+    """ "By the … command, on the server (account …)", for an entry a command recorded."""
+    job = details.get("job") or details.get("by")
+    if not job:
+        return ""
+    if details.get("operator"):
+        return gettext("By the %(job)s command, on the server (account %(operator)s)") % {
+            "job": job,
+            "operator": details["operator"],
+        }
+    return gettext("By the %(job)s command, on the server") % {"job": job}
+
+
 def _two_factor(details: Mapping[str, Any]) -> str:
     if details.get("by") == "reset_two_factor":
-        return gettext("By the reset_two_factor command, on the server")
+        return on_the_server(details)
     return humanised(details)
 
 

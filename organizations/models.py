@@ -356,7 +356,8 @@ def record_audit(
     entry.personal_digest = auditchain.personal_digest(
         entry, [auditchain.subject_key(kind, ref) for kind, ref in subjects]
     )
-    with transaction.atomic():
+    # No savepoint: a failure here fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
         # Held until the caller's transaction ends: the organisation's writers of the log
         # take turns from here (the cost is measured in the README).
         chain = _lock_chain(organization)

@@ -87,7 +87,9 @@ def update_profile(profile: Profile, *, actor: Actor, identity: Mapping[str, Any
         before = Profile.objects.filter(pk=profile.pk).values("company_id", *columns.values()).get()
         _check_identity(profile, identity, kept_company_id=before["company_id"])
         _set_identity(profile, identity)
-        profile.save()
+        # The links this change revokes (dossiers.revocation) are revoked by this actor.
+        with actor.acting():
+            profile.save()
         changed = [
             name for name, column in columns.items() if getattr(profile, column) != before[column]
         ]
@@ -158,7 +160,8 @@ def archive_profile(profile: Profile, *, actor: Actor) -> Profile:
     if not profile.is_archived:
         with transaction.atomic():
             profile.archived_at = timezone.now()
-            profile.save(update_fields=["archived_at", "updated_at"])
+            with actor.acting():
+                profile.save(update_fields=["archived_at", "updated_at"])
             actor.audit(profile.organization, audit_actions.PROFILE_ARCHIVED, profile)
     return profile
 
@@ -433,7 +436,7 @@ def restore_field(field: DataField, *, actor: Actor) -> DataField:
 
 def move_field(field: DataField, *, actor: Actor, up: bool) -> bool:
     """Swaps the field with its neighbour among its kind's active fields; whether it moved.
-    An arrangement of the forms, not a change of data: not audited."""
+    The order is what every form and export shows: the move is audited."""
     siblings = list(
         DataField.objects.active().filter(
             organization_id=field.organization_id, applies_to=field.applies_to
@@ -446,5 +449,13 @@ def move_field(field: DataField, *, actor: Actor, up: bool) -> bool:
     siblings[index], siblings[index + step] = siblings[index + step], siblings[index]
     for position, sibling in enumerate(siblings):
         sibling.position = position
-    DataField.objects.bulk_update(siblings, ["position"])
+    with transaction.atomic():
+        DataField.objects.bulk_update(siblings, ["position"])
+        actor.audit(
+            field.organization,
+            audit_actions.FIELD_MOVED,
+            field,
+            position=index + step + 1,
+            of=len(siblings),
+        )
     return True

@@ -138,6 +138,8 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
         _as_post(_form(page), label="Passport number"),
     )
     assert saved.status_code == 302, saved.context["form"].errors
+    factories.field(org, "text", label="Nickname")
+    admin.post(f"{o}/settings/field/{passport.uuid}/move/", {"direction": "down"})
     admin.post(f"{o}/settings/field/{passport.uuid}/archive/")
     admin.post(f"{o}/settings/field/{passport.uuid}/archive/")
     ada_form = {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"}
@@ -213,6 +215,7 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     )
     assert answered.status_code == 302
     staff.get(f"{o}/dossiers/{review.uuid}/items/{document_field.uuid.hex}/upload/")
+    staff.get(f"{o}/dossiers/{review.uuid}/items/{document_field.uuid.hex}/upload/?inline=1")
     staff.post(f"{o}/dossiers/{review.uuid}/approve/", {"item": job.uuid.hex})
     staff.post(
         f"{o}/dossiers/{review.uuid}/reject/",
@@ -281,6 +284,10 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     )
     with scopes_disabled():
         endpoint = org.webhook_endpoints.get()
+    admin.post(f"{o}/settings/webhooks/{endpoint.uuid}/test/")
+    with scopes_disabled():
+        delivery = endpoint.deliveries.get()
+    admin.post(f"{o}/settings/webhooks/deliveries/{delivery.uuid}/again/")
     admin.post(f"{o}/settings/webhooks/{endpoint.uuid}/delete/")
 
     # The nightly purge, by its command: an update dossier past its month goes.
