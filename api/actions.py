@@ -7,18 +7,22 @@ call these; none of them records an audit entry itself.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django_scopes import scope
 
 from api import audit as audit_actions
-from api import webhooks
+from api import retention, webhooks
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from organizations.actors import Actor
+from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
 
 NAME_LENGTH = ApiKey._meta.get_field("name").max_length or 100
@@ -128,7 +132,10 @@ def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelive
     with transaction.atomic():
         delivery = webhooks.send_test(endpoint)
         actor.audit(
-            endpoint.organization, audit_actions.WEBHOOK_TESTED, endpoint.url, delivery=delivery.uuid
+            endpoint.organization,
+            audit_actions.WEBHOOK_TESTED,
+            endpoint.url,
+            delivery=delivery.uuid,
         )
     return delivery
 
@@ -146,3 +153,28 @@ def resend_delivery(delivery: WebhookDelivery, *, actor: Actor) -> WebhookDelive
             delivery=delivery.uuid,
         )
     return delivery
+
+
+def purge_deliveries(*, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Deletes the webhook deliveries past their retention (api.retention), each batch's
+    audit entries, one per organisation, written in its transaction; returns how many went.
+    Crosses tenants: the caller runs it with scopes disabled."""
+    if actor.kind != ActorKind.SYSTEM:
+        raise ValueError(f"{actor.kind} cannot do this")
+    organizations: dict[int, Organization] = {}
+
+    def audit_batch(purged: Counter[int]) -> None:
+        missing = [pk for pk in purged if pk not in organizations]
+        organizations.update(Organization.objects.in_bulk(missing))
+        for organization_id, count in sorted(purged.items()):
+            organization = organizations[organization_id]
+            with scope(organization=organization):
+                actor.audit(
+                    organization,
+                    audit_actions.DELIVERIES_PURGED,
+                    organization,
+                    deliveries=count,
+                    days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS,
+                )
+
+    return retention.purge_deliveries(now, on_batch=audit_batch)

@@ -30,6 +30,11 @@ WEBHOOK_CREATED = action(
     "api.webhook.created", _("Webhook endpoint added"), _("Events: %(events)s")
 )
 WEBHOOK_DELETED = action("api.webhook.deleted", _("Webhook endpoint removed"))
+DELIVERIES_PURGED = action(
+    "api.webhook.deliveries_purged",
+    _("Webhook deliveries deleted after their retention"),
+    _("%(deliveries)s deliveries older than %(days)s days"),
+)
 WEBHOOK_TESTED = action("api.webhook.tested", _("Webhook test event sent"))
 WEBHOOK_RESENT = action(
     "api.webhook.resent", _("Webhook delivery sent again"), _("Event: %(event)s")

@@ -369,6 +369,9 @@ CSRF_FAILURE_VIEW = "organizations.views.csrf_failure"
 # Webhooks may not reach private or loopback addresses in production (a server-side request
 # forgery guard); on a laptop and in tests they may.
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", DEBUG)
+# A webhook delivery's body holds personal values (old and new): it is deleted this many days
+# after it was delivered or given up (api.retention, swept daily).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 
 # The REST API (/api/v1/): organisation keys, one error shape, cursor pages, a rate per key.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")

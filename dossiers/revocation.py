@@ -28,6 +28,8 @@ REVOKER = Actor.system("revoke_links")
 def _revoker() -> Actor:
     actor = current_actor(REVOKER)
     return actor if actor.kind != ActorKind.CLIENT else REVOKER
+
+
 RECIPIENT_BEFORE = "_recipient_before"
 
 
@@ -61,7 +63,9 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     if state[0] != _recipient_state(instance)[0]:
         # Sent to an address that is no longer this person's: every link goes.
         actions.revoke_links(
-            AccessToken.objects.filter(recipient=instance), reason="e-mail changed", actor=_revoker()
+            AccessToken.objects.filter(recipient=instance),
+            reason="e-mail changed",
+            actor=_revoker(),
         )
         return
     if state == _recipient_state(instance) and was_archived == instance.is_archived:
@@ -73,5 +77,7 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     gone = [t.pk for t in tokens if not is_recipient(t.dossier, instance)]
     if gone:
         actions.revoke_links(
-            AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient", actor=_revoker()
+            AccessToken.objects.filter(pk__in=gone),
+            reason="no longer a recipient",
+            actor=_revoker(),
         )

@@ -27,7 +27,14 @@ from django_scopes import scope
 from organizations import audit as audit_actions
 from organizations.actors import Actor, ActorKind
 from organizations.members import INVITATION_VALIDITY, InvitationUnusable, send_invitation
-from organizations.models import AuditEntry, AuditSubject, Invitation, Membership, Organization, hash_token
+from organizations.models import (
+    AuditEntry,
+    AuditSubject,
+    Invitation,
+    Membership,
+    Organization,
+    hash_token,
+)
 from organizations.selectors import (
     memberships_of,
     organizations_requiring_two_factor,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import getpass
 import os
-
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,7 +22,6 @@ from enum import StrEnum
 from typing import Any
 
 from organizations.models import AuditEntry, Organization, record_audit
-
 
 # The actor whose write is under way, for the consequences a signal draws from it (a link
 # revoked because its recipient's e-mail changed is revoked by whoever changed it).

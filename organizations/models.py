@@ -6,6 +6,7 @@ import secrets
 import uuid
 import zoneinfo
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
@@ -385,6 +386,6 @@ def _detail(value: object) -> object:
     return str(value)
 
 
-def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
+def audit(request: Any, action: str, target: object, **details: Any) -> AuditEntry:
     """Records a change made by the user of a back-office request, in its organisation."""
-    return record_audit(request.organization, request.user, action, target, **details)  # type: ignore[attr-defined]
+    return record_audit(request.organization, request.user, action, target, **details)

@@ -94,7 +94,7 @@ def update_profile(profile: Profile, *, actor: Actor, identity: Mapping[str, Any
             name for name, column in columns.items() if getattr(profile, column) != before[column]
         ]
         if changed:
-            details: dict[str, object] = {"changed": ", ".join(changed)}
+            details: dict[str, Any] = {"changed": ", ".join(changed)}
             if "email" in changed:
                 details.update(email_before=before["email"], email_after=profile.email)
             actor.audit(profile.organization, audit_actions.PROFILE_UPDATED, profile, **details)

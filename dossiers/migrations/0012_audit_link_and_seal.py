@@ -113,8 +113,9 @@ def link_and_seal(apps: Any, schema_editor: Any) -> None:
             dossiers.setdefault(str(uuid), str(owner) if owner else None)
         documents = {
             str(uuid): str(owner)
-            for uuid, owner in Document.objects.filter(profile__organization=organization)
-            .values_list("uuid", "profile__uuid")
+            for uuid, owner in Document.objects.filter(
+                profile__organization=organization
+            ).values_list("uuid", "profile__uuid")
         }
         previous, seq = auditchain.GENESIS, 0
         last = None
@@ -137,9 +138,7 @@ def link_and_seal(apps: Any, schema_editor: Any) -> None:
                 entry, [auditchain.subject_key(kind, ref) for kind, ref in subjects]
             )
             entry.entry_hash = auditchain.entry_hash(entry, previous)
-            entry.save(
-                update_fields=["actor_ref", "seq", "salt", "personal_digest", "entry_hash"]
-            )
+            entry.save(update_fields=["actor_ref", "seq", "salt", "personal_digest", "entry_hash"])
             previous, last = entry.entry_hash, entry
         if last is not None:
             AuditChain.objects.update_or_create(

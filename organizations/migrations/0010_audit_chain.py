@@ -7,79 +7,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('organizations', '0009_audit_actor'),
+        ("organizations", "0009_audit_actor"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChain',
+            name="AuditChain",
             fields=[
-                ('organization', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='+', serialize=False, to='organizations.organization')),
-                ('seq', models.PositiveBigIntegerField(default=0)),
-                ('head', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                (
+                    "organization",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="+",
+                        serialize=False,
+                        to="organizations.organization",
+                    ),
+                ),
+                ("seq", models.PositiveBigIntegerField(default=0)),
+                (
+                    "head",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditSubject',
+            name="AuditSubject",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('profile', 'Profile'), ('dossier', 'Dossier'), ('member', 'Member')], max_length=10)),
-                ('ref', models.CharField(max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("profile", "Profile"),
+                            ("dossier", "Dossier"),
+                            ("member", "Member"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("ref", models.CharField(max_length=64)),
             ],
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='entry_hash',
+            model_name="auditentry",
+            name="entry_hash",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='personal_digest',
+            model_name="auditentry",
+            name="personal_digest",
             field=models.CharField(blank=True, max_length=64),
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='redacted_at',
+            model_name="auditentry",
+            name="redacted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='salt',
+            model_name="auditentry",
+            name="salt",
             field=models.CharField(blank=True, max_length=32),
         ),
         migrations.AddField(
-            model_name='auditentry',
-            name='seq',
+            model_name="auditentry",
+            name="seq",
             field=models.PositiveBigIntegerField(null=True),
         ),
         migrations.AlterField(
-            model_name='auditentry',
-            name='at',
-            field=models.DateTimeField(db_index=True, default=django.utils.timezone.now, verbose_name='when'),
+            model_name="auditentry",
+            name="at",
+            field=models.DateTimeField(
+                db_index=True, default=django.utils.timezone.now, verbose_name="when"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='auditentry',
-            constraint=models.UniqueConstraint(fields=('organization', 'seq'), name='one_audit_entry_per_seq'),
+            model_name="auditentry",
+            constraint=models.UniqueConstraint(
+                fields=("organization", "seq"), name="one_audit_entry_per_seq"
+            ),
         ),
         migrations.AddField(
-            model_name='auditsubject',
-            name='entry',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='subjects', to='organizations.auditentry'),
+            model_name="auditsubject",
+            name="entry",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="subjects",
+                to="organizations.auditentry",
+            ),
         ),
         migrations.AddField(
-            model_name='auditsubject',
-            name='organization',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='organizations.organization'),
+            model_name="auditsubject",
+            name="organization",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="organizations.organization",
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditsubject',
-            index=models.Index(fields=['organization', 'kind', 'ref'], name='organizatio_organiz_a0b627_idx'),
+            model_name="auditsubject",
+            index=models.Index(
+                fields=["organization", "kind", "ref"], name="organizatio_organiz_a0b627_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='auditsubject',
-            constraint=models.UniqueConstraint(fields=('entry', 'kind', 'ref'), name='one_subject_per_entry'),
+            model_name="auditsubject",
+            constraint=models.UniqueConstraint(
+                fields=("entry", "kind", "ref"), name="one_subject_per_entry"
+            ),
         ),
     ]

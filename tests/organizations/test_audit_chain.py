@@ -217,7 +217,11 @@ def test_older_entries_are_linked_exactly_and_sealed(org, owner):
 
         def legacy(action, target, **details):
             return AuditEntry.objects.create(
-                organization=org, user=owner, actor="member", action=action, target=target,
+                organization=org,
+                user=owner,
+                actor="member",
+                action=action,
+                target=target,
                 details=details,
             )
 
@@ -228,8 +232,7 @@ def test_older_entries_are_linked_exactly_and_sealed(org, owner):
         longer = legacy("profiles.profile.archived", "Gina Gdpr and e")
         migration.link_and_seal(apps, None)
         subjects = {
-            entry.pk: {s.ref for s in entry.subjects.all()}
-            for entry in AuditEntry.objects.all()
+            entry.pk: {s.ref for s in entry.subjects.all()} for entry in AuditEntry.objects.all()
         }
     assert subjects[by_name.pk] == {str(gina.uuid)}
     assert subjects[by_value.pk] == {str(gina.uuid)}

@@ -288,6 +288,14 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     with scopes_disabled():
         delivery = endpoint.deliveries.get()
     admin.post(f"{o}/settings/webhooks/deliveries/{delivery.uuid}/again/")
+    # Its body, past the retention, goes with the daily sweep.
+    with scopes_disabled():
+        type(delivery).objects.filter(pk=delivery.pk).update(
+            status="sent", done_at=dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+        )
+    from api.tasks import purge_deliveries
+
+    assert purge_deliveries() == 1
     admin.post(f"{o}/settings/webhooks/{endpoint.uuid}/delete/")
 
     # The nightly purge, by its command: an update dossier past its month goes.

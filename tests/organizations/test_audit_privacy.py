@@ -24,7 +24,10 @@ def test_an_entry_naming_the_person_inside_a_longer_text_is_exported_and_erased(
         # As review decisions record it: the dossier, "title — person", is the object.
         staff.audit(org, "dossiers.dossier.approved", dossier, dossier=dossier.uuid)
         exported = {entry["object"] for entry in records(gina)["audit_entries"]}
-        assert exported == {"Proof of address and identity", "Proof of address and identity — Gina Gdpr"}
+        assert exported == {
+            "Proof of address and identity",
+            "Proof of address and identity — Gina Gdpr",
+        }
         erase_profile(gina, actor=staff)
         left = list(AuditEntry.objects.values_list("target", "details"))
     assert "Gina" not in str(left) and "Proof of address" not in str(left)
@@ -43,10 +46,7 @@ def test_erasing_a_person_named_e_blanks_only_their_entries(org, owner, member):
             update_profile(person, actor=staff, identity={"email": f"new.{person.email}"})
             archive_profile(person, actor=staff)
         archive_profile(e, actor=staff)
-        before = {
-            entry.pk: (entry.target, entry.details)
-            for entry in AuditEntry.objects.all()
-        }
+        before = {entry.pk: (entry.target, entry.details) for entry in AuditEntry.objects.all()}
         assert list(entries_about(e).values_list("target", flat=True)) == ["e"]
         erase_profile(e, actor=staff)
         after = {entry.pk: (entry.target, entry.details) for entry in AuditEntry.objects.all()}

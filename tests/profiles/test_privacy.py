@@ -62,9 +62,7 @@ def person(org, owner_client):
             outcome="expired",
         )
         # By reference, as the actions record it: the profile is the entry's subject.
-        record_audit(
-            org, None, "profiles.profile.updated", profile, email_after="eve@example.com"
-        )
+        record_audit(org, None, "profiles.profile.updated", profile, email_after="eve@example.com")
         keys = [d.file.name for d in Document.objects.filter(profile=profile)] + [item.upload.name]
     assert len(keys) == 3 and all(default_storage.exists(k) for k in keys)
     return {"profile": profile, "keys": keys, "token": token}
