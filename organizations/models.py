@@ -16,6 +16,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 from django_scopes import ScopedManager
 
+from organizations import auditchain
+
 
 def time_zone_choices() -> list[tuple[str, str]]:
     return list(_time_zones())
@@ -319,8 +321,6 @@ def record_audit(
     else `client` (the recipient's profile), else the system. The entry concerns `target`
     and the objects `about` (profiles, dossiers, accounts), recorded as its subjects, and the
     client who acted; it takes the next position in its organisation's chain."""
-    from organizations import auditchain
-
     actor, name, ref = AuditEntry.Actor.SYSTEM, "", ""
     member: User | None = None
     subjects: set[tuple[str, str]] = set()
