@@ -404,3 +404,29 @@ def test_the_log_and_its_csv_render_every_action_in_words(
             readable = values[7]
             assert "None" not in readable and "{" not in readable, (action, readable)
             assert values[6], (action, "nobody named")
+
+
+def test_every_entry_naming_a_person_references_them(every_action_performed, org):
+    """An entry that spells a profile's name (as its object or in its details) has that
+    profile as a subject, or as the client who acted: the person's export and erasure find
+    it by reference, whatever the text says. A new action that forgets `about=` fails here."""
+    from organizations.integrity import verify
+    from profiles.models import Profile
+
+    with scope(organization=org):
+        people = {
+            str(profile.uuid): profile.display_name
+            for profile in Profile.objects.all()
+            if len(profile.display_name) > 3
+        }
+        unlinked = []
+        for entry in AuditEntry.objects.prefetch_related("subjects"):
+            text = entry.target + json.dumps(entry.details, ensure_ascii=False)
+            linked = {s.ref for s in entry.subjects.all() if s.kind == "profile"}
+            if entry.actor == "client":
+                linked.add(entry.actor_ref)
+            for ref, name in people.items():
+                if name in text and ref not in linked:
+                    unlinked.append((entry.action, entry.target, name))
+        assert verify(org).intact
+    assert not unlinked
