@@ -1,4 +1,4 @@
-"""Settings › Audit log › Integrity, in French: intact, then broken at the position changed."""
+"""Settings, Audit log, Integrity in French: intact, then broken at the position changed."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_an_admin_sees_whether_the_log_is_intact_and_where_it_breaks(
 
     with scopes_disabled():
         fourth = AuditEntry.objects.get(organization=org, seq=4)
-        AuditEntry.objects.filter(pk=fourth.pk).update(target="Quelqu’un d’autre")
+        AuditEntry.objects.filter(pk=fourth.pk).update(target="Quelqu'un d'autre")
     page.reload()
     assert page.is_visible("text=Le journal a été altéré")
     assert page.locator("tr[data-seq='4']").is_visible()
