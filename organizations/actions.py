@@ -380,7 +380,10 @@ def _record_for_account(
     # Without another actor, the account's own event is the account's doing.
     actor = actor or Actor.member(user)
     target = user.get_username()
+    # In the order of the organisations: each entry locks its organisation's chain until the
+    # transaction ends, and two accounts' events taking them in opposite orders would deadlock.
+    memberships = sorted(memberships_of(user), key=lambda membership: membership.organization_id)
     return [
         actor.audit(membership.organization, action, target, about=[user], **details)
-        for membership in each_in_scope(memberships_of(user))
+        for membership in each_in_scope(memberships)
     ]
