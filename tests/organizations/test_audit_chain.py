@@ -280,3 +280,16 @@ def test_two_writers_at_once_do_not_fork_the_chain(org, owner):
         seqs = sorted(AuditEntry.objects.filter(organization=org).values_list("seq", flat=True))
     assert seqs == list(range(1, 101))
     assert _problems(org) == []
+
+
+def test_verifying_reads_the_log_in_batches_whatever_its_length(
+    org, owner, django_assert_num_queries
+):
+    # Unsealed entries, redaction records, one batch of entries and of their subjects, the
+    # empty next batch, the head.
+    _log(org, owner, 3)
+    with scope(organization=org), django_assert_num_queries(6):
+        assert integrity.verify(org).intact
+    _log(org, owner, 30)
+    with scope(organization=org), django_assert_num_queries(6):
+        assert integrity.verify(org).entries == 33
