@@ -21,6 +21,7 @@ from typing import Any
 import lxml.html
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
@@ -319,6 +320,13 @@ def _rows(page_html: str) -> dict[str, list[list[str]]]:
         cells = [cell.text_content().strip() for cell in row.xpath("./td")]
         rows.setdefault(row.get("data-action"), []).append(cells)
     return rows
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> None:
+    # The performance asks for a new password each time: the per-address limit, kept in the
+    # cache, would refuse it after a few tests.
+    cache.clear()
 
 
 @pytest.fixture
