@@ -7,18 +7,22 @@ call these; none of them records an audit entry itself.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
+from django_scopes import scope
 
 from api import audit as audit_actions
-from api import webhooks
+from api import retention, webhooks
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
-from organizations.actors import Actor
+from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
 
 NAME_LENGTH = ApiKey._meta.get_field("name").max_length or 100
@@ -124,14 +128,53 @@ def delete_endpoint(endpoint: WebhookEndpoint, *, actor: Actor) -> str:
 
 def send_test_event(endpoint: WebhookEndpoint, *, actor: Actor) -> WebhookDelivery:
     """Queues a test event to the endpoint; its delivery shows on the endpoint's page.
-    Not audited: it changes nothing of the organisation's, as the log has always had it."""
+    Audited: it makes the server call an address, which someone chose to do."""
     with transaction.atomic():
-        return webhooks.send_test(endpoint)
+        delivery = webhooks.send_test(endpoint)
+        actor.audit(
+            endpoint.organization,
+            audit_actions.WEBHOOK_TESTED,
+            endpoint.url,
+            delivery=delivery.uuid,
+        )
+    return delivery
 
 
 def resend_delivery(delivery: WebhookDelivery, *, actor: Actor) -> WebhookDelivery:
-    """Queues the delivery again: same id, same body, attempts counted afresh. Not audited,
-    like the test event."""
+    """Queues the delivery again: same id, same body, attempts counted afresh. Audited: the
+    body (personal values, perhaps) leaves again."""
     with transaction.atomic():
         webhooks.send_again(delivery)
+        actor.audit(
+            delivery.endpoint.organization,
+            audit_actions.WEBHOOK_RESENT,
+            delivery.endpoint.url,
+            event=delivery.event,
+            delivery=delivery.uuid,
+        )
     return delivery
+
+
+def purge_deliveries(*, actor: Actor, now: dt.datetime | None = None) -> int:
+    """Deletes the webhook deliveries past their retention (api.retention), each batch's
+    audit entries, one per organisation, written in its transaction; returns how many went.
+    Crosses tenants: the caller runs it with scopes disabled."""
+    if actor.kind != ActorKind.SYSTEM:
+        raise ValueError(f"{actor.kind} cannot do this")
+    organizations: dict[int, Organization] = {}
+
+    def audit_batch(purged: Counter[int]) -> None:
+        missing = [pk for pk in purged if pk not in organizations]
+        organizations.update(Organization.objects.in_bulk(missing))
+        for organization_id, count in sorted(purged.items()):
+            organization = organizations[organization_id]
+            with scope(organization=organization):
+                actor.audit(
+                    organization,
+                    audit_actions.DELIVERIES_PURGED,
+                    organization,
+                    deliveries=count,
+                    days=settings.WEBHOOK_DELIVERY_RETENTION_DAYS,
+                )
+
+    return retention.purge_deliveries(now, on_batch=audit_batch)

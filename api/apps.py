@@ -23,6 +23,7 @@ class ApiConfig(AppConfig):
         events.connect()
 
     def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from celery.schedules import crontab
         from django.conf import settings
 
         return {
@@ -32,13 +33,18 @@ class ApiConfig(AppConfig):
                 "task": "api.tasks.deliver_webhooks",
                 "schedule": float(settings.OUTBOX_SWEEP_SECONDS),
             },
+            # Daily: bodies past settings.WEBHOOK_DELIVERY_RETENTION_DAYS go.
+            "api-webhook-retention": {
+                "task": "api.tasks.purge_deliveries",
+                "schedule": crontab(hour=3, minute=25),
+            },
         }
 
     def privacy_records(self, profile: Any) -> dict[str, Any]:
         from api.models import WebhookDelivery
 
         deliveries = WebhookDelivery.objects.filter(
-            organization_id=profile.organization_id, body__contains=str(profile.uuid)
+            organization_id=profile.organization_id, profile_uuid=profile.uuid
         ).order_by("created_at")
         return {
             "webhook_deliveries": [
@@ -53,5 +59,5 @@ class ApiConfig(AppConfig):
         from api.models import WebhookDelivery
 
         WebhookDelivery.objects.filter(
-            organization_id=profile.organization_id, body__contains=str(profile.uuid)
+            organization_id=profile.organization_id, profile_uuid=profile.uuid
         ).delete()

@@ -149,6 +149,9 @@ class WebhookDelivery(Delivery):
     )
     event = models.CharField(_("event"), max_length=40)
     body = models.TextField()
+    # The person the body is about (its data's "profile"), by reference: a person's export
+    # and erasure find their deliveries here, never by searching the bodies.
+    profile_uuid = models.UUIDField(null=True, blank=True, db_index=True)
     response_code = models.PositiveSmallIntegerField(_("response code"), null=True, blank=True)
 
     class Meta(Delivery.Meta):

@@ -196,6 +196,7 @@ def emit(
                     endpoint=endpoint,
                     event=event,
                     body=json.dumps({**body, "data": dict(data)}, sort_keys=True, default=str),
+                    profile_uuid=data.get("profile"),
                     created_at=now,
                     next_attempt_at=now,
                 )

@@ -450,6 +450,9 @@ WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env_bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", 
 # The same guard for the OpenID Connect providers organisations name (organizations.sso),
 # which must also be https in production.
 SSO_ALLOW_PRIVATE_ADDRESSES = env_bool("SSO_ALLOW_PRIVATE_ADDRESSES", DEBUG)
+# A webhook delivery's body holds personal values (old and new): it is deleted this many days
+# after it was delivered or given up (api.retention, swept daily).
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 
 # The REST API (/api/v1/): organisation keys, one error shape, cursor pages, a rate per key.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "600/min")

@@ -115,6 +115,7 @@ def open_dossier(
             dossier.organization,
             audit_actions.DOSSIER_CREATED,
             dossier.title,
+            about=[dossier],
             dossier=dossier.uuid,
             profile=profile.display_name,
         )
@@ -259,7 +260,11 @@ def resend_link(dossier: Dossier, *, actor: Actor) -> list[str]:
         # Who sent the link again does not decide on what comes back through it.
         foureyes.record_link_sent(dossier, actor=actor)
         actor.audit(
-            dossier.organization, audit_actions.DOSSIER_RESENT, dossier.title, dossier=dossier.uuid
+            dossier.organization,
+            audit_actions.DOSSIER_RESENT,
+            dossier.title,
+            about=[dossier],
+            dossier=dossier.uuid,
         )
     return failing
 
@@ -284,18 +289,23 @@ def open_client_page(dossier: Dossier, *, actor: Actor) -> str:
             dossier.organization,
             audit_actions.CLIENT_PAGE_OPENED,
             dossier.title,
+            about=[dossier],
             dossier=dossier.uuid,
         )
     return token
 
 
-def note_upload_downloaded(dossier: Dossier, *, item: DossierItem, actor: Actor) -> None:
-    """A client's upload awaiting review left the back office: who took it is kept."""
+def note_upload_downloaded(
+    dossier: Dossier, *, item: DossierItem, actor: Actor, inline: bool = False
+) -> None:
+    """A client's upload awaiting review was read: downloaded (it left the back office) or
+    shown in the review page. Who saw it is kept either way."""
     _require(actor, ActorKind.MEMBER)
     actor.audit(
         dossier.organization,
-        audit_actions.UPLOAD_DOWNLOADED,
+        audit_actions.UPLOAD_VIEWED if inline else audit_actions.UPLOAD_DOWNLOADED,
         item.upload_name,
+        about=[dossier],
         dossier=dossier.uuid,
         field=item.field.label,
     )
@@ -319,6 +329,7 @@ def revoke_links(tokens: QuerySet[AccessToken], *, reason: str, actor: Actor) ->
                     organization,
                     audit_actions.LINKS_REVOKED,
                     person.display_name,
+                    about=[person],
                     reason=reason,
                     links=len(tokens_of_person),
                 )

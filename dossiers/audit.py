@@ -109,3 +109,8 @@ UPLOAD_DOWNLOADED = action(
     _("A client's upload awaiting review downloaded"),
     _upload_downloaded,
 )
+UPLOAD_VIEWED = action(
+    "dossiers.upload.viewed",
+    _("A client's upload awaiting review viewed in the review page"),
+    _upload_downloaded,
+)

@@ -183,6 +183,10 @@ class Dossier(models.Model):
     def __str__(self) -> str:
         return f"{self.title} — {self.profile}"
 
+    def audit_subjects(self) -> list[tuple[str, str]]:
+        """An audit entry about a dossier concerns it and its profile."""
+        return [("dossier", str(self.uuid)), *self.profile.audit_subjects()]
+
     @property
     def local_title(self) -> str:
         """The title in the reader's language: a group's request follows its group's texts."""
@@ -426,6 +430,11 @@ class DossierRecord(models.Model):
     dossier_uuid = models.UUIDField(unique=True)
     kind = models.CharField(max_length=10, choices=Dossier.Kind.choices)
     title = models.CharField(max_length=200)
+    # Who was asked, by reference: an erased person leaves the record with their profile,
+    # and the record shows the others as they are now.
+    recipient_profiles = models.ManyToManyField(Profile, related_name="+", blank=True)
+    # Records purged before the references: names as they were, "First Last <e-mail>, …",
+    # from which an erasure removes the person's own exactly.
     recipients = models.TextField(blank=True)
     fields = models.JSONField(default=list)
     outcome = models.CharField(max_length=20, choices=Dossier.Status.choices)
@@ -451,6 +460,19 @@ class DossierRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.outcome})"
+
+    @property
+    def recipients_shown(self) -> str:
+        named = [
+            f"{person.display_name} <{person.email}>" if person.email else person.display_name
+            for person in self.recipient_profiles.all()
+        ]
+        return ", ".join(sorted(named) + ([self.recipients] if self.recipients else []))
+
+
+def recipient_label(first_name: str, last_name: str, email: str) -> str:
+    """How a recipient was named in a record before the references."""
+    return f"{first_name} {last_name} <{email}>".strip()
 
 
 class DossierMessage(models.Model):

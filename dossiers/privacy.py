@@ -7,7 +7,14 @@ from typing import Any
 from django.db.models import Q
 
 from dossiers.messages import delete_messages
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, Intervention
+from dossiers.models import (
+    AccessToken,
+    Dossier,
+    DossierItem,
+    DossierRecord,
+    Intervention,
+    recipient_label,
+)
 from dossiers.signals import requests_changed
 from profiles.models import FieldValueHistory, Profile
 from profiles.privacy import rows
@@ -39,12 +46,25 @@ def records(profile: Profile) -> dict[str, Any]:
                 "items": items,
             }
         )
-    purged = rows(
-        DossierRecord.objects.filter(profile=profile).order_by("created_at", "id"),
-        ["dossier_uuid", "kind", "title", "recipients", "fields", "outcome", "created_at"],
-    )
-    for row in purged:
-        row["dossier_uuid"] = str(row["dossier_uuid"])
+    # The person's own records, and those of the dossiers they were asked to answer (a
+    # company's, as its representative).
+    purged = [
+        {
+            "dossier_uuid": str(record.dossier_uuid),
+            "kind": record.kind,
+            "title": record.title,
+            "recipients": record.recipients_shown,
+            "fields": record.fields,
+            "outcome": record.outcome,
+            "created_at": record.created_at.isoformat(),
+        }
+        for record in DossierRecord.objects.filter(
+            Q(profile=profile) | Q(recipient_profiles=profile)
+        )
+        .distinct()
+        .prefetch_related("recipient_profiles")
+        .order_by("created_at", "id")
+    ]
     links = AccessToken.objects.filter(recipient=profile).count()
     return {"dossiers": dossiers, "purged_dossiers": purged, "links": links}
 
@@ -71,5 +91,15 @@ def erase(profile: Profile) -> None:
     requests_changed.send(
         sender=Dossier, organization_id=profile.organization_id, profile_ids=[profile.pk]
     )
-    # The record of a purged dossier names its recipients: it goes too.
+    # The record of a purged dossier names its recipients: it goes too. The person leaves
+    # the records of others' dossiers (a company's) as the profile's deletion unlinks them;
+    # a record written before the references loses its exact mention of them.
     DossierRecord.objects.filter(profile=profile).delete()
+    if profile.company_id is not None:
+        mention = recipient_label(profile.first_name, profile.last_name, profile.email)
+        for record in DossierRecord.objects.filter(
+            profile_id=profile.company_id, recipients__contains=mention
+        ):
+            kept = [name for name in record.recipients.split(", ") if name != mention]
+            if len(kept) != len(record.recipients.split(", ")):
+                DossierRecord.objects.filter(pk=record.pk).update(recipients=", ".join(kept))

@@ -57,13 +57,13 @@ def purge_dossiers(
                 "dossier_id", "field__label"
             ):
                 labels.setdefault(dossier_id, []).append(label)
-            recipients: dict[int, set[str]] = {}
-            for dossier_id, first, last, email in AccessToken.objects.filter(
+            # By reference, never by name: a representative erased later leaves the company's
+            # records with their profile.
+            recipients: dict[int, set[int]] = {}
+            for dossier_id, recipient_id in AccessToken.objects.filter(
                 dossier_id__in=ids
-            ).values_list(
-                "dossier_id", "recipient__first_name", "recipient__last_name", "recipient__email"
-            ):
-                recipients.setdefault(dossier_id, set()).add(f"{first} {last} <{email}>".strip())
+            ).values_list("dossier_id", "recipient_id"):
+                recipients.setdefault(dossier_id, set()).add(recipient_id)
             refused = dict(
                 DossierMessage.objects.filter(
                     dossier_id__in=ids, message__status=Message.Status.UNDELIVERABLE
@@ -80,7 +80,6 @@ def purge_dossiers(
                         dossier_uuid=d.uuid,
                         kind=d.kind,
                         title=d.title,
-                        recipients=", ".join(sorted(recipients.get(d.pk, ()))),
                         fields=labels.get(d.pk, []),
                         outcome=Dossier.Status.EXPIRED if d.is_expired else d.status,
                         update_group_id=d.update_group_id,
@@ -96,6 +95,9 @@ def purge_dossiers(
                 ],
                 ignore_conflicts=True,
             )
+            _link_recipients(
+                {d.uuid: recipients.get(d.pk, set()) for d in batch if recipients.get(d.pk)}
+            )
             Dossier.objects.filter(superseded_by_id__in=ids).update(superseded_by=None)
             # Storage is not transactional: the files are recorded for deletion with the rows'
             # deletion, and deleted once it commits (or by the sweep, if storage is down).
@@ -107,6 +109,23 @@ def purge_dossiers(
                 on_batch(Counter(d.organization_id for d in batch))
         purged += len(batch)
     return purged
+
+
+def _link_recipients(by_uuid: dict[object, set[int]]) -> None:
+    if not by_uuid:
+        return
+    through = DossierRecord.recipient_profiles.through
+    records = DossierRecord.objects.filter(dossier_uuid__in=list(by_uuid)).values_list(
+        "pk", "dossier_uuid"
+    )
+    through.objects.bulk_create(
+        [
+            through(dossierrecord_id=pk, profile_id=profile_id)
+            for pk, dossier_uuid in records
+            for profile_id in sorted(by_uuid[dossier_uuid])
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def expire_dossiers(now: dt.datetime | None = None) -> int:

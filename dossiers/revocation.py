@@ -17,11 +17,19 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import AccessToken
 from dossiers.selectors import is_recipient
-from organizations.actors import Actor
+from organizations.actors import Actor, ActorKind, current_actor
 from profiles.models import Profile
 
-# Links go because a person changed, whoever changed them: the system revokes them.
+# Links go because a person changed: whoever changed them (a member, an API key, an import)
+# revokes them; the system only when no action names its actor.
 REVOKER = Actor.system("revoke_links")
+
+
+def _revoker() -> Actor:
+    actor = current_actor(REVOKER)
+    return actor if actor.kind != ActorKind.CLIENT else REVOKER
+
+
 RECIPIENT_BEFORE = "_recipient_before"
 
 
@@ -55,7 +63,9 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     if state[0] != _recipient_state(instance)[0]:
         # Sent to an address that is no longer this person's: every link goes.
         actions.revoke_links(
-            AccessToken.objects.filter(recipient=instance), reason="e-mail changed", actor=REVOKER
+            AccessToken.objects.filter(recipient=instance),
+            reason="e-mail changed",
+            actor=_revoker(),
         )
         return
     if state == _recipient_state(instance) and was_archived == instance.is_archived:
@@ -67,5 +77,7 @@ def _revoke_links_of_a_changed_recipient(sender: Any, instance: Profile, **kwarg
     gone = [t.pk for t in tokens if not is_recipient(t.dossier, instance)]
     if gone:
         actions.revoke_links(
-            AccessToken.objects.filter(pk__in=gone), reason="no longer a recipient", actor=REVOKER
+            AccessToken.objects.filter(pk__in=gone),
+            reason="no longer a recipient",
+            actor=_revoker(),
         )

@@ -357,9 +357,12 @@ def item_upload(
         item.upload_content_type,
         inline=request.GET.get("inline") == "1",
     )
-    if request.GET.get("inline") != "1":
-        # A download leaves the back office; a preview inside the review page does not.
-        actions.note_upload_downloaded(dossier, item=item, actor=Actor.member(request.user))
+    actions.note_upload_downloaded(
+        dossier,
+        item=item,
+        actor=Actor.member(request.user),
+        inline=request.GET.get("inline") == "1",
+    )
     return response
 
 

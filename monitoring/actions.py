@@ -215,6 +215,7 @@ def _write_expiry(value: FieldValue, actor: Actor, expires_on: dt.date | None) -
             value.organization,
             audit_actions.EXPIRY_SET if expires_on else audit_actions.EXPIRY_CLEARED,
             f"{value.profile.display_name} — {value.field.label}",
+            about=[value.profile],
             before=change.before,
             after=change.after,
         )

@@ -38,6 +38,7 @@ from organizations.members import (
 )
 from organizations.models import (
     AuditEntry,
+    AuditSubject,
     Invitation,
     Membership,
     Organization,
@@ -229,6 +230,7 @@ def accept_invitation(invitation: Invitation, *, actor: Actor) -> Membership:
             organization,
             audit_actions.MEMBER_ADDED,
             invitation.email,
+            about=[user],
             role=membership.get_role_display(),
         )
     return membership
@@ -254,6 +256,7 @@ def change_role(membership: Membership, *, actor: Actor, role: str) -> Membershi
             current.organization,
             audit_actions.MEMBER_ROLE_CHANGED,
             membership.user.email,
+            about=[membership.user],
             role=membership.get_role_display(),
         )
     return membership
@@ -266,7 +269,12 @@ def remove_member(membership: Membership, *, actor: Actor) -> Membership:
         if current.is_admin and not _other_admins(current):
             raise ValidationError({NON_FIELD_ERRORS: _needs_an_administrator()})
         Membership.objects.filter(pk=current.pk).delete()
-        actor.audit(current.organization, audit_actions.MEMBER_REMOVED, membership.user.email)
+        actor.audit(
+            current.organization,
+            audit_actions.MEMBER_REMOVED,
+            membership.user.email,
+            about=[membership.user],
+        )
     return membership
 
 
@@ -300,6 +308,35 @@ def export_audit_log(
     is itself recorded, with the filters as the reader chose them."""
     actor.audit(organization, audit_actions.AUDIT_EXPORTED, organization, filters=filters)
     return entries.filter(organization=organization).select_related("user")
+
+
+def redact_entries(
+    organization: Organization, *, entries: QuerySet[AuditEntry], actor: Actor
+) -> int:
+    """Blanks the personal part of these entries (an erasure's): their object, details,
+    subjects and, where a client acted, the client's name; their digest stays in the chain.
+    A redaction record names the positions blanked, so the log can tell an erasure from a
+    tampering. Returns how many entries were blanked."""
+    with transaction.atomic():
+        ids, seqs = [], []
+        for pk, seq in entries.filter(redacted_at__isnull=True).values_list("pk", "seq"):
+            ids.append(pk)
+            if seq is not None:
+                seqs.append(seq)
+        if not ids:
+            return 0
+        AuditSubject.objects.filter(entry_id__in=ids).delete()
+        blanked = AuditEntry.objects.filter(pk__in=ids)
+        blanked.filter(actor=AuditEntry.Actor.CLIENT).update(actor_name="", actor_ref="")
+        blanked.update(target="—", details={}, salt="", redacted_at=timezone.now())
+        actor.audit(
+            organization,
+            audit_actions.AUDIT_REDACTED,
+            organization,
+            entries=", ".join(str(seq) for seq in sorted(seqs)),
+            count=len(ids),
+        )
+    return len(ids)
 
 
 # The events of an account, recorded in each of its organisations.
@@ -375,9 +412,12 @@ def _record_for_account(
     # Without another actor, the account's own event is the account's doing.
     actor = actor or Actor.member(user)
     target = user.get_username()
+    # In the order of the organisations: each entry locks its organisation's chain until the
+    # transaction ends, and two accounts' events taking them in opposite orders would deadlock.
+    memberships = sorted(memberships_of(user), key=lambda membership: membership.organization_id)
     return [
-        actor.audit(membership.organization, action, target, **details)
-        for membership in each_in_scope(memberships_of(user))
+        actor.audit(membership.organization, action, target, about=[user], **details)
+        for membership in each_in_scope(memberships)
     ]
 
 

@@ -12,11 +12,20 @@ their `uuid`, `pk` and display name, importing neither.
 
 from __future__ import annotations
 
+import getpass
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from organizations.models import AuditEntry, Organization, record_audit
+
+# The actor whose write is under way, for the consequences a signal draws from it (a link
+# revoked because its recipient's e-mail changed is revoked by whoever changed it).
+_ACTING: ContextVar[Actor | None] = ContextVar("acting", default=None)
 
 
 class ActorKind(StrEnum):
@@ -37,6 +46,8 @@ class Actor:
     api_key: Any = None
     # For the system: which job acted (a task's or a command's name), said in the log.
     job: str = ""
+    # For a command run on the server: the operating-system account that ran it.
+    operator: str = ""
 
     @classmethod
     def member(cls, user: Any) -> Actor:
@@ -56,6 +67,26 @@ class Actor:
     def system(cls, job: str) -> Actor:
         return cls(kind=ActorKind.SYSTEM, job=job)
 
+    @classmethod
+    def command(cls, job: str) -> Actor:
+        """A management command, run by someone on the server: the log names the command
+        and the server account that ran it, the closest the server knows of who."""
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):
+            # A container user with no name in /etc/passwd.
+            operator = str(os.getuid()) if hasattr(os, "getuid") else ""
+        return cls(kind=ActorKind.SYSTEM, job=job, operator=operator)
+
+    @contextmanager
+    def acting(self) -> Iterator[Actor]:
+        """Marks the writes inside as this actor's, for `current_actor`."""
+        token = _ACTING.set(self)
+        try:
+            yield self
+        finally:
+            _ACTING.reset(token)
+
     @property
     def on_behalf(self) -> bool:
         """A member typed a client's answers for them: the member answers for it."""
@@ -67,13 +98,26 @@ class Actor:
         return self.user if self.kind in (ActorKind.MEMBER, ActorKind.CLIENT) else None
 
     def audit(
-        self, organization: Organization, action: str, target: object, **details: object
+        self,
+        organization: Organization,
+        action: str,
+        target: object,
+        *,
+        about: Iterable[object] = (),
+        **details: object,
     ) -> AuditEntry:
-        """Records the entry of an action this actor performed. Called by actions only."""
+        """Records the entry of an action this actor performed. Called by actions only.
+
+        `about` names the profiles, dossiers and accounts the action concerns besides its
+        target (when that is one): a person's export and erasure find the entry by them."""
+        about = list(about)
         if self.on_behalf:
             details.setdefault("recipient", getattr(self.client, "display_name", None))
+            about.append(self.client)
         if self.kind == ActorKind.SYSTEM and self.job:
             details.setdefault("job", self.job)
+        if self.kind == ActorKind.SYSTEM and self.operator:
+            details.setdefault("operator", self.operator)
         return record_audit(
             organization,
             self.member_user,
@@ -81,5 +125,11 @@ class Actor:
             target,
             api_key=self.api_key if self.kind == ActorKind.API_KEY else None,
             client=self.client if self.kind == ActorKind.CLIENT and not self.on_behalf else None,
+            about=about,
             **details,
         )
+
+
+def current_actor(default: Actor) -> Actor:
+    """The actor of the write under way (`Actor.acting`), else `default`."""
+    return _ACTING.get() or default

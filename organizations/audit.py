@@ -262,9 +262,22 @@ def _from_address(details: Mapping[str, Any]) -> str:
     return gettext("From the address %(address)s") % {"address": details["address"]}
 
 
+def on_the_server(details: Mapping[str, Any]) -> str:
+    """ "By the … command, on the server (account …)", for an entry a command recorded."""
+    job = details.get("job") or details.get("by")
+    if not job:
+        return ""
+    if details.get("operator"):
+        return gettext("By the %(job)s command, on the server (account %(operator)s)") % {
+            "job": job,
+            "operator": details["operator"],
+        }
+    return gettext("By the %(job)s command, on the server") % {"job": job}
+
+
 def _two_factor(details: Mapping[str, Any]) -> str:
     if details.get("by") == "reset_two_factor":
-        return gettext("By the reset_two_factor command, on the server")
+        return on_the_server(details)
     return humanised(details)
 
 
@@ -343,6 +356,11 @@ PASSWORD_CHANGED = action("organizations.auth.password_changed", _("Password cha
 TWO_FACTOR_ENABLED = action("organizations.auth.two_factor_enabled", _("Second factor turned on"))
 TWO_FACTOR_DISABLED = action(
     "organizations.auth.two_factor_disabled", _("Second factor turned off"), _two_factor
+)
+AUDIT_REDACTED = action(
+    "organizations.audit.redacted",
+    _("Personal data blanked in the log"),
+    _("%(count)s entries, at positions %(entries)s"),
 )
 AUDIT_EXPORTED = action("organizations.audit.exported", _("Audit log exported"), _exported)
 PASSKEY_ADDED = action("organizations.auth.passkey_added", _("Passkey added"), _passkey)

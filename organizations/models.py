@@ -2,15 +2,21 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import secrets
 import uuid
 import zoneinfo
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import models
+from django.db import models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 from django_scopes import ScopedManager
+
+from organizations import auditchain
 
 
 def time_zone_choices() -> list[tuple[str, str]]:
@@ -217,7 +223,17 @@ class AuditEntry(models.Model):
     action = models.CharField(_("action"), max_length=80, db_index=True)
     target = models.CharField(_("object"), max_length=300)
     details = models.JSONField(_("details"), default=dict, blank=True)
-    at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+    # Set when the entry is written, and hashed: never changed after.
+    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    # The chain (organizations.auditchain): the entry's position in its organisation's log,
+    # the digest of its personal part (salted, the salt erased with that part), and its
+    # hash, which covers the previous entry's.
+    seq = models.PositiveBigIntegerField(null=True)
+    salt = models.CharField(max_length=32, blank=True)
+    personal_digest = models.CharField(max_length=64, blank=True)
+    entry_hash = models.CharField(max_length=64, blank=True)
+    # The personal part was blanked by an erasure (a later entry names it).
+    redacted_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 
@@ -225,6 +241,9 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit log")
         ordering = ["-at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "seq"], name="one_audit_entry_per_seq")
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.target}"
@@ -256,6 +275,72 @@ class AuditEntry(models.Model):
         return describe(self.action, self.details)
 
 
+class AuditSubject(models.Model):
+    """A person or a dossier an audit entry concerns, by reference: what a person's export
+    and erasure find, never by the entry's text. Part of the entry's personal part."""
+
+    class Kind(models.TextChoices):
+        PROFILE = "profile", _("Profile")
+        DOSSIER = "dossier", _("Dossier")
+        MEMBER = "member", _("Member")
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    entry = models.ForeignKey(AuditEntry, on_delete=models.CASCADE, related_name="subjects")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # A profile's or a dossier's UUID, a member's user id.
+    ref = models.CharField(max_length=64)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "kind", "ref"], name="one_subject_per_entry")
+        ]
+        indexes = [models.Index(fields=["organization", "kind", "ref"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}"
+
+
+class AuditChain(models.Model):
+    """The head of an organisation's audit chain. Writers lock this row, so two entries of
+    one organisation never claim the same position, whatever runs at once."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    seq = models.PositiveBigIntegerField(default=0)
+    head = models.CharField(max_length=64, default="0" * 64)
+
+    objects = ScopedManager(organization="organization")
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.seq}"
+
+
+def audit_subjects(value: object) -> list[tuple[str, str]]:
+    """The (kind, reference) pairs an object stands for in the log: what offers
+    `audit_subjects()` (a profile, a dossier), or a member's account."""
+    if isinstance(value, User):
+        return [(AuditSubject.Kind.MEMBER, str(value.pk))] if value.pk else []
+    method = getattr(value, "audit_subjects", None)
+    if callable(method):
+        return [(str(kind), str(ref)) for kind, ref in method()]
+    return []
+
+
+def _lock_chain(organization: Organization) -> AuditChain:
+    locked = AuditChain.objects.select_for_update().filter(organization=organization).first()
+    if locked is None:
+        # The organisation's first entry: of two writers creating the head, one inserts it
+        # and both then wait on its lock.
+        AuditChain.objects.bulk_create(
+            [AuditChain(organization=organization)], ignore_conflicts=True
+        )
+        locked = AuditChain.objects.select_for_update().get(organization=organization)
+    return locked
+
+
 def record_audit(
     organization: Organization,
     user: object,
@@ -264,15 +349,23 @@ def record_audit(
     *,
     api_key: object = None,
     client: object = None,
+    about: Iterable[object] = (),
     **details: object,
 ) -> AuditEntry:
     """Records an action; its actor is `user` (a member), else `api_key` (a key, or its name),
-    else `client` (the recipient's profile), else the system."""
+    else `client` (the recipient's profile), else the system. The entry concerns `target`
+    and the objects `about` (profiles, dossiers, accounts), recorded as its subjects, and the
+    client who acted; it takes the next position in its organisation's chain."""
     actor, name, ref = AuditEntry.Actor.SYSTEM, "", ""
     member: User | None = None
+    subjects: set[tuple[str, str]] = set()
+    for concerned in (target, *about):
+        subjects.update(audit_subjects(concerned))
     if isinstance(user, User) and user.is_authenticated:
         actor, member = AuditEntry.Actor.MEMBER, user
         name = user.get_full_name() or user.get_username()
+        # The account for good, hashed: the user column empties if the account is deleted.
+        ref = str(user.pk)
     elif api_key is not None:
         actor = AuditEntry.Actor.API_KEY
         name = str(getattr(api_key, "name", api_key))
@@ -283,7 +376,8 @@ def record_audit(
         actor = AuditEntry.Actor.CLIENT
         name = str(getattr(client, "display_name", client))
         ref = str(getattr(client, "uuid", ""))
-    return AuditEntry.objects.create(
+        subjects.update(audit_subjects(client))
+    entry = AuditEntry(
         organization=organization,
         user=member,
         actor=actor,
@@ -292,7 +386,29 @@ def record_audit(
         action=action,
         target=str(target)[:300],
         details={key: _detail(value) for key, value in details.items()},
+        at=timezone.now(),
+        salt=secrets.token_hex(16),
     )
+    entry.personal_digest = auditchain.personal_digest(
+        entry, [auditchain.subject_key(kind, ref) for kind, ref in subjects]
+    )
+    # No savepoint: a failure here fails the caller's transaction anyway.
+    with transaction.atomic(savepoint=False):
+        # Held until the caller's transaction ends: the organisation's writers of the log
+        # take turns from here (the cost is measured in the README).
+        chain = _lock_chain(organization)
+        entry.seq = chain.seq + 1
+        entry.entry_hash = auditchain.entry_hash(entry, chain.head)
+        entry.save(force_insert=True)
+        if subjects:
+            AuditSubject.objects.bulk_create(
+                [
+                    AuditSubject(organization=organization, entry=entry, kind=kind, ref=ref)
+                    for kind, ref in sorted(subjects)
+                ]
+            )
+        AuditChain.objects.filter(pk=chain.pk).update(seq=entry.seq, head=entry.entry_hash)
+    return entry
 
 
 def _detail(value: object) -> object:
@@ -305,9 +421,9 @@ def _detail(value: object) -> object:
     return str(value)
 
 
-def audit(request: object, action: str, target: object, **details: object) -> AuditEntry:
+def audit(request: Any, action: str, target: object, **details: Any) -> AuditEntry:
     """Records a change made by the user of a back-office request, in its organisation."""
-    return record_audit(request.organization, request.user, action, target, **details)  # type: ignore[attr-defined]
+    return record_audit(request.organization, request.user, action, target, **details)
 
 
 class SsoProvider(models.Model):

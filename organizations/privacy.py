@@ -1,4 +1,10 @@
-"""Audit entries about a person, for the export and the erasure of their profile."""
+"""Audit entries about a person, for the export and the erasure of their profile.
+
+Entries are found by reference — the person as a subject of the entry (organizations.models.
+AuditSubject, recorded by the actions) or as the client who acted — never by their text: a
+name matches other people's entries, and an entry that spells the person inside a longer
+text ("Proof of address — Gina Gdpr") is found all the same.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +12,20 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from organizations.models import AuditEntry
+from organizations.actors import Actor
+from organizations.models import AuditEntry, AuditSubject
 
 
 def entries_about(person: Any) -> QuerySet[AuditEntry]:
-    """Entries naming the person: by name or e-mail as their object, or by UUID or e-mail in
-    their details (a profile is shown by name; links and downloads carry its UUID), and
-    those the person made as a client."""
-    names = {value for value in (person.display_name, person.email) if value}
-    about = (
-        Q(target__in=names)
-        | Q(details__icontains=str(person.uuid))
-        | Q(actor=AuditEntry.Actor.CLIENT, actor_ref=str(person.uuid))
+    """The entries that concern the person, or that they made as a client."""
+    organization_id = person.organization_id
+    ref = str(person.uuid)
+    subjects = AuditSubject.objects.filter(
+        organization_id=organization_id, kind=AuditSubject.Kind.PROFILE, ref=ref
+    ).values("entry_id")
+    return AuditEntry.objects.filter(organization_id=organization_id).filter(
+        Q(pk__in=subjects) | Q(actor=AuditEntry.Actor.CLIENT, actor_ref=ref)
     )
-    for value in names:
-        about |= Q(details__icontains=value)
-    return AuditEntry.objects.filter(organization_id=person.organization_id).filter(about)
 
 
 def records(person: Any) -> dict[str, Any]:
@@ -39,9 +43,10 @@ def records(person: Any) -> dict[str, Any]:
 
 
 def erase(person: Any) -> None:
-    # The entries stay (who did what, when); what named the person goes, as actor too.
-    entries = entries_about(person)
-    entries.filter(actor=AuditEntry.Actor.CLIENT, actor_ref=str(person.uuid)).update(
-        actor_name="", actor_ref=""
+    # The entries stay (who did what, when), their personal part blanked; the chain keeps
+    # verifying, and a redaction record names the positions blanked.
+    from organizations.actions import redact_entries
+
+    redact_entries(
+        person.organization, entries=entries_about(person), actor=Actor.system("erasure")
     )
-    entries.update(target="—", details={})

@@ -11,6 +11,7 @@ urlpatterns = [
     path("email/retry/", views.retry_address, name="retry_address"),
     path("settings/audit/", views.audit_log, name="audit_log"),
     path("settings/audit/export.csv", views.audit_export, name="audit_export"),
+    path("settings/audit/integrity/", views.audit_integrity, name="audit_integrity"),
     path("settings/members/", views.member_add, name="member_add"),
     path("settings/members/<uuid:membership_uuid>/role/", views.member_role, name="member_role"),
     path(

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope, scopes_disabled
 
-from organizations import actions
+from organizations import actions, integrity
 from organizations.actors import Actor
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
@@ -290,6 +290,17 @@ def audit_log(request: OrganizationRequest, org_slug: str) -> HttpResponse:
         request,
         "organizations/audit_log.html",
         {"page": page, "form": form, "query": query.urlencode()},
+    )
+
+
+@admin_required
+def audit_integrity(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    """Whether the organisation's log is as it was written, and where it breaks."""
+    report = integrity.verify(request.organization)
+    return render(
+        request,
+        "organizations/audit_integrity.html",
+        {"report": report, "head": integrity.head(request.organization)},
     )
 
 

@@ -92,12 +92,14 @@ def update_profile(profile: Profile, *, actor: Actor, identity: Mapping[str, Any
         before = Profile.objects.filter(pk=profile.pk).values("company_id", *columns.values()).get()
         _check_identity(profile, identity, kept_company_id=before["company_id"])
         _set_identity(profile, identity)
-        profile.save()
+        # The links this change revokes (dossiers.revocation) are revoked by this actor.
+        with actor.acting():
+            profile.save()
         changed = [
             name for name, column in columns.items() if getattr(profile, column) != before[column]
         ]
         if changed:
-            details: dict[str, object] = {"changed": ", ".join(changed)}
+            details: dict[str, Any] = {"changed": ", ".join(changed)}
             if "email" in changed:
                 details.update(email_before=before["email"], email_after=profile.email)
             actor.audit(profile.organization, audit_actions.PROFILE_UPDATED, profile, **details)
@@ -164,7 +166,8 @@ def archive_profile(profile: Profile, *, actor: Actor) -> Profile:
     if not profile.is_archived:
         with transaction.atomic():
             profile.archived_at = timezone.now()
-            profile.save(update_fields=["archived_at", "updated_at"])
+            with actor.acting():
+                profile.save(update_fields=["archived_at", "updated_at"])
             actor.audit(profile.organization, audit_actions.PROFILE_ARCHIVED, profile)
     return profile
 
@@ -183,7 +186,11 @@ def export_profile(profile: Profile, *, actor: Actor) -> tempfile.SpooledTempora
     """Everything held about the person, every app's, as a zip; a read that is audited."""
     archive, files = privacy.export_zip(profile)
     actor.audit(
-        profile.organization, audit_actions.PROFILE_EXPORTED, profile.display_name, files=files
+        profile.organization,
+        audit_actions.PROFILE_EXPORTED,
+        profile.display_name,
+        about=[profile],
+        files=files,
     )
     return archive
 
@@ -343,6 +350,7 @@ def restore_value(row: FieldValueHistory, *, actor: Actor) -> list[FieldValueHis
                 profile.organization,
                 audit_actions.VALUE_RESTORED,
                 f"{profile.display_name} — {field.label}",
+                about=[profile],
                 before=shown(field, current.value, current.document) if current else "",
                 after=shown(field, row.old_value, row.old_document),
                 replaced_on=row.changed_at,
@@ -358,6 +366,7 @@ def download_document(document: Document, *, actor: Actor, inline: bool = False)
         document.profile.organization,
         audit_actions.DOCUMENT_DOWNLOADED,
         document.name,
+        about=[document.profile],
         document=document.uuid,
         profile=document.profile.display_name,
     )
@@ -434,7 +443,7 @@ def restore_field(field: DataField, *, actor: Actor) -> DataField:
 
 def move_field(field: DataField, *, actor: Actor, up: bool) -> bool:
     """Swaps the field with its neighbour among its kind's active fields; whether it moved.
-    An arrangement of the forms, not a change of data: not audited."""
+    The order is what every form and export shows: the move is audited."""
     siblings = list(
         DataField.objects.active().filter(
             organization_id=field.organization_id, applies_to=field.applies_to
@@ -447,5 +456,13 @@ def move_field(field: DataField, *, actor: Actor, up: bool) -> bool:
     siblings[index], siblings[index + step] = siblings[index + step], siblings[index]
     for position, sibling in enumerate(siblings):
         sibling.position = position
-    DataField.objects.bulk_update(siblings, ["position"])
+    with transaction.atomic():
+        DataField.objects.bulk_update(siblings, ["position"])
+        actor.audit(
+            field.organization,
+            audit_actions.FIELD_MOVED,
+            field,
+            position=index + step + 1,
+            of=len(siblings),
+        )
     return True

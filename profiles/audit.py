@@ -65,6 +65,11 @@ def _erased(details: Mapping[str, Any]) -> str:
 
 FIELD_CREATED = action("profiles.field.created", _("Data field created"), _field_created)
 FIELD_UPDATED = action("profiles.field.updated", _("Data field changed"), _field_updated)
+FIELD_MOVED = action(
+    "profiles.field.moved",
+    _("Data field moved"),
+    _("Now at position %(position)s of %(of)s"),
+)
 FIELD_ARCHIVED = action("profiles.field.archived", _("Data field archived"))
 FIELD_RESTORED = action("profiles.field.restored", _("Data field restored"))
 PROFILE_CREATED = action("profiles.profile.created", _("Profile created"), _profile_created)

@@ -133,6 +133,10 @@ class Profile(models.Model):
     def __str__(self) -> str:
         return self.display_name
 
+    def audit_subjects(self) -> list[tuple[str, str]]:
+        """Who an audit entry about this profile concerns (organizations.models.AuditSubject)."""
+        return [("profile", str(self.uuid))]
+
     @property
     def display_name(self) -> str:
         if self.kind == Kind.COMPANY:

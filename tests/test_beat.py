@@ -22,6 +22,7 @@ EXPECTED = {
     "outbox-send": "outbox.tasks.send_messages",
     "profiles-pending-deletions": "profiles.tasks.delete_pending_files",
     "api-webhooks": "api.tasks.deliver_webhooks",
+    "api-webhook-retention": "api.tasks.purge_deliveries",
 }
 
 

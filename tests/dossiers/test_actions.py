@@ -396,7 +396,9 @@ def test_resend_and_client_page_doors_back_office(org, member_client, kyc):
 # revoke_links
 
 
-def test_revoke_links_door_a_changed_e_mail_calls_it_as_the_system(org, member_client, kyc):
+def test_revoke_links_door_a_changed_e_mail_names_the_member_who_changed_it(
+    org, member, member_client, kyc
+):
     profile = kyc["profile"]
     factories.token(kyc["dossier"])
     with _spy("revoke_links") as spy:
@@ -412,7 +414,8 @@ def test_revoke_links_door_a_changed_e_mail_calls_it_as_the_system(org, member_c
     assert response.status_code == 302
     assert spy.call_count == 1
     [entry] = _entries("dossiers.links.revoked")
-    assert (entry.actor, entry.user, entry.organization) == ("system", None, org)
+    # Whoever changed the address revoked the links, not an anonymous system (L3).
+    assert (entry.actor, entry.user, entry.organization) == ("member", member, org)
     assert entry.details["links"] == "1"
 
 

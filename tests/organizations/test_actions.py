@@ -545,7 +545,7 @@ def test_the_reset_two_factor_command_calls_reset_two_factor(org, owner) -> None
     with _calls("reset_two_factor") as spy:
         call_command("reset_two_factor", "owner", stdout=io.StringIO())
     spy.assert_called_once()
-    assert spy.call_args.kwargs["actor"] == Actor.system("reset_two_factor")
+    assert spy.call_args.kwargs["actor"] == Actor.command("reset_two_factor")
 
 
 def test_cancel_invitation_takes_its_e_mail_with_it(org, owner) -> None:

@@ -61,9 +61,8 @@ def person(org, owner_client):
             expires_at=dossier.expires_at,
             outcome="expired",
         )
-        record_audit(
-            org, None, "profiles.profile.updated", "Eve Target", email_after="eve@example.com"
-        )
+        # By reference, as the actions record it: the profile is the entry's subject.
+        record_audit(org, None, "profiles.profile.updated", profile, email_after="eve@example.com")
         keys = [d.file.name for d in Document.objects.filter(profile=profile)] + [item.upload.name]
     assert len(keys) == 3 and all(default_storage.exists(k) for k in keys)
     return {"profile": profile, "keys": keys, "token": token}

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             try:
                 issued = actions.create_api_key(
                     organization,
-                    actor=Actor.system("create_api_key"),
+                    actor=Actor.command("create_api_key"),
                     name=options["name"],
                     access=options["access"],
                 )

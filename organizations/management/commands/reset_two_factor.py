@@ -22,5 +22,5 @@ class Command(BaseCommand):
         user = get_user_model().objects.filter(username=options["username"]).first()
         if user is None:
             raise CommandError(f"No user is named {options['username']!r}.")
-        removed = actions.reset_two_factor(user, actor=Actor.system("reset_two_factor"))
+        removed = actions.reset_two_factor(user, actor=Actor.command("reset_two_factor"))
         self.stdout.write(f"{user.get_username()}: {removed} device(s) removed.")
