@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django.forms",
     "django_htmx",
     "csp",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "monitoring",
     "outbox",
     "api",
+    "home",
 ]
 
 MIDDLEWARE = [

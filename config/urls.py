@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from home import views as home_views
 from organizations import accounts, twofactor
 from organizations import views as organization_views
 
@@ -45,6 +46,8 @@ urlpatterns = [
         name="invitation_accept",
     ),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("o/<slug:org_slug>/", home_views.home, name="org_home"),
+    path("o/<slug:org_slug>/", include("home.urls")),
     path("o/<slug:org_slug>/", include("organizations.urls")),
     path("o/<slug:org_slug>/", include("profiles.urls")),
     path("o/<slug:org_slug>/", include("dossiers.urls")),

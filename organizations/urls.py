@@ -3,7 +3,6 @@ from django.urls import path
 from organizations import views
 
 urlpatterns = [
-    path("", views.org_home, name="org_home"),
     path("settings/", views.organization_settings, name="organization_settings"),
     path("notices/", views.my_notices, name="my_notices"),
     path("settings/audit/", views.audit_log, name="audit_log"),
