@@ -202,4 +202,4 @@ def test_the_home_in_french(member_client, org):
     page = member_client.get(f"/o/{org.slug}/", headers={"accept-language": "fr"})
     html = page.content.decode()
     assert '<html lang="fr">' in html
-    assert "Accueil" in html and "à examiner" in html
+    assert "Accueil" in html and "à vérifier" in html
