@@ -229,3 +229,37 @@ def test_bulk_remind_sends_the_link_again_for_each_open_dossier(member_client, o
 def test_bulk_actions_are_404_for_another_organisation(outsider_client, org, people):
     for url in ("contacts/bulk/archive/", "profiles/bulk/request/", "dossiers/bulk/remind/"):
         assert outsider_client.get(f"/o/{org.slug}/{url}").status_code == 404
+
+
+def test_a_bulk_confirmation_reads_as_many_queries_for_two_rows_as_for_twenty(
+    member_client, org, people
+):
+    for i in range(18):
+        factories.contact(org, last_name=f"More {i}", email=f"m{i}@x.fr")
+    with scopes_disabled():
+        uuids = [
+            str(u) for u in Profile.objects.filter(kind="contact").values_list("uuid", flat=True)
+        ]
+    counts = []
+    for chosen in (uuids[:2], uuids[:20]):
+        with CaptureQueriesContext(connection) as queries:
+            page = member_client.get(f"/o/{org.slug}/contacts/bulk/archive/", {"profile": chosen})
+        assert page.status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+def test_a_refused_selection_says_why_in_french(member_client, org, other_org, people):
+    theirs = factories.contact(other_org, first_name="Eve", last_name="Other")
+    response = member_client.post(
+        f"/o/{org.slug}/contacts/bulk/archive/",
+        {"profile": [str(people[0].uuid), str(theirs.uuid)], "confirm": "yes"},
+        headers={"accept-language": "fr"},
+        follow=True,
+    )
+    text = response.content.decode()
+    assert (
+        "Certaines lignes sélectionnées ne sont plus dans cette liste : rien n\u2019a été fait." in text
+    )
+    with scopes_disabled():
+        assert not Profile.objects.filter(archived_at__isnull=False).exists()
