@@ -262,3 +262,26 @@ def test_a_refused_selection_says_why_in_french(member_client, org, other_org, p
     assert refusal in text
     with scopes_disabled():
         assert not Profile.objects.filter(archived_at__isnull=False).exists()
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+def test_the_bulk_request_form_posted_back_as_a_browser_sends_it(
+    member_client, org, people, language
+):
+    """The confirmation page's own form, sent back unchanged but for the field ticked."""
+    field = factories.field(org, "text", label="Address")
+    url = f"/o/{org.slug}/profiles/bulk/request/"
+    headers = {"accept-language": language}
+    page = member_client.get(url, {"profile": [str(people[0].uuid)]}, headers=headers)
+    form = page.context["form"]
+    data = {
+        "profile": [str(people[0].uuid)],
+        "list": "contacts",
+        "title": form["title"].value(),
+        "message": "",
+        "days": form["days"].value(),
+        "fields": [str(field.pk)],
+    }
+    assert member_client.post(url, data, headers=headers).status_code == 302
+    with scopes_disabled():
+        assert Dossier.objects.filter(profile=people[0]).count() == 1
