@@ -166,3 +166,23 @@ def test_home_lists_bulk_and_search_in_a_browser(browser, live_server, org, shot
     assert "Hélène Dupré" in page.inner_text("#found-contacts + ul")
     page.screenshot(path=str(shots / f"search-{language}.png"), full_page=True)
     context.close()
+
+
+def test_the_home_fits_a_phone(browser, live_server, org, shots):
+    make_member(org, "alice", "admin")
+    _world(org)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw")
+    page.click("button.primary")
+    page.wait_for_selector(".tiles")
+    overflowing = page.evaluate(
+        """() => [...document.querySelectorAll('main *')]
+          .filter(e => e.getBoundingClientRect().right > 391)
+          .map(e => e.tagName + '.' + e.className)"""
+    )
+    assert overflowing == []
+    page.screenshot(path=str(shots / "home-phone-fr.png"), full_page=True)
+    context.close()
