@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",
     "django.forms",
     "django_htmx",
     "csp",
@@ -65,6 +66,7 @@ INSTALLED_APPS = [
     "monitoring",
     "outbox",
     "api",
+    "home",
 ]
 
 MIDDLEWARE = [

@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
+from home import views as home_views
 from organizations import accounts, sso_views, twofactor
 from organizations import views as organization_views
 
@@ -49,6 +50,8 @@ urlpatterns = [
     path("sso/<slug:organization>/", sso_views.sign_in, name="sso_sign_in"),
     path("sso/<slug:organization>/callback/", sso_views.callback, name="sso_callback"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("o/<slug:org_slug>/", home_views.home, name="org_home"),
+    path("o/<slug:org_slug>/", include("home.urls")),
     path("o/<slug:org_slug>/", include("organizations.urls")),
     path("o/<slug:org_slug>/", include("profiles.urls")),
     path("o/<slug:org_slug>/", include("dossiers.urls")),

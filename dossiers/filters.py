@@ -6,8 +6,9 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from django_filters.widgets import BooleanWidget
 
-from dossiers.models import Dossier, DossierQuerySet
+from dossiers.models import Dossier, DossierMessage, DossierQuerySet
 from organizations.lookups import clean_query
+from outbox.models import Message
 
 
 class DossierFilterSet(django_filters.FilterSet):
@@ -19,11 +20,14 @@ class DossierFilterSet(django_filters.FilterSet):
     outstanding = django_filters.BooleanFilter(
         method="filter_outstanding", label=_("Still running"), widget=BooleanWidget
     )
+    undeliverable = django_filters.BooleanFilter(
+        method="filter_undeliverable", label=_("E-mail undeliverable"), widget=BooleanWidget
+    )
     q = django_filters.CharFilter(method="filter_search", label=_("Search"))
 
     class Meta:
         model = Dossier
-        fields = ["status", "kind", "group", "profile", "outstanding", "q"]
+        fields = ["status", "kind", "group", "profile", "outstanding", "undeliverable", "q"]
 
     def filter_outstanding(
         self, queryset: DossierQuerySet, name: str, value: bool
@@ -31,6 +35,16 @@ class DossierFilterSet(django_filters.FilterSet):
         return (
             queryset.running() if value else queryset.exclude(status__in=Dossier.PENDING_STATUSES)
         )
+
+    def filter_undeliverable(
+        self, queryset: DossierQuerySet, name: str, value: bool
+    ) -> DossierQuerySet:
+        """An e-mail about the dossier was given up (the outbox's partial index on the refused
+        messages, joined to their links, finds them without reading the others)."""
+        refused = DossierMessage.objects.filter(
+            message__status=Message.Status.UNDELIVERABLE
+        ).values("dossier_id")
+        return queryset.filter(id__in=refused) if value else queryset.exclude(id__in=refused)
 
     def filter_search(self, queryset: DossierQuerySet, name: str, value: str) -> DossierQuerySet:
         query = clean_query(value)

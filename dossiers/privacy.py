@@ -17,7 +17,6 @@ from dossiers.models import (
 )
 from dossiers.signals import requests_changed
 from profiles.models import FieldValueHistory, Profile
-from profiles.privacy import rows
 
 
 def records(profile: Profile) -> dict[str, Any]:

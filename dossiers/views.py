@@ -8,11 +8,12 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from dossiers import actions, review, selectors
@@ -23,8 +24,8 @@ from organizations.actors import Actor
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from outbox import selectors as outbox_selectors
-from profiles import fieldtypes
-from profiles.models import FieldValue, Profile
+from profiles import bulk, fieldtypes, sorting
+from profiles.models import FieldValue, Kind, Profile
 from profiles.views import INLINE_TYPES, serve_file
 
 PAGE_SIZE = 25
@@ -43,6 +44,24 @@ def _group_model() -> Any:
     return Dossier._meta.get_field("update_group").related_model
 
 
+# The list's sortable columns: each key's order ends with a unique column.
+SORTS = {
+    "client": ("profile__last_name", "profile__name", "profile__first_name", "id"),
+    "title": ("title", "id"),
+    "status": ("status", "id"),
+    "created": ("created_at", "id"),
+    "expires": ("expires_at", "id"),
+}
+SORT_LABELS = [
+    ("client", gettext_lazy("Client")),
+    ("title", gettext_lazy("Request")),
+    ("status", gettext_lazy("Status")),
+    ("created", gettext_lazy("Created")),
+    ("expires", gettext_lazy("Expires")),
+]
+FILTERS = ("status", "kind", "group", "q", "outstanding", "undeliverable")
+
+
 def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     filters = DossierFilterSet(
         request.GET,
@@ -51,7 +70,10 @@ def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
         ),
     )
     groups = list(_group_model().objects.filter(organization=request.organization))
-    page = Paginator(filters.qs.newest_first(), PAGE_SIZE).get_page(request.GET.get("page"))
+    sort = sorting.chosen(request.GET.get("sort"), SORTS, "-created")
+    page = Paginator(filters.qs.order_by(*sort.order_by), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     return render(
         request,
         "dossiers/list.html",
@@ -63,7 +85,128 @@ def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
             "status": request.GET.get("status", ""),
             "kind": request.GET.get("kind", ""),
             "group": request.GET.get("group", ""),
+            "outstanding": request.GET.get("outstanding") == "true",
+            "undeliverable": request.GET.get("undeliverable") == "true",
             "query": search_query(request),
+            "filtered": any(request.GET.get(name) for name in FILTERS),
+            "sort": sort,
+            "headers": sorting.headers(request.GET, SORT_LABELS, sort),
+        },
+    )
+
+
+def _back_to(data: Any, org_slug: str) -> str:
+    """The list a bulk form came from (it says so), else the contacts."""
+    url_kind = data.get("list")
+    if url_kind == "dossiers":
+        return reverse("dossiers:list", args=[org_slug])
+    return reverse(
+        "profiles:list", args=[org_slug, url_kind if url_kind == "companies" else "contacts"]
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def bulk_request(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    """Request information from the ticked contacts or companies: one classic dossier each,
+    opened by `open_dossier` (one audit entry each), all or none."""
+    data = request.POST if request.method == "POST" else request.GET
+    back = _back_to(data, org_slug)
+    try:
+        profiles = bulk.selected(
+            data.getlist("profile"),
+            Profile.objects.filter(organization=request.organization),
+            ("kind", "last_name", "name", "first_name", "id"),
+        )
+        if len({p.kind for p in profiles}) > 1:
+            raise bulk.Refused(_("Select contacts or companies, not both: nothing was done."))
+    except bulk.Refused as refusal:
+        messages.error(request, refusal.message)
+        return redirect(back)
+    askable = [p for p in profiles if not p.is_archived]
+    form = ClassicDossierForm(
+        request.POST if request.method == "POST" else None, profile=profiles[0]
+    )
+    if request.method == "POST" and askable and form.is_valid():
+        try:
+            # All or none: one refusal undoes the dossiers opened before it.
+            with transaction.atomic():
+                for profile in askable:
+                    actions.open_dossier(
+                        profile,
+                        fields=list(form.cleaned_data["fields"]),
+                        title=form.cleaned_data["title"],
+                        message=form.cleaned_data["message"],
+                        days=form.cleaned_data["days"],
+                        actor=Actor.member(request.user),
+                    )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "%(n)d dossier was opened and its link sent.",
+                    "%(n)d dossiers were opened and their links sent.",
+                    len(askable),
+                )
+                % {"n": len(askable)},
+            )
+            return redirect(back)
+    return render(
+        request,
+        "dossiers/bulk_request.html",
+        {
+            "form": form,
+            "profiles": profiles,
+            "askable": askable,
+            "archived": len(profiles) - len(askable),
+            "companies": profiles[0].kind == Kind.COMPANY,
+            "back": back,
+            "list": data.get("list", ""),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def bulk_remind(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    """Send the ticked dossiers' clients their link again: `resend_link` for each one still
+    open (one audit entry each); closed ones have no link and stay as they are."""
+    data = request.POST if request.method == "POST" else request.GET
+    back = reverse("dossiers:list", args=[org_slug])
+    try:
+        dossiers = bulk.selected(
+            data.getlist("dossier"),
+            Dossier.objects.filter(organization=request.organization).select_related(
+                "profile", "organization"
+            ),
+            ("-created_at", "-id"),
+        )
+    except bulk.Refused as refusal:
+        messages.error(request, refusal.message)
+        return redirect(back)
+    open_ones = [d for d in dossiers if d.is_open]
+    if request.method == "POST" and data.get("confirm") == "yes":
+        with transaction.atomic():
+            for dossier in open_ones:
+                actions.resend_link(dossier, actor=Actor.member(request.user))
+        messages.success(
+            request,
+            ngettext(
+                "The link was sent again for %(n)d dossier.",
+                "The link was sent again for %(n)d dossiers.",
+                len(open_ones),
+            )
+            % {"n": len(open_ones)},
+        )
+        return redirect(back)
+    return render(
+        request,
+        "dossiers/bulk_remind.html",
+        {
+            "dossiers": dossiers,
+            "open_ones": open_ones,
+            "closed": len(dossiers) - len(open_ones),
+            "back": back,
         },
     )
 

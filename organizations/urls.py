@@ -3,7 +3,6 @@ from django.urls import path
 from organizations import sso_views, views
 
 urlpatterns = [
-    path("", views.org_home, name="org_home"),
     path("settings/", views.organization_settings, name="organization_settings"),
     path("notices/", views.my_notices, name="my_notices"),
     path("settings/security/", sso_views.security_settings, name="security_settings"),

@@ -78,11 +78,6 @@ def my_notices(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     return render(request, "organizations/notices.html", {"form": form})
 
 
-def org_home(request: HttpRequest, org_slug: str) -> HttpResponse:
-    # The first page of the back office is the contact list; named by URL, not imported.
-    return redirect("profiles:list", org_slug=org_slug, url_kind="contacts")
-
-
 @admin_required
 @require_http_methods(["GET", "POST"])
 def organization_settings(request: OrganizationRequest, org_slug: str) -> HttpResponse:

@@ -20,6 +20,7 @@ app_name = "profiles"
 urlpatterns = [
     path("<kind:url_kind>/", views.profile_list, name="list"),
     path("<kind:url_kind>/new/", views.profile_create, name="create"),
+    path("<kind:url_kind>/bulk/archive/", views.bulk_archive, name="bulk_archive"),
     path("profiles/<uuid:profile_uuid>/", views.profile_detail, name="detail"),
     path("profiles/<uuid:profile_uuid>/edit/", views.profile_edit, name="edit"),
     path("profiles/<uuid:profile_uuid>/archive/", views.profile_archive, name="archive"),

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from organizations.actors import Actor
@@ -18,7 +19,7 @@ from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
 from outbox import selectors as outbox_selectors
-from profiles import actions, attention, fieldtypes, value_rows
+from profiles import actions, attention, bulk, fieldtypes, sorting, value_rows
 from profiles.downloads import INLINE_TYPES as INLINE_TYPES
 from profiles.downloads import serve_document as serve_document
 from profiles.downloads import serve_file as serve_file
@@ -38,6 +39,20 @@ from profiles.signals import value_notes
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
+# The lists' sortable columns: each key's order ends with a unique column.
+SORTS: dict[str, dict[str, tuple[str, ...]]] = {
+    Kind.CONTACT: {
+        "name": ("last_name", "first_name", "id"),
+        "email": ("email", "id"),
+        "company": ("company__name", "last_name", "id"),
+        "created": ("created_at", "id"),
+    },
+    Kind.COMPANY: {
+        "name": ("name", "id"),
+        "number": ("registration_number", "id"),
+        "created": ("created_at", "id"),
+    },
+}
 
 
 def _kind(url_kind: str) -> str:
@@ -67,23 +82,29 @@ def today(request: OrganizationRequest) -> Any:
     return timezone.localdate(timezone=request.organization.tzinfo)
 
 
+def _sort_labels(kind: str) -> list[tuple[str, str]]:
+    if kind == Kind.CONTACT:
+        return [("name", _("Name")), ("email", _("E-mail")), ("company", _("Company"))]
+    return [("name", _("Name")), ("number", _("Registration number"))]
+
+
 def profile_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
     kind = _kind(url_kind)
     filters = ProfileFilterSet(
         request.GET,
         queryset=Profile.objects.filter(organization=request.organization).of_kind(kind),
     )
-    profiles = filters.qs
+    sort = sorting.chosen(request.GET.get("sort"), SORTS[kind], "name")
+    profiles = filters.qs.order_by(*sort.order_by)
     if kind == Kind.CONTACT:
-        profiles = profiles.select_related("company").order_by("last_name", "first_name", "id")
-    else:
-        profiles = profiles.order_by("name", "id")
+        profiles = profiles.select_related("company")
     needs_attention = request.GET.get("attention") == "1"
     if needs_attention:
         profiles = attention.needing_attention(
             profiles, request.organization.pk, kind, today(request)
         )
     page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
+    representatives = request.GET.get("representatives") == "1"
     return render(
         request,
         "profiles/list.html",
@@ -93,11 +114,62 @@ def profile_list(request: OrganizationRequest, org_slug: str, url_kind: str) -> 
             "page": page,
             "query": search_query(request),
             "status": filters.data["status"],
-            "representatives": request.GET.get("representatives") == "1",
+            "representatives": representatives,
             "needs_attention": needs_attention,
+            "filtered": bool(
+                search_query(request)
+                or filters.data["status"] != "active"
+                or representatives
+                or needs_attention
+            ),
+            "sort": sort,
+            "headers": sorting.headers(request.GET, _sort_labels(kind), sort),
             "flagged": attention.flagged(
                 request.organization.pk, kind, today(request), [p.pk for p in page]
             ),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def bulk_archive(request: OrganizationRequest, org_slug: str, url_kind: str) -> HttpResponse:
+    """Archive the ticked profiles: a page says how many and who, then each goes through
+    `archive_profile` (one audit entry each); those already archived stay as they are."""
+    kind = _kind(url_kind)
+    list_url = reverse("profiles:list", args=[org_slug, url_kind])
+    data = request.POST if request.method == "POST" else request.GET
+    try:
+        profiles = bulk.selected(
+            data.getlist("profile"),
+            Profile.objects.filter(organization=request.organization).of_kind(kind),
+            SORTS[kind]["name"],
+        )
+    except bulk.Refused as refusal:
+        messages.error(request, refusal.message)
+        return redirect(list_url)
+    to_archive = [p for p in profiles if not p.is_archived]
+    if request.method == "POST" and data.get("confirm") == "yes":
+        actor = _member(request)
+        for profile in to_archive:
+            actions.archive_profile(profile, actor=actor)
+        messages.success(
+            request,
+            ngettext(
+                "%(n)d profile was archived.", "%(n)d profiles were archived.", len(to_archive)
+            )
+            % {"n": len(to_archive)},
+        )
+        return redirect(list_url)
+    return render(
+        request,
+        "profiles/bulk_archive.html",
+        {
+            "kind": kind,
+            "url_kind": url_kind,
+            "profiles": profiles,
+            "to_archive": to_archive,
+            "already": len(profiles) - len(to_archive),
+            "list_url": list_url,
         },
     )
 

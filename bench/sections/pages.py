@@ -503,6 +503,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         pages = [
             ("trivial", "/healthz", {}),
             ("ceiling", "/o/load/bench-ceiling/", cookie),
+            ("home", "/o/load/", cookie),
             ("profile", f"/o/load/profiles/{data['profile']}/", cookie),
             ("dossiers", "/o/load/dossiers/", cookie),
             ("run", run_path, cookie),
@@ -562,6 +563,7 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
 PAGE_ROWS = [
     ("trivial", "`/healthz` (no session, no database, no template)"),
     ("ceiling", "**ceiling**: the base layout, signed in (bench/urls.py)"),
+    ("home", "home: what needs attention, runs in progress, coming requests"),
     ("profile", "profile page"),
     ("dossiers", "dossier list, first page"),
     ("run", "a run's follow-up, first page of its outstanding list"),

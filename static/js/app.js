@@ -160,3 +160,14 @@
   document.addEventListener("DOMContentLoaded", function () { syncAll(document); showCopyButtons(document); });
   document.addEventListener("htmx:afterSwap", function (event) { syncAll(event.detail.target); });
 })();
+
+// A list's "select every row" box ticks or clears the rows' boxes of its bulk form.
+(function () {
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    if (!box.matches || !box.matches("input[data-select-all]")) { return; }
+    var name = box.getAttribute("data-select-all");
+    var rows = document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
+    rows.forEach(function (row) { row.checked = box.checked; });
+  });
+})();

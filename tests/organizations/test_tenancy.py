@@ -14,9 +14,9 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 
-def test_the_owner_lands_on_the_contacts(owner_client, org):
-    response = owner_client.get(f"/o/{org.slug}/", follow=True)
-    assert response.redirect_chain[-1][0] == f"/o/{org.slug}/contacts/"
+def test_the_owner_lands_on_the_home(owner_client, org):
+    response = owner_client.get("/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/o/{org.slug}/"
     assert "Acme" in response.text
 
 

@@ -1,0 +1,79 @@
+"""The organisation's home: what needs attention now, runs in progress, coming requests;
+and the header's search across contacts, companies and dossiers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from home import search, selectors
+from organizations.http import OrganizationRequest
+from organizations.lookups import search_query
+
+# The chart's drawing box, in SVG units: one bar a day.
+BAR_WIDTH = 14
+BAR_GAP = 4
+CHART_HEIGHT = 80
+
+
+def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    today = timezone.localdate()
+    organization = request.organization
+    coming = selectors.coming_requests(organization, today)
+    return render(
+        request,
+        "home/page.html",
+        {
+            "attention": selectors.attention(organization, today),
+            "runs": selectors.runs_in_progress(organization),
+            "coming": coming,
+            "chart": _chart(selectors.daily_totals(coming, today)),
+            "horizon": selectors.HORIZON_DAYS,
+        },
+    )
+
+
+def runs(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    """The runs in progress alone: what the home page polls while one is running."""
+    return render(
+        request,
+        "home/runs.html",
+        {"runs": selectors.runs_in_progress(request.organization)},
+    )
+
+
+def _chart(totals: list[tuple[Any, int]]) -> dict[str, Any]:
+    peak = max((n for _, n in totals), default=0)
+    bars = []
+    for i, (day, n) in enumerate(totals):
+        # A day with requests keeps at least two units, so a small one stays visible.
+        height = max(2, round(n * CHART_HEIGHT / peak)) if n and peak else 0
+        bars.append(
+            {
+                "day": day,
+                "n": n,
+                "x": i * (BAR_WIDTH + BAR_GAP),
+                "y": CHART_HEIGHT - height,
+                "height": height,
+            }
+        )
+    return {
+        "bars": bars,
+        "peak": peak,
+        "width": len(totals) * (BAR_WIDTH + BAR_GAP) - BAR_GAP,
+        "height": CHART_HEIGHT,
+        "bar_width": BAR_WIDTH,
+        "total": sum(n for _, n in totals),
+    }
+
+
+def search_page(request: OrganizationRequest, org_slug: str) -> HttpResponse:
+    query = search_query(request)
+    return render(
+        request,
+        "home/search.html",
+        {"query": query, "results": search.everything(request.organization, query)},
+    )
