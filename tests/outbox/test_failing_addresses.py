@@ -274,7 +274,7 @@ def test_the_migration_fills_the_contact_address_with_the_first_admin_s(org, oth
         Membership.objects.create(organization=org, user=staff, role="staff")
         Membership.objects.create(organization=org, user=first, role="admin")
         Membership.objects.create(organization=org, user=second, role="admin")
-    migration = importlib.import_module("organizations.migrations.0010_email_contact_address")
+    migration = importlib.import_module("organizations.migrations.0012_email_contact_address")
 
     with scopes_disabled():  # the migration's historical models have plain managers
         migration.first_admins_address(apps, None)
