@@ -10,6 +10,8 @@ ORDER = ["outbox", "organizations", "profiles", "dossiers", "monitoring", "api"]
 # Each listed, with why, in the README's architecture section.
 LISTED = {
     ("outbox.Message", "organization", "organizations"),
+    ("outbox.FailingAddress", "organization", "organizations"),
+    ("outbox.DeliveryEvent", "organization", "organizations"),
     ("dossiers.Dossier", "update_group", "monitoring"),
     ("dossiers.DossierRecord", "update_group", "monitoring"),
 }

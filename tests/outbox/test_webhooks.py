@@ -134,7 +134,7 @@ def _run_sent(org, service: str):
     send_due()  # unless the commit of a transactional test woke the drain already
     with scopes_disabled():
         run = UpdateRun.objects.get(pk=run_id)
-        message = Message.objects.get(profile=person)
+        message = Message.objects.get(dossier_link__profile=person)
     assert message.status == Message.Status.SENT
     assert message.provider_id == MESSAGE_IDS[service]
     return group, run, person, message
