@@ -12,6 +12,9 @@ row. A decider is refused when they:
   dossier's life;
 - set, at any time, the address the answers' link went to (the change may come before the
   dossier opens: a scheduled dossier then goes to the address they chose).
+
+An API key is its creator's hand: what a key did counts as the member's, and the other way
+round.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ def _who(actor: Actor) -> dict[str, Any] | None:
     if actor.kind == ActorKind.MEMBER:
         return {"user": actor.user}
     if actor.kind == ActorKind.API_KEY:
-        return {"api_key_id": actor.api_key.pk}
+        # A key stands for the member who created it: else that member and their key would
+        # count as two people, one changing the address and the other approving.
+        return {"api_key_id": actor.api_key.pk, "user_id": actor.api_key.created_by_id}
     return None
 
 
@@ -81,7 +86,13 @@ def involved(dossier: Dossier, items: Iterable[DossierItem], *, user: Any, api_k
         )
     if addresses:
         concerns |= Q(kind=Intervention.Kind.CONTACT_CHANGED, email__in=addresses)
-    who = Q(user=user) if user is not None else Q(api_key_id=api_key.pk)
+    # Through a key (recorded with its creator) or in person, one member is one pair of eyes.
+    if user is not None:
+        who = Q(user=user)
+    else:
+        who = Q(api_key_id=api_key.pk)
+        if api_key.created_by_id is not None:
+            who |= Q(user_id=api_key.created_by_id)
     return (
         Intervention.objects.filter(organization_id=dossier.organization_id)
         .filter(who)

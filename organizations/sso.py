@@ -16,7 +16,6 @@ passed the provider and whether the provider's second factor counts there
 from __future__ import annotations
 
 import base64
-import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.django_client import DjangoOAuth2App
 from authlib.integrations.django_client.integration import DjangoIntegration
+from authlib.integrations.requests_client import OAuth2Session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -40,8 +40,10 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django_scopes import scopes_disabled
 from joserfc.errors import ClaimError, JoseError
+from requests.adapters import HTTPAdapter
 
 from organizations.models import Organization, SsoProvider
+from organizations.netaddr import is_public
 
 # The session's record of the organisations this session passed the provider of:
 # {organization id: {"user": user id, "mfa": whether the provider's second factor counts}}.
@@ -121,7 +123,7 @@ def _check_address(url: str) -> None:
     except OSError:
         raise SsoRefused("address", str(_("This address's host name is unknown."))) from None
     for *_rest, sockaddr in found:
-        if not ipaddress.ip_address(sockaddr[0]).is_global:
+        if not is_public(str(sockaddr[0]).split("%")[0]):
             raise SsoRefused("address", str(_("This address leads to a private or local network.")))
 
 
@@ -212,9 +214,68 @@ def started_here(request: HttpRequest, provider: SsoProvider) -> bool:
     return any(key.startswith(prefix) for key in keys)
 
 
+def _checked_address(hostname: str, port: int) -> str:
+    """The address a request to `hostname` connects to, every address of the name checked
+    (organizations.netaddr) on the one resolution the connection then uses."""
+    try:
+        found = [
+            str(info[4][0]).split("%")[0]
+            for info in socket.getaddrinfo(hostname, port, type=socket.SOCK_STREAM)
+        ]
+    except (OSError, UnicodeError, ValueError):
+        raise requests.ConnectionError("unresolved") from None
+    if not found or not all(map(is_public, found)):
+        raise requests.ConnectionError("not a public address")
+    return found[0]
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to the address checked for the request's host name, and keeps the name for
+    the Host header, the TLS server name and the certificate: a name that answers otherwise
+    on a second resolution (DNS rebinding) is never resolved again."""
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        hostname = host_params["host"]
+        port = host_params["port"] or (443 if host_params["scheme"] == "https" else 80)
+        host_params = {**host_params, "host": _checked_address(hostname, port)}
+        if host_params["scheme"] == "https":
+            pool_kwargs = {**pool_kwargs, "server_hostname": hostname, "assert_hostname": hostname}
+        return host_params, pool_kwargs
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        request.headers["Host"] = urlsplit(request.url or "").netloc.rsplit("@", 1)[-1]
+        return super().send(request, *args, **kwargs)
+
+
+class _CheckedSession(OAuth2Session):
+    """Authlib's session for the token and key-set requests of each sign-in: no redirect
+    followed, no proxy from the environment, and (in production) only public addresses,
+    checked when connecting — not only when the provider was saved."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.trust_env = False
+        if not settings.SSO_ALLOW_PRIVATE_ADDRESSES:
+            self.mount("https://", _PinnedAdapter())
+            self.mount("http://", _PinnedAdapter())
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs["allow_redirects"] = False
+        return super().request(method, url, *args, **kwargs)
+
+
+class _App(DjangoOAuth2App):
+    client_cls = _CheckedSession
+
+
 def _client(provider: SsoProvider) -> DjangoOAuth2App:
     metadata = {k: v for k, v in provider.metadata.items() if k != "jwks"}
-    return DjangoOAuth2App(
+    return _App(
         DjangoIntegration(_name(provider)),
         name=_name(provider),
         client_id=provider.client_id,
@@ -285,7 +346,11 @@ def _refusal_code(error: Exception) -> str:
         return f"{error.error}:{error.claim}"[:40]
     if isinstance(error, AuthlibBaseError | JoseError):
         return str(error.error or "oauth_error")[:40]
-    return type(error).__name__[:40]
+    # Fixed words, never the exception's name: an administrator reads them, and must not learn
+    # from them what answers at an address the server was sent to.
+    if isinstance(error, requests.RequestException):
+        return "provider_unreachable"
+    return "provider_answer_unreadable"
 
 
 def match_member(organization: Organization, identity: Identity) -> Any:

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.test import Client
 from django_scopes import scopes_disabled
 
+from api.models import ApiKey
 from dossiers import actions, review
 from dossiers.models import AccessToken, Intervention
 from organizations.actors import Actor
@@ -269,3 +270,53 @@ def test_erasing_the_person_erases_the_addresses_recorded(owner, redirected):
         erase_profile(redirected["profile"], actor=Actor.member(owner))
         assert not Intervention.objects.exists()
         assert not AccessToken.objects.filter(sent_to=MALLORY).exists()
+
+
+def _answered_through(org, kyc, *, period: str):
+    dossier = factories.dossier(
+        org,
+        kyc["profile"],
+        [kyc["job"], kyc["proof"]],
+        kind="update",
+        update_group_id=kyc["group"].pk,
+        period=period,
+    )
+    _answer(_link_sent_to(MALLORY), {**kyc, "dossier": dossier})
+    return dossier
+
+
+def test_a_member_and_the_key_they_created_are_one_pair_of_eyes(org, member, member_client):
+    """Found by the second outside test: the member's key changed the address, the member
+    approved in the back office (and the other way round)."""
+    kyc = _kyc_with_review(org)
+    with scopes_disabled():
+        _key, secret = ApiKey.issue(org, name="Mine", access=ApiKey.Access.WRITE, created_by=member)
+    api = client_for(secret)
+    response = api.patch(
+        f"/api/v1/profiles/{kyc['profile'].uuid}/",
+        json.dumps({"email": MALLORY}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200
+    dossier = _answered_through(org, kyc, period="2026-02-28")
+    url = f"/o/{org.slug}/dossiers/{dossier.uuid}/"
+    with scopes_disabled():
+        item = dossier.items.get(field=kyc["job"])
+    member_client.post(url + "approve/", {"item": str(item.field.uuid)})
+    assert _reload(dossier).status == "to_review"
+    with scopes_disabled(), pytest.raises(review.Involved):
+        actions.approve(dossier, item_ids=None, actor=Actor.member(member))
+    assert _reload(dossier).status == "to_review"
+
+
+def test_a_key_cannot_approve_what_its_creator_redirected(org, member, member_client):
+    kyc = _kyc_with_review(org)
+    _edit_email(member_client, org, kyc["profile"], MALLORY)
+    dossier = _answered_through(org, kyc, period="2026-02-28")
+    with scopes_disabled():
+        _key, secret = ApiKey.issue(org, name="Mine", access=ApiKey.Access.WRITE, created_by=member)
+    approve = client_for(secret).post(
+        f"/api/v1/dossiers/{dossier.uuid}/approve/", {}, "application/json"
+    )
+    assert approve.status_code == 409
+    assert _reload(dossier).status == "to_review"

@@ -361,6 +361,9 @@ def test_a_provider_that_stopped_answering_is_a_clear_page(org, member, identity
     response = _through_provider(client, identity_provider, "member@example.com")
     assert response.status_code == 403 and "could not be accepted" in response.text
     assert "_auth_user_id" not in client.session
+    # The administrators read a fixed word, never what answered (or not) at the address.
+    refused = _entries(org, "organizations.sso.refused")[0]
+    assert refused.details["reason"] == "provider_unreachable"
 
 
 def test_a_locked_out_name_and_address_cannot_sign_in_through_the_provider(
