@@ -318,11 +318,32 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     return len(new)
 
 
+def _manual_suffix(now: dt.datetime | None) -> str:
+    return f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+
+
+def reminded_this_hour(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> set[int]:
+    """The dossiers among these whose "Remind all" reminder of this hour is queued or sent
+    already: `remind_now` writes them nothing more until the next hour."""
+    return set(
+        Message.objects.filter(
+            dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=_manual_suffix(now)
+        ).values_list("dossier_id", flat=True)
+    )
+
+
+def next_reminder_hour(now: dt.datetime | None = None) -> dt.datetime:
+    """When "Remind all" can write to a dossier reminded this hour again: the key's hour is
+    the UTC clock's."""
+    moment = (now or timezone.now()).astimezone(dt.UTC)
+    return moment.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+
+
 def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bool:
     """ "Remind all outstanding": one reminder per recipient of each dossier, once an hour
     whatever the number of clicks (the hour is in the key). False if this hour's reminders
     had already been queued, so nothing new goes out."""
-    suffix = f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+    suffix = _manual_suffix(now)
     done = Message.objects.filter(
         dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=suffix
     ).exists()

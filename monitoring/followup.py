@@ -62,8 +62,14 @@ class Outcomes:
 
     @property
     def completion(self) -> int:
-        """Answered, in per cent of those asked (rounded down: 100 only when all answered)."""
-        return self.answered * 100 // self.sent if self.sent else 0
+        """Answered, in per cent of those asked, rounded half up (1 of 6 is 17), but never
+        100 before everyone answered nor 0 once someone did."""
+        if not self.sent:
+            return 0
+        rounded = (self.answered * 200 + self.sent) // (2 * self.sent)
+        if self.answered < self.sent:
+            rounded = min(rounded, 99)
+        return max(rounded, 1) if self.answered else 0
 
     def rows(self) -> list[tuple[str, str | Promise, int]]:
         return [(value, label, self.by_status[value]) for value, label in Status.choices]
@@ -113,7 +119,7 @@ def outstanding(
     """Who has not answered a run, live dossiers and purged records alike, by name.
 
     Rows: (last name, first name, company name, profile UUID, status, first opened,
-    dossier UUID). One UNION, so a page or an export is one query.
+    dossier UUID, e-mail). One UNION, so a page or an export is one query.
     """
     live, purged = _branches(group, period, status, query)
     return live.union(purged, all=True).order_by(*ORDER)
@@ -221,8 +227,11 @@ def _rows(queryset: QuerySet[Any], search: Q, *, state: str, ref: str) -> QueryS
             state=F(state),
             opened_at=F("first_opened_at"),
             ref=F(ref),
+            p_email=F("profile__email"),
         )
-        .values_list("sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref")
+        .values_list(
+            "sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref", "p_email"
+        )
     )
 
 
