@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemRejection
 from dossiers.signals import requests_changed
 from profiles.models import Profile
 from profiles.privacy import rows
@@ -52,6 +52,12 @@ def files(profile: Profile) -> list[tuple[str, str]]:
         for uuid, name, key in DossierItem.objects.filter(dossier__profile=profile)
         .exclude(upload="")
         .values_list("dossier__uuid", "upload_name", "upload")
+    ] + [
+        # Answers sent back keep their files until the dossier goes.
+        (f"dossier-uploads/sent-back/{uuid}-{pk}-{name}", key)
+        for uuid, pk, name, key in ItemRejection.objects.filter(item__dossier__profile=profile)
+        .exclude(upload="")
+        .values_list("item__dossier__uuid", "pk", "upload_name", "upload")
     ]
 
 

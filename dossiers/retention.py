@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord
+from dossiers.models import AccessToken, Dossier, DossierItem, DossierRecord, ItemRejection
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
 from dossiers.signals import requests_changed
 from outbox.models import Message
@@ -48,6 +48,10 @@ def purge_dossiers(
             ids = [d.pk for d in batch]
             keys = list(
                 DossierItem.objects.filter(dossier_id__in=ids)
+                .exclude(upload="")
+                .values_list("upload", flat=True)
+            ) + list(
+                ItemRejection.objects.filter(item__dossier_id__in=ids)
                 .exclude(upload="")
                 .values_list("upload", flat=True)
             )
