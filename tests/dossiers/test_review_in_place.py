@@ -49,7 +49,7 @@ def test_approving_in_place_answers_with_that_row_and_the_review_bar_only(
     )
     assert response.status_code == 200
     text = response.text
-    assert "<html" not in text and text.count('data-review-item') == 1
+    assert "<html" not in text and text.count("data-review-item") == 1
     assert f'id="item-{reviewed["job"].uuid.hex}"' in text
     assert "Approved and written to the profile." in text
     assert "data-review-undo" in text
@@ -86,12 +86,12 @@ def test_a_send_back_without_a_reason_stays_in_place_with_the_error_on_its_field
 ):
     url = _url(org, reviewed)
     key = reviewed["proof"].uuid.hex
-    for language, said in (("en", "Say what"), ("fr", "Dites")):
+    for language, said in (("en", "Say what the client"), ("fr", "Indiquez")):
         response = member_client.post(
             url + "reject/", {"item": key, "reason": "  "}, HTTP_ACCEPT_LANGUAGE=language, **HTMX
         )
         assert response.status_code == 200
-        assert 'aria-invalid="true"' in response.text
+        assert 'aria-invalid="true"' in response.text and said in response.text
         assert f'aria-describedby="reason-error-{key}"' in response.text
         assert f'id="reason-error-{key}"' in response.text
     assert _reload(reviewed["dossier"]).status == "to_review"
@@ -121,9 +121,12 @@ def test_a_file_sent_back_stays_visible_to_staff_and_in_the_history(
     served = member_client.get(file_url)
     assert served.status_code == 200
     assert b"".join(served.streaming_content) == factories.PDF
-    assert outsider_client.get(
-        f"/o/{other_org.slug}/dossiers/{reviewed['dossier'].uuid}/sent-back/{rejection.pk}/"
-    ).status_code == 404
+    assert (
+        outsider_client.get(
+            f"/o/{other_org.slug}/dossiers/{reviewed['dossier'].uuid}/sent-back/{rejection.pk}/"
+        ).status_code
+        == 404
+    )
 
 
 def test_undoing_a_send_back_before_the_other_answers_are_decided_reopens_the_item(
