@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -330,6 +330,12 @@ def reminded_this_hour(dossier_ids: Sequence[int], now: dt.datetime | None = Non
             dossier_id__in=dossier_ids, kind=REMINDER, key__endswith=_manual_suffix(now)
         ).values_list("dossier_id", flat=True)
     )
+
+
+def reminders_this_hour(dossiers: Q, now: dt.datetime | None = None) -> QuerySet[Message]:
+    """The "Remind all" reminders of this hour to the dossiers `dossiers` selects (a filter
+    on the message's dossier, such as `Q(dossier__update_group=…)`)."""
+    return Message.objects.filter(dossiers, kind=REMINDER, key__endswith=_manual_suffix(now))
 
 
 def next_reminder_hour(now: dt.datetime | None = None) -> dt.datetime:

@@ -13,13 +13,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
+from dossiers.messages import reminders_this_hour
 from dossiers.models import Dossier, DossierRecord
 from monitoring.models import UpdateGroup
+from monitoring.selectors import asked_by
 from outbox.models import Message
 from profiles.selectors import active_q
 
@@ -258,3 +261,68 @@ def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, i
     for period, n in [*live, *purged]:
         counts[period] += n
     return dict(counts)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a long action has gone: `done` of `total`, `failed` of them for good, and
+    `waiting` for a retry after a first failure."""
+
+    done: int
+    total: int
+    failed: int = 0
+    waiting: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left that the next few seconds can move: polling stops."""
+        return self.done + self.failed + self.waiting >= self.total
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100
+        shown = (self.done * 200 + self.total) // (2 * self.total)
+        return min(shown, 99) if self.done < self.total else 100
+
+
+def opening_progress(group: UpdateGroup, period: dt.date) -> Progress:
+    """A run being opened: its dossiers so far, of the profiles the group asks. The total is
+    counted once per run and kept a few minutes, so a page polling it costs one indexed count
+    of the run's dossiers each time."""
+    opened = Dossier.objects.filter(update_group=group, period=period).count()
+    total = int(
+        cache.get_or_set(
+            f"monitoring:run-total:{group.pk}:{period.isoformat()}",
+            lambda: asked_by(group.organization_id, group.applies_to).count(),
+            timeout=600,
+        )
+        or 0
+    )
+    return Progress(done=opened, total=max(total, opened))
+
+
+def reminder_progress(group: UpdateGroup, period: dt.date) -> Progress | None:
+    """This hour's "Remind all" of a run in the outbox: sent, refused for good, waiting for a
+    retry, of all queued; None when there is none."""
+    by_status: Counter[str] = Counter()
+    retried = 0
+    for status, n, failed_once in (
+        reminders_this_hour(Q(dossier__update_group=group, dossier__period=period))
+        .values_list("status")
+        .annotate(n=Count("*"), failed_once=Count("id", filter=~Q(last_error="")))
+        .order_by()
+    ):
+        by_status[status] += n
+        if status == Message.Status.QUEUED:
+            # Failed once and waiting for its retry; one being sent right now is not.
+            retried += failed_once
+    total = sum(by_status.values()) - by_status[Message.Status.CANCELLED]
+    if not total:
+        return None
+    return Progress(
+        done=by_status[Message.Status.SENT],
+        total=total,
+        failed=by_status[Message.Status.UNDELIVERABLE],
+        waiting=retried,
+    )

@@ -205,6 +205,7 @@ def run_detail(
         request,
         "monitoring/run_detail.html",
         {
+            **_progress(group, run),
             "group": group,
             "run": run,
             "outcomes": counts,
@@ -216,6 +217,34 @@ def run_detail(
             "query": query,
         },
     )
+
+
+def _progress(group: UpdateGroup, run: UpdateRun) -> dict[str, Any]:
+    """The long actions of a run still going: its dossiers being opened and sent, this
+    hour's reminders in the outbox. Read from the rows, so a reload shows the same."""
+    opening = None if run.finished_at else followup.opening_progress(group, run.period)
+    reminders = followup.reminder_progress(group, run.period)
+    return {
+        "opening": opening,
+        "reminders": reminders,
+        "polling": opening is not None or (reminders is not None and not reminders.settled),
+    }
+
+
+@require_GET
+def run_progress(
+    request: PopupRequest, org_slug: str, group_uuid: Any, period: str
+) -> HttpResponse:
+    """The progress bars of a run, polled by its page; once nothing moves any more, the page
+    reloads itself to show the result."""
+    group, run = _run(request, group_uuid, period)
+    context = _progress(group, run)
+    response = render(
+        request, "monitoring/run_progress.html", {**context, "group": group, "run": run}
+    )
+    if request.htmx and not context["polling"]:
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

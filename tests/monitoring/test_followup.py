@@ -186,9 +186,9 @@ def test_the_follow_up_page_reads_a_fixed_number_of_queries_whatever_the_page(me
             assert member_client.get(url + page).status_code == 200
         counts.append(len(queries))
     # Session, user, membership, group, run, outcomes (2), undeliverable (2), the page's rows,
-    # the layout's review count and organisation switcher: the list's length is known from
-    # the outcomes, not counted again.
-    assert counts == [12] * 4
+    # this hour's reminders, the layout's review count and organisation switcher: the list's
+    # length is known from the outcomes, not counted again.
+    assert counts == [13] * 4
 
 
 def test_a_cell_a_spreadsheet_would_run_is_neutralised(member_client, org):
@@ -481,3 +481,60 @@ def test_the_follow_up_csv_has_the_e_mail_and_follows_the_organisation_language(
     org.save()
     rows = _csv(member_client, org, group, run)
     assert rows[1][3] == "ada@example.com"
+
+
+def test_a_run_being_opened_shows_a_progress_bar_that_polls_until_the_run_is_done(
+    member_client, outsider_client, other_org, org
+):
+    field = factories.field(org, "text", label="Address")
+    for i in range(5):
+        factories.contact(org, last_name=f"Client {i}")
+    group = factories.group(org, [field], start_date=timezone.localdate())
+    run_id = dispatch_group_now(group.pk, fan_out=False)
+    with scopes_disabled():
+        run = UpdateRun.objects.get(pk=run_id)
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert '<progress max="5" value="0"' in page
+    assert "0 of 5 dossiers opened (0 %)" in page
+    assert f'hx-get="{url}progress/"' in page and 'hx-trigger="every 2s"' in page
+    # The same in French, and the polled part alone.
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="fr")
+    assert polled.status_code == 200 and "HX-Refresh" not in polled
+    assert "0 sur 5 dossiers ouverts" in polled.text and "<html" not in polled.text
+    open_run(run_id)
+    # Done: the poll asks the page to reload, which is the result page.
+    done = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "<progress" not in page and "every 2s" not in page
+    assert "Completion: 0 of 5 answered" in page
+    elsewhere = f"/o/{other_org.slug}/monitoring/groups/{group.uuid}/runs/{run.period}/progress/"
+    assert outsider_client.get(elsewhere).status_code == 404
+
+
+def test_reminders_show_their_progress_in_the_outbox_and_the_page_survives_a_reload(
+    member_client, org
+):
+    from outbox.mail import send_due
+    from outbox.models import Message
+
+    group, run = _run_of(org, 16)
+    with scopes_disabled():
+        Message.objects.update(status="sent")
+        from profiles.models import Profile
+
+        Profile.objects.update(email="someone@example.com")
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    # The broker is slow: the reminders wait in the outbox.
+    member_client.post(url + "remind/")
+    for _ in range(2):  # a reload shows the same
+        page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+        assert "0 of 8 reminders sent." in page and 'hx-trigger="every 2s"' in page
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert "HX-Refresh" not in polled
+    send_due()
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert polled["HX-Refresh"] == "true"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "8 of 8 reminders sent." in page and "every 2s" not in page
