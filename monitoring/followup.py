@@ -21,7 +21,7 @@ from django.utils.functional import Promise
 
 from dossiers.messages import reminders_this_hour
 from dossiers.models import Dossier, DossierRecord
-from monitoring.models import UpdateGroup
+from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.selectors import asked_by
 from outbox.models import Message
 from profiles.selectors import active_q
@@ -286,14 +286,16 @@ class Progress:
         return min(shown, 99) if self.done < self.total else 100
 
 
-def opening_progress(group: UpdateGroup, period: dt.date) -> Progress:
+def opening_progress(run: UpdateRun) -> Progress:
     """A run being opened: its dossiers so far, of the profiles the group asks. The total is
     counted once per run and kept a few minutes, so a page polling it costs one indexed count
     of the run's dossiers each time."""
-    opened = Dossier.objects.filter(update_group=group, period=period).count()
+    group = run.group
+    opened = Dossier.objects.filter(update_group=group, period=run.period).count()
+    # The run's moment in the key: a run recorded again (a database restored) counts again.
     total = int(
         cache.get_or_set(
-            f"monitoring:run-total:{group.pk}:{period.isoformat()}",
+            f"monitoring:run-total:{run.pk}:{run.created_at.isoformat()}",
             lambda: asked_by(group.organization_id, group.applies_to).count(),
             timeout=600,
         )

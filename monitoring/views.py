@@ -222,7 +222,7 @@ def run_detail(
 def _progress(group: UpdateGroup, run: UpdateRun) -> dict[str, Any]:
     """The long actions of a run still going: its dossiers being opened and sent, this
     hour's reminders in the outbox. Read from the rows, so a reload shows the same."""
-    opening = None if run.finished_at else followup.opening_progress(group, run.period)
+    opening = None if run.finished_at else followup.opening_progress(run)
     reminders = followup.reminder_progress(group, run.period)
     return {
         "opening": opening,
