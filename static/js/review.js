@@ -26,7 +26,10 @@
   }
   function move(step) {
     var all = items();
-    var at = all.indexOf(current());
+    var chosen = table.querySelector("[data-review-item].current");
+    // The first key press starts at the first answer, whichever way it goes.
+    if (!chosen) { select(all[0]); return; }
+    var at = all.indexOf(chosen);
     select(all[Math.min(Math.max(at + step, 0), all.length - 1)]);
   }
   function typing(target) {
@@ -73,10 +76,18 @@
       row.classList.add("current");
     }
   });
-  document.body.addEventListener("htmx:afterSwap", function (event) {
-    // The swapped row replaced the target: found again by its id.
+  // The row swapped in replaces the one that asked; events on the old one no longer reach
+  // the page, so its id is noted before the swap and the new row taken up when it loads.
+  var swapping = null;
+  document.body.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;
-    var row = target && target.id ? document.getElementById(target.id) : null;
-    if (row && row.matches("[data-review-item]")) { select(row); }
+    swapping = target && target.matches && target.matches("[data-review-item]") ? target.id : null;
+  });
+  document.body.addEventListener("htmx:load", function (event) {
+    var loaded = event.detail.elt;
+    if (swapping && loaded && loaded.id === swapping) {
+      swapping = null;
+      select(loaded);
+    }
   });
 })();
