@@ -305,3 +305,30 @@ def test_a_reviewer_can_replace_a_sent_back_answer_later(client, member_client, 
     assert response.status_code == 302
     page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
     assert "whole-bill.pdf" in page and "new-bill.pdf" in page and "Sent back once" in page
+
+
+def test_a_file_sent_back_goes_with_its_dossier_at_the_purge_and_the_erasure(
+    member_client, owner_client, org, reviewed, django_capture_on_commit_callbacks
+):
+    from django.core.files.storage import default_storage
+
+    from dossiers import privacy
+    from dossiers.retention import purge_dossiers
+
+    url = _url(org, reviewed)
+    member_client.post(url + "reject/", {"item": reviewed["proof"].uuid.hex, "reason": "Cut"})
+    with scopes_disabled():
+        key = ItemRejection.objects.get().upload.name
+        # The erasure's export and deletion list the file with the dossier's.
+        assert key in [stored for _path, stored in privacy.files(reviewed["profile"])]
+    assert default_storage.exists(key)
+    member_client.post(url + "approve/", {"item": reviewed["job"].uuid.hex})
+    later = timezone.now() + dt.timedelta(days=60)
+    with scopes_disabled(), django_capture_on_commit_callbacks(execute=True):
+        # Sent back and never answered: it expires, then goes a month on.
+        assert purge_dossiers(now=later) == 0
+        from dossiers.retention import expire_dossiers
+
+        expire_dossiers(now=later)
+        assert purge_dossiers(now=later + dt.timedelta(days=40)) == 1
+    assert not default_storage.exists(key)
