@@ -14,6 +14,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from monitoring import actions
@@ -221,8 +222,11 @@ def test_remind_run_reminds_once_an_hour_and_records_what_went_out(org, owner):
     with scope(organization=org):
         first = actions.remind_run(run, actor=Actor.member(owner))
         second = actions.remind_run(run, actor=Actor.member(owner))
-    assert first == actions.Reminded(dossiers=2, sent=True)
-    assert second == actions.Reminded(dossiers=2, sent=False)
+    assert (first.dossiers, first.sent, first.fresh, first.already) == (2, True, 2, 0)
+    # The second says how many it skipped, and from when they can be reminded again.
+    assert (second.dossiers, second.sent, second.fresh, second.already) == (2, False, 0, 2)
+    assert second.again_at is not None and second.again_at > timezone.now()
+    assert second.again_at.minute == 0
     [entry] = _entries("monitoring.run.reminded")
     assert entry.details == {"period": "2027-03-01", "dossiers": "2"}
 
