@@ -417,7 +417,7 @@ def test_remind_run_and_export_run_doors_the_run_pages(org, member_client):
     _run(org, group)
     base = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/2027-03-01/"
     with _spy("remind_run") as spy:
-        assert member_client.get(base + "remind/").context["count"] == 1
+        assert member_client.get(base + "remind/").context["plan"].fresh == 1
         assert member_client.post(base + "remind/").status_code == 302
     assert spy.call_count == 1
     with _spy("export_run") as spy:
