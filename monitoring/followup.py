@@ -167,6 +167,10 @@ class OutstandingPages:
 
     def __getitem__(self, bounds: slice) -> list[tuple[Any, ...]]:
         start, stop = bounds.start or 0, bounds.stop or 0
+        if stop <= start:
+            # An empty list's page: a side cut at nothing would leave a sliced query to
+            # reorder, which PostgreSQL's branch below cannot.
+            return []
         total = self.count()
         backwards = total - stop < start
         order = [f"-{name}" for name in ORDER] if backwards else list(ORDER)
