@@ -332,3 +332,19 @@ def test_a_file_sent_back_goes_with_its_dossier_at_the_purge_and_the_erasure(
         expire_dossiers(now=later)
         assert purge_dossiers(now=later + dt.timedelta(days=40)) == 1
     assert not default_storage.exists(key)
+
+
+def test_a_send_back_is_not_undone_once_a_worker_holds_its_e_mail(member_client, org, reviewed):
+    url = _url(org, reviewed)
+    key = reviewed["proof"].uuid.hex
+    member_client.post(url + "reject/", {"item": key, "reason": "Cut off"})
+    member_client.post(url + "approve/", {"item": reviewed["job"].uuid.hex})
+    with scopes_disabled():
+        # Claimed by the drain (its lease running), not sent yet: it may be leaving now.
+        claimed = Message.objects.filter(kind="dossiers.changes_requested").update(attempts=1)
+    assert claimed == 1
+    response = member_client.post(url + "undo/", {"item": key}, HTTP_ACCEPT_LANGUAGE="en", **HTMX)
+    assert "The client has been e-mailed already" in response.text
+    assert _reload(reviewed["dossier"]).status == "changes_requested"
+    with scopes_disabled():
+        assert Message.objects.get(kind="dossiers.changes_requested").status == "queued"
