@@ -29,6 +29,10 @@ WORDS = {
         "sent_back": "Renvoyé une fois au client",
         "opening": "dossiers ouverts",
         "completion": "Taux de réponse",
+        "remind": "Relancer tous ceux qui n\u2019ont pas répondu",
+        "send_12": "Envoyer 12 relances",
+        "sent_12": "12 relances envoyées sur 12.",
+        "already_12": "12 clients ont déjà été relancés dans l\u2019heure",
     },
     "en": {
         "approved": "Approved and written",
@@ -36,6 +40,10 @@ WORDS = {
         "sent_back": "Sent back once",
         "opening": "dossiers opened",
         "completion": "Completion",
+        "remind": "Remind all outstanding",
+        "send_12": "Send 12 reminders",
+        "sent_12": "12 of 12 reminders sent.",
+        "already_12": "12 clients were already reminded within this hour",
     },
 }
 
@@ -187,3 +195,15 @@ def test_a_run_being_sent_shows_a_progress_bar_that_ends_on_the_result(
     page.locator("#run-progress").wait_for(state="hidden", timeout=10_000)
     assert WORDS[language]["completion"] in page.locator(".stats").inner_text()
     page.screenshot(path=str(shots / f"progress-done-{language}.png"), full_page=True)
+
+    # "Remind all" says how many it will send; once sent, the page counts them, and asking
+    # again within the hour says why nothing more will go.
+    page.click(f"text={WORDS[language]['remind']}")
+    page.screenshot(path=str(shots / f"remind-{language}.png"), full_page=True)
+    page.click(f"button:has-text('{WORDS[language]['send_12']}')")
+    page.locator("#run-progress").wait_for()
+    assert WORDS[language]["sent_12"] in page.locator("#run-progress").inner_text()
+    page.click(f"text={WORDS[language]['remind']}")
+    assert WORDS[language]["already_12"] in page.locator("main").inner_text()
+    assert page.locator("form button.primary").count() == 0
+    page.screenshot(path=str(shots / f"remind-again-{language}.png"), full_page=True)
