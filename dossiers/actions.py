@@ -31,7 +31,8 @@ from dossiers.opening import open_dossiers
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
 from outbox import selectors as outbox_selectors
-from profiles.models import DataField, Profile
+from profiles import actions as profile_actions
+from profiles.models import DataField, FieldValueHistory, Profile
 
 # What staff answer when a client's answers are decided: a member or an API key.
 _DECIDERS = (ActorKind.MEMBER, ActorKind.API_KEY)
@@ -236,6 +237,82 @@ def send_back(dossier: Dossier, *, item: DossierItem, reason: str, actor: Actor)
         )
         status = Dossier.objects.values_list("status", flat=True).get(pk=dossier.pk)
     return Decision(approved=(), status=status)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Undone:
+    """A decision taken back: the item waits for review again."""
+
+    item: DossierItem
+    kind: str  # "approval" or "send_back"
+
+
+def undo_approval(dossier: Dossier, *, item: DossierItem, actor: Actor) -> Undone:
+    """Takes back the approval of one item: the profile gets back the value the approval
+    replaced, through the history's own restore (a change of its own, audited), and the
+    item waits for review again. Only while the approval is the last change of that value,
+    and only for an approval that replaced something.
+
+    Raises `review.CannotUndo` with the reason otherwise.
+    """
+    _require(actor, *_DECIDERS)
+    if item.dossier_id != dossier.pk:
+        raise ValidationError({"item": gettext("Not an item of this dossier.")})
+    with transaction.atomic():
+        last = (
+            FieldValueHistory.objects.filter(profile_id=dossier.profile_id, field_id=item.field_id)
+            .select_related("field", "profile", "profile__organization", "old_document")
+            .order_by("-changed_at", "-id")
+            .first()
+        )
+        if last is None or last.dossier_uuid != dossier.uuid:
+            raise review.CannotUndo(
+                gettext(
+                    "The value changed on the profile since it was approved: restore an "
+                    "earlier value from its history instead."
+                )
+            )
+        if not profile_actions.restorable(last):
+            raise review.CannotUndo(
+                gettext(
+                    "This approval replaced nothing: remove the value on the profile if it "
+                    "was wrong."
+                )
+            )
+        reopened = review.reopen_approved(dossier, item.pk)
+        profile_actions.restore_value(last, actor=actor)
+        actor.audit(
+            dossier.organization,
+            audit_actions.DOSSIER_APPROVAL_UNDONE,
+            dossier,
+            dossier=dossier.uuid,
+            item=item.field.label,
+        )
+    return Undone(item=reopened, kind="approval")
+
+
+def undo_send_back(dossier: Dossier, *, item: DossierItem, actor: Actor) -> Undone:
+    """Takes back the sending back of one item while the client has not been e-mailed: the
+    e-mail is cancelled in the outbox and the item waits for review again, with the answer
+    and file the client gave.
+
+    Raises `review.CannotUndo` with the reason otherwise.
+    """
+    _require(actor, *_DECIDERS)
+    if item.dossier_id != dossier.pk:
+        raise ValidationError({"item": gettext("Not an item of this dossier.")})
+    with transaction.atomic():
+        rejection = review.undo_rejection(dossier, item.pk)
+        actor.audit(
+            dossier.organization,
+            audit_actions.DOSSIER_SEND_BACK_UNDONE,
+            dossier,
+            dossier=dossier.uuid,
+            item=item.field.label,
+            reason=rejection.reason,
+        )
+    item.refresh_from_db()
+    return Undone(item=item, kind="send_back")
 
 
 def resend_link(dossier: Dossier, *, actor: Actor) -> list[str]:

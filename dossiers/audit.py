@@ -61,6 +61,10 @@ def _rejected(details: Mapping[str, Any]) -> str:
     }
 
 
+def _undone(details: Mapping[str, Any]) -> str:
+    return gettext("Taken back: %(item)s") % {"item": details["item"]}
+
+
 def _purged(details: Mapping[str, Any]) -> str:
     purged = count(details["dossiers"])
     if purged is None:
@@ -103,6 +107,12 @@ DOSSIER_DRAFTED_ON_BEHALF = action(
 )
 DOSSIER_APPROVED = action("dossiers.dossier.approved", _("Dossier answers approved"), _approved)
 DOSSIER_REJECTED = action("dossiers.dossier.rejected", _("Dossier answer sent back"), _rejected)
+DOSSIER_APPROVAL_UNDONE = action(
+    "dossiers.dossier.approval_undone", _("Approval of a dossier answer undone"), _undone
+)
+DOSSIER_SEND_BACK_UNDONE = action(
+    "dossiers.dossier.send_back_undone", _("Sending back of a dossier answer undone"), _undone
+)
 DOSSIERS_PURGED = action("dossiers.dossiers.purged", _("Update dossiers purged"), _purged)
 UPLOAD_DOWNLOADED = action(
     "dossiers.upload.downloaded",

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -450,11 +450,40 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     return len(new)
 
 
+def _manual_suffix(now: dt.datetime | None) -> str:
+    return f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+
+
+def reminded_this_hour(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> set[int]:
+    """The dossiers among these whose "Remind all" reminder of this hour is queued or sent
+    already: `remind_now` writes them nothing more until the next hour."""
+    return set(
+        DossierMessage.objects.filter(
+            dossier_id__in=dossier_ids,
+            message__kind=REMINDER,
+            message__key__endswith=_manual_suffix(now),
+        ).values_list("dossier_id", flat=True)
+    )
+
+
+def reminders_this_hour(dossiers: Q, now: dt.datetime | None = None) -> QuerySet[Message]:
+    """The "Remind all" reminders of this hour to the dossiers `dossiers` selects (a filter
+    on the message's link to its dossier, such as `Q(dossier_link__dossier__update_group=…)`)."""
+    return Message.objects.filter(dossiers, kind=REMINDER, key__endswith=_manual_suffix(now))
+
+
+def next_reminder_hour(now: dt.datetime | None = None) -> dt.datetime:
+    """When "Remind all" can write to a dossier reminded this hour again: the key's hour is
+    the UTC clock's."""
+    moment = (now or timezone.now()).astimezone(dt.UTC)
+    return moment.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+
+
 def remind_now(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> bool:
     """ "Remind all outstanding": one reminder per recipient of each dossier, once an hour
     whatever the number of clicks (the hour is in the key). False if this hour's reminders
     had already been queued, so nothing new goes out."""
-    suffix = f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+    suffix = _manual_suffix(now)
     done = DossierMessage.objects.filter(
         dossier_id__in=dossier_ids, message__kind=REMINDER, message__key__endswith=suffix
     ).exists()

@@ -420,6 +420,44 @@ class Intervention(models.Model):
         return f"{self.kind} by {self.user_id or self.api_key_id}"
 
 
+class ItemRejection(models.Model):
+    """An answer sent back to the client, kept: the reason, who decided and when, and the
+    answer as the client gave it, its file included, so that staff still see what was
+    refused once the client answers again, and an undo can put it back as it was.
+
+    The file stays the dossier's: the purge and the erasure delete it with the dossier's
+    other uploads.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    item = models.ForeignKey(DossierItem, on_delete=models.CASCADE, related_name="rejections")
+    reason = models.TextField(_("reason"))
+    rejected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    rejected_at = models.DateTimeField(_("sent back at"))
+    # The item's review state before, as the undo restores it.
+    answer = models.JSONField(null=True)
+    previous_rejected_answer = models.JSONField(null=True)
+    confirmed = models.BooleanField(default=False)
+    remove_requested = models.BooleanField(default=False)
+    upload = models.FileField(max_length=200, blank=True)
+    upload_name = models.CharField(max_length=200, blank=True)
+    upload_content_type = models.CharField(max_length=100, blank=True)
+    upload_size = models.PositiveBigIntegerField(null=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["-rejected_at", "-id"]
+        verbose_name = _("answer sent back")
+        verbose_name_plural = _("answers sent back")
+
+    def __str__(self) -> str:
+        return f"{self.item_id} @ {self.rejected_at}"
+
+
 class DossierRecord(models.Model):
     """What stays of a purged dossier, for audit: who was asked, when, what came of it."""
 

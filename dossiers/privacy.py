@@ -13,6 +13,7 @@ from dossiers.models import (
     DossierItem,
     DossierRecord,
     Intervention,
+    ItemRejection,
     recipient_label,
 )
 from dossiers.signals import requests_changed
@@ -74,6 +75,12 @@ def files(profile: Profile) -> list[tuple[str, str]]:
         for uuid, name, key in DossierItem.objects.filter(dossier__profile=profile)
         .exclude(upload="")
         .values_list("dossier__uuid", "upload_name", "upload")
+    ] + [
+        # Answers sent back keep their files until the dossier goes.
+        (f"dossier-uploads/sent-back/{uuid}-{pk}-{name}", key)
+        for uuid, pk, name, key in ItemRejection.objects.filter(item__dossier__profile=profile)
+        .exclude(upload="")
+        .values_list("item__dossier__uuid", "pk", "upload_name", "upload")
     ]
 
 

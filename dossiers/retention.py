@@ -11,7 +11,14 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from dossiers.messages import delete_messages
-from dossiers.models import AccessToken, Dossier, DossierItem, DossierMessage, DossierRecord
+from dossiers.models import (
+    AccessToken,
+    Dossier,
+    DossierItem,
+    DossierMessage,
+    DossierRecord,
+    ItemRejection,
+)
 from dossiers.opening import UPDATE_DOSSIER_LIFETIME
 from dossiers.signals import requests_changed
 from outbox.models import Message
@@ -49,6 +56,10 @@ def purge_dossiers(
             ids = [d.pk for d in batch]
             keys = list(
                 DossierItem.objects.filter(dossier_id__in=ids)
+                .exclude(upload="")
+                .values_list("upload", flat=True)
+            ) + list(
+                ItemRejection.objects.filter(item__dossier_id__in=ids)
                 .exclude(upload="")
                 .values_list("upload", flat=True)
             )

@@ -13,6 +13,12 @@ urlpatterns = [
     path("dossiers/<uuid:dossier_uuid>/", views.dossier_detail, name="detail"),
     path("dossiers/<uuid:dossier_uuid>/approve/", views.dossier_approve, name="approve"),
     path("dossiers/<uuid:dossier_uuid>/reject/", views.dossier_reject, name="reject"),
+    path("dossiers/<uuid:dossier_uuid>/undo/", views.dossier_undo, name="undo"),
+    path(
+        "dossiers/<uuid:dossier_uuid>/sent-back/<int:rejection_id>/",
+        views.rejected_upload,
+        name="rejected_upload",
+    ),
     path(
         "dossiers/<uuid:dossier_uuid>/items/<str:field_key>/upload/",
         views.item_upload,

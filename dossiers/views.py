@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import uuid
@@ -9,17 +10,20 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from dossiers import actions, review, selectors
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
-from dossiers.models import Dossier, DossierItem, DossierRecord, ItemReview
+from dossiers.models import Dossier, DossierItem, DossierRecord, ItemRejection, ItemReview
 from organizations.actors import Actor
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
@@ -29,6 +33,14 @@ from profiles.models import FieldValue, Kind, Profile
 from profiles.views import INLINE_TYPES, serve_file
 
 PAGE_SIZE = 25
+
+
+class ReviewRequest(OrganizationRequest):
+    """A review decision: made in place by htmx, or as a form posted without JavaScript."""
+
+    htmx: HtmxDetails
+
+
 OWN_ANSWERS = gettext_lazy(
     "You gave these answers on the client's behalf: another member decides on them."
 )
@@ -219,16 +231,48 @@ def _get_dossier(request: OrganizationRequest, dossier_uuid: Any) -> Dossier:
     )
 
 
-def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
+def _undo_offered(dossier: Dossier, item: DossierItem, now: dt.datetime) -> str:
+    """Which decision of the item its row offers to take back, right after it was made:
+    "approval", "send_back" or "". The undo checks everything again when clicked."""
+    if item.reviewed_at is None or now - item.reviewed_at > review.UNDO_OFFERED:
+        return ""
+    if item.review == ItemReview.REJECTED and dossier.status in (
+        Dossier.Status.TO_REVIEW,
+        Dossier.Status.CHANGES_REQUESTED,
+    ):
+        return "send_back"
+    # An approval that put back nothing (a first value, a "still correct") has nothing
+    # for the history to restore.
+    replaced = item.initial_document_id is not None or item.initial_value is not None
+    if (
+        item.review == ItemReview.APPROVED
+        and dossier.status in (Dossier.Status.TO_REVIEW, Dossier.Status.APPROVED)
+        and replaced
+        and not (item.confirmed and not item.value_changed)
+    ):
+        return "approval"
+    return ""
+
+
+def _item_rows(dossier: Dossier, only: DossierItem | None = None) -> list[dict[str, Any]]:
     rows = []
-    for item in dossier.items.select_related(
+    now = timezone.now()
+    items = dossier.items.select_related(
         "field",
         "initial_document",
         "written_document",
         "answered_by",
         "answered_by_user",
         "reviewed_by",
-    ):
+    ).prefetch_related(
+        Prefetch(
+            "rejections",
+            queryset=ItemRejection.objects.select_related("rejected_by"),
+        )
+    )
+    if only is not None:
+        items = items.filter(pk=only.pk)
+    for item in items:
         field = item.field
         if item.removing:
             answer = str(_("Remove this value"))
@@ -252,6 +296,8 @@ def _item_rows(dossier: Dossier) -> list[dict[str, Any]]:
                 "removal": item.removing,
                 "previewable": (item.upload_content_type or "") in INLINE_TYPES,
                 "is_image": (item.upload_content_type or "").startswith("image/"),
+                "undo": _undo_offered(dossier, item, now),
+                "sent_back": [r for r in item.rejections.all() if r.undone_at is None],
             }
         )
     return rows
@@ -272,7 +318,7 @@ def dossier_detail(
         request,
         "dossiers/detail.html",
         {
-            "dossier": dossier,
+            **_review_state(dossier, rows),
             "rows": rows,
             "recipients": recipients,
             "failing_addresses": list(
@@ -283,9 +329,61 @@ def dossier_detail(
             "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
             "pending": sum(1 for row in rows if row["item"].review == ItemReview.PENDING),
             "reject_errors": reject_errors or {},
+            "reasons": {key: request.POST.get("reason", "") for key in reject_errors or {}},
             "outgoing": selectors.messages_about(dossier)[:20],
         },
         status=status,
+    )
+
+
+def _review_state(dossier: Dossier, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """What the review bar and the status badge show; counted again after a decision made
+    in place (`rows` when the page has them all already)."""
+    if rows is None:
+        pending = dossier.items.filter(review=ItemReview.PENDING).count()
+    else:
+        pending = sum(1 for row in rows if row["item"].review == ItemReview.PENDING)
+    return {
+        "dossier": dossier,
+        "reviewing": dossier.status == Dossier.Status.TO_REVIEW,
+        "pending": pending,
+        "decided": dossier.status
+        in (Dossier.Status.TO_REVIEW, Dossier.Status.CHANGES_REQUESTED, Dossier.Status.APPROVED),
+    }
+
+
+def _decided(
+    request: ReviewRequest,
+    dossier: Dossier,
+    item: DossierItem,
+    notice: str,
+    *,
+    error: str = "",
+    reject_error: str = "",
+) -> HttpResponse:
+    """After a decision on one item: in place, that item's row (with its notice and its
+    Undo) and the review bar and status badge out of band; without JavaScript, the page
+    again at that item, the notice on top."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, notice)
+        url = reverse("dossiers:detail", args=[dossier.organization.slug, dossier.uuid])
+        return redirect(f"{url}#item-{item.field.uuid.hex}")
+    dossier.refresh_from_db(fields=["status", "decided_at"])
+    [row] = _item_rows(dossier, only=item)
+    return render(
+        request,
+        "dossiers/item_decided.html",
+        {
+            **_review_state(dossier),
+            "row": row,
+            "notice": notice,
+            "error": error,
+            "reject_errors": {row["key"]: reject_error} if reject_error else {},
+            "reasons": {row["key"]: request.POST.get("reason", "")} if reject_error else {},
+        },
     )
 
 
@@ -375,7 +473,7 @@ def _pending_changes(dossier: Dossier) -> list[dict[str, Any]]:
 
 
 @require_http_methods(["GET", "POST"])
-def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_approve(request: ReviewRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     """Approves one item (`item`: its field's key) or, once confirmed, every pending item.
 
     "Approve all" first shows what will change, item by item, removals highlighted (a page
@@ -425,14 +523,32 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
             else ()
         )
     except review.Involved:
+        if item is not None:
+            return _decided(request, dossier, item, "", error=str(INVOLVED))
         messages.error(request, INVOLVED)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.OwnAnswers:
+        if item is not None:
+            return _decided(request, dossier, item, "", error=str(OWN_ANSWERS))
         messages.error(request, OWN_ANSWERS)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
     except review.NotReviewable:
-        messages.error(request, _("This dossier is not waiting for review any more."))
+        refusal = _("This dossier is not waiting for review any more.")
+        if item is not None:
+            return _decided(request, dossier, item, "", error=refusal)
+        messages.error(request, refusal)
         return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+    if item is not None:
+        if not approved:
+            return _decided(request, dossier, item, _("Nothing was left to approve."))
+        return _decided(
+            request,
+            dossier,
+            item,
+            _("The removal was approved: the value is no longer on the profile.")
+            if item.removing
+            else _("Approved and written to the profile."),
+        )
     if not approved:
         message = _("Nothing was left to approve.")
     elif item is not None and item.removing:
@@ -444,13 +560,34 @@ def dossier_approve(request: OrganizationRequest, org_slug: str, dossier_uuid: A
 
 
 @require_POST
-def dossier_reject(request: OrganizationRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+def dossier_reject(request: ReviewRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
     """Sends one item back to the client, with the reason they will read."""
     dossier = _get_dossier(request, dossier_uuid)
     item = _item_of(dossier, request.POST.get("item", ""))
     form = RejectForm(request.POST)
+    error = ""
     if not form.is_valid():
         error = "; ".join(str(e) for e in form.errors.get("reason", []))
+    else:
+        try:
+            actions.send_back(
+                dossier,
+                item=item,
+                reason=form.cleaned_data["reason"],
+                actor=Actor.member(request.user),
+            )
+        except ValidationError as refusal:
+            error = "; ".join(refusal.messages)
+        except review.Involved:
+            return _decided(request, dossier, item, "", error=str(INVOLVED))
+        except review.OwnAnswers:
+            return _decided(request, dossier, item, "", error=str(OWN_ANSWERS))
+        except review.NotReviewable:
+            refusal_text = _("This item is not waiting for review any more.")
+            return _decided(request, dossier, item, "", error=refusal_text)
+    if error:
+        if request.htmx:
+            return _decided(request, dossier, item, "", reject_error=error)
         return dossier_detail(
             request,
             org_slug,
@@ -458,32 +595,54 @@ def dossier_reject(request: OrganizationRequest, org_slug: str, dossier_uuid: An
             reject_errors={item.field.uuid.hex: error},
             status=400,
         )
+    return _decided(request, dossier, item, _("The item was sent back to the client."))
+
+
+@require_POST
+def dossier_undo(request: ReviewRequest, org_slug: str, dossier_uuid: Any) -> HttpResponse:
+    """Takes back the decision just made on one item: an approval through the history's
+    restore, a sending back by cancelling its e-mail while it waits in the outbox."""
+    dossier = _get_dossier(request, dossier_uuid)
+    item = _item_of(dossier, request.POST.get("item", ""))
+    actor = Actor.member(request.user)
     try:
-        actions.send_back(
-            dossier,
-            item=item,
-            reason=form.cleaned_data["reason"],
-            actor=Actor.member(request.user),
+        if item.review == ItemReview.APPROVED:
+            actions.undo_approval(dossier, item=item, actor=actor)
+            notice = _("Approval undone: the earlier value is back on the profile.")
+        elif item.review == ItemReview.REJECTED:
+            actions.undo_send_back(dossier, item=item, actor=actor)
+            notice = _("Sending back undone: the client will not be e-mailed about it.")
+        else:
+            raise review.CannotUndo(_("This answer waits for review: nothing to undo."))
+    except review.CannotUndo as refusal:
+        return _decided(request, dossier, item, "", error=str(refusal))
+    except ValidationError as refusal:
+        return _decided(request, dossier, item, "", error="; ".join(refusal.messages))
+    return _decided(request, dossier, item, notice)
+
+
+def rejected_upload(
+    request: OrganizationRequest, org_slug: str, dossier_uuid: Any, rejection_id: int
+) -> HttpResponseBase:
+    """A file the client sent that staff sent back: kept, for staff to see."""
+    dossier = _get_dossier(request, dossier_uuid)
+    rejection: ItemRejection = get_for_org(
+        request,
+        ItemRejection.objects.select_related("item__field").exclude(upload=""),
+        pk=rejection_id,
+        item__dossier=dossier,
+    )
+    response = serve_file(
+        rejection.upload,
+        rejection.upload_name,
+        rejection.upload_content_type,
+        inline=request.GET.get("inline") == "1",
+    )
+    if request.GET.get("inline") != "1":
+        actions.note_upload_downloaded(
+            dossier, item=rejection.item, actor=Actor.member(request.user)
         )
-    except ValidationError as error:
-        return dossier_detail(
-            request,
-            org_slug,
-            dossier.uuid,
-            reject_errors={item.field.uuid.hex: "; ".join(error.messages)},
-            status=400,
-        )
-    except review.Involved:
-        messages.error(request, INVOLVED)
-        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    except review.OwnAnswers:
-        messages.error(request, OWN_ANSWERS)
-        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    except review.NotReviewable:
-        messages.error(request, _("This item is not waiting for review any more."))
-        return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
-    messages.success(request, _("The item was sent back to the client."))
-    return redirect("dossiers:detail", org_slug=org_slug, dossier_uuid=dossier.uuid)
+    return response
 
 
 def item_upload(

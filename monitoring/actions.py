@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_lazy
 
-from dossiers.messages import remind_now
+from dossiers.messages import next_reminder_hour, remind_now, reminded_this_hour
 from monitoring import audit as audit_actions
 from monitoring import followup, overview, services
 from monitoring.dispatch import dispatch_group_now
@@ -129,6 +129,30 @@ class Reminded:
     sent: bool
     # Of the dossiers, those e-mail cannot reach (their address fails): not reminded.
     unreachable: int = 0
+    # Of `dossiers`, those written to now, and those already reminded this hour.
+    fresh: int = 0
+    already: int = 0
+    # From when those already reminded can be reminded again.
+    again_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ReminderPlan:
+    """What "Remind all outstanding" would do now, said before it is done."""
+
+    fresh: int
+    already: int
+    again_at: dt.datetime
+
+
+def plan_reminders(run: UpdateRun) -> ReminderPlan:
+    """How many clients "Remind all" would write to now, and how many it would skip since
+    they were reminded this hour (and from when they can be again)."""
+    open_ids = followup.remindable(run.group, run.period)
+    already = len(reminded_this_hour(open_ids))
+    return ReminderPlan(
+        fresh=len(open_ids) - already, already=already, again_at=next_reminder_hour()
+    )
 
 
 def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
@@ -138,6 +162,7 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
     with transaction.atomic():
         open_ids = followup.remindable(group, run.period)
         unreachable = followup.unreachable(group, run.period)
+        already = len(reminded_this_hour(open_ids))
         sent = remind_now(open_ids)
         if sent or not open_ids:
             actor.audit(
@@ -147,7 +172,14 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
                 period=run.period,
                 dossiers=len(open_ids),
             )
-    return Reminded(dossiers=len(open_ids), sent=sent, unreachable=unreachable)
+    return Reminded(
+        dossiers=len(open_ids),
+        sent=sent,
+        unreachable=unreachable,
+        fresh=len(open_ids) - already,
+        already=already,
+        again_at=next_reminder_hour(),
+    )
 
 
 def export_run(run: UpdateRun, *, actor: Actor, status: str = "", query: str = "") -> QuerySet[Any]:

@@ -13,14 +13,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.functional import Promise
 
 from dossiers import selectors as dossier_selectors
+from dossiers.messages import reminders_this_hour
 from dossiers.models import Dossier, DossierRecord
-from monitoring.models import UpdateGroup
+from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.selectors import asked_by
 from outbox.models import Message
 from profiles.selectors import active_q
 
@@ -63,8 +66,14 @@ class Outcomes:
 
     @property
     def completion(self) -> int:
-        """Answered, in per cent of those asked (rounded down: 100 only when all answered)."""
-        return self.answered * 100 // self.sent if self.sent else 0
+        """Answered, in per cent of those asked, rounded half up (1 of 6 is 17), but never
+        100 before everyone answered nor 0 once someone did."""
+        if not self.sent:
+            return 0
+        rounded = (self.answered * 200 + self.sent) // (2 * self.sent)
+        if self.answered < self.sent:
+            rounded = min(rounded, 99)
+        return max(rounded, 1) if self.answered else 0
 
     def rows(self) -> list[tuple[str, str | Promise, int]]:
         return [(value, label, self.by_status[value]) for value, label in Status.choices]
@@ -114,7 +123,7 @@ def outstanding(
     """Who has not answered a run, live dossiers and purged records alike, by name.
 
     Rows: (last name, first name, company name, profile UUID, status, first opened,
-    dossier UUID). One UNION, so a page or an export is one query.
+    dossier UUID, e-mail). One UNION, so a page or an export is one query.
     """
     live, purged = _branches(group, period, status, query)
     return live.union(purged, all=True).order_by(*ORDER)
@@ -159,6 +168,10 @@ class OutstandingPages:
 
     def __getitem__(self, bounds: slice) -> list[tuple[Any, ...]]:
         start, stop = bounds.start or 0, bounds.stop or 0
+        if stop <= start:
+            # An empty list's page: a side cut at nothing would leave a sliced query to
+            # reorder, which PostgreSQL's branch below cannot.
+            return []
         total = self.count()
         backwards = total - stop < start
         order = [f"-{name}" for name in ORDER] if backwards else list(ORDER)
@@ -222,8 +235,11 @@ def _rows(queryset: QuerySet[Any], search: Q, *, state: str, ref: str) -> QueryS
             state=F(state),
             opened_at=F("first_opened_at"),
             ref=F(ref),
+            p_email=F("profile__email"),
         )
-        .values_list("sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref")
+        .values_list(
+            "sort_name", "p_first", "p_name", "p_uuid", "state", "opened_at", "ref", "p_email"
+        )
     )
 
 
@@ -273,4 +289,73 @@ def unreachable_among(group: UpdateGroup, dossier_uuids: list[Any]) -> set[Any]:
         Dossier.objects.filter(update_group=group, uuid__in=dossier_uuids)
         .filter(dossier_selectors.not_reached())
         .values_list("uuid", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a long action has gone: `done` of `total`, `failed` of them for good, and
+    `waiting` for a retry after a first failure."""
+
+    done: int
+    total: int
+    failed: int = 0
+    waiting: int = 0
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left that the next few seconds can move: polling stops."""
+        return self.done + self.failed + self.waiting >= self.total
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100
+        shown = (self.done * 200 + self.total) // (2 * self.total)
+        return min(shown, 99) if self.done < self.total else 100
+
+
+def opening_progress(run: UpdateRun) -> Progress:
+    """A run being opened: its dossiers so far, of the profiles the group asks. The total is
+    counted once per run and kept a few minutes, so a page polling it costs one indexed count
+    of the run's dossiers each time."""
+    group = run.group
+    opened = Dossier.objects.filter(update_group=group, period=run.period).count()
+    # The run's moment in the key: a run recorded again (a database restored) counts again.
+    total = int(
+        cache.get_or_set(
+            f"monitoring:run-total:{run.pk}:{run.created_at.isoformat()}",
+            lambda: asked_by(group.organization_id, group.applies_to).count(),
+            timeout=600,
+        )
+        or 0
+    )
+    return Progress(done=opened, total=max(total, opened))
+
+
+def reminder_progress(group: UpdateGroup, period: dt.date) -> Progress | None:
+    """This hour's "Remind all" of a run in the outbox: sent, refused for good, waiting for a
+    retry, of all queued; None when there is none."""
+    by_status: Counter[str] = Counter()
+    retried = 0
+    for status, n, failed_once in (
+        reminders_this_hour(
+            Q(dossier_link__dossier__update_group=group, dossier_link__dossier__period=period)
+        )
+        .values_list("status")
+        .annotate(n=Count("*"), failed_once=Count("id", filter=~Q(last_error="")))
+        .order_by()
+    ):
+        by_status[status] += n
+        if status == Message.Status.QUEUED:
+            # Failed once and waiting for its retry; one being sent right now is not.
+            retried += failed_once
+    total = sum(by_status.values()) - by_status[Message.Status.CANCELLED]
+    if not total:
+        return None
+    return Progress(
+        done=by_status[Message.Status.SENT],
+        total=total,
+        failed=by_status[Message.Status.UNDELIVERABLE],
+        waiting=retried,
     )

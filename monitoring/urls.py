@@ -45,6 +45,11 @@ urlpatterns = [
         name="run_detail",
     ),
     path(
+        "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/progress/",
+        views.run_progress,
+        name="run_progress",
+    ),
+    path(
         "monitoring/groups/<uuid:group_uuid>/runs/<str:period>/remind/",
         views.run_remind,
         name="run_remind",

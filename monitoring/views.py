@@ -15,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
@@ -178,6 +178,15 @@ def _run(
     return group, run
 
 
+def _followup_labels() -> dict[str, Any]:
+    """The statuses as a run's follow-up names them: beside the tile of requests sent, a
+    dossier sent and never opened says so, rather than "Sent" a second time."""
+    return {
+        **dict(Dossier.Status.choices),
+        Dossier.Status.OPEN: pgettext_lazy("dossier status", "Sent, not opened"),
+    }
+
+
 def run_detail(
     request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str
 ) -> HttpResponse:
@@ -190,7 +199,7 @@ def run_detail(
     # Django's paginator asks only for count() and slices, which the pages answer in one query.
     page = Paginator(cast(Any, rows), 50).get_page(request.GET.get("page"))
     # Each row's status as people read it, looked up once here rather than in the template.
-    labels = dict(Dossier.Status.choices)
+    labels = _followup_labels()
     page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
     # Those of the page e-mail cannot reach: not "not answered" but never asked.
     unreached = followup.unreachable_among(group, [row[6] for row in page.object_list])
@@ -198,48 +207,71 @@ def run_detail(
         request,
         "monitoring/run_detail.html",
         {
+            **_progress(group, run),
             "group": group,
             "run": run,
             "outcomes": counts,
+            "outcome_rows": [(value, labels[value], n) for value, _label, n in counts.rows()],
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
             "unreachable": followup.unreachable(group, run.period),
             "unreached": unreached,
             "page": page,
-            "statuses": [(s.value, s.label) for s in followup.OUTSTANDING],
+            "statuses": [(s.value, labels[s.value]) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
         },
     )
 
 
+def _progress(group: UpdateGroup, run: UpdateRun) -> dict[str, Any]:
+    """The long actions of a run still going: its dossiers being opened and sent, this
+    hour's reminders in the outbox. Read from the rows, so a reload shows the same."""
+    opening = None if run.finished_at else followup.opening_progress(run)
+    reminders = followup.reminder_progress(group, run.period)
+    return {
+        "opening": opening,
+        "reminders": reminders,
+        "polling": opening is not None or (reminders is not None and not reminders.settled),
+    }
+
+
+@require_GET
+def run_progress(
+    request: PopupRequest, org_slug: str, group_uuid: Any, period: str
+) -> HttpResponse:
+    """The progress bars of a run, polled by its page; once nothing moves any more, the page
+    reloads itself to show the result."""
+    group, run = _run(request, group_uuid, period)
+    context = _progress(group, run)
+    response = render(
+        request, "monitoring/run_progress.html", {**context, "group": group, "run": run}
+    )
+    if request.htmx and not context["polling"]:
+        response["HX-Refresh"] = "true"
+    return response
+
+
 @require_http_methods(["GET", "POST"])
 def run_remind(
     request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str
 ) -> HttpResponse:
-    """ "Remind all outstanding": asks with the count, then one reminder to each of them."""
+    """ "Remind all outstanding": says how many will be reminded and why the others will
+    not, then one reminder to each of them."""
     group, run = _run(request, group_uuid, period)
     if request.method == "POST":
         reminded = actions.remind_run(run, actor=Actor.member(request.user))
-        if reminded.dossiers and not reminded.sent:
-            messages.info(
+        if reminded.fresh:
+            messages.success(
                 request,
-                _(
-                    "These clients were already reminded within the hour: nothing was sent "
-                    "again. Try again later."
-                ),
+                ngettext(
+                    "A reminder is on its way to %(n)s client who has not answered.",
+                    "A reminder is on its way to each of the %(n)s clients who have not answered.",
+                    reminded.fresh,
+                )
+                % {"n": reminded.fresh},
             )
-            return redirect(
-                "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
-            )
-        messages.success(
-            request,
-            ngettext(
-                "A reminder is on its way to %(n)s client who has not answered.",
-                "A reminder is on its way to each of the %(n)s clients who have not answered.",
-                reminded.dossiers,
-            )
-            % {"n": reminded.dossiers},
-        )
+        if reminded.already:
+            messages.info(request, _already_reminded(reminded.already, reminded.again_at))
         if reminded.unreachable:
             messages.warning(
                 request,
@@ -255,11 +287,33 @@ def run_remind(
         return redirect(
             "monitoring:run_detail", org_slug=org_slug, group_uuid=group.uuid, period=period
         )
+    plan = actions.plan_reminders(run)
     return render(
         request,
         "monitoring/run_remind.html",
-        {"group": group, "run": run, "count": len(followup.remindable(group, run.period))},
+        {
+            "group": group,
+            "run": run,
+            "plan": plan,
+            "already_said": _already_reminded(plan.already, plan.again_at) if plan.already else "",
+        },
     )
+
+
+def _already_reminded(count: int, again_at: dt.datetime | None) -> str:
+    return ngettext(
+        "%(n)s client was already reminded within this hour: nothing is sent to them again "
+        "before %(time)s.",
+        "%(n)s clients were already reminded within this hour: nothing is sent to them again "
+        "before %(time)s.",
+        count,
+    ) % {"n": count, "time": display.moment(again_at)}
+
+
+def _csv_delimiter(organization: Any) -> str:
+    """French spreadsheets split on semicolons (the comma is their decimal mark): a French
+    organisation's exports use them."""
+    return ";" if organization.default_language == "fr" else ","
 
 
 def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, period: str) -> Any:
@@ -272,20 +326,31 @@ def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, per
         query=search_query(request),
     )
     # Resolved now, in the reader's language: the rows are written after the view returns.
-    labels = {value: str(label) for value, label in Dossier.Status.choices}
-    header = [_("Last name"), _("First name"), _("Company"), _("Status"), _("First opened"), "ID"]
+    labels = {value: str(label) for value, label in _followup_labels().items()}
+    header = [
+        _("Last name"),
+        _("First name"),
+        _("Company"),
+        _("E-mail"),
+        _("Status"),
+        _("First opened"),
+        "ID",
+    ]
     body = (
         [
             last,
             first,
             company,
+            email,
             labels.get(state, state),
             opened_at.isoformat() if opened_at else "",
             ref,
         ]
-        for last, first, company, _uuid, state, opened_at, ref in rows.iterator()
+        for last, first, company, _uuid, state, opened_at, ref, email in rows.iterator()
     )
-    lines = csv_lines(itertools.chain([header], body))
+    lines = csv_lines(
+        itertools.chain([header], body), delimiter=_csv_delimiter(request.organization)
+    )
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     name = f"{group.title}-{run.period:%Y-%m-%d}-outstanding.csv"
     response["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name)}"

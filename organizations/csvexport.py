@@ -15,12 +15,14 @@ def _cell(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def csv_lines(rows: Iterable[Iterable[object]], batch: int = 500) -> Iterator[str]:
+def csv_lines(
+    rows: Iterable[Iterable[object]], batch: int = 500, *, delimiter: str = ","
+) -> Iterator[str]:
     """Yields the rows as CSV, `batch` lines at a time, after a byte-order mark so that Excel
     reads UTF-8. In batches: a streamed response pays per chunk, and a million one-line
     chunks cost more than the lines themselves."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=delimiter)
     yield "\ufeff"
     for n, row in enumerate(rows, 1):
         writer.writerow([_cell(value) for value in row])

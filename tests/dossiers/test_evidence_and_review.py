@@ -15,6 +15,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem, DossierRecord
 from dossiers.retention import purge_dossiers
+from dossiers.review import UNDO_GRACE
 from monitoring.expiry import open_dossiers_for_expired_values
 from organizations.models import AuditEntry, Membership
 from outbox.mail import send_due
@@ -243,6 +244,9 @@ def test_reject_then_resubmit_then_approve_names_the_approver(
     assert _value(reviewed["job"]).value == "Chef"
     assert _history(reviewed["job"])[-1].approved_by == member
     assert _reload(dossier).status == "changes_requested"
+    # The e-mail waits in the outbox while the decision can be undone, then goes.
+    assert not mail.outbox
+    send_due(now=timezone.now() + UNDO_GRACE)
     assert [m.to for m in mail.outbox] == [["client@example.com"]]
     assert "The bill is cut off" in mail.outbox[0].body
 

@@ -14,6 +14,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from monitoring import actions
@@ -219,8 +220,11 @@ def test_remind_run_reminds_once_an_hour_and_records_what_went_out(org, owner):
     with scope(organization=org):
         first = actions.remind_run(run, actor=Actor.member(owner))
         second = actions.remind_run(run, actor=Actor.member(owner))
-    assert first == actions.Reminded(dossiers=2, sent=True)
-    assert second == actions.Reminded(dossiers=2, sent=False)
+    assert (first.dossiers, first.sent, first.fresh, first.already) == (2, True, 2, 0)
+    # The second says how many it skipped, and from when they can be reminded again.
+    assert (second.dossiers, second.sent, second.fresh, second.already) == (2, False, 0, 2)
+    assert second.again_at is not None and second.again_at > timezone.now()
+    assert second.again_at.minute == 0
     [entry] = _entries("monitoring.run.reminded")
     assert entry.details == {"period": "2027-03-01", "dossiers": "2"}
 
@@ -411,7 +415,7 @@ def test_remind_run_and_export_run_doors_the_run_pages(org, member_client):
     _run(org, group)
     base = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/2027-03-01/"
     with _spy("remind_run") as spy:
-        assert member_client.get(base + "remind/").context["count"] == 1
+        assert member_client.get(base + "remind/").context["plan"].fresh == 1
         assert member_client.post(base + "remind/").status_code == 302
     assert spy.call_count == 1
     with _spy("export_run") as spy:

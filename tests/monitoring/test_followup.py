@@ -73,7 +73,11 @@ def _csv(client, org, group, run, query: str = "") -> list[list[str]]:
         f"/outstanding.csv{query}"
     )
     assert response.status_code == 200
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    text = b"".join(response.streaming_content).decode()
+    # A French organisation's file: what French Excel splits on, after the byte-order mark.
+    assert text.startswith("\ufeff")
+    delimiter = ";" if org.default_language == "fr" else ","
+    return list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=delimiter))
 
 
 def test_a_run_of_a_thousand_counts_and_lists_the_outstanding_before_and_after_the_purge(
@@ -90,7 +94,7 @@ def test_a_run_of_a_thousand_counts_and_lists_the_outstanding_before_and_after_t
             assert counts.sent == 1000
             assert counts.opened == expected["opened"]
             answered = sum(expected.get(s, 0) for s in followup.ANSWERED)
-            assert counts.completion == answered * 100 // 1000
+            assert counts.completion == (answered * 1000 + 5000) // 10000
             assert followup.outstanding(group, run.period).count() == owed
         page = member_client.get(
             f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
@@ -99,10 +103,9 @@ def test_a_run_of_a_thousand_counts_and_lists_the_outstanding_before_and_after_t
         assert page.context["page"].paginator.count == owed
         rows = _csv(member_client, org, group, run)
         assert len(rows) == owed + 1
-        assert {r[3] for r in rows[1:]} == {
-            str(label)
-            for value, label in Dossier.Status.choices
-            if value in followup.OUTSTANDING and expected.get(value)
+        labels = dict(Dossier.Status.choices, open="Sent, not opened")
+        assert {r[4] for r in rows[1:]} == {
+            str(labels[value]) for value in followup.OUTSTANDING if expected.get(value)
         }
 
     check()
@@ -165,7 +168,7 @@ def test_every_page_of_the_outstanding_list_is_its_slice_of_the_whole_list(membe
             )
         pages = _pages(member_client, url, query)
         assert len(pages) > 2
-        labels = dict(Dossier.Status.choices)
+        labels = dict(Dossier.Status.choices, open="Sent, not opened")
         every = [(*row[:4], labels[row[4]], *row[5:]) for row in every]
         assert [row for page in pages for row in page] == every
         assert member_client.get(url + query).context["page"].paginator.count == len(every)
@@ -183,9 +186,10 @@ def test_the_follow_up_page_reads_a_fixed_number_of_queries_whatever_the_page(me
             assert member_client.get(url + page).status_code == 200
         counts.append(len(queries))
     # Session, user, membership, group, run, outcomes (2), undeliverable (2), the page's rows,
-    # the run's and the page's dossiers e-mail cannot reach (2), the layout's review count and
-    # organisation switcher: the list's length is known from the outcomes, not counted again.
-    assert counts == [14] * 4
+    # the run's and the page's dossiers e-mail cannot reach (2), this hour's reminders, the
+    # layout's review count and organisation switcher: the list's length is known from the
+    # outcomes, not counted again.
+    assert counts == [15] * 4
 
 
 def test_a_cell_a_spreadsheet_would_run_is_neutralised(member_client, org):
@@ -295,9 +299,13 @@ def test_remind_all_sends_one_reminder_to_each_outstanding_recipient_once_an_hou
             response = member_client.post(url, follow=True)
         said.append(response.text)
     assert "A reminder is on its way to each of the 8 clients" in said[0]
-    # The second click within the hour says so instead of claiming to send again.
-    assert "already reminded within the hour" in said[1]
+    # The second click within the hour says so instead of claiming to send again, and the
+    # page asking first says exactly that before anything is clicked.
+    assert "8 clients were already reminded within this hour" in said[1]
     assert "A reminder is on its way" not in said[1]
+    again = member_client.get(url).text
+    assert "8 clients were already reminded within this hour" in again
+    assert "Send 0" not in again and "clients have not answered" not in again
     send_due()
     with scopes_disabled():
         reminded = list(
@@ -413,3 +421,122 @@ def test_the_current_period_is_never_one_before_a_period_already_run():
     assert current_index(start, 3, "months", today, next_index=1) == 0
     # The period of 28 February ran ahead of its date: it is the current one.
     assert current_index(start, 3, "months", today, next_index=2) == 1
+
+
+def test_remind_all_after_new_clients_joined_promises_only_those_not_yet_reminded(
+    member_client, org, django_capture_on_commit_callbacks
+):
+    from outbox.models import Message
+
+    group, run = _run_of(org, 16)
+    with scopes_disabled():
+        Message.objects.update(status="sent")
+        from profiles.models import Profile
+
+        Profile.objects.update(email="someone@example.com")
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/remind/"
+    with django_capture_on_commit_callbacks(execute=True):
+        member_client.post(url)
+    with scopes_disabled():
+        # Two reminded clients take their reminder back: only they are due again this hour.
+        Message.objects.filter(kind="dossiers.reminder", dossier_link__dossier__status="opened").delete()
+    page = member_client.get(url).text
+    assert "Send 2 reminders" in page
+    assert "6 clients were already reminded within this hour" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        said = member_client.post(url, follow=True).text
+    assert "A reminder is on its way to each of the 2 clients" in said
+    assert "6 clients were already reminded within this hour" in said
+
+
+@pytest.mark.parametrize(
+    ("answered", "sent", "shown"),
+    [(1, 6, 17), (0, 6, 0), (5, 6, 83), (199, 200, 99), (1, 1000, 1), (6, 6, 100)],
+)
+def test_completion_rounds_half_up_but_says_100_only_when_all_answered(answered, sent, shown):
+    counts = followup.Outcomes()
+    counts.by_status["approved"] = answered
+    counts.by_status["open"] = sent - answered
+    assert counts.completion == shown
+
+
+def test_the_follow_up_names_requests_sent_apart_from_the_sent_status(member_client, org):
+    group, run = _run_of(org, 6)
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "Requests sent" in page and "Sent, not opened" in page
+    # Of the first six of the mix, "submitted" and "to review" answered: 2 of 6.
+    assert "Completion: 2 of 6 answered" in page and "33 %" in page
+    assert ">Sent<" not in page
+
+
+def test_the_follow_up_csv_has_the_e_mail_and_follows_the_organisation_language(member_client, org):
+    group, run = _run_of(org, 1)
+    with scopes_disabled():
+        from profiles.models import Profile
+
+        Profile.objects.update(email="ada@example.com", first_name="Ada; Jr")
+    rows = _csv(member_client, org, group, run)
+    assert rows[0][3] == "E-mail"
+    assert rows[1][1] == "Ada; Jr" and rows[1][3] == "ada@example.com"
+    org.default_language = "en"
+    org.save()
+    rows = _csv(member_client, org, group, run)
+    assert rows[1][3] == "ada@example.com"
+
+
+def test_a_run_being_opened_shows_a_progress_bar_that_polls_until_the_run_is_done(
+    member_client, outsider_client, other_org, org
+):
+    field = factories.field(org, "text", label="Address")
+    for i in range(5):
+        factories.contact(org, last_name=f"Client {i}")
+    group = factories.group(org, [field], start_date=timezone.localdate())
+    run_id = dispatch_group_now(group.pk, fan_out=False)
+    with scopes_disabled():
+        run = UpdateRun.objects.get(pk=run_id)
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert '<progress max="5" value="0"' in page
+    assert "0 of 5 dossiers opened (0 %)" in page
+    assert f'hx-get="{url}progress/"' in page and 'hx-trigger="every 2s"' in page
+    # The same in French, and the polled part alone.
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="fr")
+    assert polled.status_code == 200 and "HX-Refresh" not in polled
+    assert "0 sur 5 dossiers ouverts" in polled.text and "<html" not in polled.text
+    open_run(run_id)
+    # Done: the poll asks the page to reload, which is the result page.
+    done = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert done["HX-Refresh"] == "true"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "<progress" not in page and "every 2s" not in page
+    assert "Completion: 0 of 5 answered" in page
+    elsewhere = f"/o/{other_org.slug}/monitoring/groups/{group.uuid}/runs/{run.period}/progress/"
+    assert outsider_client.get(elsewhere).status_code == 404
+
+
+def test_reminders_show_their_progress_in_the_outbox_and_the_page_survives_a_reload(
+    member_client, org
+):
+    from outbox.mail import send_due
+    from outbox.models import Message
+
+    group, run = _run_of(org, 16)
+    with scopes_disabled():
+        Message.objects.update(status="sent")
+        from profiles.models import Profile
+
+        Profile.objects.update(email="someone@example.com")
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    # The broker is slow: the reminders wait in the outbox.
+    member_client.post(url + "remind/")
+    for _ in range(2):  # a reload shows the same
+        page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+        assert "0 of 8 reminders sent." in page and 'hx-trigger="every 2s"' in page
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert "HX-Refresh" not in polled
+    send_due()
+    polled = member_client.get(url + "progress/", HTTP_HX_REQUEST="true")
+    assert polled["HX-Refresh"] == "true"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
+    assert "8 of 8 reminders sent." in page and "every 2s" not in page

@@ -214,6 +214,11 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     group = factories.group(
         org, [job, address, document_field], title="Reviewed", review_required=True
     )
+    with scopes_disabled():
+        from profiles.services import NewValue, apply_values
+
+        # Something on file for the approval to replace, and its undo to put back.
+        apply_values(grace, [NewValue(job, "Cook")], source="staff", user=None)
     review = factories.dossier(
         org,
         grace,
@@ -237,10 +242,14 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     staff.get(f"{o}/dossiers/{review.uuid}/items/{document_field.uuid.hex}/upload/")
     staff.get(f"{o}/dossiers/{review.uuid}/items/{document_field.uuid.hex}/upload/?inline=1")
     staff.post(f"{o}/dossiers/{review.uuid}/approve/", {"item": job.uuid.hex})
-    staff.post(
-        f"{o}/dossiers/{review.uuid}/reject/",
-        {"item": address.uuid.hex, "reason": "Give the full address"},
-    )
+    # Each decision taken back once, then made again.
+    staff.post(f"{o}/dossiers/{review.uuid}/undo/", {"item": job.uuid.hex})
+    staff.post(f"{o}/dossiers/{review.uuid}/approve/", {"item": job.uuid.hex})
+    for path in ("reject/", "undo/", "reject/"):
+        staff.post(
+            f"{o}/dossiers/{review.uuid}/{path}",
+            {"item": address.uuid.hex, "reason": "Give the full address"},
+        )
     # Grace's e-mail changes: her link goes, revoked by the system.
     saved = staff.post(
         f"{o}/profiles/{grace.uuid}/edit/",

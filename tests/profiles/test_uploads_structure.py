@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.utils import timezone
 from django_scopes import scopes_disabled
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,7 +24,7 @@ from PIL import Image
 from pypdf import PdfWriter
 
 from dossiers.models import DossierItem
-from dossiers.retention import purge_dossiers
+from dossiers.retention import expire_dossiers, purge_dossiers
 from profiles import previews, uploads
 from profiles.models import DataField, Document, FieldValue, PendingDeletion
 from profiles.storage import preview_key
@@ -346,9 +347,11 @@ def test_once_approved_the_profiles_document_has_the_same_copy(member_client, or
         assert _body(shown) == copy.read()
 
 
-def test_sending_the_photo_back_deletes_it_and_its_copy(
+def test_a_photo_sent_back_is_kept_with_its_copy_until_its_dossier_goes(
     member_client, org, heic_to_review, django_capture_on_commit_callbacks
 ):
+    """Staff still see what they sent back (and can undo it); the purge takes the photo and
+    its copy with the dossier."""
     dossier, item = heic_to_review["dossier"], heic_to_review["item"]
     keys = [item.upload.name, preview_key(item.upload.name)]
     assert all(default_storage.exists(key) for key in keys)
@@ -358,6 +361,11 @@ def test_sending_the_photo_back_deletes_it_and_its_copy(
             {"item": heic_to_review["field"].uuid.hex, "reason": "Blurred"},
         )
     assert response.status_code == 302
+    assert all(default_storage.exists(key) for key in keys)
+    later = timezone.now() + dt.timedelta(days=40)
+    with scopes_disabled(), django_capture_on_commit_callbacks(execute=True):
+        expire_dossiers(now=later)
+        assert purge_dossiers(now=later + dt.timedelta(days=40)) == 1
     assert not any(default_storage.exists(key) for key in keys)
 
 

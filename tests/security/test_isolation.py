@@ -12,6 +12,7 @@ from django_scopes import scopes_disabled
 
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from config.urls import ADMIN_ONLY_OUTSIDE_SETTINGS
+from dossiers.models import ItemRejection
 from organizations.actions import invite_member
 from organizations.actors import Actor
 from organizations.models import Membership
@@ -80,6 +81,18 @@ def objects(org, owner):
         [change] = apply_values(profile, [NewValue(employer, "After")], source="staff")
     dossier = factories.dossier(org, profile, [field])
     with scopes_disabled():
+        # An answer sent back, kept with its file for staff.
+        rejection = ItemRejection.objects.create(
+            organization=org,
+            item=dossier.items.get(),
+            reason="Cut off",
+            rejected_at=dossier.created_at,
+            upload="documents/x",
+            upload_name="x.pdf",
+            upload_content_type="application/pdf",
+            upload_size=1,
+        )
+    with scopes_disabled():
         membership = Membership.objects.filter(organization=org).first()
         api_key, _ = ApiKey.issue(org, name="CRM", access=ApiKey.Access.READ)
         endpoint = WebhookEndpoint.objects.create(
@@ -112,6 +125,7 @@ def objects(org, owner):
         "dossier_uuid": dossier.uuid,
         "group_uuid": group.uuid,
         "row_id": change.pk,
+        "rejection_id": rejection.pk,
     }
 
 
