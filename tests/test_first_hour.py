@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django_scopes import scopes_disabled
+from django_scopes import scope, scopes_disabled
 
 from config.logfilters import ClientErrorsWithoutTraceback
 from organizations.actors import Actor
@@ -66,9 +66,10 @@ def test_a_new_contact_speaks_the_organisation_language_through_every_door(
     org.default_language = language
     org.save(update_fields=["default_language"])
     identity = {"last_name": "Lovelace", "email": "ada@example.com"}
-    by_action = actions.create_profile(
-        organization=org, actor=Actor.member(owner), kind=Kind.CONTACT, identity=identity
-    )
+    with scope(organization=org):
+        by_action = actions.create_profile(
+            organization=org, actor=Actor.member(owner), kind=Kind.CONTACT, identity=identity
+        )
     assert by_action.language == language
 
     form = owner_client.get(f"/o/{org.slug}/contacts/new/")
@@ -85,12 +86,13 @@ def test_a_new_contact_speaks_the_organisation_language_through_every_door(
 
     # Said explicitly, the other language wins.
     other = "fr" if language == "en" else "en"
-    chosen = actions.create_profile(
-        organization=org,
-        actor=Actor.member(owner),
-        kind=Kind.CONTACT,
-        identity={**identity, "email": "b@example.com", "language": other},
-    )
+    with scope(organization=org):
+        chosen = actions.create_profile(
+            organization=org,
+            actor=Actor.member(owner),
+            kind=Kind.CONTACT,
+            identity={**identity, "email": "b@example.com", "language": other},
+        )
     assert chosen.language == other
     with scopes_disabled():
         assert Profile.objects.filter(organization=org).count() == 3

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dossiers.models import Dossier
+from dossiers.models import Dossier, DossierMessage
 from monitoring.models import OverviewState, UpdateRun
 from outbox.models import Message
 from profiles.models import FieldValue, Profile
@@ -68,14 +68,14 @@ def _attention_world(org):
     refused = factories.dossier(org, bob, [passport])
     with scopes_disabled():
         Dossier.objects.filter(pk=review.pk).update(status=Dossier.Status.TO_REVIEW)
-        Message.objects.create(
+        message = Message.objects.create(
             organization=org,
             key="refused",
             kind="dossiers.invitation",
             address="b@x.fr",
-            dossier=refused,
             status=Message.Status.UNDELIVERABLE,
         )
+        DossierMessage.objects.create(message=message, dossier=refused, profile=bob)
     from monitoring import overview
 
     overview.rebuild(org.pk)

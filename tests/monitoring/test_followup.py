@@ -439,7 +439,9 @@ def test_remind_all_after_new_clients_joined_promises_only_those_not_yet_reminde
         member_client.post(url)
     with scopes_disabled():
         # Two reminded clients take their reminder back: only they are due again this hour.
-        Message.objects.filter(kind="dossiers.reminder", dossier_link__dossier__status="opened").delete()
+        Message.objects.filter(
+            kind="dossiers.reminder", dossier_link__dossier__status="opened"
+        ).delete()
     page = member_client.get(url).text
     assert "Send 2 reminders" in page
     assert "6 clients were already reminded within this hour" in page

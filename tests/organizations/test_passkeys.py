@@ -413,11 +413,8 @@ def test_the_reset_command_removes_passkeys_too(owner, owner_client, capsys):
     assert "2 device(s) removed" in capsys.readouterr().out
     assert not WebAuthnCredential.objects.exists()
     [entry] = _entries("passkey_removed")
-    assert entry.details == {
-        "name": "Lost laptop",
-        "by": "reset_two_factor",
-        "job": "reset_two_factor",
-    }
+    assert entry.details["name"] == "Lost laptop"
+    assert entry.details["by"] == entry.details["job"] == "reset_two_factor"
     # The next log-in is the password alone, and the security page offers a new factor.
     client = Client()
     assert client.post("/login/", {"username": "owner", "password": "pw"}).url == "/"
