@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "organizations",
     "profiles",
+    "imports",
     "dossiers",
     "monitoring",
     "outbox",

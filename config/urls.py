@@ -39,6 +39,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("o/<slug:org_slug>/", include("organizations.urls")),
     path("o/<slug:org_slug>/", include("profiles.urls")),
+    path("o/<slug:org_slug>/", include("imports.urls")),
     path("o/<slug:org_slug>/", include("dossiers.urls")),
     path("o/<slug:org_slug>/", include("monitoring.urls")),
     path("d/", include("dossiers.portal_urls")),
