@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from imports import audit as audit_actions
+from imports.mapping import attribute_label
 from imports.parsing import ParsedRow, required_missing
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
@@ -142,10 +143,10 @@ def import_rows(
     current: dict[tuple[int, int], FieldValue] = {}
     existing_ids = [p.pk for p in matched.values()]
     if existing_ids and fields:
-        for fv in FieldValue.objects.filter(
+        for value_row in FieldValue.objects.filter(
             organization=organization, profile_id__in=existing_ids, field_id__in=list(fields)
         ):
-            current[(fv.profile_id, fv.field_id)] = fv
+            current[(value_row.profile_id, value_row.field_id)] = value_row
 
     new_profiles: list[Profile] = []
     changed_profiles: list[Profile] = []
@@ -183,7 +184,7 @@ def import_rows(
             for name, value in identity.items():
                 before = getattr(profile, name)
                 if before != value:
-                    label = str(Profile._meta.get_field(name).verbose_name)
+                    label = attribute_label(name)
                     change.changes.append((label, _shown(before), _shown(value)))
                     setattr(profile, name, value)
                     identity_columns.add("company_id" if name == "company" else name)
@@ -274,7 +275,7 @@ def _identity_errors(
         for name in ("last_name", "email", "name", "company", "is_representative")
     }
     for name in required_missing(kind, final):
-        label = str(Profile._meta.get_field(name).verbose_name)
+        label = attribute_label(name)
         errors.append((label, _("A new profile needs this value.")))
     if kind == Kind.CONTACT and final["is_representative"] and not final["company"]:
         errors.append(("", _("Choose the company this contact represents.")))
@@ -296,7 +297,7 @@ def _match(
     by_key: dict[str, list[Profile]] = {}
     if wanted:
         for p in profiles.annotate(match_key=Lower(key)).filter(match_key__in=wanted):
-            by_key.setdefault(p.match_key, []).append(p)  # type: ignore[attr-defined]
+            by_key.setdefault(p.match_key, []).append(p)
     matched: dict[int, Profile] = {}
     refused: set[int] = set()
     for row in rows:
@@ -349,9 +350,9 @@ def _companies(
     for c in companies.annotate(match_key=Lower("name")).filter(
         match_key__in={n.casefold() for n in names}
     ):
-        by_name.setdefault(c.match_key, []).append(c)  # type: ignore[attr-defined]
+        by_name.setdefault(c.match_key, []).append(c)
     found: dict[int, Profile] = {}
-    heading = str(Profile._meta.get_field("company").verbose_name)
+    heading = attribute_label("company")
     for row in rows:
         if not row.company:
             continue

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from imports.mapping import ATTRIBUTES
+from imports.mapping import ATTRIBUTES, attribute_label
 from organizations.display import PATTERNS
 from organizations.models import Organization
 from profiles.models import DataField, FieldType, FieldValue, Kind, Profile
@@ -35,7 +35,7 @@ def _fields(organization: Organization, kind: str) -> list[DataField]:
 
 def header(organization: Organization, kind: str) -> list[str]:
     names = [_("External reference")]
-    names += [str(Profile._meta.get_field(name).verbose_name) for name in ATTRIBUTES[Kind(kind)]]
+    names += [attribute_label(name) for name in ATTRIBUTES[Kind(kind)]]
     return names + [f.local_label for f in _fields(organization, kind)]
 
 

@@ -52,6 +52,12 @@ class Target:
     field: DataField | None = None
 
 
+def attribute_label(name: str) -> str:
+    """A profile attribute's label, in the active language."""
+    model_field = Profile._meta.get_field(name)
+    return str(getattr(model_field, "verbose_name", name))
+
+
 def normalised(text: str) -> str:
     """A heading as compared: no accents, no case, no punctuation, single spaces."""
     text = unicodedata.normalize("NFKD", text)
@@ -63,7 +69,7 @@ def targets(kind: str, fields: Iterable[DataField]) -> list[Target]:
     """Everything a column may go to, for profiles of `kind`; documents are not among them."""
     found = [Target(REFERENCE, _("External reference"), _names(REFERENCE, _("external reference")))]
     for name in ATTRIBUTES[Kind(kind)]:
-        label = Profile._meta.get_field(name).verbose_name
+        label = attribute_label(name)
         found.append(Target(name, label, _names(name, label)))
     for field in fields:
         if field.applies_to != kind or field.archived_at is not None:

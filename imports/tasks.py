@@ -11,7 +11,7 @@ from imports.models import ImportJob
 from organizations.display import style_of
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True)  # type: ignore[untyped-decorator]
 def run_import(job_id: int) -> str:
     with scopes_disabled():
         job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)

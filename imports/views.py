@@ -142,7 +142,9 @@ def import_cancel(request: OrganizationRequest, org_slug: str, job_uuid: Any) ->
     return redirect("imports:detail", org_slug=org_slug, job_uuid=job.uuid)
 
 
-def import_errors(request: OrganizationRequest, org_slug: str, job_uuid: Any) -> HttpResponse:
+def import_errors(
+    request: OrganizationRequest, org_slug: str, job_uuid: Any
+) -> StreamingHttpResponse:
     """The refused lines as they were, with their errors in a last column: fixed, the file
     uploads again as it is."""
     job = _job(request, job_uuid)
@@ -175,11 +177,14 @@ def exporting_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def export(request: OrganizationRequest, org_slug: str, url_kind: str, format: str) -> HttpResponse:
+def export(
+    request: OrganizationRequest, org_slug: str, url_kind: str, format: str
+) -> HttpResponse | StreamingHttpResponse:
     kind = KIND_OF_URL.get(url_kind)
     if kind is None or format not in ("csv", "xlsx"):
         raise Http404
     name = "contacts" if kind == Kind.CONTACT else "companies"
+    response: HttpResponse | StreamingHttpResponse
     if format == "xlsx":
         response = HttpResponse(
             exporting.xlsx(request.organization, kind),
