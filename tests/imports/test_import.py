@@ -154,7 +154,7 @@ def test_a_row_without_reference_matches_by_email_and_an_ambiguous_match_is_an_e
     with scopes_disabled():
         assert FieldValue.objects.get(profile=known).value == "5"
         [error] = job.errors.all()
-    assert error.line == 3 and "matches 2 profiles" in error.message
+    assert error.line == 3 and "2 profil" in error.message  # the reader's language: French
 
 
 def test_bad_rows_are_reported_by_line_and_column_and_the_rest_goes_on(member_client, org, fields):
