@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,7 +62,6 @@ class RowsResult:
     # (line, column heading, message)
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
-    profiles: list[Profile] = field(default_factory=list)
 
     def add(self, other: RowsResult, *, keep_changes: int = PREVIEW_CHANGES) -> None:
         self.created += other.created
@@ -74,27 +73,39 @@ class RowsResult:
             self.changes += other.changes[:room]
 
 
-def duplicate_errors(rows: Sequence[ParsedRow], kind: str) -> dict[int, str]:
+def duplicate_errors(
+    keys: Callable[[], Iterable[tuple[int, str, str]]],
+) -> dict[int, str]:
     """Line → why, for the rows whose key another row of the same file holds: a reference
-    twice, or (rows without one) an e-mail or registration number twice. Neither is kept."""
-    references = Counter(r.reference for r in rows if r.reference)
-    key = "email" if kind == Kind.CONTACT else "registration_number"
-    others = Counter(
-        str(r.identity.get(key, "")).casefold()
-        for r in rows
-        if not r.reference and r.identity.get(key)
-    )
+    twice, or (rows without one) an e-mail or registration number twice. Neither is kept.
+
+    `keys()` gives (line, reference, e-mail or registration number) for each row, afresh at
+    each call: two passes, the counts first, so that only the keys are held, not the rows.
+    """
+    references: Counter[str] = Counter()
+    others: Counter[str] = Counter()
+    for _line, reference, other in keys():
+        if reference:
+            references[reference] += 1
+        elif other:
+            others[other.casefold()] += 1
+    if all(n == 1 for n in references.values()) and all(n == 1 for n in others.values()):
+        return {}
     found: dict[int, str] = {}
-    for row in rows:
-        if row.reference and references[row.reference] > 1:
-            found[row.line] = _("The reference %(value)s is on several lines of the file.") % {
-                "value": row.reference
+    for line, reference, other in keys():
+        if reference and references[reference] > 1:
+            found[line] = _("The reference %(value)s is on several lines of the file.") % {
+                "value": reference
             }
-        elif not row.reference and others[str(row.identity.get(key, "")).casefold()] > 1:
-            found[row.line] = _("%(value)s is on several lines of the file.") % {
-                "value": row.identity[key]
-            }
+        elif not reference and other and others[other.casefold()] > 1:
+            found[line] = _("%(value)s is on several lines of the file.") % {"value": other}
     return found
+
+
+def rows_keys(rows: Sequence[ParsedRow], kind: str) -> list[tuple[int, str, str]]:
+    """The keys `duplicate_errors` reads, of rows already parsed (the API's)."""
+    key = "email" if kind == Kind.CONTACT else "registration_number"
+    return [(r.line, r.reference, str(r.identity.get(key) or "")) for r in rows]
 
 
 def import_rows(
@@ -252,9 +263,12 @@ def import_rows(
             [r for rows_ in rows_by_profile.values() for r in rows_], batch_size=2000
         )
         by_pk = {p.pk: p for p in [*new_profiles, *changed_profiles, *matched.values()]}
+        # Every receiver hears an imported change as any other (the overview's cells, the
+        # webhooks, triggers), a new profile too: bulk_create sends no post_save.
+        for profile in new_profiles:
+            rows_by_profile.setdefault(profile.pk, [])
         for profile_pk, history_rows in rows_by_profile.items():
             values_changed.send(sender=Profile, profile=by_pk[profile_pk], rows=history_rows)
-    result.profiles = [*new_profiles, *changed_profiles]
     return result
 
 

@@ -135,23 +135,15 @@ def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int
     parser = _parser(job, table)
     # Keys first, the whole file: a duplicated reference or e-mail refuses every line that
     # holds it, wherever they are.
-    key_columns = {
-        int(n): key
-        for n, key in job.mapping.items()
-        if key in (mapping.REFERENCE, "email", "registration_number")
-    }
-    keyed = [
-        parsing.ParsedRow(
-            line=line,
-            reference=_cell(cells, _column(key_columns, mapping.REFERENCE)),
-            identity={
-                key: _cell(cells, n) for n, key in key_columns.items() if key != mapping.REFERENCE
-            },
-        )
-        for line, cells in table_of(job).rows
-    ]
-    duplicates = actions.duplicate_errors(keyed, job.kind)
-    del keyed
+    columns = {int(n): key for n, key in job.mapping.items()}
+    reference = _column(columns, mapping.REFERENCE)
+    other = _column(columns, "email" if job.kind == Kind.CONTACT else "registration_number")
+
+    def keys() -> Iterator[tuple[int, str, str]]:
+        for line, cells in table_of(job).rows:
+            yield line, _cell(cells, reference), _cell(cells, other)
+
+    duplicates = actions.duplicate_errors(keys)
     batch: list[parsing.ParsedRow] = []
     for line, cells in table.rows:
         batch.append(parser.parse(line, cells))

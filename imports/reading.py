@@ -94,30 +94,41 @@ def _read_csv(data: bytes) -> Table:
     if "\x00" in text:
         raise FileRefused(_("This file is not a CSV or an Excel workbook (.xlsx)."))
     delimiter = sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    try:
-        headers = next(reader)
-    except (StopIteration, csv.Error):
-        raise FileRefused(_("The heading line cannot be read.")) from None
-    headers = [h.strip() for h in headers]
+
+    def lines() -> Iterator[tuple[int, list[str]]]:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+        last = 0
+        try:
+            for values in reader:
+                yield reader.line_num, values
+                last = reader.line_num
+        except csv.Error as error:
+            raise FileRefused(
+                _(
+                    "Line %(line)s cannot be read (%(error)s): a quote is probably not closed. "
+                    "Correct it and upload the file again."
+                )
+                % {"line": last + 1, "error": error}
+            ) from None
+
+    heading = next(lines(), None)
+    if heading is None:
+        raise FileRefused(_("The heading line cannot be read."))
+    headers = [h.strip() for h in heading[1]]
     _check_headers(headers)
-    # Every line is read up front: a stray quote anywhere refuses the file before anything is
-    # written, rather than half-way through.
-    rows: list[tuple[int, list[Cell]]] = []
-    try:
-        for values in reader:
-            if not any(v.strip() for v in values):
-                continue
-            rows.append((reader.line_num, [Cell(restore(v)) for v in values]))
-    except csv.Error as error:
-        raise FileRefused(
-            _(
-                "Line %(line)s cannot be read (%(error)s): a quote is probably not closed. "
-                "Correct it and upload the file again."
-            )
-            % {"line": reader.line_num, "error": error}
-        ) from None
-    return Table(headers=headers, rows=iter(rows), delimiter=delimiter)
+    # The whole file is read once before anything else, a line at a time: a stray quote
+    # anywhere refuses the file before a row is written, rather than half-way through.
+    for _line in lines():
+        pass
+
+    def rows() -> Iterator[tuple[int, list[Cell]]]:
+        body = lines()
+        next(body)
+        for line, values in body:
+            if any(v.strip() for v in values):
+                yield line, [Cell(restore(v)) for v in values]
+
+    return Table(headers=headers, rows=rows(), delimiter=delimiter)
 
 
 def _check_headers(headers: list[str]) -> None:

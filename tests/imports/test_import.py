@@ -408,3 +408,18 @@ def test_the_direct_action_refuses_a_client_actor(org):
             rows=[],
             source=ImportSource(None, "x"),
         )
+
+
+def test_imported_profiles_and_values_have_their_compliance_cells(member_client, org):
+    from monitoring.models import ComplianceCell
+
+    passport = factories.field(org, "text", label="Passport")
+    factories.group(org, [passport], title="KYC")
+    _import(
+        member_client,
+        org,
+        b"Last name,E-mail,Passport\r\nA,a@example.com,P1\r\nB,b@example.com,\r\n",
+    )
+    with scopes_disabled():
+        cells = {c.profile.last_name for c in ComplianceCell.objects.select_related("profile")}
+    assert cells == {"A", "B"}
