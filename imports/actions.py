@@ -10,13 +10,14 @@ profile is an error, never a guess. Written a batch at a time in statements, not
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -27,8 +28,8 @@ from imports.parsing import ParsedRow, required_missing
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
 from profiles import fieldtypes
-from profiles.models import FieldValue, FieldValueHistory, Kind, Profile, Source
-from profiles.signals import values_changed
+from profiles.models import FieldValue, FieldValueHistory, HistoryKind, Kind, Profile, Source
+from profiles.signals import values_imported
 
 IDENTITY_COMPARED = {
     Kind.CONTACT: ("first_name", "last_name", "email", "phone", "language", "is_representative"),
@@ -234,42 +235,83 @@ def import_rows(
             for profile in changed_profiles:
                 profile.updated_at = now
             Profile.objects.bulk_update(changed_profiles, sorted(identity_columns | {"updated_at"}))
-        created_values: list[FieldValue] = []
+        created_values: list[dict[str, Any]] = []
         updated_values: list[FieldValue] = []
-        rows_by_profile: dict[int, list[FieldValueHistory]] = {}
+        history_rows: list[dict[str, Any]] = []
         for profile, data_field, old, value, fv in writes:
             if fv is None:
                 created_values.append(
-                    FieldValue(
-                        organization=organization, profile=profile, field=data_field, value=value
-                    )
+                    {"profile": profile, "field": data_field, "value": value, "updated_at": now}
                 )
             else:
                 fv.value, fv.updated_at = value, now
                 updated_values.append(fv)
-            rows_by_profile.setdefault(profile.pk, []).append(
-                FieldValueHistory(
-                    organization=organization,
-                    profile=profile,
-                    field=data_field,
-                    old_value=old,
-                    new_value=value,
-                    **history,
-                )
+            history_rows.append(
+                {"profile": profile, "field": data_field, "old_value": old, "new_value": value}
             )
-        FieldValue.objects.bulk_create(created_values, batch_size=2000)
+        insert(FieldValue, created_values, organization=organization)
         FieldValue.objects.bulk_update(updated_values, ["value", "updated_at"], batch_size=2000)
-        FieldValueHistory.objects.bulk_create(
-            [r for rows_ in rows_by_profile.values() for r in rows_], batch_size=2000
-        )
-        by_pk = {p.pk: p for p in [*new_profiles, *changed_profiles, *matched.values()]}
-        # Every receiver hears an imported change as any other (the overview's cells, the
-        # webhooks, triggers), a new profile too: bulk_create sends no post_save.
-        for profile in new_profiles:
-            rows_by_profile.setdefault(profile.pk, [])
-        for profile_pk, history_rows in rows_by_profile.items():
-            values_changed.send(sender=Profile, profile=by_pk[profile_pk], rows=history_rows)
+        history_rows = [{**row, "kind": HistoryKind.CHANGE, **history} for row in history_rows]
+        insert(FieldValueHistory, history_rows, organization=organization)
+        heard = {p.pk: p for p in [*new_profiles, *changed_profiles]}
+        for profile, _field, _old, _value, _fv in writes:
+            heard.setdefault(profile.pk, profile)
+        if heard:
+            # Every receiver hears the batch as it hears any change (the overview's cells,
+            # the webhooks, triggers), new profiles too: bulk_create sends no post_save.
+            # The rows are built as a receiver reads them: most read none.
+            values_imported.send(
+                sender=Profile,
+                organization_id=organization.pk,
+                profiles=list(heard.values()),
+                rows=(FieldValueHistory(organization=organization, **row) for row in history_rows),
+            )
     return result
+
+
+def insert(
+    model: type[FieldValue] | type[FieldValueHistory],
+    rows: list[dict[str, Any]],
+    *,
+    organization: Organization,
+) -> None:
+    """Appends the rows (field name → value, a relation by its object) in the caller's
+    transaction: with `COPY` on PostgreSQL, which spares the per-object work of
+    `bulk_create` (most of an import's time otherwise), with `bulk_create` elsewhere."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(organization=organization, **row) for row in rows],  # type: ignore[misc]
+            batch_size=2000,
+        )
+        return
+    # Every column, those the rows leave out at their default, as bulk_create would write
+    # them: a column another change adds is written too.
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    defaults = {f.name: f.get_default() for f in fields}
+    defaults["organization"] = organization
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    converters = [(f.name, _converter(f)) for f in fields]
+    table = connection.ops.quote_name(model._meta.db_table)
+    connection.ensure_connection()
+    raw: Any = connection.connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [
+                    convert(row[name] if name in row else defaults[name])
+                    for name, convert in converters
+                ]
+            )
+
+
+def _converter(model_field: Any) -> Callable[[Any], Any]:
+    if isinstance(model_field, models.JSONField):
+        return lambda value: None if value is None else json.dumps(value)
+    if model_field.is_relation:
+        return lambda value: getattr(value, "pk", value)
+    return lambda value: value
 
 
 def _shown(value: Any) -> str:

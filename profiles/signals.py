@@ -11,3 +11,11 @@ value_notes = Signal()
 # Sent by profiles.services.apply_values, in its transaction, with `profile` and `rows`
 # (the history rows it appended): every change of a value, whoever made it.
 values_changed = Signal()
+
+# Sent by a set-based writer (imports.actions.import_rows), in its transaction, once per batch
+# with `organization_id`, `profiles` (every profile of the batch it created or changed) and
+# `rows` (an iterable of the history rows it appended, each with its `profile`, built as they
+# are read: read them once, or not at all): what `values_changed` says of one profile, said of
+# a thousand at once. A receiver of `values_changed` connects here too
+# (tests/imports/test_signals.py holds that).
+values_imported = Signal()
