@@ -13,6 +13,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+# Kind is also the import doors' word for contacts and companies: the API's upsert takes it
+# from here, reaching no model of profiles.
 from profiles.models import DataField, Kind, Profile
 
 REFERENCE = "reference"
