@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from imports import reading
 from imports.mapping import Target
 from profiles.models import Kind
 
@@ -16,6 +17,12 @@ class UploadForm(forms.Form):
         help_text=_("CSV (separated by commas, semicolons or tabs) or Excel workbook (.xlsx)."),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
     )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if (upload.size or 0) > reading.MAX_FILE_BYTES:
+            raise forms.ValidationError(reading.too_large())
+        return upload
 
 
 DECIMALS = [("", "—"), (",", _("Decimal comma: 1 234,50")), (".", _("Decimal point: 1,234.50"))]

@@ -31,7 +31,7 @@ def open_upload(
     """A new import of the file, its columns matched by name (or by a saved mapping of the
     same headings); refused with a message on `file` when the file cannot be read."""
     if (upload.size or 0) > reading.MAX_FILE_BYTES:
-        raise ValidationError({"file": reading.FileRefused.__doc__ or ""})
+        raise ValidationError({"file": reading.too_large()})
     data = upload.read()
     name = (upload.name or "import").rsplit("/", 1)[-1][:200]
     try:

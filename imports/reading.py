@@ -55,15 +55,18 @@ def read(data: bytes, filename: str) -> Table:
     if not data.strip():
         raise FileRefused(_("The file is empty."))
     if len(data) > MAX_FILE_BYTES:
-        raise FileRefused(
-            _("The file is larger than %(size)s MB: split it into several files.")
-            % {"size": MAX_FILE_BYTES // (1024 * 1024)}
-        )
+        raise FileRefused(too_large())
     if data[:4] == b"PK\x03\x04":
         return _read_xlsx(data)
     if filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
         raise FileRefused(_NOT_A_WORKBOOK())
     return _read_csv(data)
+
+
+def too_large() -> str:
+    return _("The file is larger than %(size)s MB: split it into several files.") % {
+        "size": MAX_FILE_BYTES // (1024 * 1024)
+    }
 
 
 def _decode(data: bytes) -> str:

@@ -423,3 +423,23 @@ def test_imported_profiles_and_values_have_their_compliance_cells(member_client,
     with scopes_disabled():
         cells = {c.profile.last_name for c in ComplianceCell.objects.select_related("profile")}
     assert cells == {"A", "B"}
+
+
+def test_a_file_of_200_mb_is_refused_unread_and_one_over_the_import_limit_with_a_message(
+    member_client, org
+):
+    from imports.forms import UploadForm
+
+    huge = member_client.post(
+        f"/o/{org.slug}/imports/",
+        {"kind": "contact", "file": SimpleUploadedFile("big.csv", b"Nom\r\nA\r\n")},
+        CONTENT_LENGTH=str(200 * 1024 * 1024),
+    )
+    assert huge.status_code == 413
+    upload = SimpleUploadedFile("big.csv", b"Nom\r\nA\r\n")
+    upload.size = 60 * 1024 * 1024
+    form = UploadForm({"kind": "contact"}, {"file": upload})
+    assert not form.is_valid()
+    assert "50 MB" in form.errors["file"][0]
+    with scopes_disabled():
+        assert not ImportJob.objects.exists()
