@@ -11,7 +11,7 @@ from profiles.models import Kind
 
 
 class UploadForm(forms.Form):
-    kind = forms.ChoiceField(label=_("Import"), choices=Kind.choices)
+    kind = forms.ChoiceField(label=_("Type"), choices=Kind.choices)
     file = forms.FileField(
         label=_("File"),
         help_text=_("CSV (separated by commas, semicolons or tabs) or Excel workbook (.xlsx)."),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.text import capfirst
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -57,7 +58,7 @@ class Target:
 def attribute_label(name: str) -> str:
     """A profile attribute's label, in the active language."""
     model_field = Profile._meta.get_field(name)
-    return str(getattr(model_field, "verbose_name", name))
+    return capfirst(str(getattr(model_field, "verbose_name", name)))
 
 
 def normalised(text: str) -> str:
