@@ -68,14 +68,15 @@ def table_of(job: ImportJob) -> reading.Table:
     return reading.read(data, job.filename)
 
 
-def number_columns(job: ImportJob) -> dict[int, str | None]:
-    """Column → its decimal mark, for the columns mapped to number fields (None: to ask)."""
+def number_columns(job: ImportJob, columns: dict[int, str] | None = None) -> dict[int, str | None]:
+    """Column → its decimal mark, for the columns mapped (by `columns`, else the job's
+    mapping) to number fields; None where the file does not settle it (to ask)."""
     fields = {f"field:{f.uuid}": f for f in fields_of(job.organization, job.kind)}
-    wanted = {
-        int(n): key
-        for n, key in job.mapping.items()
-        if key in fields and fields[key].type == FieldType.NUMBER
-    }
+    if columns is None:
+        columns = {int(n): key for n, key in job.mapping.items()}
+    wanted = [
+        n for n, key in columns.items() if key in fields and fields[key].type == FieldType.NUMBER
+    ]
     if not wanted:
         return {}
     texts: dict[int, list[str]] = {n: [] for n in wanted}

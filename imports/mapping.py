@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.utils import translation
-from django.utils.text import capfirst
 from django.utils.functional import Promise
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 # Kind is also the import doors' word for contacts and companies: the API's upsert takes it

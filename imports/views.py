@@ -75,20 +75,30 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
         return redirect("imports:detail", org_slug=org_slug, job_uuid=job.uuid)
     headers: list[str] = job.options.get("headers", [])
     targets = mapping.targets(job.kind, jobs.fields_of(request.organization, job.kind))
-    ambiguous = [n for n, mark in jobs.number_columns(job).items() if mark is None]
+    columns = {int(n): key for n, key in job.mapping.items()}
+    if request.method == "POST":
+        # The columns as posted decide which number columns need their decimal mark asked.
+        posted = MappingForm(
+            request.POST, headers=headers, targets=targets, initial_mapping={}, ambiguous=[]
+        )
+        if posted.is_valid():
+            columns = posted.columns()
+    marks = jobs.number_columns(job, columns)
     form = MappingForm(
         request.POST or None,
         headers=headers,
         targets=targets,
-        initial_mapping={int(n): key for n, key in job.mapping.items()},
-        ambiguous=ambiguous,
+        initial_mapping=columns,
+        ambiguous=[n for n, mark in marks.items() if mark is None],
     )
     if request.method == "POST" and form.is_valid():
+        detected = {n: mark for n, mark in marks.items() if mark}
         jobs.set_mapping(
-            job, columns=form.columns(), decimals={}, save_as=form.cleaned_data["save_as"]
+            job,
+            columns=form.columns(),
+            decimals={**detected, **form.decimals()},
+            save_as=form.cleaned_data["save_as"],
         )
-        detected = {n: m for n, m in jobs.number_columns(job).items() if m}
-        jobs.set_mapping(job, columns=form.columns(), decimals={**detected, **form.decimals()})
         jobs.try_import(job, actor=Actor.member(request.user))
         return redirect("imports:detail", org_slug=org_slug, job_uuid=job.uuid)
     documents = mapping.documents_named(

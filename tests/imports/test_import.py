@@ -443,3 +443,22 @@ def test_a_file_of_200_mb_is_refused_unread_and_one_over_the_import_limit_with_a
     assert "50 MB" in form.errors["file"][0]
     with scopes_disabled():
         assert not ImportJob.objects.exists()
+
+
+def test_a_number_column_mapped_on_the_page_is_asked_its_decimal_mark_never_guessed(
+    member_client, org, fields
+):
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;;1,234;\r\n")
+    _upload(member_client, org, data)
+    job = _job(org)
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
+    form = page.context["form"]
+    data = {name: form[name].value() or "" for name in form.fields if name.startswith("c")}
+    data["c5"] = ""  # the number column left out at first: nothing to ask
+    without = member_client.post(f"/o/{org.slug}/imports/{job.uuid}/mapping/", data)
+    assert without.status_code == 302
+    data["c5"] = f"field:{fields['income'].uuid}"
+    asked = member_client.post(f"/o/{org.slug}/imports/{job.uuid}/mapping/", data)
+    assert asked.status_code == 200
+    [decimal] = asked.context["form"].decimal_fields()
+    assert decimal.errors
