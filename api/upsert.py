@@ -103,7 +103,8 @@ class UpsertResultSerializer(serializers.Serializer[Any]):
 @extend_validation_errors(
     ["invalid", "required", "null", "blank", "max_length"], field_name="rows.INDEX.reference"
 )
-@extend_validation_errors(["invalid"], field_name="rows.INDEX.identity")
+@extend_validation_errors(["invalid", "null"], field_name="rows.INDEX.identity")
+@extend_validation_errors(["invalid", "null"], field_name="rows.INDEX.values.INDEX")
 @extend_validation_errors(["invalid", "null", "not_a_list"], field_name="rows.INDEX.values")
 @extend_validation_errors(
     ["invalid", "required", "null", "does_not_exist"],

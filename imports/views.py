@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope
 
 from imports import export as exporting
-from imports import jobs, mapping
+from imports import jobs, mapping, reading
 from imports.forms import MappingForm, UploadForm
 from imports.models import ImportJob
 from organizations.actors import Actor
@@ -166,7 +166,11 @@ def import_errors(
             by_line.setdefault(error.line, []).append(text)
         else:
             file_errors.append(text)
-    table = jobs.table_of(job)
+    try:
+        table = jobs.table_of(job)
+    except reading.FileRefused:
+        # A file that cannot be read has no lines to give back: its errors alone.
+        table = reading.Table(headers=[], rows=iter(()))
     header = [*table.headers, _("Errors")]
     lines = (
         [*[exporting_text(c.value) for c in cells], " | ".join(by_line[line])]

@@ -227,6 +227,8 @@ def test_a_file_that_cannot_be_read_is_refused_with_a_message(
         _map_and_try(member_client, org, job)
         with scopes_disabled():
             assert message in " ".join(e.message for e in job.errors.all())
+        errors = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/errors.csv")
+        assert message in b"".join(errors.streaming_content).decode("utf-8-sig")
     else:
         assert page.status_code == 200
         assert message in " ".join(page.context["form"].errors["file"])
