@@ -152,19 +152,21 @@ def import_rows(
         history["api_key"] = actor.api_key
 
     fields = {f.pk: f for row in good for f, _value in row.values}
-    current: dict[tuple[int, int], FieldValue] = {}
+    # (profile, field) → (the value row's id, its value): tuples, not model objects, since a
+    # re-import compares every value and writes few.
+    current: dict[tuple[int, int], tuple[int, Any]] = {}
     existing_ids = [p.pk for p in matched.values()]
     if existing_ids and fields:
-        for value_row in FieldValue.objects.filter(
+        for pk, profile_id, field_id, stored in FieldValue.objects.filter(
             organization=organization, profile_id__in=existing_ids, field_id__in=list(fields)
-        ):
-            current[(value_row.profile_id, value_row.field_id)] = value_row
+        ).values_list("pk", "profile_id", "field_id", "value"):
+            current[(profile_id, field_id)] = (pk, stored)
 
     new_profiles: list[Profile] = []
     changed_profiles: list[Profile] = []
     identity_columns: set[str] = set()
-    # (profile, field, old value or None, new value, value row or None)
-    writes: list[tuple[Profile, Any, Any, Any, FieldValue | None]] = []
+    # (profile, field, old value or None, new value, the value row's id or None)
+    writes: list[tuple[Profile, Any, Any, Any, int | None]] = []
     for row in good:
         profile = matched.get(row.line)
         identity = dict(row.identity)
@@ -205,11 +207,11 @@ def import_rows(
                 changed_profiles.append(profile)
         change.profile = profile.display_name
         for data_field, value in row.values:
-            fv = None if creating else current.get((profile.pk, data_field.pk))
-            old = fv.value if fv is not None else None
+            held = None if creating else current.get((profile.pk, data_field.pk))
+            old = held[1] if held is not None else None
             if old == value:
                 continue
-            writes.append((profile, data_field, old, value, fv))
+            writes.append((profile, data_field, old, value, held[0] if held else None))
             change.changes.append(
                 (
                     data_field.local_label,
@@ -238,14 +240,13 @@ def import_rows(
         created_values: list[dict[str, Any]] = []
         updated_values: list[FieldValue] = []
         history_rows: list[dict[str, Any]] = []
-        for profile, data_field, old, value, fv in writes:
-            if fv is None:
+        for profile, data_field, old, value, value_pk in writes:
+            if value_pk is None:
                 created_values.append(
                     {"profile": profile, "field": data_field, "value": value, "updated_at": now}
                 )
             else:
-                fv.value, fv.updated_at = value, now
-                updated_values.append(fv)
+                updated_values.append(FieldValue(pk=value_pk, value=value, updated_at=now))
             history_rows.append(
                 {"profile": profile, "field": data_field, "old_value": old, "new_value": value}
             )
