@@ -12,5 +12,7 @@ urlpatterns = [
     path("imports/<uuid:job_uuid>/cancel/", views.import_cancel, name="cancel"),
     path("imports/<uuid:job_uuid>/progress/", views.import_progress, name="progress"),
     path("imports/<uuid:job_uuid>/errors.csv", views.import_errors, name="errors"),
-    path("<str:url_kind>/export.<str:format>", views.export, name="export"),
+    # The format is part of the route, not a parameter: a page per format.
+    path("<str:url_kind>/export.csv", views.export, {"format": "csv"}, name="export_csv"),
+    path("<str:url_kind>/export.xlsx", views.export, {"format": "xlsx"}, name="export_xlsx"),
 ]
