@@ -132,8 +132,6 @@ def _file_errors(job: ImportJob, table: reading.Table) -> list[tuple[int, str, s
 
 
 def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int, str]]]:
-    table = table_of(job)
-    parser = _parser(job, table)
     # Keys first, the whole file: a duplicated reference or e-mail refuses every line that
     # holds it, wherever they are.
     columns = {int(n): key for n, key in job.mapping.items()}
@@ -145,6 +143,9 @@ def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int
             yield line, _cell(cells, reference), _cell(cells, other)
 
     duplicates = actions.duplicate_errors(keys)
+    # One reading of the file alive at a time: the keys' is done with before this one starts.
+    table = table_of(job)
+    parser = _parser(job, table)
     batch: list[parsing.ParsedRow] = []
     for line, cells in table.rows:
         batch.append(parser.parse(line, cells))
@@ -178,6 +179,7 @@ def try_import(job: ImportJob, *, actor: Actor) -> actions.RowsResult:
         total.errors.append((0, "", str(error)))
     else:
         total.errors += _file_errors(job, table)
+        del table  # one reading of the file alive at a time
         if not total.errors:
             for batch, duplicates in _batches(job):
                 total.add(
@@ -251,8 +253,7 @@ def run(job: ImportJob) -> ImportJob:
     done = 0
     status = ImportJob.Status.DONE
     try:
-        table = table_of(job)
-        total.errors += _file_errors(job, table)
+        total.errors += _file_errors(job, table_of(job))
         for batch, duplicates in [] if total.errors else _batches(job):
             if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 status = ImportJob.Status.CANCELLED
