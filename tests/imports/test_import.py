@@ -464,3 +464,10 @@ def test_a_number_column_mapped_on_the_page_is_asked_its_decimal_mark_never_gues
     assert asked.status_code == 200
     [decimal] = asked.context["form"].decimal_fields()
     assert decimal.errors
+
+
+def test_the_import_page_offers_the_four_exports(member_client, org):
+    page = member_client.get(f"/o/{org.slug}/imports/").content.decode()
+    for path in ("contacts/export.csv", "contacts/export.xlsx", "companies/export.csv"):
+        assert f"/o/{org.slug}/{path}" in page
+    assert member_client.get(f"/o/{org.slug}/companies/export.xlsx").status_code == 200
