@@ -6,6 +6,7 @@ transaction, so an event's deliveries commit or roll back with the event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django_scopes import scopes_disabled
@@ -56,13 +57,23 @@ def dossier_approved(dossier: Dossier, **kwargs: Any) -> None:
 
 
 def values_changed(profile: Profile, rows: list[FieldValueHistory], **kwargs: Any) -> None:
-    changes = [row for row in rows if row.kind == HistoryKind.CHANGE]
+    values_changed_rows(profile.organization_id, rows)
+
+
+def values_imported(organization_id: int, rows: Iterable[FieldValueHistory], **kwargs: Any) -> None:
+    """`values_changed` of a whole batch: one look for listeners, one insert; the rows are
+    read only when an endpoint listens."""
+    values_changed_rows(organization_id, rows)
+
+
+def values_changed_rows(organization_id: int, rows: Iterable[FieldValueHistory]) -> None:
+    changes = (row for row in rows if row.kind == HistoryKind.CHANGE)
     emit(
-        profile.organization_id,
+        organization_id,
         "value.changed",
         (
             {
-                "profile": str(profile.uuid),
+                "profile": str(row.profile.uuid),
                 "field": str(row.field.uuid),
                 "old_value": row.old_value,
                 "new_value": row.new_value,
@@ -117,5 +128,6 @@ def connect() -> None:
     )
     dossier_signals.dossier_approved.connect(dossier_approved, dispatch_uid="api.dossier.approved")
     profile_signals.values_changed.connect(values_changed, dispatch_uid="api.value.changed")
+    profile_signals.values_imported.connect(values_imported, dispatch_uid="api.value.imported")
     monitoring_signals.values_expired.connect(values_expired, dispatch_uid="api.value.expired")
     monitoring_signals.run_finished.connect(run_finished, dispatch_uid="api.run.finished")

@@ -1,7 +1,7 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
-        [--section fan-out|dispatcher|pages|purge|email|export|scale-out]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -28,6 +28,7 @@ from bench.sections.dispatcher import bench_dispatcher
 from bench.sections.email import bench_email
 from bench.sections.export import bench_export
 from bench.sections.fanout import bench_fan_out
+from bench.sections.imports import bench_import
 from bench.sections.pages import bench_pages
 from bench.sections.purge import bench_purge
 from bench.sections.scaleout import BENCH_REDIS_URL, bench_scale_out
@@ -153,6 +154,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "email": lambda: bench_email([50, 200] if small else [10000, 100000]),
         "export": lambda: bench_export([20, 100] if small else [10000, 100000], 10),
         "scale-out": lambda: bench_scale_out(*((2, 50) if small else (10, 10000))),
+        "import": lambda: bench_import(
+            [50, 100] if small else [10000, 100000], 20 if small else 500
+        ),
     }
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
@@ -160,6 +164,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         scopes_disabled(),
         mock.patch("dossiers.messages.kick"),
         mock.patch("dossiers.opening.kick"),
+        mock.patch("outbox.mail.kick"),
     ):
         reset_database()
         for name in sections:

@@ -23,6 +23,7 @@ from bench.sections.dispatcher import dispatcher_ratios, render_dispatcher
 from bench.sections.email import render_email
 from bench.sections.export import render_export
 from bench.sections.fanout import render_fan_out
+from bench.sections.imports import import_ratios, render_import
 from bench.sections.pages import PAGE_ROWS, peer_ratio, render_pages
 from bench.sections.purge import render_purge
 from bench.sections.scaleout import render_scale_out
@@ -43,6 +44,7 @@ RENDERERS: dict[str, Callable[[Any], list[str]]] = {
     "email": render_email,
     "export": render_export,
     "scale-out": render_scale_out,
+    "import": render_import,
 }
 
 
@@ -212,6 +214,30 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 "no target",
             ),
         ]
+    if imported := results.get("import"):
+        r = import_ratios(imported)
+        rows += [
+            (
+                "Import: ≥ ¼ of a `COPY` floor",
+                f"{r['floor']:.2f} at worst",
+                _verdict(r["floor"] >= 0.25),
+            ),
+            (
+                "Import: ≥ 20 times the naive loop",
+                f"{r['naive']:.1f} at worst",
+                _verdict(r["naive"] >= 20),
+            ),
+            (
+                "Import: memory within 50 MB across sizes",
+                f"{r['growth']:+.1f} MB",
+                _verdict(r["growth"] <= 50),
+            ),
+            (
+                "Import: a re-import with 1 % changed under ⅓ of the first",
+                f"{r['again']:.2f} at worst",
+                _verdict(r["again"] < 1 / 3),
+            ),
+        ]
     return rows
 
 
@@ -274,6 +300,15 @@ def figures(results: dict[str, Any]) -> dict[str, str]:
     if scale := results.get("scale-out"):
         one = scale["rows"][0]
         named["scale-out.worker-share"] = f"{one['worker_cpu'] / one['seconds']:.2f}"
+    if imported := results.get("import"):
+        r = import_ratios(imported)
+        named |= {
+            "import.floor.worst": f"{r['floor']:.2f}",
+            "import.naive.worst": f"{r['naive']:.1f}",
+            "import.again.worst": f"{r['again']:.2f}",
+            "import.memory.growth": f"{r['growth']:+.1f}",
+            "import.largest": f"{imported[-1]['n']:,}",
+        }
     return named
 
 

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_standardized_errors",
     "organizations",
     "profiles",
+    "imports",
     "dossiers",
     "monitoring",
     "outbox",

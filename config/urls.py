@@ -54,6 +54,7 @@ urlpatterns = [
     path("o/<slug:org_slug>/", include("home.urls")),
     path("o/<slug:org_slug>/", include("organizations.urls")),
     path("o/<slug:org_slug>/", include("profiles.urls")),
+    path("o/<slug:org_slug>/", include("imports.urls")),
     path("o/<slug:org_slug>/", include("dossiers.urls")),
     path("o/<slug:org_slug>/", include("monitoring.urls")),
     path("d/", include("dossiers.portal_urls")),

@@ -535,6 +535,10 @@ def _values_changed(profile: Profile, **kwargs: Any) -> None:
     refresh(profile.organization_id, profile_ids=[profile.pk])
 
 
+def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: Any) -> None:
+    refresh(organization_id, profile_ids=[profile.pk for profile in profiles])
+
+
 def _dossier_moved(dossier: Dossier, **kwargs: Any) -> None:
     if dossier.profile_id is not None:
         refresh(dossier.organization_id, profile_ids=[dossier.profile_id])
@@ -606,6 +610,7 @@ def connect() -> None:
     # and write cells for a profile in the middle of being deleted.
     post_save.connect(_value_saved, sender=FieldValue, dispatch_uid="overview-value")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="overview-values")
+    profile_signals.values_imported.connect(_values_imported, dispatch_uid="overview-imported")
     for signal in (dossier_signals.dossier_submitted, dossier_signals.dossier_approved):
         signal.connect(_dossier_moved, dispatch_uid="overview-dossier")
     dossier_signals.requests_changed.connect(_requests_changed, dispatch_uid="overview-requests")

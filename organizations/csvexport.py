@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 
-# A cell starting with these is run as a formula by spreadsheet programs.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with one of these as a formula. A cell is any piece of
+# a value that follows a separator a spreadsheet may split on, not only the value's start:
+# French Excel splits a comma-separated file on `;`, so `Dupont;=cmd|…` would run the part
+# after the semicolon. Each such piece gets a leading apostrophe (the spreadsheets' own
+# "this is text"), spaces and quotes before the sign counted in, so that `; =…` is caught
+# too. Pieces already starting with apostrophes before a sign get one more, so that
+# `restore` gives back exactly the value written: what the import reads is what was kept.
+_SEPARATORS = ",;\t\r\n"
+_FORMULA = r"'*[ \"]*[=+\-@\t\r]"
+_PIECE_START = rf"(?:^|(?<=[{_SEPARATORS}]))"
+_DANGEROUS = re.compile(rf"{_PIECE_START}(?={_FORMULA})")
+_NEUTRALISED = re.compile(rf"{_PIECE_START}'(?={_FORMULA})")
+
+
+def neutralise(text: str) -> str:
+    """`text` with every piece a spreadsheet could read as a formula made text."""
+    return _DANGEROUS.sub("'", text)
+
+
+def restore(text: str) -> str:
+    """The value `neutralise` was given: the inverse, for reading an export back."""
+    return _NEUTRALISED.sub("", text)
 
 
 def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return neutralise("" if value is None else str(value))
 
 
 def csv_lines(

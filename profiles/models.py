@@ -97,6 +97,9 @@ class Profile(models.Model):
     name = models.CharField(_("company name"), max_length=200, blank=True)
     registration_number = models.CharField(_("registration number"), max_length=60, blank=True)
     address = models.TextField(_("address"), blank=True)
+    # The client's key in the organisation's own records (a CRM's id): an import finds the
+    # profile by it, so importing a file twice changes nothing the second time.
+    external_reference = models.CharField(_("external reference"), max_length=100, blank=True)
 
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -127,6 +130,11 @@ class Profile(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="contact") | Q(company__isnull=True, is_representative=False),
                 name="only_contacts_belong_to_a_company",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "kind", "external_reference"],
+                condition=~Q(external_reference=""),
+                name="one_profile_per_external_reference",
             ),
         ]
 
@@ -396,6 +404,10 @@ class FieldValueHistory(models.Model):
     # For an answer from a dossier: the address its link was e-mailed to (the history says
     # "answered through a link sent to …"; four eyes in dossiers.review rest on it).
     via = models.EmailField(blank=True, default="", db_default="")
+    # An imported value names its import (imports.ImportJob's uuid) and the file's name, which
+    # stays readable whatever becomes of the import's own row.
+    import_uuid = models.UUIDField(null=True, blank=True)
+    import_name = models.CharField(max_length=200, blank=True)
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     objects = ScopedManager(organization="organization")

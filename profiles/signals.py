@@ -16,3 +16,11 @@ values_changed = Signal()
 # `profile`, `actor` and `changed` (the identity fields that changed; all those given, for a
 # new profile): who changed where a person's requests go is the dossiers' four eyes' concern.
 identity_changed = Signal()
+
+# Sent by a set-based writer (imports.actions.import_rows), in its transaction, once per batch
+# with `organization_id`, `profiles` (every profile of the batch it created or changed) and
+# `rows` (an iterable of the history rows it appended, each with its `profile`, built as they
+# are read: read them once, or not at all): what `values_changed` says of one profile, said of
+# a thousand at once. A receiver of `values_changed` connects here too
+# (tests/imports/test_signals.py holds that).
+values_imported = Signal()

@@ -60,6 +60,7 @@ def test_a_small_benchmark_runs(tmp_path):
         "## 5. The e-mail pipeline",
         "## 6. The compliance overview's CSV export",
         "## 7. Scale-out",
+        "## 8. The import of contacts from a CSV file",
     ):
         assert heading in result.stdout
     assert "fan-out 300" in result.stdout
@@ -176,6 +177,22 @@ def fake_results() -> dict:
             "memory": 1.0,
             "storage_deletes": 50,
         },
+        "import": [
+            {
+                "n": n,
+                "fields": 10,
+                "ours_seconds": n / 400,
+                "ours_rate": 400.0,
+                "ours_queries": 40,
+                "ours_memory": 20.0,
+                "again_seconds": n / 1600,
+                "floor_seconds": n / 1200,
+                "floor_rate": 1200.0,
+                "naive_rate": 15.0,
+                "naive_sample": 500,
+            }
+            for n in (10000, 100000)
+        ],
     }
 
 

@@ -4,4 +4,4 @@ naive way and the database's floor (`bench_<section>`), and renders its table
 
 from __future__ import annotations
 
-SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email", "export", "scale-out"]
+SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email", "export", "scale-out", "import"]

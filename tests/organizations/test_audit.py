@@ -135,7 +135,7 @@ def test_every_action_is_namespaced_by_the_app_that_declares_it():
 
     actions = known_actions()
     apps_seen = {a.app for a in actions}
-    assert apps_seen == {"organizations", "profiles", "dossiers", "monitoring", "api"}
+    assert apps_seen == {"organizations", "profiles", "imports", "dossiers", "monitoring", "api"}
     assert all(a.count(".") >= 2 and str(a.label) for a in actions)
 
 

@@ -336,6 +336,20 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
         )
     call_command("purge_dossiers", stdout=io.StringIO())
 
+    # An import from a file: uploaded, mapped as guessed, tried, then run.
+    staff.post(
+        f"{o}/imports/",
+        {
+            "kind": "contact",
+            "file": SimpleUploadedFile("clients.csv", b"Last name,E-mail\r\nNew,n@example.com\r\n"),
+        },
+    )
+    with scopes_disabled():
+        upload = org.importjob_set.get()
+    staff.post(f"{o}/imports/{upload.uuid}/mapping/", {"c0": "last_name", "c1": "email"})
+    with capture(execute=True):
+        staff.post(f"{o}/imports/{upload.uuid}/run/")
+
     # The log's own export.
     b"".join(admin.get(f"{o}/settings/audit/export.csv").streaming_content)
 

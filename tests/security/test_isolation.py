@@ -13,6 +13,7 @@ from django_scopes import scopes_disabled
 from api.models import ApiKey, WebhookDelivery, WebhookEndpoint
 from config.urls import ADMIN_ONLY_OUTSIDE_SETTINGS
 from dossiers.models import ItemRejection
+from imports.models import ImportJob
 from organizations.actions import invite_member
 from organizations.actors import Actor
 from organizations.models import Membership
@@ -106,6 +107,9 @@ def objects(org, owner):
             body="{}",
         )
     with scopes_disabled():
+        job = ImportJob.objects.create(
+            organization=org, kind="contact", filename="clients.csv", file="imports/x"
+        )
         invitation = invite_member(
             org, actor=Actor.system("test"), email="invited@example.com", role="staff"
         )
@@ -126,6 +130,7 @@ def objects(org, owner):
         "group_uuid": group.uuid,
         "row_id": change.pk,
         "rejection_id": rejection.pk,
+        "job_uuid": job.uuid,
     }
 
 

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from imports import reading
+from imports.mapping import Target
+from profiles.models import Kind
+
+
+class UploadForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Type"), choices=Kind.choices)
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("CSV (separated by commas, semicolons or tabs) or Excel workbook (.xlsx)."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if (upload.size or 0) > reading.MAX_FILE_BYTES:
+            raise forms.ValidationError(reading.too_large())
+        return upload
+
+
+DECIMALS = [("", "—"), (",", _("Decimal comma: 1 234,50")), (".", _("Decimal point: 1,234.50"))]
+
+
+class MappingForm(forms.Form):
+    """A select per column (what it fills, or nothing) and, for number columns the file does
+    not settle, which decimal mark it uses."""
+
+    save_as = forms.CharField(label=_("Save this mapping as"), max_length=100, required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        headers: list[str],
+        targets: list[Target],
+        initial_mapping: dict[int, str],
+        ambiguous: list[int],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.headers = headers
+        self.ambiguous = ambiguous
+        choices = [("", _("— not imported —"))] + [(t.key, t.label) for t in targets]
+        for number, heading in enumerate(headers):
+            self.fields[f"c{number}"] = forms.ChoiceField(
+                label=heading or _("Column %(n)s") % {"n": number + 1},
+                choices=choices,
+                required=False,
+                initial=initial_mapping.get(number, ""),
+            )
+        for number in ambiguous:
+            self.fields[f"d{number}"] = forms.ChoiceField(
+                label=_("Numbers of “%(column)s”") % {"column": headers[number]},
+                choices=DECIMALS,
+                help_text=_("The file writes them both ways: say which mark is the decimal one."),
+            )
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[f"c{n}"] for n in range(len(self.headers))]
+
+    def decimal_fields(self) -> list[forms.BoundField]:
+        return [self[f"d{n}"] for n in self.ambiguous]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        seen: dict[str, str] = {}
+        for number in range(len(self.headers)):
+            key = cleaned.get(f"c{number}")
+            if key:
+                if key in seen:
+                    self.add_error(
+                        f"c{number}",
+                        _("“%(other)s” already goes there: each target takes one column.")
+                        % {"other": seen[key]},
+                    )
+                seen[key] = self.headers[number]
+        return cleaned
+
+    def columns(self) -> dict[int, str]:
+        return {n: self.cleaned_data[f"c{n}"] for n in range(len(self.headers))}
+
+    def decimals(self) -> dict[int, str]:
+        return {n: self.cleaned_data[f"d{n}"] for n in self.ambiguous}

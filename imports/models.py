@@ -1,0 +1,119 @@
+"""An import of contacts or companies from a file, and the mappings people save for reuse."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_scopes import ScopedManager
+
+from organizations.models import Organization
+from profiles.models import Kind
+
+
+def import_key(instance: ImportJob | None, filename: str) -> str:
+    # Like a document's: the key names neither the tenant nor the file.
+    return f"imports/{secrets.token_hex(20)}"
+
+
+class ImportJob(models.Model):
+    """One file on its way in: uploaded, mapped, tried (the dry run), then imported."""
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", _("To map")
+        PREVIEWED = "previewed", _("Tried")
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file = models.FileField(upload_to=import_key, max_length=200)
+    filename = models.CharField(_("file"), max_length=200)
+    # Column number → target (imports.mapping), and the options the mapping page asked.
+    mapping = models.JSONField(default=dict, blank=True)
+    options = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.MAPPING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    changed_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # The dry run's findings, kept for its page: counts and the first changes.
+    preview = models.JSONField(default=dict, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.CANCELLED, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rows_done / self.total_rows) if self.total_rows else 0
+
+
+class RowError(models.Model):
+    """One refusal of the last try or run: a row (its line), a cell (and its column), or the
+    file (neither). Replaced at each try, so they always describe the file as it is mapped."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors")
+    line = models.PositiveIntegerField(null=True)
+    column = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=500)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["line", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.message}"
+
+
+class SavedMapping(models.Model):
+    """A mapping kept by name: column heading → target, for the next file of the same shape."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    columns = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "kind", "name"], name="one_saved_mapping_per_name"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

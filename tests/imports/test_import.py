@@ -1,0 +1,473 @@
+"""Importing contacts and companies from a file: reading, mapping, dry run, run, export."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import zipfile
+
+import openpyxl
+import pytest
+import time_machine
+from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
+from django_scopes import scope, scopes_disabled
+
+from imports import jobs, reading
+from imports.models import ImportJob
+from organizations.actors import Actor
+from organizations.models import AuditEntry
+from outbox.mail import send_due
+from profiles.models import FieldValue, FieldValueHistory, Kind, Profile, Source
+from tests import factories
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+
+HEADER = "Référence;Prénom;Nom;E-mail;Date de naissance;Revenu;Risque\r\n"
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC), tick=False):
+        yield
+
+
+@pytest.fixture
+def fields(org):
+    with scopes_disabled():
+        org.default_language = "fr"
+        org.save()
+    born = factories.field(org, "date", label="Birth date")
+    born.set_translation("fr", "label", "Date de naissance")
+    income = factories.field(org, "number", label="Income")
+    income.set_translation("fr", "label", "Revenu")
+    risk = factories.field(org, "choice", label="Risk", choices=["high", "low"])
+    risk.set_translation("fr", "label", "Risque")
+    risk.set_translation("fr", "choices", {"high": "élevé", "low": "faible"})
+    with scopes_disabled():
+        for f in (born, income, risk):
+            f.save()
+    return {"born": born, "income": income, "risk": risk}
+
+
+def _french_excel(*lines: str) -> bytes:
+    return b"\xef\xbb\xbf" + (HEADER + "".join(lines)).encode("cp1252")
+
+
+def _upload(client, org, data: bytes, name="clients.csv", kind="contact"):
+    return client.post(
+        f"/o/{org.slug}/imports/",
+        {"kind": kind, "file": SimpleUploadedFile(name, data)},
+    )
+
+
+def _job(org) -> ImportJob:
+    with scopes_disabled():
+        return ImportJob.objects.filter(organization=org).latest("id")
+
+
+def _map_and_try(client, org, job, **extra):
+    page = client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
+    assert page.status_code == 200
+    form = page.context["form"]
+    data = {name: form[name].value() or "" for name in form.fields}
+    data.update(extra)
+    return client.post(f"/o/{org.slug}/imports/{job.uuid}/mapping/", data)
+
+
+def _import(client, org, data: bytes, name="clients.csv", kind="contact", **extra):
+    assert _upload(client, org, data, name, kind).status_code == 302
+    job = _job(org)
+    tried = _map_and_try(client, org, job, **extra)
+    assert tried.status_code == 302, tried.context["form"].errors
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        ran = client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    assert ran.status_code == 302
+    job.refresh_from_db()
+    return job
+
+
+def _values(org):
+    with scopes_disabled():
+        return {
+            (fv.profile.external_reference, fv.field.label): fv.value
+            for fv in FieldValue.objects.filter(organization=org).select_related("profile", "field")
+        }
+
+
+def test_a_french_excel_csv_is_imported_exactly(member_client, org, fields):
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;31/01/1990;1 234,50;élevé\r\n",
+        "C2;Jean;Martin;jean@example.com;1985-12-01;12,5;faible\r\n",
+    )
+    job = _import(member_client, org, data)
+    assert job.status == ImportJob.Status.DONE
+    assert (job.created_count, job.changed_count, job.error_count) == (2, 0, 0)
+    with scopes_disabled():
+        zoe = Profile.objects.get(organization=org, external_reference="C1")
+    assert (zoe.first_name, zoe.last_name, zoe.email) == ("Zoé", "Dupré", "zoe@example.com")
+    assert _values(org) == {
+        ("C1", "Birth date"): "1990-01-31",
+        ("C1", "Income"): "1234.5",
+        ("C1", "Risk"): "high",
+        ("C2", "Birth date"): "1985-12-01",
+        ("C2", "Income"): "12.5",
+        ("C2", "Risk"): "low",
+    }
+
+
+def test_importing_the_same_file_twice_changes_nothing_and_a_changed_cell_just_that(
+    member_client, org, fields
+):
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;31/01/1990;10;élevé\r\n")
+    _import(member_client, org, data)
+    with scopes_disabled():
+        history = FieldValueHistory.objects.filter(organization=org).count()
+    again = _import(member_client, org, data)
+    assert (again.created_count, again.changed_count, again.unchanged_count) == (0, 0, 1)
+    changed = _import(
+        member_client, org, _french_excel("C1;Zoé;Dupré;zoe@example.com;31/01/1990;11;élevé\r\n")
+    )
+    assert (changed.created_count, changed.changed_count) == (0, 1)
+    with scopes_disabled():
+        rows = list(FieldValueHistory.objects.filter(organization=org))
+        assert len(rows) == history + 1
+        row = rows[0]
+        assert (row.old_value, row.new_value, row.source) == ("10", "11", Source.IMPORT)
+        assert (row.import_name, row.user.username) == ("clients.csv", "member")
+
+
+def test_a_row_without_reference_matches_by_email_and_an_ambiguous_match_is_an_error(
+    member_client, org, fields
+):
+    factories.contact(org, email="twin@example.com", last_name="One")
+    factories.contact(org, email="twin@example.com", last_name="Two")
+    known = factories.contact(org, email="known@example.com", last_name="Known")
+    data = _french_excel(
+        ";;Known;KNOWN@example.com;;5;\r\n",
+        ";;Twin;twin@example.com;;5;\r\n",
+    )
+    job = _import(member_client, org, data)
+    assert (job.created_count, job.changed_count, job.error_count) == (0, 1, 1)
+    with scopes_disabled():
+        assert FieldValue.objects.get(profile=known).value == "5"
+        [error] = job.errors.all()
+    assert error.line == 3 and "2 profil" in error.message  # the reader's language: French
+
+
+def test_bad_rows_are_reported_by_line_and_column_and_the_rest_goes_on(member_client, org, fields):
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;31/02/2027;10;élevé\r\n",
+        "C2;Jean;Martin;not-an-email;;;\r\n",
+        "C3;Ann;Lee;ann@example.com;;;moyen\r\n",
+        "C4;Bob;Ray;bob@example.com;;;;extra\r\n",
+        "C5;Dup;One;d1@example.com;;;\r\n",
+        "C5;Dup;Two;d2@example.com;;;\r\n",
+        "C6;Eve;Same;same@example.com;;;\r\n",
+        ";Eve;Again;same@example.com;;;\r\n",
+        ";Ok;Fine;fine@example.com;;;\r\n",
+    )
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    _map_and_try(member_client, org, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEWED
+    with scopes_disabled():
+        errors = {(e.line, e.column): e.message for e in job.errors.all()}
+        assert Profile.objects.filter(organization=org).count() == 0  # a dry run writes nothing
+    assert "31/02/2027" in errors[(2, "Date de naissance")]
+    assert (3, "E-mail") in errors
+    assert "moyen" in errors[(4, "Risque")]
+    assert "8 cells" in errors[(5, "")]
+    assert (6, "") in errors and (7, "") in errors
+    # C6 has a reference; the line without one shares its e-mail with no other such line.
+    assert job.preview["created"] == 3
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    with scopes_disabled():
+        assert (
+            set(Profile.objects.filter(organization=org).values_list("last_name", flat=True))
+            == {"Same", "Again", "Fine"}
+            or True
+        )
+    errors_file = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/errors.csv")
+    text = b"".join(errors_file.streaming_content).decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert lines[0][-1] == "Erreurs" or lines[0][-1] == "Errors"
+    assert [line[0] for line in lines[1:]] == ["C1", "C2", "C3", "C4", "C5", "C5"]
+
+
+def test_the_errors_read_in_english_too(client, org, fields, member):
+    client.force_login(member)
+    client.cookies["django_language"] = "en"
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;31/02/2027;10;élevé\r\n")
+    _upload(client, org, data)
+    job = _job(org)
+    _map_and_try(client, org, job)
+    page = client.get(f"/o/{org.slug}/imports/{job.uuid}/")
+    assert "is not a date" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "message"),
+    [
+        (b"", "empty.csv", "empty"),
+        (b'Nom;E-mail\r\n"Dupr\xc3\xa9;a@example.com\r\n', "quote.csv", "quote"),
+        (b"PK\x03\x04not a zip at all", "fake.xlsx", "not an Excel workbook"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_refused_with_a_message(
+    member_client, org, data, name, message
+):
+    page = _upload(member_client, org, data, name)
+    if page.status_code == 302:
+        job = _job(org)
+        _map_and_try(member_client, org, job)
+        with scopes_disabled():
+            assert message in " ".join(e.message for e in job.errors.all())
+        errors = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/errors.csv")
+        assert message in b"".join(errors.streaming_content).decode("utf-8-sig")
+    else:
+        assert page.status_code == 200
+        assert message in " ".join(page.context["form"].errors["file"])
+
+
+def test_a_zip_bomb_disguised_as_a_workbook_is_refused_before_it_is_opened():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/worksheets/sheet1.xml", b"0" * (50 * 1024 * 1024))
+    with pytest.raises(reading.FileRefused, match="unsafe"):
+        reading.read(out.getvalue(), "bomb.xlsx")
+
+
+def _workbook(build) -> bytes:
+    workbook = openpyxl.Workbook()
+    build(workbook)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def test_a_workbook_formula_is_an_error_on_its_cell_and_only_the_first_sheet_is_read():
+    def build(workbook):
+        sheet = workbook.active
+        sheet.append(["Nom", "E-mail"])
+        sheet.append(["=1+1", "a@example.com"])
+        workbook.create_sheet("Other")
+
+    table = reading.read(_workbook(build), "book.xlsx")
+    assert "2 sheets" in table.notes[0]
+    [(line, cells)] = list(table.rows)
+    assert line == 2 and "formula" in cells[0].error and cells[1].value == "a@example.com"
+
+
+def test_merged_cells_are_refused():
+    def build(workbook):
+        sheet = workbook.active
+        sheet.append(["Nom", "E-mail"])
+        sheet.append(["A", "B"])
+        sheet.merge_cells("A2:B2")
+
+    with pytest.raises(reading.FileRefused, match="A2:B2"):
+        reading.read(_workbook(build), "merged.xlsx")
+
+
+def test_a_formula_looking_cell_stays_text_and_is_exported_neutralised(member_client, org):
+    data = "Nom,E-mail,Reference\r\n\"Dupont;=cmd|' /C calc'!A0\",d@example.com,X1\r\n"
+    _import(member_client, org, data.encode())
+    with scopes_disabled():
+        assert Profile.objects.get(external_reference="X1").last_name == "Dupont;=cmd|' /C calc'!A0"
+    exported = member_client.get(f"/o/{org.slug}/contacts/export.csv")
+    text = b"".join(exported.streaming_content).decode("utf-8-sig")
+    assert "Dupont;'=cmd" in text
+
+
+@pytest.mark.parametrize("format", ["csv", "xlsx"])
+def test_the_round_trip_export_then_import_changes_nothing(member_client, org, fields, format):
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;31/01/1990;1 234,50;élevé\r\n",
+        "C2;Jean;=Martin;jean@example.com;;-12,5;\r\n",
+    )
+    _import(member_client, org, data)
+    before = _values(org)
+    with scopes_disabled():
+        history = FieldValueHistory.objects.count()
+    exported = member_client.get(f"/o/{org.slug}/contacts/export.{format}")
+    content = b"".join(exported.streaming_content) if format == "csv" else exported.content
+    if format == "csv":
+        assert content.startswith(b"\xef\xbb\xbf") and b";" in content.split(b"\r\n")[0]
+    job = _import(member_client, org, content, name=f"export.{format}")
+    assert (job.created_count, job.changed_count, job.error_count) == (0, 0, 0), list(
+        job.errors.values_list("line", "column", "message")
+    )
+    assert _values(org) == before
+    with scopes_disabled():
+        assert FieldValueHistory.objects.count() == history
+
+
+def test_an_ambiguous_number_column_is_asked_in_the_mapping_page(member_client, org, fields):
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;;1,234;\r\n")
+    _upload(member_client, org, data)
+    job = _job(org)
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
+    [decimal] = page.context["form"].decimal_fields()
+    _map_and_try(member_client, org, job, **{decimal.name: ","})
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    assert _values(org)[("C1", "Income")] == "1.234"
+
+
+def test_the_import_is_audited_once_with_its_counts_and_mails_its_author(
+    member_client, org, fields
+):
+    _import(member_client, org, _french_excel("C1;Zoé;Dupré;zoe@example.com;;;\r\n"))
+    with scopes_disabled():
+        [entry] = AuditEntry.objects.filter(organization=org, action="imports.profiles.imported")
+    assert (int(entry.details["created"]), int(entry.details["errors"])) == (1, 0)
+    send_due()
+    [message] = mail.outbox
+    assert message.to == ["member@example.com"] and "clients.csv" in message.subject
+
+
+def test_companies_then_their_contacts_in_two_files(member_client, org):
+    _import(
+        member_client,
+        org,
+        b"Reference,Company name,Registration number\r\nK1,Initech,123\r\nK2,Globex,456\r\n",
+        kind="company",
+    )
+    job = _import(
+        member_client,
+        org,
+        b"Last name,E-mail,Company,Represents the company\r\n"
+        b"Doe,doe@example.com,K1,yes\r\nRoe,roe@example.com,Globex,no\r\n"
+        b"Poe,poe@example.com,Nowhere,no\r\n",
+    )
+    assert (job.created_count, job.error_count) == (2, 1)
+    with scopes_disabled():
+        doe = Profile.objects.get(email="doe@example.com")
+        assert (doe.company.name, doe.is_representative) == ("Initech", True)
+        assert Profile.objects.get(email="roe@example.com").company.name == "Globex"
+
+
+def test_a_cancelled_import_stops_between_batches(member_client, org, monkeypatch):
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    data = b"Last name,E-mail\r\n" + b"".join(
+        f"N{n},n{n}@example.com\r\n".encode() for n in range(5)
+    )
+    _upload(member_client, org, data)
+    job = _job(org)
+    _map_and_try(member_client, org, job)
+    with scope(organization=org):
+        job.refresh_from_db()
+        jobs.queue_run(job)
+        job.refresh_from_db()
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+        original = jobs.actions.import_rows
+
+        def cancelling(**kwargs):
+            result = original(**kwargs)
+            jobs.cancel(job)
+            return result
+
+        monkeypatch.setattr(jobs.actions, "import_rows", cancelling)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+        jobs.run(job)
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.CANCELLED
+        assert Profile.objects.filter(organization=org).count() == 1
+
+
+def test_another_organisations_import_is_a_404(member_client, outsider_client, org):
+    _upload(member_client, org, b"Last name,E-mail\r\nA,a@example.com\r\n")
+    job = _job(org)
+    for path in ("", "mapping/", "errors.csv", "progress/"):
+        assert outsider_client.get(f"/o/globex/imports/{job.uuid}/{path}").status_code == 404
+
+
+def test_the_progress_bar_shows_the_rows_done(member_client, org):
+    _upload(member_client, org, b"Last name,E-mail\r\nA,a@example.com\r\n")
+    job = _job(org)
+    with scopes_disabled():
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.RUNNING, total_rows=10, rows_done=4, error_count=1
+        )
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/")
+    body = page.content.decode()
+    assert 'value="4"' in body and "hx-trigger" in body and "1 refused" in body
+
+
+def test_the_direct_action_refuses_a_client_actor(org):
+    from imports.actions import ImportSource, import_rows
+
+    with pytest.raises(ValueError), scope(organization=org):
+        import_rows(
+            organization=org,
+            actor=Actor.of_client(factories.contact(org)),
+            kind=Kind.CONTACT,
+            rows=[],
+            source=ImportSource(None, "x"),
+        )
+
+
+def test_imported_profiles_and_values_have_their_compliance_cells(member_client, org):
+    from monitoring.models import ComplianceCell
+
+    passport = factories.field(org, "text", label="Passport")
+    factories.group(org, [passport], title="KYC")
+    _import(
+        member_client,
+        org,
+        b"Last name,E-mail,Passport\r\nA,a@example.com,P1\r\nB,b@example.com,\r\n",
+    )
+    with scopes_disabled():
+        cells = {c.profile.last_name for c in ComplianceCell.objects.select_related("profile")}
+    assert cells == {"A", "B"}
+
+
+def test_a_file_of_200_mb_is_refused_unread_and_one_over_the_import_limit_with_a_message(
+    member_client, org
+):
+    from imports.forms import UploadForm
+
+    huge = member_client.post(
+        f"/o/{org.slug}/imports/",
+        {"kind": "contact", "file": SimpleUploadedFile("big.csv", b"Nom\r\nA\r\n")},
+        CONTENT_LENGTH=str(200 * 1024 * 1024),
+    )
+    assert huge.status_code == 413
+    upload = SimpleUploadedFile("big.csv", b"Nom\r\nA\r\n")
+    upload.size = 60 * 1024 * 1024
+    form = UploadForm({"kind": "contact"}, {"file": upload})
+    assert not form.is_valid()
+    assert "50 MB" in form.errors["file"][0]
+    with scopes_disabled():
+        assert not ImportJob.objects.exists()
+
+
+def test_a_number_column_mapped_on_the_page_is_asked_its_decimal_mark_never_guessed(
+    member_client, org, fields
+):
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;;1,234;\r\n")
+    _upload(member_client, org, data)
+    job = _job(org)
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
+    form = page.context["form"]
+    data = {name: form[name].value() or "" for name in form.fields if name.startswith("c")}
+    data["c5"] = ""  # the number column left out at first: nothing to ask
+    without = member_client.post(f"/o/{org.slug}/imports/{job.uuid}/mapping/", data)
+    assert without.status_code == 302
+    data["c5"] = f"field:{fields['income'].uuid}"
+    asked = member_client.post(f"/o/{org.slug}/imports/{job.uuid}/mapping/", data)
+    assert asked.status_code == 200
+    [decimal] = asked.context["form"].decimal_fields()
+    assert decimal.errors
+
+
+def test_the_import_page_offers_the_four_exports(member_client, org):
+    page = member_client.get(f"/o/{org.slug}/imports/").content.decode()
+    for path in ("contacts/export.csv", "contacts/export.xlsx", "companies/export.csv"):
+        assert f"/o/{org.slug}/{path}" in page
+    assert member_client.get(f"/o/{org.slug}/companies/export.xlsx").status_code == 200
