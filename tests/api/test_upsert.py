@@ -54,7 +54,7 @@ def test_rows_are_created_then_left_alone_then_changed_by_reference(api, org, in
         assert str(profile.uuid) == changed.json()["profiles"]["C0"]
         assert FieldValue.objects.get(profile=profile).value == "13"
         latest = FieldValueHistory.objects.filter(profile=profile).first()
-        assert (latest.source, latest.api_key_id) == (Source.API, write_key[0].pk)
+        assert (latest.source, latest.api_key_uuid) == (Source.API, write_key[0].uuid)
         assert AuditEntry.objects.filter(action="imports.profiles.imported").count() == 3
 
 
@@ -150,7 +150,9 @@ def test_the_queries_do_not_grow_with_the_rows(api, income):
         return len(queries)
 
     count(5, "warm-up")
-    assert count(5, "a") == count(50, "b")
+    # 40 rows: SQLite takes at most 999 parameters a statement, so a bulk insert of more
+    # history rows than that allows is split by Django (PostgreSQL writes them with COPY).
+    assert count(5, "a") == count(40, "b")
 
 
 def test_a_read_only_key_cannot_upsert(org, income):
