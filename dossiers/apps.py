@@ -19,11 +19,13 @@ class DossiersConfig(AppConfig):
             messages,
             revocation,  # noqa: F401  (revokes the links of a former recipient)
         )
-        from dossiers.profile_notes import requested_updates
+        from dossiers.profile_notes import dossier_names, requested_updates
+        from profiles.signals import dossier_names as dossier_names_signal
         from profiles.signals import value_notes
 
         messages.register_kinds()
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
+        dossier_names_signal.connect(dossier_names, dispatch_uid="dossiers.dossier_names")
 
     def seed_demo(self, organization: Organization) -> None:
         from dossiers.demo import seed

@@ -52,12 +52,12 @@ def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]
         if holder is not None:
             problems.append(
                 _("“%(label)s” already belongs to the group “%(group)s”.")
-                % {"label": field.label, "group": holder.title}
+                % {"label": field.local_label, "group": holder.local_title}
             )
         elif field.applies_to != group.applies_to:
             problems.append(
                 _("“%(label)s” is not a field of this group's type (%(kind)s).")
-                % {"label": field.label, "kind": Kind(group.applies_to).label}
+                % {"label": field.local_label, "kind": Kind(group.applies_to).label}
             )
     return problems
 
