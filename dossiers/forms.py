@@ -241,7 +241,7 @@ class ClassicDossierForm(forms.Form):
             organization_id=profile.organization_id,
             applies_to=profile.kind,
         )
-        self.fields["fields"].label_from_instance = lambda f: f.local_label  # type: ignore[attr-defined]
+        self.fields["fields"].label_from_instance = lambda f: f.local_label
         self.fields["title"].initial = _("Information request")
 
 

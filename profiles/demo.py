@@ -45,7 +45,7 @@ COMPANY_FIELDS = [
     ("Figures", "Listed on a stock exchange", FieldType.BOOLEAN, {}),
 ]
 # The demo organisation writes in English; its French clients read these.
-FRENCH = {
+FRENCH: dict[str, dict[str, Any]] = {
     "Date of birth": {"label": "Date de naissance"},
     "Nationality": {
         "label": "Nationalité",
