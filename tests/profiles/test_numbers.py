@@ -3,6 +3,7 @@ were typed with: 42 500,50 is an amount and stays one; 42500.5 and 42500.50 are 
 
 from __future__ import annotations
 
+import lxml.html
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
@@ -80,3 +81,37 @@ def test_only_the_spelling_differing_is_not_a_change(org):
     assert fieldtypes.same(field, "42500.5", "42500.50")
     assert not fieldtypes.same(field, "42500.5", "42500.51")
     assert not fieldtypes.same(field, "42500.5", None)
+
+
+@pytest.mark.parametrize(("language", "shown"), [("fr", "42500,50"), ("en", "42500.50")])
+def test_the_values_form_shows_the_amount_as_typed_and_posting_it_back_changes_nothing(
+    org, owner, language, shown
+):
+    from django.conf import settings
+    from django.test import Client
+
+    field = factories.field(org, "number", label="Income")
+    profile = factories.contact(org)
+    with scope(organization=org):
+        set_values(profile, actor=Actor.system("test"), values=[(field, "42500.50")])
+    client = Client()
+    client.force_login(owner)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    url = f"/o/{org.slug}/profiles/{profile.uuid}/values/"
+    page = client.get(url)
+    [form] = [
+        f
+        for f in lxml.html.fromstring(page.content).forms
+        if f.method.upper() == "POST" and f.action in (None, "", url)
+    ]
+    values = dict(form.form_values())
+    assert shown in values.values()
+    assert client.post(url, values).status_code == 302
+    with scope(organization=org):
+        assert FieldValueHistory.objects.filter(profile=profile, field=field).count() == 1
+    detail = client.get(f"/o/{org.slug}/profiles/{profile.uuid}/").content.decode()
+    assert (
+        ("42\u202f500,50" in detail or "42\u00a0500,50" in detail)
+        if language == "fr"
+        else ("42,500.50" in detail)
+    )
