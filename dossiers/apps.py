@@ -19,7 +19,8 @@ class DossiersConfig(AppConfig):
             messages,
             revocation,  # noqa: F401  (revokes the links of a former recipient)
         )
-        from dossiers.profile_notes import requested_updates
+        from dossiers.profile_notes import dossier_names, requested_updates
+        from profiles.signals import dossier_names as dossier_names_signal
         from profiles.signals import value_notes
 
         messages.register_kinds()
@@ -35,6 +36,7 @@ class DossiersConfig(AppConfig):
         from profiles.signals import identity_changed
 
         identity_changed.connect(record_contact_change, dispatch_uid="dossiers.four_eyes")
+        dossier_names_signal.connect(dossier_names, dispatch_uid="dossiers.dossier_names")
 
     def seed_demo(self, organization: Organization) -> None:
         from dossiers.demo import seed

@@ -153,7 +153,7 @@ class PortalForm(DataFieldsForm):
         if removing:
             # The browser sends the prefilled value with the box: that, or nothing, is a
             # removal; a new value typed as well is a contradiction to settle by the client.
-            if value is not None and value != item.initial_value:
+            if value is not None and not fieldtypes.same(item.field, value, item.initial_value):
                 self.add_error(name, _("Either enter a new value or remove this one, not both."))
             elif confirm and data.get(confirm):
                 self.add_error(
@@ -182,7 +182,7 @@ class PortalForm(DataFieldsForm):
                     else _("Enter a value: there is none on file to confirm."),
                 )
             return
-        changed = value != item.initial_value
+        changed = not fieldtypes.same(item.field, value, item.initial_value)
         confirmed = confirm is not None and not changed and bool(data.get(confirm) or confirm_all)
         self._answers[item.pk] = value
         self._confirmations[item.pk] = confirmed
@@ -241,6 +241,7 @@ class ClassicDossierForm(forms.Form):
             organization_id=profile.organization_id,
             applies_to=profile.kind,
         )
+        self.fields["fields"].label_from_instance = lambda f: f.local_label
         self.fields["title"].initial = _("Information request")
 
 

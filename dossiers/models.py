@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from organizations.models import Organization
+from profiles import fieldtypes
 from profiles.models import DataField, Document, Profile
 
 
@@ -280,7 +281,7 @@ class DossierItem(models.Model):
 
     @property
     def value_changed(self) -> bool:
-        return self.answered and self.answer != self.initial_value
+        return self.answered and not fieldtypes.same(self.field, self.answer, self.initial_value)
 
     @property
     def can_be_removed(self) -> bool:

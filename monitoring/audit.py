@@ -9,7 +9,17 @@ from urllib.parse import parse_qsl
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import action, count, humanised, is_uuid, key_label, pair, plain, relabel
+from organizations.audit import (
+    action,
+    count,
+    humanised,
+    is_uuid,
+    joined,
+    key_label,
+    pair,
+    plain,
+    relabel,
+)
 
 
 def _group_saved(details: Mapping[str, Any]) -> str:
@@ -72,7 +82,7 @@ def _overview_exported(details: Mapping[str, Any]) -> str:
     if not pairs:
         return gettext("Everything, without filters")
     return gettext("Filters: %(filters)s") % {
-        "filters": "; ".join(
+        "filters": joined(
             pair(str(_OVERVIEW_FILTERS.get(key, key_label(key))), _filter_value(key, value))
             for key, value in pairs
         )

@@ -7,7 +7,6 @@ from dateutil.relativedelta import relativedelta
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
@@ -16,7 +15,7 @@ from monitoring import schedule
 from monitoring.models import Unit, UpdateGroup, group_of
 from profiles.fieldtypes import IsoDateInput, RangedDateField, out_of_range
 from profiles.models import DataField, Kind
-from profiles.texts import other_languages
+from profiles.texts import in_language, other_languages
 
 PRESETS = [
     ("1-months", _("Every month")),
@@ -140,14 +139,16 @@ class UpdateGroupForm(forms.ModelForm):
     def __init__(self, *args: Any, organization: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.instance.organization = organization
-        self.languages = other_languages(organization.default_language)
-        for code, name in self.languages:
-            language = {"language": name}
+        default = organization.default_language
+        self.languages = other_languages(default)
+        self.fields["title"].label = in_language(_("Title"), default)
+        self.fields["message"].label = in_language(_("Message to the clients"), default)
+        for code, _name in self.languages:
             self.fields[f"title_{code}"] = forms.CharField(
-                label=_("Title in %(language)s") % language, max_length=150, required=False
+                label=in_language(_("Title"), code), max_length=150, required=False
             )
             self.fields[f"message_{code}"] = forms.CharField(
-                label=_("Message in %(language)s") % language,
+                label=in_language(_("Message to the clients"), code),
                 max_length=2000,
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 3}),
@@ -164,7 +165,7 @@ class UpdateGroupForm(forms.ModelForm):
         self.kind = self._chosen_kind()
         groups = {f.pk: group_of(f) for f in fields}
         self.held_by = {
-            pk: group.title for pk, group in groups.items() if group and group.pk != own
+            pk: group.local_title for pk, group in groups.items() if group and group.pk != own
         }
         choice_field = self.fields["fields"]
         choice_field.queryset = (
@@ -174,7 +175,7 @@ class UpdateGroupForm(forms.ModelForm):
         )
         choice_field.widget.held_by = self.held_by
         choice_field.widget.kind = self.kind
-        choice_field.label_from_instance = lambda f: f.label
+        choice_field.label_from_instance = lambda f: f.local_label
         self.fields["frequency"].widget.attrs["data-frequency"] = ""
         # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
@@ -187,11 +188,11 @@ class UpdateGroupForm(forms.ModelForm):
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
             self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
 
-    def translation_fieldsets(self) -> list[tuple[str | Promise, list[Any]]]:
-        """(language name, bound fields) of the texts in each other language."""
+    def text_rows(self) -> list[list[Any]]:
+        """Each text's fields side by side, the organisation's default language first."""
         return [
-            (name, [self[f"title_{code}"], self[f"message_{code}"]])
-            for code, name in self.languages
+            [self[name], *(self[f"{name}_{code}"] for code, _name in self.languages)]
+            for name in ("title", "message")
         ]
 
     def _chosen_kind(self) -> str:

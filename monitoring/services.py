@@ -70,21 +70,22 @@ def preview(
 def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]:
     """Why `fields` cannot be the group's: held by another group, or of the other type."""
     problems = []
-    holders = dict(
-        GroupField.objects.filter(field__in=[field.pk for field in fields])
+    holders = {
+        membership.field_id: membership.group
+        for membership in GroupField.objects.filter(field__in=[field.pk for field in fields])
         .exclude(group_id=group.pk)
-        .values_list("field_id", "group__title")
-    )
+        .select_related("group")
+    }
     for field in fields:
         if field.pk in holders:
             problems.append(
                 _("“%(label)s” already belongs to the group “%(group)s”.")
-                % {"label": field.label, "group": holders[field.pk]}
+                % {"label": field.local_label, "group": holders[field.pk].local_title}
             )
         elif field.applies_to != group.applies_to:
             problems.append(
                 _("“%(label)s” is not a field of this group's type (%(kind)s).")
-                % {"label": field.label, "kind": Kind(group.applies_to).label}
+                % {"label": field.local_label, "kind": Kind(group.applies_to).label}
             )
     return problems
 

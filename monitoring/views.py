@@ -498,7 +498,7 @@ def value_popup(
                 if change.after
                 else _("The expiry date of “%(label)s” was cleared.")
             )
-            % {"label": field.label},
+            % {"label": field.local_label},
         )
         return _back_to_profile(request, profile_url)
     context["form"] = form
@@ -561,6 +561,14 @@ def _field_labels(request: OrganizationRequest) -> dict[int, str]:
     }
 
 
+def _group_titles(request: OrganizationRequest) -> dict[str, str]:
+    """Groups' titles in the reader's language, by the title the SQL knows."""
+    return {
+        group.title: group.local_title
+        for group in UpdateGroup.objects.filter(organization=request.organization)
+    }
+
+
 def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     """Every profile by monitored field with its status, counts on top, filters, export."""
     filters, shown = _overview_filters(request)
@@ -569,9 +577,10 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
     counts = overview.counts(org_id, filters, today)
     paginator = Paginator(cast(Any, _Cells(org_id, filters, today, counts)), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    labels = _field_labels(request)
+    labels, titles = _field_labels(request), _group_titles(request)
     for cell in page:
         cell["field_label"] = labels.get(cell["field_id"], cell["field_label"])
+        cell["group_title"] = titles.get(cell["group_title"], cell["group_title"])
     return render(
         request,
         "monitoring/overview.html",
@@ -618,7 +627,7 @@ def compliance_export(request: OrganizationRequest, org_slug: str) -> Any:
     # Resolved now, in the reader's language: the rows are written after the view returns.
     labels = {value: str(label) for value, label in STATUS_LABELS}
     kinds = {value: str(label) for value, label in Kind.choices}
-    fields = _field_labels(request)
+    fields, titles = _field_labels(request), _group_titles(request)
     rows = actions.export_overview(
         request.organization,
         actor=Actor.member(request.user),
@@ -632,7 +641,7 @@ def compliance_export(request: OrganizationRequest, org_slug: str) -> Any:
             company or f"{first} {last}".strip(),
             kinds.get(kind, kind),
             fields.get(field_id, label),
-            group_title,
+            titles.get(group_title, group_title),
             labels[status],
             expires_on or "",
         ]

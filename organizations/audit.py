@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model
 from django.utils.functional import Promise
 from django.utils.module_loading import autodiscover_modules
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from organizations.display import day, moment, number
@@ -122,6 +122,11 @@ def pair(key: str, value: str) -> str:
     return gettext("%(key)s: %(value)s") % {"key": key, "value": value}
 
 
+def joined(parts: Iterable[str]) -> str:
+    """The non-empty parts of details, with the reader's separator ("a ; b" in French)."""
+    return pgettext("between the parts of an entry's details", "; ").join(p for p in parts if p)
+
+
 def relabel(value: Any) -> str:
     """A label recorded in the language of whoever acted ("Staff"), shown in the reader's
     when the catalogue knows it; anything else as it was recorded."""
@@ -155,7 +160,7 @@ def plain(value: Any) -> str:
     if isinstance(value, int | float | Decimal):
         return number(value)
     if isinstance(value, Mapping):
-        return "; ".join(pair(key_label(k), plain(v)) for k, v in value.items()) or "—"
+        return joined(pair(key_label(k), plain(v)) for k, v in value.items()) or "—"
     if isinstance(value, list | tuple):
         return ", ".join(plain(v) for v in value) or "—"
     text = str(value)
@@ -176,7 +181,7 @@ def humanised(details: Mapping[str, Any]) -> str:
     nothing; the CSV's JSON column keeps them. In the keys' order, sorted: PostgreSQL's
     jsonb does not keep the order they were written in, and a log reads the same on any
     database."""
-    return "; ".join(
+    return joined(
         pair(key_label(key), plain(value))
         for key, value in sorted(details.items())
         if not (isinstance(value, str) and is_uuid(value))
@@ -284,7 +289,7 @@ def _two_factor(details: Mapping[str, Any]) -> str:
 def _passkey(details: Mapping[str, Any]) -> str:
     said = gettext("Passkey “%(name)s”") % {"name": details.get("name") or "—"}
     if details.get("by") == "reset_two_factor":
-        return f"{said}; {gettext('By the reset_two_factor command, on the server')}"
+        return joined([said, gettext("By the reset_two_factor command, on the server")])
     return said
 
 
@@ -299,8 +304,8 @@ def _exported(details: Mapping[str, Any]) -> str:
         "app": _("Area"),
         "action": _("Action"),
         "user": _("Who"),
-        "since": _("From"),
-        "until": _("To"),
+        "since": pgettext_lazy("first day of a range", "From"),
+        "until": pgettext_lazy("last day of a range", "To"),
     }
 
     def value(key: str, value: str) -> str:
@@ -311,7 +316,7 @@ def _exported(details: Mapping[str, Any]) -> str:
         return plain(label_for(value))
 
     return gettext("Filters: %(filters)s") % {
-        "filters": "; ".join(pair(str(labels.get(k, key_label(k))), value(k, v)) for k, v in pairs)
+        "filters": joined(pair(str(labels.get(k, key_label(k))), value(k, v)) for k, v in pairs)
     }
 
 
@@ -403,13 +408,11 @@ SSO_REFUSALS: dict[str, Promise] = {
 
 def _sso_signed_in(details: Mapping[str, Any]) -> str:
     factor = str(details.get("second_factor") or "none")
-    return "; ".join(
-        part
-        for part in (
+    return joined(
+        [
             _from_address(details),
             pair(gettext("Second factor"), str(SSO_SECOND_FACTORS.get(factor, factor))),
-        )
-        if part
+        ]
     )
 
 
@@ -419,9 +422,7 @@ def _sso_refused(details: Mapping[str, Any]) -> str:
     why = SSO_REFUSALS.get(reason) or gettext("the identity token failed a check (%(check)s)") % {
         "check": reason or "—"
     }
-    return "; ".join(
-        part for part in (pair(gettext("Why"), str(why)), _from_address(details)) if part
-    )
+    return joined([pair(gettext("Why"), str(why)), _from_address(details)])
 
 
 SSO_CONFIGURED = action(

@@ -8,7 +8,7 @@ from typing import Any
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from organizations.audit import action, changed_fields, count, humanised
+from organizations.audit import action, changed_fields, count, humanised, joined
 
 
 def _field_created(details: Mapping[str, Any]) -> str:
@@ -36,10 +36,16 @@ def _profile_updated(details: Mapping[str, Any]) -> str:
 
     text = changed_fields(Profile, details["changed"])
     if "email_before" in details or "email_after" in details:
-        text += "; " + gettext("e-mail: %(before)s → %(after)s") % {
-            "before": details.get("email_before") or "—",
-            "after": details.get("email_after") or "—",
-        }
+        text = joined(
+            [
+                text,
+                gettext("e-mail: %(before)s → %(after)s")
+                % {
+                    "before": details.get("email_before") or "—",
+                    "after": details.get("email_after") or "—",
+                },
+            ]
+        )
     return text
 
 

@@ -45,7 +45,7 @@ COMPANY_FIELDS = [
     ("Figures", "Listed on a stock exchange", FieldType.BOOLEAN, {}),
 ]
 # The demo organisation writes in English; its French clients read these.
-FRENCH = {
+FRENCH: dict[str, dict[str, Any]] = {
     "Date of birth": {"label": "Date de naissance"},
     "Nationality": {
         "label": "Nationalité",
@@ -82,6 +82,13 @@ FRENCH = {
     "Incorporation date": {"label": "Date de création"},
     "Listed on a stock exchange": {"label": "Cotée en bourse"},
 }
+# Section headings, translated like the fields' texts.
+FRENCH_SECTIONS = {
+    "Identity": "Identité",
+    "Situation": "Situation",
+    "Compliance": "Conformité",
+    "Figures": "Chiffres",
+}
 
 COMPANIES = [
     ("Boulangerie Martin SARL", "RCS 812 345 678", "12 rue des Lilas\n75011 Paris"),
@@ -112,7 +119,7 @@ def _fields(organization: Organization, kind: str, specs: list) -> dict[str, Dat
     fields = {}
     for position, (section, label, type_, extra) in enumerate(specs):
         translations = (
-            {"fr": FRENCH[label]}
+            {"fr": {**FRENCH[label], "section": FRENCH_SECTIONS[section]}}
             if organization.default_language == "en" and label in FRENCH
             else {}
         )

@@ -206,8 +206,10 @@ def to_canonical(field: DataField, value: Any) -> Any:
         return None
     match field.type:
         case FieldType.NUMBER:
-            text = format(Decimal(value).normalize(), "f")
-            return "0" if text in {"-0", ""} else text
+            # As typed, with its decimals: "42 500,50" is an amount, kept as "42500.50" and
+            # shown again as typed. Only the sign of a zero goes: -0,00 is 0,00.
+            number = Decimal(value)
+            return format(abs(number) if number == 0 else number, "f")
         case FieldType.DATE:
             return value.isoformat()
         case FieldType.BOOLEAN:
@@ -216,6 +218,17 @@ def to_canonical(field: DataField, value: Any) -> Any:
             return str(value).strip() or None
         case _:
             return value
+
+
+def same(field: DataField, first: Any, second: Any) -> bool:
+    """Whether two canonical values are one value: 42500.5 and 42500.50 are one amount,
+    spelled twice, and replacing one by the other changes nothing."""
+    if field.type == FieldType.NUMBER and first is not None and second is not None:
+        try:
+            return Decimal(str(first)) == Decimal(str(second))
+        except ArithmeticError:
+            return False
+    return first == second
 
 
 def to_initial(field: DataField, value: Any) -> Any:

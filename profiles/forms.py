@@ -7,7 +7,6 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
-from django.utils.functional import Promise
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelChoiceField
@@ -22,7 +21,7 @@ from profiles.models import (
     Profile,
     field_in_use,
 )
-from profiles.texts import other_languages
+from profiles.texts import in_language, other_languages
 from profiles.uploads import check_upload
 
 
@@ -126,18 +125,34 @@ class DataFieldForm(forms.ModelForm):
             self.fields["type"].disabled = True
             self.fields["type"].help_text = _("The type cannot change once values are stored.")
 
+    # The texts typed in each language: (field of the default language, its label).
+    TEXTS = (
+        ("label", _("Label")),
+        ("help_text", _("Help text")),
+        ("section", _("Section")),
+        ("choices", _("Choices")),
+    )
+
     def _add_translation_fields(self) -> None:
-        """Label, help text and choice labels in each of the organisation's other languages."""
-        for code, name in self.languages:
-            language = {"language": name}
+        """Label, help text, section and choice labels in each of the organisation's languages,
+        each named with its language, the default one first."""
+        default = self.instance.organization.default_language
+        for name, text in self.TEXTS:
+            self.fields["choices_text" if name == "choices" else name].label = in_language(
+                text, default
+            )
+        for code, _name in self.languages:
             self.fields[f"label_{code}"] = forms.CharField(
-                label=_("Label in %(language)s") % language, max_length=150, required=False
+                label=in_language(_("Label"), code), max_length=150, required=False
             )
             self.fields[f"help_text_{code}"] = forms.CharField(
-                label=_("Help text in %(language)s") % language, max_length=300, required=False
+                label=in_language(_("Help text"), code), max_length=300, required=False
+            )
+            self.fields[f"section_{code}"] = forms.CharField(
+                label=in_language(_("Section"), code), max_length=80, required=False
             )
             self.fields[f"choices_{code}"] = forms.CharField(
-                label=_("Choices in %(language)s") % language,
+                label=in_language(_("Choices"), code),
                 required=False,
                 widget=forms.Textarea(attrs={"rows": 4}),
                 help_text=_(
@@ -145,29 +160,27 @@ class DataFieldForm(forms.ModelForm):
                     "stored stays the choice itself, whatever the reader's language."
                 ),
             )
-            self.initial.setdefault(f"label_{code}", self.instance.translation_of(code, "label"))
-            self.initial.setdefault(
-                f"help_text_{code}", self.instance.translation_of(code, "help_text")
-            )
+            for name in ("label", "help_text", "section"):
+                self.initial.setdefault(f"{name}_{code}", self.instance.translation_of(code, name))
             labels = self.instance.translation_of(code, "choices") or {}
             self.initial.setdefault(
                 f"choices_{code}",
                 "\n".join(labels.get(c, "") for c in self.instance.choices or []).rstrip("\n"),
             )
 
-    def translation_fieldsets(self) -> list[tuple[str | Promise, list[Any]]]:
-        """(language name, bound fields) of the texts in each other language."""
-        return [
-            (name, [self[f"label_{code}"], self[f"help_text_{code}"], self[f"choices_{code}"]])
-            for code, name in self.languages
-        ]
+    def text_rows(self) -> list[tuple[str, list[Any]]]:
+        """(name, bound fields) of each text, side by side, the default language first."""
+        rows = []
+        for name, _text in self.TEXTS:
+            first = self["choices_text" if name == "choices" else name]
+            rows.append((name, [first, *(self[f"{name}_{code}"] for code, _ in self.languages)]))
+        return rows
 
     def _clean_translations(self, choices: list[str], is_list: bool) -> None:
         for code, _name in self.languages:
             self.instance.set_translation(code, "label", self.cleaned_data.get(f"label_{code}"))
-            self.instance.set_translation(
-                code, "help_text", self.cleaned_data.get(f"help_text_{code}")
-            )
+            for name in ("help_text", "section"):
+                self.instance.set_translation(code, name, self.cleaned_data.get(f"{name}_{code}"))
             lines = [c.strip() for c in self.cleaned_data.get(f"choices_{code}", "").splitlines()]
             while lines and not lines[-1]:
                 lines.pop()

@@ -254,6 +254,10 @@ class DataField(Translatable, models.Model):
     def local_help_text(self) -> str:
         return self.translated("help_text")
 
+    @property
+    def local_section(self) -> str:
+        return self.translated("section")
+
     def choice_label(self, value: str) -> str:
         """A stored choice as the reader reads it; the value itself never changes."""
         labels = (self.translations or {}).get(reader_language(), {}).get("choices") or {}

@@ -13,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from profiles import fieldtypes
 from profiles.models import (
     DataField,
     Document,
@@ -172,7 +173,10 @@ def apply_values(
             old_value = existing.value if existing else None
             old_document_id = existing.document_id if existing else None
             new_document_id = nv.document.pk if nv.document else None
-            unchanged = old_value == nv.value and old_document_id == new_document_id
+            unchanged = (
+                fieldtypes.same(nv.field, old_value, nv.value)
+                and old_document_id == new_document_id
+            )
             if nv.confirmed and not unchanged:
                 continue
             if unchanged and evidence is None:

@@ -24,3 +24,8 @@ identity_changed = Signal()
 # a thousand at once. A receiver of `values_changed` connects here too
 # (tests/imports/test_signals.py holds that).
 values_imported = Signal()
+
+# Sent by the history page with `organization` and `uuids` (of the dossiers its rows came
+# from); each receiver returns {uuid: name}, the dossier as people know it ("Annual update of
+# 07/12/2026"), so that a link reads as a dossier and not as an identifier.
+dossier_names = Signal()

@@ -13,11 +13,26 @@ from typing import Any
 from django.conf import settings
 from django.utils import translation
 from django.utils.functional import Promise
+from django.utils.translation import pgettext_lazy
 
 
 def other_languages(default_language: str) -> list[tuple[str, str | Promise]]:
     """(code, name) of the languages an organisation may translate its texts into."""
     return [(code, name) for code, name in settings.LANGUAGES if code != default_language]
+
+
+# A language's name inside a label, "Title (French)": French writes it in lower case there
+# ("Titre (français)"), unlike the language menu's "Français".
+_IN_LABEL = {
+    "en": pgettext_lazy("language name inside a label", "English"),
+    "fr": pgettext_lazy("language name inside a label", "French"),
+}
+
+
+def in_language(text: str | Promise, code: str) -> str:
+    """A form label naming the language its text is typed in: "Title (French)"."""
+    name: str | Promise = _IN_LABEL.get(code) or dict(settings.LANGUAGES).get(code) or code
+    return translation.gettext("%(text)s (%(language)s)") % {"text": text, "language": name}
 
 
 def reader_language() -> str:

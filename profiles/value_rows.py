@@ -18,7 +18,6 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from organizations.display import day
 from organizations.links import row_link
@@ -55,13 +54,16 @@ def page_of(org_slug: str, profile_uuid: UUID) -> _Page:
     )
 
 
-# Marked for extraction here, translated when rendered: without the marks, the catalogue's
-# refresh would drop their French and the badges would read in English.
-EXPIRY = {
-    "expired": ("bad", gettext_noop("Expired on %(date)s")),
-    "expiring": ("warn", gettext_noop("Expires on %(date)s")),
-}
-VALID_UNTIL = gettext_noop("Valid until %(date)s")
+def _expiry_badge(status: str, date: str) -> str:
+    """The badge of a value's expiry. Each message is a literal gettext call, so that the
+    catalogue's extraction finds it; `date` is already escaped, as {% blocktranslate %} does."""
+    if status == "expired":
+        css, text = "bad", _("Expired on %(date)s") % {"date": date}
+    elif status == "expiring":
+        css, text = "warn", _("Expires on %(date)s") % {"date": date}
+    else:
+        css, text = "ok", _("Valid until %(date)s") % {"date": date}
+    return f' <span class="badge {css}">{text}</span>'
 
 
 def rows_html(rows: list[dict[str, Any]], page: _Page) -> SafeString:
@@ -86,10 +88,7 @@ def _row(row: dict[str, Any], page: _Page) -> str:
         else:
             parts.append(linebreaksbr(row["display"], autoescape=True))
         if row["expiry"]:
-            css, message = EXPIRY.get(row["expiry"], ("ok", VALID_UNTIL))
-            # As {% blocktranslate %}: the date escaped, the translation as written.
-            text = _(message) % {"date": escape(day(value.expires_on))}
-            parts.append(f' <span class="badge {css}">{text}</span>')
+            parts.append(_expiry_badge(row["expiry"], escape(day(value.expires_on))))
     else:
         parts.append(f'<span class="muted">{page.empty}</span>')
     if value and value.last_confirmed_at:

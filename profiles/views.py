@@ -35,7 +35,7 @@ from profiles.models import (
     url_kind_of,
 )
 from profiles.services import StorageUnavailable
-from profiles.signals import value_notes
+from profiles.signals import dossier_names, value_notes
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -268,7 +268,11 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
             }
         )
     page = value_rows.page_of(org_slug, profile.uuid)
-    sections = {section: value_rows.rows_html(rows[section], page) for section in rows}
+    # Grouped by the section as typed, headed in the reader's language.
+    sections = {
+        section_rows[0]["field"].local_section: value_rows.rows_html(section_rows, page)
+        for section_rows in rows.values()
+    }
     representatives = (
         list(Profile.objects.active().filter(company=profile).order_by("last_name"))
         if profile.kind == Kind.COMPANY
@@ -346,6 +350,16 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
         row.old_display = fieldtypes.display(row.field, row.old_value)  # type: ignore[attr-defined]
         row.new_display = fieldtypes.display(row.field, row.new_value)  # type: ignore[attr-defined]
         row.restorable = actions.restorable(row)  # type: ignore[attr-defined]
+    dossiers = {row.dossier_uuid for row in page if row.dossier_uuid}
+    names: dict[Any, str] = {}
+    for _receiver, answer in dossier_names.send(
+        sender=Profile, organization=request.organization, uuids=dossiers
+    ):
+        names.update(answer or {})  # type: ignore[arg-type]
+    for row in page:
+        if row.dossier_uuid:
+            # The dossier may be gone with no record kept (an erasure): then it is just "dossier".
+            row.dossier_name = names.get(row.dossier_uuid) or _("dossier")  # type: ignore[attr-defined]
     return render(
         request,
         "profiles/history.html",
@@ -382,7 +396,8 @@ def value_restore(
             else:
                 messages.success(
                     request,
-                    _("The earlier value of “%(label)s” was restored.") % {"label": field.label},
+                    _("The earlier value of “%(label)s” was restored.")
+                    % {"label": field.local_label},
                 )
             return redirect(history_url)
     current = (
@@ -458,7 +473,7 @@ def field_create(request: OrganizationRequest, org_slug: str, url_kind: str) -> 
             add_errors(form, error, FIELD_FORM_NAMES)
         else:
             messages.success(
-                request, _("The field “%(label)s” was created.") % {"label": field.label}
+                request, _("The field “%(label)s” was created.") % {"label": field.local_label}
             )
             return redirect("profiles:field_list", org_slug=org_slug, url_kind=url_kind)
     return render(
@@ -485,7 +500,7 @@ def field_edit(request: OrganizationRequest, org_slug: str, field_uuid: Any) -> 
             add_errors(form, error, FIELD_FORM_NAMES)
         else:
             messages.success(
-                request, _("The field “%(label)s” was saved.") % {"label": field.label}
+                request, _("The field “%(label)s” was saved.") % {"label": field.local_label}
             )
             return redirect(
                 "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)
@@ -508,13 +523,15 @@ def field_archive(request: OrganizationRequest, org_slug: str, field_uuid: Any) 
     field = get_for_org(request, DataField, uuid=field_uuid)
     if field.archived_at:
         actions.restore_field(field, actor=_member(request))
-        messages.success(request, _("The field “%(label)s” was restored.") % {"label": field.label})
+        messages.success(
+            request, _("The field “%(label)s” was restored.") % {"label": field.local_label}
+        )
     else:
         actions.archive_field(field, actor=_member(request))
         messages.success(
             request,
             _("The field “%(label)s” was archived; its values and history are kept.")
-            % {"label": field.label},
+            % {"label": field.local_label},
         )
     return redirect(
         "profiles:field_list", org_slug=org_slug, url_kind=url_kind_of(field.applies_to)

@@ -396,7 +396,13 @@ def _valid(type_: str) -> st.SearchStrategy[Any]:
                 min_value=-(10**12), max_value=10**12, places=2, allow_nan=False
             ).map(lambda d: format(d, "f"))
             return st.one_of(
-                numbers.map(lambda s: (s, format(Decimal(s).normalize(), "f"))),
+                # Kept with the decimals it was sent with; only a zero loses its sign.
+                numbers.map(
+                    lambda s: (
+                        s,
+                        format(Decimal(s).copy_abs() if not Decimal(s) else Decimal(s), "f"),
+                    )
+                ),
                 st.integers(-(10**9), 10**9).map(lambda n: (n, str(n))),
             ).map(lambda p: (p[0], "0" if p[1] in {"-0", ""} else p[1]))
         case "date":

@@ -147,7 +147,7 @@ def test_save_with_an_impossible_date_keeps_the_expiry_and_says_so_on_the_field(
     )
     assert response.status_code == (422 if htmx else 200)
     assert response.context["form"].errors["expires_on"]
-    assert "Clear the expiry date" in response.text or "Effacer" in response.text
+    assert "Clear the expiry date" in response.text or "Vider la date" in response.text
     with scopes_disabled():
         assert FieldValue.objects.get().expires_on == dt.date(2034, 3, 1)
         assert not AuditEntry.objects.filter(action__startswith="monitoring.").exists()

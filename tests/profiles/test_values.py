@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 GOOD_AND_BAD = [
     ("text", "Hello", "Hello", "x" * 501),
     ("long_text", "Line 1\nLine 2", "Line 1\nLine 2", "x" * 5001),
-    ("number", "1234.50", "1234.5", "12abc"),
+    ("number", "1234.50", "1234.50", "12abc"),
     ("number", "-0.001", "-0.001", "1" * 30),
     ("date", "2024-02-29", "2024-02-29", "2023-02-29"),
     ("email", "a@example.com", "a@example.com", "not-an-email"),
