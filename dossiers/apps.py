@@ -32,10 +32,13 @@ class DossiersConfig(AppConfig):
         if count_refused_body not in BODY_REFUSALS:
             BODY_REFUSALS.append(count_refused_body)
         value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
-        from dossiers.foureyes import record_contact_change
-        from profiles.signals import identity_changed
+        from dossiers.foureyes import record_contact_change, record_contact_changes
+        from profiles.signals import identities_imported, identity_changed
 
         identity_changed.connect(record_contact_change, dispatch_uid="dossiers.four_eyes")
+        identities_imported.connect(
+            record_contact_changes, dispatch_uid="dossiers.four_eyes_imported"
+        )
         dossier_names_signal.connect(dossier_names, dispatch_uid="dossiers.dossier_names")
 
     def seed_demo(self, organization: Organization) -> None:

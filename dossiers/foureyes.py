@@ -70,6 +70,35 @@ def record_contact_change(
         )
 
 
+def record_contact_changes(
+    sender: Any,
+    *,
+    organization_id: int,
+    actor: Actor,
+    changes: Iterable[tuple[Profile, Iterable[str]]],
+    **kwargs: Any,
+) -> None:
+    """Receives profiles.signals.identities_imported: one row per contact whose e-mail,
+    company or representation an import (or the API's upsert) set, in one INSERT."""
+    who = _who(actor)
+    if who is None:
+        return
+    Intervention.objects.bulk_create(
+        [
+            Intervention(
+                organization_id=organization_id,
+                kind=Intervention.Kind.CONTACT_CHANGED,
+                person=profile,
+                email=profile.email.strip().lower(),
+                **who,
+            )
+            for profile, changed in changes
+            if profile.kind == Kind.CONTACT and RECIPIENT_FIELDS.intersection(changed)
+        ],
+        batch_size=2000,
+    )
+
+
 def involved(dossier: Dossier, items: Iterable[DossierItem], *, user: Any, api_key: Any) -> bool:
     """Whether this decider had a hand in where the answers of `items` came from."""
     if user is None and api_key is None:

@@ -27,15 +27,22 @@ from imports.mapping import attribute_label
 from imports.parsing import ParsedRow, required_missing
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
+from profiles import audit as profile_audit
 from profiles import fieldtypes
 from profiles.models import FieldValue, FieldValueHistory, HistoryKind, Kind, Profile, Source
-from profiles.signals import values_imported
+from profiles.signals import identities_imported, values_imported
 
 IDENTITY_COMPARED = {
     Kind.CONTACT: ("first_name", "last_name", "email", "phone", "language", "is_representative"),
     Kind.COMPANY: ("name", "registration_number", "address", "language"),
 }
 PREVIEW_CHANGES = 200
+
+
+# The identity fields that decide where a person's requests go (dossiers.foureyes).
+ROUTING = frozenset({"email", "company", "is_representative"})
+# What a new profile was given, as the four-eyes rule reads it.
+_IDENTITY_GIVEN = ("email", "company", "is_representative")
 
 
 @dataclass(frozen=True)
@@ -138,6 +145,8 @@ def import_rows(
         else:
             good.append(row)
     matched = _match(organization, kind, good, result)
+    identity_changes: list[tuple[Profile, list[str]]] = []
+    routing_before: dict[int, str] = {}
     companies = _companies(organization, good, result) if kind == Kind.CONTACT else {}
     now = timezone.now()
     user = actor.member_user
@@ -190,6 +199,7 @@ def import_rows(
             new_profiles.append(profile)
         else:
             touched = False
+            names: list[str] = []
             if row.reference and profile.external_reference != row.reference:
                 change.changes.append(
                     (str(_("External reference")), profile.external_reference, row.reference)
@@ -202,16 +212,19 @@ def import_rows(
                 if before != value:
                     label = attribute_label(name)
                     change.changes.append((label, _shown(before), _shown(value)))
+                    routing_before.setdefault(profile.pk, profile.email)
                     setattr(profile, name, value)
                     identity_columns.add("company_id" if name == "company" else name)
+                    names.append(name)
                     touched = True
             if touched:
                 changed_profiles.append(profile)
+                identity_changes.append((profile, names))
         change.profile = profile.display_name
         for data_field, value in row.values:
             held = None if creating else current.get((profile.pk, data_field.pk))
             old = held[1] if held is not None else None
-            if old == value:
+            if fieldtypes.same(data_field, old, value):
                 continue
             writes.append((profile, data_field, old, value, held[0] if held else None))
             change.changes.append(
@@ -232,13 +245,45 @@ def import_rows(
     if dry_run:
         return result
 
-    with transaction.atomic():
+    with transaction.atomic(), actor.acting():
         if new_profiles:
             Profile.objects.bulk_create(new_profiles)
+            identity_changes += [(profile, list(_IDENTITY_GIVEN)) for profile in new_profiles]
         if changed_profiles:
             for profile in changed_profiles:
                 profile.updated_at = now
-            Profile.objects.bulk_update(changed_profiles, sorted(identity_columns | {"updated_at"}))
+            # A person whose e-mail, company or representation changed is saved one by one:
+            # their links follow the change as after any other door (dossiers.revocation),
+            # and the audit says where their requests went before and after.
+            routed = {
+                profile.pk
+                for profile, names in identity_changes
+                if ROUTING.intersection(names) and profile.pk is not None
+            }
+            Profile.objects.bulk_update(
+                [p for p in changed_profiles if p.pk not in routed],
+                sorted(identity_columns | {"updated_at"}),
+            )
+            for profile, names in identity_changes:
+                if profile.pk not in routed:
+                    continue
+                profile.save(update_fields=sorted(identity_columns | {"updated_at"}))
+                emails: dict[str, str] = (
+                    {"email_before": routing_before[profile.pk], "email_after": profile.email}
+                    if "email" in names
+                    else {}
+                )
+                actor.audit(
+                    organization,
+                    profile_audit.PROFILE_UPDATED,
+                    profile,
+                    changed=", ".join(names),
+                    **emails,
+                )
+        # Who set where a person's requests go does not decide on their answers.
+        identities_imported.send(
+            Profile, organization_id=organization.pk, actor=actor, changes=identity_changes
+        )
         created_values: list[dict[str, Any]] = []
         updated_values: list[FieldValue] = []
         history_rows: list[dict[str, Any]] = []

@@ -23,6 +23,9 @@ MAX_FILE_BYTES = 50 * 1024 * 1024
 # What an XLSX may unpack to: a zip bomb is refused before openpyxl opens it.
 MAX_UNPACKED_BYTES = 200 * 1024 * 1024
 MAX_RATIO = 100
+# openpyxl holds a workbook's shared strings in memory whole, even read-only (some ten times
+# their size): bounded apart, so that one upload cannot take a web worker's memory.
+MAX_SHARED_STRINGS_BYTES = 10 * 1024 * 1024
 MAX_COLUMNS = 200
 DELIMITERS = (",", ";", "\t")
 
@@ -155,6 +158,17 @@ def _check_zip(data: bytes) -> zipfile.ZipFile:
     if unpacked > MAX_UNPACKED_BYTES or unpacked / packed > MAX_RATIO:
         raise FileRefused(
             _("This workbook unpacks to far more than it weighs: it is refused as unsafe.")
+        )
+    if any(
+        entry.filename.lower().endswith("sharedstrings.xml")
+        and entry.file_size > MAX_SHARED_STRINGS_BYTES
+        for entry in entries
+    ):
+        raise FileRefused(
+            _(
+                "This workbook holds more text than an import reads at once: save it as CSV "
+                "(which is read a line at a time), or split it."
+            )
         )
     return archive
 

@@ -17,6 +17,11 @@ values_changed = Signal()
 # new profile): who changed where a person's requests go is the dossiers' four eyes' concern.
 identity_changed = Signal()
 
+# The same said of many profiles at once by a set-based writer (imports.actions.import_rows),
+# in its transaction: `organization_id`, `actor` and `changes`, a list of (profile, the
+# identity fields that changed — all those given, for a new profile).
+identities_imported = Signal()
+
 # Sent by a set-based writer (imports.actions.import_rows), in its transaction, once per batch
 # with `organization_id`, `profiles` (every profile of the batch it created or changed) and
 # `rows` (an iterable of the history rows it appended, each with its `profile`, built as they

@@ -124,7 +124,7 @@ def test_a_french_team_imports_its_clients(
         zoe = Profile.objects.get(organization=org, external_reference="C1")
         assert {fv.field.label: fv.value for fv in FieldValue.objects.filter(profile=zoe)} == {
             "Date de naissance": "1990-01-31",
-            "Revenu annuel": "42500.5",
+            "Revenu annuel": "42500.50",
             "Situation": "Indépendant",
         }
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{zoe.uuid}/")

@@ -38,6 +38,8 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     )
     staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = staff.new_page()
+    # A send-back asks for confirmation (hx-confirm): the member confirms.
+    page.on("dialog", lambda dialog: dialog.accept())
 
     # a. The admin logs in and sets up fields and an update group.
     page.goto(f"{live_server.url}/login/")
@@ -177,9 +179,9 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
         address_key = DataField.objects.get(label="Home address").uuid.hex
     page.fill(f"#reason-{proof_key}", "The bill must be less than 3 months old.")
     page.click(f"#item-{proof_key} >> button:has-text('Send back')")
-    assert page.is_visible("text=The item was sent back to the client.")
+    page.locator("text=The item was sent back to the client.").wait_for()
     page.click(f"#item-{address_key} >> button:has-text('Approve')")
-    assert page.is_visible("text=Changes requested")
+    page.locator("text=Changes requested").first.wait_for()
     with scopes_disabled():
         assert FieldValue.objects.get(field__label="Home address").value == "8 avenue Foch"
 

@@ -99,7 +99,7 @@ def test_a_passkey_is_added_then_answers_the_second_step_then_signs_in_alone(
     assert not page.is_visible("input[name='code']")
     _shot(page, shots, "passkeys-second-step-fr")
     page.click("#passkey-verification-button")
-    page.wait_for_url(re.compile(r"/o/acme/contacts/$"))
+    page.wait_for_url(re.compile(r"/o/acme/$"))
     credential.refresh_from_db()
     assert credential.last_used_at is not None
     page.goto(f"{origin}/account/two-factor/")
@@ -113,7 +113,7 @@ def test_a_passkey_is_added_then_answers_the_second_step_then_signs_in_alone(
     page.wait_for_selector("#passkey-verification-button")
     _shot(page, shots, "passkeys-sign-in-fr")
     page.click("#passkey-verification-button")
-    page.wait_for_url(re.compile(r"/o/acme/contacts/$"))
+    page.wait_for_url(re.compile(r"/o/acme/$"))
     page.goto(f"{origin}/o/acme/contacts/")
     assert page.url.endswith("/o/acme/contacts/")
     with scopes_disabled():

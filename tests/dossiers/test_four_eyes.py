@@ -320,3 +320,50 @@ def test_a_key_cannot_approve_what_its_creator_redirected(org, member, member_cl
     )
     assert approve.status_code == 409
     assert _reload(dossier).status == "to_review"
+
+
+def _import_csv(client, org, data: bytes):
+    from tests.imports.test_import import _import
+
+    return _import(client, org, data)
+
+
+def test_an_address_set_by_an_import_is_an_intervention_of_its_member(
+    org, member, member_client, client
+):
+    """Found by the second outside test: an import (or the API's upsert) changed the e-mail
+    without a trace, and the member approved what came back through it."""
+    kyc = _kyc_with_review(org)
+    token = factories.token(
+        factories.dossier(org, kyc["profile"], [kyc["job"]], kind="update", period="2026-01-31")
+    )
+    _import_csv(member_client, org, b"Reference,Last name,E-mail\nC1,Client,client@example.com\n")
+    _import_csv(member_client, org, b"Reference,Last name,E-mail\nC1,Client,mallory@evil.example\n")
+    with scopes_disabled():
+        assert Intervention.objects.filter(user=member, email=MALLORY).exists()
+        # The old link went with the old address, as after the staff form.
+        assert not AccessToken.objects.filter(recipient=kyc["profile"]).exists()
+    assert client.get(f"/d/{token}/").status_code == 404
+    dossier = _answered_through(org, kyc, period="2026-02-28")
+    with scopes_disabled(), pytest.raises(review.Involved):
+        actions.approve(dossier, item_ids=None, actor=Actor.member(member))
+
+
+def test_an_address_set_through_the_upsert_is_an_intervention_of_the_key(org, member):
+    kyc = _kyc_with_review(org)
+    with scopes_disabled():
+        _key, secret = ApiKey.issue(org, name="Mine", access=ApiKey.Access.WRITE, created_by=member)
+    api = client_for(secret)
+    for email in ("client@example.com", MALLORY):
+        body = {
+            "kind": "contact",
+            "rows": [{"reference": "C1", "identity": {"last_name": "Client", "email": email}}],
+        }
+        response = api.post(
+            "/api/v1/profiles/upsert/", json.dumps(body), content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+    dossier = _answered_through(org, kyc, period="2026-02-28")
+    with scopes_disabled(), pytest.raises(review.Involved):
+        actions.approve(dossier, item_ids=None, actor=Actor.member(member))
+    assert _reload(dossier).status == "to_review"
