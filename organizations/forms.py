@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from organizations.audit import ACTOR_CHOICES, AREAS, known_actions
-from organizations.models import AuditEntry, Membership, Organization
+from organizations.models import AuditEntry, Membership, Organization, member_label
 
 
 @functools.lru_cache(maxsize=4)
@@ -151,7 +151,7 @@ class AuditFilterForm(forms.Form):
         action.choices = [("", _("All")), *((a, a.label) for a in actions)]
         members = Membership.objects.filter(organization=organization).select_related("user")
         people = sorted(
-            ((str(m.user_id), m.user.get_full_name() or m.user.get_username()) for m in members),
+            ((str(m.user_id), member_label(m.user)) for m in members),
             key=lambda choice: choice[1].lower(),
         )
         who.choices = [("", _("Anyone")), *people, *ACTOR_CHOICES.items()]

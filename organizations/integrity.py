@@ -80,6 +80,13 @@ def _sealed(organization: Organization) -> Iterator[tuple[AuditEntry, list[str]]
         last = batch[-1].seq or last
 
 
+def _member_moved(entry: AuditEntry) -> bool:
+    """The member column, which the pages read, no longer names the member the chain does."""
+    return entry.actor == AuditEntry.Actor.MEMBER and (
+        entry.user_id is not None and str(entry.user_id) != entry.actor_ref
+    )
+
+
 def verify(organization: Organization) -> Report:
     """Checks the organisation's chain from its first entry to its head. Runs in the
     organisation's scope."""
@@ -110,14 +117,15 @@ def verify(organization: Organization) -> Report:
         elif entry.redacted_at is None:
             if auditchain.personal_digest(entry, subjects) != entry.personal_digest:
                 report.add(seq, entry.pk, _("The content of this entry was changed."))
-            elif entry.actor == AuditEntry.Actor.MEMBER and (
-                entry.user_id is not None and str(entry.user_id) != entry.actor_ref
-            ):
+            elif _member_moved(entry):
                 report.add(seq, entry.pk, _("The member of this entry was changed."))
             elif auditchain.entry_hash(entry, previous) != entry.entry_hash:
                 report.add(seq, entry.pk, _("This entry was changed or moved."))
         elif seq not in redactions:
             report.add(seq, entry.pk, _("This entry was blanked without an erasure."))
+        elif _member_moved(entry):
+            # The member stays in a blanked entry (evidence of who acted): checked as in any.
+            report.add(seq, entry.pk, _("The member of this entry was changed."))
         elif auditchain.entry_hash(entry, previous) != entry.entry_hash:
             report.add(seq, entry.pk, _("This entry was changed or moved."))
         previous, expected = entry.entry_hash, seq + 1

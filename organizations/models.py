@@ -195,6 +195,13 @@ class InvitationMessage(models.Model):
         return f"{self.message_id} of {self.invitation_id}"
 
 
+def member_label(user: Any) -> str:
+    """A member as the audit log names them: their name with their user name, which is unique
+    (two members may give themselves the same name; the log must tell them apart)."""
+    name, username = user.get_full_name(), user.get_username()
+    return f"{name} ({username})" if name and name != username else username
+
+
 class AuditEntry(models.Model):
     """Who did what, when, in the organisation: shown to admins in the audit log."""
 
@@ -259,7 +266,7 @@ class AuditEntry(models.Model):
         """The actor as people read them: a member's name, an API key, a client, the system."""
         if self.actor == self.Actor.MEMBER:
             if self.user is not None:
-                return self.user.get_full_name() or self.user.get_username()
+                return member_label(self.user)
             return self.actor_name or str(_("A former member"))
         if self.actor == self.Actor.API_KEY:
             return str(pgettext("audit actor", "API key “%(name)s”") % {"name": self.actor_name})

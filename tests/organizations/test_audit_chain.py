@@ -147,6 +147,19 @@ def test_an_erasure_blanks_the_entries_and_the_chain_still_verifies(org, owner):
     assert report.intact, report.problems
 
 
+def test_a_changed_member_of_a_blanked_entry_is_found(org, owner, member):
+    """Found by the second outside test: the member of an entry an erasure blanked could be
+    changed unseen, and the log's pages read that column."""
+    _log(org, owner, 3)
+    eve = factories.contact(org, first_name="Eve", last_name="Erased")
+    with scope(organization=org):
+        archive_profile(eve, actor=Actor.member(owner))
+        erase_profile(eve, actor=Actor.member(owner))
+    with scopes_disabled():
+        AuditEntry.objects.filter(seq=4, organization=org).update(user=member)
+    assert _problems(org) == [(4, "The member of this entry was changed.")]
+
+
 def test_blanking_an_entry_without_an_erasure_is_found(org, owner):
     entries = _log(org, owner)
     with scopes_disabled():
@@ -293,3 +306,20 @@ def test_verifying_reads_the_log_in_batches_whatever_its_length(
     _log(org, owner, 30)
     with scope(organization=org), django_assert_num_queries(6):
         assert integrity.verify(org).entries == 33
+
+
+def test_two_members_of_one_name_are_told_apart_in_the_log(org, owner, owner_client):
+    """Found by the second outside test: an invitee who called themselves like an
+    administrator read as them in the log and its person filter."""
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import make_member
+
+    twin = make_member(org, "twin", "staff")
+    for user in (owner, twin):
+        get_user_model().objects.filter(pk=user.pk).update(first_name="Alice", last_name="Admin")
+    person = factories.contact(org)
+    with scope(organization=org):
+        archive_profile(person, actor=Actor.member(twin))
+    page = owner_client.get(f"/o/{org.slug}/settings/audit/").content.decode()
+    assert "Alice Admin (twin)" in page and "Alice Admin (owner)" in page

@@ -462,7 +462,7 @@ def test_the_log_and_its_csv_render_every_action_in_words(
     # Every kind of actor is named in words.
     actors = {row[1] for rows in shown.values() for row in rows}
     system = "System" if language == "en" else "Système"
-    assert {"Olive Owner", system} <= actors
+    assert {"Olive Owner (owner)", system} <= actors
     key = "API key “CRM sync”" if language == "en" else "Clé d\u2019API « CRM sync »"
     assert key in actors
 
