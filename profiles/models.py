@@ -99,7 +99,10 @@ class Profile(models.Model):
     address = models.TextField(_("address"), blank=True)
     # The client's key in the organisation's own records (a CRM's id): an import finds the
     # profile by it, so importing a file twice changes nothing the second time.
-    external_reference = models.CharField(_("external reference"), max_length=100, blank=True)
+    # A database default too: raw inserts (the benchmarks' seeding) name only what they know.
+    external_reference = models.CharField(
+        _("external reference"), max_length=100, blank=True, default="", db_default=""
+    )
 
     archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -401,7 +404,7 @@ class FieldValueHistory(models.Model):
     # app sits to the right of profiles, so the row keeps what it shows rather than a
     # foreign key read upward. Keys are revoked, never deleted.
     api_key_uuid = models.UUIDField(null=True, blank=True)
-    api_key_name = models.CharField(max_length=100, blank=True)
+    api_key_name = models.CharField(max_length=100, blank=True, default="", db_default="")
     # The dossier behind a write-back, by UUID: it outlives the dossier's purge and joins
     # the purge's DossierRecord, so the history links to the dossier or to its record.
     dossier_uuid = models.UUIDField(null=True, blank=True)
@@ -411,7 +414,7 @@ class FieldValueHistory(models.Model):
     # An imported value names its import (imports.ImportJob's uuid) and the file's name, which
     # stays readable whatever becomes of the import's own row.
     import_uuid = models.UUIDField(null=True, blank=True)
-    import_name = models.CharField(max_length=200, blank=True)
+    import_name = models.CharField(max_length=200, blank=True, default="", db_default="")
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
     objects = ScopedManager(organization="organization")

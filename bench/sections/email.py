@@ -117,9 +117,7 @@ def floor_email(n: int) -> float:
     from outbox.models import Message
 
     prepared = []
-    rows = Message.objects.select_related(
-        "organization", "dossier", "profile", *registry.related()
-    ).order_by("id")[:n]
+    rows = Message.objects.select_related("organization", *registry.related()).order_by("id")[:n]
     for start in range(0, n, 1000):
         chunk = list(rows[start : start + 1000])
         if not chunk:

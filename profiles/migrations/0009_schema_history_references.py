@@ -68,7 +68,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="fieldvaluehistory",
             name="api_key_name",
-            field=models.CharField(blank=True, max_length=100),
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.RunPython(_run(FORWARDS), _run(BACKWARDS), elidable=False),
         migrations.RemoveField(model_name="fieldvaluehistory", name="api_key"),

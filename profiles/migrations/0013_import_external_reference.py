@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='fieldvaluehistory',
             name='import_name',
-            field=models.CharField(blank=True, max_length=200),
+            field=models.CharField(blank=True, db_default='', default='', max_length=200),
         ),
         migrations.AddField(
             model_name='fieldvaluehistory',
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='profile',
             name='external_reference',
-            field=models.CharField(blank=True, max_length=100, verbose_name='external reference'),
+            field=models.CharField(blank=True, db_default='', default='', max_length=100, verbose_name='external reference'),
         ),
         migrations.AddConstraint(
             model_name='profile',
