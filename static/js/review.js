@@ -78,6 +78,10 @@
   });
   // The row swapped in replaces the one that asked; events on the old one no longer reach
   // the page, so its id is noted before the swap and the new row taken up when it loads.
+  // The rows swap with "settle:0ms": htmx then settles (and fires htmx:load) in the same
+  // task as the swap, so no key press falls between a row shown and a row selected. With
+  // htmx's default 20 ms, a "j" pressed in that gap moved from no row at all, and the
+  // settle then put the old attributes back over the selection.
   var swapping = null;
   document.body.addEventListener("htmx:beforeSwap", function (event) {
     var target = event.detail.target;

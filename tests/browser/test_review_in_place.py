@@ -132,6 +132,8 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     page.keyboard.press("a")
     job_row = page.locator(f"#item-{job.uuid.hex}")
     job_row.locator(".notice").wait_for()
+    # The row swapped in is the current one from the moment it shows.
+    assert job_row.get_attribute("aria-current") == "true"
     assert words["approved"] in job_row.inner_text()
     assert _review(job) == "approved"
 
