@@ -263,6 +263,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # anonymous requests elsewhere get 256 KB. Over it: a 413 page, the body unread.
 REQUEST_BODY_LIMIT_MB = env_int("REQUEST_BODY_LIMIT_MB", 100)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An import's dry run: a file up to this size is tried while the person waits, a larger
+# one as a task whose page follows the rows checked (about 2,000 rows of ten columns).
+IMPORT_TRY_INLINE_KB = env_int("IMPORT_TRY_INLINE_KB", 256)
+IMPORT_TRY_INLINE_BYTES = IMPORT_TRY_INLINE_KB * 1024
 
 # E-mail: written to files in development unless an SMTP host is given.
 EMAIL_HOST = env_str("EMAIL_HOST")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
@@ -170,8 +171,28 @@ def count_rows(job: ImportJob) -> int:
     return sum(1 for _row in table_of(job).rows)
 
 
-def try_import(job: ImportJob, *, actor: Actor) -> actions.RowsResult:
-    """The dry run: every row read, matched and checked, nothing written; its errors kept."""
+def tries_inline(job: ImportJob) -> bool:
+    """A small file is tried while the person waits; a larger one as a task, its page
+    following the rows checked, so that no request holds a worker for minutes."""
+    return bool(job.file.size <= settings.IMPORT_TRY_INLINE_BYTES)
+
+
+def queue_try(job: ImportJob) -> None:
+    """Hands the dry run to a task, once: the job is marked as being tried in this
+    transaction, and the task starts when it commits."""
+    from imports.tasks import try_import_task
+
+    updated = ImportJob.objects.filter(
+        pk=job.pk, status__in=(ImportJob.Status.MAPPING, ImportJob.Status.PREVIEWED)
+    ).update(status=ImportJob.Status.TRYING, rows_done=0, total_rows=0)
+    if updated:
+        job.status = ImportJob.Status.TRYING
+        transaction.on_commit(lambda: try_import_task.delay(job.pk))
+
+
+def try_import(job: ImportJob, *, actor: Actor, progress: bool = False) -> actions.RowsResult:
+    """The dry run: every row read, matched and checked, nothing written; its errors kept.
+    With `progress`, the rows checked move on the job after each batch, for its page."""
     total = actions.RowsResult()
     try:
         table = table_of(job)
@@ -180,8 +201,14 @@ def try_import(job: ImportJob, *, actor: Actor) -> actions.RowsResult:
     else:
         total.errors += _file_errors(job, table)
         del table  # one reading of the file alive at a time
+        if progress and not total.errors:
+            ImportJob.objects.filter(pk=job.pk).update(total_rows=count_rows(job))
+        done = 0
         if not total.errors:
             for batch, duplicates in _batches(job):
+                if progress:
+                    done += len(batch)
+                    ImportJob.objects.filter(pk=job.pk).update(rows_done=done)
                 total.add(
                     actions.import_rows(
                         organization=job.organization,
@@ -207,8 +234,9 @@ def try_import(job: ImportJob, *, actor: Actor) -> actions.RowsResult:
             ],
         }
         job.total_rows = total.created + total.changed + total.unchanged + job.preview["refused"]
+        job.rows_done = 0
         job.status = ImportJob.Status.PREVIEWED
-        job.save(update_fields=["preview", "total_rows", "status"])
+        job.save(update_fields=["preview", "total_rows", "rows_done", "status"])
     return total
 
 

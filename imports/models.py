@@ -25,6 +25,7 @@ class ImportJob(models.Model):
 
     class Status(models.TextChoices):
         MAPPING = "mapping", _("To map")
+        TRYING = "trying", _("Being tried")
         PREVIEWED = "previewed", _("Tried")
         QUEUED = "queued", _("Waiting to start")
         RUNNING = "running", _("Importing")
@@ -71,6 +72,11 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.CANCELLED, self.Status.FAILED)
+
+    @property
+    def is_working(self) -> bool:
+        """A task has the job in hand: its page follows the progress."""
+        return self.status in (self.Status.TRYING, self.Status.QUEUED, self.Status.RUNNING)
 
     @property
     def percent(self) -> int:

@@ -99,7 +99,10 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
             decimals={**detected, **form.decimals()},
             save_as=form.cleaned_data["save_as"],
         )
-        jobs.try_import(job, actor=Actor.member(request.user))
+        if jobs.tries_inline(job):
+            jobs.try_import(job, actor=Actor.member(request.user))
+        else:
+            jobs.queue_try(job)
         return redirect("imports:detail", org_slug=org_slug, job_uuid=job.uuid)
     documents = mapping.documents_named(
         headers, jobs.fields_of(request.organization, job.kind), job.kind
@@ -128,8 +131,9 @@ def import_detail(request: OrganizationRequest, org_slug: str, job_uuid: Any) ->
 def import_progress(request: OrganizationRequest, org_slug: str, job_uuid: Any) -> HttpResponse:
     job = _job(request, job_uuid)
     response = render(request, "imports/progress.html", {"job": job})
-    if job.is_finished and request.htmx:  # type: ignore[attr-defined]
-        # The run ended while the page watched: the whole page, with its results.
+    if not job.is_working and request.htmx:  # type: ignore[attr-defined]
+        # The dry run or the run ended while the page watched: the whole page, with its
+        # results.
         response["HX-Refresh"] = "true"
     return response
 

@@ -487,3 +487,65 @@ def test_the_import_page_offers_the_four_exports(member_client, org):
     for path in ("contacts/export.csv", "contacts/export.xlsx", "companies/export.csv"):
         assert f"/o/{org.slug}/{path}" in page
     assert member_client.get(f"/o/{org.slug}/companies/export.xlsx").status_code == 200
+
+
+def test_a_large_file_is_tried_by_a_task_whose_page_follows_it(
+    member_client, org, fields, settings
+):
+    settings.IMPORT_TRY_INLINE_BYTES = 0
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;31/01/1990;1 234,50;élevé\r\n",
+        "C2;Jean;Martin;jean@example.com;31/02/1985;12,5;faible\r\n",
+    )
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    with TestCase.captureOnCommitCallbacks() as queued:
+        tried = _map_and_try(member_client, org, job)
+    # The request only hands the dry run over: the job waits for its task.
+    assert tried.status_code == 302 and tried["Location"].endswith(f"/imports/{job.uuid}/")
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.TRYING and len(queued) == 1
+    page = member_client.get(tried["Location"])
+    assert "Dry run: counting the rows of the file" in page.content.decode()
+    assert f"/imports/{job.uuid}/progress/" in page.content.decode()
+    # The mapping cannot change under a dry run in progress, nor can the import start.
+    assert member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/").status_code == 302
+    member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.TRYING
+
+    queued[0]()
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEWED
+    assert (job.preview["created"], job.preview["refused"], job.total_rows) == (1, 1, 2)
+    with scopes_disabled():
+        assert not Profile.objects.filter(organization=org).exists()  # a dry run writes nothing
+        assert [e.line for e in job.errors.all()] == [3]
+    # The page watching it reloads itself to the dry run's findings.
+    watched = member_client.get(
+        f"/o/{org.slug}/imports/{job.uuid}/progress/", HTTP_HX_REQUEST="true"
+    )
+    assert watched["HX-Refresh"] == "true"
+    assert "1 to create" in member_client.get(tried["Location"]).content.decode()
+
+
+def test_a_dry_run_task_delivered_twice_tries_once(member_client, org, fields, settings):
+    from imports.tasks import try_import_task
+
+    settings.IMPORT_TRY_INLINE_BYTES = 0
+    assert (
+        _upload(
+            member_client, org, _french_excel("C1;Zoé;Dupré;zoe@example.com;;;\r\n")
+        ).status_code
+        == 302
+    )
+    job = _job(org)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        _map_and_try(member_client, org, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEWED
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    assert try_import_task(job.pk) == ImportJob.Status.DONE
+    job.refresh_from_db()
+    assert (job.status, job.created_count) == (ImportJob.Status.DONE, 1)
