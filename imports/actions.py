@@ -70,8 +70,12 @@ class RowsResult:
     # (line, column heading, message)
     errors: list[tuple[int, str, str]] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
+    # The companies a contacts file names that were not on file, by their name folded: a
+    # set, since a dry run's batches each plan the same company the file names again.
+    new_companies: set[str] = field(default_factory=set)
 
     def add(self, other: RowsResult, *, keep_changes: int = PREVIEW_CHANGES) -> None:
+        self.new_companies |= other.new_companies
         self.created += other.created
         self.changed += other.changed
         self.unchanged += other.unchanged
@@ -125,12 +129,16 @@ def import_rows(
     source: ImportSource,
     dry_run: bool = False,
     duplicates: dict[int, str] | None = None,
+    create_companies: bool = False,
 ) -> RowsResult:
     """Creates or updates one profile per valid row, with its values; returns the counts,
     each refused row's errors, and (for a dry run) what would change.
 
     Rows are written together or not at all (one transaction); the caller splits a file into
-    batches. `duplicates` are the file-wide refusals of `duplicate_errors`.
+    batches. `duplicates` are the file-wide refusals of `duplicate_errors`. With
+    `create_companies`, a contact's company that is not on file is created under the name
+    the file gives it (companies and their people in one file), once however many rows
+    name it.
     """
     if actor.kind == ActorKind.CLIENT:
         raise ValueError("a client's answers reach the profile through their dossier")
@@ -147,7 +155,12 @@ def import_rows(
     matched = _match(organization, kind, good, result)
     identity_changes: list[tuple[Profile, list[str]]] = []
     routing_before: dict[int, str] = {}
-    companies = _companies(organization, good, result) if kind == Kind.CONTACT else {}
+    companies = (
+        _companies(organization, good, result, create=create_companies)
+        if kind == Kind.CONTACT
+        else {}
+    )
+    new_companies = list({c.pk or id(c): c for c in companies.values() if c.pk is None}.values())
     now = timezone.now()
     user = actor.member_user
     history: dict[str, Any] = {
@@ -192,7 +205,10 @@ def import_rows(
             continue
         change = Change(line=row.line, profile="", created=creating)
         if profile is None:
-            profile = Profile(organization=organization, kind=kind)
+            # In the organisation's language unless the file gives one, as any new profile.
+            profile = Profile(
+                organization=organization, kind=kind, language=organization.default_language
+            )
             profile.external_reference = row.reference
             for name, value in identity.items():
                 setattr(profile, name, value)
@@ -246,6 +262,9 @@ def import_rows(
         return result
 
     with transaction.atomic(), actor.acting():
+        if new_companies:
+            # First: the contacts that name them take their keys as they are saved.
+            Profile.objects.bulk_create(new_companies)
         if new_profiles:
             Profile.objects.bulk_create(new_profiles)
             identity_changes += [(profile, list(_IDENTITY_GIVEN)) for profile in new_profiles]
@@ -301,7 +320,7 @@ def import_rows(
         FieldValue.objects.bulk_update(updated_values, ["value", "updated_at"], batch_size=2000)
         history_rows = [{**row, "kind": HistoryKind.CHANGE, **history} for row in history_rows]
         insert(FieldValueHistory, history_rows, organization=organization)
-        heard = {p.pk: p for p in [*new_profiles, *changed_profiles]}
+        heard = {p.pk: p for p in [*new_companies, *new_profiles, *changed_profiles]}
         for profile, _field, _old, _value, _fv in writes:
             heard.setdefault(profile.pk, profile)
         if heard:
@@ -442,9 +461,11 @@ def _match(
 
 
 def _companies(
-    organization: Organization, rows: list[ParsedRow], result: RowsResult
+    organization: Organization, rows: list[ParsedRow], result: RowsResult, *, create: bool
 ) -> dict[int, Profile]:
-    """Line → the company a contact's company column names, by reference, else by name."""
+    """Line → the company a contact's company column names, by reference, else by name;
+    with `create`, a company named nowhere on file is a new one (unsaved), the same object
+    for every row that names it."""
     names = {r.company for r in rows if r.company}
     if not names:
         return {}
@@ -456,6 +477,7 @@ def _companies(
     ):
         by_name.setdefault(c.match_key, []).append(c)
     found: dict[int, Profile] = {}
+    planned: dict[str, Profile] = {}
     heading = attribute_label("company")
     for row in rows:
         if not row.company:
@@ -473,12 +495,30 @@ def _companies(
                     % {"name": row.company},
                 )
             )
+        elif create:
+            key = row.company.casefold()
+            if key not in planned:
+                planned[key] = Profile(
+                    organization=organization,
+                    kind=Kind.COMPANY,
+                    name=row.company[:200],
+                    language=organization.default_language,
+                )
+                result.new_companies.add(key)
+                result.changes.append(
+                    Change(line=row.line, profile=planned[key].display_name, created=True)
+                )
+            found[row.line] = planned[key]
         else:
             result.errors.append(
                 (
                     row.line,
                     heading,
-                    _("No company %(name)s: import the companies first.") % {"name": row.company},
+                    _(
+                        "No company %(name)s on file: import the companies first, or let this "
+                        "import create them (on the mapping page)."
+                    )
+                    % {"name": row.company},
                 )
             )
     return found

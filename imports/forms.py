@@ -33,6 +33,15 @@ class MappingForm(forms.Form):
     not settle, which decimal mark it uses."""
 
     save_as = forms.CharField(label=_("Save this mapping as"), max_length=100, required=False)
+    # Contacts only: a box left unchecked arrives absent, which is "no".
+    create_companies = forms.BooleanField(
+        label=_("Create the companies this file names that are not on file yet"),
+        help_text=_(
+            "For a file of contacts with their company: each company it names is matched by "
+            "its reference, else by its name, and created under that name when none matches."
+        ),
+        required=False,
+    )
 
     def __init__(
         self,
@@ -41,9 +50,12 @@ class MappingForm(forms.Form):
         targets: list[Target],
         initial_mapping: dict[int, str],
         ambiguous: list[int],
+        kind: str = Kind.CONTACT,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        if kind != Kind.CONTACT:
+            del self.fields["create_companies"]
         self.headers = headers
         self.ambiguous = ambiguous
         choices = [("", _("— not imported —"))] + [(t.key, t.label) for t in targets]

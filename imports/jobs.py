@@ -94,9 +94,14 @@ def set_mapping(
     columns: dict[int, str],
     decimals: dict[int, str],
     save_as: str = "",
+    create_companies: bool = False,
 ) -> ImportJob:
     job.mapping = {str(n): key for n, key in columns.items() if key}
-    job.options = {**job.options, "decimals": {str(n): m for n, m in decimals.items()}}
+    job.options = {
+        **job.options,
+        "decimals": {str(n): m for n, m in decimals.items()},
+        "create_companies": create_companies,
+    }
     job.status = ImportJob.Status.MAPPING
     job.save(update_fields=["mapping", "options", "status"])
     if save_as:
@@ -218,12 +223,14 @@ def try_import(job: ImportJob, *, actor: Actor, progress: bool = False) -> actio
                         source=actions.ImportSource(job.uuid, job.filename),
                         dry_run=True,
                         duplicates=duplicates,
+                        create_companies=bool(job.options.get("create_companies")),
                     )
                 )
     with transaction.atomic():
         _keep_errors(job, total.errors)
         job.preview = {
             "created": total.created,
+            "companies": len(total.new_companies),
             "changed": total.changed,
             "unchanged": total.unchanged,
             "refused": len({line for line, _c, _m in total.errors if line}),
@@ -293,6 +300,7 @@ def run(job: ImportJob) -> ImportJob:
                 rows=batch,
                 source=actions.ImportSource(job.uuid, job.filename),
                 duplicates=duplicates,
+                create_companies=bool(job.options.get("create_companies")),
             )
             total.add(result, keep_changes=0)
             done += len(batch)
@@ -321,6 +329,7 @@ def run(job: ImportJob) -> ImportJob:
             result=total,
             kind=job.kind,
             cancelled=status == ImportJob.Status.CANCELLED,
+            **({"companies_created": len(total.new_companies)} if total.new_companies else {}),
         )
         emails.send_import_done(job)
     return job

@@ -79,7 +79,12 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
     if request.method == "POST":
         # The columns as posted decide which number columns need their decimal mark asked.
         posted = MappingForm(
-            request.POST, headers=headers, targets=targets, initial_mapping={}, ambiguous=[]
+            request.POST,
+            headers=headers,
+            targets=targets,
+            initial_mapping={},
+            ambiguous=[],
+            kind=job.kind,
         )
         if posted.is_valid():
             columns = posted.columns()
@@ -90,6 +95,8 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
         targets=targets,
         initial_mapping=columns,
         ambiguous=[n for n, mark in marks.items() if mark is None],
+        kind=job.kind,
+        initial={"create_companies": job.options.get("create_companies", False)},
     )
     if request.method == "POST" and form.is_valid():
         detected = {n: mark for n, mark in marks.items() if mark}
@@ -98,6 +105,7 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
             columns=form.columns(),
             decimals={**detected, **form.decimals()},
             save_as=form.cleaned_data["save_as"],
+            create_companies=bool(form.cleaned_data.get("create_companies")),
         )
         if jobs.tries_inline(job):
             jobs.try_import(job, actor=Actor.member(request.user))

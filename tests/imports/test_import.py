@@ -549,3 +549,66 @@ def test_a_dry_run_task_delivered_twice_tries_once(member_client, org, fields, s
     assert try_import_task(job.pk) == ImportJob.Status.DONE
     job.refresh_from_db()
     assert (job.status, job.created_count) == (ImportJob.Status.DONE, 1)
+
+
+def test_companies_and_their_contacts_in_one_file(member_client, org, monkeypatch):
+    # Batches of one row: a company named on two lines is still created once.
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    _import(member_client, org, b"Reference,Company name\r\nK1,Initech\r\n", kind="company")
+    data = (
+        b"Last name,E-mail,Company,Represents the company\r\n"
+        b"Doe,doe@example.com,K1,yes\r\nRoe,roe@example.com,Hooli,yes\r\n"
+        b"Poe,poe@example.com,HOOLI,no\r\nZoe,zoe@example.com,Pied Piper,no\r\n"
+    )
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    mapping = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/").content.decode()
+    assert 'name="create_companies"' in mapping
+    # The box ticked as a browser sends it: "on".
+    tried = _map_and_try(member_client, org, job, create_companies="on")
+    assert tried.status_code == 302
+    page = member_client.get(tried["Location"]).content.decode()
+    assert "2 companies the file names are not on file: they will be created." in page
+    assert "4 to create" in page
+    with scopes_disabled():
+        assert Profile.objects.filter(organization=org, kind=Kind.COMPANY).count() == 1
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    job.refresh_from_db()
+    assert (job.status, job.created_count, job.error_count) == (ImportJob.Status.DONE, 4, 0)
+    with scopes_disabled():
+        companies = Profile.objects.filter(organization=org, kind=Kind.COMPANY)
+        assert sorted(companies.values_list("name", flat=True)) == [
+            "Hooli",
+            "Initech",
+            "Pied Piper",
+        ]
+        assert {c.language for c in companies} == {org.default_language}
+        roe = Profile.objects.get(email="roe@example.com")
+        assert (roe.company.name, roe.is_representative) == ("Hooli", True)
+        assert Profile.objects.get(email="poe@example.com").company_id == roe.company_id
+        entry = AuditEntry.objects.filter(organization=org).latest("id")
+        assert entry.details["companies_created"] == "2"
+
+
+def test_a_contacts_file_creates_no_company_unless_asked(member_client, org):
+    # The box left unchecked arrives absent: the unknown company is an error on its line.
+    job = _import(
+        member_client,
+        org,
+        b"Last name,E-mail,Company\r\nRoe,roe@example.com,Hooli\r\n",
+    )
+    assert (job.created_count, job.error_count) == (0, 1)
+    with scopes_disabled():
+        assert not Profile.objects.filter(organization=org, kind=Kind.COMPANY).exists()
+        assert job.errors.get().message == (
+            "Aucune société Hooli enregistrée : importez d’abord les sociétés, ou laissez "
+            "cet import les créer (page de correspondance des colonnes)."
+        )
+
+
+def test_a_company_file_is_not_offered_to_create_companies(member_client, org):
+    _upload(member_client, org, b"Company name\r\nInitech\r\n", kind="company")
+    job = _job(org)
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/").content.decode()
+    assert 'name="create_companies"' not in page
