@@ -601,10 +601,9 @@ def test_a_contacts_file_creates_no_company_unless_asked(member_client, org):
     assert (job.created_count, job.error_count) == (0, 1)
     with scopes_disabled():
         assert not Profile.objects.filter(organization=org, kind=Kind.COMPANY).exists()
-        assert job.errors.get().message == (
-            "Aucune société Hooli enregistrée : importez d’abord les sociétés, ou laissez "
-            "cet import les créer (page de correspondance des colonnes)."
-        )
+        message = job.errors.get().message
+        assert message.startswith("Aucune société Hooli enregistrée")
+        assert "laissez cet import les créer" in message
 
 
 def test_a_company_file_is_not_offered_to_create_companies(member_client, org):
