@@ -60,6 +60,16 @@ SCOPE = "openid email"
 TIMEOUT_SECONDS = 10
 # The fields a discovery document must hold for the authorisation-code flow.
 REQUIRED_METADATA = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
+# What is kept of it: the flow reads these and nothing else. The client library takes the
+# document as keyword arguments, so a provider's extra keys ("client_secret",
+# "client_kwargs", "authorize_url"...) would otherwise override or break our own.
+KEPT_METADATA = (
+    *REQUIRED_METADATA,
+    "id_token_signing_alg_values_supported",
+    "token_endpoint_auth_methods_supported",
+    "code_challenge_methods_supported",
+    "userinfo_endpoint",
+)
 
 
 class SsoRefused(Exception):
@@ -152,7 +162,11 @@ def read_discovery(url: str) -> dict[str, Any]:
         for alg in (algorithms if isinstance(algorithms, list) else [])
         if isinstance(alg, str) and alg[:2] in ("RS", "PS", "ES", "Ed")
     ] or ["RS256"]
-    return document
+    return kept_metadata(document)
+
+
+def kept_metadata(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: document[key] for key in KEPT_METADATA if key in document}
 
 
 def form_action_origin(provider: SsoProvider) -> str:
@@ -274,7 +288,8 @@ class _App(DjangoOAuth2App):
 
 
 def _client(provider: SsoProvider) -> DjangoOAuth2App:
-    metadata = {k: v for k, v in provider.metadata.items() if k != "jwks"}
+    # A document kept before only the flow's keys were: read through the same list.
+    metadata = kept_metadata(provider.metadata)
     return _App(
         DjangoIntegration(_name(provider)),
         name=_name(provider),

@@ -593,3 +593,28 @@ def test_the_sign_in_pages_read_in_french(org, member, identity_provider):
     assert "Se connecter à Acme" in page.text
     failed = _through_provider(client, identity_provider, "member@example.com")
     assert "n\u2019a pas confirmé votre adresse e-mail" in failed.text
+
+
+def test_only_the_flows_keys_of_a_discovery_document_are_kept_and_used(
+    org, member, identity_provider
+):
+    provider = _configure(org, identity_provider)
+    # The provider's document names more (claims, scopes...): only what the flow reads stays.
+    assert set(provider.metadata) <= set(sso.KEPT_METADATA)
+    assert set(sso.REQUIRED_METADATA) <= set(provider.metadata)
+    # A document kept before, holding keys the client library would take as its own
+    # arguments: they are not passed on, and the sign-in goes to the provider as named.
+    with scope(organization=org):
+        SsoProvider.objects.filter(pk=provider.pk).update(
+            metadata={
+                **provider.metadata,
+                "client_secret": "taken-from-the-document",
+                "client_kwargs": {"scope": "openid"},
+                "authorize_url": "https://elsewhere.example/authorize",
+            }
+        )
+    identity_provider.user("member@example.com")
+    client = Client()
+    response = _through_provider(client, identity_provider, "member@example.com")
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(member.pk)

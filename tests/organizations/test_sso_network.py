@@ -60,10 +60,22 @@ def test_a_private_address_is_refused_when_connecting(settings, server):
     assert _Recorder.seen == []  # nothing reached the machine beside us
 
 
-@pytest.mark.parametrize("hidden", ["64:ff9b::7f00:1", "2002:7f00:1::", "::ffff:10.0.0.1"])
+@pytest.mark.parametrize(
+    "hidden",
+    [
+        "64:ff9b::7f00:1",
+        "2002:7f00:1::",
+        "::ffff:10.0.0.1",
+        "::7f00:1",  # IPv4-compatible, deprecated: 127.0.0.1
+        "::ffff:0:a00:1",  # SIIT's IPv4-translated: 10.0.0.1
+        "64:ff9b:1::7f00:1",  # a network's own NAT64 prefix
+        "64:ff9b:1:808:800::",  # ...whatever its IPv4 part, 8.8.8.8 included
+    ],
+)
 def test_private_ipv4_hidden_in_ipv6_is_not_public(hidden):
     assert not netaddr.is_public(hidden)
     assert netaddr.is_public("2001:4860:4860::8888") and netaddr.is_public("8.8.8.8")
+    assert netaddr.is_public("64:ff9b::808:808")  # NAT64 to a public address stays public
 
 
 def test_a_redirect_is_not_followed(settings, server):
