@@ -11,6 +11,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -84,6 +85,18 @@ def revoke_api_key(api_key: ApiKey, *, actor: Actor) -> bool:
                 api_key.organization, audit_actions.KEY_REVOKED, api_key, prefix=api_key.prefix
             )
     return revoked
+
+
+def revoke_keys_of_removed_member(
+    sender: Any, *, organization: Organization, user: Any, actor: Actor, **kwargs: Any
+) -> None:
+    """A key acts as the member who created it (dossiers.foureyes): it does not outlive
+    their place in the organisation. Revoked in the removal's transaction, each audited as
+    revoked by whoever removed them."""
+    with scope(organization=organization):
+        keys = ApiKey.objects.filter(organization=organization, created_by=user, revoked_at=None)
+        for api_key in keys.select_related("organization"):
+            revoke_api_key(api_key, actor=actor)
 
 
 def create_endpoint(

@@ -18,6 +18,10 @@ class ApiConfig(AppConfig):
 
         if may_send_full_bodies not in FULL_BODY_GRANTS:
             FULL_BODY_GRANTS.append(may_send_full_bodies)
+        from api.actions import revoke_keys_of_removed_member
+        from organizations.signals import member_removed
+
+        member_removed.connect(revoke_keys_of_removed_member, dispatch_uid="api.keys.member")
         from api import events
 
         events.connect()

@@ -51,7 +51,7 @@ from organizations.selectors import (
     passkeys_of,
     verified_by_second_factor,
 )
-from organizations.signals import time_zone_changed
+from organizations.signals import member_removed, time_zone_changed
 from organizations.tenancy import each_in_scope
 from outbox import selectors as outbox_selectors
 from outbox.models import FailingAddress
@@ -274,6 +274,9 @@ def remove_member(membership: Membership, *, actor: Actor) -> Membership:
             audit_actions.MEMBER_REMOVED,
             membership.user.email,
             about=[membership.user],
+        )
+        member_removed.send(
+            Membership, organization=current.organization, user=membership.user, actor=actor
         )
     return membership
 

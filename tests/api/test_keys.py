@@ -128,3 +128,28 @@ def test_the_key_form_works_in_both_languages(owner_client, org, language):
     assert response.status_code == 200 and response.context["new_key"]
     with scopes_disabled():
         assert ApiKey.objects.get().access == "read"
+
+
+def test_a_removed_members_keys_are_revoked_with_their_place(owner_client, org, owner):
+    from organizations.models import Membership
+    from tests.conftest import make_member
+
+    colleague = make_member(org, "colleague", Membership.Role.ADMIN)
+    with scopes_disabled():
+        theirs, their_key = ApiKey.issue(
+            org, name="Their sync", access="write", created_by=colleague
+        )
+        _ours, our_key = ApiKey.issue(org, name="Our sync", access="write", created_by=owner)
+        membership = Membership.objects.get(user=colleague, organization=org)
+    page = owner_client.get(f"/o/{org.slug}/settings/").text
+    assert "The API keys they created are revoked with them." in page
+    response = owner_client.post(f"/o/{org.slug}/settings/members/{membership.uuid}/remove/")
+    assert response.status_code == 302
+    assert client_for(their_key).get("/api/v1/profiles/").status_code == 401
+    assert client_for(our_key).get("/api/v1/profiles/").status_code == 200
+    with scopes_disabled():
+        theirs.refresh_from_db()
+        entry = AuditEntry.objects.get(action="api.key.revoked")
+    # Revoked by the admin who removed them, in the removal's own transaction.
+    assert theirs.revoked_by == owner and entry.user == owner
+    assert entry.details["prefix"] == theirs.prefix
