@@ -11,6 +11,7 @@ from dossiers.models import (
     AccessToken,
     Dossier,
     DossierItem,
+    DossierMessage,
     DossierRecord,
     Intervention,
     ItemRejection,
@@ -66,7 +67,61 @@ def records(profile: Profile) -> dict[str, Any]:
         .order_by("created_at", "id")
     ]
     links = AccessToken.objects.filter(recipient=profile).count()
-    return {"dossiers": dossiers, "purged_dossiers": purged, "links": links}
+    return {
+        "dossiers": dossiers,
+        "purged_dossiers": purged,
+        "links": links,
+        "messages": _messages(profile),
+        "interventions": _interventions(profile),
+    }
+
+
+def _messages(profile: Profile) -> list[dict[str, Any]]:
+    """The e-mails sent to the person about a dossier, or about their own dossiers to
+    someone else (a company's, to its representative): what was sent, when, where, and
+    what the e-mail service said of it. Bodies are rendered when sent and never kept."""
+    links = (
+        DossierMessage.objects.filter(Q(profile=profile) | Q(dossier__profile=profile))
+        .select_related("message", "dossier")
+        .prefetch_related("message__events")
+        .order_by("message__created_at", "message_id")
+    )
+    return [
+        {
+            "kind": link.message.kind,
+            "address": link.message.address,
+            "dossier_uuid": str(link.dossier.uuid),
+            "to_this_person": link.profile_id == profile.pk,
+            "status": link.message.status,
+            "created_at": link.message.created_at.isoformat(),
+            "done_at": link.message.done_at.isoformat() if link.message.done_at else None,
+            "events": [
+                {
+                    "event": event.kind,
+                    "at": (event.occurred_at or event.received_at).isoformat(),
+                    "description": event.description,
+                }
+                for event in sorted(link.message.events.all(), key=lambda e: (e.received_at, e.pk))
+            ],
+        }
+        for link in links
+    ]
+
+
+def _interventions(profile: Profile) -> list[dict[str, Any]]:
+    """What members did that decides who may approve the person's answers (a link sent, an
+    address changed): the act and its time, not the member, whose own data it is."""
+    return [
+        {
+            "kind": row.kind,
+            "at": row.at.isoformat(),
+            "dossier_uuid": str(row.dossier.uuid) if row.dossier else None,
+            "address": row.email or None,
+        }
+        for row in Intervention.objects.filter(Q(person=profile) | Q(dossier__profile=profile))
+        .select_related("dossier")
+        .order_by("at", "id")
+    ]
 
 
 def files(profile: Profile) -> list[tuple[str, str]]:

@@ -204,3 +204,42 @@ def test_the_erasure_leaves_no_file_on_s3(owner_client, org, s3_storage):
     assert client.list_objects_v2(Bucket=s3_storage).get("KeyCount") == 1
     assert _erase(owner_client, org, profile).status_code == 302
     assert client.list_objects_v2(Bucket=s3_storage).get("KeyCount") == 0
+
+
+def test_the_export_holds_the_messages_sent_and_what_members_did(owner_client, org, person):
+    from dossiers.foureyes import record_link_sent
+    from dossiers.messages import RESEND, queue_link_messages
+    from organizations.actors import Actor
+    from outbox.models import DeliveryEvent, Message
+    from tests.conftest import make_member
+
+    profile = person["profile"]
+    colleague = make_member(org, "colleague", "staff")
+    with scopes_disabled():
+        dossier = Dossier.objects.get(profile=profile)
+        queue_link_messages([dossier.pk], RESEND, again=True)
+        record_link_sent(dossier, actor=Actor.member(colleague))
+        message = Message.objects.get(dossier_link__dossier=dossier, kind=RESEND)
+        DeliveryEvent.objects.create(
+            organization=org,
+            message=message,
+            key="evt-1",
+            service="postmark",
+            kind="delivered",
+            description="250 OK",
+        )
+    response = owner_client.get(f"/o/{org.slug}/profiles/{profile.uuid}/privacy/export/")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    records = json.loads(archive.read("index.json"))["records"]["dossiers"]
+    [sent] = [m for m in records["messages"] if m["kind"] == RESEND]
+    assert (sent["kind"], sent["address"], sent["to_this_person"]) == (
+        RESEND,
+        "eve@example.com",
+        True,
+    )
+    assert sent["dossier_uuid"] == str(dossier.uuid)
+    assert [e["event"] for e in sent["events"]] == ["delivered"]
+    [act] = records["interventions"]
+    assert act["kind"] == "link_sent" and act["dossier_uuid"] == str(dossier.uuid)
+    # The member who acted is not the person's data.
+    assert "colleague" not in json.dumps(records)
