@@ -110,3 +110,19 @@ def test_a_new_ladder_in_the_form_reaches_the_reminders_of_a_request_already_sen
     with scopes_disabled():
         reminder = Message.objects.get(kind="dossiers.reminder")
     assert reminder.key.endswith(":after-1")
+
+
+def test_review_turned_on_through_the_api_reaches_a_request_already_sent(org, sent):
+    import json
+
+    from tests.api.conftest import client_for, issue
+
+    api = client_for(issue(org)[1])
+    response = api.patch(
+        f"/api/v1/groups/{sent['group'].uuid}/",
+        json.dumps({"review_required": True}),
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.json()
+    assert _dossier(sent["ann"]).review_required is True
+    assert _dossier(sent["bob"]).review_required is False
