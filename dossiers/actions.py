@@ -26,7 +26,7 @@ from django_scopes import scope, scopes_disabled
 from dossiers import audit as audit_actions
 from dossiers import foureyes, retention, review, selectors, submission
 from dossiers.messages import RESEND, queue_link_messages
-from dossiers.models import AccessToken, Dossier, DossierItem
+from dossiers.models import AccessToken, Dossier, DossierItem, RequestPolicy
 from dossiers.opening import open_dossiers
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
@@ -121,6 +121,27 @@ def open_dossier(
             profile=profile.display_name,
         )
     return dossier
+
+
+def set_policy(
+    *, organization: Organization, update_group_id: int, policy: RequestPolicy, actor: Actor
+) -> int:
+    """Hands the new policy of the group `update_group_id` to its running dossiers (the client
+    may still answer, or staff still decide): the next submission and the next reminder pass
+    follow it. A decided dossier keeps the policy it was decided under. Returns how many
+    dossiers it changed.
+
+    Called by the group's save, whose audit entry says what changed: this records none of
+    its own. A dossier never reads its group: this is how the group's word reaches it.
+    """
+    _require(actor, *_DECIDERS, ActorKind.SYSTEM)
+    with transaction.atomic():
+        changed: int = (
+            Dossier.objects.filter(organization=organization, update_group_id=update_group_id)
+            .running()
+            .update(**policy.columns())
+        )
+    return changed
 
 
 def save_draft(

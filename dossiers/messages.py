@@ -377,17 +377,6 @@ def delete_messages(dossiers: Q) -> None:
     ).delete()
 
 
-# The ladder of a dossier no group defines (a classic request, an expired value's).
-DEFAULT_LADDER = ((3, 10), (2,))
-
-
-def _ladder(group: object) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The group's reminder days, read through the foreign key: monitoring is not imported."""
-    if group is None:
-        return DEFAULT_LADDER
-    return tuple(group.remind_after or ()), tuple(group.remind_before or ())  # type: ignore[attr-defined]
-
-
 def latest_step(
     sent_at: dt.datetime,
     expires_at: dt.datetime,
@@ -404,8 +393,8 @@ def latest_step(
 
 def queue_reminders(now: dt.datetime | None = None) -> int:
     """Each recipient who still owes an answer gets the latest rung of the reminder ladder
-    that is due (3 and 10 days after sending, 2 before closing unless the group says
-    otherwise), once: the rung is in the message's key. Only the latest rung, so a pass
+    that is due (3 and 10 days after sending, 2 before closing unless the dossier's policy
+    says otherwise), once: the rung is in the message's key. Only the latest rung, so a pass
     after downtime sends one reminder, not a burst.
 
     Crosses tenants: the caller runs it with scopes disabled. Returns how many were queued.
@@ -417,7 +406,7 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
             message__kind=INVITATION,
             message__status=Message.Status.SENT,
         )
-        .select_related("message", "dossier", "dossier__update_group")
+        .select_related("message", "dossier")
         .order_by("dossier_id", "profile_id", "message__done_at")
     )
     wanted: dict[str, Linked] = {}
@@ -429,7 +418,11 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
             continue  # the first invitation sent is when the ladder starts
         seen.add(pair)
         step = latest_step(
-            invitation.done_at, dossier.expires_at, now, *_ladder(dossier.update_group)
+            invitation.done_at,
+            dossier.expires_at,
+            now,
+            dossier.remind_after or (),
+            dossier.remind_before or (),
         )
         if step is None:
             continue

@@ -5,6 +5,7 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -37,6 +38,39 @@ def answerable_q(now: dt.datetime, through: str = "") -> Q:
             _through(through, "expires_at__gt"): now,
         }
     )
+
+
+# The reminder ladder of a request no group defines (a classic request, an expired value's),
+# in days: after the invitation went out, and before the dossier closes.
+DEFAULT_REMIND_AFTER = (3, 10)
+DEFAULT_REMIND_BEFORE = (2,)
+
+
+def default_remind_after() -> list[int]:
+    return list(DEFAULT_REMIND_AFTER)
+
+
+def default_remind_before() -> list[int]:
+    return list(DEFAULT_REMIND_BEFORE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestPolicy:
+    """What the app that opens a dossier decides for it, handed over as data when it opens
+    the dossier and again when it changes its mind (`dossiers.actions.set_policy`): whether
+    staff review the answers before the profile changes, and the reminder ladder in days.
+    A dossier reads its own columns, never the group that asked for it."""
+
+    review_required: bool = False
+    remind_after: tuple[int, ...] = DEFAULT_REMIND_AFTER
+    remind_before: tuple[int, ...] = DEFAULT_REMIND_BEFORE
+
+    def columns(self) -> dict[str, Any]:
+        return {
+            "review_required": self.review_required,
+            "remind_after": list(self.remind_after),
+            "remind_before": list(self.remind_before),
+        }
 
 
 class DossierQuerySet(models.QuerySet["Dossier"]):
@@ -144,6 +178,21 @@ class Dossier(models.Model):
     submitted_via = models.EmailField(
         _("submitted through a link sent to"), blank=True, default="", db_default=""
     )
+    # The policy of the request (RequestPolicy), copied from its group when it was opened
+    # and on each change of the group. Database defaults for the raw inserts (bench seeding).
+    review_required = models.BooleanField(
+        _("Staff review before the profile is updated"), default=False, db_default=False
+    )
+    remind_after = models.JSONField(
+        _("remind after sending (days)"),
+        default=default_remind_after,
+        db_default=list(DEFAULT_REMIND_AFTER),
+    )
+    remind_before = models.JSONField(
+        _("remind before closing (days)"),
+        default=default_remind_before,
+        db_default=list(DEFAULT_REMIND_BEFORE),
+    )
 
     objects = ScopedManager(
         organization="organization", _manager_class=models.Manager.from_queryset(DossierQuerySet)
@@ -198,6 +247,14 @@ class Dossier(models.Model):
     def local_message(self) -> str:
         group = self.update_group
         return group.local_message if group is not None else self.message
+
+    @property
+    def policy(self) -> RequestPolicy:
+        return RequestPolicy(
+            review_required=self.review_required,
+            remind_after=tuple(self.remind_after or ()),
+            remind_before=tuple(self.remind_before or ()),
+        )
 
     @property
     def is_open(self) -> bool:

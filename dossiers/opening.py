@@ -12,7 +12,7 @@ from django.db.models import Field, OuterRef, Subquery
 from django.utils import timezone
 
 from dossiers.messages import INVITATION, link_messages_ctes, queue_link_messages
-from dossiers.models import Dossier, DossierItem
+from dossiers.models import Dossier, DossierItem, RequestPolicy
 from dossiers.signals import dossiers_sent, requests_changed
 from organizations.models import Organization
 from outbox.mail import kick
@@ -37,8 +37,12 @@ def open_dossiers(
     expires_at: dt.datetime | None = None,
     created_by: Any = None,
     message: str = "",
+    policy: RequestPolicy | None = None,
 ) -> list[int]:
     """Opens one dossier per profile asking for `fields`; returns the ids of the dossiers.
+
+    `policy` is what the opener decides for the dossiers (review, reminders), written on
+    each of them: a group's dossiers carry their group's, handed over by monitoring.
 
     Safe to run again for the same chunk: the unique constraint on (group, period, profile)
     and on (dossier, field) turns a repeat into no change, so a task delivered twice, or two
@@ -58,6 +62,7 @@ def open_dossiers(
         "created_by": created_by.pk if created_by else None,
         "created_at": now,
         "expires_at": expires_at,
+        **(policy or RequestPolicy()).columns(),
     }
     with transaction.atomic():
         if connection.vendor == "postgresql":

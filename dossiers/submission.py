@@ -40,11 +40,12 @@ def editable_items(dossier: Dossier, items: Sequence[DossierItem]) -> list[Dossi
 
 
 def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
-    """Review is a setting of the update group; an expiry request follows its fields' groups."""
+    """Review is a setting of the update group, which the dossier carries since it was opened;
+    an expiry request follows its fields' groups."""
     if dossier.kind != Dossier.Kind.UPDATE:
         return False
-    if dossier.update_group is not None:
-        return dossier.update_group.review_required
+    if dossier.update_group_id is not None:
+        return dossier.review_required
     return fieldpolicy.policy().review_required([item.field for item in items])
 
 

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext, gettext_lazy
 
+from dossiers import actions as dossier_actions
 from dossiers.messages import next_reminder_hour, remind_now, reminded_this_hour
 from monitoring import audit as audit_actions
 from monitoring import followup, overview, services
@@ -43,7 +44,8 @@ def save_group(
 ) -> UpdateGroup:
     """Creates or changes `group` (its attributes as the door set them) with exactly `fields`
     (None: the fields it has). A new or re-timed group is scheduled afresh; a paused group
-    made active resumes as the toggle resumes it, at its next occurrence.
+    made active resumes as the toggle resumes it, at its next occurrence. A change of its
+    policy (review, reminders) reaches its running dossiers, which carry it.
 
     Raises ValidationError on `fields`: a field held by another group, of the other type or
     of another organisation — checked here, and again by a conditional write, for a race.
@@ -57,7 +59,9 @@ def save_group(
         stored = (
             None
             if created
-            else UpdateGroup.objects.filter(pk=group.pk).values(*_TIMING, "is_active").first()
+            else UpdateGroup.objects.filter(pk=group.pk)
+            .values(*_TIMING, *UpdateGroup.POLICY, "is_active")
+            .first()
         )
         retimed = stored is not None and any(stored[n] != getattr(group, n) for n in _TIMING)
         try:
@@ -70,6 +74,13 @@ def save_group(
             raise ValidationError({"fields": [FIELD_TAKEN]}) from None
         if stored is not None and not stored["is_active"] and group.is_active:
             services.set_active(group, True)
+        if stored is not None and any(stored[n] != getattr(group, n) for n in UpdateGroup.POLICY):
+            dossier_actions.set_policy(
+                organization=group.organization,
+                update_group_id=group.pk,
+                policy=group.request_policy(),
+                actor=actor,
+            )
         actor.audit(
             group.organization,
             audit_actions.GROUP_CREATED if created else audit_actions.GROUP_UPDATED,

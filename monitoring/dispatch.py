@@ -341,6 +341,7 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
                     title=group.title,
                     update_group_id=group.pk,
                     period=run.period,
+                    policy=group.request_policy(),
                 )
                 last_id = ids[-1]
         opened = Dossier.objects.filter(update_group=group, period=run.period).count()

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django_scopes import ScopedManager
 
+from dossiers.models import RequestPolicy
 from monitoring import schedule
 from organizations.models import Organization
 from profiles.models import Kind
@@ -112,6 +113,18 @@ class UpdateGroup(Translatable, models.Model):
     @property
     def local_message(self) -> str:
         return self.translated("message")
+
+    # The columns of RequestPolicy: a change of one is handed to the group's running dossiers.
+    POLICY = ("review_required", "remind_after", "remind_before")
+
+    def request_policy(self) -> RequestPolicy:
+        """What the group decides for its dossiers, given to them when they open and again
+        when it changes (`monitoring.actions.save_group`): they never read the group."""
+        return RequestPolicy(
+            review_required=self.review_required,
+            remind_after=tuple(self.remind_after or ()),
+            remind_before=tuple(self.remind_before or ()),
+        )
 
     def occurrence(self, k: int) -> dt.date:
         return schedule.occurrence(self.start_date, self.interval_count, self.interval_unit, k)

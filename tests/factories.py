@@ -73,6 +73,13 @@ def dossier(org: Any, profile: Profile, fields: list[DataField], **kwargs: Any) 
 
     kwargs.setdefault("kind", Dossier.Kind.CLASSIC)
     kwargs.setdefault("title", "Annual review")
+    if kwargs.get("update_group_id") is not None and "policy" not in kwargs:
+        # A group's dossier carries its group's policy, as the fan-out hands it over.
+        from monitoring.models import UpdateGroup
+
+        with scopes_disabled():
+            group = UpdateGroup.objects.get(pk=kwargs["update_group_id"])
+        kwargs["policy"] = group.request_policy()
     with scope(organization=org):
         [dossier_id] = open_dossiers(org, [profile.pk], fields, **kwargs)
         return Dossier.objects.select_related("profile").get(pk=dossier_id)
@@ -112,6 +119,19 @@ def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
         if fields:
             overview.refresh(org.pk, field_ids=[f.pk for f in fields])
     return g
+
+
+def set_review(group: Any, required: bool = True) -> Any:
+    """Review turned on (or off) for a group as its form does: through the group's save,
+    which hands the change to its running dossiers."""
+    from django_scopes import scope
+
+    from monitoring.actions import save_group
+    from organizations.actors import Actor
+
+    group.review_required = required
+    with scope(organization=group.organization):
+        return save_group(group, actor=Actor.system("group settings"))
 
 
 def approve_all(staff_client, dossier_url: str):

@@ -83,6 +83,7 @@ def naive_fan_out(org: Any, run: Any, fields: list[Any], limit: int) -> int:
             update_group=run.group,
             period=run.period,
             expires_at=update_dossier_expiry(dt.datetime.now(dt.UTC)),
+            **run.group.request_policy().columns(),
         )
         values = {v.field_id: v for v in FieldValue.objects.filter(profile=profile)}
         for position, field in enumerate(fields):

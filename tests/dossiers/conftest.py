@@ -80,9 +80,7 @@ def _value(field) -> FieldValue:
 
 @pytest.fixture
 def reviewed(kyc, client):
-    with scopes_disabled():
-        kyc["group"].review_required = True
-        kyc["group"].save()
+    factories.set_review(kyc["group"])
     token = factories.token(kyc["dossier"])
     response = client.post(
         f"/d/{token}/",

@@ -185,9 +185,8 @@ def test_an_expired_value_answered_is_not_requested_again_the_next_day(client, o
 
 
 def test_a_value_awaiting_review_is_not_requested_again(client, kyc):
+    factories.set_review(kyc["group"])
     with scopes_disabled():
-        kyc["group"].review_required = True
-        kyc["group"].save()
         FieldValue.objects.filter(field=kyc["job"]).update(
             expires_on=timezone.localdate() - dt.timedelta(days=1)
         )

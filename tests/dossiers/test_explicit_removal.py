@@ -131,9 +131,7 @@ def test_a_draft_never_empties_an_answer_because_an_input_was_absent(employer):
 def test_an_impossible_date_sent_empty_in_french_is_refused_and_approve_all_erases_nothing(
     employer, member_client, org
 ):
-    with scopes_disabled():
-        employer["group"].review_required = True
-        employer["group"].save()
+    factories.set_review(employer["group"])
     token = factories.token(employer["dossier"])
     # 31/02/1985 typed in Chrome: the date input posts an empty value.
     response = _in("fr").post(
@@ -233,9 +231,7 @@ def test_no_removal_box_where_nothing_is_on_file(org):
 
 
 def test_a_removal_is_shown_to_staff_as_such_and_approved_as_such(employer, member_client, org):
-    with scopes_disabled():
-        employer["group"].review_required = True
-        employer["group"].save()
+    factories.set_review(employer["group"])
     token = factories.token(employer["dossier"])
     Client().post(
         f"/d/{token}/",
@@ -377,9 +373,7 @@ def test_a_removal_never_erases_a_value_staff_changed_since_the_request(employer
 
 
 def test_a_removal_sent_back_cannot_be_asked_again_unchanged(employer, member_client, org):
-    with scopes_disabled():
-        employer["group"].review_required = True
-        employer["group"].save()
+    factories.set_review(employer["group"])
     token = factories.token(employer["dossier"])
     born = {_name(employer["born"]): "1985-02-01", _confirm(employer["born"]): "on"}
     Client().post(f"/d/{token}/", {_remove(employer["text"]): "on", **born, "action": "submit"})
@@ -433,9 +427,7 @@ def test_approve_all_approves_only_what_its_page_showed(employer, member_client,
     """Member A's page showed "Old employer → New employer"; meanwhile a colleague sent it
     back and the client answered "no longer applies". A's confirmation approves nothing
     and shows the page again as it now is: a removal is never approved unseen."""
-    with scopes_disabled():
-        employer["group"].review_required = True
-        employer["group"].save()
+    factories.set_review(employer["group"])
     text, born = employer["text"], employer["born"]
     token = factories.token(employer["dossier"])
     url = f"/o/{org.slug}/dossiers/{employer['dossier'].uuid}/"

@@ -41,9 +41,7 @@ def _clear_cache():
 
 @pytest.fixture
 def reviewed_kyc(kyc):
-    kyc["group"].review_required = True
-    with scopes_disabled():
-        kyc["group"].save(update_fields=["review_required"])
+    factories.set_review(kyc["group"])
     send_due()  # the invitation to the client's own address
     mail.outbox.clear()
     return kyc

@@ -108,9 +108,8 @@ def test_the_sweep_does_not_thank_the_client_for_an_on_behalf_submission(
 
 
 def test_a_value_in_a_dossier_under_review_past_its_link_expiry_is_not_requested_again(client, kyc):
+    factories.set_review(kyc["group"])
     with scopes_disabled():
-        kyc["group"].review_required = True
-        kyc["group"].save()
         FieldValue.objects.filter(field=kyc["job"]).update(
             expires_on=timezone.localdate() - dt.timedelta(days=1)
         )
@@ -342,9 +341,7 @@ def test_a_changed_answer_equal_to_a_newer_staff_value_is_not_a_confirmation(cli
 def test_a_member_cannot_approve_what_they_answered_on_the_clients_behalf(
     member_client, owner_client, member, org, kyc
 ):
-    with scopes_disabled():
-        kyc["group"].review_required = True
-        kyc["group"].save()
+    factories.set_review(kyc["group"])
     portal = member_client.post(f"/o/{org.slug}/dossiers/{kyc['dossier'].uuid}/link/")["Location"]
     member_client.post(
         portal, {_name(kyc["job"]): "Chef", _name(kyc["proof"]): _pdf(), "action": "submit"}

@@ -455,3 +455,41 @@ def test_set_and_clear_expiry_doors_the_popup(org, member, htmx):
 def test_the_doors_of_monitoring_record_no_audit_entry_themselves(module):
     source = inspect.getsource(importlib.import_module(module))
     assert not re.search(r"\b(audit|record_audit)\(", source)
+
+
+def test_save_group_hands_a_changed_policy_to_its_running_dossiers_and_nothing_else(org, owner):
+    from dossiers import actions as dossier_actions
+    from dossiers.models import Dossier
+
+    group = factories.group(org, [factories.field(org, "text")])
+    factories.contact(org)
+    _run(org, group)
+    spy = mock.patch.object(dossier_actions, "set_policy", wraps=dossier_actions.set_policy)
+    with scope(organization=org), spy as handed:
+        group.title = "Renamed"
+        actions.save_group(group, actor=Actor.member(owner))
+        assert handed.call_count == 0  # the policy did not change: no dossier is touched
+        group.review_required, group.remind_before = True, [5]
+        actions.save_group(group, actor=Actor.member(owner))
+        assert handed.call_count == 1
+        dossier = Dossier.objects.get()
+    assert (dossier.review_required, dossier.remind_after, dossier.remind_before) == (
+        True,
+        [3, 10],
+        [5],
+    )
+    # One entry for each save: the group's, which says what changed.
+    assert len(_entries("monitoring.group.updated")) == 2
+
+
+def test_only_staff_or_the_system_change_a_dossiers_policy(org):
+    from dossiers import actions as dossier_actions
+    from dossiers.models import RequestPolicy
+
+    with pytest.raises(ValueError):
+        dossier_actions.set_policy(
+            organization=org,
+            update_group_id=1,
+            policy=RequestPolicy(),
+            actor=Actor.of_client(factories.contact(org)),
+        )
