@@ -30,6 +30,11 @@ identities_imported = Signal()
 # (tests/imports/test_signals.py holds that).
 values_imported = Signal()
 
+# Sent by the history page with `organization`, `profile` and `rows` (the page's history
+# rows); each receiver returns {row id: note}, what the change caused ("Requested an update:
+# Risk review, on 07/12/2026").
+history_notes = Signal()
+
 # Sent by the history page with `organization` and `uuids` (of the dossiers its rows came
 # from); each receiver returns {uuid: name}, the dossier as people know it ("Annual update of
 # 07/12/2026"), so that a link reads as a dossier and not as an identifier.
