@@ -487,3 +487,20 @@ def test_a_profile_answered_today_is_asked_again_tomorrow(setup, org, member_cli
     assert _pass() == 0
     assert _pass(MORNING + dt.timedelta(days=1)) == 1
     assert [day for _p, day in _opened(kyc)] == [dt.date(2027, 3, 1), dt.date(2027, 3, 2)]
+
+
+def test_an_import_is_heard_by_the_webhooks_and_the_triggers_alike(setup, member_client, org):
+    """Each receiver of a batch reads its rows: the first one read leaves them to the next."""
+    from api.models import WebhookDelivery, WebhookEndpoint
+    from tests.imports.test_import import _import
+
+    kyc, jane = setup["kyc"], setup["jane"]
+    with scopes_disabled():
+        WebhookEndpoint.objects.create(
+            organization=org, url="https://hooks.example.com/", events=["value.changed"]
+        )
+    _import(member_client, org, b"Last name,E-mail,Adresse\r\nDoe,jane@example.com,5 rue Sud\r\n")
+    assert _waiting(kyc) == [(jane.pk, Source.IMPORT)]
+    with scopes_disabled():
+        [delivery] = WebhookDelivery.objects.all()
+        assert "5 rue Sud" in json.dumps(delivery.body)
