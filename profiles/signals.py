@@ -25,8 +25,8 @@ identities_imported = Signal()
 # Sent by a set-based writer (imports.actions.import_rows), in its transaction, once per batch
 # with `organization_id`, `profiles` (every profile of the batch it created or changed) and
 # `rows` (an iterable of the history rows it appended, each with its `profile`, built as they
-# are read: each receiver may read them once, or not at all): what `values_changed` says of one profile, said of
-# a thousand at once. A receiver of `values_changed` connects here too
+# are read: each receiver may read them once, or not at all): what `values_changed` says of
+# one profile, said of a thousand at once. A receiver of `values_changed` connects here too
 # (tests/imports/test_signals.py holds that).
 values_imported = Signal()
 
