@@ -504,3 +504,8 @@ def test_an_import_is_heard_by_the_webhooks_and_the_triggers_alike(setup, member
     with scopes_disabled():
         [delivery] = WebhookDelivery.objects.all()
         assert "5 rue Sud" in json.dumps(delivery.body)
+
+
+def test_the_audit_log_names_the_triggers_and_the_limit(setup, owner_client, org):
+    page = owner_client.get(f"/o/{org.slug}/settings/audit/", HTTP_ACCEPT_LANGUAGE="en")
+    assert "triggered by Adresse, at most 500 a day" in page.content.decode()
