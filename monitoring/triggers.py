@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
@@ -232,19 +232,6 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
             .exists()
         ):
             return 0
-        waiting = TriggeredRequest.objects.filter(
-            group=group, opened_at__isnull=True, changed_at__lte=now
-        )
-        # Covered meanwhile (a request of the group opened by its schedule) or no longer
-        # asked (the profile archived): nothing to send, and no place to hold in the backlog.
-        waiting.filter(
-            Exists(
-                Dossier.objects.running().filter(
-                    update_group=group, profile_id=OuterRef("profile_id")
-                )
-            )
-            | Q(profile__archived_at__isnull=False)
-        ).delete()
         room = group.trigger_daily_limit - (
             TriggeredRequest.objects.filter(group=group, opened_on=today).count()
         )
@@ -255,17 +242,7 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
         )
         if room <= 0 or not fields:
             return 0
-        # A profile whose request of today's period is done already waits for tomorrow: one
-        # dossier per (group, period, profile).
-        batch = list(
-            waiting.exclude(
-                Exists(
-                    Dossier.objects.filter(
-                        update_group=group, period=today, profile_id=OuterRef("profile_id")
-                    )
-                )
-            ).order_by("changed_at", "id")[:room]
-        )
+        batch = _next_waiting(group, now, today, room)
         if not batch:
             return 0
         profile_ids = [trigger.profile_id for trigger in batch]
@@ -291,6 +268,45 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
     if opened:
         logger.info("Group %s: %d triggered requests opened", group_id, opened)
     return opened
+
+
+def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> list[Any]:
+    """The oldest `room` waiting rows of the group still to send today. Rows covered
+    meanwhile (a request of the group opened by its schedule) or no longer asked (the profile
+    archived) are dropped on the way: nothing to send, no place to hold. The work is bounded
+    by what is sent, never by the backlog's size."""
+    candidates = (
+        TriggeredRequest.objects.filter(group=group, opened_at__isnull=True, changed_at__lte=now)
+        # A profile whose request of today's period is done already waits for tomorrow: one
+        # dossier per (group, period, profile).
+        .exclude(
+            Exists(
+                Dossier.objects.filter(
+                    update_group=group, period=today, profile_id=OuterRef("profile_id")
+                ).exclude(status__in=Dossier.PENDING_STATUSES)
+            )
+        )
+        .annotate(
+            covered=Exists(
+                Dossier.objects.running().filter(
+                    update_group=group, profile_id=OuterRef("profile_id")
+                )
+            ),
+            gone=Exists(
+                Profile.objects.filter(pk=OuterRef("profile_id"), archived_at__isnull=False)
+            ),
+        )
+        .order_by("changed_at", "id")
+    )
+    batch: list[Any] = []
+    while len(batch) < room:
+        page = list(candidates.exclude(pk__in=[t.pk for t in batch])[: room - len(batch)])
+        dropped = [t.pk for t in page if t.covered or t.gone]
+        batch += [t for t in page if not (t.covered or t.gone)]
+        if not dropped:
+            break
+        TriggeredRequest.objects.filter(pk__in=dropped).delete()
+    return batch
 
 
 def backlog(group: Any) -> dict[str, Any]:

@@ -509,3 +509,60 @@ def test_an_import_is_heard_by_the_webhooks_and_the_triggers_alike(setup, member
 def test_the_audit_log_names_the_triggers_and_the_limit(setup, owner_client, org):
     page = owner_client.get(f"/o/{org.slug}/settings/audit/", HTTP_ACCEPT_LANGUAGE="en")
     assert "triggered by Adresse, at most 500 a day" in page.content.decode()
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "100001", "beaucoup", "1e3"])
+def test_the_form_refuses_a_bad_daily_limit_in_both_languages_and_saves_nothing(
+    setup, owner_client, org, limit
+):
+    kyc, proof, address = setup["kyc"], setup["proof"], setup["address"]
+    form = {
+        "title": "KYC",
+        "applies_to": "contact",
+        "start_date": "2024-01-31",
+        "frequency": "1-months",
+        "interval_unit": "months",
+        "fields": [proof.pk],
+        "trigger_fields": [],
+        "trigger_daily_limit": limit,
+    }
+    url = f"/o/{org.slug}/settings/fields/monitoring/{kyc.uuid}/edit/"
+    for language in ("en", "fr"):
+        page = owner_client.post(url, form, HTTP_ACCEPT_LANGUAGE=language)
+        assert page.status_code == 200
+        assert page.context["form"].errors["trigger_daily_limit"]
+        # What was typed is shown again.
+        assert f'value="{limit}"' in page.content.decode()
+    with scopes_disabled():
+        assert list(GroupTrigger.objects.filter(group=kyc).values_list("field_id", flat=True)) == [
+            address.pk
+        ]
+
+
+def test_the_api_refuses_a_trigger_of_the_other_type_or_organisation(setup, org, other_org):
+    api = client_for(issue(org)[1])
+    kyc = setup["kyc"]
+    register = factories.field(org, "text", applies_to="company", label="Registre")
+    theirs = factories.field(other_org, "text", label="Leur adresse")
+    for field in (register, theirs):
+        refused = api.patch(
+            f"/api/v1/groups/{kyc.uuid}/",
+            json.dumps({"trigger_fields": [str(field.uuid)]}),
+            content_type="application/json",
+        )
+        assert refused.status_code == 400, refused.content
+        assert refused.json()["errors"][0]["attr"].startswith("trigger_fields")
+    with scopes_disabled():
+        assert GroupTrigger.objects.filter(group=kyc).count() == 1
+
+
+def test_the_form_lists_the_fields_of_the_groups_type_as_triggers(setup, owner_client, org):
+    factories.field(org, "text", applies_to="company", label="Registre")
+    kyc = setup["kyc"]
+    page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{kyc.uuid}/edit/")
+    triggers = page.context["form"]["trigger_fields"]
+    shown = [
+        option.data["label"] for option in triggers.subwidgets if option.data.get("shown", True)
+    ]
+    assert shown == ["Adresse", "Justificatif"]
+    assert [str(v) for v in triggers.value()] == [str(setup["address"].pk)]
