@@ -566,3 +566,42 @@ def test_the_form_lists_the_fields_of_the_groups_type_as_triggers(setup, owner_c
     ]
     assert shown == ["Adresse", "Justificatif"]
     assert [str(v) for v in triggers.value()] == [str(setup["address"].pk)]
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_keep_the_daily_limit_and_open_each_once(setup, org, owner):
+    import threading
+
+    from django.db import connection, connections
+
+    from tests.conftest import need_service
+
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    kyc = setup["kyc"]
+    with scope(organization=org):
+        kyc.trigger_daily_limit = 3
+        actions.save_group(kyc, actor=Actor.member(owner))
+    clients = [factories.contact(org, email=f"t{i}@example.com") for i in range(6)]
+    _change_addresses(org, clients, MORNING - dt.timedelta(hours=2))
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            triggers.dispatch_triggered(MORNING)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    opened = _opened(kyc)
+    assert len(opened) == len({p for p, _day in opened}) == 3
+    assert len(_waiting(kyc)) == 3
