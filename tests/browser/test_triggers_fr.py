@@ -56,7 +56,7 @@ def test_an_admin_sets_a_trigger_and_sees_its_backlog_and_its_reason(
     page.reload()
     backlog = page.locator("#trigger-backlog")
     assert "3 demandes en attente" in backlog.inner_text()
-    assert "envoyées d’ici 2 jours à la limite quotidienne" in backlog.inner_text()
+    assert "envoyées d\u2019ici 2 jours à la limite quotidienne" in backlog.inner_text()
     _shot(page, shots, "trigger-2-backlog-fr")
 
     assert triggers.dispatch_triggered() == 2
