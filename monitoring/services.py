@@ -139,14 +139,10 @@ def trigger_problems(
         group.pk, [field.pk for field in fields], [field.pk for field in triggers], organization_id
     )
     if loop:
-        titles = dict(
-            (pk, title)
-            for pk, title in UpdateGroup.objects.filter(
-                pk__in=[pk for pk in loop if pk is not None]
-            ).values_list("pk", "title")
-        )
+        others = UpdateGroup.objects.in_bulk([pk for pk in loop if pk is not None])
         chain = " → ".join(
-            group.title if pk is None or pk == group.pk else titles.get(pk, "?") for pk in loop
+            group.local_title if pk is None or pk == group.pk else others[pk].local_title
+            for pk in loop
         )
         problems.append(
             _(
