@@ -605,3 +605,15 @@ def test_two_dispatchers_at_once_keep_the_daily_limit_and_open_each_once(setup, 
     opened = _opened(kyc)
     assert len(opened) == len({p for p, _day in opened}) == 3
     assert len(_waiting(kyc)) == 3
+
+
+def test_the_openapi_schema_documents_the_triggers_and_the_limit(client, db):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    group = schema["components"]["schemas"]["UpdateGroup"]["properties"]
+    assert "trigger_daily_limit" in group["trigger_fields"]["description"]
+    assert group["trigger_fields"]["items"]["format"] == "uuid"
+    assert (group["trigger_daily_limit"]["minimum"], group["trigger_daily_limit"]["maximum"]) == (
+        1,
+        100_000,
+    )
+    assert "oldest first" in group["trigger_daily_limit"]["description"]
