@@ -15,7 +15,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from dossiers.models import Dossier, DossierItem, ItemReview
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
 from profiles.models import DataField, FieldType, FieldValue, Kind, Profile
@@ -344,12 +344,16 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
             "is_active",
             "review_required",
             "extend_expiry",
+            "trigger_daily_limit",
             "next_date",
             "next_run_at",
             "created_at",
         ]
         read_only_fields = ["uuid", "next_run_at", "created_at"]
-        extra_kwargs = {"interval_count": {"min_value": 1, "max_value": 1000}}
+        extra_kwargs = {
+            "interval_count": {"min_value": 1, "max_value": 1000},
+            "trigger_daily_limit": {"min_value": 1, "max_value": MAX_TRIGGER_DAILY_LIMIT},
+        }
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         # Declared here: an attribute named `fields` would hide the serializer's own.
@@ -360,6 +364,18 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
             many=True,
             help_text=_(
                 "The data fields the group asks for; a field belongs to one group at most."
+            ),
+        )
+        fields["trigger_fields"] = OrganizationUUIDField(
+            DataField,
+            filters=active_q(),
+            many=True,
+            required=False,
+            help_text=_(
+                "Fields of the group's type, not its own, whose change (through any door but "
+                "the group's own write-back) asks the profile for the group's fields at once; "
+                "at most `trigger_daily_limit` such requests a day, the rest waiting, oldest "
+                "first. Triggers between groups may not form a loop."
             ),
         )
         return fields

@@ -313,6 +313,7 @@ class DataFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
 
 
 @extend_validation_errors(["invalid"], field_name="fields")
+@extend_validation_errors(["invalid"], field_name="trigger_fields")
 @extend_schema_view(
     list=extend_schema(summary="List update groups"),
     create=extend_schema(summary="Create an update group"),
@@ -341,7 +342,8 @@ class UpdateGroupViewSet(
             UpdateGroup.objects.filter(organization=self.organization)
             .select_related("organization")
             .prefetch_related(
-                Prefetch("fields", queryset=DataField.objects.order_by("position", "id"))
+                Prefetch("fields", queryset=DataField.objects.order_by("position", "id")),
+                Prefetch("trigger_fields", queryset=DataField.objects.order_by("position", "id")),
             )
         )
 
@@ -354,11 +356,14 @@ class UpdateGroupViewSet(
     def _save(self, serializer: serializers.BaseSerializer[UpdateGroup]) -> None:
         data = dict(serializer.validated_data)
         fields = data.pop("fields", None)
+        triggers = data.pop("trigger_fields", None)
         group = serializer.instance or UpdateGroup(organization=self.organization)
         for name, value in data.items():
             setattr(group, name, value)
         try:
-            monitoring_actions.save_group(group, actor=Actor.of_api_key(self.key), fields=fields)
+            monitoring_actions.save_group(
+                group, actor=Actor.of_api_key(self.key), fields=fields, triggers=triggers
+            )
         except DjangoValidationError as error:
             raise serializers.ValidationError(error.message_dict) from None
         serializer.instance = self.get_queryset().get(pk=group.pk)

@@ -23,6 +23,9 @@ dossier_approved = Signal()
 # expired or deleted (what the compliance overview reads); `opened`, when given, lists the
 # dossiers just opened that are all that changed.
 requests_changed = Signal()
+# Sent by the dossier's page with `dossier`; each receiver returns a list of short texts said
+# of it (why it was opened: "Requested because Address changed on 07/12/2026").
+dossier_notes = Signal()
 
 # What a receiver may read once per run of many `dossiers_sent` rather than once per chunk
 # (an organisation's webhook endpoints): a run's fan-out sends the signal per chunk, and with

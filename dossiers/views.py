@@ -24,6 +24,7 @@ from dossiers import actions, review, selectors
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.models import Dossier, DossierItem, DossierRecord, ItemRejection, ItemReview
+from dossiers.signals import dossier_notes
 from organizations.actors import Actor
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
@@ -314,6 +315,11 @@ def dossier_detail(
     dossier = _get_dossier(request, dossier_uuid)
     rows = _item_rows(dossier)
     recipients = selectors.recipients(dossier)
+    notes = [
+        note
+        for _receiver, answer in dossier_notes.send(sender=Dossier, dossier=dossier)
+        for note in answer or []
+    ]
     return render(
         request,
         "dossiers/detail.html",
@@ -331,6 +337,7 @@ def dossier_detail(
             "reject_errors": reject_errors or {},
             "reasons": {key: request.POST.get("reason", "") for key in reject_errors or {}},
             "outgoing": selectors.messages_about(dossier)[:20],
+            "notes": notes,
         },
         status=status,
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -331,9 +331,21 @@ def import_rows(
                 sender=Profile,
                 organization_id=organization.pk,
                 profiles=list(heard.values()),
-                rows=(FieldValueHistory(organization=organization, **row) for row in history_rows),
+                rows=_HistoryRows(organization, history_rows),
             )
     return result
+
+
+class _HistoryRows:
+    """A batch's history rows as the receivers of `values_imported` read them: built as they
+    are read, afresh for each receiver that reads them (a generator would leave the second
+    one nothing: the webhooks and the triggers both read them)."""
+
+    def __init__(self, organization: Organization, rows: list[dict[str, Any]]) -> None:
+        self.organization, self.rows = organization, rows
+
+    def __iter__(self) -> Iterator[FieldValueHistory]:
+        return (FieldValueHistory(organization=self.organization, **row) for row in self.rows)
 
 
 def insert(

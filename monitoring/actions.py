@@ -40,22 +40,40 @@ EMPTY_VALUE = gettext_lazy(
 
 
 def save_group(
-    group: UpdateGroup, *, actor: Actor, fields: Sequence[DataField] | None = None
+    group: UpdateGroup,
+    *,
+    actor: Actor,
+    fields: Sequence[DataField] | None = None,
+    triggers: Sequence[DataField] | None = None,
 ) -> UpdateGroup:
     """Creates or changes `group` (its attributes as the door set them) with exactly `fields`
-    (None: the fields it has). A new or re-timed group is scheduled afresh; a paused group
-    made active resumes as the toggle resumes it, at its next occurrence. A change of its
-    policy (review, reminders) reaches its running dossiers, which carry it.
+    and trigger fields `triggers` (None: those it has). A new or re-timed group is scheduled
+    afresh; a paused group made active resumes as the toggle resumes it, at its next
+    occurrence. A change of its policy (review, reminders) reaches its running dossiers,
+    which carry it.
 
     Raises ValidationError on `fields`: a field held by another group, of the other type or
-    of another organisation — checked here, and again by a conditional write, for a race.
+    of another organisation — checked here, and again by a conditional write, for a race; on
+    `trigger_fields`: a field of the other type or organisation, one of the group's own (a
+    loop), or triggers that would close a loop between groups — checked with the
+    organisation's groups locked, so two saves at once cannot close one between them; on
+    `trigger_daily_limit`: a limit out of range.
     """
     chosen = list(group.fields.all()) if fields is None and group.pk else list(fields or [])
+    chosen_triggers = (
+        list(group.trigger_fields.all()) if triggers is None and group.pk else list(triggers or [])
+    )
     problems = services.field_problems(group, chosen)
     if problems:
         raise ValidationError({"fields": problems})
+    limit_problem = services.limit_problem(group.trigger_daily_limit)
+    if limit_problem:
+        raise ValidationError({"trigger_daily_limit": [limit_problem]})
     created = group.pk is None
     with transaction.atomic():
+        problems = services.trigger_problems(group, chosen, chosen_triggers)
+        if problems:
+            raise ValidationError({"trigger_fields": problems})
         stored = (
             None
             if created
@@ -72,6 +90,7 @@ def save_group(
                 group.pk = None
                 group._state.adding = True
             raise ValidationError({"fields": [FIELD_TAKEN]}) from None
+        services.set_triggers(group, chosen_triggers)
         if stored is not None and not stored["is_active"] and group.is_active:
             services.set_active(group, True)
         if stored is not None and any(stored[n] != getattr(group, n) for n in UpdateGroup.POLICY):
@@ -88,6 +107,8 @@ def save_group(
             fields=", ".join(field.label for field in chosen),
             frequency=group.frequency_display,
             start=group.start_date,
+            triggers=", ".join(field.label for field in chosen_triggers),
+            daily_limit=group.trigger_daily_limit,
         )
     return group
 

@@ -15,15 +15,20 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from dossiers import fieldpolicy
-        from monitoring import overview
+        from dossiers.signals import dossier_notes
+        from monitoring import overview, triggers
         from monitoring.overview import needing_attention_sql
         from monitoring.services import FieldPolicy, reschedule_organization
         from organizations.signals import time_zone_changed
         from profiles import attention
+        from profiles.signals import history_notes
 
         attention.register(needing_attention_sql)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
+        triggers.connect()
+        dossier_notes.connect(triggers.dossier_reasons, dispatch_uid="monitoring-trigger-reasons")
+        history_notes.connect(triggers.history_reasons, dispatch_uid="monitoring-trigger-history")
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: Organization) -> None:

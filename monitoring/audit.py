@@ -23,11 +23,17 @@ from organizations.audit import (
 
 
 def _group_saved(details: Mapping[str, Any]) -> str:
-    return gettext("Fields: %(fields)s; %(frequency)s, from %(start)s") % {
+    saved = gettext("Fields: %(fields)s; %(frequency)s, from %(start)s") % {
         "fields": details.get("fields") or "—",
         "frequency": relabel(details.get("frequency")),
         "start": plain(details.get("start")),
     }
+    if details.get("triggers"):
+        saved += gettext("; triggered by %(fields)s, at most %(limit)s a day") % {
+            "fields": plain(details["triggers"]),
+            "limit": plain(details.get("daily_limit")),
+        }
+    return saved
 
 
 def _period(details: Mapping[str, Any]) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,7 +14,7 @@ from django_scopes import ScopedManager
 from dossiers.models import RequestPolicy
 from monitoring import schedule
 from organizations.models import Organization
-from profiles.models import Kind
+from profiles.models import Kind, Source
 from profiles.texts import Translatable
 
 
@@ -25,6 +26,8 @@ class Unit(models.TextChoices):
 
 
 DEFAULT_REMIND_AFTER = (3, 10)
+DEFAULT_TRIGGER_DAILY_LIMIT = 500
+MAX_TRIGGER_DAILY_LIMIT = 100_000
 DEFAULT_REMIND_BEFORE = (2,)
 
 
@@ -86,6 +89,23 @@ class UpdateGroup(Translatable, models.Model):
     fields = models.ManyToManyField(
         "profiles.DataField", through="GroupField", related_name="+", blank=True
     )
+    # Fields outside the group whose change makes a profile due for it at once (a new
+    # address, a raised risk): through monitoring's own table, like the group's fields.
+    trigger_fields = models.ManyToManyField(
+        "profiles.DataField", through="GroupTrigger", related_name="+", blank=True
+    )
+    # Triggered requests opened a day at most; the rest wait, oldest first (an import that
+    # raises 100,000 risks does not send 100,000 requests in one morning).
+    trigger_daily_limit = models.PositiveIntegerField(
+        _("triggered requests a day"),
+        default=DEFAULT_TRIGGER_DAILY_LIMIT,
+        db_default=DEFAULT_TRIGGER_DAILY_LIMIT,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_TRIGGER_DAILY_LIMIT)],
+        help_text=_(
+            "At most this many requests a day opened by a change of a trigger field; "
+            "the others wait for the next days, oldest first."
+        ),
+    )
 
     objects = ScopedManager(organization="organization")
 
@@ -100,6 +120,11 @@ class UpdateGroup(Translatable, models.Model):
             models.CheckConstraint(
                 condition=Q(interval_count__gte=1) & Q(interval_count__lte=1000),
                 name="interval_count_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(trigger_daily_limit__gte=1)
+                & Q(trigger_daily_limit__lte=MAX_TRIGGER_DAILY_LIMIT),
+                name="trigger_daily_limit_in_range",
             ),
         ]
 
@@ -250,6 +275,97 @@ class GroupField(models.Model):
 
     def __str__(self) -> str:
         return f"{self.field_id} in {self.group_id}"
+
+
+class GroupTrigger(models.Model):
+    """A field whose change makes a profile due for the group at once (a trigger event).
+
+    Never one of the group's own fields (its own answers would ask again, for ever), and the
+    triggers between groups form no cycle: `monitoring.actions.save_group` refuses both.
+    """
+
+    group = models.ForeignKey(UpdateGroup, on_delete=models.CASCADE, related_name="triggers")
+    field = models.ForeignKey(
+        "profiles.DataField", on_delete=models.CASCADE, related_name="group_triggers"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("trigger field of a group")
+        verbose_name_plural = _("trigger fields of groups")
+        constraints = [
+            models.UniqueConstraint(fields=["group", "field"], name="one_trigger_per_group_field"),
+        ]
+        indexes = [
+            # What every write of values reads: the groups its fields trigger.
+            models.Index(fields=["organization", "field"], name="triggers_by_field"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.field_id} triggers {self.group_id}"
+
+
+class TriggeredRequest(models.Model):
+    """A profile due for a group because one of the group's trigger fields changed.
+
+    Waiting (`opened_at` null) until the dispatcher opens its dossier, within the group's
+    daily limit, oldest change first; then kept as the reason of that dossier ("requested
+    because Address changed on …"). One waiting row per (group, profile): further changes
+    before it opens ask nothing more, so a week without dispatcher is one request, not a storm.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    group = models.ForeignKey(
+        UpdateGroup, on_delete=models.CASCADE, related_name="triggered", db_index=False
+    )
+    profile = models.ForeignKey(
+        "profiles.Profile", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # The trigger field that changed, through which door, and when (the order of the backlog).
+    field = models.ForeignKey(
+        "profiles.DataField", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    source = models.CharField(max_length=10, choices=Source.choices)
+    changed_at = models.DateTimeField()
+    opened_at = models.DateTimeField(null=True)
+    # The local day it was opened on: its dossier's period, and the day its limit counts.
+    opened_on = models.DateField(null=True)
+    dossier = models.ForeignKey(
+        "dossiers.Dossier", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("triggered request")
+        verbose_name_plural = _("triggered requests")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "profile"],
+                condition=Q(opened_at__isnull=True),
+                name="one_waiting_trigger_per_group_profile",
+            ),
+        ]
+        indexes = [
+            # The backlog in the order it is served.
+            models.Index(
+                fields=["group", "changed_at", "id"],
+                condition=Q(opened_at__isnull=True),
+                name="triggers_waiting",
+            ),
+            # The day's count against the limit; the reason of a dossier or a history row.
+            models.Index(fields=["group", "opened_on"], name="triggers_opened"),
+            models.Index(fields=["profile", "field"], name="triggers_by_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.profile_id} due for {self.group_id} since {self.changed_at}"
 
 
 def group_of(field: object) -> UpdateGroup | None:

@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from monitoring import overview, schedule
-from monitoring.models import GroupField, UpdateGroup
+from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, GroupField, GroupTrigger, UpdateGroup
 from monitoring.selectors import asked_by
+from monitoring.triggers import cycle_through
 from organizations.models import Organization
 from profiles.models import DataField, Kind
 
@@ -88,6 +90,79 @@ def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]
                 % {"label": field.local_label, "kind": Kind(group.applies_to).label}
             )
     return problems
+
+
+def limit_problem(limit: int | None) -> str | None:
+    """Why a daily limit of triggered requests is refused, or None."""
+    if limit is None or not 1 <= limit <= MAX_TRIGGER_DAILY_LIMIT:
+        return _("Enter a number from 1 to %(max)s.") % {
+            "max": number_format(MAX_TRIGGER_DAILY_LIMIT, force_grouping=True)
+        }
+    return None
+
+
+def trigger_problems(
+    group: UpdateGroup, fields: Sequence[DataField], triggers: Sequence[DataField]
+) -> list[str]:
+    """Why `triggers` cannot trigger `group` with `fields` as its own: a field of the other
+    type or organisation, one of its own (its answers would ask again, for ever), or a loop
+    through other groups. Call it in the saving transaction: with triggers in play it locks
+    the organisation's groups, so that two saves at once cannot close a loop between them."""
+    problems = []
+    own = {field.pk for field in fields}
+    for field in triggers:
+        if field.organization_id != group.organization_id or field.applies_to != group.applies_to:
+            problems.append(
+                _("“%(label)s” is not a field of this group's type (%(kind)s).")
+                % {"label": field.local_label, "kind": Kind(group.applies_to).label}
+            )
+        elif field.pk in own:
+            problems.append(
+                _(
+                    "“%(label)s” is one of this group's own fields: its answers would "
+                    "trigger the group again. Choose fields of other groups or of none."
+                )
+                % {"label": field.local_label}
+            )
+    if problems:
+        return problems
+    organization_id = group.organization_id
+    if not triggers and not GroupTrigger.objects.filter(organization_id=organization_id).exists():
+        return []
+    # Serialises the saves of one organisation's groups while the loop is looked for.
+    list(
+        UpdateGroup.objects.select_for_update()
+        .filter(organization_id=organization_id)
+        .values_list("pk", flat=True)
+    )
+    loop = cycle_through(
+        group.pk, [field.pk for field in fields], [field.pk for field in triggers], organization_id
+    )
+    if loop:
+        others = UpdateGroup.objects.in_bulk([pk for pk in loop if pk is not None])
+        chain = " → ".join(
+            group.local_title if pk is None or pk == group.pk else others[pk].local_title
+            for pk in loop
+        )
+        problems.append(
+            _(
+                "These triggers would form a loop between groups (%(chain)s): each group's "
+                "answers would ask the next one again, for ever."
+            )
+            % {"chain": chain}
+        )
+    return problems
+
+
+def set_triggers(group: UpdateGroup, triggers: Sequence[DataField]) -> None:
+    """The group's trigger fields become exactly `triggers`."""
+    chosen = {field.pk for field in triggers}
+    held = set(GroupTrigger.objects.filter(group=group).values_list("field_id", flat=True))
+    GroupTrigger.objects.filter(group=group, field_id__in=held - chosen).delete()
+    GroupTrigger.objects.bulk_create(
+        GroupTrigger(group=group, field_id=pk, organization_id=group.organization_id)
+        for pk in sorted(chosen - held)
+    )
 
 
 def save_group(

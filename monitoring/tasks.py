@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from monitoring import dispatch, expiry
+from monitoring import dispatch, expiry, triggers
 
 RETRY = {
     "autoretry_for": (Exception,),
@@ -19,7 +19,10 @@ RETRY = {
 @shared_task
 def dispatch_due_groups() -> int:
     # No retry of its own: beat runs it again within a minute, and a due group stays due.
-    return len(dispatch.dispatch_due())
+    # The triggered requests of the same pass: a trigger waits one pass at most.
+    runs = len(dispatch.dispatch_due())
+    triggers.dispatch_triggered()
+    return runs
 
 
 @shared_task(acks_late=True, **RETRY)

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from dossiers.models import Dossier
-from monitoring import actions, followup, overview, schedule
+from monitoring import actions, followup, overview, schedule, triggers
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun, group_of
@@ -73,6 +73,7 @@ def group_form(request: OrganizationRequest, org_slug: str, group_uuid: Any = No
                 form.save(commit=False),
                 actor=Actor.member(request.user),
                 fields=form.cleaned_data["fields"],
+                triggers=form.cleaned_data["trigger_fields"],
             )
         except ValidationError as error:
             form.add_error(None, error)
@@ -93,7 +94,7 @@ def _typed_form(
 ) -> UpdateGroupForm:
     """An unbound form showing what the admin typed: no validation, so no error yet."""
     typed = {
-        name: values.getlist(name) if name == "fields" else values.get(name)
+        name: values.getlist(name) if name in {"fields", "trigger_fields"} else values.get(name)
         for name in values
         if name not in {"csrfmiddlewaretoken", "refresh"}
     }
@@ -105,6 +106,7 @@ def _live(request: OrganizationRequest, form: UpdateGroupForm) -> dict[str, Any]
     group = form.instance
     context: dict[str, Any] = {
         "fields_field": form["fields"],
+        "triggers_field": form["trigger_fields"],
         "kind": form.kind,
         "live_url": reverse(
             "monitoring:group_edit_preview" if group.pk else "monitoring:group_create_preview",
@@ -160,6 +162,8 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
             "monitoring": True,
             "send_hour": schedule.RUN_TIME,
             "time_zone": request.organization.time_zone,
+            "trigger_fields": list(group.trigger_fields.order_by("position", "id")),
+            "backlog": triggers.backlog(group),
         },
     )
 

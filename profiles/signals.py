@@ -25,10 +25,15 @@ identities_imported = Signal()
 # Sent by a set-based writer (imports.actions.import_rows), in its transaction, once per batch
 # with `organization_id`, `profiles` (every profile of the batch it created or changed) and
 # `rows` (an iterable of the history rows it appended, each with its `profile`, built as they
-# are read: read them once, or not at all): what `values_changed` says of one profile, said of
-# a thousand at once. A receiver of `values_changed` connects here too
+# are read: each receiver may read them once, or not at all): what `values_changed` says of
+# one profile, said of a thousand at once. A receiver of `values_changed` connects here too
 # (tests/imports/test_signals.py holds that).
 values_imported = Signal()
+
+# Sent by the history page with `organization`, `profile` and `rows` (the page's history
+# rows); each receiver returns {row id: note}, what the change caused ("Requested an update:
+# Risk review, on 07/12/2026").
+history_notes = Signal()
 
 # Sent by the history page with `organization` and `uuids` (of the dossiers its rows came
 # from); each receiver returns {uuid: name}, the dossier as people know it ("Annual update of

@@ -35,7 +35,7 @@ from profiles.models import (
     url_kind_of,
 )
 from profiles.services import StorageUnavailable
-from profiles.signals import dossier_names, value_notes
+from profiles.signals import dossier_names, history_notes, value_notes
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -360,6 +360,13 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
         if row.dossier_uuid:
             # The dossier may be gone with no record kept (an erasure): then it is just "dossier".
             row.dossier_name = names.get(row.dossier_uuid) or _("dossier")  # type: ignore[attr-defined]
+    notes: dict[int, str] = {}
+    for _receiver, answer in history_notes.send(
+        sender=Profile, organization=request.organization, profile=profile, rows=list(page)
+    ):
+        notes.update(answer or {})  # type: ignore[arg-type]
+    for row in page:
+        row.note = notes.get(row.pk, "")  # type: ignore[attr-defined]
     return render(
         request,
         "profiles/history.html",
