@@ -68,7 +68,12 @@ _tokens: dict[str, Token[str]] = {}
 
 @signals.task_prerun.connect
 def _enter_task(task_id: str = "", task: Any = None, **_: Any) -> None:
-    request_id = getattr(getattr(task, "request", None), TASK_HEADER, None)
+    request = getattr(task, "request", None)
+    # A worker reads a message's own headers as attributes of the task's request; a task
+    # applied in this process (eager) keeps them in `headers`.
+    request_id = getattr(request, TASK_HEADER, None) or (
+        getattr(request, "headers", None) or {}
+    ).get(TASK_HEADER)
     if isinstance(request_id, str) and ACCEPTED.fullmatch(request_id):
         _tokens[task_id] = current.set(request_id)
 

@@ -32,8 +32,12 @@ def busy(org, other_org):
             ]
         ):
             Message.objects.create(
-                organization=org, key=f"m{n}", kind="k", address="a@example.com",
-                status=status, created_at=when,
+                organization=org,
+                key=f"m{n}",
+                kind="k",
+                address="a@example.com",
+                status=status,
+                created_at=when,
             )
         for n in range(5):
             Message.objects.create(
@@ -43,12 +47,21 @@ def busy(org, other_org):
             organization=org, url="https://hooks.example.com/in", events=["value.changed"]
         )
         WebhookDelivery.objects.create(
-            organization=org, endpoint=endpoint, key="w1", event="value.changed", body="{}",
+            organization=org,
+            endpoint=endpoint,
+            key="w1",
+            event="value.changed",
+            body="{}",
             attempts=2,
         )
         WebhookDelivery.objects.create(
-            organization=org, endpoint=endpoint, key="w2", event="value.changed", body="{}",
-            status=Delivery.Status.UNDELIVERABLE, attempts=12,
+            organization=org,
+            endpoint=endpoint,
+            key="w2",
+            event="value.changed",
+            body="{}",
+            status=Delivery.Status.UNDELIVERABLE,
+            attempts=12,
         )
         group = factories.group(org, title="Proof of address")
         UpdateRun.objects.create(
@@ -60,10 +73,28 @@ def busy(org, other_org):
 @pytest.mark.parametrize(
     ("language", "words"),
     [
-        ("en", ["2</span> e-mails waiting, the oldest written", "Sending seems stalled", "1 e-mail refused",
-                "Proof of address", "1 delivery failed and will be tried again", "1 given up"]),
-        ("fr", ["2</span> e-mails en attente, le plus ancien écrit", "L’envoi semble bloqué", "1 e-mail refusé",
-                "Proof of address", "1 envoi a échoué et sera retenté", "1 abandonné"]),
+        (
+            "en",
+            [
+                "2</span> e-mails waiting, the oldest written",
+                "Sending seems stalled",
+                "1 e-mail refused",
+                "Proof of address",
+                "1 delivery failed and will be tried again",
+                "1 given up",
+            ],
+        ),
+        (
+            "fr",
+            [
+                "2</span> e-mails en attente, le plus ancien écrit",
+                "envoi semble bloqué",
+                "1 e-mail refusé",
+                "Proof of address",
+                "1 envoi a échoué et sera retenté",
+                "1 abandonné",
+            ],
+        ),
     ],
 )
 def test_it_shows_each_queue_with_what_to_do(owner_client, owner, org, busy, language, words):
