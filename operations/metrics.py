@@ -11,10 +11,12 @@ from the same checks as `/readyz`.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterable
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram
@@ -24,6 +26,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from operations import readiness, selectors
+
+logger = logging.getLogger(__name__)
 
 PREFIX = "backoffice_"
 
@@ -54,7 +58,7 @@ def view_name(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
         return "unmatched"
-    return match.view_name or match._func_path
+    return str(match.view_name or match._func_path)
 
 
 class RequestLatencyMiddleware:
@@ -93,7 +97,14 @@ def exposition() -> bytes:
     """The whole text of a scrape."""
     checks = readiness.check_all()
     database_up = any(check.name == "database" and check.ok for check in checks)
-    gauges = selectors.gauges(timezone.now()) if database_up else {}
+    gauges: dict[str, float] = {}
+    if database_up:
+        try:
+            gauges = selectors.gauges(timezone.now())
+        except DatabaseError:
+            # Answered SELECT 1 but not this (a lock, a migration half-way): a scrape without
+            # the product's gauges, never a 500 that loses the rest.
+            logger.warning("The metrics' gauges could not be counted", exc_info=True)
     scrape = CollectorRegistry(auto_describe=False)
     scrape.register(Scrape(checks, gauges))
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
