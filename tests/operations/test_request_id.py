@@ -102,3 +102,51 @@ def test_a_task_logs_with_the_id_its_message_carried(lines):
     with_id, without = _records(lines)
     assert with_id["request_id"] == "req-8"
     assert without["request_id"] == ""
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_a_real_workers_json_lines_carry_the_id_of_the_request_that_enqueued(tmp_path):
+    """A worker on a Redis of its own, logging JSON: the lines of a task enqueued under a
+    request's id carry that id."""
+    import os
+    import signal
+    import time
+
+    from django.db import connection
+
+    from profiles.tasks import delete_pending_files
+    from tests.conftest import need_service
+    from tests.workers import OwnRedis, on_broker, start_worker, worker_env
+
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    redis = OwnRedis()
+    redis.start()
+    env = worker_env(redis.url, LOG_FORMAT="json")
+    path = tmp_path / "worker.log"
+    log = path.open("w")
+    worker = start_worker(env, log)
+    try:
+        with on_broker(redis.url):
+            token = requestid.current.set("req-worker-1")
+            try:
+                delete_pending_files.delay()
+            finally:
+                requestid.current.reset(token)
+        deadline = time.monotonic() + 90
+        done: list[dict] = []
+        while time.monotonic() < deadline and not done:
+            log.flush()
+            for line in path.read_text().splitlines():
+                if line.startswith("{") and "delete_pending_files" in line:
+                    record = json.loads(line)
+                    if "succeeded" in record["message"]:
+                        done.append(record)
+            time.sleep(0.3)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        log.close()
+        redis.stop()
+    assert done, path.read_text()[-3000:]
+    assert done[0]["request_id"] == "req-worker-1"
