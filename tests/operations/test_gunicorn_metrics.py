@@ -20,6 +20,7 @@ TOKEN = "gunicorn-scrape"
 @pytest.fixture
 def server(tmp_path):
     port = _free_port()
+    tmp_path.joinpath("gunicorn.log").touch()
     env = {
         **os.environ,
         "DEBUG": "1",
@@ -27,6 +28,7 @@ def server(tmp_path):
         "METRICS_TOKEN": TOKEN,
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "CELERY_BROKER_URL": "memory://",
+        "LOG_FORMAT": "json",
     }
     env.pop("DATABASE_URL", None)
     log = (tmp_path / "gunicorn.log").open("w")
@@ -83,3 +85,27 @@ def test_every_workers_requests_are_counted(server):
     # The start-up probe and these thirty, whichever worker answered each.
     assert float(count.rsplit(" ", 1)[1]) >= 31
     assert list(folder.glob("histogram_*.db"))
+
+
+def test_its_access_log_is_json_with_the_request_id(server, tmp_path):
+    import json
+    import time
+
+    base, _folder = server
+    requests.get(base + "/healthz", headers={"X-Request-ID": "edge-1"}, timeout=10)
+    log = tmp_path / "gunicorn.log"
+    deadline = time.monotonic() + 30
+    found: list[dict] = []
+    while not found and time.monotonic() < deadline:
+        found = [
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if line.startswith("{") and '"edge-1"' in line
+        ]
+        time.sleep(0.1)
+    assert found, log.read_text()[-2000:]
+    [access] = found
+    assert access["logger"] == "gunicorn.access"
+    assert access["message"] == "GET /healthz HTTP/1.1"
+    assert access["status"] == "200"
+    assert access["time"].endswith("+00:00")
