@@ -11,3 +11,6 @@ class OperationsConfig(AppConfig):
     name = "operations"
     verbose_name = _("Operations")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from operations import checks  # noqa: F401  (check --deploy)

@@ -120,3 +120,24 @@ def test_the_dispatcher_task_records_its_pass(db):
     [recorded] = DispatchPass.objects.all()
     assert recorded.started_at == NOW
     assert recorded.runs == 0
+
+
+@pytest.mark.parametrize(
+    ("networks", "refused"),
+    [([], False), (["10.0.0.0/8", "fd00::/8"], False), (["0.0.0.0/0"], True), (["::/0"], True)],
+)
+def test_check_deploy_refuses_metrics_open_to_the_internet(settings, networks, refused):
+    from operations.checks import check_metrics_access
+
+    settings.METRICS_NETWORKS = networks
+    ids = {problem.id for problem in check_metrics_access(None)}
+    assert ("operations.E001" in ids) == refused
+
+
+def test_check_deploy_warns_of_a_short_token(settings):
+    from operations.checks import check_metrics_access
+
+    settings.METRICS_TOKEN = "short"
+    assert {problem.id for problem in check_metrics_access(None)} == {"operations.W001"}
+    settings.METRICS_TOKEN = "x" * 43
+    assert check_metrics_access(None) == []
