@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 from operations import metrics as prometheus
 from operations import readiness, selectors
@@ -20,7 +20,7 @@ from organizations.http import OrganizationRequest
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
     """For load balancers and compose: 200 when the database, the broker and storage each
     answered within the timeout, else 503 naming the ones that did not."""
@@ -50,7 +50,7 @@ def _metrics_allowed(request: HttpRequest) -> bool:
 
 
 @never_cache
-@require_GET
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     if not settings.METRICS_TOKEN and not settings.METRICS_NETWORKS:
         # Nobody was let in: the page does not exist.

@@ -162,3 +162,7 @@ def test_each_dependency_stopped_in_turn_is_named(
         finally:
             start()
         assert _readyz() == (200, ALL_UP), name
+
+
+def test_a_head_request_is_answered_too(db):
+    assert Client().head("/readyz").status_code == 200
