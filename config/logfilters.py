@@ -1,5 +1,9 @@
-"""Filters of the log configuration (config/settings.py, LOGGING)."""
+"""Filters and formats of the log configuration (config/settings.py, LOGGING)."""
 
+from __future__ import annotations
+
+import datetime as dt
+import json
 import logging
 
 
@@ -13,3 +17,27 @@ class ClientErrorsWithoutTraceback(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line (`LOG_FORMAT=json`): time (UTC, ISO 8601), level, logger,
+    message, the request id, and the exception's traceback when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", ""),
+        }
+        for extra in ("status_code", "task_id", "task_name"):
+            if hasattr(record, extra):
+                line[extra] = getattr(record, extra)
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False, default=str)

@@ -68,9 +68,14 @@ INSTALLED_APPS = [
     "outbox",
     "api",
     "home",
+    "operations",
 ]
 
 MIDDLEWARE = [
+    # First: every line logged while the request runs carries its id, and its time is counted
+    # whole (operations.metrics: latency by view).
+    "config.requestid.RequestIdMiddleware",
+    "operations.metrics.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -514,6 +519,31 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# Operators: /readyz checks the database, the broker and storage, each within this time;
+# /metrics answers a Bearer token (METRICS_TOKEN) or the addresses of METRICS_NETWORKS
+# (client addresses as TRUSTED_PROXIES reads them), and nobody when neither is set.
+READINESS_TIMEOUT_SECONDS = env_int("READINESS_TIMEOUT_SECONDS", 2)
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_NETWORKS = env_list("METRICS_NETWORKS")
+for _network in METRICS_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_NETWORKS: {_network!r} is not an IP address or network."
+        ) from None
+# Probes come over plain http from inside the network, before any TLS proxy.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|readyz|metrics)$"]
+
+# Logs: plain lines by default, one JSON object per line with LOG_FORMAT=json; both carry
+# the request id (config.requestid) into the record.
+LOG_FORMAT = env_str("LOG_FORMAT", "text").strip().lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT: {LOG_FORMAT!r} is neither 'text' nor 'json'.")
+# Celery's worker replaces the root logger's handlers with its own unless told not to: in
+# JSON, its lines and the tasks' go through the handler below like everyone else's.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -521,11 +551,14 @@ LOGGING = {
     "filters": {
         "mask_tokens": {"()": "organizations.logmask.MaskTokens"},
         "client_errors": {"()": "config.logfilters.ClientErrorsWithoutTraceback"},
+        "request_id": {"()": "config.requestid.RequestIdFilter"},
     },
+    "formatters": {"json": {"()": "config.logfilters.JsonLines"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "filters": ["mask_tokens", "client_errors"],
+            "filters": ["mask_tokens", "client_errors", "request_id"],
+            **({"formatter": "json"} if LOG_FORMAT == "json" else {}),
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},

@@ -5,6 +5,7 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from home import views as home_views
+from operations import views as operations_views
 from organizations import accounts, sso_views, twofactor
 from organizations import views as organization_views
 
@@ -15,6 +16,8 @@ ADMIN_ONLY_OUTSIDE_SETTINGS: list[str] = ["profiles:privacy_export", "profiles:p
 urlpatterns = [
     path("", organization_views.home, name="home"),
     path("healthz", organization_views.healthz, name="healthz"),
+    path("readyz", operations_views.readyz, name="readyz"),
+    path("metrics", operations_views.metrics, name="metrics"),
     # Pages name their icon; this answers the browsers and tools that ask by the old name.
     path(
         "favicon.ico",
@@ -60,5 +63,6 @@ urlpatterns = [
     path("d/", include("dossiers.portal_urls")),
     path("api/v1/", include("api.urls")),
     path("o/<slug:org_slug>/", include("api.settings_urls")),
+    path("o/<slug:org_slug>/", include("operations.urls")),
     path("email/", include("outbox.urls")),
 ]

@@ -428,3 +428,16 @@ class OverviewState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}: {self.version}"
+
+
+class DispatchPass(models.Model):
+    """The latest pass of the scheduled dispatcher: when it began, how long it took and how
+    many runs it recorded. One row, rewritten by each pass, read by the operators' metrics
+    (a stopped beat shows as a pass that grows old)."""
+
+    started_at = models.DateTimeField()
+    duration = models.FloatField(help_text="seconds")
+    runs = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.started_at}: {self.runs} runs in {self.duration:.3f} s"

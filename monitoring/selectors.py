@@ -14,7 +14,9 @@ import datetime as dt
 from typing import Any, cast
 
 from django.db.models import Q
+from django_scopes import scopes_disabled
 
+from monitoring.models import DispatchPass, UpdateRun
 from profiles.models import Profile, ProfileQuerySet
 
 
@@ -33,3 +35,18 @@ def due_q(now: dt.datetime) -> Q:
 def due_sql(alias: str) -> str:
     """`due_q` for the group a statement names `alias`, `now` bound as `%(now)s`."""
     return f"{alias}.is_active AND {alias}.next_run_at <= %(now)s"
+
+
+def unfinished_runs_count(organization_id: int | None = None) -> int:
+    """Runs recorded and not finished (the partial index `unfinished_runs` holds them): all
+    organisations' for the operators' metrics, one's for its status page."""
+    with scopes_disabled():
+        runs = UpdateRun.objects.filter(finished_at__isnull=True)
+        if organization_id is not None:
+            runs = runs.filter(organization_id=organization_id)
+        return runs.count()
+
+
+def last_dispatch_pass() -> DispatchPass | None:
+    """The scheduled dispatcher's latest pass, if it ever ran."""
+    return DispatchPass.objects.filter(pk=1).first()

@@ -3,9 +3,13 @@ is still undone after that is found again by a sweep (`sweep_unfinished_runs`)."
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
+from django.utils import timezone
 
 from monitoring import dispatch, expiry, triggers
+from monitoring.models import DispatchPass
 
 RETRY = {
     "autoretry_for": (Exception,),
@@ -19,9 +23,15 @@ RETRY = {
 @shared_task
 def dispatch_due_groups() -> int:
     # No retry of its own: beat runs it again within a minute, and a due group stays due.
-    # The triggered requests of the same pass: a trigger waits one pass at most.
+    started_at, began = timezone.now(), time.monotonic()
     runs = len(dispatch.dispatch_due())
+    # The triggered requests of the same pass: a trigger waits one pass at most.
     triggers.dispatch_triggered()
+    # After the pass's commit, outside its transaction: the record of a pass is no part of it.
+    DispatchPass.objects.update_or_create(
+        pk=1,
+        defaults={"started_at": started_at, "duration": time.monotonic() - began, "runs": runs},
+    )
     return runs
 
 

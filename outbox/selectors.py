@@ -1,4 +1,6 @@
-"""What the apps to the right read of the outbox: which addresses fail, and how many.
+"""What the apps to the right read of the outbox: which addresses fail, and how many; how
+many rows wait to be sent, and how many were given up (the operators' metrics, Settings >
+Status).
 
 An address fails once an e-mail service reported a hard bounce or a complaint for it; the
 outbox sends nothing more to it until staff change the address or say to try again
@@ -7,12 +9,14 @@ outbox sends nothing more to it until staff change the address or say to try aga
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Count, Min, Q
 from django_scopes import scopes_disabled
 
-from outbox.models import FailingAddress
+from outbox.models import Delivery, FailingAddress
 
 
 def failing(organization_id: int, address: str) -> FailingAddress | None:
@@ -61,3 +65,32 @@ def failing_among(
 def failing_count(organization_id: int) -> int:
     """How many addresses of the organisation fail: the home's "e-mails not reaching" count."""
     return FailingAddress.objects.filter(organization_id=organization_id).count()
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Rows of an outgoing table still to send, and when the oldest of them was written."""
+
+    waiting: int
+    oldest: dt.datetime | None
+
+
+def backlog(model: type[Delivery], organization_id: int | None = None) -> Backlog:
+    """The queued rows of `model` (e-mails, webhook deliveries): all organisations' for the
+    operators' metrics, one organisation's for its status page. One query, on the rows the
+    partial index of due rows holds, so it costs the size of the queue, not of the table."""
+    with scopes_disabled():
+        rows = model.objects.filter(status=Delivery.Status.QUEUED)
+        if organization_id is not None:
+            rows = rows.filter(organization_id=organization_id)
+        found = rows.aggregate(waiting=Count("id"), oldest=Min("created_at"))
+    return Backlog(waiting=found["waiting"], oldest=found["oldest"])
+
+
+def undeliverable_count(model: type[Delivery], organization_id: int | None = None) -> int:
+    """Rows of `model` given up as undeliverable (all organisations', or one's)."""
+    with scopes_disabled():
+        rows = model.objects.filter(status=Delivery.Status.UNDELIVERABLE)
+        if organization_id is not None:
+            rows = rows.filter(organization_id=organization_id)
+        return rows.count()

@@ -104,6 +104,12 @@ def delete_pending(ids: list[int] | None = None) -> int:
         last = pks[-1]
 
 
+def pending_count() -> int:
+    """Files recorded for deletion and not yet deleted (the operators' metrics): a few rows
+    between a commit and its delete, more while storage refuses."""
+    return PendingDeletion.objects.count()
+
+
 def delete_keys(keys: list[str]) -> None:
     """One `DeleteObjects` request per S3_DELETE_BATCH_SIZE keys on S3, one call per file
     elsewhere."""

@@ -118,3 +118,13 @@ def test_with_the_secrets_the_app_uses_its_own_minio_user_and_web_stays_local(tm
         for statement in policy["Statement"]
         for action in statement["Action"]
     )
+
+
+def test_web_is_healthy_when_ready():
+    """The web container's health is /readyz: the database, the broker and storage answer."""
+    check = COMPOSE["services"]["web"]["healthcheck"]
+    command = " ".join(check["test"])
+    assert "http://127.0.0.1:8000/readyz" in command
+    # Longer than the checks' 2 s, so that a dependency's timeout is reported, not cut.
+    assert int(check["timeout"].rstrip("s")) > 2
+    assert COMPOSE["x-app"]["environment"]["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
