@@ -612,7 +612,7 @@ MATRIX_MARKS = {
     "valid": "✓",
     "expiring": "!",
     "requested": "…",
-    "overdue": "⌛",
+    "overdue": "‼",
     "expired": "✕",
     "missing": "○",
 }
