@@ -259,7 +259,9 @@ def _queries(client, url) -> int:
     return len(captured.captured_queries)
 
 
-def test_the_matrix_takes_the_same_queries_whatever_the_page_holds(member_client, org, monitored):
+def test_the_matrix_takes_the_same_queries_whatever_the_page_holds(
+    member_client, org, monitored, monkeypatch
+):
     url = f"/o/{org.slug}/monitoring/overview/"
     _queries(member_client, url)  # the session and the caches settle
     few = _queries(member_client, url)
@@ -272,6 +274,10 @@ def test_the_matrix_takes_the_same_queries_whatever_the_page_holds(member_client
     _queries(member_client, url)
     assert _queries(member_client, url) == few
     assert few == 13
+    # Whatever the page holds: 5 profiles or every one of them.
+    for size in (5, 100):
+        monkeypatch.setattr("monitoring.views.OVERVIEW_MATRIX_PAGE", size)
+        assert _queries(member_client, url) == few
 
 
 def test_the_matrix_is_404_to_another_organisation(outsider_client, org):
