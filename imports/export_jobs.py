@@ -11,7 +11,7 @@ import tempfile
 
 from django.core.files import File
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from imports import export as exporting
@@ -26,16 +26,28 @@ logger = logging.getLogger(__name__)
 # a task writes it while the page shows its progress.
 INLINE_ROWS = 2000
 KEPT = dt.timedelta(days=1)
+# A page of profiles takes seconds: a job untouched this long has lost its worker.
+STALLED = dt.timedelta(minutes=15)
 
 
 def in_background(organization: Organization, kind: str) -> bool:
     return bool(exporting.profiles(organization, kind).count() > INLINE_ROWS)
 
 
+def stalled(now: dt.datetime) -> Q:
+    """Jobs no worker is moving: queued or running, and untouched for a while."""
+    waiting = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    return Q(status__in=waiting, touched_at__lt=now - STALLED)
+
+
 def run(job: ExportJob) -> ExportJob:
-    """Writes the job's file once: a task delivered again finds it claimed and stops."""
-    claimed = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.QUEUED).update(
-        status=ExportJob.Status.RUNNING, rows_done=0
+    """Writes the job's file once: a task delivered again while another runs it finds it
+    claimed and stops; one whose worker died (nothing moved for `STALLED`) starts over."""
+    now = timezone.now()
+    claimed = (
+        ExportJob.objects.filter(pk=job.pk)
+        .filter(Q(status=ExportJob.Status.QUEUED) | stalled(now))
+        .update(status=ExportJob.Status.RUNNING, rows_done=0, touched_at=now)
     )
     if not claimed:
         job.refresh_from_db()
@@ -43,7 +55,9 @@ def run(job: ExportJob) -> ExportJob:
     organization = job.organization
 
     def moved(lines: int) -> None:
-        ExportJob.objects.filter(pk=job.pk).update(rows_done=F("rows_done") + lines)
+        ExportJob.objects.filter(pk=job.pk).update(
+            rows_done=F("rows_done") + lines, touched_at=timezone.now()
+        )
 
     try:
         with tempfile.TemporaryFile() as out:
@@ -73,6 +87,13 @@ def run(job: ExportJob) -> ExportJob:
         )
     job.refresh_from_db()
     return job
+
+
+def restart_stalled(now: dt.datetime | None = None) -> list[int]:
+    """The ids of jobs that lost their worker (or never reached one), to start again."""
+    return list(
+        ExportJob.objects.filter(stalled(now or timezone.now())).values_list("pk", flat=True)
+    )
 
 
 def purge(now: dt.datetime | None = None) -> int:

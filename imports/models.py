@@ -154,6 +154,8 @@ class ExportJob(models.Model):
     rows_done = models.PositiveIntegerField(default=0)
     file = models.FileField(upload_to=export_key, max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Moved with the progress: a job running that has not moved for a while lost its worker.
+    touched_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")

@@ -42,6 +42,10 @@ def run_export(job_id: int) -> str:
 
 @shared_task  # type: ignore[untyped-decorator]
 def purge_exports() -> int:
-    """Across organisations: exports a day old go, with their files."""
+    """Across organisations, the exports' sweep: a job whose worker died (or that never
+    reached one) starts again; exports a day old go, with their files."""
     with scopes_disabled():
-        return export_jobs.purge()
+        purged = export_jobs.purge()
+        for job_id in export_jobs.restart_stalled():
+            run_export.delay(job_id)
+    return purged

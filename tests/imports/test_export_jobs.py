@@ -163,3 +163,22 @@ def test_a_failed_export_says_so(
     assert job.status == "failed"
     page = member_client.get(f"/o/{org.slug}/exports/{job.uuid}/")
     assert "The export failed" in page.text and "hx-trigger" not in page.text
+
+
+def test_a_job_whose_worker_died_is_started_again_by_the_sweep(
+    member_client, org, clients, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        member_client.post(f"/o/{org.slug}/contacts/export.csv")
+    with scopes_disabled():
+        ExportJob.objects.update(status="running", rows_done=2, touched_at=START, created_at=START)
+    job = _job(org)
+    # Still moving a minute ago: another worker has it.
+    with time_machine.travel(START + dt.timedelta(minutes=1), tick=False):
+        assert run_export(job.pk) == "running"
+        assert purge_exports() == 0
+    assert _job(org).status == "running"
+    with time_machine.travel(START + dt.timedelta(minutes=16), tick=False):
+        assert purge_exports() == 0
+    job = _job(org)
+    assert (job.status, job.rows_done) == ("done", 5)
