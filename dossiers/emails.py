@@ -129,15 +129,22 @@ class LinkMessages:
             shown.expires_at,
             tuple(field.pk for field in fields),
             tuple((item.field.pk, item.rejection_reason) for item in rejected),
+            bool(recipient.greeting_name),
         )
         shared = self._shared.get(key)
         if shared is None:
             shared = self._shared[key] = _shared_link_message(
-                dossier.organization, shown, template, recipient.language, fields, rejected
+                dossier.organization,
+                shown,
+                template,
+                recipient.language,
+                fields,
+                rejected,
+                named=bool(recipient.greeting_name),
             )
         # Tokens are URL-safe: the link is the same address with the token put in.
         url = self._portal_url.replace(_TOKEN_HOLE, token)
-        return shared.personal(recipient.email, {"name": recipient.display_name, "url": url})
+        return shared.personal(recipient.email, {"name": recipient.greeting_name, "url": url})
 
 
 def _shared_link_message(
@@ -147,13 +154,15 @@ def _shared_link_message(
     language: str,
     fields: Sequence[DataField],
     rejected: Sequence[AskedAgain],
+    *,
+    named: bool,
 ) -> SharedEmail:
 
     def context(hole: Callable[[str], str]) -> dict:
         return {
             "dossier": shown,
             "organization": organization,
-            "recipient": SimpleNamespace(display_name=hole("name")),
+            "recipient": SimpleNamespace(greeting_name=hole("name") if named else ""),
             "fields": list(fields),
             "url": hole("url"),
             "rejected": list(rejected),

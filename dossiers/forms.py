@@ -11,12 +11,26 @@ from profiles import fieldtypes
 from profiles.forms import DataFieldsForm
 from profiles.models import DataField
 
+# The document types a phone's camera can give (it takes JPEG, or HEIC on some phones).
+IMAGE_TYPES = ("jpeg", "png", "webp", "heic")
+
 
 class PortalDocumentInput(fieldtypes.DocumentInput):
     """The portal's file input: a file the client already chose (kept as a draft upload)
-    is named as chosen, so that on a phone they need not find and pick it again."""
+    is named as chosen, so that on a phone they need not find and pick it again.
+
+    Beside it, a second input of the same name opens a phone's camera ("Take a photo",
+    `capture`), with no script: a browser sends only the inputs that hold a file, and if
+    both do, the photo (the later one) is the answer.
+    """
 
     template_name = "portal/widgets/document_input.html"
+    camera = False
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["camera"] = self.camera
+        return context
 
 
 class PortalForm(DataFieldsForm):
@@ -61,6 +75,7 @@ class PortalForm(DataFieldsForm):
             if field.is_document:
                 widget = PortalDocumentInput(attrs=self.fields[name].widget.attrs)
                 widget.current_document = self.fields[name].widget.current_document
+                widget.camera = any(t in IMAGE_TYPES for t in field.accepted_types)
                 self.fields[name].widget = widget
             self.items[name] = item
             # A "still correct" staff sent back cannot be the answer again: no box to tick.
@@ -103,6 +118,22 @@ class PortalForm(DataFieldsForm):
                 }
             )
         return rows
+
+    def progress(self) -> tuple[int, int]:
+        """How many items are answered, as saved, out of how many: an item already accepted
+        counts, as does one with a fresh answer; in a classic dossier a value or a document
+        on file is an answer too."""
+        editable = {item.pk for item in self.items.values()}
+        done = 0
+        for item in self.all_items:
+            if item.pk not in editable or item.has_fresh_answer:
+                done += 1
+            elif not self.dossier.needs_fresh_answers and not item.removing:
+                if item.field.is_document:
+                    done += bool(item.upload or item.initial_document_id)
+                else:
+                    done += (item.answer if item.answered else item.initial_value) is not None
+        return done, len(self.all_items)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -177,9 +177,8 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                         return redirect(
                             "dossiers:detail", org_slug=organization.slug, dossier_uuid=dossier.uuid
                         )
-                    if final:
-                        messages.success(request, _("Thank you: your answers were sent."))
-                    else:
+                    # A submission leads to the thank-you page, which says so once.
+                    if not final:
                         messages.success(
                             request, _("Your draft was saved. You can come back to it later.")
                         )

@@ -19,11 +19,12 @@ from typing import Any
 
 from django.db import connection, models, transaction
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from imports import audit as audit_actions
 from imports.mapping import attribute_label
+from imports.models import ExportJob
 from imports.parsing import ParsedRow, required_missing
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
@@ -551,3 +552,29 @@ def record_import(
         errors=len({line for line, _c, _m in result.errors}),
         **details,
     )
+
+
+def export_profiles(
+    organization: Organization, *, actor: Actor, kind: str, format: str, background: bool
+) -> ExportJob | None:
+    """An export of contacts or companies, recorded as read: with `background`, a job that a
+    task writes (its progress on the job, the file kept for a day), started on commit;
+    otherwise None, and the caller writes the file in the response."""
+    from imports import tasks
+    from imports.export import profiles
+
+    rows = profiles(organization, kind).count()
+    job = None
+    if background:
+        job = ExportJob.objects.create(
+            organization=organization,
+            kind=kind,
+            format=format,
+            language=translation.get_language() or organization.default_language,
+            created_by=actor.member_user,
+            total_rows=rows,
+        )
+        transaction.on_commit(lambda: tasks.run_export.delay(job.pk))
+    name = f"{'contacts' if kind == Kind.CONTACT else 'companies'}.{format}"
+    actor.audit(organization, audit_actions.PROFILES_EXPORTED, name, file=name, rows=rows)
+    return job

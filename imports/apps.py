@@ -13,3 +13,8 @@ class ImportsConfig(AppConfig):
         from imports import emails
 
         emails.register_kinds()
+
+    def beat_schedule(self) -> dict[str, dict[str, object]]:
+        return {
+            "imports-purge-exports": {"task": "imports.tasks.purge_exports", "schedule": 3600.0},
+        }

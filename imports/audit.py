@@ -25,3 +25,10 @@ def _imported(details: Mapping[str, Any]) -> str:
 
 
 PROFILES_IMPORTED = action("imports.profiles.imported", _("Profiles imported"), _imported)
+
+
+def _exported(details: Mapping[str, Any]) -> str:
+    return gettext("%(file)s, %(rows)s rows") % {"file": details["file"], "rows": details["rows"]}
+
+
+PROFILES_EXPORTED = action("imports.profiles.exported", _("Profiles exported"), _exported)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -39,21 +39,29 @@ def header(organization: Organization, kind: str) -> list[str]:
     return names + [f.local_label for f in _fields(organization, kind)]
 
 
-def rows(organization: Organization, kind: str, *, typed: bool = False) -> Iterator[list[Any]]:
+def profiles(organization: Organization, kind: str) -> Any:
+    """The profiles an export writes: the active ones of the type."""
+    return Profile.objects.filter(organization=organization, kind=kind).active()
+
+
+def rows(
+    organization: Organization,
+    kind: str,
+    *,
+    typed: bool = False,
+    on_page: Callable[[int], None] | None = None,
+) -> Iterator[list[Any]]:
     """The profiles' lines, active ones, keyset-paginated so that memory stays flat.
-    `typed` keeps dates and numbers as such (for XLSX); otherwise they are written out."""
+    `typed` keeps dates and numbers as such (for XLSX); otherwise they are written out.
+    `on_page` is told how many lines each page gave, once they are given (the progress of a
+    background export)."""
     fields = _fields(organization, kind)
     decimal_comma = organization.default_language == "fr"
     pattern = PATTERNS.get(organization.date_style, PATTERNS["dmy"])
-    profiles = (
-        Profile.objects.filter(organization=organization, kind=kind)
-        .active()
-        .select_related("company")
-        .order_by("id")
-    )
+    ordered = profiles(organization, kind).select_related("company").order_by("id")
     last = 0
     while True:
-        page = list(profiles.filter(id__gt=last)[:CHUNK])
+        page = list(ordered.filter(id__gt=last)[:CHUNK])
         if not page:
             return
         last = page[-1].pk
@@ -77,6 +85,8 @@ def rows(organization: Organization, kind: str, *, typed: bool = False) -> Itera
                     _cell(field, values.get((profile.pk, field.pk)), typed, decimal_comma, pattern)
                 )
             yield line
+        if on_page is not None:
+            on_page(len(page))
 
 
 def _cell(field: DataField, value: Any, typed: bool, decimal_comma: bool, pattern: str) -> Any:
@@ -97,14 +107,16 @@ def _cell(field: DataField, value: Any, typed: bool, decimal_comma: bool, patter
     return value
 
 
-def xlsx(organization: Organization, kind: str) -> bytes:
+def xlsx(
+    organization: Organization, kind: str, *, on_page: Callable[[int], None] | None = None
+) -> bytes:
     import openpyxl
     from openpyxl.cell import WriteOnlyCell
 
     workbook = openpyxl.Workbook(write_only=True)
     sheet = workbook.create_sheet()
     sheet.append(header(organization, kind))
-    for line in rows(organization, kind, typed=True):
+    for line in rows(organization, kind, typed=True, on_page=on_page):
         cells = []
         for value in line:
             cell = WriteOnlyCell(sheet, value=value)

@@ -123,3 +123,67 @@ class SavedMapping(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def export_key(instance: ExportJob | None, filename: str) -> str:
+    # Like an import's: the key names neither the tenant nor the people in the file.
+    return f"exports/{secrets.token_hex(20)}"
+
+
+class ExportJob(models.Model):
+    """Contacts or companies written to a file in the background, for one member to
+    download; kept a day (`imports.tasks.purge_exports`)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Preparing")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        XLSX = "xlsx", "Excel"
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
+    format = models.CharField(max_length=4, choices=Format.choices)
+    # The reader's language: the headings and yes/no cells are written in it.
+    language = models.CharField(max_length=10)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_done = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to=export_key, max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Moved with the progress: a job running that has not moved for a while lost its worker.
+    touched_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["created_at"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def filename(self) -> str:
+        name = "contacts" if self.kind == Kind.CONTACT else "companies"
+        return f"{name}.{self.format}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rows_done / self.total_rows) if self.total_rows else 0

@@ -6,17 +6,17 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from django_scopes import scope
 
+from imports import actions, export_jobs, jobs, mapping, reading
 from imports import export as exporting
-from imports import jobs, mapping, reading
 from imports.forms import MappingForm, UploadForm
-from imports.models import ImportJob
+from imports.models import ExportJob, ImportJob
 from organizations.actors import Actor
 from organizations.csvexport import csv_lines
 from organizations.display import style_of
@@ -203,18 +203,42 @@ def exporting_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+@require_http_methods(["GET", "POST"])
 def export(
     request: OrganizationRequest, org_slug: str, url_kind: str, format: str
 ) -> HttpResponse | StreamingHttpResponse:
+    """A small export is written in the response; a large one (or any one posted) is a job
+    that a task writes while its page shows the progress."""
     kind = KIND_OF_URL.get(url_kind)
     if kind is None or format not in ("csv", "xlsx"):
         raise Http404
+    actor = Actor.member(request.user)
+    if request.method == "POST":
+        job = actions.export_profiles(
+            request.organization, actor=actor, kind=kind, format=format, background=True
+        )
+        assert job is not None
+        return redirect("imports:export_job", org_slug=org_slug, job_uuid=job.uuid)
+    if export_jobs.in_background(request.organization, kind):
+        return render(
+            request,
+            "imports/export_start.html",
+            {
+                "url_kind": url_kind,
+                "format": format,
+                "kind": kind,
+                "count": exporting.profiles(request.organization, kind).count(),
+            },
+        )
+    actions.export_profiles(
+        request.organization, actor=actor, kind=kind, format=format, background=False
+    )
     name = "contacts" if kind == Kind.CONTACT else "companies"
     response: HttpResponse | StreamingHttpResponse
     if format == "xlsx":
         response = HttpResponse(
             exporting.xlsx(request.organization, kind),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            content_type=XLSX_TYPE,
         )
     else:
         lines = _streamed(
@@ -230,3 +254,33 @@ def export(
         )
     response["Content-Disposition"] = f'attachment; filename="{name}.{format}"'
     return response
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _export_job(request: OrganizationRequest, job_uuid: Any) -> ExportJob:
+    return get_for_org(request, ExportJob.objects.all(), uuid=job_uuid)
+
+
+def export_job(request: OrganizationRequest, org_slug: str, job_uuid: Any) -> HttpResponse:
+    """The export's page: its progress while the task writes, then the download."""
+    return render(request, "imports/export_job.html", {"job": _export_job(request, job_uuid)})
+
+
+def export_progress(request: OrganizationRequest, org_slug: str, job_uuid: Any) -> HttpResponse:
+    """The progress card alone, which polls itself until the file is ready."""
+    return render(request, "imports/export_progress.html", {"job": _export_job(request, job_uuid)})
+
+
+def export_download(request: OrganizationRequest, org_slug: str, job_uuid: Any) -> FileResponse:
+    job = _export_job(request, job_uuid)
+    if job.status != ExportJob.Status.DONE or not job.file:
+        raise Http404
+    content_type = XLSX_TYPE if job.format == ExportJob.Format.XLSX else "text/csv; charset=utf-8"
+    return FileResponse(
+        job.file.open("rb"),
+        as_attachment=True,
+        filename=job.filename,
+        content_type=content_type,
+    )

@@ -425,13 +425,17 @@ def _row(values: tuple[Any, ...]) -> dict[str, Any]:
     if isinstance(row["expires_on"], str):
         row["expires_on"] = dt.date.fromisoformat(row["expires_on"])
     for key in ("profile_uuid", "open_dossier", "overdue_dossier"):
-        if row[key] is not None and not isinstance(row[key], str):
-            row[key] = str(row[key])
-        if isinstance(row[key], str) and len(row[key]) == 32:
-            row[key] = (
-                f"{row[key][:8]}-{row[key][8:12]}-{row[key][12:16]}-{row[key][16:20]}-{row[key][20:]}"
-            )
+        row[key] = _row_uuid(row[key])
     return row
+
+
+def _row_uuid(value: Any) -> str | None:
+    """A UUID as text with its dashes, as SQLite (32 hex digits) or PostgreSQL give it."""
+    if value is not None and not isinstance(value, str):
+        value = str(value)
+    if isinstance(value, str) and len(value) == 32:
+        value = f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return value
 
 
 def page(
@@ -445,6 +449,36 @@ def page(
             [*params, limit, offset],
         )
         return [_row(values) for values in cursor.fetchall()]
+
+
+PROFILE_COLUMNS = ("profile_id", "profile_uuid", "kind", "first_name", "last_name", "company_name")
+
+
+def profiles_page(
+    organization_id: int, filters: Filters, today: dt.date, *, offset: int, limit: int
+) -> list[dict[str, Any]]:
+    """The matrix's rows: the profiles with at least one cell matching the filters, in the
+    list's order, one query whatever the page size."""
+    sql, params = _filtered(organization_id, filters, today)
+    columns = ", ".join(f"c.{name}" for name in PROFILE_COLUMNS)
+    order = "ORDER BY c.last_name, c.company_name, c.first_name, c.profile_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM ({sql}) c GROUP BY {columns} {order} LIMIT %s OFFSET %s",  # noqa: S608
+            [*params, limit, offset],
+        )
+        rows = [dict(zip(PROFILE_COLUMNS, values, strict=True)) for values in cursor.fetchall()]
+    for row in rows:
+        row["profile_uuid"] = _row_uuid(row["profile_uuid"])
+    return rows
+
+
+def profiles_total(organization_id: int, filters: Filters, today: dt.date) -> int:
+    """How many profiles the matrix has for the filters, read from the cells."""
+    sql, params = _filtered(organization_id, filters, today)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(DISTINCT c.profile_id) FROM ({sql}) c", params)  # noqa: S608
+        return int(cursor.fetchone()[0])
 
 
 def total(organization_id: int, filters: Filters, today: dt.date) -> int:

@@ -574,11 +574,21 @@ def _group_titles(request: OrganizationRequest) -> dict[str, str]:
 
 
 def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResponse:
-    """Every profile by monitored field with its status, counts on top, filters, export."""
+    """Every profile by monitored field with its status, counts on top, filters, export;
+    as a list of (profile, field) rows, or (`?view=matrix`) as profiles by fields."""
     filters, shown = _overview_filters(request)
     today = timezone.localdate()
     org_id = request.organization.pk
     counts = overview.counts(org_id, filters, today)
+    kept = request.GET.copy()
+    for name in ("page", "view"):
+        kept.pop(name, None)
+    shown["list_query"] = kept.urlencode()
+    kept["view"] = "matrix"
+    shown["matrix_query"] = kept.urlencode()
+    shown["matrix"] = request.GET.get("view") == "matrix"
+    if shown["matrix"]:
+        return _matrix(request, filters, shown, counts, today)
     paginator = Paginator(cast(Any, _Cells(org_id, filters, today, counts)), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
     labels, titles = _field_labels(request), _group_titles(request)
@@ -599,6 +609,109 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
             .order_by("name")[:500],
         },
     )
+
+
+OVERVIEW_MATRIX_PAGE = 25
+MATRIX_MARKS = {
+    "valid": "✓",
+    "expiring": "!",
+    "requested": "…",
+    "overdue": "‼",
+    "expired": "✕",
+    "missing": "○",
+}
+
+
+def _matrix(
+    request: OrganizationRequest,
+    filters: overview.Filters,
+    shown: dict[str, Any],
+    counts: dict[str, int],
+    today: dt.date,
+) -> HttpResponse:
+    """Profiles down, monitored fields across, one cell each: a fixed number of queries
+    whatever the page size (the columns and their groups' titles are read once)."""
+    org_id = request.organization.pk
+    fields = (
+        DataField.objects.filter(organization=request.organization, group_membership__isnull=False)
+        .active()
+        .select_related("group_membership__group")
+        .order_by("-applies_to", "group_membership__group__title", "position", "id")
+    )
+    if filters.group_id:
+        fields = fields.filter(group_membership__group_id=filters.group_id)
+    if filters.kind:
+        fields = fields.filter(applies_to=filters.kind)
+    columns = list(fields)
+    paginator = Paginator(cast(Any, _Profiles(org_id, filters, today)), OVERVIEW_MATRIX_PAGE)
+    page = paginator.get_page(request.GET.get("page"))
+    ids = tuple(row["profile_id"] for row in page)
+    found: dict[tuple[int, int], dict[str, Any]] = {}
+    if ids and columns:
+        every = overview.Filters(group_id=filters.group_id, kind=filters.kind, profile_ids=ids)
+        for cell in overview.page(org_id, every, today, offset=0, limit=len(ids) * len(columns)):
+            found[(cell["profile_id"], cell["field_id"])] = cell
+    labels = dict(STATUS_LABELS)
+    rows = [
+        {
+            **profile,
+            "cells": [
+                _matrix_cell(found.get((profile["profile_id"], field.pk)), labels)
+                for field in columns
+            ],
+        }
+        for profile in page
+    ]
+    groups: list[dict[str, Any]] = []
+    for field in columns:
+        group = field.group_membership.group
+        if groups and groups[-1]["group"] == group:
+            groups[-1]["span"] += 1
+        else:
+            groups.append({"group": group, "title": group.local_title, "span": 1})
+    return render(
+        request,
+        "monitoring/overview_matrix.html",
+        {
+            **shown,
+            "page": page,
+            "rows": rows,
+            "columns": columns,
+            "column_groups": groups,
+            "counts": counts,
+            "statuses": STATUS_LABELS,
+            "legend": [(value, MATRIX_MARKS[value], label) for value, label in STATUS_LABELS],
+            "kinds": Kind.choices,
+            "companies": Profile.objects.active()
+            .filter(organization=request.organization, kind=Kind.COMPANY)
+            .order_by("name")[:500],
+        },
+    )
+
+
+def _matrix_cell(cell: dict[str, Any] | None, labels: dict[str, Any]) -> dict[str, Any] | None:
+    if cell is None:
+        return None
+    return {
+        **cell,
+        "mark": MATRIX_MARKS[cell["status"]],
+        "label": labels[cell["status"]],
+        "dossier": cell["open_dossier"] or cell["overdue_dossier"],
+    }
+
+
+class _Profiles:
+    """The matrix's rows as the paginator wants them: one query to count, one a slice."""
+
+    def __init__(self, organization_id: int, filters: overview.Filters, today: dt.date) -> None:
+        self.args = (organization_id, filters, today)
+
+    def count(self) -> int:
+        return overview.profiles_total(*self.args)
+
+    def __getitem__(self, bounds: slice) -> list[dict[str, Any]]:
+        start, stop = bounds.start or 0, bounds.stop or 0
+        return overview.profiles_page(*self.args, offset=start, limit=max(stop - start, 0))
 
 
 class _Cells:

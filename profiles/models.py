@@ -155,6 +155,12 @@ class Profile(models.Model):
         return f"{self.first_name} {self.last_name}".strip() or self.email
 
     @property
+    def greeting_name(self) -> str:
+        """Who an e-mail greets: a person by their first name ("Hello Claire,"); a company,
+        or a person whose first name is unknown, gets a greeting without a name."""
+        return self.first_name.strip() if self.kind == Kind.CONTACT else ""
+
+    @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
 

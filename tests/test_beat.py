@@ -23,6 +23,7 @@ EXPECTED = {
     "profiles-pending-deletions": "profiles.tasks.delete_pending_files",
     "api-webhooks": "api.tasks.deliver_webhooks",
     "api-webhook-retention": "api.tasks.purge_deliveries",
+    "imports-purge-exports": "imports.tasks.purge_exports",
 }
 
 

@@ -44,6 +44,38 @@ def test_a_contact_is_invited_in_its_language_with_a_working_link(client, org, s
     assert client.get(f"/d/{_link(by_to['en@example.com'])}/").status_code == 200
 
 
+def test_the_greeting_names_a_person_by_first_name_in_either_language(org):
+    field = factories.field(org, "text")
+    fr = factories.contact(
+        org, language="fr", email="fr@example.com", first_name="Claire", last_name="Martin"
+    )
+    en = factories.contact(
+        org, language="en", email="en@example.com", first_name="Ada", last_name="Lovelace"
+    )
+    unnamed = factories.contact(org, language="fr", email="x@example.com", first_name="")
+    for person in (fr, en, unnamed):
+        factories.dossier(org, person, [field])
+    send_due()
+    by_to = {m.to[0]: m for m in mail.outbox}
+    assert by_to["fr@example.com"].body.startswith("Bonjour Claire,\n")
+    assert "Bonjour Claire,</p>" in by_to["fr@example.com"].alternatives[0][0]
+    assert by_to["en@example.com"].body.startswith("Hello Ada,\n")
+    assert "Lovelace" not in by_to["en@example.com"].body
+    assert by_to["x@example.com"].body.startswith("Bonjour,\n")
+
+
+def test_a_company_is_greeted_without_a_name(org):
+    from dossiers.emails import link_message
+
+    field = factories.field(org, "text", applies_to="company")
+    company = factories.company(org, name="Initech", email="desk@initech.example", language="en")
+    dossier = factories.dossier(org, company, [field])
+    with scopes_disabled():
+        message = link_message(dossier, company, "invitation", sent_to=company.email)
+    assert message.body.startswith("Hello,\n")
+    assert "Hello Initech" not in message.body
+
+
 def test_a_companys_request_goes_to_its_representatives(org):
     field = factories.field(org, "text", applies_to="company")
     company = factories.company(org)

@@ -200,3 +200,86 @@ def test_the_lists_filter_and_flag_who_needs_attention(member_client, org, monit
 
 def test_the_overview_is_404_to_another_organisation(outsider_client, org):
     assert outsider_client.get(f"/o/{org.slug}/monitoring/overview/").status_code == 404
+
+
+def test_the_matrix_shows_a_cell_per_profile_and_field(member_client, org, monitored):
+    url = f"/o/{org.slug}/monitoring/overview/"
+    page = member_client.get(url, {"view": "matrix"})
+    assert page.status_code == 200
+    rows = {
+        r["company_name"] or r["last_name"]: [c and c["status"] for c in r["cells"]]
+        for r in page.context["rows"]
+    }
+    labels = [f.label for f in page.context["columns"]]
+    assert labels == ["Address", "Proof"]  # contacts' fields, then companies'
+    assert rows == {
+        "Empty": ["missing", None],
+        "Initech": [None, "missing"],
+        "Lapsed": ["expired", None],
+        "Valid": ["valid", None],
+    }
+    # Each state is said in words too, not by its colour alone, and the legend names them.
+    assert page.text.count('<span class="sr-only">Missing</span>') == 2
+    assert "Not asked of this client" in page.text
+    assert 'name="view" value="matrix"' in page.text
+
+
+def test_the_matrix_keeps_the_filters(member_client, org, monitored):
+    url = f"/o/{org.slug}/monitoring/overview/"
+    expired = member_client.get(url, {"view": "matrix", "status": "expired"})
+    assert [r["last_name"] for r in expired.context["rows"]] == ["Lapsed"]
+    assert expired.context["page"].paginator.count == 1
+    companies = member_client.get(url, {"view": "matrix", "kind": "company"})
+    assert [f.label for f in companies.context["columns"]] == ["Proof"]
+    assert [r["company_name"] for r in companies.context["rows"]] == ["Initech"]
+    # The toggle and the tiles keep the filters and the layout.
+    assert "view=matrix&amp;status=expired" in companies.text
+    assert "?kind=company&amp;view=matrix" in companies.text or "view=matrix" in companies.text
+    assert companies.context["list_query"] == "kind=company"
+
+
+def test_the_matrix_is_paginated_by_profile(member_client, org, monitored, settings):
+    for i in range(30):
+        factories.contact(org, last_name=f"More {i:02d}")
+    url = f"/o/{org.slug}/monitoring/overview/"
+    first = member_client.get(url, {"view": "matrix"})
+    assert first.context["page"].paginator.count == 34
+    assert len(first.context["rows"]) == 25
+    second = member_client.get(url, {"view": "matrix", "page": 2})
+    assert len(second.context["rows"]) == 9
+    assert "view=matrix" in first.text.split('class="pagination"')[1]
+
+
+def _queries(client, url) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, {"view": "matrix"}).status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_the_matrix_takes_the_same_queries_whatever_the_page_holds(
+    member_client, org, monitored, monkeypatch
+):
+    url = f"/o/{org.slug}/monitoring/overview/"
+    _queries(member_client, url)  # the session and the caches settle
+    few = _queries(member_client, url)
+    # More clients, more fields, more groups: the columns and group titles are read once.
+    more = [factories.field(org, "text", label=f"Extra {i}") for i in range(4)]
+    factories.group(org, more[:2], title="Second")
+    factories.group(org, more[2:], title="Third")
+    for i in range(30):
+        factories.contact(org, last_name=f"More {i:02d}")
+    _queries(member_client, url)
+    assert _queries(member_client, url) == few
+    assert few == 13
+    # Whatever the page holds: 5 profiles or every one of them.
+    for size in (5, 100):
+        monkeypatch.setattr("monitoring.views.OVERVIEW_MATRIX_PAGE", size)
+        assert _queries(member_client, url) == few
+
+
+def test_the_matrix_is_404_to_another_organisation(outsider_client, org):
+    url = f"/o/{org.slug}/monitoring/overview/?view=matrix"
+    assert outsider_client.get(url).status_code == 404

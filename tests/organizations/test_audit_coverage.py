@@ -349,6 +349,7 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     staff.post(f"{o}/imports/{upload.uuid}/mapping/", {"c0": "last_name", "c1": "email"})
     with capture(execute=True):
         staff.post(f"{o}/imports/{upload.uuid}/run/")
+    b"".join(staff.get(f"{o}/contacts/export.csv").streaming_content)
 
     # The log's own export.
     b"".join(admin.get(f"{o}/settings/audit/export.csv").streaming_content)
