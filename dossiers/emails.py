@@ -182,6 +182,24 @@ def link_message(
     )
 
 
+def daily_message(
+    organization: Organization,
+    recipient: Profile,
+    template: str,
+    requests: Sequence[SimpleNamespace],
+    url: str,
+) -> EmailMultiAlternatives:
+    """The one e-mail of a recipient's day: each request under its title, one link."""
+    context = {
+        "organization": organization,
+        "recipient": recipient,
+        "requests": list(requests),
+        "closes": min(request.expires_at for request in requests),
+        "url": url,
+    }
+    return _message(template, context, recipient.email, recipient.language)
+
+
 def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:
     context = {"dossier": dossier, "organization": dossier.organization, "recipient": person}
     return _message("confirmation", context, person.email, person.language)

@@ -97,3 +97,34 @@ def mark_retry(
                 next_attempt_at=now + backoff(attempts), last_error=error[:500]
             )
     return given_up
+
+
+# How long a carried message waits, past its carrier's next attempt, before it looks again.
+CARRIER_WAIT = dt.timedelta(minutes=1)
+
+
+def follow_carriers(model: type[Delivery], rows: list[tuple[int, int]], now: dt.datetime) -> None:
+    """Each (pk, carrier's pk) row takes its carrier's outcome: sent, undeliverable or no
+    longer needed as it was, at its moment. While the carrier waits, the row waits a little
+    longer than it, its claim not counted as an attempt: nothing is given up for waiting.
+    A carrier gone (deleted with what it was about) leaves nothing to send."""
+    if not rows:
+        return
+    carriers = {
+        row.pk: row for row in model.objects.filter(pk__in={carrier for _pk, carrier in rows})
+    }
+    for pk, carrier_id in rows:
+        carrier = carriers.get(carrier_id)
+        if carrier is None:
+            mark_cancelled(model, [pk])
+        elif carrier.status == Delivery.Status.QUEUED:
+            model.objects.filter(pk=pk).update(
+                next_attempt_at=max(carrier.next_attempt_at, now) + CARRIER_WAIT,
+                attempts=F("attempts") - 1,
+            )
+        else:
+            model.objects.filter(pk=pk).update(
+                status=carrier.status,
+                done_at=carrier.done_at or now,
+                last_error=carrier.last_error,
+            )
