@@ -125,7 +125,12 @@ def _render_link(row: Message) -> registry.Rendered:
     if row.kind == RESEND:
         # A link sent again replaces the recipient's older links: their page says so.
         AccessToken.objects.filter(
-            dossier=dossier, recipient=person, issued_to__isnull=True, replaced_at__isnull=True
+            dossier=dossier,
+            recipient=person,
+            issued_to__isnull=True,
+            replaced_at__isnull=True,
+            # The link of the recipient's day leads to its other requests too: it stays.
+            daily_request__isnull=True,
         ).update(replaced_at=timezone.now())
     # The outbox sends to the row's address: the link records it.
     return emails.link_message(dossier, person, LINK_TEMPLATES[row.kind], sent_to=row.address)
@@ -206,9 +211,9 @@ def _replace_older_links(due: list[tuple[Message, Dossier, Profile]], tokens: li
     older = Q()
     for (dossier_id, person_id), hashes in kept.items():
         older |= Q(dossier_id=dossier_id, recipient_id=person_id) & ~Q(token_hash__in=hashes)
-    AccessToken.objects.filter(older, issued_to__isnull=True, replaced_at__isnull=True).update(
-        replaced_at=timezone.now()
-    )
+    AccessToken.objects.filter(
+        older, issued_to__isnull=True, replaced_at__isnull=True, daily_request__isnull=True
+    ).update(replaced_at=timezone.now())
 
 
 def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:

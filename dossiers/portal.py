@@ -91,7 +91,10 @@ def _access(token: str) -> AccessToken | None:
             .filter(token_hash=hash_token(token))
             .first()
         )
-    if access is not None and not is_recipient(access.dossier, access.recipient):
+    if access is None or access.daily_request_id is not None:
+        # The link of a day: its page shows each of its requests the person still answers.
+        return access
+    if not is_recipient(access.dossier, access.recipient):
         return None  # a former representative, or an archived person
     return access
 
@@ -208,6 +211,8 @@ def _daily_page(request: HttpRequest, access: AccessToken, token: str) -> HttpRe
     assert access.daily_request is not None  # the caller checked
     AccessToken.objects.filter(pk=access.pk).update(last_used_at=timezone.now())
     dossiers = daily.open_requests(access.daily_request, access.recipient)
+    if not dossiers:
+        return _refused(request)  # none is theirs any more: a former representative
     if not any(d.is_open or d.status in ANSWERED for d in dossiers):
         return _page(request, "message", {"organization": organization, "kind": "expired"}, 410)
     final = request.POST.get("action") == "submit"

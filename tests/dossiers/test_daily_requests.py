@@ -15,6 +15,7 @@ from dossiers.models import AccessToken, DailyRequest, Dossier, DossierMessage
 from dossiers.tasks import send_reminders
 from outbox.mail import send_due
 from outbox.models import Message
+from profiles.models import Profile
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +277,41 @@ def test_the_erasure_of_the_recipient_takes_the_days_emails(org, owner, clock, t
         assert not Message.objects.filter(address="ada@example.com").exists()
         assert not DailyRequest.objects.exists()
         assert not AccessToken.objects.exists()
+
+
+def test_a_link_sent_again_for_one_request_leaves_the_days_link(
+    client, org, owner, settings, clock, two_groups
+):
+    from django_scopes import scope
+
+    from dossiers import actions
+    from organizations.actors import Actor
+
+    settings.SITE_URL = "http://testserver"
+    person = factories.contact(org, language="en", email="ada@example.com")
+    identity = _open(org, person, two_groups["identity"], [two_groups["passport"]])
+    _open(org, person, two_groups["residence"], [two_groups["address"]])
+    _drain_and_settle(clock)
+    url = f"/d/{_link(mail.outbox[0])}/"
+    with scope(organization=org):
+        actions.resend_link(identity, actor=Actor.member(owner))
+    send_due()
+    assert len(mail.outbox) == 2
+    html = client.get(url).content.decode()
+    assert "Identity" in html and "Residence" in html
+
+
+def test_the_days_link_of_a_former_representative_reaches_nothing(client, org, settings, clock):
+    settings.SITE_URL = "http://testserver"
+    registration = factories.field(org, "text", applies_to="company", label="Registration")
+    other = factories.field(org, "text", applies_to="company", label="Turnover")
+    company = factories.company(org)
+    factories.contact(org, email="rep@example.com", company=company, is_representative=True)
+    _open(org, company, factories.group(org, [registration], applies_to="company"), [registration])
+    _open(org, company, factories.group(org, [other], applies_to="company"), [other])
+    _drain_and_settle(clock)
+    url = f"/d/{_link(mail.outbox[0])}/"
+    assert client.get(url).status_code == 200
+    with scopes_disabled():
+        Profile.objects.filter(company=company).update(is_representative=False)
+    assert client.get(url).status_code == 404
