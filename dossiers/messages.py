@@ -73,13 +73,13 @@ def register_kinds() -> None:
     )
     registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"), related=RELATED)
     registry.register(DIGEST, _render_digest, _("Daily digest"))
-    registry.register(daily.DAILY, daily.render, _("Requests of the day"), related=daily.RELATED)
-    registry.register(
-        daily.DAILY_REMINDER,
-        daily.render,
-        _("Reminder of the requests of the day"),
-        related=daily.RELATED,
-    )
+    for kind, label in (
+        (daily.DAILY, _("Requests of the day")),
+        (daily.DAILY_REMINDER, _("Reminder of the requests of the day")),
+    ):
+        registry.register(
+            kind, daily.render, label, render_batch=daily.render_batch, related=daily.RELATED
+        )
 
 
 def _link_of(row: Message) -> DossierMessage | None:

@@ -374,10 +374,15 @@ class AccessToken(models.Model):
         return token
 
     @classmethod
-    def issue_many(cls, pairs: Sequence[tuple[Dossier, Profile, str]]) -> list[str]:
+    def issue_many(
+        cls,
+        pairs: Sequence[tuple[Dossier, Profile, str]],
+        daily_requests: Sequence[int | None] | None = None,
+    ) -> list[str]:
         """One token per (dossier, recipient, address it is sent to), in one INSERT; returned
-        in clear, in order."""
+        in clear, in order. `daily_requests`, when given, names each one's day (`DailyRequest`)."""
         tokens = [secrets.token_urlsafe(32) for _pair in pairs]
+        days = daily_requests if daily_requests is not None else [None] * len(pairs)
         AccessToken.objects.bulk_create(
             AccessToken(
                 organization_id=dossier.organization_id,
@@ -385,8 +390,9 @@ class AccessToken(models.Model):
                 recipient_id=recipient.pk,
                 token_hash=hash_token(token),
                 sent_to=address,
+                daily_request_id=day,
             )
-            for (dossier, recipient, address), token in zip(pairs, tokens, strict=True)
+            for (dossier, recipient, address), token, day in zip(pairs, tokens, days, strict=True)
         )
         return tokens
 

@@ -315,3 +315,36 @@ def test_the_days_link_of_a_former_representative_reaches_nothing(client, org, s
     with scopes_disabled():
         Profile.objects.filter(company=company).update(is_representative=False)
     assert client.get(url).status_code == 404
+
+
+def _drain_queries(org, clock, two_groups, people: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(people):
+        person = factories.contact(org, email=f"p{i}@example.com")
+        _open(org, person, two_groups["identity"], [two_groups["passport"]])
+        _open(org, person, two_groups["residence"], [two_groups["address"]])
+    with CaptureQueriesContext(connection) as queries:
+        sent = _drain_and_settle(clock)
+    assert sent == people
+    return len(queries)
+
+
+def test_the_days_emails_take_the_same_queries_for_two_recipients_or_six(
+    org, other_org, clock, two_groups
+):
+    few = _drain_queries(org, clock, two_groups, 2)
+    with scopes_disabled():
+        Message.objects.all().delete()
+    mail.outbox.clear()
+    passport = factories.field(other_org, "text")
+    address = factories.field(other_org, "text")
+    others = {
+        "passport": passport,
+        "address": address,
+        "identity": factories.group(other_org, [passport], title="Identity"),
+        "residence": factories.group(other_org, [address], title="Residence"),
+    }
+    # Only the mark of each e-mail sent, a statement each as for every message, grows.
+    assert _drain_queries(other_org, clock, others, 6) == few + 4
