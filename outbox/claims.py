@@ -9,7 +9,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, CharField, DateTimeField, F, Min, Value, When
+from django.db.models import F, Min
 from django.utils import timezone
 
 from outbox.models import Delivery
@@ -106,41 +106,40 @@ CARRIER_WAIT = dt.timedelta(minutes=1)
 def follow_carriers(model: type[Delivery], rows: list[tuple[int, int]], now: dt.datetime) -> None:
     """Each (pk, carrier's pk) row takes its carrier's outcome: sent, undeliverable or no
     longer needed as it was, at its moment. While the carrier waits, the row waits a little
-    longer than it, its claim not counted as an attempt: nothing is given up for waiting.
-    A carrier gone (deleted with what it was about) leaves nothing to send. Two statements
-    for the batch, whatever the number of carriers."""
+    longer than the batch's latest carrier, its claim not counted as an attempt: nothing is
+    given up for waiting. A carrier gone (deleted with what it was about) leaves nothing to
+    send. A few statements for the batch, whatever the number of carriers."""
     if not rows:
         return
     carriers = {
-        row.pk: row for row in model.objects.filter(pk__in={carrier for _pk, carrier in rows})
+        pk: (status, due)
+        for pk, status, due in model.objects.filter(
+            pk__in={carrier for _pk, carrier in rows}
+        ).values_list("pk", "status", "next_attempt_at")
     }
-    waiting: list[When] = []
-    waiting_pks: list[int] = []
-    done: dict[str, list[When]] = {"status": [], "done_at": [], "last_error": []}
-    done_pks: list[int] = []
-    for pk, carrier_id in rows:
-        carrier = carriers.get(carrier_id)
-        if carrier is not None and carrier.status == Delivery.Status.QUEUED:
-            moment = max(carrier.next_attempt_at, now) + CARRIER_WAIT
-            waiting.append(When(pk=pk, then=Value(moment)))
-            waiting_pks.append(pk)
-            continue
-        outcome = (
-            (carrier.status, carrier.done_at or now, carrier.last_error)
-            if carrier is not None
-            else (Delivery.Status.CANCELLED, now, "")
-        )
-        for name, value in zip(done, outcome, strict=True):
-            done[name].append(When(pk=pk, then=Value(value)))
-        done_pks.append(pk)
+    gone = [pk for pk, carrier in rows if carrier not in carriers]
+    mark_cancelled(model, gone)
+    queued = Delivery.Status.QUEUED
+    waiting = [pk for pk, carrier in rows if carrier in carriers and carriers[carrier][0] == queued]
     if waiting:
-        model.objects.filter(pk__in=waiting_pks).update(
-            next_attempt_at=Case(*waiting, output_field=DateTimeField()),
-            attempts=F("attempts") - 1,
+        latest = max(due for status, due in carriers.values() if status == queued)
+        model.objects.filter(pk__in=waiting).update(
+            next_attempt_at=max(latest, now) + CARRIER_WAIT, attempts=F("attempts") - 1
         )
-    if done_pks:
-        model.objects.filter(pk__in=done_pks).update(
-            status=Case(*done["status"], output_field=CharField()),
-            done_at=Case(*done["done_at"], output_field=DateTimeField()),
-            last_error=Case(*done["last_error"], output_field=CharField()),
+    done = [(pk, c) for pk, c in rows if c in carriers and carriers[c][0] != queued]
+    if not done:
+        return
+    table = model._meta.db_table
+    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(done))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH v (id, carrier_id) AS (VALUES {values})
+            UPDATE {table} SET status = c.status, done_at = COALESCE(c.done_at, %s),
+                last_error = c.last_error
+            FROM v JOIN {table} c ON c.id = v.carrier_id
+            WHERE {table}.id = v.id""",  # noqa: S608 - the table's name comes from the model
+            [
+                *(value for pair in done for value in pair),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
         )
