@@ -32,7 +32,11 @@ def _open(org, profile, group, fields):
     )
 
 
-def test_the_page_of_the_day_on_a_phone_in_french(browser, live_server, org, settings, shots):
+def test_the_page_of_the_day_on_a_phone_in_french(
+    browser, live_server, org, settings, shots, time_machine
+):
+    # A morning in Paris, on a leap day: the requests are all of one local day.
+    time_machine.move_to(dt.datetime(2028, 2, 29, 7, 5, tzinfo=dt.UTC), tick=True)
     settings.SITE_URL = live_server.url
     with scopes_disabled():
         org.default_language = "fr"
