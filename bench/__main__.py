@@ -1,7 +1,7 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
-        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|daily]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -23,7 +23,8 @@ from unittest import mock
 
 from bench.common import reset_database, setup
 from bench.report import RENDERERS, write_report
-from bench.sections import SECTIONS
+from bench.sections import EXTRA_SECTIONS, SECTIONS
+from bench.sections.daily import bench_daily, render_daily
 from bench.sections.dispatcher import bench_dispatcher
 from bench.sections.email import bench_email
 from bench.sections.export import bench_export
@@ -111,8 +112,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--section",
         action="append",
-        choices=SECTIONS,
+        choices=SECTIONS + EXTRA_SECTIONS,
         help="run only this section (repeatable); the report is written only by a full run",
+    )
+    parser.add_argument(
+        "--daily-sizes",
+        nargs="+",
+        default=["10000/4000", "100000/40000"],
+        help="requests/recipients of the requests of the day's section",
     )
     parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
@@ -157,7 +164,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "import": lambda: bench_import(
             [50, 100] if small else [10000, 100000], 20 if small else 500
         ),
+        "daily": lambda: bench_daily(
+            [(50, 20), (250, 100)]
+            if small
+            else [(int(n), int(r)) for n, r in (s.split("/") for s in args.daily_sizes)]
+        ),
     }
+    renderers = {**RENDERERS, "daily": render_daily}
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
     with (
@@ -169,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         reset_database()
         for name in sections:
             results[name] = runners[name]()
-            print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
+            print("\n" + "\n".join(renderers[name](results[name])), flush=True)
             if args.save:  # after each section, so that a run stopped half-way keeps them
                 saved = {"results": results, "small": small}
                 args.save.write_text(json.dumps(saved, default=str))

@@ -191,6 +191,61 @@ def link_message(
     )
 
 
+class DailyMessages:
+    """The e-mails of recipients' days (`dossiers.daily`) of one batch: what one shows is its
+    requests' (titles, messages, closing dates, fields asked) and its organisation's, in the
+    reader's language, so each such shape is rendered once, with holes for the name and the
+    link, as `LinkMessages` does."""
+
+    def __init__(self) -> None:
+        self._shared: dict[tuple[object, ...], SharedEmail] = {}
+        self._portal_url = portal_url(_TOKEN_HOLE)
+
+    def message(
+        self,
+        organization: Organization,
+        recipient: Profile,
+        template: str,
+        requests: Sequence[SimpleNamespace],
+        token: str,
+    ) -> EmailMultiAlternatives:
+        key = (
+            template,
+            recipient.language,
+            organization.pk,
+            tuple(
+                (r.local_title, r.local_message, r.expires_at, tuple(f.pk for f in r.fields))
+                for r in requests
+            ),
+        )
+        shared = self._shared.get(key)
+        if shared is None:
+            shared = self._shared[key] = self._render(
+                organization, template, recipient.language, requests
+            )
+        url = self._portal_url.replace(_TOKEN_HOLE, token)
+        return shared.personal(recipient.email, {"name": recipient.display_name, "url": url})
+
+    @staticmethod
+    def _render(
+        organization: Organization,
+        template: str,
+        language: str,
+        requests: Sequence[SimpleNamespace],
+    ) -> SharedEmail:
+        def context(hole: Callable[[str], str]) -> dict:
+            return {
+                "organization": organization,
+                "recipient": SimpleNamespace(display_name=hole("name")),
+                "requests": list(requests),
+                "closes": min(request.expires_at for request in requests),
+                "url": hole("url"),
+            }
+
+        subject, body, html = _render(template, context(text_hole), language, context(html_hole))
+        return SharedEmail(subject, body, html, sender(organization), reply_to(organization))
+
+
 def confirmation_message(dossier: Dossier, person: Profile) -> EmailMultiAlternatives:
     context = {"dossier": dossier, "organization": dossier.organization, "recipient": person}
     return _message("confirmation", context, person.email, person.language)

@@ -199,7 +199,7 @@ class PortalForm(DataFieldsForm):
         if value is None:
             # Not answered. A draft forgets an answer the client emptied, but an input the
             # page did not send leaves the draft as it was.
-            if name in self.data:
+            if self.add_prefix(name) in self.data:
                 self._answers[item.pk] = None
                 self._confirmations[item.pk] = False
             if self.final and self.dossier.needs_fresh_answers:

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from django.core.mail import EmailMessage
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dossiers import emails
+from dossiers import daily, emails
 from dossiers.models import (
     AccessToken,
     Dossier,
@@ -73,6 +73,13 @@ def register_kinds() -> None:
     )
     registry.register(STAFF_NOTICE, _render_staff_notice, _("Notice to staff"), related=RELATED)
     registry.register(DIGEST, _render_digest, _("Daily digest"))
+    for kind, label in (
+        (daily.DAILY, _("Requests of the day")),
+        (daily.DAILY_REMINDER, _("Reminder of the requests of the day")),
+    ):
+        registry.register(
+            kind, daily.render, label, render_batch=daily.render_batch, related=daily.RELATED
+        )
 
 
 def _link_of(row: Message) -> DossierMessage | None:
@@ -92,7 +99,18 @@ def _person_of(row: Message) -> Profile | None:
     return link.profile if link is not None else None
 
 
-def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
+def _carried(due: Sequence[tuple[Message, Dossier, Profile]]) -> dict[int, registry.Carried]:
+    """Those of `due` that go out in their recipient's e-mail of the day (`dossiers.daily`):
+    invitations, and ladder reminders ("Remind all" is staff's, and goes as they asked)."""
+    invitations = [entry for entry in due if entry[0].kind == INVITATION]
+    reminders = [entry for entry in due if entry[0].kind == REMINDER and MANUAL not in entry[0].key]
+    return {
+        **daily.carry_invitations(invitations, INVITATION),
+        **daily.carry_reminders(reminders),
+    }
+
+
+def _render_link(row: Message) -> registry.Rendered:
     dossier, person = _dossier_of(row), _person_of(row)
     # A link to a dossier closed in the meantime would only lead to "expired".
     if dossier is None or person is None or not dossier.is_open:
@@ -101,19 +119,27 @@ def _render_link(row: Message) -> emails.EmailMultiAlternatives | None:
     # archived meanwhile gets nothing, not even a link that would be refused.
     if not is_recipient(dossier, person):
         return None
+    carried = _carried([(row, dossier, person)])
+    if row.pk in carried:
+        return carried[row.pk]
     if row.kind == RESEND:
         # A link sent again replaces the recipient's older links: their page says so.
         AccessToken.objects.filter(
-            dossier=dossier, recipient=person, issued_to__isnull=True, replaced_at__isnull=True
+            dossier=dossier,
+            recipient=person,
+            issued_to__isnull=True,
+            replaced_at__isnull=True,
+            # The link of the recipient's day leads to its other requests too: it stays.
+            daily_request__isnull=True,
         ).update(replaced_at=timezone.now())
     # The outbox sends to the row's address: the link records it.
     return emails.link_message(dossier, person, LINK_TEMPLATES[row.kind], sent_to=row.address)
 
 
-def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
+def _render_links(rows: Sequence[Message]) -> dict[int, registry.Rendered]:
     """The link messages of one organisation's batch, as `_render_link` renders each one, with
     the batch's tokens issued in one INSERT and the fields it asks read in one query."""
-    results: dict[int, EmailMessage | None] = {}
+    results: dict[int, registry.Rendered] = {}
     due: list[tuple[Message, Dossier, Profile]] = []
     for row in rows:
         dossier, person = _dossier_of(row), _person_of(row)
@@ -126,6 +152,9 @@ def _render_links(rows: Sequence[Message]) -> dict[int, EmailMessage | None]:
             results[row.pk] = None
         else:
             due.append((row, dossier, person))
+    carried = _carried(due)
+    results.update(carried)
+    due = [entry for entry in due if entry[0].pk not in carried]
     if not due:
         return results
     tokens = AccessToken.issue_many(
@@ -182,9 +211,9 @@ def _replace_older_links(due: list[tuple[Message, Dossier, Profile]], tokens: li
     older = Q()
     for (dossier_id, person_id), hashes in kept.items():
         older |= Q(dossier_id=dossier_id, recipient_id=person_id) & ~Q(token_hash__in=hashes)
-    AccessToken.objects.filter(older, issued_to__isnull=True, replaced_at__isnull=True).update(
-        replaced_at=timezone.now()
-    )
+    AccessToken.objects.filter(
+        older, issued_to__isnull=True, replaced_at__isnull=True, daily_request__isnull=True
+    ).update(replaced_at=timezone.now())
 
 
 def _render_confirmation(row: Message) -> emails.EmailMultiAlternatives | None:
@@ -211,6 +240,7 @@ def queue_link_messages(
     again: bool = False,
     suffix: str = "",
     skip_failing: bool = False,
+    settle: bool = False,
 ) -> None:
     """One message per recipient of each dossier, in one INSERT … SELECT, and its link.
 
@@ -229,7 +259,12 @@ def queue_link_messages(
     )
     with connection.cursor() as cursor:
         for sql, params in link_messages_statements(
-            kind, dossiers, list(dossier_ids), suffix=suffix, skip_failing=skip_failing
+            kind,
+            dossiers,
+            list(dossier_ids),
+            suffix=suffix,
+            skip_failing=skip_failing,
+            settle=settle,
         ):
             cursor.execute(sql, params)
     transaction.on_commit(kick)
@@ -267,9 +302,20 @@ def _link_targets(
     return sql, [f"{kind}:", suffix, *addressed_params]
 
 
-def _messages_insert(kind: str, targets: str, *, returning: bool) -> tuple[str, list[Any]]:
-    """The outbox rows of the relation `targets` (the columns of `_link_targets`)."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+def settled(now: dt.datetime) -> dt.datetime:
+    """When the invitations of update requests opened at `now` are due: once the day's
+    other groups are opened too, so that each recipient's go out as one (`dossiers.daily`)."""
+    return now + dt.timedelta(seconds=settings.DOSSIERS_DAILY_SETTLE_SECONDS)
+
+
+def _messages_insert(
+    kind: str, targets: str, *, returning: bool, settle: bool = False
+) -> tuple[str, list[Any]]:
+    """The outbox rows of the relation `targets` (the columns of `_link_targets`), due now,
+    or once `settle`d."""
+    moment = timezone.now()
+    now = connection.ops.adapt_datetimefield_value(moment)
+    due = connection.ops.adapt_datetimefield_value(settled(moment) if settle else moment)
     table, quote = Message._meta.db_table, connection.ops.quote_name
     sql = f"""
         INSERT INTO {table} (organization_id, {quote("key")}, status, attempts,
@@ -280,7 +326,7 @@ def _messages_insert(kind: str, targets: str, *, returning: bool) -> tuple[str, 
         ON CONFLICT DO NOTHING
         {f"RETURNING id, {quote('key')}" if returning else ""}
     """  # noqa: S608 - names come from the models, values are parameters
-    return sql, [Message.Status.QUEUED, now, now, kind]
+    return sql, [Message.Status.QUEUED, due, now, kind]
 
 
 def _links_insert(targets: str, messages: str) -> str:
@@ -304,6 +350,7 @@ def link_messages_statements(
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
     skip_failing: bool = False,
+    settle: bool = False,
 ) -> list[tuple[str, list[Any]]]:
     """The statements of `queue_link_messages`, run in turn, for the dossiers of the relation
     `dossiers` (SQL with columns id, organization_id, profile_id, and its parameters): the
@@ -311,7 +358,9 @@ def link_messages_statements(
     targets, target_params = _link_targets(
         kind, dossiers, dossier_params, suffix=suffix, profiles=profiles, skip_failing=skip_failing
     )
-    messages, message_params = _messages_insert(kind, f"({targets})", returning=False)
+    messages, message_params = _messages_insert(
+        kind, f"({targets})", returning=False, settle=settle
+    )
     links = _links_insert(f"({targets})", Message._meta.db_table)
     return [(messages, [*message_params, *target_params]), (links, target_params)]
 
@@ -323,6 +372,7 @@ def link_messages_ctes(
     *,
     suffix: str = "",
     profiles: tuple[str, Sequence[object]] | None = None,
+    settle: bool = False,
 ) -> tuple[list[str], list[Any]]:
     """The same, as parts of one PostgreSQL statement of data-modifying CTEs (the fan-out's,
     `dossiers.opening`): the links join the messages the INSERT … RETURNING gives. The
@@ -330,7 +380,7 @@ def link_messages_ctes(
     targets, target_params = _link_targets(
         kind, dossiers, dossier_params, suffix=suffix, profiles=profiles
     )
-    messages, message_params = _messages_insert(kind, "link_targets", returning=True)
+    messages, message_params = _messages_insert(kind, "link_targets", returning=True, settle=settle)
     parts = [
         f"link_targets AS ({targets})",
         f"link_messages AS ({messages})",
@@ -443,8 +493,12 @@ def queue_reminders(now: dt.datetime | None = None) -> int:
     return len(new)
 
 
+# What the keys of "Remind all" reminders hold.
+MANUAL = ":manual-"
+
+
 def _manual_suffix(now: dt.datetime | None) -> str:
-    return f":manual-{(now or timezone.now()).strftime('%Y%m%d%H')}"
+    return f"{MANUAL}{(now or timezone.now()).strftime('%Y%m%d%H')}"
 
 
 def reminded_this_hour(dossier_ids: Sequence[int], now: dt.datetime | None = None) -> set[int]:

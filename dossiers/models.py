@@ -396,6 +396,11 @@ class AccessToken(models.Model):
     # The address the e-mail carrying this link went to (empty for staff's own link): the
     # answers given through it say so, and whoever set that address cannot approve them.
     sent_to = models.EmailField(blank=True, default="", db_default="")
+    # Set for the link of a recipient's day (`DailyRequest`): the page lists every request
+    # of that day, not only `dossier`, the first of them.
+    daily_request = models.ForeignKey(
+        "DailyRequest", null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
 
     objects = ScopedManager(organization="organization")
 
@@ -404,7 +409,13 @@ class AccessToken(models.Model):
 
     @classmethod
     def issue(
-        cls, dossier: Dossier, recipient: Profile, *, issued_to: Any = None, sent_to: str = ""
+        cls,
+        dossier: Dossier,
+        recipient: Profile,
+        *,
+        issued_to: Any = None,
+        sent_to: str = "",
+        daily_request: DailyRequest | None = None,
     ) -> str:
         """Creates a token and returns it in clear, the only time it is known."""
         token = secrets.token_urlsafe(32)
@@ -415,14 +426,20 @@ class AccessToken(models.Model):
             token_hash=hash_token(token),
             issued_to=issued_to,
             sent_to=sent_to,
+            daily_request=daily_request,
         )
         return token
 
     @classmethod
-    def issue_many(cls, pairs: Sequence[tuple[Dossier, Profile, str]]) -> list[str]:
+    def issue_many(
+        cls,
+        pairs: Sequence[tuple[Dossier, Profile, str]],
+        daily_requests: Sequence[int | None] | None = None,
+    ) -> list[str]:
         """One token per (dossier, recipient, address it is sent to), in one INSERT; returned
-        in clear, in order."""
+        in clear, in order. `daily_requests`, when given, names each one's day (`DailyRequest`)."""
         tokens = [secrets.token_urlsafe(32) for _pair in pairs]
+        days = daily_requests if daily_requests is not None else [None] * len(pairs)
         AccessToken.objects.bulk_create(
             AccessToken(
                 organization_id=dossier.organization_id,
@@ -430,8 +447,9 @@ class AccessToken(models.Model):
                 recipient_id=recipient.pk,
                 token_hash=hash_token(token),
                 sent_to=address,
+                daily_request_id=day,
             )
-            for (dossier, recipient, address), token in zip(pairs, tokens, strict=True)
+            for (dossier, recipient, address), token, day in zip(pairs, tokens, days, strict=True)
         )
         return tokens
 
@@ -597,3 +615,52 @@ class DossierMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} of {self.dossier_id}"
+
+
+class DailyRequest(models.Model):
+    """The update requests that fell due for one recipient on one local day, sent as one
+    e-mail with one link (`dossiers.daily`). Each dossier stays its own: its review,
+    follow-up and write-back do not know it was asked beside others.
+
+    Formed when the first invitation of the day is sent (`dossiers.messages`), of the
+    recipient's update dossiers of that day whose invitations wait; a request opened after
+    that goes out on its own. One per (recipient, day): two workers forming it at once make
+    one, and the other's invitations travel with it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
+    recipient = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("day"))
+    dossiers = models.ManyToManyField(Dossier, related_name="daily_requests")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        verbose_name = _("request of the day")
+        verbose_name_plural = _("requests of the day")
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "day"], name="one_daily_request_per_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.recipient_id} on {self.day}"
+
+
+class DailyRequestMessage(models.Model):
+    """The e-mail of a recipient's day (its invitation, a reminder): the per-dossier
+    invitations and reminders it carries take its outcome (`outbox.registry.Carried`)."""
+
+    message = models.OneToOneField(
+        "outbox.Message", primary_key=True, on_delete=models.CASCADE, related_name="daily_link"
+    )
+    daily_request = models.ForeignKey(
+        DailyRequest, on_delete=models.CASCADE, related_name="message_links"
+    )
+
+    class Meta:
+        verbose_name = _("message of a request of the day")
+        verbose_name_plural = _("messages of requests of the day")
+
+    def __str__(self) -> str:
+        return f"{self.message_id} of {self.daily_request_id}"

@@ -95,7 +95,7 @@ def open_dossiers(
         if update_group_id is not None and rest:
             _supersede(update_group_id, period, list(rest), now)
         if rest:
-            queue_link_messages(list(rest.values()), INVITATION)
+            queue_link_messages(list(rest.values()), INVITATION, settle=update_group_id is not None)
         elif created:
             transaction.on_commit(kick)
         requests_changed.send(
@@ -152,7 +152,11 @@ def _open_in_one_statement(
         parts.append(f"items AS ({items})")
         params += item_params
     messages, message_params = link_messages_ctes(
-        INVITATION, "new", [], profiles=(_in("{}", profile_ids), _in_params(profile_ids))
+        INVITATION,
+        "new",
+        [],
+        profiles=(_in("{}", profile_ids), _in_params(profile_ids)),
+        settle=columns.get("update_group") is not None,
     )
     parts += messages
     params += message_params

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
-from dossiers import actions
+from dossiers import actions, daily
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
@@ -91,7 +91,10 @@ def _access(token: str) -> AccessToken | None:
             .filter(token_hash=hash_token(token))
             .first()
         )
-    if access is not None and not is_recipient(access.dossier, access.recipient):
+    if access is None or access.daily_request_id is not None:
+        # The link of a day: its page shows each of its requests the person still answers.
+        return access
+    if not is_recipient(access.dossier, access.recipient):
         return None  # a former representative, or an archived person
     return access
 
@@ -135,6 +138,8 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         if not request.COOKIES.get("django_language"):
             translation.activate(access.recipient.language)
             request.LANGUAGE_CODE = access.recipient.language
+        if access.daily_request_id is not None and on_behalf_by is None:
+            return _daily_page(request, access, token)
         dossier = follow_supersession(access.dossier)
         context: dict[str, Any] = {
             "organization": organization,
@@ -191,6 +196,82 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                 )
         context["form"] = form
         return _page(request, "form", context, status=200)
+
+
+# What a request of the day shows once answered: its answers, not a form.
+ANSWERED = (Dossier.Status.SUBMITTED, Dossier.Status.TO_REVIEW, Dossier.Status.APPROVED)
+
+
+def _daily_page(request: HttpRequest, access: AccessToken, token: str) -> HttpResponse:
+    """The link of a recipient's day: each request under its title, one form. Submitting
+    sends each request that is complete, as its own dossier; one with something to correct
+    comes back with its errors and everything typed, the others are sent all the same."""
+    organization = access.organization
+    assert access.daily_request is not None  # the caller checked
+    AccessToken.objects.filter(pk=access.pk).update(last_used_at=timezone.now())
+    dossiers = daily.open_requests(access.daily_request, access.recipient)
+    if not dossiers:
+        return _refused(request)  # none is theirs any more: a former representative
+    if not any(d.is_open or d.status in ANSWERED for d in dossiers):
+        return _page(request, "message", {"organization": organization, "kind": "expired"}, 410)
+    final = request.POST.get("action") == "submit"
+    posted = request.method == "POST"
+    sections: list[dict[str, Any]] = []
+    failed = False
+    for dossier in dossiers:
+        if dossier.status == Dossier.Status.OPEN:
+            mark_opened(dossier)
+        items = list(dossier.items.select_related("field", "initial_document", "written_document"))
+        section: dict[str, Any] = {"dossier": dossier, "form": None, "rows": None}
+        sections.append(section)
+        if dossier.status in ANSWERED:
+            section["rows"] = _summary(items)
+            continue
+        if not dossier.is_open:
+            continue
+        form = PortalForm(
+            request.POST if posted else None,
+            request.FILES if posted else None,
+            dossier=dossier,
+            items=items,
+            editable=editable_items(dossier, items),
+            final=final,
+            # Stable whatever else the day holds, so that answers never go to another request.
+            prefix=dossier.uuid.hex,
+        )
+        section["form"] = form
+        if not posted:
+            continue
+        if not form.is_valid():
+            _keep_chosen_files(dossier, form, access, None)
+            form.add_error(
+                None, _("Nothing was sent for this request yet. Please correct the fields marked.")
+            )
+            failed = True
+            continue
+        error = _save(dossier, form, access, final, None)
+        if error is not None:
+            form.add_error(None, error)
+            failed = True
+        elif final:
+            dossier.refresh_from_db()
+            section["form"] = None
+            section["rows"] = _summary(
+                list(dossier.items.select_related("field", "initial_document", "written_document"))
+            )
+    if posted and not failed:
+        if final:
+            messages.success(request, _("Thank you: your answers were sent."))
+        else:
+            messages.success(request, _("Your draft was saved. You can come back to it later."))
+        return redirect(request.path)
+    context = {
+        "organization": organization,
+        "token": token,
+        "sections": sections,
+        "open": any(section["form"] is not None for section in sections),
+    }
+    return _page(request, "daily", context)
 
 
 STAFF_LINK_LIFETIME = dt.timedelta(hours=12)
@@ -301,13 +382,18 @@ def document_on_file(request: HttpRequest, token: str, field_uuid: Any) -> HttpR
     ):
         return _refused(request)
     with scope(organization=access.organization):
-        dossier = follow_supersession(access.dossier)
+        dossiers = (
+            daily.open_requests(access.daily_request, access.recipient)
+            if access.daily_request is not None
+            else [follow_supersession(access.dossier)]
+        )
         item = (
-            DossierItem.objects.filter(dossier=dossier, field__uuid=field_uuid)
-            .select_related("initial_document")
+            DossierItem.objects.filter(dossier__in=dossiers, field__uuid=field_uuid)
+            .select_related("initial_document", "dossier")
             .first()
         )
-        if item is None or item.initial_document is None or not dossier.is_open:
+        dossier = item.dossier if item is not None else None
+        if item is None or dossier is None or item.initial_document is None or not dossier.is_open:
             raise Http404
         return serve_document(item.initial_document)
 

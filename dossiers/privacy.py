@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from dossiers import daily
 from dossiers.messages import delete_messages
 from dossiers.models import (
     AccessToken,
@@ -142,6 +143,7 @@ def files(profile: Profile) -> list[tuple[str, str]]:
 def erase(profile: Profile) -> None:
     # The messages to the person or about their dossiers, which hold their address.
     delete_messages(Q(dossier__profile=profile) | Q(profile=profile))
+    daily.delete_messages(Q(recipient=profile))
     AccessToken.objects.filter(recipient=profile).delete()
     # The address a representative's answers came through, on their company's dossiers.
     DossierItem.objects.filter(answered_by=profile).update(answered_via="")

@@ -10,9 +10,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from dossiers import daily
 from dossiers.messages import delete_messages
 from dossiers.models import (
     AccessToken,
+    DailyRequest,
     Dossier,
     DossierItem,
     DossierMessage,
@@ -114,7 +116,12 @@ def purge_dossiers(
             # deletion, and deleted once it commits (or by the sweep, if storage is down).
             forget(keys)
             delete_messages(Q(dossier_id__in=ids))
+            requests_of_day = list(
+                DailyRequest.objects.filter(dossiers__in=ids).values_list("pk", flat=True)
+            )
             Dossier.objects.filter(pk__in=ids).delete()
+            # A request of the day left with no dossier goes, with its e-mails.
+            daily.delete_messages(Q(pk__in=requests_of_day, dossiers__isnull=True))
             _requests_changed((d.organization_id, d.profile_id) for d in batch)
             if on_batch is not None:
                 on_batch(Counter(d.organization_id for d in batch))

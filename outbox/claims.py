@@ -97,3 +97,49 @@ def mark_retry(
                 next_attempt_at=now + backoff(attempts), last_error=error[:500]
             )
     return given_up
+
+
+# How long a carried message waits, past its carrier's next attempt, before it looks again.
+CARRIER_WAIT = dt.timedelta(minutes=1)
+
+
+def follow_carriers(model: type[Delivery], rows: list[tuple[int, int]], now: dt.datetime) -> None:
+    """Each (pk, carrier's pk) row takes its carrier's outcome: sent, undeliverable or no
+    longer needed as it was, at its moment. While the carrier waits, the row waits a little
+    longer than the batch's latest carrier, its claim not counted as an attempt: nothing is
+    given up for waiting. A carrier gone (deleted with what it was about) leaves nothing to
+    send. A few statements for the batch, whatever the number of carriers."""
+    if not rows:
+        return
+    carriers = {
+        pk: (status, due)
+        for pk, status, due in model.objects.filter(
+            pk__in={carrier for _pk, carrier in rows}
+        ).values_list("pk", "status", "next_attempt_at")
+    }
+    gone = [pk for pk, carrier in rows if carrier not in carriers]
+    mark_cancelled(model, gone)
+    queued = Delivery.Status.QUEUED
+    waiting = [pk for pk, carrier in rows if carrier in carriers and carriers[carrier][0] == queued]
+    if waiting:
+        latest = max(due for status, due in carriers.values() if status == queued)
+        model.objects.filter(pk__in=waiting).update(
+            next_attempt_at=max(latest, now) + CARRIER_WAIT, attempts=F("attempts") - 1
+        )
+    done = [(pk, c) for pk, c in rows if c in carriers and carriers[c][0] != queued]
+    if not done:
+        return
+    table = model._meta.db_table
+    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(done))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH v (id, carrier_id) AS (VALUES {values})
+            UPDATE {table} SET status = c.status, done_at = COALESCE(c.done_at, %s),
+                last_error = c.last_error
+            FROM v JOIN {table} c ON c.id = v.carrier_id
+            WHERE {table}.id = v.id""",  # noqa: S608 - the table's name comes from the model
+            [
+                *(value for pair in done for value in pair),
+                connection.ops.adapt_datetimefield_value(now),
+            ],
+        )

@@ -128,14 +128,14 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def _render(rows: list[Message]) -> dict[int, EmailMessage | Exception | None]:
+def _render(rows: list[Message]) -> dict[int, registry.Rendered | Exception]:
     """Each row's e-mail, None if no longer needed, or the error its rendering raised.
 
     Rows of one organisation whose kinds share a batch renderer are rendered together, in the
     organisation's scope; a batch that fails is rendered again row by row, so that a bug in
     one message's rendering costs that message only.
     """
-    results: dict[int, EmailMessage | Exception | None] = {}
+    results: dict[int, registry.Rendered | Exception] = {}
     groups: dict[tuple[int | None, registry.BatchRenderer | None], list[Message]] = {}
     for row in rows:
         groups.setdefault((row.organization_id, registry.render_batch(row.kind)), []).append(row)
@@ -296,6 +296,7 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
     cancelled: list[int] = []
     undeliverable: list[tuple[int, str]] = []
     retry: list[tuple[Message, str]] = []
+    carried: list[tuple[Message, int]] = []
     senders: dict[str, str] = {}
     sent = 0
     try:
@@ -308,6 +309,9 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                     continue
                 if email is None:
                     cancelled.append(row.pk)
+                    continue
+                if isinstance(email, registry.Carried):
+                    carried.append((row, email.by))
                     continue
                 email.to = [row.address]
                 for name, value in AUTOMATIC_HEADERS.items():
@@ -329,6 +333,8 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
                             outcome = emails[later.pk]
                             if outcome is None:
                                 cancelled.append(later.pk)
+                            elif isinstance(outcome, registry.Carried):
+                                carried.append((later, outcome.by))
                             else:
                                 cause = outcome if isinstance(outcome, Exception) else error
                                 retry.append((later, _describe(cause)))
@@ -359,4 +365,6 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
             claims.mark_retry(
                 Message, [(r.pk, r.attempts) for r, why in retry if why == reason], reason, now
             )
+        # Last: a carrier sent in this very batch is marked already.
+        claims.follow_carriers(Message, [(row.pk, by) for row, by in carried], now)
     return sent

@@ -13,6 +13,7 @@ row.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.core.mail import EmailMessage
@@ -21,8 +22,19 @@ from django.utils.functional import Promise
 if TYPE_CHECKING:
     from outbox.models import Message
 
-Renderer = Callable[["Message"], EmailMessage | None]
-BatchRenderer = Callable[[Sequence["Message"]], dict[int, EmailMessage | None]]
+
+@dataclass(frozen=True)
+class Carried:
+    """What a renderer returns for a message whose content goes out inside another one
+    (`by`, that message's id), such as the requests of one day in one e-mail: the drain
+    sends nothing for it and gives it that message's outcome, once there is one."""
+
+    by: int
+
+
+Rendered = EmailMessage | Carried | None
+Renderer = Callable[["Message"], Rendered]
+BatchRenderer = Callable[[Sequence["Message"]], dict[int, Rendered]]
 
 _renderers: dict[str, Renderer] = {}
 _batch_renderers: dict[str, BatchRenderer] = {}
@@ -48,7 +60,7 @@ def register(
         _batch_renderers.pop(kind, None)
 
 
-def render(message: Message) -> EmailMessage | None:
+def render(message: Message) -> Rendered:
     return _renderers[message.kind](message)
 
 

@@ -30,6 +30,13 @@ def need_service(available: bool, what: str) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _invitations_not_held(settings: object) -> None:
+    """Invitations go out at once, as the drain after a fan-out expects; the tests of the
+    requests of the day set the wait they show."""
+    settings.DOSSIERS_DAILY_SETTLE_SECONDS = 0  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
 def _eager_tasks() -> Iterator[None]:
     """Tasks run in the test's process; the real-worker tests switch this off."""
     from config.celery import app

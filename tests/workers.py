@@ -32,6 +32,8 @@ def worker_env(broker: str, **extra: str) -> dict[str, str]:
         **os.environ,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "CELERY_BROKER_URL": broker,
+        # As in the test process (tests/conftest.py): invitations go out at once.
+        "DOSSIERS_DAILY_SETTLE_SECONDS": "0",
         **extra,
     }
     subprocess.run(
