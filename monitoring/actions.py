@@ -46,12 +46,17 @@ def save_group(
     made active resumes as the toggle resumes it, at its next occurrence.
 
     Raises ValidationError on `fields`: a field held by another group, of the other type or
-    of another organisation — checked here, and again by a conditional write, for a race.
+    of another organisation — checked here, and again by a conditional write, for a race;
+    on `audience` (conditions on fields the type does not have, values not of the field's
+    type or choices) and on `spread_days` (a window longer than the period).
     """
     chosen = list(group.fields.all()) if fields is None and group.pk else list(fields or [])
-    problems = services.field_problems(group, chosen)
+    problems = services.schedule_problems(group)
+    field_problems = services.field_problems(group, chosen)
+    if field_problems:
+        problems["fields"] = field_problems
     if problems:
-        raise ValidationError({"fields": problems})
+        raise ValidationError(problems)
     created = group.pk is None
     with transaction.atomic():
         stored = (

@@ -24,7 +24,7 @@ from monitoring import actions, followup, overview, schedule
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun, group_of
-from monitoring.selectors import asked_by
+from monitoring.selectors import group_audience
 from monitoring.services import preview
 from organizations import display
 from organizations.actors import Actor
@@ -358,9 +358,7 @@ def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, per
 
 
 def _recipients(request: OrganizationRequest, group: UpdateGroup) -> Any:
-    return asked_by(request.organization, group.applies_to).order_by(
-        "last_name", "first_name", "name", "id"
-    )
+    return group_audience(group).order_by("last_name", "first_name", "name", "id")
 
 
 @admin_required
