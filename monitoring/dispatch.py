@@ -135,7 +135,9 @@ def _dispatch_in_python(claimed: list[Claimed], now: dt.datetime) -> list[int]:
             spread_groups.add(pk)
         # A spread occurrence stays the group's next one until its window is over: each
         # working day of it, a pass asks that day's profiles of the same run.
-        moves.append((latest, later, pk) if later else (following_index, following_due, pk))
+        moves.append(
+            (latest, later, pk) if later is not None else (following_index, following_due, pk)
+        )
     _record_runs(runs, now)
     _move_groups(moves)
     wanted = {(group_id, period) for _org, group_id, period, *_rest in runs}
@@ -304,7 +306,7 @@ def _record_runs(runs: list[tuple], now: dt.datetime) -> None:
         )
 
 
-def _move_groups(moves: list[tuple[int, dt.datetime | None, int]]) -> None:
+def _move_groups(moves: list[tuple[int, dt.datetime, int]]) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.executemany(

@@ -52,6 +52,14 @@ def group_audience(group: UpdateGroup) -> ProfileQuerySet:
     return audience(group.organization_id, group.applies_to, group.audience or [])
 
 
+def outside_audience(group: UpdateGroup) -> ProfileQuerySet:
+    """The active profiles of the group's type its audience leaves out."""
+    everyone = audience(group.organization_id, group.applies_to, [])
+    if not group.audience:
+        return everyone.none()
+    return everyone.exclude(pk__in=group_audience(group).values("pk"))
+
+
 def group_audience_sql(group: UpdateGroup, alias: str) -> tuple[str, list[Any]]:
     """`group_audience(group)` for the profile a statement names `alias`: a condition and
     its parameters."""

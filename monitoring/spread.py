@@ -67,17 +67,18 @@ class SpreadDay(Func):
         super().__init__(expression)
         self.days = int(days)
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        if connection.vendor == "postgresql":
-            template = (
-                "(('x' || right(replace(%(expressions)s::text, '-', ''), 8))::bit(32)::bigint"
-                f" %%%% {self.days})"
-            )
-            return super().as_sql(compiler, connection, template=template)
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = (
+            "(('x' || right(replace(%(expressions)s::text, '-', ''), 8))::bit(32)::bigint"
+            f" %%%% {self.days})"
+        )
+        return self.as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         # SQLite keeps a UUID as 32 hex digits: the last 8, digit by digit.
         digits = " + ".join(
             f"((instr('0123456789abcdef', lower(substr(%(expressions)s, {25 + i}, 1))) - 1)"
             f" * {16 ** (7 - i)})"
             for i in range(8)
         )
-        return super().as_sql(compiler, connection, template=f"(({digits}) %%%% {self.days})")
+        return self.as_sql(compiler, connection, template=f"(({digits}) %%%% {self.days})", **extra)

@@ -9,7 +9,7 @@ evenly over the month a request stays open, and start from the group's queue as 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,7 +82,7 @@ def group_load(group: UpdateGroup, today: dt.date, horizon: int = HORIZON_DAYS) 
                 if max(day, today) <= end:
                     requests[max(day, today)] += n
             index += 1
-    reviews: Counter[dt.date] = Counter()
+    reviews: dict[dt.date, float] = defaultdict(float)
     if group.review_required:
         reviews[today] = Dossier.objects.filter(
             update_group=group, status=Dossier.Status.TO_REVIEW
@@ -91,7 +91,7 @@ def group_load(group: UpdateGroup, today: dt.date, horizon: int = HORIZON_DAYS) 
             for offset in range(1, ANSWER_DAYS + 1):
                 reviews[day + dt.timedelta(days=offset)] += n / ANSWER_DAYS
     days = (today + dt.timedelta(days=i) for i in range(horizon))
-    return [Day(day, requests[day], round(reviews[day])) for day in days]
+    return [Day(day, requests[day], round(reviews.get(day, 0))) for day in days]
 
 
 def chart(days: list[Day]) -> dict[str, Any]:

@@ -63,13 +63,10 @@ class ValueText(Func):
     """A stored JSON scalar as text (no quotes): "High", "42500.50", "2026-03-14"."""
 
     output_field = TextField()
+    template = "CAST(json_extract(%(expressions)s, '$') AS TEXT)"
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        if connection.vendor == "postgresql":
-            return super().as_sql(compiler, connection, template="(%(expressions)s #>> '{}')")
-        return super().as_sql(
-            compiler, connection, template="CAST(json_extract(%(expressions)s, '$') AS TEXT)"
-        )
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="(%(expressions)s #>> '{}')", **extra)
 
 
 class ValueNumber(Func):
@@ -77,35 +74,29 @@ class ValueNumber(Func):
     may evaluate the comparison on another field's rows before the field's own filter."""
 
     output_field = DecimalField()
+    template = "CAST(json_extract(%(expressions)s, '$') AS REAL)"
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        if connection.vendor == "postgresql":
-            template = (
-                "(CASE WHEN (%(expressions)s #>> '{}') ~ '^-?[0-9]+(\\.[0-9]+)?$' "
-                "THEN (%(expressions)s #>> '{}')::numeric END)"
-            )
-            return super().as_sql(compiler, connection, template=template)
-        return super().as_sql(
-            compiler, connection, template="CAST(json_extract(%(expressions)s, '$') AS REAL)"
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = (
+            "(CASE WHEN (%(expressions)s #>> '{}') ~ '^-?[0-9]+(\\.[0-9]+)?$' "
+            "THEN (%(expressions)s #>> '{}')::numeric END)"
         )
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 class ValueDate(Func):
-    """A stored date (ISO text), or NULL for anything that is not one."""
+    """A stored date (ISO text), or NULL for anything that is not one. ISO dates compare as
+    text, which is how SQLite keeps and binds dates."""
 
     output_field = DateField()
+    template = "CAST(json_extract(%(expressions)s, '$') AS TEXT)"
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        if connection.vendor == "postgresql":
-            template = (
-                "(CASE WHEN (%(expressions)s #>> '{}') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' "
-                "THEN (%(expressions)s #>> '{}')::date END)"
-            )
-            return super().as_sql(compiler, connection, template=template)
-        # ISO dates compare as text, which is how SQLite keeps and binds dates.
-        return super().as_sql(
-            compiler, connection, template="CAST(json_extract(%(expressions)s, '$') AS TEXT)"
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = (
+            "(CASE WHEN (%(expressions)s #>> '{}') ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' "
+            "THEN (%(expressions)s #>> '{}')::date END)"
         )
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def _error(index: int, message: str) -> ValidationError:
@@ -187,7 +178,12 @@ def _clean_value(index: int, field: DataField, value: Any) -> Any:
                 number = Decimal(str(value).strip()) if not isinstance(value, bool) else None
             except InvalidOperation:
                 number = None
-            if number is None or not number.is_finite() or abs(number) >= Decimal("1e15"):
+            if (
+                number is None
+                or not number.is_finite()
+                or abs(number) >= Decimal("1e15")
+                or int(number.as_tuple().exponent) < -10
+            ):
                 raise _error(index, gettext("enter a number."))
             return format(number, "f")
         case FieldType.DATE:
