@@ -269,7 +269,7 @@ def test_the_recipients_pages_are_paginated_with_pinned_queries(
     ("language", "expected"),
     [
         ("en", "is not a choice of “Risk”"),
-        ("fr", "n’est pas un choix de « Risk »"),
+        ("fr", "n’est pas un choix de « Risk »"),  # noqa: RUF001
     ],
 )
 def test_bad_conditions_are_field_errors_and_nothing_is_saved(
