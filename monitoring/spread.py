@@ -26,7 +26,9 @@ _SHORTEST = {"days": 1, "weeks": 7, "months": 28, "years": 365}
 
 
 def window(period: dt.date, days: int) -> list[dt.date]:
-    """The working days an occurrence on `period` is spread over."""
+    """The working days an occurrence on `period` is spread over; unspread, its date."""
+    if days <= 1:
+        return [period]
     found: list[dt.date] = []
     day = period
     while len(found) < days:
