@@ -417,8 +417,9 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
             raise serializers.ValidationError({"fields": problems})
         if "audience" in data:
             # Plain JSON, as the group keeps it; `save_group` checks it against the fields.
+            # (A partial change may leave a key out: `save_group` then refuses the condition.)
             data["audience"] = [
-                {"field": str(c["field"]), "op": c["op"], "value": c["value"]}
+                {key: str(value) if key == "field" else value for key, value in c.items()}
                 for c in data["audience"]
             ]
         return data

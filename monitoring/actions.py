@@ -82,6 +82,7 @@ def save_group(
             fields=", ".join(field.label for field in chosen),
             frequency=group.frequency_display,
             start=group.start_date,
+            **services.audience_details(group),
         )
     return group
 

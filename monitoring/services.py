@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +95,31 @@ def spread_refusal(days: Any, count: int, unit: str) -> str | None:
         "Spread the requests over 1 to %(n)s working days: a longer window would run past "
         "the next update date."
     ) % {"n": longest}
+
+
+def audience_details(group: UpdateGroup) -> dict[str, Any]:
+    """The audience and spread as an audit entry keeps them: fields by label, which the
+    entry still reads after a field is renamed or archived. Nothing for a default group."""
+    details: dict[str, Any] = {}
+    if group.audience:
+        labels = {
+            str(uuid): label
+            for uuid, label in DataField.objects.filter(
+                organization=group.organization_id,
+                uuid__in=[condition["field"] for condition in group.audience],
+            ).values_list("uuid", "label")
+        }
+        # Details are kept as text: the conditions as JSON, read back by the entry's words.
+        details["audience"] = json.dumps(
+            [
+                {**condition, "field": labels.get(condition["field"], condition["field"])}
+                for condition in group.audience
+            ],
+            ensure_ascii=False,
+        )
+    if group.spread_days > 1:
+        details["spread_days"] = group.spread_days
+    return details
 
 
 def schedule_problems(group: UpdateGroup) -> dict[str, list[str]]:

@@ -241,6 +241,8 @@ def test_the_form_saves_an_audience_and_the_group_page_lists_who_is_in_and_out(
     # The edit form shows the condition as saved, and saving it unchanged keeps it.
     edit = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/edit/")
     assert edit.context["form"].initial["audience_value_0"] == "High, Medium"
+    log = owner_client.get(f"/o/{org.slug}/settings/audit/")
+    assert "audience: Risk is among High, Medium" in log.text, log.status_code
 
 
 def test_the_recipients_pages_are_paginated_with_pinned_queries(
@@ -370,6 +372,15 @@ def test_the_api_reads_and_writes_the_audience_and_the_spread(api, org, world):
     body = response.json()
     assert body["audience"] == [_cond(world["risk"], "in", ["High", "Low"])]
     assert body["spread_days"] == 5
+    # A partial change leaves nested keys optional: a condition without its value is refused.
+    partial = _send(
+        api,
+        "patch",
+        f"/api/v1/groups/{body['uuid']}/",
+        {"audience": [{"field": str(world["risk"].uuid), "op": "eq"}]},
+    )
+    assert partial.status_code == 400
+    assert partial.json()["errors"][0]["attr"] == "audience"
     cleared = _send(api, "patch", f"/api/v1/groups/{body['uuid']}/", {"audience": []})
     assert cleared.status_code == 200 and cleared.json()["audience"] == []
 
