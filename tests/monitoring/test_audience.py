@@ -446,3 +446,13 @@ def test_a_profile_entering_the_audience_is_asked_at_the_next_run_one_leaving_ke
         ("Ann", dt.date(2027, 1, 4), Dossier.Status.OPEN),
         ("Bob", dt.date(2027, 2, 4), Dossier.Status.OPEN),
     }
+
+
+def test_changing_the_type_lists_that_types_fields_for_the_audience(owner_client, org, world):
+    factories.field(org, "choice", applies_to="company", label="Sector", choices=["Banking"])
+    url = f"/o/{org.slug}/settings/fields/monitoring/new/preview/"
+    companies = owner_client.get(url, _form(org, applies_to="company"), HTTP_HX_REQUEST="true")
+    assert 'id="group-audience"' in companies.text
+    assert "Sector" in companies.text and "Risk" not in companies.text
+    contacts = owner_client.get(url, _form(org), HTTP_HX_REQUEST="true")
+    assert "Risk" in contacts.text and "Sector" not in contacts.text
