@@ -456,3 +456,52 @@ def test_changing_the_type_lists_that_types_fields_for_the_audience(owner_client
     assert "Sector" in companies.text and "Risk" not in companies.text
     contacts = owner_client.get(url, _form(org), HTTP_HX_REQUEST="true")
     assert "Risk" in contacts.text and "Sector" not in contacts.text
+
+
+json_st = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    raw=st.lists(
+        st.fixed_dictionaries(
+            {
+                "field": st.sampled_from(["risk", "turnover", "born", "pep", "country", "x"]),
+                "op": st.sampled_from(["eq", "in", "gt", "lt", "before", "after", "?"]),
+                "value": json_st,
+            }
+        ),
+        max_size=3,
+    )
+    | json_st
+)
+def test_any_json_is_either_a_clean_audience_or_a_validation_error(org, world, raw):
+    from django.core.exceptions import ValidationError
+
+    from profiles.conditions import clean_conditions
+
+    if isinstance(raw, list):
+        raw = [
+            {**c, "field": str(world[c["field"]].uuid) if c["field"] in world else "x"}
+            if isinstance(c, dict) and "field" in c
+            else c
+            for c in raw
+        ]
+    try:
+        cleaned = clean_conditions(raw, world.values())
+    except ValidationError as error:
+        assert error.messages
+        return
+    # What is clean is stable, and queries without error.
+    assert clean_conditions(cleaned, world.values()) == cleaned
+    group = factories.group(org, audience=cleaned)
+    with scope(organization=org):
+        list(group_audience(group))
