@@ -18,6 +18,7 @@ from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, UpdateGroup, UpdateRun
 from monitoring.services import field_problems
 from profiles import fieldtypes
+from profiles.conditions import OPERATORS
 from profiles.models import DataField, FieldType, FieldValue, Kind, Profile
 from profiles.selectors import active_q
 from profiles.uploads import check_upload
@@ -329,8 +330,35 @@ class DataFieldSerializer(serializers.ModelSerializer[DataField]):
         read_only_fields = fields
 
 
+class ConditionSerializer(serializers.Serializer[Any]):
+    """One condition of a group's audience (profiles.conditions)."""
+
+    field = serializers.UUIDField(help_text=_("A data field of the group's type."))
+    op = serializers.ChoiceField(
+        choices=list(OPERATORS.items()),
+        help_text=_(
+            "eq, in: a list, text, e-mail, phone or yes/no field (in: a list of values); "
+            "gt, lt: a number; before, after: a date."
+        ),
+    )
+    value = serializers.JSONField(
+        help_text=_(
+            "A choice of the field, a text, a number as a string, a date as YYYY-MM-DD, "
+            "true or false; for “in”, a list of them."
+        )
+    )
+
+
 class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
     next_date = serializers.DateField(read_only=True)
+    audience = ConditionSerializer(
+        many=True,
+        required=False,
+        help_text=_(
+            "Whom the group asks among the active profiles of its type: those meeting every "
+            "condition; empty, every one of them."
+        ),
+    )
 
     class Meta:
         model = UpdateGroup
@@ -345,6 +373,8 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
             "review_required",
             "extend_expiry",
             "trigger_daily_limit",
+            "audience",
+            "spread_days",
             "next_date",
             "next_run_at",
             "created_at",
@@ -353,6 +383,15 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
         extra_kwargs = {
             "interval_count": {"min_value": 1, "max_value": 1000},
             "trigger_daily_limit": {"min_value": 1, "max_value": MAX_TRIGGER_DAILY_LIMIT},
+            "spread_days": {
+                "min_value": 1,
+                "max_value": 250,
+                "help_text": _(
+                    "Each update's requests spread over this many working days, each profile "
+                    "on a stable day of the window (1: all on the update date); at most the "
+                    "working days of the shortest period."
+                ),
+            },
         }
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
@@ -390,6 +429,13 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
         problems = field_problems(probe, fields)
         if problems:
             raise serializers.ValidationError({"fields": problems})
+        if "audience" in data:
+            # Plain JSON, as the group keeps it; `save_group` checks it against the fields.
+            # (A partial change may leave a key out: `save_group` then refuses the condition.)
+            data["audience"] = [
+                {key: str(value) if key == "field" else value for key, value in c.items()}
+                for c in data["audience"]
+            ]
         return data
 
 

@@ -6,7 +6,8 @@
   list's own filters, so a count always equals the list its link opens.
 - Runs in progress are the unfinished `UpdateRun` rows (a partial index keeps them few);
   their progress is the dossiers opened so far for the run's period.
-- The coming requests are each active group's occurrences times the profiles it asks.
+- The coming requests are each active group's occurrences times the profiles it asks
+  (`monitoring.selectors.group_audience`), by day of its spread window if it has one.
 
 Nothing here scans values or requests: at 100,000 profiles the page stays a handful of
 small queries (tests/home/test_home.py pins them).
@@ -15,6 +16,8 @@ small queries (tests/home/test_home.py pins them).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass
 
@@ -23,11 +26,10 @@ from django.db.models import Count
 
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier
-from monitoring import overview
+from monitoring import overview, workload
 from monitoring.models import OverviewState, UpdateGroup, UpdateRun
-from monitoring.selectors import asked_by
+from monitoring.selectors import group_audience
 from organizations.models import Organization
-from profiles.models import Kind
 
 # How far ahead the chart of coming requests looks.
 HORIZON_DAYS = 30
@@ -85,20 +87,29 @@ def attention(organization: Organization, today: dt.date) -> Attention:
     )
 
 
-def asked_counts(organization: Organization) -> dict[str, int]:
-    """How many active profiles of each type a group asks, cached under the overview's
-    version: every write to a profile refreshes its cells and bumps it."""
+def asked_counts(organization: Organization, groups: list[UpdateGroup]) -> dict[int, list[int]]:
+    """How many profiles each group asks, by day of its spread window (one count if it has
+    none), cached under the overview's version: every write to a profile or a value
+    refreshes its cells and bumps it. Groups asking alike share one count."""
     version = (
         OverviewState.objects.filter(organization_id=organization.pk)
         .values_list("version", flat=True)
         .first()
     )
-    key = f"home-asked:{organization.pk}:{version}"
-    found: dict[str, int] | None = cache.get(key) if version is not None else None
-    if found is None:
-        found = {kind: asked_by(organization, kind).count() for kind in Kind.values}
-        if version is not None:
-            cache.set(key, found, ASKED_SECONDS)
+    found: dict[int, list[int]] = {}
+    computed: dict[str, list[int]] = {}
+    for group in groups:
+        alike = f"{group.applies_to}:{group.spread_days}:{json.dumps(group.audience)}"
+        digest = hashlib.sha256(alike.encode()).hexdigest()[:32]
+        key = f"home-asked:{organization.pk}:{version}:{digest}"
+        counts = computed.get(key)
+        if counts is None and version is not None:
+            counts = cache.get(key)
+        if counts is None:
+            counts = workload.counts_by_day(group_audience(group), group.spread_days)
+            if version is not None:
+                cache.set(key, counts, ASKED_SECONDS)
+        computed[key] = found[group.pk] = counts
     return found
 
 
@@ -123,14 +134,14 @@ def runs_in_progress(organization: Organization) -> list[RunProgress]:
     )
     for row in rows:
         opened[(row["update_group_id"], row["period"])] = row["n"]
-    asked = asked_counts(organization)
+    asked = asked_counts(organization, list({run.group_id: run.group for run in runs}.values()))
     return [
         RunProgress(
             group=run.group,
             period=run.period,
             opened=opened[(run.group_id, run.period)],
-            # A run in progress asks today's active profiles (monitoring.selectors.asked_by).
-            expected=max(asked.get(run.group.applies_to, 0), opened[(run.group_id, run.period)]),
+            # A run in progress asks the group's audience as it is today.
+            expected=max(sum(asked[run.group_id]), opened[(run.group_id, run.period)]),
         )
         for run in runs
     ]
@@ -138,7 +149,7 @@ def runs_in_progress(organization: Organization) -> list[RunProgress]:
 
 def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
     """Each active group's occurrences from today to the horizon, with the number of
-    requests each would open today (the active profiles of its type)."""
+    requests each would open today (the profiles its audience holds)."""
     end = today + dt.timedelta(days=HORIZON_DAYS)
     groups = [
         group
@@ -147,16 +158,19 @@ def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
     ]
     if not groups:
         return []
-    asked = asked_counts(organization)
+    asked = asked_counts(organization, groups)
     coming = []
     for group in groups:
-        for day in group.upcoming(HORIZON_DAYS + 1):
-            if day > end:
+        counts = asked[group.pk]
+        for period in group.upcoming(HORIZON_DAYS + 1):
+            if period > end:
                 break
-            # A due occurrence not yet dispatched goes out at the next pass: today.
-            coming.append(
-                Coming(day=max(day, today), group=group, requests=asked.get(group.applies_to, 0))
-            )
+            for day, n in workload.occurrence_load(period, counts):
+                # A spread window's days passed were asked already.
+                if (day < today and len(counts) > 1) or day > end:
+                    continue
+                # A due occurrence not yet dispatched goes out at the next pass: today.
+                coming.append(Coming(day=max(day, today), group=group, requests=n))
     return sorted(coming, key=lambda c: (c.day, c.group.title, c.group.pk))
 
 

@@ -53,7 +53,9 @@ def save_group(
     which carry it.
 
     Raises ValidationError on `fields`: a field held by another group, of the other type or
-    of another organisation — checked here, and again by a conditional write, for a race; on
+    of another organisation — checked here, and again by a conditional write, for a race;
+    on `audience` (conditions on fields the type does not have, values not of the field's
+    type or choices) and on `spread_days` (a window longer than the period); on
     `trigger_fields`: a field of the other type or organisation, one of the group's own (a
     loop), or triggers that would close a loop between groups — checked with the
     organisation's groups locked, so two saves at once cannot close one between them; on
@@ -63,12 +65,15 @@ def save_group(
     chosen_triggers = (
         list(group.trigger_fields.all()) if triggers is None and group.pk else list(triggers or [])
     )
-    problems = services.field_problems(group, chosen)
-    if problems:
-        raise ValidationError({"fields": problems})
+    problems = services.schedule_problems(group)
+    field_problems = services.field_problems(group, chosen)
+    if field_problems:
+        problems["fields"] = field_problems
     limit_problem = services.limit_problem(group.trigger_daily_limit)
     if limit_problem:
-        raise ValidationError({"trigger_daily_limit": [limit_problem]})
+        problems["trigger_daily_limit"] = [limit_problem]
+    if problems:
+        raise ValidationError(problems)
     created = group.pk is None
     with transaction.atomic():
         problems = services.trigger_problems(group, chosen, chosen_triggers)
@@ -109,6 +114,7 @@ def save_group(
             start=group.start_date,
             triggers=", ".join(field.label for field in chosen_triggers),
             daily_limit=group.trigger_daily_limit,
+            **services.audience_details(group),
         )
     return group
 

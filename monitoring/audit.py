@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,20 +21,38 @@ from organizations.audit import (
     plain,
     relabel,
 )
+from profiles.conditions import OPERATORS
 
 
 def _group_saved(details: Mapping[str, Any]) -> str:
-    saved = gettext("Fields: %(fields)s; %(frequency)s, from %(start)s") % {
+    text = gettext("Fields: %(fields)s; %(frequency)s, from %(start)s") % {
         "fields": details.get("fields") or "—",
         "frequency": relabel(details.get("frequency")),
         "start": plain(details.get("start")),
     }
     if details.get("triggers"):
-        saved += gettext("; triggered by %(fields)s, at most %(limit)s a day") % {
+        text += gettext("; triggered by %(fields)s, at most %(limit)s a day") % {
             "fields": plain(details["triggers"]),
             "limit": plain(details.get("daily_limit")),
         }
-    return saved
+    try:
+        conditions = json.loads(details.get("audience") or "[]")
+    except (TypeError, ValueError):
+        conditions = []
+    if isinstance(conditions, list) and conditions:
+        text += "; " + gettext("audience: %(conditions)s") % {
+            "conditions": "; ".join(
+                f"{plain(c.get('field'))} {OPERATORS.get(str(c.get('op')), '?')} "
+                f"{plain(c.get('value'))}"
+                for c in conditions
+                if isinstance(c, dict)
+            )
+        }
+    if details.get("spread_days"):
+        text += "; " + gettext("spread over %(n)s working days") % {
+            "n": plain(details["spread_days"])
+        }
+    return text
 
 
 def _period(details: Mapping[str, Any]) -> str:

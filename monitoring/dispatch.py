@@ -6,21 +6,22 @@ import datetime as dt
 import functools
 import logging
 import zoneinfo
-from typing import cast
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
 from dossiers.signals import one_run
-from monitoring import schedule
+from monitoring import schedule, spread
 from monitoring.models import UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
-from monitoring.selectors import asked_by, due_q, due_sql
+from monitoring.selectors import due_q, due_sql, group_audience
 from monitoring.signals import run_finished
 from organizations.models import Organization
 from profiles.models import DataField
@@ -34,8 +35,8 @@ CLAIM_LIMIT = 10000
 SWEEP = "monitoring.tasks.sweep_unfinished_runs"
 SWEEP_LIMIT = 1000
 
-# Claimed group: id, organisation, its time zone, start, count, unit, next index.
-Claimed = tuple[int, int, str, dt.date, int, str, int]
+# Claimed group: id, organisation, its time zone, start, count, unit, next index, spread.
+Claimed = tuple[int, int, str, dt.date, int, str, int, int]
 
 
 def dispatch_due(
@@ -73,6 +74,7 @@ SCHEDULE_COLUMNS = (
     "interval_count",
     "interval_unit",
     "next_index",
+    "spread_days",
 )
 
 
@@ -106,26 +108,55 @@ def plan(
     )
 
 
+def next_in_window(
+    period: dt.date, days: int, tz: ZoneInfo, now: dt.datetime, following: dt.datetime
+) -> dt.datetime | None:
+    """The next moment a spread occurrence asks its next day's profiles, or None when its
+    window is over (the group then moves to its next occurrence)."""
+    later = [
+        moment
+        for moment in (schedule.due_at(day, tz) for day in spread.window(period, days))
+        if now < moment < following
+    ]
+    return min(later, default=None)
+
+
 def _dispatch_in_python(claimed: list[Claimed], now: dt.datetime) -> list[int]:
-    runs, moves = [], []
-    for pk, org_id, tz_name, start, count, unit, next_index in claimed:
+    runs, moves, spread_groups = [], [], set()
+    for pk, org_id, tz_name, start, count, unit, next_index, days in claimed:
+        tz = ZoneInfo(tz_name)
         latest, skipped, due, following_index, following_due = plan(
-            start, count, unit, next_index, ZoneInfo(tz_name), now
+            start, count, unit, next_index, tz, now
         )
         period = schedule.occurrence(start, count, unit, latest)
-        runs.append((org_id, pk, period, latest, skipped, due))
-        moves.append((following_index, following_due, pk))
+        runs.append((org_id, pk, period, latest, skipped, due, days))
+        later = next_in_window(period, days, tz, now, following_due) if days > 1 else None
+        if days > 1:
+            spread_groups.add(pk)
+        # A spread occurrence stays the group's next one until its window is over: each
+        # working day of it, a pass asks that day's profiles of the same run.
+        moves.append(
+            (latest, later, pk) if later is not None else (following_index, following_due, pk)
+        )
     _record_runs(runs, now)
     _move_groups(moves)
     wanted = {(group_id, period) for _org, group_id, period, *_rest in runs}
-    return [
-        pk
+    found = [
+        (pk, group_id)
         for pk, group_id, period in UpdateRun.objects.filter(
             group_id__in=[group_id for _org, group_id, *_rest in runs],
             period__in={period for _org, _group, period, *_rest in runs},
         ).values_list("pk", "group_id", "period")
         if (group_id, period) in wanted
     ]
+    if spread_groups:
+        # A run recorded on the window's first day opens its next day's profiles now: it is
+        # unfinished again until then, so the sweep of unfinished runs keeps that promise.
+        UpdateRun.objects.filter(
+            pk__in=[pk for pk, group_id in found if group_id in spread_groups],
+            finished_at__isnull=False,
+        ).update(finished_at=None)
+    return [pk for pk, _group in found]
 
 
 def _occurrence_sql(k: str) -> str:
@@ -160,7 +191,7 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
     sql = f"""
         WITH claimed AS (
             SELECT g.id, g.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
-                   g.interval_count, g.interval_unit, g.next_index
+                   g.interval_count, g.interval_unit, g.next_index, g.spread_days
             FROM {group} g JOIN {org} o ON o.id = g.organization_id
             WHERE {due_sql("g")}
             ORDER BY g.next_run_at
@@ -186,7 +217,9 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
             FROM moments m CROSS JOIN LATERAL (SELECT m.local AT TIME ZONE m.time_zone AS due) z
         ), planned AS (
             SELECT d.*, p.due, f.due AS following_due,
-                   coalesce(p.steady AND f.steady AND f.due > %(now)s, false) AS fast
+                   coalesce(
+                       p.steady AND f.steady AND f.due > %(now)s AND d.spread_days = 1, false
+                   ) AS fast
             FROM dated d
             LEFT JOIN zoned p ON p.time_zone = d.time_zone AND p.local = d.local_period
             LEFT JOIN zoned f ON f.time_zone = d.time_zone AND f.local = d.local_following
@@ -203,12 +236,12 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
             RETURNING id
         )
         SELECT NULL::bigint, p.id, p.organization_id, p.time_zone, p.start_date,
-               p.interval_count, p.interval_unit, p.next_index
+               p.interval_count, p.interval_unit, p.next_index, p.spread_days
         FROM planned p WHERE NOT p.fast
         UNION ALL
-        SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded
+        SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded
         UNION ALL
-        SELECT r.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        SELECT r.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
         FROM {run} r JOIN planned p ON p.fast AND r.group_id = p.id
             AND r.period = p.local_period::date
     """  # noqa: S608 - names from the models
@@ -242,7 +275,15 @@ def _zones_known_to_database() -> frozenset[str]:
 def _record_runs(runs: list[tuple], now: dt.datetime) -> None:
     """One UpdateRun per (group, period); a run recorded already is left as it is."""
     ops, quote = connection.ops, connection.ops.quote_name
-    columns = ["organization_id", "group_id", "period", "index", "skipped", "due_at"]
+    columns = [
+        "organization_id",
+        "group_id",
+        "period",
+        "index",
+        "skipped",
+        "due_at",
+        "spread_days",
+    ]
     rows = [
         (
             org_id,
@@ -251,15 +292,16 @@ def _record_runs(runs: list[tuple], now: dt.datetime) -> None:
             index,
             skipped,
             ops.adapt_datetimefield_value(due),
+            days,
             ops.adapt_datetimefield_value(now),
         )
-        for org_id, group_id, period, index, skipped, due in runs
+        for org_id, group_id, period, index, skipped, due, days in runs
     ]
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {UpdateRun._meta.db_table} "  # noqa: S608 - names from the model
             f"({', '.join(quote(c) for c in columns)}, created_at, dossiers_opened) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, 0) ON CONFLICT DO NOTHING",
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0) ON CONFLICT DO NOTHING",
             rows,
         )
 
@@ -303,7 +345,8 @@ def sweep_unfinished_runs(now: dt.datetime | None = None, limit: int = SWEEP_LIM
 
 
 def open_run(run_id: int, chunk_size: int | None = None) -> int:
-    """Opens the run's dossiers for every active profile of the group's type.
+    """Opens the run's dossiers for the profiles its group asks (`group_audience`); for a
+    run spread over a window, those whose day of the window has come.
 
     Profiles are read in keyset-paginated chunks (id > last id), so memory stays flat and the
     queries grow with the number of chunks only. Safe to run twice, or after a crash half-way.
@@ -322,12 +365,12 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
             .filter(group_membership__group=group)
             .order_by("position", "id")
         )
+        asked, complete = _asked_now(run)
         if fields:
             last_id = 0
             while True:
                 ids = list(
-                    asked_by(organization, group.applies_to)
-                    .filter(id__gt=last_id)
+                    asked.filter(id__gt=last_id)
                     .order_by("id")
                     .values_list("id", flat=True)[:chunk_size]
                 )
@@ -349,10 +392,27 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
         UpdateRun.objects.filter(pk=run.pk).update(
             finished_at=timezone.now(), dossiers_opened=opened
         )
-        if first_finish:
+        if first_finish and complete:
             run.dossiers_opened = opened
             run_finished.send(sender=UpdateRun, run=run)
     return opened
+
+
+def _asked_now(run: UpdateRun) -> tuple[Any, bool]:
+    """Whom the run asks at this pass, and whether that is everyone it will ask."""
+    asked = group_audience(run.group)
+    if run.spread_days <= 1:
+        return asked, True
+    today = timezone.now().astimezone(run.organization.tzinfo).date()
+    days = [i for i, day in enumerate(spread.window(run.period, run.spread_days)) if day <= today]
+    # The profiles of the days passed already have their dossier: only the others are read.
+    opened = Dossier.objects.filter(
+        update_group_id=run.group_id, period=run.period, profile_id=OuterRef("pk")
+    )
+    asked = asked.alias(spread_day=spread.SpreadDay("uuid", run.spread_days)).filter(
+        ~Exists(opened), spread_day__in=days
+    )
+    return asked, len(days) == run.spread_days
 
 
 def current_index(
@@ -391,11 +451,16 @@ def dispatch_group_now(
         )
         if row is None:
             return None
-        org_id, tz_name, start, count, unit, next_index = row
+        org_id, tz_name, start, count, unit, next_index, days = row
         tz = ZoneInfo(tz_name)
         k = current_index(start, count, unit, now.astimezone(tz).date(), next_index)
         period = schedule.occurrence(start, count, unit, k)
-        _record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz))], now)
+        _record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz), 1)], now)
+        if days > 1:
+            # Sent now: the period's remaining days are asked now too, not spread any more.
+            UpdateRun.objects.filter(group_id=group_id, period=period).update(
+                spread_days=1, finished_at=None
+            )
         if next_index <= k:
             following = schedule.occurrence(start, count, unit, k + 1)
             _move_groups([(k + 1, schedule.due_at(following, tz), group_id)])

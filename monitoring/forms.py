@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
@@ -11,10 +12,11 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_scopes.forms import SafeModelMultipleChoiceField
 
-from monitoring import schedule
+from monitoring import schedule, services
 from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, Unit, UpdateGroup, group_of
+from profiles.conditions import OPERATORS, OPERATORS_OF, clean_conditions
 from profiles.fieldtypes import IsoDateInput, RangedDateField, out_of_range
-from profiles.models import DataField, Kind
+from profiles.models import DataField, FieldType, Kind
 from profiles.texts import in_language, other_languages
 
 PRESETS = [
@@ -86,6 +88,28 @@ class DaysField(forms.CharField):
         return days
 
 
+# Rows of conditions the form offers; the API takes up to profiles.conditions.MAX_CONDITIONS.
+AUDIENCE_ROWS = 3
+
+
+def _typed_value(field: DataField, op: str, text: str) -> Any:
+    """A condition's value as typed in the form, in the JSON the conditions take: a list for
+    "among" (comma-separated), a number or date as typed in either language."""
+    text = text.strip()
+    if op == "in":
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if field.type == FieldType.NUMBER:
+        return text.replace("\u202f", "").replace("\xa0", "").replace(" ", "").replace(",", ".")
+    if field.type == FieldType.DATE:
+        for pattern in ("%Y-%m-%d", "%d/%m/%Y", "%m/%d/%Y"):
+            with suppress(ValueError):
+                return dt.datetime.strptime(text, pattern).date().isoformat()
+        return text
+    if field.type == FieldType.BOOLEAN:
+        return {"true": True, "false": False}.get(text.lower(), text)
+    return text
+
+
 class UpdateGroupForm(forms.ModelForm):
     fields = SafeModelMultipleChoiceField(
         queryset=DataField.objects.none(),
@@ -119,12 +143,17 @@ class UpdateGroupForm(forms.ModelForm):
             "remind_after",
             "remind_before",
             "trigger_daily_limit",
+            "spread_days",
         ]
         widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {
             "start_date": _("The first update date; the next ones follow from it."),
             "interval_count": _("Only for “Every N days, weeks, months or years”."),
+            "spread_days": _(
+                "1: every request goes out on the update date. More: each client is asked on "
+                "the same working day of that window every time."
+            ),
         }
 
     remind_after = DaysField(
@@ -187,6 +216,9 @@ class UpdateGroupForm(forms.ModelForm):
         choice_field.widget.held_by = self.held_by
         choice_field.widget.kind = self.kind
         choice_field.label_from_instance = lambda f: f.local_label
+        self.fields["spread_days"].required = False
+        self.fields["spread_days"].widget.attrs.update(min=1, max=250)
+        self._add_audience_rows(fields)
         self.fields["frequency"].widget.attrs["data-frequency"] = ""
         # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
@@ -210,6 +242,86 @@ class UpdateGroupForm(forms.ModelForm):
             )
             preset = f"{self.instance.interval_count}-{self.instance.interval_unit}"
             self.initial.setdefault("frequency", preset if preset in dict(PRESETS) else "custom")
+
+    def _add_audience_rows(self, fields: list[DataField]) -> None:
+        """Up to AUDIENCE_ROWS conditions: a field of the chosen type, an operator, a value."""
+        self.audience_fields = [
+            f for f in fields if f.applies_to == self.kind and f.type in OPERATORS_OF
+        ]
+        stored = self.instance.audience if self.instance.pk else []
+        field_choices = [("", gettext("— nobody filtered —"))] + [
+            (str(f.uuid), f.local_label) for f in self.audience_fields
+        ]
+        for i in range(AUDIENCE_ROWS):
+            self.fields[f"audience_field_{i}"] = forms.ChoiceField(
+                label=_("Data field"), choices=field_choices, required=False
+            )
+            self.fields[f"audience_op_{i}"] = forms.ChoiceField(
+                label=_("Condition"), choices=list(OPERATORS.items()), required=False
+            )
+            self.fields[f"audience_value_{i}"] = forms.CharField(
+                label=_("Value"),
+                required=False,
+                max_length=2000,
+                help_text=_("Several values separated by commas for “is among”."),
+            )
+            if i < len(stored) and not self.is_bound:
+                condition = stored[i]
+                value = condition["value"]
+                self.initial.setdefault(f"audience_field_{i}", condition["field"])
+                self.initial.setdefault(f"audience_op_{i}", condition["op"])
+                self.initial.setdefault(
+                    f"audience_value_{i}",
+                    ", ".join(str(v) for v in value)
+                    if isinstance(value, list)
+                    else str(value).lower()
+                    if isinstance(value, bool)
+                    else value,
+                )
+
+    def audience_rows(self) -> list[tuple[Any, Any, Any]]:
+        return [
+            (
+                self[f"audience_field_{i}"],
+                self[f"audience_op_{i}"],
+                self[f"audience_value_{i}"],
+            )
+            for i in range(AUDIENCE_ROWS)
+        ]
+
+    def typed_audience(self) -> tuple[list[dict[str, Any]], dict[int, list[str]]]:
+        """The conditions typed, clean, and the messages of those that are not (by row)."""
+        values = self.data if self.is_bound else self.initial
+        by_uuid = {str(f.uuid): f for f in self.audience_fields}
+        conditions, errors = [], {}
+        for i in range(AUDIENCE_ROWS):
+            chosen = str(values.get(f"audience_field_{i}") or "")
+            if not chosen:
+                continue
+            op = str(values.get(f"audience_op_{i}") or "")
+            field = by_uuid.get(chosen)
+            typed = str(values.get(f"audience_value_{i}") or "")
+            raw = {
+                "field": chosen,
+                "op": op,
+                "value": _typed_value(field, op, typed) if field is not None else typed,
+            }
+            try:
+                conditions += clean_conditions([raw], self.audience_fields)
+            except ValidationError as error:
+                # "Condition 1: …" names the list's first; the row is named by its place.
+                errors[i] = [
+                    message.split(": ", 1)[-1] if ": " in message else message
+                    for message in error.messages
+                ]
+        return conditions, errors
+
+    def typed_spread(self) -> int:
+        values = self.data if self.is_bound else self.initial
+        try:
+            return max(1, int(values.get("spread_days") or self.instance.spread_days or 1))
+        except (TypeError, ValueError):
+            return 1
 
     def text_rows(self) -> list[list[Any]]:
         """Each text's fields side by side, the organisation's default language first."""
@@ -283,6 +395,16 @@ class UpdateGroupForm(forms.ModelForm):
                 self.add_error(*refusal)
         if data.get("trigger_daily_limit") is None and "trigger_daily_limit" not in self.errors:
             data["trigger_daily_limit"] = self.instance.trigger_daily_limit
+        if data.get("spread_days") is None:
+            data["spread_days"] = self.instance.spread_days = 1
+        elif count and unit and "spread_days" not in self.errors:
+            spread_refusal = services.spread_refusal(data["spread_days"], count, unit)
+            if spread_refusal:
+                self.add_error("spread_days", spread_refusal)
+        conditions, errors = self.typed_audience()
+        for row, messages in errors.items():
+            self.add_error(f"audience_value_{row}", messages)
+        self.instance.audience = conditions
         # Whether the chosen fields may join the group, or trigger it, is the action's rule
         # (`save_group`).
         return data

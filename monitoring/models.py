@@ -80,6 +80,16 @@ class UpdateGroup(Translatable, models.Model):
             "otherwise it clears it."
         ),
     )
+    # Whom the group asks among the profiles of its type: every one (empty), or those meeting
+    # every condition (profiles.conditions). JSON rather than rows: read and written whole
+    # with the group by its form and the API, checked in one place (`save_group`), and a
+    # condition whose field goes away narrows to nobody instead of silently widening.
+    audience = models.JSONField(_("audience"), default=list, blank=True, db_default=[])
+    # Each occurrence's requests spread over this many working days (1: all on its date),
+    # each profile on a stable day of the window (monitoring.spread).
+    spread_days = models.PositiveSmallIntegerField(
+        _("spread over (working days)"), default=1, db_default=1
+    )
     # Index of the next occurrence to run (occurrence k = start + k * interval).
     next_index = models.PositiveIntegerField(default=0)
     # When that occurrence comes due, in UTC: the dispatcher's only filter.
@@ -125,6 +135,10 @@ class UpdateGroup(Translatable, models.Model):
                 condition=Q(trigger_daily_limit__gte=1)
                 & Q(trigger_daily_limit__lte=MAX_TRIGGER_DAILY_LIMIT),
                 name="trigger_daily_limit_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(spread_days__gte=1) & Q(spread_days__lte=250),
+                name="spread_days_in_range",
             ),
         ]
 
@@ -225,6 +239,9 @@ class UpdateRun(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     dossiers_opened = models.PositiveIntegerField(default=0)
+    # The working days its requests are spread over, as the group said when it was recorded
+    # (the database's default: the dispatcher's one statement records unspread runs only).
+    spread_days = models.PositiveSmallIntegerField(default=1, db_default=1)
 
     objects = ScopedManager(organization="organization")
 

@@ -1,7 +1,12 @@
 """Whom a group asks, and which groups are due: each rule named once.
 
-- `asked_by(organization, kind)`: the profiles a group of that type asks, every active one
-  (the dispatcher's chunks, the count the group form shows, the group page's list).
+- `group_audience(group)`: the profiles a group asks, the one rule of whom it asks: the
+  active profiles of its type meeting its audience's conditions (the dispatcher's chunks,
+  the workload chart, the recipients' page and "Send now"); `audience(organization, kind,
+  conditions)` is the same rule for a group not saved yet (the group form's live count).
+  `group_audience_sql(group, alias)` is the same predicate for a raw statement, compiled
+  from the ORM's so that the two cannot drift; tests/monitoring/test_audience.py proves on
+  random profiles and conditions that both select the same rows.
 - `due_q(now)` / `due_sql(alias)`: a group is due when it is active and its next run's
   moment has come; the dispatcher claims them through the ORM (`_claim`) or in its one
   PostgreSQL statement (`_dispatch_in_database`). tests/monitoring/test_selectors.py proves
@@ -16,15 +21,52 @@ from typing import Any, cast
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
-from monitoring.models import DispatchPass, UpdateRun
-from profiles.models import Profile, ProfileQuerySet
+from monitoring.models import DispatchPass, UpdateGroup, UpdateRun
+from profiles.models import DataField, Profile, ProfileQuerySet
 
 
-def asked_by(organization: Any, kind: str) -> ProfileQuerySet:
-    """The profiles a group of `kind` (contacts or companies) of `organization` asks."""
+def audience_fields(organization: Any, kind: str) -> list[DataField]:
+    """The fields an audience of `kind` may name: the type's active fields."""
+    return list(DataField.objects.active().filter(organization=organization, applies_to=kind))
+
+
+def audience(
+    organization: Any,
+    kind: str,
+    conditions: list[dict[str, Any]],
+    fields: list[DataField] | None = None,
+) -> ProfileQuerySet:
+    """The profiles a group of `kind` of `organization` with these (clean) conditions asks."""
     # The stubs cannot see through django-scopes' manager: the QuerySet is named here.
     profiles = cast(ProfileQuerySet, Profile.objects.filter(organization=organization))
-    return profiles.active().of_kind(kind)
+    profiles = profiles.active().of_kind(kind)
+    if not conditions:
+        return profiles
+    if fields is None:
+        fields = audience_fields(organization, kind)
+    return profiles.meeting(conditions, fields)
+
+
+def group_audience(group: UpdateGroup) -> ProfileQuerySet:
+    """The profiles `group` asks."""
+    return audience(group.organization_id, group.applies_to, group.audience or [])
+
+
+def outside_audience(group: UpdateGroup) -> ProfileQuerySet:
+    """The active profiles of the group's type its audience leaves out."""
+    everyone = audience(group.organization_id, group.applies_to, [])
+    if not group.audience:
+        return everyone.none()
+    return everyone.exclude(pk__in=group_audience(group).values("pk"))
+
+
+def group_audience_sql(group: UpdateGroup, alias: str) -> tuple[str, list[Any]]:
+    """`group_audience(group)` for the profile a statement names `alias`: a condition and
+    its parameters."""
+    with scopes_disabled():
+        inner = group_audience(group).order_by().values("id")
+        sql, params = inner.query.sql_with_params()
+    return f"{alias}.id IN ({sql})", list(params)
 
 
 def due_q(now: dt.datetime) -> Q:

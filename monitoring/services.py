@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from monitoring import overview, schedule
+from monitoring import overview, schedule, spread, workload
 from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, GroupField, GroupTrigger, UpdateGroup
-from monitoring.selectors import asked_by
+from monitoring.selectors import audience, audience_fields
 from monitoring.triggers import cycle_through
 from organizations.models import Organization
+from profiles.conditions import clean_conditions
 from profiles.models import DataField, Kind
 
 
@@ -54,19 +58,85 @@ class FieldTaken(Exception):
 class Preview:
     dates: list[dt.date]
     recipients: int
+    # The next occurrence's requests by day: one day, or its spread window.
+    per_day: list[tuple[dt.date, int]]
 
 
 def preview(
-    organization: Organization, *, start: dt.date, count: int, unit: str, kind: str
+    organization: Organization,
+    *,
+    start: dt.date,
+    count: int,
+    unit: str,
+    kind: str,
+    conditions: list[dict[str, Any]] | None = None,
+    spread_days: int = 1,
 ) -> Preview:
-    """The next six dates of a schedule and how many profiles each run asks, before saving."""
+    """The next six dates of a schedule, how many profiles each run asks and how many a day,
+    before saving (`conditions` and `spread_days` clean)."""
     group = UpdateGroup(
         organization=organization, start_date=start, interval_count=count, interval_unit=unit
     )
     group.schedule_from()
-    # The dispatcher's own selection: every profile of the type that is not archived.
-    recipients = asked_by(organization, kind).count()
-    return Preview(dates=group.upcoming(6), recipients=recipients)
+    # The dispatcher's own selection (`group_audience`), for a group not saved yet.
+    counts = workload.counts_by_day(audience(organization, kind, conditions or []), spread_days)
+    dates = group.upcoming(6)
+    return Preview(
+        dates=dates,
+        recipients=sum(counts),
+        per_day=workload.occurrence_load(dates[0], counts) if dates else [],
+    )
+
+
+def spread_refusal(days: Any, count: int, unit: str) -> str | None:
+    """Why a spread of `days` working days does not fit the period, or None."""
+    longest = spread.longest(count, unit)
+    if isinstance(days, int) and not isinstance(days, bool) and 1 <= days <= longest:
+        return None
+    return _(
+        "Spread the requests over 1 to %(n)s working days: a longer window would run past "
+        "the next update date."
+    ) % {"n": longest}
+
+
+def audience_details(group: UpdateGroup) -> dict[str, Any]:
+    """The audience and spread as an audit entry keeps them: fields by label, which the
+    entry still reads after a field is renamed or archived. Nothing for a default group."""
+    details: dict[str, Any] = {}
+    if group.audience:
+        labels = {
+            str(uuid): label
+            for uuid, label in DataField.objects.filter(
+                organization=group.organization_id,
+                uuid__in=[condition["field"] for condition in group.audience],
+            ).values_list("uuid", "label")
+        }
+        # Details are kept as text: the conditions as JSON, read back by the entry's words.
+        details["audience"] = json.dumps(
+            [
+                {**condition, "field": labels.get(condition["field"], condition["field"])}
+                for condition in group.audience
+            ],
+            ensure_ascii=False,
+        )
+    if group.spread_days > 1:
+        details["spread_days"] = group.spread_days
+    return details
+
+
+def schedule_problems(group: UpdateGroup) -> dict[str, list[str]]:
+    """Why the group's audience or spread cannot be saved; cleans the audience in place."""
+    problems: dict[str, list[str]] = {}
+    try:
+        group.audience = clean_conditions(
+            group.audience, audience_fields(group.organization_id, group.applies_to)
+        )
+    except ValidationError as error:
+        problems["audience"] = list(error.messages)
+    refusal = spread_refusal(group.spread_days, group.interval_count, group.interval_unit)
+    if refusal:
+        problems["spread_days"] = [refusal]
+    return problems
 
 
 def field_problems(group: UpdateGroup, fields: Sequence[DataField]) -> list[str]:

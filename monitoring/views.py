@@ -20,11 +20,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from dossiers.models import Dossier
-from monitoring import actions, followup, overview, schedule, triggers
+from monitoring import actions, followup, overview, schedule, services, triggers, workload
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import UpdateGroup, UpdateRun, group_of
-from monitoring.selectors import asked_by
+from monitoring.selectors import audience_fields, group_audience, outside_audience
 from monitoring.services import preview
 from organizations import display
 from organizations.actors import Actor
@@ -32,6 +32,7 @@ from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
 from organizations.lookups import get_for_org, search_query
+from profiles.conditions import describe
 from profiles.models import DataField, FieldValue, Kind, Profile
 
 
@@ -76,7 +77,9 @@ def group_form(request: OrganizationRequest, org_slug: str, group_uuid: Any = No
                 triggers=form.cleaned_data["trigger_fields"],
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            # The action's audience is the form's rows: its messages head the form.
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
         else:
             messages.success(
                 request, _("The group “%(title)s” was saved.") % {"title": group.title}
@@ -124,11 +127,24 @@ def _live(request: OrganizationRequest, form: UpdateGroupForm) -> dict[str, Any]
             start = dt.date.fromisoformat(raw_start)
     interval = form.interval()
     refusal = form.start_refusal(start, *interval) if start and interval else None
+    conditions, errors = form.typed_audience()
+    days = form.typed_spread()
+    spread_refusal = services.spread_refusal(days, *interval) if interval else None
     if refusal:
         context["refusal"] = refusal[1]
+    elif errors:
+        context["refusal"] = _("Correct the conditions of the audience to see whom it asks.")
+    elif spread_refusal:
+        context["refusal"] = spread_refusal
     elif start and interval:
         context["preview"] = preview(
-            request.organization, start=start, count=interval[0], unit=interval[1], kind=form.kind
+            request.organization,
+            start=start,
+            count=interval[0],
+            unit=interval[1],
+            kind=form.kind,
+            conditions=conditions,
+            spread_days=days,
         )
     return context
 
@@ -141,7 +157,11 @@ def group_preview(
     """The group form's fields of the chosen type and its next dates, as the admin types."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid) if group_uuid else None
     form = _typed_form(request, request.GET, group)
-    return render(request, "monitoring/group_live.html", {**_live(request, form), "group": group})
+    return render(
+        request,
+        "monitoring/group_live.html",
+        {**_live(request, form), "form": form, "group": group},
+    )
 
 
 @admin_required
@@ -153,11 +173,17 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
     for run in runs:
         run.outcomes = counts[run.period]
         run.undeliverable = undeliverable.get(run.period, 0)
+    today = timezone.now().astimezone(request.organization.tzinfo).date()
+    load = workload.group_load(group, today)
+    fields = audience_fields(request.organization, group.applies_to) if group.audience else []
     return render(
         request,
         "monitoring/group_detail.html",
         {
             "group": group,
+            "conditions": [describe(condition, fields) for condition in group.audience],
+            "chart": workload.chart(load),
+            "horizon": workload.HORIZON_DAYS,
             "runs": runs,
             "monitoring": True,
             "send_hour": schedule.RUN_TIME,
@@ -361,10 +387,9 @@ def run_export(request: OrganizationRequest, org_slug: str, group_uuid: Any, per
     return response
 
 
-def _recipients(request: OrganizationRequest, group: UpdateGroup) -> Any:
-    return asked_by(request.organization, group.applies_to).order_by(
-        "last_name", "first_name", "name", "id"
-    )
+def _recipients(request: OrganizationRequest, group: UpdateGroup, *, out: bool = False) -> Any:
+    profiles = outside_audience(group) if out else group_audience(group)
+    return profiles.order_by("last_name", "first_name", "name", "id")
 
 
 @admin_required
@@ -411,13 +436,14 @@ def group_send_now(request: OrganizationRequest, org_slug: str, group_uuid: Any)
 
 @admin_required
 def group_recipients(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
-    """Who receives the group's dossiers: its type's active contacts or companies."""
+    """Who receives the group's dossiers (its audience), or who its audience leaves out."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
-    page = Paginator(_recipients(request, group), 50).get_page(request.GET.get("page"))
+    out = request.GET.get("show") == "out"
+    page = Paginator(_recipients(request, group, out=out), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "monitoring/recipients.html",
-        {"group": group, "page": page, "monitoring": True},
+        {"group": group, "page": page, "out": out, "monitoring": True},
     )
 
 

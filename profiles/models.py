@@ -61,6 +61,12 @@ class ProfileQuerySet(models.QuerySet["Profile"]):
             )
         return queryset
 
+    def meeting(self, conditions: list[dict], fields: list[DataField]) -> ProfileQuerySet:
+        """Those meeting every condition (`profiles.conditions`, clean) on `fields`."""
+        from profiles.conditions import conditions_q
+
+        return self.filter(conditions_q(conditions, fields)) if conditions else self
+
     def in_list_order(self) -> ProfileQuerySet:
         return self.order_by("kind", "last_name", "first_name", "name", "id")
 

@@ -106,6 +106,12 @@ def world(org, owner) -> dict[str, Any]:
         start_date=dt.date(2024, 1, 31),
         interval_count=2,
         interval_unit="weeks",
+        spread_days=3,
+        audience=[
+            {"field": str(fields["number"].uuid), "op": "gt", "value": "1234.5"},
+            {"field": str(fields["date"].uuid), "op": "before", "value": "2000-01-31"},
+            {"field": str(fields["choice"].uuid), "op": "in", "value": ["Blue", "Red"]},
+        ],
     )
     factories.group(
         org,

@@ -6,15 +6,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scopes_disabled
 
 from api.models import WebhookDelivery, WebhookEndpoint
 from dossiers.models import Dossier, DossierItem
+from monitoring import spread
 from monitoring.dispatch import open_run
 from monitoring.models import UpdateRun
 from outbox.models import Message
+from profiles.models import FieldValue, Profile
 from tests import factories
 
 PERIOD = dt.date(2024, 2, 29)
@@ -88,3 +91,36 @@ def test_a_repeat_opens_nothing_twice_and_queues_nothing_twice(org):
         assert Dossier.objects.count() == 5
         assert DossierItem.objects.count() == 10
         assert Message.objects.filter(kind="dossiers.invitation").count() == 5
+
+
+@pytest.mark.django_db
+def test_an_audience_costs_one_query_per_run_not_per_page(org):
+    run = _run(org, 7)
+    risk = factories.field(org, "choice", choices=["High", "Low"])
+    with scopes_disabled():
+        people = list(Profile.objects.filter(organization=org).order_by("id"))
+        FieldValue.objects.bulk_create(
+            FieldValue(organization=org, profile=p, field=risk, value="High" if i < 5 else "Low")
+            for i, p in enumerate(people)
+        )
+        run.group.audience = [{"field": str(risk.uuid), "op": "eq", "value": "High"}]
+        run.group.save()
+    # Pages of 3 and 2 asked, then an empty page; the audience's fields read once.
+    assert _queries(run.pk, chunk_size=3) == 2 * PER_PAGE + 1 + 7 + 1
+    with scopes_disabled():
+        assert Dossier.objects.count() == 5
+
+
+@pytest.mark.django_db
+def test_a_spread_window_reads_only_the_days_come(org):
+    run = _run(org, 7)
+    with scopes_disabled():
+        UpdateRun.objects.filter(pk=run.pk).update(spread_days=3, period=dt.date(2024, 2, 28))
+    # 28 February 2024 is a Wednesday: its window is the 28th, the 29th and 1 March.
+    with time_machine.travel(dt.datetime(2024, 2, 29, 9, tzinfo=dt.UTC), tick=False):
+        open_run(run.pk, chunk_size=3)
+    with scopes_disabled():
+        opened = set(Dossier.objects.values_list("profile__uuid", flat=True))
+        everyone = set(Profile.objects.filter(organization=org).values_list("uuid", flat=True))
+        assert UpdateRun.objects.get(pk=run.pk).finished_at is not None
+    assert opened == {u for u in everyone if spread.day_of(u, 3) in (0, 1)}

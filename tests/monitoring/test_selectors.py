@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitoring.models import UpdateGroup
-from monitoring.selectors import asked_by, due_q, due_sql
+from monitoring.selectors import audience, due_q, due_sql
 from monitoring.services import preview
 from tests import factories
 
@@ -56,6 +56,6 @@ def test_a_group_asks_every_active_profile_of_its_type(org, other_org):
     factories.company(org)
     factories.contact(other_org, last_name="Elsewhere")
     with scope(organization=org):
-        assert list(asked_by(org, "contact")) == [here]
+        assert list(audience(org, "contact", [])) == [here]
         shown = preview(org, start=dt.date(2027, 3, 1), count=1, unit="months", kind="contact")
         assert shown.recipients == 1
