@@ -234,9 +234,9 @@ def test_the_group_page_charts_the_next_90_days(owner, org, django_assert_num_qu
 
 def test_groups_saved_before_keep_their_calendar_and_ask_everyone(transactional_db, org):
     executor = MigrationExecutor(connection)
-    executor.migrate([("monitoring", "0009_schema_group_fields")])
+    executor.migrate([("monitoring", "0012_ops_dispatch_pass")])
     executor.loader.build_graph()
-    apps = executor.loader.project_state([("monitoring", "0009_schema_group_fields")]).apps
+    apps = executor.loader.project_state([("monitoring", "0012_ops_dispatch_pass")]).apps
     OldGroup = apps.get_model("monitoring", "UpdateGroup")
     OldRun = apps.get_model("monitoring", "UpdateRun")
     old = OldGroup.objects.create(
