@@ -79,14 +79,28 @@ class Axe:
         self.contexts.append(context)
         return context
 
+    def _run(self, page, attempts: int = 3) -> list[dict]:
+        # A click that navigates returns before the next page has loaded: a check that lands
+        # on the old document as it goes runs again on the new one.
+        from playwright.sync_api import Error as PlaywrightError
+
+        for attempt in range(attempts):
+            page.wait_for_load_state("load")
+            try:
+                if not page.evaluate("() => typeof window.axe === 'object'"):
+                    page.add_script_tag(content=AXE_SOURCE.read_text())
+                return page.evaluate(
+                    "async () => (await axe.run(document, {resultTypes: ['violations']}))"
+                    ".violations"
+                )
+            except PlaywrightError as error:
+                if "context was destroyed" not in str(error) or attempt == attempts - 1:
+                    raise
+        return []
+
     def check(self, page, state: str = "") -> list[dict]:
         """Runs axe on the page as it is now; returns the serious and critical violations."""
-        page.wait_for_load_state("load")
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.add_script_tag(content=AXE_SOURCE.read_text())
-        result = page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        )
+        result = self._run(page)
         route = _route(page.url) if page.url.startswith("http") else page.url
         found = [v for v in result if v["impact"] in FAILING_IMPACTS]
         if not found:
