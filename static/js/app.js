@@ -17,6 +17,15 @@
       dialog.showModal();
     }
   });
+  // A form sent back with errors in place (the "⋯" pop-up, review rows): the keyboard goes to
+  // the first field in error, instead of being lost with the element that held it.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var config = event.detail.requestConfig;
+    var source = (config && config.elt) || event.detail.elt;
+    if (!source || !source.closest || !source.closest("form")) { return; }
+    var invalid = event.detail.target.querySelector("[aria-invalid=true]");
+    if (invalid) { invalid.focus(); }
+  });
   document.addEventListener("click", function (event) {
     var closer = event.target.closest("[data-close-dialog]");
     if (closer) {
@@ -170,4 +179,33 @@
     var rows = document.querySelectorAll('input[type=checkbox][name="' + name + '"]');
     rows.forEach(function (row) { row.checked = box.checked; });
   });
+})();
+
+// The header's menu folds behind its "Menu" button on a phone and stays open at a desk (the
+// page is served open, so that it works without script).
+(function () {
+  var narrow = window.matchMedia("(max-width: 640px)");
+  function sync() {
+    document.querySelectorAll("details[data-navmenu]").forEach(function (menu) {
+      menu.open = !narrow.matches;
+    });
+  }
+  sync();  // a deferred script: the header is parsed, and not painted folded-open yet
+  narrow.addEventListener("change", sync);
+})();
+
+// A table's scroll box ({% scrollable %}) is a tab stop with a "scroll sideways" line above
+// it only while the table is wider than the box.
+(function () {
+  function syncBoxes(root) {
+    root.querySelectorAll(".table-wrap[role=region]").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      if (scrolls) { box.setAttribute("tabindex", "0"); } else { box.removeAttribute("tabindex"); }
+      var cue = box.previousElementSibling;
+      if (cue && cue.hasAttribute("data-scroll-cue")) { cue.hidden = !scrolls; }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { syncBoxes(document); });
+  window.addEventListener("resize", function () { syncBoxes(document); });
+  document.addEventListener("htmx:afterSettle", function () { syncBoxes(document); });
 })();

@@ -36,13 +36,13 @@ def test_the_api_documentation_renders_without_a_csp_violation(browser, live_ser
     page.close()
 
 
-def test_an_admin_creates_a_key_and_sees_it_once(browser, live_server, shots, org, owner):
+def test_an_admin_creates_a_key_and_sees_it_once(browser, axe, live_server, shots, org, owner):
     from django.conf import settings
     from django.test import Client
 
     client = Client()
     client.force_login(owner)
-    context = browser.new_context()
+    context = axe.context()
     context.add_cookies(
         [
             {
@@ -59,6 +59,7 @@ def test_an_admin_creates_a_key_and_sees_it_once(browser, live_server, shots, or
     page.click("text=Create the key")
     key = page.input_value("#new-key")
     assert key.startswith("bo_")
+    axe.check(page)
     page.screenshot(path=str(shots / "30-api-keys.png"), full_page=True)
     page.goto(f"{live_server.url}/o/{org.slug}/settings/api/")
     assert key not in page.content()

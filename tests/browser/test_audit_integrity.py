@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_an_admin_sees_whether_the_log_is_intact_and_where_it_breaks(
-    browser, live_server, shots, org
+    browser, axe, live_server, shots, org
 ):
     org.default_language = "fr"
     org.save()
@@ -25,16 +25,18 @@ def test_an_admin_sees_whether_the_log_is_intact_and_where_it_breaks(
         for _ in range(3):
             archive_profile(claire, actor=Actor.member(alice))
             restore_profile(claire, actor=Actor.member(alice))
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+    context = axe.context(viewport={"width": 1280, "height": 800}, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
     page.fill("#id_password", "pw")
     page.click("button.primary")
     page.goto(f"{live_server.url}/o/{org.slug}/settings/audit/")
+    axe.check(page)
     page.screenshot(path=str(shots / "39-audit-log-integrity-link-fr.png"))
     page.click("a.button:has-text('Intégrité')")
     assert page.is_visible("text=Le journal est intact")
+    axe.check(page)
     page.screenshot(path=str(shots / "40-audit-integrity-fr.png"), full_page=True)
 
     with scopes_disabled():
@@ -43,5 +45,6 @@ def test_an_admin_sees_whether_the_log_is_intact_and_where_it_breaks(
     page.reload()
     assert page.is_visible("text=Le journal a été altéré")
     assert page.locator("tr[data-seq='4']").is_visible()
+    axe.check(page)
     page.screenshot(path=str(shots / "41-audit-integrity-broken-fr.png"), full_page=True)
     context.close()

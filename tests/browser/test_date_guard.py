@@ -17,9 +17,9 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _signed_in(browser, live_server, org, locale: str):
+def _signed_in(axe, live_server, org, locale: str):
     make_member(org, "alice", "staff")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale=locale)
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -46,7 +46,7 @@ def _type_31_february(date_input, year: str) -> None:
     [("fr", "fr-FR", "Cette date n\u2019existe pas"), ("en", "en-GB", "This date does not exist")],
 )
 def test_a_date_that_does_not_exist_is_held_back_in_the_page(
-    browser, live_server, shots, org, language, locale, message
+    browser, axe, live_server, shots, org, language, locale, message
 ):
     org.default_language = language
     org.save()
@@ -55,7 +55,7 @@ def test_a_date_that_does_not_exist_is_held_back_in_the_page(
     with scopes_disabled():
         apply_values(profile, [NewValue(birth, "1985-03-01")], source=Source.STAFF)
         FieldValue.objects.update(expires_on=dt.date(2034, 3, 1))
-    page = _signed_in(browser, live_server, org, locale)
+    page = _signed_in(axe, live_server, org, locale)
     page.context.add_cookies(
         [{"name": "django_language", "value": language, "url": live_server.url}]
     )
@@ -68,6 +68,7 @@ def test_a_date_that_does_not_exist_is_held_back_in_the_page(
     page.wait_for_selector("[data-bad-input-message]")
     assert message in page.inner_text("[data-bad-input-message]")
     assert page.url == values_url  # not sent
+    axe.check(page)
     page.screenshot(path=str(shots / f"date-guard-values-{language}.png"), full_page=True)
 
     popup_url = (
@@ -80,6 +81,7 @@ def test_a_date_that_does_not_exist_is_held_back_in_the_page(
     page.wait_for_selector("[data-bad-input-message]")
     assert message in page.inner_text("[data-bad-input-message]")
     assert page.url == popup_url
+    axe.check(page)
     page.screenshot(path=str(shots / f"date-guard-popup-{language}.png"), full_page=True)
 
     # The "⋯" of the profile page: the pop-up in its dialog, posted by htmx.
@@ -92,6 +94,7 @@ def test_a_date_that_does_not_exist_is_held_back_in_the_page(
     dialog.locator("[data-bad-input-message]").wait_for()
     assert message in dialog.inner_text()
     assert dialog.evaluate("dialog => dialog.open")
+    axe.check(page)
     page.screenshot(path=str(shots / f"date-guard-dialog-{language}.png"), full_page=True)
     with scopes_disabled():
         value = FieldValue.objects.get()

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_bounce_shows_where_staff_look_and_try_again_clears_it(
-    browser, live_server, org, shots, settings, time_machine
+    browser, axe, live_server, org, shots, settings, time_machine
 ):
     time_machine.move_to(dt.datetime(2027, 3, 15, 9, 30, tzinfo=dt.UTC), tick=True)
     settings.EMAIL_SERVICE = "postmark"
@@ -60,7 +60,7 @@ def test_a_bounce_shows_where_staff_look_and_try_again_clears_it(
     with scopes_disabled():
         assert FailingAddress.objects.filter(address="claire@example.com").exists()
 
-    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    staff = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = staff.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -70,11 +70,13 @@ def test_a_bounce_shows_where_staff_look_and_try_again_clears_it(
 
     page.goto(f"{base}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/")
     assert page.locator(".badge.bad", has_text="Non joint").count() == 1
+    axe.check(page)
     page.screenshot(path=str(shots / "40-run-not-reached-fr.png"), full_page=True)
 
     page.goto(f"{base}/profiles/{person.uuid}/")
     warning = page.locator(".failing-address")
     assert "Les e-mails à claire@example.com sont rejetés" in warning.inner_text()
+    axe.check(page)
     page.screenshot(path=str(shots / "41-profile-failing-address-fr.png"), full_page=True)
     warning.get_by_role("button", name="Réessayer").click()
     page.wait_for_load_state("networkidle")

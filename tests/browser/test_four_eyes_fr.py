@@ -22,7 +22,7 @@ MALLORY = "mallory@evil.example"
 
 
 def test_the_member_who_redirected_the_link_is_told_another_member_decides(
-    browser, live_server, org, shots
+    browser, axe, live_server, org, shots
 ):
     member = make_member(org, "alice", "staff")
     job = factories.field(org, "text", label="Profession")
@@ -46,7 +46,7 @@ def test_the_member_who_redirected_the_link_is_told_another_member_decides(
         Client().post(f"/d/{token}/", {field: "Boulangère", "action": "submit"}).status_code == 302
     )
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = context.new_page()
     # A send-back asks for confirmation (hx-confirm): the member confirms.
     page.on("dialog", lambda dialog: dialog.accept())
@@ -60,5 +60,6 @@ def test_the_member_who_redirected_the_link_is_told_another_member_decides(
     # Refused in place, on the item's row.
     refusal = page.get_by_text("un autre membre décide de ses réponses").first
     refusal.wait_for()
+    axe.check(page)
     page.screenshot(path=str(shots / "42-four-eyes-refused-fr.png"), full_page=True)
     context.close()

@@ -106,13 +106,13 @@ def _world(org) -> None:
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
-def test_home_lists_bulk_and_search_in_a_browser(browser, live_server, org, shots, language):
+def test_home_lists_bulk_and_search_in_a_browser(browser, axe, live_server, org, shots, language):
     org.default_language = language
     org.save()
     make_member(org, "alice", "admin")
     _world(org)
     words = TEXTS[language]
-    context = browser.new_context(
+    context = axe.context(
         viewport={"width": 1280, "height": 900},
         locale="fr-FR" if language == "fr" else "en-GB",
     )
@@ -129,6 +129,7 @@ def test_home_lists_bulk_and_search_in_a_browser(browser, live_server, org, shot
     assert words["review"] in page.inner_text(".tiles")
     page.wait_for_selector("#runs progress")
     assert page.locator("svg[role=img]").count() == 1
+    axe.check(page, f"home-{language}")
     page.screenshot(path=str(shots / f"home-{language}.png"), full_page=True)
     # The run finishes: the polling replaces the section within a few seconds.
     with scopes_disabled():
@@ -149,9 +150,11 @@ def test_home_lists_bulk_and_search_in_a_browser(browser, live_server, org, shot
     assert emails == sorted(emails)
     page.check("tbody tr:nth-child(1) input[type=checkbox]")
     page.check("tbody tr:nth-child(2) input[type=checkbox]")
+    axe.check(page, f"contacts-sorted-{language}")
     page.screenshot(path=str(shots / f"contacts-sorted-{language}.png"), full_page=True)
     page.click(f"button:has-text('{words['archive']}')")
     assert words["confirm"] in page.inner_text("h1")
+    axe.check(page, f"bulk-archive-{language}")
     page.screenshot(path=str(shots / f"bulk-archive-{language}.png"), full_page=True)
     page.click("button[name=confirm]")
     assert words["done"] in page.inner_text(".messages")
@@ -164,14 +167,15 @@ def test_home_lists_bulk_and_search_in_a_browser(browser, live_server, org, shot
     page.keyboard.press("Enter")
     page.wait_for_selector("#found-contacts")
     assert "Hélène Dupré" in page.inner_text("#found-contacts + ul")
+    axe.check(page, f"search-{language}")
     page.screenshot(path=str(shots / f"search-{language}.png"), full_page=True)
     context.close()
 
 
-def test_the_home_fits_a_phone(browser, live_server, org, shots):
+def test_the_home_fits_a_phone(browser, axe, live_server, org, shots):
     make_member(org, "alice", "admin")
     _world(org)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    context = axe.context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -184,5 +188,6 @@ def test_the_home_fits_a_phone(browser, live_server, org, shots):
           .map(e => e.tagName + '.' + e.className)"""
     )
     assert overflowing == []
+    axe.check(page, "home-phone-fr")
     page.screenshot(path=str(shots / "home-phone-fr.png"), full_page=True)
     context.close()

@@ -27,12 +27,13 @@ CSV = (
 ).encode("cp1252")
 
 
-def _shot(page, shots, name: str) -> None:
+def _shot(page, shots, name: str, axe) -> None:
+    axe.check(page, name)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
 def test_a_french_team_imports_its_clients(
-    browser, live_server, shots, org, settings, tmp_path, monkeypatch
+    browser, axe, live_server, shots, org, settings, tmp_path, monkeypatch
 ):
     settings.SITE_URL = live_server.url
     org.default_language = "fr"
@@ -73,7 +74,7 @@ def test_a_french_team_imports_its_clients(
 
     monkeypatch.setattr(tasks.run_import, "delay", delay)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -87,14 +88,14 @@ def test_a_french_team_imports_its_clients(
     file.write_bytes(b"\xef\xbb\xbf" + CSV)
     page.select_option("#id_kind", "contact")
     page.set_input_files("#id_file", str(file))
-    _shot(page, shots, "import-1-upload-fr")
+    _shot(page, shots, "import-1-upload-fr", axe)
     page.click("button.primary")
 
     # Mapping: every heading found its place.
     page.wait_for_selector("text=Faire correspondre les colonnes de clients.csv")
     assert page.input_value("#id_c3") == "email"
     assert page.input_value("#id_c0") == "reference"
-    _shot(page, shots, "import-2-mapping-fr")
+    _shot(page, shots, "import-2-mapping-fr", axe)
     page.click("button.primary")
 
     # Dry run: what would change, and the two refused rows with their line and column.
@@ -105,20 +106,20 @@ def test_a_french_team_imports_its_clients(
     assert "« Retraitée » ne fait pas partie des choix" in body
     with scopes_disabled():
         assert not Profile.objects.filter(organization=org).exists()
-    _shot(page, shots, "import-3-dry-run-fr")
+    _shot(page, shots, "import-3-dry-run-fr", axe)
 
     # The import, its progress bar moving as the worker goes.
     page.click("button:has-text('Lancer l')")
     assert first_batch.wait(30)
     page.wait_for_selector("text=2 lignes traitées sur 6", timeout=10000)
     assert page.is_visible("progress")
-    _shot(page, shots, "import-4-progress-fr")
+    _shot(page, shots, "import-4-progress-fr", axe)
     gate.set()
     for worker in workers:
         worker.join(30)
     # The page polls, then shows the results once the run is over.
     page.wait_for_selector("text=4 créés", timeout=15000)
-    _shot(page, shots, "import-5-done-fr")
+    _shot(page, shots, "import-5-done-fr", axe)
 
     with scopes_disabled():
         zoe = Profile.objects.get(organization=org, external_reference="C1")
@@ -129,8 +130,8 @@ def test_a_french_team_imports_its_clients(
         }
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{zoe.uuid}/")
     assert page.is_visible("text=31/01/1990")
-    _shot(page, shots, "import-6-profile-fr")
+    _shot(page, shots, "import-6-profile-fr", axe)
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{zoe.uuid}/history/")
     assert page.is_visible("text=importé depuis clients.csv")
-    _shot(page, shots, "import-7-history-fr")
+    _shot(page, shots, "import-7-history-fr", axe)
     context.close()

@@ -21,11 +21,13 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _shot(page, shots, name: str) -> None:
+def _shot(page, shots, name: str, axe) -> None:
+    """A screenshot of the page as it is, checked with axe first."""
+    axe.check(page, name)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings):
+def test_the_whole_journey(browser, axe, live_server, shots, org, tmp_path, settings):
     settings.SITE_URL = live_server.url
     org.default_language = "en"  # texts written in English, translated into French
     org.save()
@@ -36,14 +38,14 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     french_client = factories.contact(
         org, first_name="Louise", last_name="Bernard", email="louise@example.com", language="fr"
     )
-    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    staff = axe.context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = staff.new_page()
     # A send-back asks for confirmation (hx-confirm): the member confirms.
     page.on("dialog", lambda dialog: dialog.accept())
 
     # a. The admin logs in and sets up fields and an update group.
     page.goto(f"{live_server.url}/login/")
-    _shot(page, shots, "01-login")
+    _shot(page, shots, "01-login", axe)
     page.fill("#id_username", "alice")
     page.fill("#id_password", "pw")
     page.click("button.primary")
@@ -64,7 +66,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     assert not page.is_visible("#id_choices_text")
     page.fill("#id_help_text", "A bill or a statement less than 3 months old.")
     page.click("button.primary")
-    _shot(page, shots, "02-data-fields")
+    _shot(page, shots, "02-data-fields", axe)
     page.click("nav.tabs >> text=Data monitoring")
     with scopes_disabled():
         factories.field(org, "text", applies_to="company", label="Turnover")
@@ -100,11 +102,11 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     # change rather than for a year.
     page.wait_for_selector("#group-preview li:has-text('2030')", state="detached")
     page.check("#id_review_required")
-    _shot(page, shots, "03-group-form")
+    _shot(page, shots, "03-group-form", axe)
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Proof of address')")
     assert page.locator("ol.upcoming li").count() == 6
-    _shot(page, shots, "03-update-group")
+    _shot(page, shots, "03-update-group", axe)
 
     page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/new/")
     held = page.locator("label:has-text('Home address') input")
@@ -117,7 +119,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.fill("#id_start_date", "2030-01-01")
     page.click("button.primary")
     assert page.is_visible("text=“Home address” already belongs to the group “Proof of address”.")
-    _shot(page, shots, "04-field-refused")
+    _shot(page, shots, "04-field-refused", axe)
 
     # b. The dispatcher runs; the client follows the e-mailed link.
     with scopes_disabled():
@@ -137,21 +139,21 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     reader.set_content(message.alternatives[0][0])
     assert reader.is_visible("text=Home address")
     assert reader.is_visible("text=Please send a recent proof of address.")
-    _shot(reader, shots, "20-email")
+    _shot(reader, shots, "20-email", axe)
     reader.set_content(french_message.alternatives[0][0])
     assert reader.is_visible("text=Adresse")
     assert reader.is_visible("text=Justificatif de domicile")
-    _shot(reader, shots, "21-email-fr")
+    _shot(reader, shots, "21-email-fr", axe)
     reader.close()
 
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    phone = axe.context(viewport={"width": 390, "height": 844}, locale="en-GB")
     portal = phone.new_page()
     portal.goto(link)
     assert portal.is_visible(f"text={org.name}")
     address_input = portal.locator("input[type=text]").first
     assert address_input.input_value() == "1 rue de la Paix"
     assert portal.is_visible("text=A bill or a statement less than 3 months old.")
-    _shot(portal, shots, "05-portal-phone")
+    _shot(portal, shots, "05-portal-phone", axe)
     address_input.fill("8 avenue Foch")
     proof = tmp_path / "electricity bill.pdf"
     proof.write_bytes(factories.PDF)
@@ -161,11 +163,11 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     portal.goto(link)  # the client comes back later
     assert portal.locator("input[type=text]").first.input_value() == "8 avenue Foch"
     assert portal.is_visible("text=electricity_bill.pdf")
-    _shot(portal, shots, "06-portal-draft")
+    _shot(portal, shots, "06-portal-draft", axe)
     portal.click("button:has-text('Submit')")
     assert portal.is_visible("h1:has-text('Thank you')")
     assert portal.is_visible("text=will check them")
-    _shot(portal, shots, "07-portal-submitted")
+    _shot(portal, shots, "07-portal-submitted", axe)
 
     # Review: staff send the proof back with a reason and approve the address.
     page.goto(f"{live_server.url}/o/{org.slug}/contacts/")
@@ -173,7 +175,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.click("text=Claire Martin")
     assert page.is_visible("text=1 rue de la Paix") and page.is_visible("text=8 avenue Foch")
     assert page.locator(".preview iframe").count() == 1  # the PDF, previewed inline
-    _shot(page, shots, "13-review")
+    _shot(page, shots, "13-review", axe)
     with scopes_disabled():
         proof_key = DataField.objects.get(label="Proof of address").uuid.hex
         address_key = DataField.objects.get(label="Home address").uuid.hex
@@ -189,7 +191,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     portal.goto(link)
     assert portal.is_visible("text=The bill must be less than 3 months old.")
     assert portal.locator("input[type=text]").count() == 0
-    _shot(portal, shots, "14-portal-changes-requested")
+    _shot(portal, shots, "14-portal-changes-requested", axe)
     recent = tmp_path / "recent bill.pdf"
     recent.write_bytes(factories.PDF)
     portal.set_input_files("input[type=file]", str(recent))
@@ -200,10 +202,10 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.click("button:has-text('Approve all')")
     # What will change, item by item, before anything is written: asked once.
     assert page.is_visible("text=recent_bill.pdf")
-    _shot(page, shots, "15-approve-all")
+    _shot(page, shots, "15-approve-all", axe)
     page.click("button:has-text('Approve this change')")
     assert page.is_visible("text=Approved and written to the profile.")
-    _shot(page, shots, "15-approved")
+    _shot(page, shots, "15-approved", axe)
     portal.goto(link)
     assert portal.is_visible("h1:has-text('Thank you')")
     assert portal.is_visible("text=8 avenue Foch")
@@ -214,11 +216,11 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.click("text=Claire Martin")
     assert page.is_visible("text=8 avenue Foch")
     assert page.is_visible("a:has-text('recent_bill.pdf')")
-    _shot(page, shots, "08-profile")
+    _shot(page, shots, "08-profile", axe)
     page.click(f"#field-{address.uuid} >> text=history")
     assert page.is_visible("td:has-text('1 rue de la Paix')")
     assert page.is_visible("td:has-text('8 avenue Foch')")
-    _shot(page, shots, "09-history")
+    _shot(page, shots, "09-history", axe)
     page.go_back()
     with scopes_disabled():
         proof_field = DataField.objects.get(label="Proof of address")
@@ -230,7 +232,7 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     assert dialog.locator("text=Every 3 months").is_visible()
     group_next = UpdateGroup.objects.with_scopes_disabled().get().next_date
     assert dialog.locator(f"text={group_next.year}").first.is_visible()
-    _shot(page, shots, "10-popup")
+    _shot(page, shots, "10-popup", axe)
     dialog.locator("input[type=date]").fill("2027-06-30")
     dialog.locator("button:has-text('Save')").click()
     page.wait_for_selector("text=Valid until")
@@ -245,15 +247,15 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.wait_for_selector("text=Dossiers go out at")
     page.click("table >> a >> nth=0")
     page.wait_for_selector("h1:has-text('Run of')")
-    _shot(page, shots, "16-run-follow-up")
+    _shot(page, shots, "16-run-follow-up", axe)
     page.click("nav.mainnav >> text=Compliance")
     page.wait_for_selector("h1:has-text('Compliance overview')")
-    _shot(page, shots, "17-overview")
+    _shot(page, shots, "17-overview", axe)
     page.go_back()
     page.go_back()
     page.click("a:has-text('Send now')")
     assert page.is_visible("text=3 recipients")  # Claire, Louise and Paul
-    _shot(page, shots, "18-send-now")
+    _shot(page, shots, "18-send-now", axe)
     page.click("button:has-text('Send now')")
     page.wait_for_selector("text=are being opened and sent")
     with scopes_disabled():
@@ -265,14 +267,14 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{client_profile.uuid}/")
 
     # d. The French client answers in French: the organisation's French texts, ISO dates.
-    french_phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    french_phone = axe.context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     french_portal = french_phone.new_page()
     french_portal.goto(french_link)
     assert french_portal.is_visible("h1:has-text('Justificatif de domicile')")
     assert french_portal.is_visible("label:has-text('Adresse')")
     french_portal.locator("input[type=text]").first.fill("3 place du Capitole")
     french_portal.set_input_files("input[type=file]", str(proof))
-    _shot(french_portal, shots, "22-portal-fr-form")
+    _shot(french_portal, shots, "22-portal-fr-form", axe)
     french_portal.click("button[value=submit]")
     assert french_portal.is_visible("text=Merci")
     with scopes_disabled():
@@ -283,9 +285,9 @@ def test_the_whole_journey(browser, live_server, shots, org, tmp_path, settings)
     # e. The same pages in French.
     page.click("button[lang=fr]")
     assert page.is_visible("h2:has-text('Données')")
-    _shot(page, shots, "11-profile-fr")
+    _shot(page, shots, "11-profile-fr", axe)
     portal.click("button[lang=fr]")
     assert portal.is_visible("h1:has-text('Merci')")
-    _shot(portal, shots, "12-portal-fr-phone")
+    _shot(portal, shots, "12-portal-fr-phone", axe)
     staff.close()
     phone.close()

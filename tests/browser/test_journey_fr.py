@@ -22,11 +22,13 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _shot(page, shots, name: str) -> None:
+def _shot(page, shots, name: str, axe) -> None:
+    """A screenshot of the page as it is, checked with axe first."""
+    axe.check(page, name)
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
 
 
-def test_the_whole_journey_in_french(browser, live_server, shots, org, settings):
+def test_the_whole_journey_in_french(browser, axe, live_server, shots, org, settings):
     settings.SITE_URL = live_server.url
     org.default_language = "fr"
     org.save()
@@ -37,7 +39,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     john = factories.contact(
         org, first_name="John", last_name="Smith", email="john@example.com", language="en"
     )
-    staff = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    staff = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = staff.new_page()
     # A send-back asks for confirmation (hx-confirm): the member confirms.
     page.on("dialog", lambda dialog: dialog.accept())
@@ -100,7 +102,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     page.select_option("#id_frequency", "1-years")
     page.check("#id_review_required")  # staff approve the answers before they are written
     page.wait_for_selector("#group-preview >> text=Chaque mise à jour interroge 2 contacts.")
-    _shot(page, shots, "24-group-form-fr")
+    _shot(page, shots, "24-group-form-fr", axe)
     page.click("button.primary")
     assert page.is_visible("h1:has-text('Revue annuelle')")
 
@@ -115,14 +117,14 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     assert "Revenu annuel" in english.body  # no English label: the organisation's French one
 
     # e. The French client confirms on a phone: the date picker holds the date.
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    phone = axe.context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     portal = phone.new_page()
     portal.goto(re.search(r"(http://\S+/d/\S+/)", french.body).group(1))
     assert portal.is_visible("h1:has-text('Revue annuelle')")
     assert portal.locator(f"#id_f_{birth.uuid.hex}").input_value() == "1990-05-17"
     assert portal.locator(f"#id_f_{income.uuid.hex}").input_value() == "42500,50"
     assert portal.locator(f"#id_f_{status.uuid.hex} option:checked").inner_text() == "Indépendant"
-    _shot(portal, shots, "25-portal-fr-dates")
+    _shot(portal, shots, "25-portal-fr-dates", axe)
     # 31/02 typed into the picker: the browser would send it empty; the page holds it back.
     birth_input = portal.locator(f"#id_f_{birth.uuid.hex}")
     _type_31_february(birth_input, "1990")
@@ -130,7 +132,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     portal.wait_for_selector("[data-bad-input-message]")
     assert "Cette date n\u2019existe pas" in portal.inner_text("[data-bad-input-message]")
     assert not portal.is_visible("h1:has-text('Merci')")
-    _shot(portal, shots, "26-portal-fr-impossible-date")
+    _shot(portal, shots, "26-portal-fr-impossible-date", axe)
     with scopes_disabled():
         assert claire.dossiers.get().status in ("open", "opened")
     birth_input.fill("1990-05-17")
@@ -145,7 +147,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     assert after == stored
 
     # f. The English client reads the choice labels in English; the stored value stays French.
-    english_phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="en-GB")
+    english_phone = axe.context(viewport={"width": 390, "height": 844}, locale="en-GB")
     english_portal = english_phone.new_page()
     english_portal.goto(re.search(r"(http://\S+/d/\S+/)", english.body).group(1))
     assert english_portal.is_visible("label:has-text('Status')")
@@ -161,7 +163,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     assert answered.status == "to_review"
     page.goto(f"{live_server.url}/o/{org.slug}/dossiers/{answered.uuid}/")
     page.click("button:has-text('Tout approuver')")
-    _shot(page, shots, "27-approve-all-fr")
+    _shot(page, shots, "27-approve-all-fr", axe)
     page.click("form[method=post] button.primary")
     with scopes_disabled():
         answered.refresh_from_db()
@@ -169,7 +171,7 @@ def test_the_whole_journey_in_french(browser, live_server, shots, org, settings)
     page.goto(f"{live_server.url}/o/{org.slug}/settings/audit/")
     assert page.is_visible("td:has-text('Réponses d\u2019un dossier approuvées')")
     assert page.is_visible("h1:has-text('Journal des modifications')")
-    _shot(page, shots, "28-audit-log-fr")
+    _shot(page, shots, "28-audit-log-fr", axe)
     staff.close()
     phone.close()
     english_phone.close()

@@ -48,8 +48,8 @@ WORDS = {
 }
 
 
-def _signed_in(browser, live_server, language: str):
-    context = browser.new_context(
+def _signed_in(axe, live_server, language: str):
+    context = axe.context(
         viewport={"width": 1280, "height": 900}, locale="fr-FR" if language == "fr" else "en-GB"
     )
     page = context.new_page()
@@ -112,7 +112,7 @@ def _review(item_field) -> str:
 
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
-    browser, live_server, shots, org, settings, language
+    browser, axe, live_server, shots, org, settings, language
 ):
     settings.SITE_URL = live_server.url
     org.default_language = language
@@ -120,7 +120,7 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     make_member(org, "alice", "staff")
     dossier, job, proof = _submitted_dossier(org)
     words = WORDS[language]
-    page = _signed_in(browser, live_server, language)
+    page = _signed_in(axe, live_server, language)
     page.on("dialog", lambda dialog: dialog.accept())
     page.goto(f"{live_server.url}/o/{org.slug}/dossiers/{dossier.uuid}/")
     assert page.title().startswith("Claire Martin · KYC annuel")
@@ -152,6 +152,7 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     assert words["sent_back"] in proof_row.inner_text()
     assert "facture-mars.pdf" in proof_row.inner_text()
     assert page.evaluate("window.reviewedInPlace") is True
+    axe.check(page, f"review-{language}")
     page.screenshot(path=str(shots / f"review-{language}.png"), full_page=True)
 
     # u undoes the decision just made: the item waits again, the file back with it.
@@ -160,12 +161,13 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     assert words["undone"] in proof_row.inner_text()
     assert _review(proof) == "pending"
     assert page.evaluate("window.reviewedInPlace") is True
+    axe.check(page, f"review-undone-{language}")
     page.screenshot(path=str(shots / f"review-undone-{language}.png"), full_page=True)
 
 
 @pytest.mark.parametrize("language", ["fr", "en"])
 def test_a_run_being_sent_shows_a_progress_bar_that_ends_on_the_result(
-    browser, live_server, shots, org, language
+    browser, axe, live_server, shots, org, language
 ):
     org.default_language = language
     org.save()
@@ -182,12 +184,13 @@ def test_a_run_being_sent_shows_a_progress_bar_that_ends_on_the_result(
         run = UpdateRun.objects.get(pk=run_id)
     for i in range(5, 12):
         factories.contact(org, first_name="Client", last_name=f"{i:02d}")
-    page = _signed_in(browser, live_server, language)
+    page = _signed_in(axe, live_server, language)
     url = f"{live_server.url}/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period}/"
     page.goto(url)
     bar = page.locator("#run-progress progress")
     assert bar.get_attribute("max") == "12" and bar.get_attribute("value") == "5"
     assert WORDS[language]["opening"] in page.locator("#run-progress").inner_text()
+    axe.check(page, f"progress-{language}")
     page.screenshot(path=str(shots / f"progress-{language}.png"), full_page=True)
     # A reload shows the same.
     page.reload()
@@ -196,11 +199,13 @@ def test_a_run_being_sent_shows_a_progress_bar_that_ends_on_the_result(
     # The poll sees the run finished and the page reloads itself to the result.
     page.locator("#run-progress").wait_for(state="hidden", timeout=10_000)
     assert WORDS[language]["completion"] in page.locator(".stats").inner_text()
+    axe.check(page, f"progress-done-{language}")
     page.screenshot(path=str(shots / f"progress-done-{language}.png"), full_page=True)
 
     # "Remind all" says how many it will send; once sent, the page counts them, and asking
     # again within the hour says why nothing more will go.
     page.click(f"text={WORDS[language]['remind']}")
+    axe.check(page, f"remind-{language}")
     page.screenshot(path=str(shots / f"remind-{language}.png"), full_page=True)
     page.click(f"button:has-text('{WORDS[language]['send_12']}')")
     page.locator("#run-progress").wait_for()
@@ -208,4 +213,5 @@ def test_a_run_being_sent_shows_a_progress_bar_that_ends_on_the_result(
     page.click(f"text={WORDS[language]['remind']}")
     assert WORDS[language]["already_12"] in page.locator("main").inner_text()
     assert page.locator("form button.primary").count() == 0
+    axe.check(page, f"remind-again-{language}")
     page.screenshot(path=str(shots / f"remind-again-{language}.png"), full_page=True)

@@ -9,9 +9,9 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_the_qr_code_is_drawn_on_the_setup_page(browser, live_server, org, shots):
+def test_the_qr_code_is_drawn_on_the_setup_page(browser, axe, live_server, org, shots):
     make_member(org, "alice", "admin")
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -38,5 +38,6 @@ def test_the_qr_code_is_drawn_on_the_setup_page(browser, live_server, org, shots
     )
     assert 0.2 < dark < 0.8
     assert page.locator("h1").inner_text() == "Activer le second facteur"
+    axe.check(page)
     page.screenshot(path=str(shots / "41-two-factor-qr-fr.png"), full_page=True)
     context.close()

@@ -14,7 +14,7 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_forms_name_the_language_of_each_text_in_french(browser, live_server, shots, org):
+def test_forms_name_the_language_of_each_text_in_french(browser, axe, live_server, shots, org):
     org.default_language = "en"
     org.save()
     make_member(org, "alice", "admin")
@@ -35,7 +35,7 @@ def test_forms_name_the_language_of_each_text_in_french(browser, live_server, sh
     profile = factories.contact(org, first_name="Claire", last_name="Martin", language="fr")
     with scope(organization=org):
         set_values(profile, actor=Actor.system("test"), values=[(field, "1990-04-01")])
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
     page = context.new_page()
     page.goto(f"{live_server.url}/login/")
     page.fill("#id_username", "alice")
@@ -47,18 +47,22 @@ def test_forms_name_the_language_of_each_text_in_french(browser, live_server, sh
     # Side by side at a desk: the French title's input starts level with the English one.
     english, french = (page.locator(s).bounding_box() for s in ("#id_title", "#id_title_fr"))
     assert english and french and abs(english["y"] - french["y"]) < 2 < french["x"] - english["x"]
+    axe.check(page)
     page.screenshot(path=str(shots / "40-group-form-languages-fr.png"), full_page=True)
     page.goto(f"{live_server.url}/o/{org.slug}/settings/field/{field.uuid}/")
     assert page.locator("label[for=id_section_fr]").inner_text() == "Rubrique (français)"
+    axe.check(page)
     page.screenshot(path=str(shots / "41-field-form-languages-fr.png"), full_page=True)
     page.goto(f"{live_server.url}/o/{org.slug}/profiles/{profile.uuid}/")
     assert page.locator("h3", has_text="Identité").count() == 1
+    axe.check(page)
     page.screenshot(path=str(shots / "42-profile-sections-fr.png"), full_page=True)
     # On a phone the two languages stack, the default one first.
-    phone = browser.new_context(viewport={"width": 390, "height": 844}, locale="fr-FR")
+    phone = axe.context(viewport={"width": 390, "height": 844}, locale="fr-FR")
     phone.add_cookies(context.cookies())
     small = phone.new_page()
     small.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/new/")
     english, french = (small.locator(s).bounding_box() for s in ("#id_title", "#id_title_fr"))
     assert english and french and french["y"] > english["y"]
+    axe.check(small)
     small.screenshot(path=str(shots / "43-group-form-languages-fr-phone.png"), full_page=True)
