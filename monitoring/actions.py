@@ -20,9 +20,9 @@ from django.utils.translation import gettext, gettext_lazy
 
 from dossiers.messages import next_reminder_hour, remind_now, reminded_this_hour
 from monitoring import audit as audit_actions
-from monitoring import followup, overview, services
+from monitoring import followup, overview, rolling, services
 from monitoring.dispatch import dispatch_group_now
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import Cadence, UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import Organization
 from profiles.fieldtypes import out_of_range
@@ -50,8 +50,11 @@ def save_group(
     """
     chosen = list(group.fields.all()) if fields is None and group.pk else list(fields or [])
     problems = services.field_problems(group, chosen)
-    if problems:
-        raise ValidationError({"fields": problems})
+    cadence = rolling.cadence_problems(group)
+    if problems or cadence:
+        raise ValidationError({**({"fields": problems} if problems else {}), **cadence})
+    if group.cadence != Cadence.TIERED:
+        group.tier_field, group.tiers = None, []
     created = group.pk is None
     with transaction.atomic():
         stored = (
@@ -70,6 +73,7 @@ def save_group(
             raise ValidationError({"fields": [FIELD_TAKEN]}) from None
         if stored is not None and not stored["is_active"] and group.is_active:
             services.set_active(group, True)
+        rolling.refresh(group.organization_id, group_ids=[group.pk])
         actor.audit(
             group.organization,
             audit_actions.GROUP_CREATED if created else audit_actions.GROUP_UPDATED,

@@ -15,7 +15,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from dossiers import fieldpolicy
-        from monitoring import overview
+        from monitoring import overview, rolling
         from monitoring.overview import needing_attention_sql
         from monitoring.services import FieldPolicy, reschedule_organization
         from organizations.signals import time_zone_changed
@@ -24,6 +24,7 @@ class MonitoringConfig(AppConfig):
         attention.register(needing_attention_sql)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
+        rolling.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: Organization) -> None:
@@ -47,6 +48,10 @@ class MonitoringConfig(AppConfig):
             "monitoring-expired-values": {
                 "task": "monitoring.tasks.open_expired_values",
                 "schedule": crontab(minute=30, hour=6),
+            },
+            "monitoring-schedules-check": {
+                "task": "monitoring.tasks.check_profile_schedules",
+                "schedule": crontab(minute=45, hour=3),
             },
             "monitoring-overview-check": {
                 "task": "monitoring.tasks.check_overview_cells",
