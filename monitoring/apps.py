@@ -22,6 +22,7 @@ class MonitoringConfig(AppConfig):
         from profiles import attention
 
         attention.register(needing_attention_sql)
+        attention.register_schedule(rolling.field_notes)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
         rolling.connect()

@@ -41,9 +41,11 @@ from monitoring.models import (
     ProfileSchedule,
     UpdateGroup,
     UpdateRun,
+    frequency_in_words,
 )
 from monitoring.selectors import asked_by, schedules_due_q
 from organizations.actors import Actor, current_actor
+from organizations.display import day
 from organizations.models import Organization
 from profiles.models import FieldType, FieldValue, Profile
 
@@ -426,10 +428,33 @@ class NextUpdate:
     joined_on: dt.date
     asked_on: dt.date | None
 
+    @property
+    def why(self) -> str:
+        """ "every 12 months, Risk: High, last evidenced 14/03/2026"."""
+        parts = [frequency_in_words(self.count, self.unit)]
+        field = self.group.tier_field
+        if self.group.cadence == Cadence.TIERED and field is not None:
+            parts.append(
+                gettext("%(field)s: %(tier)s")
+                % {
+                    "field": field.local_label,
+                    "tier": field.choice_label(self.tier) if self.tier else "—",
+                }
+            )
+        if self.evidenced_on is not None and (
+            self.asked_on is None or self.evidenced_on >= self.asked_on
+        ):
+            parts.append(gettext("last evidenced %(date)s") % {"date": day(self.evidenced_on)})
+        elif self.asked_on is not None:
+            parts.append(gettext("last asked %(date)s") % {"date": day(self.asked_on)})
+        else:
+            parts.append(gettext("in the group since %(date)s") % {"date": day(self.joined_on)})
+        return ", ".join(parts)
+
 
 def next_updates(profile: Profile) -> list[NextUpdate]:
     """The profile's own next update in each rolling or tiered group that asks it."""
-    tz = Organization.objects.get(pk=profile.organization_id).tzinfo
+    tz = profile.organization.tzinfo
     rows = ProfileSchedule.objects.filter(
         organization_id=profile.organization_id, profile_id=profile.pk
     ).select_related("group", "group__tier_field")
@@ -512,3 +537,20 @@ def connect() -> None:
     post_save.connect(_profile_saved, sender=Profile, dispatch_uid="schedules-profile")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="schedules-values")
     profile_signals.values_imported.connect(_values_imported, dispatch_uid="schedules-imported")
+
+
+def field_notes(profile: Profile) -> dict[int, str]:
+    """The profile page's note beside each field of a rolling or tiered group: the
+    profile's own next update and why (registered with `profiles.attention`)."""
+    updates = next_updates(profile)
+    if not updates:
+        return {}
+    fields = GroupField.objects.filter(group__in=[u.group for u in updates]).values_list(
+        "group_id", "field_id"
+    )
+    by_group = {u.group.pk: u for u in updates}
+    return {
+        field_id: gettext("Next update %(date)s — %(why)s")
+        % {"date": day(by_group[group_id].due_on), "why": by_group[group_id].why}
+        for group_id, field_id in fields
+    }

@@ -20,10 +20,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from dossiers.models import Dossier
-from monitoring import actions, followup, overview, schedule
+from monitoring import actions, followup, overview, rolling, schedule
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
-from monitoring.models import UpdateGroup, UpdateRun, group_of
+from monitoring.models import PER_PROFILE, UpdateGroup, UpdateRun, group_of
 from monitoring.selectors import asked_by
 from monitoring.services import preview
 from organizations import display
@@ -460,11 +460,16 @@ def value_popup(
         .first()
     )
     profile_url = reverse("profiles:detail", args=[org_slug, profile.uuid])
+    group = group_of(field)
     context: dict[str, Any] = {
         "profile": profile,
         "field": field,
-        "group": group_of(field),
+        "group": group,
         "value": value,
+        # A rolling or tiered group: the profile's own next update, and why.
+        "own": rolling.next_update(group, profile.pk)
+        if group is not None and group.cadence in PER_PROFILE
+        else None,
     }
     template = "monitoring/popup.html" if request.htmx else "monitoring/popup_page.html"
     if value is None or value.value is None:

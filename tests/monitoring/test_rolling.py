@@ -348,3 +348,39 @@ def test_a_tier_field_that_is_not_a_list_is_refused(org):
     with pytest.raises(ValidationError) as refused:
         _group(org, [], cadence=Cadence.TIERED, tier_field=text, tiers=[])
     assert "list field" in refused.value.message_dict["tier_field"][0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Every 12 months, Risk: High, last evidenced 14/03/2026"),
+        ("fr", "Tous les 12 mois, Risk : High, dernière preuve le 14/03/2026"),
+    ],
+)
+def test_the_popup_and_the_profile_page_show_the_profiles_own_next_update(
+    member_client, org, risk, language, expected
+):
+    field = factories.field(org, label="Address")
+    jane = factories.contact(org)
+    _set(jane, risk, "High")
+    with time_machine.travel(START, tick=False):
+        _group(
+            org,
+            [field],
+            cadence=Cadence.TIERED,
+            tier_field=risk,
+            tiers=[{"value": "High", "months": 12}],
+            interval_count=36,
+        )
+        _evidence(jane, field, "1 rue de la Paix")
+    member_client.cookies["django_language"] = language
+    popup = member_client.get(
+        f"/o/{org.slug}/profiles/{jane.uuid}/fields/{field.uuid}/monitoring/",
+        HTTP_HX_REQUEST="true",
+    )
+    assert "14/03/2027" in popup.text
+    assert expected in popup.text.replace("\u202f", " ").replace("\xa0", " ")
+    page = member_client.get(f"/o/{org.slug}/profiles/{jane.uuid}/")
+    assert "14/03/2027" in page.text
+    assert expected.split(", ", 1)[1] in page.text.replace("\u202f", " ").replace("\xa0", " ")
