@@ -421,6 +421,7 @@ def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
 class NextUpdate:
     group: UpdateGroup
     due_on: dt.date
+    next_due: dt.datetime
     count: int
     unit: str
     tier: str
@@ -475,6 +476,7 @@ def _next_update(row: ProfileSchedule, tz: ZoneInfo) -> NextUpdate:
     return NextUpdate(
         group=row.group,
         due_on=row.due_on,
+        next_due=row.next_due,
         count=count,
         unit=unit,
         tier=row.tier,
