@@ -26,7 +26,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext
 from django_scopes import scopes_disabled
@@ -385,14 +385,9 @@ def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
             due_on = schedule.occurrence(start, count, unit, 1)
         else:
             period = schedule.occurrence(start, count, unit, k)
-            runs[(group_id, period)] = (
-                org_id,
-                group_id,
-                period,
-                k,
-                k - 1,
-                schedule.due_at(period, tz),
-            )
+            # A run is the group's day, shared by profiles due on it however late each is:
+            # no count of missed periods.
+            runs[(group_id, period)] = (org_id, group_id, period, k, 0, schedule.due_at(period, tz))
             asked_on = period
             due_on = schedule.occurrence(period, count, unit, 1)
         updates.append(
@@ -539,6 +534,26 @@ def connect() -> None:
     post_save.connect(_profile_saved, sender=Profile, dispatch_uid="schedules-profile")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="schedules-values")
     profile_signals.values_imported.connect(_values_imported, dispatch_uid="schedules-imported")
+
+
+@dataclass(frozen=True)
+class DueDay:
+    day: dt.date
+    profiles: int
+
+
+def upcoming_days(group: UpdateGroup, now: dt.datetime, n: int = 10) -> tuple[int, list[DueDay]]:
+    """How many profiles are due now (the next pass asks them), and the next `n` days on
+    which some are due, with how many: the group page's schedule of a rolling group."""
+    rows = ProfileSchedule.objects.filter(group=group)
+    due_now = rows.filter(next_due__lte=now).count()
+    days = (
+        rows.filter(next_due__gt=now)
+        .values("due_on")
+        .annotate(profiles=Count("id"))
+        .order_by("due_on")[:n]
+    )
+    return due_now, [DueDay(d["due_on"], d["profiles"]) for d in days]
 
 
 def field_notes(profile: Profile) -> dict[int, str]:

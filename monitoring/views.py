@@ -151,12 +151,18 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
     for run in runs:
         run.outcomes = counts[run.period]
         run.undeliverable = undeliverable.get(run.period, 0)
+    due_now, due_days = (
+        rolling.upcoming_days(group, timezone.now()) if group.cadence in PER_PROFILE else (0, [])
+    )
     return render(
         request,
         "monitoring/group_detail.html",
         {
             "group": group,
             "runs": runs,
+            "per_profile": group.cadence in PER_PROFILE,
+            "due_now": due_now,
+            "due_days": due_days,
             "monitoring": True,
             "send_hour": schedule.RUN_TIME,
             "time_zone": request.organization.time_zone,

@@ -148,7 +148,7 @@ def test_after_the_dispatcher_was_down_a_week_one_request_not_a_storm(org):
     _dispatch(dt.datetime(2026, 3, 22, 12, 1, tzinfo=dt.UTC))
     assert _dossiers(group) == [(jane.pk, dt.date(2026, 3, 22))]
     with scopes_disabled():
-        assert UpdateRun.objects.get().skipped == 7
+        assert UpdateRun.objects.get().skipped == 0
     assert _row(group, jane).due_on == dt.date(2026, 3, 23)
 
 
@@ -384,3 +384,28 @@ def test_the_popup_and_the_profile_page_show_the_profiles_own_next_update(
     page = member_client.get(f"/o/{org.slug}/profiles/{jane.uuid}/")
     assert "14/03/2027" in page.text
     assert expected.split(", ", 1)[1] in page.text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+@pytest.mark.django_db
+def test_the_group_page_and_the_follow_up_of_a_day(owner_client, org):
+    field = factories.field(org, label="Address")
+    factories.contact(org)  # Jane Doe
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    with time_machine.travel(dt.datetime(2026, 3, 20, 9, tzinfo=dt.UTC), tick=False):
+        john = factories.contact(org, email="john@example.com", last_name="Smith")
+    with time_machine.travel(dt.datetime(2026, 4, 10, 9, tzinfo=dt.UTC), tick=False):
+        page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/")
+    assert "Send now" not in page.text
+    assert "14/04/2026" in page.text and "20/04/2026" in page.text
+    _dispatch(dt.datetime(2026, 4, 14, 6, tzinfo=dt.UTC))
+    with time_machine.travel(dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC), tick=False):
+        _dispatch(dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC))
+        page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/")
+        assert "Recent days" in page.text
+        day = owner_client.get(f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/2026-04-14/")
+    assert day.status_code == 200
+    assert day.context["outcomes"].sent == 1
+    # Who was asked that day: Jane, not John, whose day is the 20th.
+    assert "Doe" in day.text and "Smith" not in day.text
+    assert _row(group, john).due_on == dt.date(2026, 4, 20)
