@@ -409,3 +409,46 @@ def test_the_group_page_and_the_follow_up_of_a_day(owner_client, org):
     # Who was asked that day: Jane, not John, whose day is the 20th.
     assert "Doe" in day.text and "Smith" not in day.text
     assert _row(group, john).due_on == dt.date(2026, 4, 20)
+
+
+@pytest.mark.services
+@pytest.mark.django_db(transaction=True)
+def test_two_dispatchers_at_once_ask_each_due_profile_once(org):
+    import threading
+
+    from django.db import connection, connections
+
+    from tests.conftest import need_service
+
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    field = factories.field(org)
+    for i in range(30):
+        factories.contact(org, email=f"p{i}@example.com")
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    due = dt.datetime(2026, 4, 14, 6, tzinfo=dt.UTC)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            rolling.dispatch_due(now=due, batch=7)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with scopes_disabled():
+        assert UpdateRun.objects.count() == 1
+        assert Dossier.objects.filter(update_group=group).count() == 30
+        assert not ProfileSchedule.objects.filter(next_due__lte=due).exists()
+        assert set(ProfileSchedule.objects.values_list("asked_on", flat=True)) == {
+            dt.date(2026, 4, 14)
+        }
