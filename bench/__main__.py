@@ -1,7 +1,7 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
-        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|schedules]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -32,6 +32,7 @@ from bench.sections.imports import bench_import
 from bench.sections.pages import bench_pages
 from bench.sections.purge import bench_purge
 from bench.sections.scaleout import BENCH_REDIS_URL, bench_scale_out
+from bench.sections.schedules import bench_schedules
 
 
 class MissingPrerequisite(SystemExit):
@@ -156,6 +157,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "scale-out": lambda: bench_scale_out(*((2, 50) if small else (10, 10000))),
         "import": lambda: bench_import(
             [50, 100] if small else [10000, 100000], 20 if small else 500
+        ),
+        "schedules": lambda: bench_schedules(
+            [(200, 60)] if small else [(100_000, 10_000), (1_000_000, 10_000)],
+            naive_limit=60 if small else 3000,
         ),
     }
     results: dict[str, Any] = {}
