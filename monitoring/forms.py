@@ -322,6 +322,12 @@ class UpdateGroupForm(forms.ModelForm):
                 self.add_error("interval_unit", _("Choose days, weeks, months or years."))
         if not data.get("cadence"):
             data["cadence"] = self.instance.cadence or Cadence.CALENDAR
+        if data["cadence"] != Cadence.TIERED:
+            # Tiers typed and then left for another cadence are not the group's: not refused.
+            if self._errors:
+                self._errors.pop("tiers", None)
+                self._errors.pop("tier_field", None)
+            data["tiers"], data["tier_field"] = [], None
         for code, _name in self.languages:
             for name in ("title", "message"):
                 self.instance.set_translation(code, name, data.get(f"{name}_{code}"))

@@ -524,14 +524,21 @@ def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: An
         _record_moves(organization_id, moved)
 
 
+def _time_zone_changed(organization: Organization, **kwargs: Any) -> None:
+    """Local due days and their 08:00 moments follow the organisation's new zone."""
+    refresh(organization.pk)
+
+
 def connect() -> None:
     """Wires the writes that move a profile's schedule to `refresh` (from the AppConfig);
     the group's own saves call it from `actions.save_group`."""
     from django.db.models.signals import post_save
 
+    from organizations.signals import time_zone_changed
     from profiles import signals as profile_signals
 
     post_save.connect(_profile_saved, sender=Profile, dispatch_uid="schedules-profile")
+    time_zone_changed.connect(_time_zone_changed, dispatch_uid="schedules-time-zone")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="schedules-values")
     profile_signals.values_imported.connect(_values_imported, dispatch_uid="schedules-imported")
 

@@ -97,3 +97,12 @@ def test_bad_tiers_are_field_errors_and_nothing_is_saved(
     assert response.context["form"]["tiers"].value() is not None
     with scopes_disabled():
         assert not UpdateGroup.objects.exists()
+
+
+def test_tiers_typed_for_another_cadence_are_not_refused(owner_client, org, risk):
+    field = factories.field(org)
+    response = _post(owner_client, org, fields=[field.pk], cadence="rolling", tiers="nonsense")
+    assert response.status_code == 302
+    with scopes_disabled():
+        group = UpdateGroup.objects.get()
+    assert (group.cadence, group.tiers, group.tier_field_id) == (Cadence.ROLLING, [], None)

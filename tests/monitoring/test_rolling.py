@@ -452,3 +452,20 @@ def test_two_dispatchers_at_once_ask_each_due_profile_once(org):
         assert set(ProfileSchedule.objects.values_list("asked_on", flat=True)) == {
             dt.date(2026, 4, 14)
         }
+
+
+@pytest.mark.django_db
+def test_a_new_time_zone_moves_the_due_moments(org):
+    from organizations import actions as organization_actions
+
+    field = factories.field(org)
+    jane = factories.contact(org)
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field])
+        with scope(organization=org):
+            organization_actions.update_settings(
+                org, actor=Actor.system("test"), time_zone="America/New_York"
+            )
+    row = _row(group, jane)
+    assert row.due_on == dt.date(2027, 3, 14)
+    assert row.next_due == dt.datetime(2027, 3, 14, 12, tzinfo=dt.UTC)  # 08:00 EDT
