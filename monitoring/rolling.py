@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -395,7 +395,7 @@ def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
                 pk=pk, asked_on=asked_on, due_on=due_on, next_due=schedule.due_at(due_on, tz)
             )
         )
-    ProfileSchedule.objects.bulk_update(updates, ["asked_on", "due_on", "next_due"])
+    _move_rows(updates)
     if not runs:
         return []
     record_runs(list(runs.values()), now)
@@ -407,6 +407,29 @@ def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
         ).values_list("pk", "group_id", "period")
         if (group_id, period) in wanted
     ]
+
+
+def _move_rows(rows: list[ProfileSchedule]) -> None:
+    """Writes the claimed rows' new days: on PostgreSQL one UPDATE from arrays, whatever the
+    batch's size (the ORM's bulk_update builds a CASE per column and row)."""
+    if connection.vendor != "postgresql":
+        ProfileSchedule.objects.bulk_update(rows, ["asked_on", "due_on", "next_due"])
+        return
+    table = ProfileSchedule._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} s SET asked_on = m.asked_on, due_on = m.due_on,
+                    next_due = m.next_due
+                FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::timestamptz[])
+                    AS m (id, asked_on, due_on, next_due)
+                WHERE s.id = m.id""",  # noqa: S608 - name from the model
+            [
+                [row.pk for row in rows],
+                [row.asked_on for row in rows],
+                [row.due_on for row in rows],
+                [row.next_due for row in rows],
+            ],
+        )
 
 
 # Reading a profile's schedule ----------------------------------------------------------------
