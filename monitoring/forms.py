@@ -324,9 +324,9 @@ class UpdateGroupForm(forms.ModelForm):
             data["cadence"] = self.instance.cadence or Cadence.CALENDAR
         if data["cadence"] != Cadence.TIERED:
             # Tiers typed and then left for another cadence are not the group's: not refused.
-            if self._errors:
-                self._errors.pop("tiers", None)
-                self._errors.pop("tier_field", None)
+            # Read during full_clean, `errors` is the dict being filled, not a new validation.
+            self.errors.pop("tiers", None)
+            self.errors.pop("tier_field", None)
             data["tiers"], data["tier_field"] = [], None
         for code, _name in self.languages:
             for name in ("title", "message"):
