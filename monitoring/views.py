@@ -374,6 +374,9 @@ def _recipients(request: OrganizationRequest, group: UpdateGroup) -> Any:
 def group_send_now(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     """Sends the current period now, after saying how many will receive it."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
+    if group.cadence in PER_PROFILE:
+        # Each profile has its own day: there is no group period to send.
+        return redirect("monitoring:group_detail", org_slug=org_slug, group_uuid=group.uuid)
     today = timezone.localdate(timezone=request.organization.tzinfo)
     period = group.occurrence(
         current_index(

@@ -397,6 +397,9 @@ def test_the_group_page_and_the_follow_up_of_a_day(owner_client, org):
     with time_machine.travel(dt.datetime(2026, 4, 10, 9, tzinfo=dt.UTC), tick=False):
         page = owner_client.get(f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/")
     assert "Send now" not in page.text
+    send_now = f"/o/{org.slug}/settings/fields/monitoring/{group.uuid}/send/"
+    assert owner_client.post(send_now).status_code == 302
+    assert _dossiers(group) == []
     assert "14/04/2026" in page.text and "20/04/2026" in page.text
     _dispatch(dt.datetime(2026, 4, 14, 6, tzinfo=dt.UTC))
     with time_machine.travel(dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC), tick=False):
