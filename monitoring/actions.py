@@ -26,7 +26,7 @@ from monitoring.models import Cadence, UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import Organization
 from profiles.fieldtypes import out_of_range
-from profiles.models import DataField, FieldValue
+from profiles.models import DataField, FieldValue, Profile
 from profiles.services import set_expiry_date
 
 # The columns whose change moves a group's next run (the form's "frequency" sets the last two).
@@ -256,3 +256,28 @@ def _write_expiry(value: FieldValue, actor: Actor, expires_on: dt.date | None) -
             after=change.after,
         )
     return change
+
+
+def record_tier_moves(
+    organization_id: int, moved: Sequence[rolling.Moved], *, actor: Actor
+) -> None:
+    """A tier change that moved profiles' next updates is said in each profile's record: an
+    audit entry about it, by whoever changed the tier (`monitoring.receivers` calls it from
+    the write that changed the tier, in its transaction)."""
+    if not moved:
+        return
+    organization = Organization.objects.get(pk=organization_id)
+    profiles = Profile.objects.in_bulk({m.profile_id for m in moved})
+    for m in moved:
+        profile = profiles[m.profile_id]
+        actor.audit(
+            organization,
+            audit_actions.SCHEDULE_MOVED,
+            profile,
+            about=[profile],
+            group=m.group.title,
+            tier_before=m.tier_before,
+            tier_after=m.tier_after,
+            before=m.due_before,
+            after=m.due_after,
+        )

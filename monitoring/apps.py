@@ -15,7 +15,7 @@ class MonitoringConfig(AppConfig):
 
     def ready(self) -> None:
         from dossiers import fieldpolicy
-        from monitoring import overview, rolling
+        from monitoring import overview, receivers, rolling
         from monitoring.overview import needing_attention_sql
         from monitoring.services import FieldPolicy, reschedule_organization
         from organizations.signals import time_zone_changed
@@ -25,7 +25,7 @@ class MonitoringConfig(AppConfig):
         attention.register_schedule(rolling.field_notes)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
-        rolling.connect()
+        receivers.connect()
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
 
     def seed_demo(self, organization: Organization) -> None:

@@ -31,7 +31,6 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django_scopes import scopes_disabled
 
-from monitoring import audit as audit_actions
 from monitoring import schedule
 from monitoring.dispatch import enqueue_runs, record_runs
 from monitoring.models import (
@@ -44,9 +43,7 @@ from monitoring.models import (
     frequency_in_words,
 )
 from monitoring.selectors import asked_by, schedules_due_q
-from organizations.actors import Actor, current_actor
 from organizations.display import day
-from organizations.models import Organization
 from profiles.models import FieldType, FieldValue, Profile
 
 logger = logging.getLogger(__name__)
@@ -502,68 +499,6 @@ def _next_update(row: ProfileSchedule, tz: ZoneInfo) -> NextUpdate:
         joined_on=row.joined_at.astimezone(tz).date(),
         asked_on=row.asked_on,
     )
-
-
-# Keeping the rows current ------------------------------------------------------------------
-
-
-def _record_moves(organization_id: int, moved: list[Moved]) -> None:
-    """A tier change that moved a profile's next update is said in the profile's record:
-    an audit entry about it, by whoever changed the tier."""
-    if not moved:
-        return
-    organization = Organization.objects.get(pk=organization_id)
-    actor = current_actor(Actor.system("schedule"))
-    profiles = Profile.objects.in_bulk({m.profile_id for m in moved})
-    for m in moved:
-        profile = profiles[m.profile_id]
-        actor.audit(
-            organization,
-            audit_actions.SCHEDULE_MOVED,
-            profile,
-            about=[profile],
-            group=m.group.title,
-            tier_before=m.tier_before,
-            tier_after=m.tier_after,
-            before=m.due_before,
-            after=m.due_after,
-        )
-
-
-def _profile_saved(instance: Profile, raw: bool = False, **kwargs: Any) -> None:
-    if not raw:
-        refresh(instance.organization_id, profile_ids=[instance.pk])
-
-
-def _values_changed(profile: Profile, **kwargs: Any) -> None:
-    _record_moves(
-        profile.organization_id, refresh(profile.organization_id, profile_ids=[profile.pk])
-    )
-
-
-def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: Any) -> None:
-    moved = refresh(organization_id, profile_ids=[profile.pk for profile in profiles])
-    with scopes_disabled():
-        _record_moves(organization_id, moved)
-
-
-def _time_zone_changed(organization: Organization, **kwargs: Any) -> None:
-    """Local due days and their 08:00 moments follow the organisation's new zone."""
-    refresh(organization.pk)
-
-
-def connect() -> None:
-    """Wires the writes that move a profile's schedule to `refresh` (from the AppConfig);
-    the group's own saves call it from `actions.save_group`."""
-    from django.db.models.signals import post_save
-
-    from organizations.signals import time_zone_changed
-    from profiles import signals as profile_signals
-
-    post_save.connect(_profile_saved, sender=Profile, dispatch_uid="schedules-profile")
-    time_zone_changed.connect(_time_zone_changed, dispatch_uid="schedules-time-zone")
-    profile_signals.values_changed.connect(_values_changed, dispatch_uid="schedules-values")
-    profile_signals.values_imported.connect(_values_imported, dispatch_uid="schedules-imported")
 
 
 @dataclass(frozen=True)
