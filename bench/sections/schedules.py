@@ -65,6 +65,8 @@ def build_schedules(n: int, due: int) -> tuple[Any, list[Any]]:
             FieldValue(organization=org, profile=p, field=risk, value="High" if p.pk % 3 else "Low")
             for p in profiles
         )
+    # Statistics first: the planner would otherwise take the profiles just written for none.
+    analyze()
     table = ProfileSchedule._meta.db_table
     with connection.cursor() as cursor:
         # Due rows spread over the groups; the rest due on a day of the year to come. The
