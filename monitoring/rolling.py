@@ -367,32 +367,48 @@ def dispatch_due(
     return run_ids
 
 
+# A claimed row's step: (index asked, or None when not due after all; the day asked, or
+# None; the next due day; its moment).
+Step = tuple[int | None, dt.date | None, dt.date, dt.datetime]
+
+
+def step(start: dt.date, count: int, unit: str, tz: ZoneInfo, now: dt.datetime) -> Step:
+    """Where a row due from `start` (its basis day) goes at `now`: the latest due day not
+    after now is asked — after downtime one request, not one per missed interval — and the
+    row moves one interval past it."""
+    k = schedule.last_index_due(start, count, unit, tz, now)
+    if not k:
+        # Not due after all (its evidence came meanwhile): only its moment is mended.
+        due_on = schedule.occurrence(start, count, unit, 1)
+        return None, None, due_on, schedule.due_at(due_on, tz)
+    period = schedule.occurrence(start, count, unit, k)
+    due_on = schedule.occurrence(period, count, unit, 1)
+    return k, period, due_on, schedule.due_at(due_on, tz)
+
+
 def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
     groups = UpdateGroup.objects.in_bulk({row[2] for row in claimed})
-    updates, runs = [], {}
+    zones: dict[str, ZoneInfo] = {}
+    # Rows share their basis days (a morning's due rows were evidenced on a few days): each
+    # distinct (day, interval, zone) is computed once per batch.
+    steps: dict[tuple[dt.date, int, str, str], Step] = {}
+    moves: list[tuple[int, dt.date | None, dt.date, dt.datetime]] = []
+    runs: dict[tuple[int, dt.date], tuple[Any, ...]] = {}
     for pk, org_id, group_id, joined_at, evidenced_at, asked_on, tier, tz_name in claimed:
-        group, tz = groups[group_id], ZoneInfo(tz_name)
-        count, unit = interval_of(group, tier)
+        tz = zones.get(tz_name) or zones.setdefault(tz_name, ZoneInfo(tz_name))
+        count, unit = interval_of(groups[group_id], tier)
         start = basis(tz, joined_at, evidenced_at, asked_on)
-        # The latest due day not after now: after downtime, one request for the latest
-        # missed day rather than one per missed interval.
-        k = schedule.last_index_due(start, count, unit, tz, now)
-        if not k:
-            # Not due after all (its evidence came meanwhile): only its moment is mended.
-            due_on = schedule.occurrence(start, count, unit, 1)
-        else:
-            period = schedule.occurrence(start, count, unit, k)
+        key = (start, count, unit, tz_name)
+        if key not in steps:
+            steps[key] = step(start, count, unit, tz, now)
+        k, period, due_on, next_due = steps[key]
+        if k is not None and period is not None:
             # A run is the group's day, shared by profiles due on it however late each is:
             # no count of missed periods.
             runs[(group_id, period)] = (org_id, group_id, period, k, 0, schedule.due_at(period, tz))
             asked_on = period
-            due_on = schedule.occurrence(period, count, unit, 1)
-        updates.append(
-            ProfileSchedule(
-                pk=pk, asked_on=asked_on, due_on=due_on, next_due=schedule.due_at(due_on, tz)
-            )
-        )
-    _move_rows(updates)
+        moves.append((pk, asked_on, due_on, next_due))
+    _move_rows(moves)
     if not runs:
         return []
     record_runs(list(runs.values()), now)
@@ -406,13 +422,20 @@ def _ask(claimed: list[tuple[Any, ...]], now: dt.datetime) -> list[int]:
     ]
 
 
-def _move_rows(rows: list[ProfileSchedule]) -> None:
+def _move_rows(moves: list[tuple[int, dt.date | None, dt.date, dt.datetime]]) -> None:
     """Writes the claimed rows' new days: on PostgreSQL one UPDATE from arrays, whatever the
     batch's size (the ORM's bulk_update builds a CASE per column and row)."""
     if connection.vendor != "postgresql":
-        ProfileSchedule.objects.bulk_update(rows, ["asked_on", "due_on", "next_due"])
+        ProfileSchedule.objects.bulk_update(
+            [
+                ProfileSchedule(pk=pk, asked_on=asked_on, due_on=due_on, next_due=next_due)
+                for pk, asked_on, due_on, next_due in moves
+            ],
+            ["asked_on", "due_on", "next_due"],
+        )
         return
     table = ProfileSchedule._meta.db_table
+    ids, asked, days, moments = (list(column) for column in zip(*moves, strict=True))
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {table} s SET asked_on = m.asked_on, due_on = m.due_on,
@@ -420,12 +443,7 @@ def _move_rows(rows: list[ProfileSchedule]) -> None:
                 FROM unnest(%s::bigint[], %s::date[], %s::date[], %s::timestamptz[])
                     AS m (id, asked_on, due_on, next_due)
                 WHERE s.id = m.id""",  # noqa: S608 - name from the model
-            [
-                [row.pk for row in rows],
-                [row.asked_on for row in rows],
-                [row.due_on for row in rows],
-                [row.next_due for row in rows],
-            ],
+            [ids, asked, days, moments],
         )
 
 
