@@ -206,7 +206,7 @@ def render_schedules(schedules: list[dict]) -> list[str]:
         " Python from its values (extrapolated from a sample). Floor: one hand-written"
         " `UPDATE … FROM` claiming and moving the same rows.",
         "",
-        "| profiles | rows | due | ours (s) | queries | naive (s) | floor (s) | ours / naive |"
+        "| profiles | rows | due | ours (s) | queries | naive (s) | floor (s) | naive / ours |"
         " floor / ours |",
         "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
