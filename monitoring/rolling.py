@@ -383,6 +383,12 @@ def step(start: dt.date, count: int, unit: str, tz: ZoneInfo, now: dt.datetime) 
         return None, None, due_on, schedule.due_at(due_on, tz)
     period = schedule.occurrence(start, count, unit, k)
     due_on = schedule.occurrence(period, count, unit, 1)
+    # The next day runs one interval from the day asked, as `refresh` computes it from
+    # `asked_on`; at a month's end that can fall before the anchored sequence's (31 January,
+    # asked 28 February, next 28 March rather than 31 March) and so be past already: the
+    # latest such day is the one asked.
+    while schedule.due_at(due_on, tz) <= now:
+        period, due_on = due_on, schedule.occurrence(due_on, count, unit, 1)
     return k, period, due_on, schedule.due_at(due_on, tz)
 
 

@@ -10,6 +10,8 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.test import TestCase
 from django_scopes import scope, scopes_disabled
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dossiers.models import Dossier
 from monitoring import actions, rolling
@@ -472,3 +474,40 @@ def test_a_new_time_zone_moves_the_due_moments(org):
     row = _row(group, jane)
     assert row.due_on == dt.date(2027, 3, 14)
     assert row.next_due == dt.datetime(2027, 3, 14, 12, tzinfo=dt.UTC)  # 08:00 EDT
+
+
+def test_at_a_months_end_the_day_asked_is_the_latest_one_interval_after_the_last():
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    # Evidenced 31 January, monthly, the dispatcher back on 29 March: 28 February was due,
+    # then 28 March (one month after 28 February): that one is asked, the next is 28 April.
+    now = dt.datetime(2026, 3, 29, 9, tzinfo=dt.UTC)
+    _k, period, due_on, _moment = rolling.step(dt.date(2026, 1, 31), 1, "months", paris, now)
+    assert (period, due_on) == (dt.date(2026, 3, 28), dt.date(2026, 4, 28))
+
+
+@given(
+    start=st.dates(dt.date(2024, 1, 1), dt.date(2030, 12, 31))
+    | st.sampled_from([dt.date(2026, 1, 31), dt.date(2027, 8, 31), dt.date(2028, 2, 29)]),
+    count=st.integers(1, 24),
+    unit=st.sampled_from(["days", "weeks", "months", "years"]),
+    late=st.integers(0, 24 * 400) | st.sampled_from([24 * 27, 24 * 28, 24 * 29, 24 * 30]),
+    zone=st.sampled_from(["Europe/Paris", "America/New_York", "Australia/Lord_Howe", "UTC"]),
+)
+def test_a_step_asks_the_latest_due_day_once_and_moves_past_now(start, count, unit, late, zone):
+    """Whatever the interval, zone and lateness: the day asked is a due day of the row's
+    sequence, not after now; the next one is after now; a second pass asks nothing."""
+    from zoneinfo import ZoneInfo
+
+    from monitoring import schedule
+
+    tz = ZoneInfo(zone)
+    first = schedule.occurrence(start, count, unit, 1)
+    now = schedule.due_at(first, tz) + dt.timedelta(hours=late)
+    k, period, due_on, next_due = rolling.step(start, count, unit, tz, now)
+    assert k is not None and k >= 1 and period is not None
+    assert first <= period
+    assert schedule.due_at(period, tz) <= now < next_due
+    assert due_on == schedule.occurrence(period, count, unit, 1)
+    assert rolling.step(period, count, unit, tz, now)[0] is None
