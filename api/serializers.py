@@ -349,14 +349,35 @@ class ConditionSerializer(serializers.Serializer[Any]):
     )
 
 
+class TierSerializer(serializers.Serializer[Any]):
+    value = serializers.CharField(
+        max_length=200, help_text=_("A choice of the tier field (e.g. High).")
+    )
+    months = serializers.IntegerField(
+        min_value=1,
+        max_value=1200,
+        help_text=_("Every how many months a profile on this tier is asked."),
+    )
+
+
 class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
-    next_date = serializers.DateField(read_only=True)
+    next_date = serializers.DateField(
+        read_only=True, help_text=_("The next occurrence of a calendar group.")
+    )
     audience = ConditionSerializer(
         many=True,
         required=False,
         help_text=_(
             "Whom the group asks among the active profiles of its type: those meeting every "
             "condition; empty, every one of them."
+        ),
+    )
+    tiers = TierSerializer(
+        many=True,
+        required=False,
+        help_text=_(
+            "Tiered groups: the interval of each value of the tier field; a profile without "
+            "one is asked at the group's own interval."
         ),
     )
 
@@ -370,6 +391,8 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
             "interval_count",
             "interval_unit",
             "is_active",
+            "cadence",
+            "tiers",
             "review_required",
             "extend_expiry",
             "trigger_daily_limit",
@@ -417,6 +440,13 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
                 "first. Triggers between groups may not form a loop."
             ),
         )
+        fields["tier_field"] = OrganizationUUIDField(
+            DataField,
+            filters=active_q(),
+            allow_null=True,
+            required=False,
+            help_text=_("Tiered groups: the list field whose value sets a profile's interval."),
+        )
         return fields
 
     def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -437,6 +467,24 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
                 for c in data["audience"]
             ]
         return data
+
+
+class NextUpdateSerializer(serializers.Serializer[Any]):
+    """A profile's own next update in a rolling or tiered group."""
+
+    group = serializers.UUIDField(source="group.uuid", help_text=_("The update group."))
+    group_title = serializers.CharField(source="group.title")
+    cadence = serializers.CharField(source="group.cadence")
+    due_on = serializers.DateField(
+        help_text=_("The local day the profile is next asked (the request's period).")
+    )
+    next_due = serializers.DateTimeField(help_text=_("The moment it falls due."))
+    tier = serializers.CharField(help_text=_("The tier it is on; empty for none."))
+    evidenced_on = serializers.DateField(
+        allow_null=True, help_text=_("Its last fresh evidence for the group's fields.")
+    )
+    asked_on = serializers.DateField(allow_null=True, help_text=_("Its last request's day."))
+    why = serializers.CharField(help_text=_("The interval and what it runs from, in words."))
 
 
 class RunCountsSerializer(serializers.Serializer[Any]):

@@ -44,6 +44,7 @@ from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier, DossierItem
 from monitoring import actions as monitoring_actions
 from monitoring import followup
+from monitoring import rolling as monitoring_rolling
 from monitoring.filters import UpdateGroupFilterSet
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
@@ -204,6 +205,23 @@ class ProfileViewSet(
         return Response(self.get_serializer(profile).data)
 
     @extend_schema(
+        summary="Read a profile's own next updates",
+        description=(
+            "For each rolling or tiered update group that asks the profile: the local day it "
+            "is next asked (the period of that request), the moment in UTC, its tier and "
+            "what the interval runs from. Calendar groups ask everyone on the group's "
+            "`next_date`."
+        ),
+        responses=api.NextUpdateSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def schedule(self, request: Request, uuid: Any = None) -> Response:
+        profile = self.get_object()
+        return Response(
+            api.NextUpdateSerializer(monitoring_rolling.next_updates(profile), many=True).data
+        )
+
+    @extend_schema(
         summary="Restore an archived profile", request=None, responses=api.ProfileSerializer
     )
     @action(detail=True, methods=["post"])
@@ -343,7 +361,7 @@ class UpdateGroupViewSet(
     def get_queryset(self) -> QuerySet[UpdateGroup]:
         return (
             UpdateGroup.objects.filter(organization=self.organization)
-            .select_related("organization")
+            .select_related("organization", "tier_field")
             .prefetch_related(
                 Prefetch("fields", queryset=DataField.objects.order_by("position", "id")),
                 Prefetch("trigger_fields", queryset=DataField.objects.order_by("position", "id")),
@@ -360,6 +378,8 @@ class UpdateGroupViewSet(
         data = dict(serializer.validated_data)
         fields = data.pop("fields", None)
         triggers = data.pop("trigger_fields", None)
+        if "tiers" in data:
+            data["tiers"] = [dict(tier) for tier in data["tiers"]]
         group = serializer.instance or UpdateGroup(organization=self.organization)
         for name, value in data.items():
             setattr(group, name, value)

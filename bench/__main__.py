@@ -1,7 +1,7 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
-        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|daily]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|schedules|daily]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -33,6 +33,7 @@ from bench.sections.imports import bench_import
 from bench.sections.pages import bench_pages
 from bench.sections.purge import bench_purge
 from bench.sections.scaleout import BENCH_REDIS_URL, bench_scale_out
+from bench.sections.schedules import bench_schedules
 
 
 class MissingPrerequisite(SystemExit):
@@ -168,6 +169,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             [(50, 20), (250, 100)]
             if small
             else [(int(n), int(r)) for n, r in (s.split("/") for s in args.daily_sizes)]
+        ),
+        "schedules": lambda: bench_schedules(
+            [(200, 60)] if small else [(100_000, 10_000), (1_000_000, 10_000)],
+            naive_limit=60 if small else 3000,
         ),
     }
     renderers = {**RENDERERS, "daily": render_daily}

@@ -21,13 +21,13 @@ from django.utils.translation import gettext, gettext_lazy
 from dossiers import actions as dossier_actions
 from dossiers.messages import next_reminder_hour, remind_now, reminded_this_hour
 from monitoring import audit as audit_actions
-from monitoring import followup, overview, services
+from monitoring import followup, overview, rolling, services
 from monitoring.dispatch import dispatch_group_now
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import Cadence, UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import Organization
 from profiles.fieldtypes import out_of_range
-from profiles.models import DataField, FieldValue
+from profiles.models import DataField, FieldValue, Profile
 from profiles.services import set_expiry_date
 
 # The columns whose change moves a group's next run (the form's "frequency" sets the last two).
@@ -72,8 +72,11 @@ def save_group(
     limit_problem = services.limit_problem(group.trigger_daily_limit)
     if limit_problem:
         problems["trigger_daily_limit"] = [limit_problem]
+    problems.update(rolling.cadence_problems(group))
     if problems:
         raise ValidationError(problems)
+    if group.cadence != Cadence.TIERED:
+        group.tier_field, group.tiers = None, []
     created = group.pk is None
     with transaction.atomic():
         problems = services.trigger_problems(group, chosen, chosen_triggers)
@@ -105,6 +108,7 @@ def save_group(
                 policy=group.request_policy(),
                 actor=actor,
             )
+        rolling.refresh(group.organization_id, group_ids=[group.pk])
         actor.audit(
             group.organization,
             audit_actions.GROUP_CREATED if created else audit_actions.GROUP_UPDATED,
@@ -290,3 +294,28 @@ def _write_expiry(value: FieldValue, actor: Actor, expires_on: dt.date | None) -
             after=change.after,
         )
     return change
+
+
+def record_tier_moves(
+    organization_id: int, moved: Sequence[rolling.Moved], *, actor: Actor
+) -> None:
+    """A tier change that moved profiles' next updates is said in each profile's record: an
+    audit entry about it, by whoever changed the tier (`monitoring.receivers` calls it from
+    the write that changed the tier, in its transaction)."""
+    if not moved:
+        return
+    organization = Organization.objects.get(pk=organization_id)
+    profiles = Profile.objects.in_bulk({m.profile_id for m in moved})
+    for m in moved:
+        profile = profiles[m.profile_id]
+        actor.audit(
+            organization,
+            audit_actions.SCHEDULE_MOVED,
+            profile,
+            about=[profile],
+            group=m.group.title,
+            tier_before=m.tier_before,
+            tier_after=m.tier_after,
+            before=m.due_before,
+            after=m.due_after,
+        )

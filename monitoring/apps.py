@@ -16,7 +16,7 @@ class MonitoringConfig(AppConfig):
     def ready(self) -> None:
         from dossiers import fieldpolicy
         from dossiers.signals import dossier_notes
-        from monitoring import overview, triggers
+        from monitoring import overview, receivers, rolling, triggers
         from monitoring.overview import needing_attention_sql
         from monitoring.services import FieldPolicy, reschedule_organization
         from organizations.signals import time_zone_changed
@@ -24,9 +24,11 @@ class MonitoringConfig(AppConfig):
         from profiles.signals import history_notes
 
         attention.register(needing_attention_sql)
+        attention.register_schedule(rolling.field_notes)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
         triggers.connect()
+        receivers.connect()
         dossier_notes.connect(triggers.dossier_reasons, dispatch_uid="monitoring-trigger-reasons")
         history_notes.connect(triggers.history_reasons, dispatch_uid="monitoring-trigger-history")
         time_zone_changed.connect(reschedule_organization, dispatch_uid="monitoring-reschedule")
@@ -52,6 +54,10 @@ class MonitoringConfig(AppConfig):
             "monitoring-expired-values": {
                 "task": "monitoring.tasks.open_expired_values",
                 "schedule": crontab(minute=30, hour=6),
+            },
+            "monitoring-schedules-check": {
+                "task": "monitoring.tasks.check_profile_schedules",
+                "schedule": crontab(minute=45, hour=3),
             },
             "monitoring-overview-check": {
                 "task": "monitoring.tasks.check_overview_cells",

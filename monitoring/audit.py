@@ -114,6 +114,18 @@ def _overview_exported(details: Mapping[str, Any]) -> str:
     }
 
 
+def _schedule_moved(details: Mapping[str, Any]) -> str:
+    return gettext(
+        "%(group)s: tier %(tier_before)s → %(tier_after)s, next update %(before)s → %(after)s"
+    ) % {
+        "group": plain(details.get("group")),
+        "tier_before": plain(details.get("tier_before")) or "—",
+        "tier_after": plain(details.get("tier_after")) or "—",
+        "before": plain(details.get("before")),
+        "after": plain(details.get("after")),
+    }
+
+
 GROUP_CREATED = action("monitoring.group.created", _("Update group created"), _group_saved)
 GROUP_UPDATED = action("monitoring.group.updated", _("Update group changed"), _group_saved)
 GROUP_PAUSED = action("monitoring.group.paused", _("Update group paused"))
@@ -128,4 +140,7 @@ OVERVIEW_EXPORTED = action(
 )
 RUN_REMINDED = action(
     "monitoring.run.reminded", _("Outstanding clients of a run reminded"), _reminded
+)
+SCHEDULE_MOVED = action(
+    "monitoring.schedule.moved", _("Next update moved by a change of tier"), _schedule_moved
 )

@@ -19,9 +19,9 @@ from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
 from dossiers.signals import one_run
 from monitoring import schedule, spread
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import PER_PROFILE, Cadence, UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
-from monitoring.selectors import due_q, due_sql, group_audience
+from monitoring.selectors import due_q, due_sql, group_audience, profiles_asked
 from monitoring.signals import run_finished
 from organizations.models import Organization
 from profiles.models import DataField
@@ -62,7 +62,7 @@ def dispatch_due(
         if rest:
             run_ids += _dispatch_in_python(rest, now)
         if run_ids and fan_out:
-            transaction.on_commit(lambda: _enqueue_runs(run_ids))
+            transaction.on_commit(lambda: enqueue_runs(run_ids))
     return run_ids
 
 
@@ -138,7 +138,7 @@ def _dispatch_in_python(claimed: list[Claimed], now: dt.datetime) -> list[int]:
         moves.append(
             (latest, later, pk) if later is not None else (following_index, following_due, pk)
         )
-    _record_runs(runs, now)
+    record_runs(runs, now)
     _move_groups(moves)
     wanted = {(group_id, period) for _org, group_id, period, *_rest in runs}
     found = [
@@ -272,7 +272,7 @@ def _zones_known_to_database() -> frozenset[str]:
     return frozenset(names & zoneinfo.available_timezones())
 
 
-def _record_runs(runs: list[tuple], now: dt.datetime) -> None:
+def record_runs(runs: list[tuple], now: dt.datetime) -> None:
     """One UpdateRun per (group, period); a run recorded already is left as it is."""
     ops, quote = connection.ops, connection.ops.quote_name
     columns = [
@@ -316,7 +316,7 @@ def _move_groups(moves: list[tuple[int, dt.datetime, int]]) -> None:
         )
 
 
-def _enqueue_runs(run_ids: list[int]) -> None:
+def enqueue_runs(run_ids: list[int]) -> None:
     from dossiers.background import enqueue
     from monitoring.tasks import open_run_dossiers
 
@@ -340,7 +340,7 @@ def sweep_unfinished_runs(now: dt.datetime | None = None, limit: int = SWEEP_LIM
         )
     if run_ids:
         logger.warning("%d unfinished runs enqueued again: %s", len(run_ids), run_ids)
-        _enqueue_runs(run_ids)
+        enqueue_runs(run_ids)
     return run_ids
 
 
@@ -369,11 +369,15 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
         if fields:
             last_id = 0
             while True:
-                ids = list(
-                    asked.filter(id__gt=last_id)
-                    .order_by("id")
-                    .values_list("id", flat=True)[:chunk_size]
-                )
+                if group.cadence in PER_PROFILE:
+                    # A rolling or tiered group's run asks the profiles due that day only.
+                    ids = profiles_asked(group, run.period, last_id, chunk_size)
+                else:
+                    ids = list(
+                        asked.filter(id__gt=last_id)
+                        .order_by("id")
+                        .values_list("id", flat=True)[:chunk_size]
+                    )
                 if not ids:
                     break
                 open_dossiers(
@@ -435,7 +439,8 @@ def dispatch_group_now(
     group_id: int, now: dt.datetime | None = None, *, fan_out: bool = True
 ) -> int | None:
     """ "Send now": records the run of the group's current period through the dispatcher's
-    own steps and returns its id (None for a paused or unknown group).
+    own steps and returns its id (None for a paused or unknown group, or one whose profiles
+    are due each on their own day).
 
     Idempotent like a scheduled pass: a second click, or the scheduled run of the same
     period, finds the run recorded and its dossiers open, and opens nothing twice; the
@@ -445,7 +450,7 @@ def dispatch_group_now(
     with scopes_disabled(), transaction.atomic():
         row = (
             UpdateGroup.objects.select_for_update(of=("self",))
-            .filter(pk=group_id, is_active=True)
+            .filter(pk=group_id, is_active=True, cadence=Cadence.CALENDAR)
             .values_list(*SCHEDULE_COLUMNS)
             .first()
         )
@@ -455,7 +460,7 @@ def dispatch_group_now(
         tz = ZoneInfo(tz_name)
         k = current_index(start, count, unit, now.astimezone(tz).date(), next_index)
         period = schedule.occurrence(start, count, unit, k)
-        _record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz), 1)], now)
+        record_runs([(org_id, group_id, period, k, 0, schedule.due_at(period, tz), 1)], now)
         if days > 1:
             # Sent now: the period's remaining days are asked now too, not spread any more.
             UpdateRun.objects.filter(group_id=group_id, period=period).update(
@@ -466,5 +471,5 @@ def dispatch_group_now(
             _move_groups([(k + 1, schedule.due_at(following, tz), group_id)])
         run_id = UpdateRun.objects.get(group_id=group_id, period=period).pk
         if fan_out:
-            transaction.on_commit(lambda: _enqueue_runs([run_id]))
+            transaction.on_commit(lambda: enqueue_runs([run_id]))
     return run_id

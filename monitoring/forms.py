@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from django_scopes.forms import SafeModelMultipleChoiceField
+from django_scopes.forms import SafeModelChoiceField, SafeModelMultipleChoiceField
 
 from monitoring import schedule, services
-from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, Unit, UpdateGroup, group_of
+from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, Cadence, Unit, UpdateGroup, group_of
 from profiles.conditions import OPERATORS, OPERATORS_OF, clean_conditions
 from profiles.fieldtypes import IsoDateInput, RangedDateField, out_of_range
 from profiles.models import DataField, FieldType, Kind
@@ -110,6 +110,45 @@ def _typed_value(field: DataField, op: str, text: str) -> Any:
     return text
 
 
+class TiersField(forms.CharField):
+    """The tiers of a tiered group, one a line: "High: 12" (a choice, then months)."""
+
+    widget = forms.Textarea(attrs={"rows": 4})
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 4000)
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return "\n".join(
+                f"{entry.get('value')}: {entry.get('months')}"
+                for entry in value
+                if isinstance(entry, dict)
+            )
+        return value
+
+    def to_python(self, value: Any) -> list[dict[str, Any]]:  # type: ignore[override]
+        text = super().to_python(value) or ""
+        tiers = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            choice, colon, months = line.rpartition(":")
+            try:
+                number = int(months.strip())
+            except ValueError:
+                number = None
+            if not colon or not choice.strip() or number is None:
+                raise ValidationError(
+                    _("Write one tier a line: the choice, a colon, then months (High: 12)."),
+                    code="invalid",
+                )
+            tiers.append({"value": choice.strip(), "months": number})
+        return tiers
+
+
 class UpdateGroupForm(forms.ModelForm):
     fields = SafeModelMultipleChoiceField(
         queryset=DataField.objects.none(),
@@ -138,6 +177,9 @@ class UpdateGroupForm(forms.ModelForm):
             "start_date",
             "interval_count",
             "interval_unit",
+            "cadence",
+            "tier_field",
+            "tiers",
             "review_required",
             "extend_expiry",
             "remind_after",
@@ -148,6 +190,11 @@ class UpdateGroupForm(forms.ModelForm):
         widgets = {"start_date": IsoDateInput(), "message": forms.Textarea(attrs={"rows": 3})}
         labels = {"interval_count": _("Every N"), "interval_unit": _("Unit")}
         help_texts = {
+            "cadence": _(
+                "Calendar: everyone on the group's dates. Rolling: each client one interval "
+                "after their last answer. Tiered: the interval follows the client's tier, the "
+                "frequency above standing for clients without one."
+            ),
             "start_date": _("The first update date; the next ones follow from it."),
             "interval_count": _("Only for “Every N days, weeks, months or years”."),
             "spread_days": _(
@@ -155,6 +202,17 @@ class UpdateGroupForm(forms.ModelForm):
                 "the same working day of that window every time."
             ),
         }
+
+    tier_field = SafeModelChoiceField(
+        queryset=DataField.objects.none(),
+        label=_("Tier field"),
+        required=False,
+        help_text=_("Tiered only: the list field whose value sets the interval (e.g. Risk)."),
+    )
+    tiers = TiersField(
+        label=_("Interval of each tier (months)"),
+        help_text=_("Tiered only: one a line, e.g. High: 12, Medium: 36, Low: 60."),
+    )
 
     remind_after = DaysField(
         label=_("Remind after sending (days)"),
@@ -219,6 +277,20 @@ class UpdateGroupForm(forms.ModelForm):
         self.fields["spread_days"].required = False
         self.fields["spread_days"].widget.attrs.update(min=1, max=250)
         self._add_audience_rows(fields)
+        tier_field = self.fields["tier_field"]
+        # Any active field is accepted, so that another kind gets the action's message; the
+        # list offers the list fields.
+        tier_field.queryset = DataField.objects.active().filter(organization=organization)
+        tier_field.widget.choices = [
+            ("", "—"),
+            *(
+                (f.pk, f.local_label)
+                for f in fields
+                if f.type == FieldType.CHOICE and f.applies_to == self.kind
+            ),
+        ]
+        # Absent from an older page or client: the group keeps its cadence.
+        self.fields["cadence"].required = False
         self.fields["frequency"].widget.attrs["data-frequency"] = ""
         # Asked for only with a custom frequency; a preset sets both.
         self.fields["interval_count"].required = False
@@ -383,6 +455,14 @@ class UpdateGroupForm(forms.ModelForm):
                 self.add_error("interval_count", _("Enter a number from 1 to 1000."))
             if not data.get("interval_unit"):
                 self.add_error("interval_unit", _("Choose days, weeks, months or years."))
+        if not data.get("cadence"):
+            data["cadence"] = self.instance.cadence or Cadence.CALENDAR
+        if data["cadence"] != Cadence.TIERED:
+            # Tiers typed and then left for another cadence are not the group's: not refused.
+            # Read during full_clean, `errors` is the dict being filled, not a new validation.
+            self.errors.pop("tiers", None)
+            self.errors.pop("tier_field", None)
+            data["tiers"], data["tier_field"] = [], None
         for code, _name in self.languages:
             for name in ("title", "message"):
                 self.instance.set_translation(code, name, data.get(f"{name}_{code}"))

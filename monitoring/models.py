@@ -5,7 +5,7 @@ import uuid
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -24,6 +24,18 @@ class Unit(models.TextChoices):
     MONTHS = "months", _("months")
     YEARS = "years", _("years")
 
+
+class Cadence(models.TextChoices):
+    # Every profile on the group's occurrences.
+    CALENDAR = "calendar", _("calendar")
+    # Each profile one interval after its last fresh evidence for the group's fields.
+    ROLLING = "rolling", _("rolling")
+    # As rolling, the interval read from the tier of one choice field of the profile.
+    TIERED = "tiered", _("tiered")
+
+
+# Cadences kept per profile, in `ProfileSchedule` rows.
+PER_PROFILE = (Cadence.ROLLING, Cadence.TIERED)
 
 DEFAULT_REMIND_AFTER = (3, 10)
 DEFAULT_TRIGGER_DAILY_LIMIT = 500
@@ -60,6 +72,25 @@ class UpdateGroup(Translatable, models.Model):
         _("unit"), max_length=10, choices=Unit.choices, default=Unit.MONTHS
     )
     is_active = models.BooleanField(_("active"), default=True)
+    cadence = models.CharField(
+        _("cadence"),
+        max_length=10,
+        choices=Cadence.choices,
+        default=Cadence.CALENDAR,
+        db_default=Cadence.CALENDAR,
+    )
+    # Tiered: the choice field whose value picks the interval, and the interval of each
+    # value, [{"value": "High", "months": 12}, ...]; a profile without a tier (no value, or
+    # one no tier names) is asked at the group's own interval.
+    tier_field = models.ForeignKey(
+        "profiles.DataField",
+        verbose_name=_("tier field"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    tiers = models.JSONField(_("tiers"), default=list, blank=True, db_default=Value("[]"))
     review_required = models.BooleanField(
         _("Staff review before the profile is updated"),
         default=False,
@@ -458,3 +489,49 @@ class DispatchPass(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at}: {self.runs} runs in {self.duration:.3f} s"
+
+
+class ProfileSchedule(models.Model):
+    """When one profile is next due for a rolling or tiered group, and why.
+
+    Kept by `monitoring.rolling.refresh` from the writes that move it (evidence, a change of
+    tier, a profile archived or added, the group's cadence saved), in their transaction, and
+    checked nightly against a fresh computation. `joined_at` and `asked_on` are facts only
+    this row holds (dossiers are purged), the rest is recomputed from the profile's values.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    # No index of its own: one_schedule_per_group_profile starts with it.
+    group = models.ForeignKey(
+        UpdateGroup, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
+    profile = models.ForeignKey("profiles.Profile", on_delete=models.CASCADE, related_name="+")
+    # When the profile entered the group: the start when it was never evidenced.
+    joined_at = models.DateTimeField()
+    # The latest fresh evidence for any of the group's fields.
+    evidenced_at = models.DateTimeField(null=True)
+    # The local day of the latest request the dispatcher opened (its period).
+    asked_on = models.DateField(null=True)
+    # The tier it is on (tiered groups): the choice field's value, "" for none.
+    tier = models.CharField(max_length=200, blank=True, default="", db_default="")
+    # The local due day (the period of its next request) and its moment in UTC.
+    due_on = models.DateField()
+    next_due = models.DateTimeField()
+
+    objects = ScopedManager(organization="organization")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["group", "profile"], name="one_schedule_per_group_profile"
+            ),
+        ]
+        indexes = [
+            # The dispatcher's only filter.
+            models.Index(fields=["next_due"], name="schedule_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}/{self.profile_id} @ {self.due_on}"

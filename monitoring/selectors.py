@@ -21,7 +21,14 @@ from typing import Any, cast
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
-from monitoring.models import DispatchPass, UpdateGroup, UpdateRun
+from monitoring.models import (
+    PER_PROFILE,
+    Cadence,
+    DispatchPass,
+    ProfileSchedule,
+    UpdateGroup,
+    UpdateRun,
+)
 from profiles.models import DataField, Profile, ProfileQuerySet
 
 
@@ -70,13 +77,17 @@ def group_audience_sql(group: UpdateGroup, alias: str) -> tuple[str, list[Any]]:
 
 
 def due_q(now: dt.datetime) -> Q:
-    """The groups whose next run is due at `now` (the partial index `group_due` serves it)."""
-    return Q(is_active=True, next_run_at__lte=now)
+    """The calendar groups whose next run is due at `now` (the partial index `group_due`
+    serves it); rolling and tiered groups are due profile by profile (`schedules_due_q`)."""
+    return Q(is_active=True, next_run_at__lte=now, cadence=Cadence.CALENDAR)
 
 
 def due_sql(alias: str) -> str:
     """`due_q` for the group a statement names `alias`, `now` bound as `%(now)s`."""
-    return f"{alias}.is_active AND {alias}.next_run_at <= %(now)s"
+    return (
+        f"{alias}.is_active AND {alias}.next_run_at <= %(now)s"
+        f" AND {alias}.cadence = '{Cadence.CALENDAR.value}'"
+    )
 
 
 def unfinished_runs_count(organization_id: int | None = None) -> int:
@@ -92,3 +103,24 @@ def unfinished_runs_count(organization_id: int | None = None) -> int:
 def last_dispatch_pass() -> DispatchPass | None:
     """The scheduled dispatcher's latest pass, if it ever ran."""
     return DispatchPass.objects.filter(pk=1).first()
+
+
+def schedules_due_q(now: dt.datetime) -> Q:
+    """The per-profile schedule rows due at `now`, of active rolling or tiered groups."""
+    return Q(next_due__lte=now, group__is_active=True, group__cadence__in=PER_PROFILE)
+
+
+def profiles_asked(group: UpdateGroup, period: dt.date, after: int, limit: int) -> list[int]:
+    """The next page of profiles a rolling or tiered group asked on `period` (a run's fan-out):
+    those whose row records that day, still asked by the group."""
+    return list(
+        group_audience(group)
+        .filter(
+            id__gt=after,
+            id__in=ProfileSchedule.objects.filter(group=group, asked_on=period).values(
+                "profile_id"
+            ),
+        )
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )

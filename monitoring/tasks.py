@@ -8,7 +8,7 @@ import time
 from celery import shared_task
 from django.utils import timezone
 
-from monitoring import dispatch, expiry, triggers
+from monitoring import dispatch, expiry, rolling, triggers
 from monitoring.models import DispatchPass
 
 RETRY = {
@@ -24,7 +24,8 @@ RETRY = {
 def dispatch_due_groups() -> int:
     # No retry of its own: beat runs it again within a minute, and a due group stays due.
     started_at, began = timezone.now(), time.monotonic()
-    runs = len(dispatch.dispatch_due())
+    # Calendar groups' runs, then the rolling and tiered groups' due profiles.
+    runs = len(dispatch.dispatch_due()) + len(rolling.dispatch_due())
     # The triggered requests of the same pass: a trigger waits one pass at most.
     triggers.dispatch_triggered()
     # After the pass's commit, outside its transaction: the record of a pass is no part of it.
@@ -64,3 +65,15 @@ def check_overview_cells() -> int:
 
     with scopes_disabled():
         return sum(overview.rebuild(pk) for pk in Organization.objects.values_list("pk", flat=True))
+
+
+@shared_task(acks_late=True)
+def check_profile_schedules() -> int:
+    """Compares each organisation's per-profile schedule rows with a fresh computation,
+    mending and logging any difference (the net under the write paths, as for the cells)."""
+    from django_scopes import scopes_disabled
+
+    from organizations.models import Organization
+
+    with scopes_disabled():
+        return sum(rolling.rebuild(pk) for pk in Organization.objects.values_list("pk", flat=True))

@@ -20,10 +20,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from dossiers.models import Dossier
-from monitoring import actions, followup, overview, schedule, services, triggers, workload
+from monitoring import (
+    actions,
+    followup,
+    overview,
+    rolling,
+    schedule,
+    services,
+    triggers,
+    workload,
+)
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
-from monitoring.models import UpdateGroup, UpdateRun, group_of
+from monitoring.models import PER_PROFILE, UpdateGroup, UpdateRun, group_of
 from monitoring.selectors import audience_fields, group_audience, outside_audience
 from monitoring.services import preview
 from organizations import display
@@ -176,6 +185,9 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
     today = timezone.now().astimezone(request.organization.tzinfo).date()
     load = workload.group_load(group, today)
     fields = audience_fields(request.organization, group.applies_to) if group.audience else []
+    due_now, due_days = (
+        rolling.upcoming_days(group, timezone.now()) if group.cadence in PER_PROFILE else (0, [])
+    )
     return render(
         request,
         "monitoring/group_detail.html",
@@ -185,6 +197,9 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
             "chart": workload.chart(load),
             "horizon": workload.HORIZON_DAYS,
             "runs": runs,
+            "per_profile": group.cadence in PER_PROFILE,
+            "due_now": due_now,
+            "due_days": due_days,
             "monitoring": True,
             "send_hour": schedule.RUN_TIME,
             "time_zone": request.organization.time_zone,
@@ -397,6 +412,9 @@ def _recipients(request: OrganizationRequest, group: UpdateGroup, *, out: bool =
 def group_send_now(request: OrganizationRequest, org_slug: str, group_uuid: Any) -> HttpResponse:
     """Sends the current period now, after saying how many will receive it."""
     group = get_for_org(request, UpdateGroup, uuid=group_uuid)
+    if group.cadence in PER_PROFILE:
+        # Each profile has its own day: there is no group period to send.
+        return redirect("monitoring:group_detail", org_slug=org_slug, group_uuid=group.uuid)
     today = timezone.localdate(timezone=request.organization.tzinfo)
     period = group.occurrence(
         current_index(
@@ -490,11 +508,16 @@ def value_popup(
         .first()
     )
     profile_url = reverse("profiles:detail", args=[org_slug, profile.uuid])
+    group = group_of(field)
     context: dict[str, Any] = {
         "profile": profile,
         "field": field,
-        "group": group_of(field),
+        "group": group,
         "value": value,
+        # A rolling or tiered group: the profile's own next update, and why.
+        "own": rolling.next_update(group, profile.pk)
+        if group is not None and group.cadence in PER_PROFILE
+        else None,
     }
     template = "monitoring/popup.html" if request.htmx else "monitoring/popup_page.html"
     if value is None or value.value is None:

@@ -1,7 +1,10 @@
 """Which profiles need attention: apps to the right of profiles say so, the lists ask.
 
 A provider returns SQL selecting profile ids (with its parameters); monitoring registers
-one from its AppConfig, so the profile lists filter and flag without importing it.
+one from its AppConfig, so the profile lists filter and flag without importing it. A
+schedule provider says when a profile is next asked for some of its fields, and why, where a
+group schedules each profile apart (rolling and tiered cadences): the profile page shows it
+beside those fields.
 """
 
 from __future__ import annotations
@@ -17,11 +20,28 @@ from profiles.models import Profile
 
 Provider = Callable[[int, str, dt.date, tuple[int, ...]], tuple[str, list[Any]]]
 providers: list[Provider] = []
+# {field id: a short text}: the profile's own next update of that field, and why.
+ScheduleProvider = Callable[[Profile], dict[int, str]]
+schedule_providers: list[ScheduleProvider] = []
 
 
 def register(provider: Provider) -> None:
     if provider not in providers:
         providers.append(provider)
+
+
+def register_schedule(provider: ScheduleProvider) -> None:
+    if provider not in schedule_providers:
+        schedule_providers.append(provider)
+
+
+def next_updates(profile: Profile) -> dict[int, list[str]]:
+    """The profile's own next updates, by field, as the registered providers say them."""
+    notes: dict[int, list[str]] = {}
+    for provider in schedule_providers:
+        for field_id, note in provider(profile).items():
+            notes.setdefault(field_id, []).append(note)
+    return notes
 
 
 def needing_attention(

@@ -255,6 +255,8 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
         # Receivers answer {field id: note}; the stubs type a signal's answers as str.
         for field_id, note in (answer or {}).items():  # type: ignore[union-attr]
             notes.setdefault(field_id, []).append(note)
+    for field_id, scheduled in attention.next_updates(profile).items():
+        notes.setdefault(field_id, []).extend(scheduled)
     rows: dict[str, list[dict[str, Any]]] = {}
     for field in fields:
         value = values.get(field.pk)

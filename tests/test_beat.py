@@ -16,6 +16,7 @@ EXPECTED = {
     "monitoring-unfinished-runs": "monitoring.tasks.sweep_unfinished_runs",
     "monitoring-expired-values": "monitoring.tasks.open_expired_values",
     "monitoring-overview-check": "monitoring.tasks.check_overview_cells",
+    "monitoring-schedules-check": "monitoring.tasks.check_profile_schedules",
     "dossiers-reminders": "dossiers.tasks.send_reminders",
     "dossiers-digests": "dossiers.tasks.send_digests",
     "dossiers-purge": "dossiers.tasks.purge_dossiers",

@@ -4,6 +4,16 @@ naive way and the database's floor (`bench_<section>`), and renders its table
 
 from __future__ import annotations
 
-SECTIONS = ["fan-out", "dispatcher", "pages", "purge", "email", "export", "scale-out", "import"]
+SECTIONS = [
+    "fan-out",
+    "dispatcher",
+    "pages",
+    "purge",
+    "email",
+    "export",
+    "scale-out",
+    "import",
+    "schedules",
+]
 # Run on their own (`--section`), not yet part of a full run's report.
 EXTRA_SECTIONS = ["daily"]

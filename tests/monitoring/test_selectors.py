@@ -23,9 +23,16 @@ pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2027, 3, 1, 9, tzinfo=dt.UTC)
 
-# A group: active or paused, its next run some minutes before or after NOW (0: exactly now).
+# A group: active or paused, its next run some minutes before or after NOW (0: exactly now),
+# its cadence (only calendar groups are due as a whole).
 groups_st = st.lists(
-    st.tuples(st.booleans(), st.integers(-3000, 3000) | st.just(0)), min_size=1, max_size=6
+    st.tuples(
+        st.booleans(),
+        st.integers(-3000, 3000) | st.just(0),
+        st.sampled_from(["calendar", "rolling", "tiered"]),
+    ),
+    min_size=1,
+    max_size=6,
 )
 
 
@@ -33,13 +40,17 @@ groups_st = st.lists(
 @given(groups=groups_st)
 def test_the_orm_and_the_sql_claim_the_same_due_groups(org, groups):
     with transaction.atomic(), scopes_disabled():
-        for active, minutes in groups:
+        for active, minutes, cadence in groups:
             group = factories.group(org)
             UpdateGroup.objects.filter(pk=group.pk).update(
-                is_active=active, next_run_at=NOW + dt.timedelta(minutes=minutes)
+                is_active=active, next_run_at=NOW + dt.timedelta(minutes=minutes), cadence=cadence
             )
         orm = set(UpdateGroup.objects.filter(due_q(NOW)).values_list("id", flat=True))
-        expected = {g.pk for g in UpdateGroup.objects.all() if g.is_active and g.next_run_at <= NOW}
+        expected = {
+            g.pk
+            for g in UpdateGroup.objects.all()
+            if g.is_active and g.next_run_at <= NOW and g.cadence == "calendar"
+        }
         assert orm == expected
         with connection.cursor() as cursor:
             cursor.execute(

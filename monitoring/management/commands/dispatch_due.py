@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scope, scopes_disabled
 
-from monitoring import actions
+from monitoring import actions, rolling
 from monitoring.dispatch import dispatch_due, open_run
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
@@ -37,11 +37,14 @@ class Command(BaseCommand):
                 raise CommandError(f"No update group {options['group']}.")
             with scope(organization=group.organization):
                 run = actions.send_now(group, actor=Actor.system("dispatch_due"), fan_out=False)
+            if run is None and group.cadence != "calendar":
+                raise CommandError(f"“{group.title}” asks each profile on its own day.")
             if run is None:
                 raise CommandError(f"“{group.title}” is paused: resume it first.")
             run_ids = [run.pk]
         else:
-            run_ids = dispatch_due(fan_out=False)
+            # Calendar groups, then the profiles of rolling and tiered groups due now.
+            run_ids = dispatch_due(fan_out=False) + rolling.dispatch_due(fan_out=False)
         if not run_ids:
             self.stdout.write("No update group is due.")
             return
