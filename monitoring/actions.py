@@ -79,9 +79,9 @@ def save_group(
         group.tier_field, group.tiers = None, []
     created = group.pk is None
     with transaction.atomic():
-        problems = services.trigger_problems(group, chosen, chosen_triggers)
-        if problems:
-            raise ValidationError({"trigger_fields": problems})
+        loops = services.trigger_problems(group, chosen, chosen_triggers)
+        if loops:
+            raise ValidationError({"trigger_fields": loops})
         stored = (
             None
             if created
