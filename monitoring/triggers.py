@@ -254,6 +254,8 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
             title=group.title,
             update_group_id=group.pk,
             period=today,
+            # Out of cycle, under the same review and reminders as the group's other requests.
+            policy=group.request_policy(),
         )
         dossier_of = dict(
             Dossier.objects.filter(
