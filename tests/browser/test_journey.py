@@ -82,8 +82,8 @@ def test_the_whole_journey(browser, axe, live_server, shots, org, tmp_path, sett
     assert not page.is_visible("label:has-text('Home address')")
     page.select_option("#id_applies_to", "contact")
     page.wait_for_selector("#group-fields label:has-text('Home address')")
-    page.check("#group-fields label:has-text('Home address') input")
-    page.check("#group-fields label:has-text('Proof of address') input")
+    page.check("#group-fields label:has-text('Home address') input[name=fields]")
+    page.check("#group-fields label:has-text('Proof of address') input[name=fields]")
     # The custom "every N unit" shows only for a custom frequency.
     assert not page.is_visible("#id_interval_count")
     page.select_option("#id_frequency", "custom")
@@ -109,7 +109,7 @@ def test_the_whole_journey(browser, axe, live_server, shots, org, tmp_path, sett
     _shot(page, shots, "03-update-group", axe)
 
     page.goto(f"{live_server.url}/o/{org.slug}/settings/fields/monitoring/new/")
-    held = page.locator("#group-fields label:has-text('Home address') input")
+    held = page.locator("#group-fields label:has-text('Home address') input[name=fields]")
     assert held.is_disabled()
     assert page.is_visible("text=Home address — in “Proof of address”")
     # Even a crafted form that re-enables the box is refused, naming the group.

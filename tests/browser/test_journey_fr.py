@@ -97,7 +97,7 @@ def test_the_whole_journey_in_french(browser, axe, live_server, shots, org, sett
     page.fill("#id_title_en", "Yearly review")
     page.fill("#id_message_en", "Please check your details.")
     for field in (birth, income, status):
-        page.check(f"#group-fields label:has-text('{field.label}') input")
+        page.check(f"#group-fields label:has-text('{field.label}') input[name=fields]")
     page.fill("#id_start_date", timezone.localdate(timezone=org.tzinfo).isoformat())
     page.select_option("#id_frequency", "1-years")
     page.check("#id_review_required")  # staff approve the answers before they are written
