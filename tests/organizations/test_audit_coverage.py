@@ -293,6 +293,23 @@ def _perform_every_action(org: Any, owner: Any, member: Any, capture: Any, setti
     popup = f"{o}/profiles/{grace.uuid}/fields/{job.uuid}/monitoring/"
     staff.post(popup, {"expires_on": "2030-01-01", "action": "save"})
     staff.post(popup, {"action": "clear"})
+    # A tiered group, then a tier raised: the profile's next update moves, and says so.
+    risk = factories.field(org, "choice", label="Risk", choices=["High", "Low"])
+    address = factories.field(org, "text", label="Address")
+    tiered = admin.post(
+        f"{o}/settings/fields/monitoring/new/",
+        {
+            **group_data,
+            "title": "Risk review",
+            "fields": [address.pk],
+            "cadence": "tiered",
+            "tier_field": risk.pk,
+            "tiers": "High: 3\nLow: 60",
+        },
+    )
+    assert tiered.status_code == 302, tiered.context["form"].errors
+    with scopes_disabled():
+        apply_values(grace, [NewValue(risk, "High")], source="staff")
     admin.post(f"{o}/settings/fields/monitoring/{kyc.uuid}/delete/")
 
     # The API: a key, used, then revoked; a webhook endpoint.
