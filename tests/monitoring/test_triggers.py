@@ -617,3 +617,17 @@ def test_the_openapi_schema_documents_the_triggers_and_the_limit(client, db):
         100_000,
     )
     assert "oldest first" in group["trigger_daily_limit"]["description"]
+
+
+def test_a_triggered_request_follows_the_groups_review(setup, member_client, org):
+    """A triggered request is one of the group's: its answer waits for the staff review the
+    group requires, like the requests of its schedule."""
+    address, kyc, jane = setup["address"], setup["kyc"], setup["jane"]
+    factories.set_review(kyc)
+    member_client.post(
+        f"/o/{org.slug}/profiles/{jane.uuid}/values/", {f"f_{address.uuid.hex}": "16 rue"}
+    )
+    assert _pass() == 1
+    with scopes_disabled():
+        dossier = Dossier.objects.get(update_group=kyc)
+    assert dossier.review_required is True
