@@ -27,6 +27,7 @@ from django_scopes import scope, scopes_disabled
 from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
 from monitoring.models import GroupField, GroupTrigger, TriggeredRequest, UpdateGroup
+from monitoring.selectors import group_audience
 from organizations import display
 from profiles.models import DataField, FieldValueHistory, HistoryKind, Profile
 
@@ -275,8 +276,8 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
 def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> list[Any]:
     """The oldest `room` waiting rows of the group still to send today. Rows covered
     meanwhile (a request of the group opened by its schedule) or no longer asked (the profile
-    archived) are dropped on the way: nothing to send, no place to hold. The work is bounded
-    by what is sent, never by the backlog's size."""
+    archived, or outside the group's audience) are dropped on the way: nothing to send, no
+    place to hold. The work is bounded by what is sent, never by the backlog's size."""
     candidates = (
         TriggeredRequest.objects.filter(group=group, opened_at__isnull=True, changed_at__lte=now)
         # A profile whose request of today's period is done already waits for tomorrow: one
@@ -296,7 +297,9 @@ def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> li
             ),
             gone=Exists(
                 Profile.objects.filter(pk=OuterRef("profile_id"), archived_at__isnull=False)
-            ),
+            )
+            # A profile the group's audience leaves out is not asked, whatever changed.
+            | ~Exists(group_audience(group).filter(pk=OuterRef("profile_id"))),
         )
         .order_by("changed_at", "id")
     )

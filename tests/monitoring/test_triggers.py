@@ -631,3 +631,29 @@ def test_a_triggered_request_follows_the_groups_review(setup, member_client, org
     with scopes_disabled():
         dossier = Dossier.objects.get(update_group=kyc)
     assert dossier.review_required is True
+
+
+def test_a_change_outside_the_groups_audience_opens_nothing(setup, org, owner):
+    """The audience decides who a group asks, its triggers included."""
+    address, jane = setup["address"], setup["jane"]
+    risk = factories.field(org, "choice", label="Risque", choices=["High", "Low"])
+    kyc = factories.group(
+        org,
+        [factories.field(org, "text", label="Pièce")],
+        title="KYC risqué",
+        audience=[{"field": str(risk.uuid), "op": "eq", "value": "High"}],
+    )
+    with scope(organization=org):
+        actions.save_group(kyc, actor=Actor.member(owner), triggers=[address])
+    john = factories.contact(org, email="john@example.com")
+    with scope(organization=org):
+        apply_values(
+            john, [NewValue(risk, "High"), NewValue(address, "1 rue")], source=Source.STAFF
+        )
+        for profile, value in ((jane, "17 rue"), (john, "18 rue")):
+            apply_values(profile, [NewValue(address, value)], source=Source.STAFF)
+    assert {p for p, _source in _waiting(kyc)} == {jane.pk, john.pk}
+    _pass()
+    # Jane, outside the audience, leaves the backlog without a request.
+    assert [p for p, _day in _opened(kyc)] == [john.pk]
+    assert _waiting(kyc) == []
