@@ -657,3 +657,45 @@ def test_a_change_outside_the_groups_audience_opens_nothing(setup, org, owner):
     # Jane, outside the audience, leaves the backlog without a request.
     assert [p for p, _day in _opened(kyc)] == [john.pk]
     assert _waiting(kyc) == []
+
+
+def test_a_triggered_request_of_a_rolling_group_counts_as_asked(org, time_machine):
+    """The rolling schedule starts again from a triggered request: the profile is not asked
+    again on the day it was due before."""
+    from monitoring import rolling
+    from monitoring.models import Cadence, ProfileSchedule
+
+    start = dt.datetime(2026, 3, 14, 9, tzinfo=dt.UTC)
+    time_machine.move_to(start, tick=False)
+    address = factories.field(org, "text", label="Adresse")
+    proof = factories.field(org, "text", label="Justificatif")
+    jane = factories.contact(org, email="jane@example.com")
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "1 rue")], source=Source.STAFF)
+    group = UpdateGroup(
+        organization=org,
+        title="KYC",
+        applies_to="contact",
+        start_date=dt.date(2026, 1, 1),
+        interval_count=1,
+        interval_unit="months",
+        cadence=Cadence.ROLLING,
+    )
+    group.schedule_from()
+    with scope(organization=org):
+        actions.save_group(group, actor=Actor.system("test"), fields=[proof], triggers=[address])
+    with scopes_disabled():
+        assert ProfileSchedule.objects.get(group=group).due_on == dt.date(2026, 4, 14)
+    time_machine.move_to(dt.datetime(2026, 4, 10, 9, tzinfo=dt.UTC), tick=False)
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "2 rue")], source=Source.STAFF)
+    assert _pass() == 1
+    with scopes_disabled():
+        Dossier.objects.filter(update_group=group).update(status=Dossier.Status.APPROVED)
+        row = ProfileSchedule.objects.get(group=group)
+    assert (row.asked_on, row.due_on) == (dt.date(2026, 4, 10), dt.date(2026, 5, 10))
+    later = dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC)
+    time_machine.move_to(later, tick=False)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        rolling.dispatch_due(now=later)
+    assert _opened(group) == [(jane.pk, dt.date(2026, 4, 10))]
