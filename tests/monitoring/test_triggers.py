@@ -699,3 +699,18 @@ def test_a_triggered_request_of_a_rolling_group_counts_as_asked(org, time_machin
     with TestCase.captureOnCommitCallbacks(execute=True):
         rolling.dispatch_due(now=later)
     assert _opened(group) == [(jane.pk, dt.date(2026, 4, 10))]
+
+
+def test_the_dispatch_command_serves_the_triggers_too(setup, org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    address, kyc, jane = setup["address"], setup["kyc"], setup["jane"]
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "19 rue")], source=Source.STAFF)
+    out = StringIO()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("dispatch_due", stdout=out)
+    assert [p for p, _day in _opened(kyc)] == [jane.pk]
+    assert "1 triggered request(s) open." in out.getvalue()
