@@ -513,3 +513,24 @@ def test_a_step_asks_the_latest_due_day_once_and_moves_past_now(start, count, un
     assert schedule.due_at(period, tz) <= now < next_due
     assert due_on == schedule.occurrence(period, count, unit, 1)
     assert rolling.step(period, count, unit, tz, now)[0] is None
+
+
+@pytest.mark.django_db
+def test_a_rolling_group_made_calendar_again_waits_for_its_next_occurrence(org):
+    """Its next run is not left in the past: the next pass does not send at once."""
+    from monitoring.dispatch import dispatch_due
+
+    field = factories.field(org)
+    factories.contact(org)
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    june = dt.datetime(2026, 6, 10, 9, tzinfo=dt.UTC)
+    with time_machine.travel(june, tick=False):
+        group.cadence = Cadence.CALENDAR
+        with scope(organization=org):
+            actions.save_group(group, actor=Actor.system("test"), fields=[field])
+        group.refresh_from_db()
+        assert group.next_run_at == dt.datetime(2026, 7, 1, 6, tzinfo=dt.UTC)  # 08:00 Paris
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            assert dispatch_due(now=june) == []
+    assert _dossiers(group) == []
