@@ -78,6 +78,9 @@ def save_group(
         raise ValidationError(problems)
     if group.cadence != Cadence.TIERED:
         group.tier_field, group.tiers = None, []
+    if group.cadence != Cadence.CALENDAR:
+        # Each profile is asked on its own day: there is no date to spread from.
+        group.spread_days = 1
     created = group.pk is None
     with transaction.atomic():
         loops = services.trigger_problems(group, chosen, chosen_triggers)

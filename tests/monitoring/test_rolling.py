@@ -534,3 +534,53 @@ def test_a_rolling_group_made_calendar_again_waits_for_its_next_occurrence(org):
         with TestCase.captureOnCommitCallbacks(execute=True):
             assert dispatch_due(now=june) == []
     assert _dossiers(group) == []
+
+
+@pytest.fixture
+def three_due(org):
+    """Three contacts of a monthly rolling group made on START: two due on 14 April, the one
+    answering on 20 March due on 20 April."""
+    field = factories.field(org)
+    *_others, c = (factories.contact(org, email=f"r{i}@example.com") for i in range(3))
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    with time_machine.travel(dt.datetime(2026, 3, 20, 10, tzinfo=dt.UTC), tick=False):
+        _evidence(c, field)
+    return group
+
+
+@pytest.mark.django_db
+def test_the_workload_counts_each_profile_on_its_own_due_day(org, three_due):
+    from home.selectors import coming_requests
+    from monitoring import workload
+
+    today = dt.date(2026, 3, 21)
+    with scope(organization=org):
+        load = {d.day: d.requests for d in workload.group_load(three_due, today) if d.requests}
+        coming = [(c.day, c.requests) for c in coming_requests(org, today)]
+    assert load == {dt.date(2026, 4, 14): 2, dt.date(2026, 4, 20): 1}
+    assert coming == [(dt.date(2026, 4, 14), 2), (dt.date(2026, 4, 20), 1)]
+
+
+@pytest.mark.django_db
+def test_a_rolling_run_in_progress_counts_the_profiles_asked_that_day(org, three_due):
+    from home.selectors import runs_in_progress
+    from monitoring.followup import opening_progress
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        [run_id] = rolling.dispatch_due(now=dt.datetime(2026, 4, 14, 9, tzinfo=dt.UTC))
+    with scope(organization=org):
+        [progress] = runs_in_progress(org)
+        run = UpdateRun.objects.select_related("group").get(pk=run_id)
+        assert (progress.opened, progress.expected) == (0, 2)
+        total = opening_progress(run).total
+    assert total == 2
+
+
+@pytest.mark.django_db
+def test_a_rolling_group_keeps_no_spread_window(org, three_due):
+    three_due.spread_days = 5
+    with scope(organization=org):
+        actions.save_group(three_due, actor=Actor.system("test"))
+    three_due.refresh_from_db()
+    assert three_due.spread_days == 1
