@@ -27,7 +27,7 @@ from django.db.models import Count
 from dossiers.filters import DossierFilterSet
 from dossiers.models import Dossier
 from monitoring import overview, workload
-from monitoring.models import OverviewState, UpdateGroup, UpdateRun
+from monitoring.models import PER_PROFILE, OverviewState, ProfileSchedule, UpdateGroup, UpdateRun
 from monitoring.selectors import group_audience
 from organizations.models import Organization
 
@@ -134,14 +134,39 @@ def runs_in_progress(organization: Organization) -> list[RunProgress]:
     )
     for row in rows:
         opened[(row["update_group_id"], row["period"])] = row["n"]
-    asked = asked_counts(organization, list({run.group_id: run.group for run in runs}.values()))
+    calendar = {run.group_id: run.group for run in runs if run.group.cadence not in PER_PROFILE}
+    asked = {
+        group_id: sum(counts)
+        for group_id, counts in asked_counts(organization, list(calendar.values())).items()
+    }
+    per_profile = [run for run in runs if run.group_id not in calendar]
+    day_asked: dict[tuple[int, dt.date | None], int] = {}
+    if per_profile:
+        # A rolling or tiered group's run asks the profiles due that day, not its audience.
+        scheduled = (
+            ProfileSchedule.objects.filter(
+                organization_id=organization.pk,
+                group_id__in={run.group_id for run in per_profile},
+                asked_on__in={run.period for run in per_profile},
+            )
+            .values("group_id", "asked_on")
+            .annotate(n=Count("id"))
+            .order_by()
+        )
+        for entry in scheduled:
+            day_asked[(entry["group_id"], entry["asked_on"])] = entry["n"]
     return [
         RunProgress(
             group=run.group,
             period=run.period,
             opened=opened[(run.group_id, run.period)],
             # A run in progress asks the group's audience as it is today.
-            expected=max(sum(asked[run.group_id]), opened[(run.group_id, run.period)]),
+            expected=max(
+                asked[run.group_id]
+                if run.group_id in calendar
+                else day_asked.get((run.group_id, run.period), 0),
+                opened[(run.group_id, run.period)],
+            ),
         )
         for run in runs
     ]
@@ -151,15 +176,19 @@ def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
     """Each active group's occurrences from today to the horizon, with the number of
     requests each would open today (the profiles its audience holds)."""
     end = today + dt.timedelta(days=HORIZON_DAYS)
-    groups = [
-        group
-        for group in UpdateGroup.objects.filter(organization=organization, is_active=True)
-        if group.next_date <= end
-    ]
-    if not groups:
-        return []
-    asked = asked_counts(organization, groups)
+    active = list(UpdateGroup.objects.filter(organization=organization, is_active=True))
+    rolling = [group for group in active if group.cadence in PER_PROFILE]
+    groups = [group for group in active if group not in rolling and group.next_date <= end]
     coming = []
+    if rolling:
+        # Each profile of a rolling or tiered group on its own due day.
+        due = workload.due_by_day([group.pk for group in rolling], today, end)
+        for group in rolling:
+            for day, n in due[group.pk].items():
+                coming.append(Coming(day=day, group=group, requests=n))
+    if not groups:
+        return sorted(coming, key=lambda c: (c.day, c.group.title, c.group.pk))
+    asked = asked_counts(organization, groups)
     for group in groups:
         counts = asked[group.pk]
         for period in group.upcoming(HORIZON_DAYS + 1):

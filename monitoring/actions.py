@@ -30,8 +30,9 @@ from profiles.fieldtypes import out_of_range
 from profiles.models import DataField, FieldValue, Profile
 from profiles.services import set_expiry_date
 
-# The columns whose change moves a group's next run (the form's "frequency" sets the last two).
-_TIMING = ("start_date", "interval_count", "interval_unit")
+# The columns whose change moves a group's next run (the form's "frequency" sets the interval;
+# a group made calendar again starts from its next occurrence, not a stale past one).
+_TIMING = ("start_date", "interval_count", "interval_unit", "cadence")
 
 FIELD_TAKEN = gettext_lazy("A chosen field was just added to another group. Please check again.")
 EMPTY_VALUE = gettext_lazy(
@@ -77,6 +78,9 @@ def save_group(
         raise ValidationError(problems)
     if group.cadence != Cadence.TIERED:
         group.tier_field, group.tiers = None, []
+    if group.cadence != Cadence.CALENDAR:
+        # Each profile is asked on its own day: there is no date to spread from.
+        group.spread_days = 1
     created = group.pk is None
     with transaction.atomic():
         loops = services.trigger_problems(group, chosen, chosen_triggers)

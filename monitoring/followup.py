@@ -22,8 +22,8 @@ from django.utils.functional import Promise
 from dossiers import selectors as dossier_selectors
 from dossiers.messages import reminders_this_hour
 from dossiers.models import Dossier, DossierRecord
+from monitoring import workload
 from monitoring.models import UpdateGroup, UpdateRun
-from monitoring.selectors import group_audience
 from outbox.models import Message
 from profiles.selectors import active_q
 
@@ -325,7 +325,7 @@ def opening_progress(run: UpdateRun) -> Progress:
     total = int(
         cache.get_or_set(
             f"monitoring:run-total:{run.pk}:{run.created_at.isoformat()}",
-            lambda: group_audience(group).count(),
+            lambda: workload.asked_count(group, run.period),
             timeout=600,
         )
         or 0

@@ -19,14 +19,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
 
 from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
-from monitoring.models import GroupField, GroupTrigger, TriggeredRequest, UpdateGroup
+from monitoring import rolling
+from monitoring.models import (
+    PER_PROFILE,
+    GroupField,
+    GroupTrigger,
+    ProfileSchedule,
+    TriggeredRequest,
+    UpdateGroup,
+)
+from monitoring.selectors import group_audience
 from organizations import display
 from profiles.models import DataField, FieldValueHistory, HistoryKind, Profile
 
@@ -257,6 +266,8 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
             # Out of cycle, under the same review and reminders as the group's other requests.
             policy=group.request_policy(),
         )
+        if group.cadence in PER_PROFILE:
+            _mark_asked(group, profile_ids, today, now)
         dossier_of = dict(
             Dossier.objects.filter(
                 update_group=group, period=today, profile_id__in=profile_ids
@@ -272,11 +283,20 @@ def _dispatch_group(group_id: int, now: dt.datetime) -> int:
     return opened
 
 
+def _mark_asked(group: Any, profile_ids: list[int], today: dt.date, now: dt.datetime) -> None:
+    """A rolling or tiered group's triggered request counts as asking: the profiles' next
+    due day starts again from today, so the group's schedule does not ask them again soon."""
+    ProfileSchedule.objects.filter(group=group, profile_id__in=profile_ids).filter(
+        Q(asked_on__isnull=True) | Q(asked_on__lt=today)
+    ).update(asked_on=today)
+    rolling.refresh(group.organization_id, profile_ids=profile_ids, group_ids=[group.pk], now=now)
+
+
 def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> list[Any]:
     """The oldest `room` waiting rows of the group still to send today. Rows covered
     meanwhile (a request of the group opened by its schedule) or no longer asked (the profile
-    archived) are dropped on the way: nothing to send, no place to hold. The work is bounded
-    by what is sent, never by the backlog's size."""
+    archived, or outside the group's audience) are dropped on the way: nothing to send, no
+    place to hold. The work is bounded by what is sent, never by the backlog's size."""
     candidates = (
         TriggeredRequest.objects.filter(group=group, opened_at__isnull=True, changed_at__lte=now)
         # A profile whose request of today's period is done already waits for tomorrow: one
@@ -296,7 +316,9 @@ def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> li
             ),
             gone=Exists(
                 Profile.objects.filter(pk=OuterRef("profile_id"), archived_at__isnull=False)
-            ),
+            )
+            # A profile the group's audience leaves out is not asked, whatever changed.
+            | ~Exists(group_audience(group).filter(pk=OuterRef("profile_id"))),
         )
         .order_by("changed_at", "id")
     )

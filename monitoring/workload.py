@@ -2,7 +2,8 @@
 occurrences, spread over their windows) and the reviews those answers will bring.
 
 The profiles counted are the group's audience today (`group_audience`): who joins or leaves
-it later moves the figures, which are a forecast. Reviews assume every client answers,
+it later moves the figures, which are a forecast. A rolling or tiered group counts each
+profile on its own due day (its schedule row). Reviews assume every client answers,
 evenly over the month a request stays open, and start from the group's queue as it is.
 """
 
@@ -17,7 +18,7 @@ from django.db.models import Count
 
 from dossiers.models import Dossier
 from monitoring import spread
-from monitoring.models import UpdateGroup
+from monitoring.models import PER_PROFILE, ProfileSchedule, UpdateGroup
 from monitoring.selectors import group_audience
 
 HORIZON_DAYS = 90
@@ -53,6 +54,31 @@ def occurrence_load(period: dt.date, counts: list[int]) -> list[tuple[dt.date, i
     return list(zip(spread.window(period, len(counts)), counts, strict=True))
 
 
+def asked_count(group: UpdateGroup, period: dt.date) -> int:
+    """How many profiles a run asks: a calendar group's audience, a rolling or tiered group's
+    profiles asked on the run's day."""
+    if group.cadence in PER_PROFILE:
+        return ProfileSchedule.objects.filter(group=group, asked_on=period).count()
+    return group_audience(group).count()
+
+
+def due_by_day(group_ids: list[int], today: dt.date, end: dt.date) -> dict[int, Counter[dt.date]]:
+    """{group id: {day: profiles due}} of rolling and tiered groups up to `end` (one query):
+    each profile on its own due day, a day passed and not asked yet on today."""
+    found: dict[int, Counter[dt.date]] = defaultdict(Counter)
+    if not group_ids:
+        return found
+    rows = (
+        ProfileSchedule.objects.filter(group_id__in=group_ids, due_on__lte=end)
+        .values("group_id", "due_on")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        found[row["group_id"]][max(row["due_on"], today)] += row["n"]
+    return found
+
+
 @dataclass(frozen=True)
 class Day:
     day: dt.date
@@ -64,7 +90,10 @@ def group_load(group: UpdateGroup, today: dt.date, horizon: int = HORIZON_DAYS) 
     """One entry a day from today for `horizon` days (two or three queries)."""
     end = today + dt.timedelta(days=horizon - 1)
     requests: Counter[dt.date] = Counter()
-    if group.is_active:
+    if group.is_active and group.cadence in PER_PROFILE:
+        # Each profile on its own due day, not the whole audience on the group's dates.
+        requests.update(due_by_day([group.pk], today, end)[group.pk])
+    elif group.is_active:
         counts = counts_by_day(group_audience(group), group.spread_days)
         index = group.next_index
         while True:

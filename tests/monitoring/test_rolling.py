@@ -513,3 +513,74 @@ def test_a_step_asks_the_latest_due_day_once_and_moves_past_now(start, count, un
     assert schedule.due_at(period, tz) <= now < next_due
     assert due_on == schedule.occurrence(period, count, unit, 1)
     assert rolling.step(period, count, unit, tz, now)[0] is None
+
+
+@pytest.mark.django_db
+def test_a_rolling_group_made_calendar_again_waits_for_its_next_occurrence(org):
+    """Its next run is not left in the past: the next pass does not send at once."""
+    from monitoring.dispatch import dispatch_due
+
+    field = factories.field(org)
+    factories.contact(org)
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    june = dt.datetime(2026, 6, 10, 9, tzinfo=dt.UTC)
+    with time_machine.travel(june, tick=False):
+        group.cadence = Cadence.CALENDAR
+        with scope(organization=org):
+            actions.save_group(group, actor=Actor.system("test"), fields=[field])
+        group.refresh_from_db()
+        assert group.next_run_at == dt.datetime(2026, 7, 1, 6, tzinfo=dt.UTC)  # 08:00 Paris
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            assert dispatch_due(now=june) == []
+    assert _dossiers(group) == []
+
+
+@pytest.fixture
+def three_due(org):
+    """Three contacts of a monthly rolling group made on START: two due on 14 April, the one
+    answering on 20 March due on 20 April."""
+    field = factories.field(org)
+    *_others, c = (factories.contact(org, email=f"r{i}@example.com") for i in range(3))
+    with time_machine.travel(START, tick=False):
+        group = _group(org, [field], interval_count=1)
+    with time_machine.travel(dt.datetime(2026, 3, 20, 10, tzinfo=dt.UTC), tick=False):
+        _evidence(c, field)
+    return group
+
+
+@pytest.mark.django_db
+def test_the_workload_counts_each_profile_on_its_own_due_day(org, three_due):
+    from home.selectors import coming_requests
+    from monitoring import workload
+
+    today = dt.date(2026, 3, 21)
+    with scope(organization=org):
+        load = {d.day: d.requests for d in workload.group_load(three_due, today) if d.requests}
+        coming = [(c.day, c.requests) for c in coming_requests(org, today)]
+    assert load == {dt.date(2026, 4, 14): 2, dt.date(2026, 4, 20): 1}
+    assert coming == [(dt.date(2026, 4, 14), 2), (dt.date(2026, 4, 20), 1)]
+
+
+@pytest.mark.django_db
+def test_a_rolling_run_in_progress_counts_the_profiles_asked_that_day(org, three_due):
+    from home.selectors import runs_in_progress
+    from monitoring.followup import opening_progress
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        [run_id] = rolling.dispatch_due(now=dt.datetime(2026, 4, 14, 9, tzinfo=dt.UTC))
+    with scope(organization=org):
+        [progress] = runs_in_progress(org)
+        run = UpdateRun.objects.select_related("group").get(pk=run_id)
+        assert (progress.opened, progress.expected) == (0, 2)
+        total = opening_progress(run).total
+    assert total == 2
+
+
+@pytest.mark.django_db
+def test_a_rolling_group_keeps_no_spread_window(org, three_due):
+    three_due.spread_days = 5
+    with scope(organization=org):
+        actions.save_group(three_due, actor=Actor.system("test"))
+    three_due.refresh_from_db()
+    assert three_due.spread_days == 1

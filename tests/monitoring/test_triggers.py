@@ -617,3 +617,100 @@ def test_the_openapi_schema_documents_the_triggers_and_the_limit(client, db):
         100_000,
     )
     assert "oldest first" in group["trigger_daily_limit"]["description"]
+
+
+def test_a_triggered_request_follows_the_groups_review(setup, member_client, org):
+    """A triggered request is one of the group's: its answer waits for the staff review the
+    group requires, like the requests of its schedule."""
+    address, kyc, jane = setup["address"], setup["kyc"], setup["jane"]
+    factories.set_review(kyc)
+    member_client.post(
+        f"/o/{org.slug}/profiles/{jane.uuid}/values/", {f"f_{address.uuid.hex}": "16 rue"}
+    )
+    assert _pass() == 1
+    with scopes_disabled():
+        dossier = Dossier.objects.get(update_group=kyc)
+    assert dossier.review_required is True
+
+
+def test_a_change_outside_the_groups_audience_opens_nothing(setup, org, owner):
+    """The audience decides who a group asks, its triggers included."""
+    address, jane = setup["address"], setup["jane"]
+    risk = factories.field(org, "choice", label="Risque", choices=["High", "Low"])
+    kyc = factories.group(
+        org,
+        [factories.field(org, "text", label="Pièce")],
+        title="KYC risqué",
+        audience=[{"field": str(risk.uuid), "op": "eq", "value": "High"}],
+    )
+    with scope(organization=org):
+        actions.save_group(kyc, actor=Actor.member(owner), triggers=[address])
+    john = factories.contact(org, email="john@example.com")
+    with scope(organization=org):
+        apply_values(
+            john, [NewValue(risk, "High"), NewValue(address, "1 rue")], source=Source.STAFF
+        )
+        for profile, value in ((jane, "17 rue"), (john, "18 rue")):
+            apply_values(profile, [NewValue(address, value)], source=Source.STAFF)
+    assert {p for p, _source in _waiting(kyc)} == {jane.pk, john.pk}
+    _pass()
+    # Jane, outside the audience, leaves the backlog without a request.
+    assert [p for p, _day in _opened(kyc)] == [john.pk]
+    assert _waiting(kyc) == []
+
+
+def test_a_triggered_request_of_a_rolling_group_counts_as_asked(org, time_machine):
+    """The rolling schedule starts again from a triggered request: the profile is not asked
+    again on the day it was due before."""
+    from monitoring import rolling
+    from monitoring.models import Cadence, ProfileSchedule
+
+    start = dt.datetime(2026, 3, 14, 9, tzinfo=dt.UTC)
+    time_machine.move_to(start, tick=False)
+    address = factories.field(org, "text", label="Adresse")
+    proof = factories.field(org, "text", label="Justificatif")
+    jane = factories.contact(org, email="jane@example.com")
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "1 rue")], source=Source.STAFF)
+    group = UpdateGroup(
+        organization=org,
+        title="KYC",
+        applies_to="contact",
+        start_date=dt.date(2026, 1, 1),
+        interval_count=1,
+        interval_unit="months",
+        cadence=Cadence.ROLLING,
+    )
+    group.schedule_from()
+    with scope(organization=org):
+        actions.save_group(group, actor=Actor.system("test"), fields=[proof], triggers=[address])
+    with scopes_disabled():
+        assert ProfileSchedule.objects.get(group=group).due_on == dt.date(2026, 4, 14)
+    time_machine.move_to(dt.datetime(2026, 4, 10, 9, tzinfo=dt.UTC), tick=False)
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "2 rue")], source=Source.STAFF)
+    assert _pass() == 1
+    with scopes_disabled():
+        Dossier.objects.filter(update_group=group).update(status=Dossier.Status.APPROVED)
+        row = ProfileSchedule.objects.get(group=group)
+    assert (row.asked_on, row.due_on) == (dt.date(2026, 4, 10), dt.date(2026, 5, 10))
+    later = dt.datetime(2026, 4, 15, 9, tzinfo=dt.UTC)
+    time_machine.move_to(later, tick=False)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        rolling.dispatch_due(now=later)
+    assert _opened(group) == [(jane.pk, dt.date(2026, 4, 10))]
+
+
+def test_the_dispatch_command_serves_the_triggers_too(setup, org):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    address, kyc, jane = setup["address"], setup["kyc"], setup["jane"]
+    with scope(organization=org):
+        apply_values(jane, [NewValue(address, "19 rue")], source=Source.STAFF)
+    out = StringIO()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        call_command("dispatch_due", stdout=out)
+    assert [p for p, _day in _opened(kyc)] == [jane.pk]
+    assert "1 triggered request(s) open." in out.getvalue()

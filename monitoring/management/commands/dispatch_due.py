@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django_scopes import scope, scopes_disabled
 
-from monitoring import actions, rolling
+from monitoring import actions, rolling, triggers
 from monitoring.dispatch import dispatch_due, open_run
 from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
@@ -15,7 +15,7 @@ from organizations.actors import Actor
 class Command(BaseCommand):
     help = (
         "Runs one dispatcher pass in the foreground: records the runs of due update groups "
-        "and opens their dossiers here, without a worker."
+        "and opens their dossiers here, without a worker, with the triggered requests waiting."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -45,6 +45,10 @@ class Command(BaseCommand):
         else:
             # Calendar groups, then the profiles of rolling and tiered groups due now.
             run_ids = dispatch_due(fan_out=False) + rolling.dispatch_due(fan_out=False)
+            # The triggered requests of the same pass, as the worker's pass serves them.
+            triggered = triggers.dispatch_triggered()
+            if triggered:
+                self.stdout.write(f"{triggered} triggered request(s) open.")
         if not run_ids:
             self.stdout.write("No update group is due.")
             return
