@@ -335,6 +335,8 @@ class DataFieldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Organiz
 @extend_validation_errors(["invalid", "null", "not_a_list"], field_name="audience")
 @extend_validation_errors(["invalid", "null"], field_name="audience.INDEX")
 @extend_validation_errors(["invalid"], field_name="spread_days")
+@extend_validation_errors(["invalid", "null", "not_a_list"], field_name="tiers")
+@extend_validation_errors(["invalid", "null"], field_name="tiers.INDEX")
 @extend_schema_view(
     list=extend_schema(summary="List update groups"),
     create=extend_schema(summary="Create an update group"),
