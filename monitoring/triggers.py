@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_scopes import scope, scopes_disabled
@@ -335,9 +335,10 @@ def _next_waiting(group: Any, now: dt.datetime, today: dt.date, room: int) -> li
 
 def backlog(group: Any) -> dict[str, Any]:
     """What the group page says of the triggered requests still waiting."""
-    waiting = TriggeredRequest.objects.filter(group=group, opened_at__isnull=True)
-    count = waiting.count()
-    oldest = waiting.order_by("changed_at").values_list("changed_at", flat=True).first()
+    found = TriggeredRequest.objects.filter(group=group, opened_at__isnull=True).aggregate(
+        count=Count("pk"), oldest=Min("changed_at")
+    )
+    count, oldest = found["count"], found["oldest"]
     limit = group.trigger_daily_limit
     return {
         "waiting": count,
