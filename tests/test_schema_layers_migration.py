@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.schema_history import leaves, migrate, schema_at
 
 # The leaf of each app before the schema followed the layers.
 BEFORE = [
@@ -24,27 +24,10 @@ BEFORE = [
 ]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-def _leaves() -> list[tuple[str, str]]:
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
-
-
 @pytest.fixture
 def old_apps(transactional_db: None) -> Iterator[Any]:
-    apps = _migrate(BEFORE)
-    try:
+    with schema_at(BEFORE) as apps:
         yield apps
-    finally:
-        # Whatever the test did, the next one finds today's schema.
-        _migrate(_leaves())
 
 
 def _write_old_data(apps: Any) -> dict[str, Any]:
@@ -153,7 +136,7 @@ def _write_old_data(apps: Any) -> dict[str, Any]:
 
 def test_every_link_survives_the_move_out_of_the_lower_apps_tables(old_apps):
     ids = _write_old_data(old_apps)
-    apps = _migrate(_leaves())
+    apps = migrate(leaves())
 
     GroupField = apps.get_model("monitoring", "GroupField")
     assert list(GroupField.objects.values_list("field_id", "group_id", "applies_to")) == [
@@ -188,8 +171,8 @@ def test_every_link_survives_the_move_out_of_the_lower_apps_tables(old_apps):
 def test_the_migrations_go_back_with_their_links(old_apps):
     """Reversible: back to the old schema, every link is in its old column again."""
     ids = _write_old_data(old_apps)
-    _migrate(_leaves())
-    apps = _migrate(BEFORE)
+    migrate(leaves())
+    apps = migrate(BEFORE)
     Message = apps.get_model("outbox", "Message")
     assert Message.objects.get(pk=ids["invitation_to_dossier"]).dossier_id == ids["dossier"]
     assert Message.objects.get(pk=ids["invitation_to_dossier"]).profile_id == ids["person"]

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.schema_history import leaves, migrate, schema_at
 
 # The leaves of the two apps before dossiers carried their policy.
 BEFORE = [
@@ -20,25 +20,10 @@ BEFORE = [
 ]
 
 
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
-
-
-def _leaves() -> list[tuple[str, str]]:
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
 @pytest.fixture
 def old_apps(transactional_db: None) -> Iterator[Any]:
-    apps = _migrate(BEFORE)
-    try:
+    with schema_at(BEFORE) as apps:
         yield apps
-    finally:
-        _migrate(_leaves())
 
 
 def _write_old_data(apps: Any) -> dict[str, int]:
@@ -92,7 +77,7 @@ def _write_old_data(apps: Any) -> dict[str, int]:
 
 def test_each_dossier_carries_the_policy_it_read_from_its_group(old_apps):
     ids = _write_old_data(old_apps)
-    apps = _migrate(_leaves())
+    apps = migrate(leaves())
     Dossier = apps.get_model("dossiers", "Dossier")
 
     def policy(name: str) -> tuple[bool, list[int], list[int]]:
@@ -109,8 +94,8 @@ def test_each_dossier_carries_the_policy_it_read_from_its_group(old_apps):
 
 def test_the_migration_goes_back(old_apps):
     ids = _write_old_data(old_apps)
-    _migrate(_leaves())
-    apps = _migrate(BEFORE)
+    migrate(leaves())
+    apps = migrate(BEFORE)
     Dossier = apps.get_model("dossiers", "Dossier")
     assert Dossier.objects.get(pk=ids["reviewed_open"]).update_group.review_required is True
     assert "review_required" not in {f.name for f in Dossier._meta.get_fields()}

@@ -8,36 +8,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
 from django_scopes import scopes_disabled
 
-
-def _before() -> list[tuple[str, str]]:
-    """Every app at its leaf, monitoring before the cadences."""
-    leaves = MigrationExecutor(connection).loader.graph.leaf_nodes()
-    return [
-        ("monitoring", "0013_audience_audience_and_spread") if app == "monitoring" else (app, name)
-        for app, name in leaves
-    ]
-
-
-def _migrate(targets: list[tuple[str, str]]) -> Any:
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    executor.loader.build_graph()
-    return executor.loader.project_state(targets).apps
+from tests.schema_history import leaves, leaves_but, migrate, schema_at
 
 
 @pytest.fixture
 def old_apps(transactional_db: None) -> Iterator[Any]:
-    apps = _migrate(_before())
-    try:
+    with schema_at(leaves_but("monitoring", "0013_audience_audience_and_spread")) as apps:
         yield apps
-    finally:
-        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 def test_a_group_saved_before_cadences_stays_a_calendar_group(old_apps):
@@ -62,7 +42,7 @@ def test_a_group_saved_before_cadences_stays_a_calendar_group(old_apps):
     GroupField.objects.create(field=field, group=old, organization=org, applies_to="contact")
     Profile.objects.create(organization=org, kind="contact", last_name="Doe", email="d@ex.com")
 
-    _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    migrate(leaves())
 
     from dossiers.models import Dossier
     from monitoring.dispatch import dispatch_due

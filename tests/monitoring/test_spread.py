@@ -11,8 +11,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 from django_scopes import scope, scopes_disabled
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +24,7 @@ from monitoring.models import UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from profiles.models import Profile
 from tests import factories
+from tests.schema_history import leaves, migrate
 
 pytestmark = pytest.mark.django_db
 
@@ -234,10 +233,7 @@ def test_the_group_page_charts_the_next_90_days(owner, org, django_assert_num_qu
 
 
 def test_groups_saved_before_keep_their_calendar_and_ask_everyone(transactional_db, org):
-    executor = MigrationExecutor(connection)
-    executor.migrate([("monitoring", "0012_ops_dispatch_pass")])
-    executor.loader.build_graph()
-    apps = executor.loader.project_state([("monitoring", "0012_ops_dispatch_pass")]).apps
+    apps = migrate([("monitoring", "0012_ops_dispatch_pass")])
     OldGroup = apps.get_model("monitoring", "UpdateGroup")
     OldRun = apps.get_model("monitoring", "UpdateRun")
     old = OldGroup.objects.create(
@@ -254,8 +250,7 @@ def test_groups_saved_before_keep_their_calendar_and_ask_everyone(transactional_
         index=0,
         due_at=dt.datetime(2026, 12, 4, 7, tzinfo=dt.UTC),
     )
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    migrate(leaves())
     with scopes_disabled():
         group = UpdateGroup.objects.get(pk=old.pk)
         assert (group.audience, group.spread_days) == ([], 1)
