@@ -1,7 +1,8 @@
 """Benchmarks at scale, each figure beside the naive way and the database's floor.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
-        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|schedules|daily]
+        [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|schedules|daily
+                   |history]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
@@ -29,6 +30,7 @@ from bench.sections.dispatcher import bench_dispatcher
 from bench.sections.email import bench_email
 from bench.sections.export import bench_export
 from bench.sections.fanout import bench_fan_out
+from bench.sections.history import bench_history, render_history
 from bench.sections.imports import bench_import
 from bench.sections.pages import bench_pages
 from bench.sections.purge import bench_purge
@@ -122,6 +124,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=["10000/4000", "100000/40000"],
         help="requests/recipients of the requests of the day's section",
     )
+    parser.add_argument(
+        "--history-sizes",
+        nargs="+",
+        default=["100000/100000", "10000000/5000000"],
+        help="rows of value history/audit entries of the ten years' section, in order",
+    )
     parser.add_argument("--save", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
         "--report-from",
@@ -170,12 +178,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if small
             else [(int(n), int(r)) for n, r in (s.split("/") for s in args.daily_sizes)]
         ),
+        "history": lambda: bench_history(
+            [(3000, 1000), (6000, 3000)]
+            if small
+            else [(int(h), int(a)) for h, a in (s.split("/") for s in args.history_sizes)],
+            3 if small else 7,
+            small,
+        ),
         "schedules": lambda: bench_schedules(
             [(200, 60)] if small else [(100_000, 10_000), (1_000_000, 10_000)],
             naive_limit=60 if small else 3000,
         ),
     }
-    renderers = {**RENDERERS, "daily": render_daily}
+    renderers: dict[str, Callable[[Any], list[str]]] = {
+        **RENDERERS,
+        "daily": render_daily,
+        "history": render_history,
+    }
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
     with (

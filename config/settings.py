@@ -404,6 +404,9 @@ OUTBOX_RETRY_BASE_SECONDS = env_int("OUTBOX_RETRY_BASE_SECONDS", 60)
 OUTBOX_RETRY_MAX_SECONDS = env_int("OUTBOX_RETRY_MAX_SECONDS", 6 * 3600)
 # Temporary failures (4xx, server down) before a message is shown as undeliverable.
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 12)
+# Days a message no other app holds (a password reset, a staff notice) is kept once done,
+# before the outbox's daily retention sweep deletes it (outbox/retention.py).
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 90)
 # The invitations of update requests wait this long after their dossiers open, so that a
 # recipient's requests of the day (several groups' runs) go out as one e-mail (dossiers.daily).
 DOSSIERS_DAILY_SETTLE_SECONDS = env_int("DOSSIERS_DAILY_SETTLE_SECONDS", 300)

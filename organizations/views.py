@@ -13,7 +13,6 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -37,6 +36,7 @@ from organizations.forms import (
     RetryAddressForm,
 )
 from organizations.http import AuthenticatedRequest, OrganizationRequest
+from organizations.keyset import keyset_page
 from organizations.lookups import get_for_org
 from organizations.members import (
     InvitationUnusable,
@@ -278,9 +278,11 @@ def member_remove(
 def audit_log(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     form = AuditFilterForm(request.GET or None, organization=request.organization)
     entries = form.entries(AuditEntry.objects.filter(organization=request.organization))
-    page = Paginator(entries.select_related("user"), 50).get_page(request.GET.get("page"))
+    # Keyset pages (organizations.keyset): ten years of the log read no more than a page.
+    page = keyset_page(entries.select_related("user"), request.GET, moment="at")
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "before", "after"):
+        query.pop(name, None)
     return render(
         request,
         "organizations/audit_log.html",

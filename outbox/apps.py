@@ -11,6 +11,7 @@ class OutboxConfig(AppConfig):
     verbose_name = _("Outgoing messages")
 
     def beat_schedule(self) -> dict[str, dict[str, object]]:
+        from celery.schedules import crontab
         from django.conf import settings
 
         return {
@@ -19,6 +20,11 @@ class OutboxConfig(AppConfig):
             "outbox-send": {
                 "task": "outbox.tasks.send_messages",
                 "schedule": float(settings.OUTBOX_SWEEP_SECONDS),
+            },
+            # Daily: messages no other app holds, past settings.OUTBOX_RETENTION_DAYS, go.
+            "outbox-retention": {
+                "task": "outbox.tasks.purge_messages",
+                "schedule": crontab(hour=3, minute=35),
             },
         }
 

@@ -387,7 +387,10 @@ class FieldValueHistory(models.Model):
     """One change of one value. Appended on every change, never updated or deleted."""
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE)
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="history")
+    # Indexed first in the history's indexes (Meta.indexes): no index of its own.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="history", db_index=False
+    )
     field = models.ForeignKey(DataField, on_delete=models.CASCADE, related_name="history")
     old_value = models.JSONField(null=True)
     new_value = models.JSONField(null=True)
@@ -435,7 +438,15 @@ class FieldValueHistory(models.Model):
         verbose_name = _("value history")
         verbose_name_plural = _("value history")
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["profile", "field", "-changed_at"])]
+        # The history page's order (newest first, then id), of a profile and of one of its
+        # fields: a page reads its rows from the index (keyset pages, organizations.keyset),
+        # however many years the organisation's history holds.
+        indexes = [
+            models.Index(fields=["profile", "changed_at", "id"], name="history_profile_at"),
+            models.Index(
+                fields=["profile", "field", "changed_at", "id"], name="history_profile_field_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.field}: {self.old_value} → {self.new_value}"

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from organizations.actors import Actor
 from organizations.decorators import admin_required
 from organizations.http import OrganizationRequest
+from organizations.keyset import keyset_page
 from organizations.lookups import get_for_org, search_query
 from outbox import selectors as outbox_selectors
 from profiles import actions, attention, bulk, fieldtypes, sorting, value_rows
@@ -346,7 +347,8 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
             field = None
         else:
             history = history.filter(field=field)
-    page = Paginator(history, 50).get_page(request.GET.get("page"))
+    # Keyset pages (organizations.keyset): a profile's years of history read one page.
+    page = keyset_page(history, request.GET, moment="changed_at")
     for row in page:
         # Read by the template only: the values as this reader's language writes them.
         row.old_display = fieldtypes.display(row.field, row.old_value)  # type: ignore[attr-defined]
@@ -364,7 +366,7 @@ def value_history(request: OrganizationRequest, org_slug: str, profile_uuid: Any
             row.dossier_name = names.get(row.dossier_uuid) or _("dossier")  # type: ignore[attr-defined]
     notes: dict[int, str] = {}
     for _receiver, answer in history_notes.send(
-        sender=Profile, organization=request.organization, profile=profile, rows=list(page)
+        sender=Profile, organization=request.organization, profile=profile, rows=page.rows
     ):
         notes.update(answer or {})  # type: ignore[arg-type]
     for row in page:

@@ -21,6 +21,7 @@ EXPECTED = {
     "dossiers-digests": "dossiers.tasks.send_digests",
     "dossiers-purge": "dossiers.tasks.purge_dossiers",
     "outbox-send": "outbox.tasks.send_messages",
+    "outbox-retention": "outbox.tasks.purge_messages",
     "profiles-pending-deletions": "profiles.tasks.delete_pending_files",
     "api-webhooks": "api.tasks.deliver_webhooks",
     "api-webhook-retention": "api.tasks.purge_deliveries",

@@ -67,6 +67,46 @@ def test_a_small_benchmark_runs(tmp_path):
     assert "scale-out 2 worker(s)" in result.stdout
 
 
+@pytest.mark.services
+def test_the_ten_years_section_runs_small(tmp_path):
+    """The history section is run on its own (it is not part of a full run): its small run
+    seeds, grows, asks every page and prints its table."""
+    need_service(connection.vendor == "postgresql", "PostgreSQL")
+    import psycopg
+
+    db = connection.settings_dict
+    name = "backoffice_bench_history_smoke"
+    with psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}",
+        "VAR_DIR": str(tmp_path),
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bench", "--small", "--no-write", "--section", "history"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        with psycopg.connect(
+            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "## Ten years of history" in result.stdout
+    assert "history 6,000/3,000:" in result.stdout
+    assert "| GDPR export of the person (zip) |" in result.stdout
+
+
 def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
     """Without PostgreSQL (or wrk) it stops at once with a message, not after minutes."""
     env = {
@@ -275,6 +315,28 @@ def test_the_reports_prose_is_true_of_the_code():
 
     text = report_text(fake_results(), connection.vendor)
     assert "open_run" in text and "dispatch_due" in text
+    assert prose_errors(text) == []
+
+
+def test_the_ten_years_table_is_true_of_the_code():
+    from bench.sections.history import PAGES, render_history
+
+    def size(history: int, audit: int) -> dict:
+        return {
+            "history": history,
+            "audit": audit,
+            "pages": {key: {"seconds": 0.02, "queries": 12} for key, _label in PAGES},
+        }
+
+    fake = {
+        "sizes": [size(100_000, 100_000), size(10_000_000, 5_000_000)],
+        "person_history": 2000,
+        "person_entries": 600,
+        "other_orgs": 100,
+        "repeat": 7,
+    }
+    text = "\n".join(render_history(fake))
+    assert "| GDPR export of the person (zip) | 20.0 | 12 | 20.0 | 12 | 1.00 |" in text
     assert prose_errors(text) == []
 
 
