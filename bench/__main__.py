@@ -188,6 +188,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "schedules": lambda: bench_schedules(
             [(200, 60)] if small else [(100_000, 10_000), (1_000_000, 10_000)],
             naive_limit=60 if small else 3000,
+            tier_change=(20, 10) if small else (100_000, 1000),
         ),
     }
     renderers: dict[str, Callable[[Any], list[str]]] = {

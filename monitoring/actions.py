@@ -301,25 +301,37 @@ def _write_expiry(value: FieldValue, actor: Actor, expires_on: dt.date | None) -
 
 
 def record_tier_moves(
-    organization_id: int, moved: Sequence[rolling.Moved], *, actor: Actor
+    organization_id: int,
+    moved: Sequence[rolling.Moved],
+    *,
+    actor: Actor,
+    profiles: dict[int, Profile] | None = None,
 ) -> None:
     """A tier change that moved profiles' next updates is said in each profile's record: an
     audit entry about it, by whoever changed the tier (`monitoring.receivers` calls it from
-    the write that changed the tier, in its transaction)."""
+    the write that changed the tier, in its transaction). The entries of a whole batch are
+    written at once; `profiles` are the batch's, by id, when the caller holds them."""
     if not moved:
         return
     organization = Organization.objects.get(pk=organization_id)
-    profiles = Profile.objects.in_bulk({m.profile_id for m in moved})
+    known = profiles or {}
+    missing = {m.profile_id for m in moved} - known.keys()
+    if missing:
+        known = {**known, **Profile.objects.in_bulk(missing)}
+    entries: list[tuple[object, list[object], dict[str, object]]] = []
     for m in moved:
-        profile = profiles[m.profile_id]
-        actor.audit(
-            organization,
-            audit_actions.SCHEDULE_MOVED,
-            profile,
-            about=[profile],
-            group=m.group.title,
-            tier_before=m.tier_before,
-            tier_after=m.tier_after,
-            before=m.due_before,
-            after=m.due_after,
+        profile = known[m.profile_id]
+        entries.append(
+            (
+                profile,
+                [profile],
+                {
+                    "group": m.group.title,
+                    "tier_before": m.tier_before,
+                    "tier_after": m.tier_after,
+                    "before": m.due_before,
+                    "after": m.due_after,
+                },
+            )
         )
+    actor.audit_many(organization, audit_actions.SCHEDULE_MOVED, entries)

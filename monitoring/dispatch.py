@@ -251,7 +251,7 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
             {
                 "now": now,
                 "limit": limit,
-                "zones": sorted(_zones_known_to_database()),
+                "zones": sorted(zones_known_to_database()),
                 "run_time": schedule.RUN_TIME.isoformat(),
             },
         )
@@ -263,7 +263,7 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
 
 
 @functools.cache
-def _zones_known_to_database() -> frozenset[str]:
+def zones_known_to_database() -> frozenset[str]:
     """The organisations' zones (Python's) that PostgreSQL knows too: read once per process,
     as listing them costs the database a walk of its zone files."""
     with connection.cursor() as cursor:

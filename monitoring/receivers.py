@@ -27,14 +27,22 @@ def _values_changed(profile: Profile, **kwargs: Any) -> None:
     moved = rolling.refresh(profile.organization_id, profile_ids=[profile.pk])
     with scopes_disabled():
         actions.record_tier_moves(
-            organization_id=profile.organization_id, moved=moved, actor=_actor()
+            organization_id=profile.organization_id,
+            moved=moved,
+            actor=_actor(),
+            profiles={profile.pk: profile},
         )
 
 
 def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: Any) -> None:
-    moved = rolling.refresh(organization_id, profile_ids=[profile.pk for profile in profiles])
+    """A batch's rows follow in a few statements (`rolling.refresh` of its profiles), and the
+    tier changes that moved them are said in one write of the history."""
+    by_id = {profile.pk: profile for profile in profiles}
+    moved = rolling.refresh(organization_id, profile_ids=list(by_id))
     with scopes_disabled():
-        actions.record_tier_moves(organization_id=organization_id, moved=moved, actor=_actor())
+        actions.record_tier_moves(
+            organization_id=organization_id, moved=moved, actor=_actor(), profiles=by_id
+        )
 
 
 def _time_zone_changed(organization: Organization, **kwargs: Any) -> None:

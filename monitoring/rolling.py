@@ -9,7 +9,10 @@ that day is the period of the request: one dossier per (group, day, profile) sti
 
 `refresh` recomputes the rows of some profiles (or groups, or a whole organisation) inside
 the transaction of the write that moved them, as `overview.refresh` keeps the overview's
-cells; `rebuild` is the nightly check that mends and logs any drift. `dispatch_due` claims
+cells: on PostgreSQL a page of profiles in one statement for all the groups, due days and
+moments computed by the database (`_refresh_in_database`), elsewhere in Python
+(`_refresh_page`); an import's batch of a thousand tier changes costs what one does.
+`rebuild` is the nightly check that mends and logs any drift. `dispatch_due` claims
 due rows with SKIP LOCKED in batches, records one UpdateRun per (group, day) and moves each
 row to its next due day; the run's task opens the dossiers of the profiles it asked
 (`profiles_asked`). A row overdue by several intervals (the dispatcher down a week) is
@@ -32,7 +35,7 @@ from django.utils.translation import gettext
 from django_scopes import scopes_disabled
 
 from monitoring import schedule
-from monitoring.dispatch import enqueue_runs, record_runs
+from monitoring.dispatch import enqueue_runs, record_runs, zones_known_to_database
 from monitoring.models import (
     PER_PROFILE,
     Cadence,
@@ -44,6 +47,7 @@ from monitoring.models import (
 )
 from monitoring.selectors import group_audience, schedules_due_q
 from organizations.display import day
+from organizations.models import Organization
 from profiles.models import FieldType, FieldValue, Profile
 
 logger = logging.getLogger(__name__)
@@ -178,6 +182,10 @@ def refresh(
                 organization_id=organization_id, group_id__in=list(group_ids)
             ).exclude(group_id__in=[g.pk for g in per_profile]).delete()
         moved: list[Moved] = []
+        if profiles is not None and per_profile and in_database(per_profile[0].organization):
+            for start in range(0, len(profiles), PAGE):
+                moved += _refresh_in_database(per_profile, profiles[start : start + PAGE], now)[1]
+            return moved
         for group in per_profile:
             moved += _refresh_group(group, profiles, now)[1]
     return moved
@@ -190,8 +198,11 @@ def _refresh_group(
     many rows were missing, extra or different, and the moves of a tier change."""
     wrong, moved = 0, []
     pages: Iterator[list[int]] = iter([profile_ids]) if profile_ids is not None else _pages(group)
+    sql = in_database(group.organization)
     for page in pages:
-        page_wrong, page_moved = _refresh_page(group, page, now)
+        page_wrong, page_moved = (
+            _refresh_in_database([group], page, now) if sql else _refresh_page(group, page, now)
+        )
         wrong += page_wrong
         moved += page_moved
     if profile_ids is None:
@@ -289,6 +300,165 @@ def _refresh_page(
     if changed:
         ProfileSchedule.objects.bulk_update(changed, list(_COMPUTED))
     return len(created) + len(changed) + len(gone), moved
+
+
+def in_database(organization: Organization) -> bool:
+    """Whether the rows of the organisation's profiles are computed by the database's one
+    statement: on PostgreSQL, when it knows the organisation's zone."""
+    return connection.vendor == "postgresql" and organization.time_zone in zones_known_to_database()
+
+
+def _refresh_in_database(
+    groups: list[UpdateGroup], profile_ids: list[int], now: dt.datetime
+) -> tuple[int, list[Moved]]:
+    """`_refresh_page` of several groups of one organisation in one statement: the rows of
+    the page's profiles are inserted, updated or deleted and their due moments computed in
+    SQL, whatever the number of profiles.
+
+    PostgreSQL adds months and years as relativedelta does (clamped to the month's last day)
+    and finds a local day of an instant as zoneinfo does; only the moment of 08:00 on a day
+    the zone's offset changes may differ (a gap, a repeated hour), so those rows' moments
+    are left as they were and computed in Python after, as the group dispatcher does.
+    """
+    organization = groups[0].organization
+    tz_name = organization.time_zone
+    table = ProfileSchedule._meta.db_table
+    values_table = FieldValue._meta.db_table
+    fields_table = GroupField._meta.db_table
+    by_id = {group.pk: group for group in groups}
+    params: list[Any] = []
+    group_rows = []
+    tier_rows = []
+    for group in groups:
+        group_rows.append("(%s::bigint, %s::interval, %s::bigint)")
+        tiered = group.cadence == Cadence.TIERED and group.tier_field_id is not None
+        params += [
+            group.pk,
+            f"{group.interval_count} {group.interval_unit}",
+            group.tier_field_id if tiered else None,
+        ]
+    for group in groups:
+        if group.cadence == Cadence.TIERED:
+            for entry in group.tiers:
+                tier_rows.append("(%s::bigint, %s::text, %s::int)")
+                params += [group.pk, str(entry["value"]), int(entry["months"])]
+    tiers_sql = (
+        f"VALUES {', '.join(tier_rows)}"
+        if tier_rows
+        else "SELECT NULL::bigint, NULL::text, NULL::int WHERE false"
+    )
+    asked_parts = []
+    for group in groups:
+        # The ORM's own query of whom the group asks, so that the two cannot drift.
+        with scopes_disabled():
+            inner = group_audience(group).filter(id__in=profile_ids).order_by().values("id")
+            sql, inner_params = inner.query.sql_with_params()
+        asked_parts.append(f"SELECT %s::bigint, a.id FROM ({sql}) a")  # noqa: S608 - the ORM's
+        params += [group.pk, *inner_params]
+    group_ids = list(by_id)
+    params += [group_ids, organization.pk, profile_ids, now]
+    params += [tz_name] * 4 + [schedule.RUN_TIME.isoformat(), tz_name]
+    params += [organization.pk, group_ids, profile_ids]
+    statement = f"""
+        WITH grp (group_id, fallback, tier_field_id) AS (VALUES {", ".join(group_rows)}),
+        tiers (group_id, value, months) AS ({tiers_sql}),
+        asked (group_id, profile_id) AS ({" UNION ALL ".join(asked_parts)}),
+        evidence AS (
+            SELECT gf.group_id, v.profile_id, max(v.last_evidenced_at) AS latest
+            FROM {values_table} v JOIN {fields_table} gf ON gf.field_id = v.field_id
+            WHERE gf.group_id = ANY(%s) AND v.organization_id = %s
+                AND v.profile_id = ANY(%s)
+            GROUP BY gf.group_id, v.profile_id
+        ), fresh AS (
+            SELECT a.group_id, a.profile_id, s.id AS sid, s.evidenced_at AS old_evidenced,
+                   s.tier AS old_tier, s.due_on AS old_due, s.next_due AS old_next,
+                   coalesce(s.joined_at, %s) AS joined_at, s.asked_on,
+                   e.latest AS evidenced_at, g.fallback,
+                   coalesce(CASE WHEN jsonb_typeof(tv.value) = 'string'
+                                 THEN tv.value #>> '{{}}' END, '') AS tier
+            FROM asked a JOIN grp g ON g.group_id = a.group_id
+            LEFT JOIN {table} s ON s.group_id = a.group_id AND s.profile_id = a.profile_id
+            LEFT JOIN evidence e ON e.group_id = a.group_id AND e.profile_id = a.profile_id
+            LEFT JOIN {values_table} tv
+                ON tv.field_id = g.tier_field_id AND tv.profile_id = a.profile_id
+        ), dated AS (
+            SELECT f.*,
+                   (greatest((f.joined_at AT TIME ZONE %s)::date,
+                             (f.evidenced_at AT TIME ZONE %s)::date, f.asked_on)
+                    + coalesce(make_interval(months => t.months), f.fallback))::date AS due_on
+            FROM fresh f
+            LEFT JOIN tiers t ON t.group_id = f.group_id AND t.value = f.tier AND f.tier <> ''
+        ), moments AS (
+            SELECT m.due_on, z.due,
+                   (z.due - interval '1 day') AT TIME ZONE %s = m.local - interval '1 day'
+                   AND (z.due + interval '1 day') AT TIME ZONE %s
+                       = m.local + interval '1 day' AS steady
+            FROM (SELECT DISTINCT due_on, due_on + %s::time AS local FROM dated) m
+            CROSS JOIN LATERAL (SELECT m.local AT TIME ZONE %s AS due) z
+        ), planned AS (
+            SELECT d.*, m.due AS next_due, m.steady,
+                   d.sid IS NULL OR d.old_evidenced IS DISTINCT FROM d.evidenced_at
+                   OR d.old_tier <> d.tier OR d.old_due <> d.due_on AS differs
+            FROM dated d JOIN moments m ON m.due_on = d.due_on
+        ), changed AS (
+            UPDATE {table} s SET evidenced_at = p.evidenced_at, tier = p.tier,
+                due_on = p.due_on,
+                next_due = CASE WHEN p.steady THEN p.next_due ELSE s.next_due END
+            FROM planned p
+            WHERE s.id = p.sid AND (p.differs OR (p.steady AND s.next_due <> p.next_due))
+            RETURNING s.id
+        ), created AS (
+            INSERT INTO {table} (organization_id, group_id, profile_id, joined_at,
+                evidenced_at, asked_on, tier, due_on, next_due)
+            SELECT %s, p.group_id, p.profile_id, p.joined_at, p.evidenced_at, NULL, p.tier,
+                   p.due_on, p.next_due
+            FROM planned p WHERE p.sid IS NULL
+            -- A concurrent refresh of the same profile may have inserted it: its view stands.
+            ON CONFLICT (group_id, profile_id) DO NOTHING
+            RETURNING id
+        ), gone AS (
+            DELETE FROM {table} s
+            WHERE s.group_id = ANY(%s) AND s.profile_id = ANY(%s) AND NOT EXISTS (
+                SELECT 1 FROM asked a
+                WHERE a.group_id = s.group_id AND a.profile_id = s.profile_id)
+            RETURNING s.id
+        )
+        SELECT 'moved', p.group_id, p.profile_id, p.old_tier, p.tier, p.old_due, p.due_on,
+               NULL::timestamptz, NULL::boolean
+        FROM planned p
+        WHERE p.sid IS NOT NULL AND p.old_tier <> p.tier AND p.old_due <> p.due_on
+        UNION ALL
+        SELECT 'rare', p.group_id, p.profile_id, NULL, NULL, NULL, p.due_on,
+               coalesce(p.old_next, p.next_due), p.differs
+        FROM planned p WHERE NOT p.steady
+        UNION ALL
+        SELECT 'wrong', (SELECT count(*) FROM changed) + (SELECT count(*) FROM created)
+               + (SELECT count(*) FROM gone), NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    """  # noqa: S608 - names from the models, values bound
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        result = cursor.fetchall()
+    wrong, moved, rare = 0, [], []
+    tz = organization.tzinfo
+    for kind, group_id, profile_id, before, after, due_before, due_on, moment, differs in result:
+        if kind == "wrong":
+            wrong += group_id
+        elif kind == "moved":
+            moved.append(Moved(by_id[group_id], profile_id, before, after, due_before, due_on))
+        elif schedule.due_at(due_on, tz) != moment:
+            rare.append((group_id, profile_id, schedule.due_at(due_on, tz)))
+            # A row the statement changed is counted once.
+            wrong += 0 if differs else 1
+    if rare:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {table} s SET next_due = m.next_due
+                    FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[])
+                        AS m (group_id, profile_id, next_due)
+                    WHERE s.group_id = m.group_id AND s.profile_id = m.profile_id""",  # noqa: S608
+                [list(column) for column in zip(*rare, strict=True)],
+            )
+    return wrong, moved
 
 
 def rebuild(organization_id: int, now: dt.datetime | None = None) -> int:

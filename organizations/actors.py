@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from organizations.models import AuditEntry, Organization, record_audit
+from organizations.models import AuditEntry, Organization, record_audits
 
 # The actor whose write is under way, for the consequences a signal draws from it (a link
 # revoked because its recipient's e-mail changed is revoked by whoever changed it).
@@ -110,23 +110,34 @@ class Actor:
 
         `about` names the profiles, dossiers and accounts the action concerns besides its
         target (when that is one): a person's export and erasure find the entry by them."""
-        about = list(about)
-        if self.on_behalf:
-            details.setdefault("recipient", getattr(self.client, "display_name", None))
-            about.append(self.client)
-        if self.kind == ActorKind.SYSTEM and self.job:
-            details.setdefault("job", self.job)
-        if self.kind == ActorKind.SYSTEM and self.operator:
-            details.setdefault("operator", self.operator)
-        return record_audit(
+        return self.audit_many(organization, action, [(target, about, details)])[0]
+
+    def audit_many(
+        self,
+        organization: Organization,
+        action: str,
+        entries: Sequence[tuple[object, Iterable[object], dict[str, object]]],
+    ) -> list[AuditEntry]:
+        """`audit` of many entries of one action at once, each (target, about, details): a
+        set-based writer's entries in a few statements, whatever their number."""
+        prepared: list[tuple[object, Iterable[object], dict[str, object]]] = []
+        for target, about, entry_details in entries:
+            about, details = list(about), dict(entry_details)
+            if self.on_behalf:
+                details.setdefault("recipient", getattr(self.client, "display_name", None))
+                about.append(self.client)
+            if self.kind == ActorKind.SYSTEM and self.job:
+                details.setdefault("job", self.job)
+            if self.kind == ActorKind.SYSTEM and self.operator:
+                details.setdefault("operator", self.operator)
+            prepared.append((target, about, details))
+        return record_audits(
             organization,
             self.member_user,
             action,
-            target,
+            prepared,
             api_key=self.api_key if self.kind == ActorKind.API_KEY else None,
             client=self.client if self.kind == ActorKind.CLIENT and not self.on_behalf else None,
-            about=about,
-            **details,
         )
 
 

@@ -5,7 +5,7 @@ import hashlib
 import secrets
 import uuid
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -372,11 +372,27 @@ def record_audit(
     else `client` (the recipient's profile), else the system. The entry concerns `target`
     and the objects `about` (profiles, dossiers, accounts), recorded as its subjects, and the
     client who acted; it takes the next position in its organisation's chain."""
+    return record_audits(
+        organization, user, action, [(target, about, details)], api_key=api_key, client=client
+    )[0]
+
+
+def record_audits(
+    organization: Organization,
+    user: object,
+    action: str,
+    entries: Sequence[tuple[object, Iterable[object], dict[str, object]]],
+    *,
+    api_key: object = None,
+    client: object = None,
+) -> list[AuditEntry]:
+    """`record_audit` of many entries of one action and actor, each (target, about, details),
+    in a constant number of statements: the chain is locked once and the entries take the
+    next positions in their order, hashed as one by one."""
     actor, name, ref = AuditEntry.Actor.SYSTEM, "", ""
     member: User | None = None
-    subjects: set[tuple[str, str]] = set()
-    for concerned in (target, *about):
-        subjects.update(audit_subjects(concerned))
+    actor_subjects: set[tuple[str, str]] = set()
+    extra: dict[str, object] = {}
     if isinstance(user, User) and user.is_authenticated:
         actor, member = AuditEntry.Actor.MEMBER, user
         name = user.get_full_name() or user.get_username()
@@ -387,44 +403,56 @@ def record_audit(
         name = str(getattr(api_key, "name", api_key))
         ref = str(getattr(api_key, "uuid", ""))
         # Readers of the details (the CSV's JSON column, the API's tests) find the key there.
-        details["api_key"] = name
+        extra["api_key"] = name
     elif client is not None:
         actor = AuditEntry.Actor.CLIENT
         name = str(getattr(client, "display_name", client))
         ref = str(getattr(client, "uuid", ""))
-        subjects.update(audit_subjects(client))
-    entry = AuditEntry(
-        organization=organization,
-        user=member,
-        actor=actor,
-        actor_name=name[:300],
-        actor_ref=ref,
-        action=action,
-        target=str(target)[:300],
-        details={key: _detail(value) for key, value in details.items()},
-        at=timezone.now(),
-        salt=secrets.token_hex(16),
-    )
-    entry.personal_digest = auditchain.personal_digest(
-        entry, [auditchain.subject_key(kind, ref) for kind, ref in subjects]
-    )
+        actor_subjects.update(audit_subjects(client))
+    at = timezone.now()
+    built: list[tuple[AuditEntry, set[tuple[str, str]]]] = []
+    for target, about, details in entries:
+        subjects = set(actor_subjects)
+        for concerned in (target, *about):
+            subjects.update(audit_subjects(concerned))
+        entry = AuditEntry(
+            organization=organization,
+            user=member,
+            actor=actor,
+            actor_name=name[:300],
+            actor_ref=ref,
+            action=action,
+            target=str(target)[:300],
+            details={key: _detail(value) for key, value in {**details, **extra}.items()},
+            at=at,
+            salt=secrets.token_hex(16),
+        )
+        entry.personal_digest = auditchain.personal_digest(
+            entry, [auditchain.subject_key(kind, ref) for kind, ref in subjects]
+        )
+        built.append((entry, subjects))
+    if not built:
+        return []
     # No savepoint: a failure here fails the caller's transaction anyway.
     with transaction.atomic(savepoint=False):
         # Held until the caller's transaction ends: the organisation's writers of the log
         # take turns from here (the cost is measured in the README).
         chain = _lock_chain(organization)
-        entry.seq = chain.seq + 1
-        entry.entry_hash = auditchain.entry_hash(entry, chain.head)
-        entry.save(force_insert=True)
-        if subjects:
-            AuditSubject.objects.bulk_create(
-                [
-                    AuditSubject(organization=organization, entry=entry, kind=kind, ref=ref)
-                    for kind, ref in sorted(subjects)
-                ]
-            )
-        AuditChain.objects.filter(pk=chain.pk).update(seq=entry.seq, head=entry.entry_hash)
-    return entry
+        seq, head = chain.seq, chain.head
+        for entry, _subjects in built:
+            seq += 1
+            entry.seq = seq
+            entry.entry_hash = head = auditchain.entry_hash(entry, head)
+        saved = AuditEntry.objects.bulk_create([entry for entry, _subjects in built])
+        rows = [
+            AuditSubject(organization=organization, entry=entry, kind=kind, ref=ref)
+            for entry, (_entry, subjects) in zip(saved, built, strict=True)
+            for kind, ref in sorted(subjects)
+        ]
+        if rows:
+            AuditSubject.objects.bulk_create(rows)
+        AuditChain.objects.filter(pk=chain.pk).update(seq=seq, head=head)
+    return saved
 
 
 def _detail(value: object) -> object:

@@ -178,7 +178,7 @@ def test_on_postgresql_the_common_case_is_one_statement(orgs):
         _group(orgs["America/New_York"], dt.date(2023, 4, 30), 1, "years", 1),
     ]
     expected = {group.pk: _expected(group, now) for group in groups}
-    dispatch._zones_known_to_database()  # read once per process, not per pass
+    dispatch.zones_known_to_database()  # read once per process, not per pass
     with scopes_disabled(), CaptureQueriesContext(connection) as queries:
         run_ids = dispatch.dispatch_due(now=now, fan_out=False)
     [statement] = _statements(queries)
@@ -221,7 +221,7 @@ def test_edge_rows_take_the_python_path_and_agree(orgs, zone, start, count, unit
 
 @pytest.mark.django_db
 def test_a_zone_the_database_does_not_know_is_left_to_python(orgs, monkeypatch):
-    monkeypatch.setattr(dispatch, "_zones_known_to_database", frozenset)
+    monkeypatch.setattr(dispatch, "zones_known_to_database", frozenset)
     now = dt.datetime(2024, 2, 29, 9, tzinfo=dt.UTC)
     group = _group(orgs["Europe/Paris"], dt.date(2024, 1, 31), 1, "months", 1)
     with scopes_disabled():
