@@ -90,7 +90,7 @@ def save_group(
             None
             if created
             else UpdateGroup.objects.filter(pk=group.pk)
-            .values(*_TIMING, *UpdateGroup.POLICY, "is_active")
+            .values(*_TIMING, *UpdateGroup.POLICY, "is_active", "audience")
             .first()
         )
         retimed = stored is not None and any(stored[n] != getattr(group, n) for n in _TIMING)
@@ -112,6 +112,9 @@ def save_group(
                 policy=group.request_policy(),
                 actor=actor,
             )
+        if stored is not None and stored["audience"] != group.audience:
+            # Profiles entered or left whom the group asks: their cells come or go.
+            overview.refresh(group.organization_id, field_ids=[field.pk for field in chosen])
         rolling.refresh(group.organization_id, group_ids=[group.pk])
         actor.audit(
             group.organization,

@@ -423,7 +423,8 @@ def group_of(field: object) -> UpdateGroup | None:
 
 
 class ComplianceCell(models.Model):
-    """One row per active profile by monitored field: what its overview status is read from.
+    """One row per active profile by monitored field of a group that asks the profile (its
+    audience): what its overview status is read from.
 
     Maintained by `monitoring.overview.refresh` from every write that moves a status (values,
     requests, profiles, fields), so that the overview reads narrow indexed rows instead of

@@ -2,7 +2,9 @@
 
 Each (active profile, monitored field) has one stored row, `ComplianceCell`, holding what its
 status is read from: whether a value exists and its expiry date, the request still running
-for it and when that request lapses, and the latest request if it closed unanswered. Every
+for it and when that request lapses, and the latest request if it closed unanswered. A
+profile outside the audience of the field's group has none: the group does not ask it, so
+the field is not monitored for it (the matrix shows "not asked"), and it counts nowhere. Every
 write that moves those facts calls `refresh` for the profiles or fields it touched, in its own
 transaction; `rebuild` recomputes a whole organisation (after a migration, and nightly as a
 safety net, counting what it had to correct). Reading is then narrow indexed rows with the
@@ -38,6 +40,7 @@ from django.utils import timezone
 
 from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import ComplianceCell, GroupField, OverviewState, UpdateGroup
+from monitoring.selectors import audiences_sql
 from profiles.models import EXPIRY_WARNING_DAYS, DataField, FieldValue, Kind, Profile
 from profiles.selectors import active_sql, archived_sql
 
@@ -77,8 +80,27 @@ def _scope(
     return " AND ".join(parts), params
 
 
+Audiences = list[tuple[int, str, list[Any]]]
+
+
+def _asked(audiences: Audiences) -> tuple[str, list[Any]]:
+    """A cell exists only where the field's group asks the profile (`p`): a profile its
+    audience leaves out is not monitored by it, so never missing or overdue for it."""
+    if not audiences:
+        return "1 = 1", []
+    marks = ", ".join(["%s"] * len(audiences))
+    parts, params = [f"gf.group_id NOT IN ({marks})"], [pk for pk, _, _ in audiences]
+    for pk, sql, sql_params in audiences:
+        parts.append(f"(gf.group_id = %s AND {sql})")
+        params += [pk, *sql_params]
+    return f"({' OR '.join(parts)})", params
+
+
 def _computed(
-    organization_id: int, profile_ids: tuple[int, ...] | None, field_ids: tuple[int, ...] | None
+    organization_id: int,
+    profile_ids: tuple[int, ...] | None,
+    field_ids: tuple[int, ...] | None,
+    audiences: Audiences,
 ) -> tuple[str, list[Any]]:
     """The SELECT of every cell of the scope, computed from values and requests."""
     p, f, v = (m._meta.db_table for m in (Profile, DataField, FieldValue))
@@ -92,6 +114,7 @@ def _computed(
         organization_id, profile_ids, field_ids, ("d.organization_id", "d.profile_id", "i.field_id")
     )
     pending = ", ".join(["%s"] * len(Dossier.PENDING_STATUSES))
+    asked, asked_params = _asked(audiences)
     sql = f"""
         SELECT p.organization_id, p.id, f.id, gf.group_id, p.kind,
             COALESCE(p.company_id, CASE WHEN p.kind = %s THEN p.id END),
@@ -135,7 +158,7 @@ def _computed(
             ) r WHERE r.rn = 1
         ) latest ON latest.profile_id = p.id AND latest.field_id = f.id
         WHERE {cells} AND {active_sql("p")}
-            AND {active_sql("f")}
+            AND {active_sql("f")} AND {asked}
     """  # noqa: S608 - names come from the models, values are parameters
     return sql, [
         Kind.COMPANY,
@@ -149,6 +172,7 @@ def _computed(
         ItemReview.APPROVED,
         *request_params,
         *params,
+        *asked_params,
     ]
 
 
@@ -186,7 +210,8 @@ def refresh(
     table = ComplianceCell._meta.db_table
     p, f = Profile._meta.db_table, DataField._meta.db_table
     gf = GroupField._meta.db_table
-    sql, params = _computed(organization_id, profiles, fields)
+    audiences = audiences_sql(organization_id, "p")
+    sql, params = _computed(organization_id, profiles, fields, audiences)
     columns = ", ".join(CELL_COLUMNS)
     updates = ", ".join(f"{c} = excluded.{c}" for c in CELL_COLUMNS[3:])
     scope, scope_params = _scope(organization_id, profiles, fields)
@@ -201,15 +226,24 @@ def refresh(
             ON CONFLICT (profile_id, field_id) DO UPDATE SET {updates}""",  # noqa: S608
             [*params, *scope_params],
         )
-        # Cells whose profile was archived or whose field stopped being monitored. Both
-        # sets are read within the scope, so a profile's refresh never reads its
-        # organisation's other profiles.
+        # Cells whose profile was archived, whose field stopped being monitored, or whose
+        # profile left the audience of the field's group. The first two sets are read
+        # within the scope, so a profile's refresh never reads its organisation's other
+        # profiles.
         archived, archived_params = _scope(
             organization_id, profiles, None, ("organization_id", "id", "")
         )
         dropped, dropped_params = _scope(
             organization_id, None, fields, ("organization_id", "", "id")
         )
+        left, left_params = "", []
+        for pk, asked, asked_params in audiences:
+            left += f"""
+                OR (field_id IN (SELECT gf.field_id FROM {gf} gf WHERE gf.group_id = %s)
+                    AND NOT EXISTS (
+                        SELECT 1 FROM {p} p WHERE p.id = {table}.profile_id AND {asked}
+                    ))"""  # noqa: S608
+            left_params += [pk, *asked_params]
         cursor.execute(
             f"""DELETE FROM {table} WHERE {scope} AND (
                 profile_id IN (SELECT id FROM {p} WHERE {archived} AND {archived_sql()})
@@ -217,9 +251,9 @@ def refresh(
                     SELECT id FROM {f} WHERE {dropped}
                         AND ({archived_sql()}
                             OR NOT EXISTS (SELECT 1 FROM {gf} WHERE {gf}.field_id = {f}.id))
-                )
+                ){left}
             )""",  # noqa: S608
-            [*scope_params, *archived_params, *dropped_params],
+            [*scope_params, *archived_params, *dropped_params, *left_params],
         )
     transaction.on_commit(partial(_moved, organization_id))
 
@@ -240,7 +274,7 @@ def _moved(organization_id: int) -> None:
 def drift(organization_id: int) -> int:
     """How many stored cells differ from a fresh computation (missing, extra or changed)."""
     table = ComplianceCell._meta.db_table
-    sql, params = _computed(organization_id, None, None)
+    sql, params = _computed(organization_id, None, None, audiences_sql(organization_id, "p"))
     columns = ", ".join(CELL_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(

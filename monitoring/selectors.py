@@ -7,6 +7,8 @@
   `group_audience_sql(group, alias)` is the same predicate for a raw statement, compiled
   from the ORM's so that the two cannot drift; tests/monitoring/test_audience.py proves on
   random profiles and conditions that both select the same rows.
+  `audiences_sql(organization_id, alias)` is that predicate for every group of an
+  organisation that has an audience at once (the compliance overview's cells).
 - `due_q(now)` / `due_sql(alias)`: a group is due when it is active and its next run's
   moment has come; the dispatcher claims them through the ORM (`_claim`) or in its one
   PostgreSQL statement (`_dispatch_in_database`). tests/monitoring/test_selectors.py proves
@@ -74,6 +76,30 @@ def group_audience_sql(group: UpdateGroup, alias: str) -> tuple[str, list[Any]]:
         inner = group_audience(group).order_by().values("id")
         sql, params = inner.query.sql_with_params()
     return f"{alias}.id IN ({sql})", list(params)
+
+
+def audiences_sql(organization_id: int, alias: str) -> list[tuple[int, str, list[Any]]]:
+    """For each group of the organisation that narrows its audience: its id and
+    `group_audience_sql` for it. One query when no group has an audience (the usual case),
+    two otherwise, whatever the number of groups."""
+    with scopes_disabled():
+        narrowed = [
+            (pk, kind, conditions)
+            for pk, kind, conditions in UpdateGroup.objects.filter(
+                organization_id=organization_id
+            ).values_list("pk", "applies_to", "audience")
+            if conditions
+        ]
+        if not narrowed:
+            return []
+        fields = list(DataField.objects.active().filter(organization_id=organization_id))
+        found = []
+        for pk, kind, conditions in narrowed:
+            of_kind = [field for field in fields if field.applies_to == kind]
+            inner = audience(organization_id, kind, conditions, of_kind).order_by().values("id")
+            sql, params = inner.query.sql_with_params()
+            found.append((pk, f"{alias}.id IN ({sql})", list(params)))
+    return found
 
 
 def due_q(now: dt.datetime) -> Q:

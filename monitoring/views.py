@@ -127,7 +127,10 @@ def _live(request: OrganizationRequest, form: UpdateGroupForm) -> dict[str, Any]
             else [request.organization.slug],
         ),
     }
-    raw_start = (form.data if form.is_bound else form.initial).get("start_date")
+    typed = form.data if form.is_bound else form.initial
+    # A rolling or tiered group asks each client on their own day: no dates to list.
+    context["per_profile"] = (typed.get("cadence") or group.cadence) in PER_PROFILE
+    raw_start = typed.get("start_date")
     start = form.instance.start_date if raw_start is None else None
     if isinstance(raw_start, dt.date):
         start = raw_start

@@ -106,3 +106,30 @@ def test_tiers_typed_for_another_cadence_are_not_refused(owner_client, org, risk
     with scopes_disabled():
         group = UpdateGroup.objects.get()
     assert (group.cadence, group.tiers, group.tier_field_id) == (Cadence.ROLLING, [], None)
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The group asks 2 contacts, each on their own day"),
+        ("fr", "Le groupe interroge 2 contacts, chacun à son propre jour"),
+    ],
+)
+def test_the_preview_of_a_tiered_group_lists_no_calendar_dates(
+    owner_client, org, risk, language, said
+):
+    owner_client.cookies["django_language"] = language
+    factories.contact(org)
+    factories.contact(org)
+    base = {"title": "Risk", "applies_to": "contact", "start_date": "2026-01-31"}
+    url = f"/o/{org.slug}/settings/fields/monitoring/new/preview/"
+    calendar = owner_client.get(url, {**base, "frequency": "1-years"}, HTTP_HX_REQUEST="true")
+    assert len(calendar.context["preview"].dates) == 6
+    assert 'class="upcoming"' in calendar.text
+    tiered = owner_client.get(
+        url,
+        {**base, "frequency": "1-years", "cadence": "tiered", "tier_field": risk.pk},
+        HTTP_HX_REQUEST="true",
+    )
+    assert said in tiered.text
+    assert 'class="upcoming"' not in tiered.text

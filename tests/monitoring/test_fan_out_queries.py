@@ -26,8 +26,9 @@ PERIOD = dt.date(2024, 2, 29)
 # WITH: the ids, the dossiers, the items, the supersession, the invitations and their links
 # (dossiers.DossierMessage, since the outbox names no dossier), one statement each. Then
 # the compliance overview's cells of the page's profiles: on PostgreSQL one UPDATE of the
-# cells the new requests ask for, on SQLite their recomputation (an upsert and a delete).
-PER_PAGE = 2 + 1 if connection.vendor == "postgresql" else 6 + 2
+# cells the new requests ask for, on SQLite their recomputation (the groups that narrow
+# their audience, an upsert and a delete).
+PER_PAGE = 2 + 1 if connection.vendor == "postgresql" else 6 + 3
 
 
 def _run(org, n_profiles: int):
@@ -105,8 +106,10 @@ def test_an_audience_costs_one_query_per_run_not_per_page(org):
         )
         run.group.audience = [{"field": str(risk.uuid), "op": "eq", "value": "High"}]
         run.group.save()
-    # Pages of 3 and 2 asked, then an empty page; the audience's fields read once.
-    assert _queries(run.pk, chunk_size=3) == 2 * PER_PAGE + 1 + 7 + 1
+    # Pages of 3 and 2 asked, then an empty page; the audience's fields read once, and on
+    # SQLite once more by each page's recomputation of the cells (which asks the audience).
+    again = 0 if connection.vendor == "postgresql" else 2
+    assert _queries(run.pk, chunk_size=3) == 2 * PER_PAGE + 1 + 7 + 1 + again
     with scopes_disabled():
         assert Dossier.objects.count() == 5
 
