@@ -239,7 +239,7 @@ def run_detail(
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
-    counts = followup.outcomes(group, [run.period])[run.period]
+    counts = followup.run_outcomes(group, run.period)
     rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     # Django's paginator asks only for count() and slices, which the pages answer in one query.
     page = Paginator(cast(Any, rows), 50).get_page(request.GET.get("page"))
