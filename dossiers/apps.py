@@ -24,6 +24,9 @@ class DossiersConfig(AppConfig):
         from profiles.signals import value_notes
 
         messages.register_kinds()
+        from dossiers import versions
+
+        versions.connect()
         from dossiers.portal import count_refused_body, may_send_full_bodies
         from organizations.security import BODY_REFUSALS, FULL_BODY_GRANTS
 

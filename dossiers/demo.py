@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.utils import timezone
 
+from dossiers import versions
 from dossiers.models import Dossier, DossierItem
 from dossiers.opening import open_dossiers
 from dossiers.submission import save_draft, submit
@@ -53,3 +54,4 @@ def seed(organization: Organization) -> None:
         created_at=timezone.now() - dt.timedelta(days=40),
         expires_at=timezone.now() - dt.timedelta(days=10),
     )
+    versions.touched(organization.pk)

@@ -664,3 +664,17 @@ class DailyRequestMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.message_id} of {self.daily_request_id}"
+
+
+class DossierState(models.Model):
+    """A version per organisation, renewed after each committed write that changes how many
+    dossiers it has or their statuses: the key under which their counts are cached
+    (`dossiers.versions`), so that a write is seen at once."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    version = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.organization_id}: {self.version}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_scopes import scope, scopes_disabled
 
-from dossiers import actions, daily
+from dossiers import actions, daily, versions
 from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
@@ -63,8 +63,19 @@ def may_send_full_bodies(request: HttpRequest) -> bool:
     token = _path_token(request)
     if token is None:
         return False
-    access = _access(token)
+    access = _request_access(request, token)
     return access is not None and access.replaced_at is None
+
+
+def _request_access(request: HttpRequest, token: str) -> AccessToken | None:
+    """`_access`, looked up once per request: a large body's check (above) and the page
+    both ask."""
+    known = getattr(request, "_portal_access", None)
+    if known is not None and known[0] == token:
+        return cast(AccessToken | None, known[1])
+    access = _access(token)
+    setattr(request, "_portal_access", (token, access))  # noqa: B010 - not an HttpRequest field
+    return access
 
 
 def count_refused_body(request: HttpRequest) -> None:
@@ -111,8 +122,11 @@ def _refused(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+# A submit opens, drafts and submits: the counts of the organisation's dossiers are renewed
+# once, when it is done.
+@versions.renewed_once()
 def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
-    access = _access(token)
+    access = _request_access(request, token)
     if access is None:
         return _refused(request)
     if access.replaced_at is not None:

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from dossiers import fieldpolicy
+from dossiers import fieldpolicy, versions
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
 from dossiers.signals import dossier_submitted
@@ -51,11 +53,17 @@ def needs_review(dossier: Dossier, items: Sequence[DossierItem]) -> bool:
 
 def mark_opened(dossier: Dossier) -> None:
     """The first time a client follows the link: recorded once, shown to staff."""
-    now = timezone.now()
-    Dossier.objects.filter(pk=dossier.pk, first_opened_at__isnull=True).update(first_opened_at=now)
-    Dossier.objects.filter(pk=dossier.pk, status=Dossier.Status.OPEN).update(
-        status=Dossier.Status.OPENED
+    opened = Dossier.objects.filter(
+        Q(first_opened_at__isnull=True) | Q(status=Dossier.Status.OPEN), pk=dossier.pk
+    ).update(
+        first_opened_at=Coalesce("first_opened_at", Value(timezone.now())),
+        status=Case(
+            When(status=Dossier.Status.OPEN, then=Value(Dossier.Status.OPENED)),
+            default=F("status"),
+        ),
     )
+    if opened:
+        versions.touched(dossier.organization_id)
 
 
 def save_draft(
@@ -155,6 +163,7 @@ def save_draft(
         if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
             locked.status = Dossier.Status.IN_PROGRESS
             locked.save(update_fields=["status"])
+            versions.touched(locked.organization_id)
         forget(replaced)
     return bool(touched)
 

@@ -264,11 +264,14 @@ def _moved(organization_id: int) -> None:
     A random version, not a counter: a version never comes back, so no count cached under
     an old one can be read again, whatever rolled back in between.
     """
+    version = secrets.randbits(62)
+    # One UPDATE, where update_or_create locked the row with a SELECT first: a submission
+    # renews it after each of its refreshes.
+    if OverviewState.objects.filter(organization_id=organization_id).update(version=version):
+        return
     # Another writer creating it at the same moment leaves a version as new as ours.
-    with contextlib.suppress(IntegrityError):
-        OverviewState.objects.update_or_create(
-            organization_id=organization_id, defaults={"version": secrets.randbits(62)}
-        )
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        OverviewState.objects.create(organization_id=organization_id, version=version)
 
 
 def drift(organization_id: int) -> int:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import uuid
 from contextlib import suppress
 from typing import Any, cast
 from urllib.parse import quote
@@ -242,7 +243,7 @@ def run_detail(
     group, run = _run(request, group_uuid, period)
     status = request.GET.get("status", "")
     query = search_query(request)
-    counts = followup.outcomes(group, [run.period])[run.period]
+    counts = followup.run_outcomes(group, run.period)
     rows = followup.OutstandingPages(group, run.period, counts, status=status, query=query)
     # Django's paginator asks only for count() and slices, which the pages answer in one query.
     page = Paginator(cast(Any, rows), 50).get_page(request.GET.get("page"))
@@ -617,12 +618,14 @@ def _field_labels(request: OrganizationRequest) -> dict[int, str]:
     }
 
 
-def _group_titles(request: OrganizationRequest) -> dict[str, str]:
-    """Groups' titles in the reader's language, by the title the SQL knows."""
-    return {
-        group.title: group.local_title
-        for group in UpdateGroup.objects.filter(organization=request.organization)
-    }
+def _group_titles(
+    request: OrganizationRequest, groups: list[UpdateGroup] | None = None
+) -> dict[str, str]:
+    """Groups' titles in the reader's language, by the title the SQL knows (of `groups`
+    when the caller read them already)."""
+    if groups is None:
+        groups = list(UpdateGroup.objects.filter(organization=request.organization))
+    return {group.title: group.local_title for group in groups}
 
 
 def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResponse:
@@ -643,10 +646,17 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
         return _matrix(request, filters, shown, counts, today)
     paginator = Paginator(cast(Any, _Cells(org_id, filters, today, counts)), OVERVIEW_PAGE)
     page = paginator.get_page(request.GET.get("page"))
-    labels, titles = _field_labels(request), _group_titles(request)
+    labels, titles = _field_labels(request), _group_titles(request, shown["groups"])
+    # Each status's label and badge once for the page, not looked up in the template per row.
+    badges = {value: (str(label), STATUS_BADGES[value]) for value, label in STATUS_LABELS}
     for cell in page:
         cell["field_label"] = labels.get(cell["field_id"], cell["field_label"])
         cell["group_title"] = titles.get(cell["group_title"], cell["group_title"])
+        cell["status_label"], cell["badge"] = badges.get(cell["status"], ("", ""))
+        # As UUIDs, so that `row_url` reverses each link's pattern once, not once per row.
+        for key in ("profile_uuid", "open_dossier", "overdue_dossier"):
+            if cell[key] is not None:
+                cell[key] = uuid.UUID(cell[key])
     return render(
         request,
         "monitoring/overview.html",
@@ -830,3 +840,12 @@ STATUS_LABELS = [
     ("expired", gettext_lazy("Expired")),
     ("missing", gettext_lazy("Missing")),
 ]
+# The badge's class of each status in the overview's list.
+STATUS_BADGES = {
+    "valid": "ok",
+    "expiring": "warn",
+    "requested": "warn",
+    "overdue": "bad",
+    "expired": "bad",
+    "missing": "bad",
+}
