@@ -139,10 +139,12 @@ def render_daily(daily: list[dict]) -> list[str]:
         " drain (`outbox.mail.send_due`) forms each recipient's day in a handful of statements"
         " per batch (`dossiers.daily.carry_invitations`), sends the day's one e-mail per"
         " recipient (rendered once per shape by `dossiers.emails.DailyMessages`) to an"
-        " aiosmtpd sink, and gives each invitation its carrier's outcome"
-        " (`outbox.claims.follow_carriers`). Ours counts every row: the invitations claimed"
-        " twice and the day's e-mails once. The floor sends the day's e-mails, rendered"
-        " beforehand, over one `smtplib` connection.",
+        " aiosmtpd sink. The first invitation of a day claimed forms it; the day's other"
+        " invitations are carried from then on (`outbox.models.Message.carried_by`,"
+        " `outbox.claims.carry`) and not claimed, and the day's e-mail's mark writes their"
+        " outcome in the same statement. Ours counts every row: the first invitation of each"
+        " day, claimed once, and the day's e-mails. The floor sends the day's e-mails, rendered"
+        " beforehand, over one `smtplib` connection (`bench.sections.email.floor_smtplib`).",
         "",
         "| requests | recipients (e-mails) | ours (e-mails/s) | floor (e-mails/s) |"
         " ours ÷ floor (target ≥ 0.5) | queries (ours) |",
