@@ -37,6 +37,7 @@ from dossiers.models import (
     answerable_q,
 )
 from dossiers.selectors import is_recipient
+from outbox import claims
 from outbox.mail import ids_by_key
 from outbox.models import Message
 from outbox.registry import Carried, Rendered
@@ -72,7 +73,7 @@ def carry_invitations(due: Sequence[Due], kind: str) -> dict[int, Carried]:
     to_form: dict[tuple[int, dt.date], tuple[Message, set[int]]] = {}
     for row, dossier, person in candidates:
         pair = (person.pk, local_day(dossier.created_at, row))
-        mates = waiting.get(pair, set()) | {dossier.pk}
+        mates = set(waiting.get(pair, {})) | {dossier.pk}
         # Alone on its day, a request keeps its own invitation, as ever.
         if pair not in formed and pair not in to_form and len(mates) >= 2:
             to_form[pair] = (row, mates)
@@ -83,6 +84,21 @@ def carry_invitations(due: Sequence[Due], kind: str) -> dict[int, Carried]:
         found = formed.get((person.pk, local_day(dossier.created_at, row)))
         if found is not None and dossier.pk in found[1]:
             carried[row.pk] = Carried(found[0])
+    # The other invitations waiting of the days formed here are carried from now on: not
+    # claimed again, they take the outcome the day's e-mail's mark writes. (The drain does
+    # the same for the batch's own; a day formed before did it for its own.)
+    claimed = {row.pk for row, _d, _p in candidates}
+    claims.carry(
+        Message,
+        [
+            (message, formed[pair][0])
+            for pair in to_form
+            if pair in formed
+            for dossier, message in waiting.get(pair, {}).items()
+            if dossier in formed[pair][1] and message not in claimed
+        ],
+        timezone.now() + claims.carry_wait(),
+    )
     return carried
 
 
@@ -111,14 +127,14 @@ def _formed(people: set[int], days: set[dt.date]) -> Formed:
 
 def _waiting(
     candidates: Sequence[Due], kind: str, first: dt.date, last: dt.date
-) -> dict[tuple[int, dt.date], set[int]]:
+) -> dict[tuple[int, dt.date], dict[int, int]]:
     """(recipient, day) -> the recipient's open update dossiers of that day whose invitation
-    waits in the outbox: one query for the batch."""
+    waits in the outbox, each with that invitation's id: one query for the batch."""
     row = candidates[0][0]
     tz = row.organization.tzinfo if row.organization is not None else dt.UTC
     start = dt.datetime.combine(first, dt.time(), tzinfo=tz)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tzinfo=tz)
-    waiting: dict[tuple[int, dt.date], set[int]] = {}
+    waiting: dict[tuple[int, dt.date], dict[int, int]] = {}
     links = DossierMessage.objects.filter(
         answerable_q(timezone.now(), "dossier"),
         profile_id__in={person.pk for _row, _d, person in candidates},
@@ -127,9 +143,9 @@ def _waiting(
         dossier__update_group__isnull=False,
         dossier__created_at__gte=start,
         dossier__created_at__lt=end,
-    ).values_list("profile_id", "dossier_id", "dossier__created_at")
-    for person, dossier, created_at in links:
-        waiting.setdefault((person, created_at.astimezone(tz).date()), set()).add(dossier)
+    ).values_list("profile_id", "dossier_id", "dossier__created_at", "message_id")
+    for person, dossier, created_at, message in links:
+        waiting.setdefault((person, created_at.astimezone(tz).date()), {})[dossier] = message
     return waiting
 
 

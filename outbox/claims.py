@@ -6,10 +6,11 @@ Crosses tenants by design: the caller runs it with scopes disabled.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from outbox.models import Delivery
@@ -57,27 +58,49 @@ def backoff(attempts: int) -> dt.timedelta:
     return dt.timedelta(seconds=min(seconds, settings.OUTBOX_RETRY_MAX_SECONDS))
 
 
-def mark_sent(model: type[Delivery], pk: int, now: dt.datetime | None = None) -> None:
+def _carries(model: type[Delivery]) -> bool:
+    """Whether rows of `model` can be carried by another (`outbox.models.Message`)."""
+    return any(field.name == "carried_by" for field in model._meta.concrete_fields)
+
+
+def _with_carried(model: type[Delivery], pks: list[int]) -> Q:
+    """The rows `pks` and those still waiting that they carry: a carrier's outcome is theirs,
+    written by the same statement."""
+    chosen = Q(pk__in=pks)
+    if _carries(model):
+        chosen |= Q(carried_by__in=pks, status=Delivery.Status.QUEUED)
+    return chosen
+
+
+def mark_sent(
+    model: type[Delivery], pk: int, now: dt.datetime | None = None, *, carries: bool = False
+) -> None:
     """Runs once per message, between two SMTP exchanges: one short statement of constant
-    text rather than a query the ORM compiles each time."""
+    text rather than a query the ORM compiles each time. A carrier (`carries`) marks the
+    rows it carries in the same statement."""
     moment = connection.ops.adapt_datetimefield_value(now or timezone.now())
+    params: list[Any] = [Delivery.Status.SENT, moment, pk]
+    carried = ""
+    if carries:
+        carried = " OR (carried_by_id = %s AND status = %s)"
+        params += [pk, Delivery.Status.QUEUED]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {model._meta.db_table} SET status = %s, done_at = %s, last_error = ''"  # noqa: S608 - the table's name comes from the model
-            " WHERE id = %s",
-            [Delivery.Status.SENT, moment, pk],
+            f" WHERE id = %s{carried}",
+            params,
         )
 
 
 def mark_cancelled(model: type[Delivery], pks: list[int]) -> None:
     if pks:
-        model.objects.filter(pk__in=pks).update(
+        model.objects.filter(_with_carried(model, pks)).update(
             status=Delivery.Status.CANCELLED, done_at=timezone.now()
         )
 
 
 def mark_undeliverable(model: type[Delivery], pk: int, error: str) -> None:
-    model.objects.filter(pk=pk).update(
+    model.objects.filter(_with_carried(model, [pk])).update(
         status=Delivery.Status.UNDELIVERABLE, done_at=timezone.now(), last_error=error[:500]
     )
 
@@ -99,16 +122,46 @@ def mark_retry(
     return given_up
 
 
-# How long a carried message waits, past its carrier's next attempt, before it looks again.
-CARRIER_WAIT = dt.timedelta(minutes=1)
+def carry_wait() -> dt.timedelta:
+    """How long a carried row waits, past its carrier's next attempt, before it looks at its
+    carrier again. Its carrier's mark writes its outcome, so that look is only for a carrier
+    gone or marked without it (`carry`): a lease's length."""
+    return dt.timedelta(seconds=settings.OUTBOX_LEASE_SECONDS)
+
+
+def _update_pairs(
+    model: type[Delivery], rows: list[tuple[int, int]], sql: str, params: list[Any]
+) -> None:
+    """`sql` (an UPDATE … FROM v, `{table}` its table) for the (id, carrier_id) rows of v."""
+    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v (id, carrier_id) AS (VALUES {values}) "
+            + sql.format(table=model._meta.db_table),
+            [*(value for pair in rows for value in pair), *params],
+        )
+
+
+def carry(model: type[Delivery], rows: list[tuple[int, int]], until: dt.datetime) -> None:
+    """Each (pk, carrier's pk) row still waiting is carried from now on: it is not claimed
+    before `until`, and its carrier's mark writes its outcome. One statement for them all."""
+    if not rows or not _carries(model):
+        return
+    _update_pairs(
+        model,
+        rows,
+        """UPDATE {table} SET carried_by_id = v.carrier_id, next_attempt_at = %s
+        FROM v WHERE {table}.id = v.id AND {table}.status = %s""",
+        [connection.ops.adapt_datetimefield_value(until), Delivery.Status.QUEUED],
+    )
 
 
 def follow_carriers(model: type[Delivery], rows: list[tuple[int, int]], now: dt.datetime) -> None:
     """Each (pk, carrier's pk) row takes its carrier's outcome: sent, undeliverable or no
-    longer needed as it was, at its moment. While the carrier waits, the row waits a little
-    longer than the batch's latest carrier, its claim not counted as an attempt: nothing is
-    given up for waiting. A carrier gone (deleted with what it was about) leaves nothing to
-    send. A few statements for the batch, whatever the number of carriers."""
+    longer needed as it was, at its moment. While the carrier waits, the row is carried by it
+    (`carry`), its claim not counted as an attempt: nothing is given up for waiting. A
+    carrier gone (deleted with what it was about) leaves nothing to send. A few statements
+    for the batch, whatever the number of carriers."""
     if not rows:
         return
     carriers = {
@@ -120,26 +173,31 @@ def follow_carriers(model: type[Delivery], rows: list[tuple[int, int]], now: dt.
     gone = [pk for pk, carrier in rows if carrier not in carriers]
     mark_cancelled(model, gone)
     queued = Delivery.Status.QUEUED
-    waiting = [pk for pk, carrier in rows if carrier in carriers and carriers[carrier][0] == queued]
+    waiting = [(pk, c) for pk, c in rows if c in carriers and carriers[c][0] == queued]
     if waiting:
         latest = max(due for status, due in carriers.values() if status == queued)
-        model.objects.filter(pk__in=waiting).update(
-            next_attempt_at=max(latest, now) + CARRIER_WAIT, attempts=F("attempts") - 1
-        )
+        until = max(latest, now) + carry_wait()
+        if _carries(model):
+            _update_pairs(
+                model,
+                waiting,
+                """UPDATE {table} SET carried_by_id = v.carrier_id, next_attempt_at = %s,
+                    attempts = {table}.attempts - 1
+                FROM v WHERE {table}.id = v.id""",
+                [connection.ops.adapt_datetimefield_value(until)],
+            )
+        else:
+            model.objects.filter(pk__in=[pk for pk, _c in waiting]).update(
+                next_attempt_at=until, attempts=F("attempts") - 1
+            )
     done = [(pk, c) for pk, c in rows if c in carriers and carriers[c][0] != queued]
-    if not done:
-        return
-    table = model._meta.db_table
-    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(done))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH v (id, carrier_id) AS (VALUES {values})
-            UPDATE {table} SET status = c.status, done_at = COALESCE(c.done_at, %s),
+    if done:
+        _update_pairs(
+            model,
+            done,
+            """UPDATE {table} SET status = c.status, done_at = COALESCE(c.done_at, %s),
                 last_error = c.last_error
             FROM v JOIN {table} c ON c.id = v.carrier_id
-            WHERE {table}.id = v.id""",  # noqa: S608 - the table's name comes from the model
-            [
-                *(value for pair in done for value in pair),
-                connection.ops.adapt_datetimefield_value(now),
-            ],
+            WHERE {table}.id = v.id""",
+            [connection.ops.adapt_datetimefield_value(now)],
         )

@@ -9,7 +9,7 @@ import re
 import smtplib
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext, suppress
 from typing import Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
@@ -19,8 +19,9 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.core.mail.utils import DNS_NAME
+from django.db import DatabaseError, transaction
 from django.db import connection as django_connection
-from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -183,6 +184,33 @@ def _commits_for_marks() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
+class _Marks:
+    """Each message is marked sent as the server accepts it, before the next one's data
+    leaves: a worker killed at any moment leaves at most one message accepted and not
+    marked. Over SMTP on PostgreSQL a mark goes out without waiting for its reply (psycopg's
+    pipeline mode), so that the database writes it while the next message's envelope (MAIL,
+    RCPT) goes to the server; `commit` then waits for it, before that message's DATA."""
+
+    def __init__(self, overlap: bool) -> None:
+        self._overlap = overlap and django_connection.vendor == "postgresql"
+        self._stack = ExitStack()
+        self._pipeline: Any = None
+
+    def __enter__(self) -> _Marks:
+        if self._overlap:
+            django_connection.ensure_connection()
+            self._pipeline = self._stack.enter_context(django_connection.connection.pipeline())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+
+    def commit(self) -> None:
+        if self._pipeline is not None:
+            with django_connection.wrap_database_errors:
+                self._pipeline.sync()
+
+
 # A plain address (a dot-atom local part at an ASCII domain of labels IDNA accepts) that
 # Django's sanitize_address gives back unchanged; anything else goes through it.
 _PLAIN_ADDRESS = re.compile(
@@ -201,23 +229,85 @@ def recipient(address: str, encoding: str) -> str:
     return sanitize_address(address, encoding)
 
 
-def _deliver(connection: BaseEmailBackend, email: EmailMessage, senders: dict[str, str]) -> None:
-    """What Django's SMTP backend does for one message, except that it parses the sender's
-    address anew each time, which for "Organisation via Back office <…>" costs more than the
-    rest of the message: here it is parsed once per sender and batch."""
-    if not isinstance(connection, SMTPBackend) or connection.connection is None:
-        connection.send_messages([email])
-        return
+def _smtp(connection: BaseEmailBackend) -> smtplib.SMTP | None:
+    """The open SMTP connection of Django's SMTP backend, which the drain drives itself."""
+    if isinstance(connection, SMTPBackend) and connection.connection is not None:
+        return connection.connection
+    return None
+
+
+# What the server reads as the data's end, or as a line starting with it: doubled.
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _envelope(email: EmailMessage, senders: dict[str, str]) -> tuple[str, list[str], bytes]:
+    """The sender, recipients and bytes Django's SMTP backend would send, except that the
+    sender's address ("Organisation via Back office <…>" costs more to parse than the rest of
+    the message) is parsed once per sender and batch."""
     encoding = email.encoding or settings.DEFAULT_CHARSET
     if email.from_email not in senders:
         senders[email.from_email] = sanitize_address(email.from_email, encoding)
     # Django's MIME classes take the line ending that SMTP wants.
     message: Any = email.message()
-    connection.connection.sendmail(
+    return (
         senders[email.from_email],
         [recipient(address, encoding) for address in email.recipients()],
         message.as_bytes(linesep="\r\n"),
     )
+
+
+def _reset(smtp: smtplib.SMTP, code: int) -> None:
+    """What smtplib does after a refusal: 421 closes the connection, anything else resets
+    the transaction."""
+    if code == 421:
+        smtp.close()
+        return
+    with suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+def _begin(smtp: smtplib.SMTP, envelope: tuple[str, list[str], bytes]) -> None:
+    """smtplib's `sendmail` up to the recipients (MAIL, RCPT): nothing the server could
+    deliver yet. Raises what `sendmail` raises for a refused sender or recipients."""
+    sender, recipients, data = envelope
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        _reset(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for address in recipients:
+        code, reply = smtp.rcpt(address)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _reset(smtp, 0)
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+def _data(smtp: smtplib.SMTP, envelope: tuple[str, list[str], bytes]) -> None:
+    """The rest of `sendmail`: the data written to the server, whose verdict is left unread
+    (`_accepted`), so that the drain prepares the next message while the server takes this
+    one in."""
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    quoted = _LEADING_DOT.sub(b"..", envelope[2])
+    if not quoted.endswith(b"\r\n"):
+        quoted += b"\r\n"
+    smtp.send(quoted + b".\r\n")
+
+
+def _accepted(smtp: smtplib.SMTP) -> None:
+    """The server's verdict on the data `_start` sent."""
+    code, reply = smtp.getreply()
+    if code != 250:
+        _reset(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
 
 
 def _provider_id(email: EmailMessage) -> str:
@@ -229,12 +319,20 @@ def _provider_id(email: EmailMessage) -> str:
 
 def _mark_sent(row: Message, email: EmailMessage) -> None:
     provider_id = _provider_id(email)[:255]
+    carries = getattr(row, "carries", False)
     if not provider_id:
-        claims.mark_sent(Message, row.pk)
+        claims.mark_sent(Message, row.pk, carries=carries)
         return
-    Message.objects.filter(pk=row.pk).update(
-        status=Message.Status.SENT, done_at=timezone.now(), last_error="", provider_id=provider_id
-    )
+    moment = timezone.now()
+    with transaction.atomic():
+        # The service's id names its own message only: its events are about that one.
+        Message.objects.filter(pk=row.pk).update(
+            status=Message.Status.SENT, done_at=moment, last_error="", provider_id=provider_id
+        )
+        if carries:
+            Message.objects.filter(carried_by=row.pk, status=Message.Status.QUEUED).update(
+                status=Message.Status.SENT, done_at=moment, last_error=""
+            )
 
 
 def _not_to_failing(rows: list[Message]) -> tuple[list[Message], list[tuple[int, str]]]:
@@ -267,9 +365,11 @@ def _not_to_failing(rows: list[Message]) -> tuple[list[Message], list[tuple[int,
 
 
 def _send_batch(ids: list[int], now: dt.datetime) -> int:
-    rows = list(
+    rows: list[Message] = list(
         Message.objects.filter(pk__in=ids)
         .select_related("organization", *registry.related())
+        # A carrier's mark writes the outcome of the rows it carries too.
+        .annotate(carries=Exists(Message.objects.filter(carried_by=OuterRef("pk"))))
         .order_by("id")
     )
     # An address that bounced for good or complained gets nothing more until staff say so.
@@ -300,59 +400,84 @@ def _send_batch(ids: list[int], now: dt.datetime) -> int:
     senders: dict[str, str] = {}
     sent = 0
     try:
+        outgoing: list[tuple[Message, EmailMessage]] = []
         emails = _render(rows)
-        with _commits_for_marks():
-            for position, row in enumerate(rows):
-                email = emails[row.pk]
-                if isinstance(email, Exception):
-                    retry.append((row, _describe(email)))
-                    continue
-                if email is None:
-                    cancelled.append(row.pk)
-                    continue
-                if isinstance(email, registry.Carried):
-                    carried.append((row, email.by))
-                    continue
-                email.to = [row.address]
+        for row in rows:
+            outcome = emails[row.pk]
+            if isinstance(outcome, Exception):
+                retry.append((row, _describe(outcome)))
+            elif outcome is None:
+                cancelled.append(row.pk)
+            elif isinstance(outcome, registry.Carried):
+                carried.append((row, outcome.by))
+            else:
+                outcome.to = [row.address]
                 for name, value in AUTOMATIC_HEADERS.items():
-                    email.extra_headers.setdefault(name, value)
-                email.extra_headers["Message-ID"] = message_id(row.key)
+                    outcome.extra_headers.setdefault(name, value)
+                outcome.extra_headers["Message-ID"] = message_id(row.key)
+                outgoing.append((row, outcome))
+        smtp = _smtp(connection)
+        # The envelope of the message after the one the server is reading, prepared meanwhile.
+        ahead: dict[int, tuple[str, list[str], bytes] | Exception] = {}
+
+        def prepare(position: int) -> tuple[str, list[str], bytes] | Exception:
+            try:
+                return _envelope(outgoing[position][1], senders)
+            except Exception as error:  # that message's fault, told when its turn comes
+                return error
+
+        def failed(position: int, error: Exception) -> bool:
+            """Files the message's error; True when the rest of the batch waits too."""
+            row = outgoing[position][0]
+            if _connection_lost(error):
+                rest = outgoing[position:]
+                logger.warning(
+                    "SMTP connection lost (%s); %d messages wait for the sweep %s",
+                    _describe(error),
+                    len(rest),
+                    SWEEP,
+                )
+                retry.extend((later, _describe(error)) for later, _email in rest)
+                return True
+            if _permanent(error, row.address):
+                logger.info("Message %s undeliverable: %s", row.pk, _describe(error))
+                undeliverable.append((row.pk, _describe(error)))
+            else:
+                logger.warning(
+                    "Message %s not sent for now (%s); the sweep %s retries it",
+                    row.pk,
+                    _describe(error),
+                    SWEEP,
+                )
+                retry.append((row, _describe(error)))
+            return False
+
+        with _commits_for_marks(), _Marks(smtp is not None) as marks:
+            for position, (row, email) in enumerate(outgoing):
                 try:
-                    _deliver(connection, email, senders)
-                except Exception as error:
-                    if _connection_lost(error):
-                        # The server went away: this message and the rest of the batch wait.
-                        rest = rows[position:]
-                        logger.warning(
-                            "SMTP connection lost (%s); %d messages wait for the sweep %s",
-                            _describe(error),
-                            len(rest),
-                            SWEEP,
-                        )
-                        for later in rest:
-                            outcome = emails[later.pk]
-                            if outcome is None:
-                                cancelled.append(later.pk)
-                            elif isinstance(outcome, registry.Carried):
-                                carried.append((later, outcome.by))
-                            else:
-                                cause = outcome if isinstance(outcome, Exception) else error
-                                retry.append((later, _describe(cause)))
-                        break
-                    if _permanent(error, row.address):
-                        logger.info("Message %s undeliverable: %s", row.pk, _describe(error))
-                        undeliverable.append((row.pk, _describe(error)))
+                    if smtp is None:
+                        # An e-mail service, development's files, the tests' memory.
+                        connection.send_messages([email])
                     else:
-                        logger.warning(
-                            "Message %s not sent for now (%s); the sweep %s retries it",
-                            row.pk,
-                            _describe(error),
-                            SWEEP,
-                        )
-                        retry.append((row, _describe(error)))
-                else:
-                    _mark_sent(row, email)
-                    sent += 1
+                        envelope = ahead.pop(position, None) or prepare(position)
+                        if isinstance(envelope, Exception):
+                            raise envelope
+                        _begin(smtp, envelope)
+                        # The previous message's mark is written before this one can be
+                        # delivered.
+                        marks.commit()
+                        _data(smtp, envelope)
+                        if position + 1 < len(outgoing):
+                            ahead[position + 1] = prepare(position + 1)
+                        _accepted(smtp)
+                except DatabaseError:
+                    raise  # a mark that failed: the database's fault, not this message's
+                except Exception as error:
+                    if failed(position, error):
+                        break
+                    continue
+                _mark_sent(row, email)
+                sent += 1
     finally:
         try:
             connection.close()

@@ -76,6 +76,19 @@ class Message(Delivery):
     # The id the e-mail service gave the message (empty over SMTP): its webhook events name it.
     # A database default too: the fan-out writes messages in raw INSERT … SELECT statements.
     provider_id = models.CharField(max_length=255, blank=True, default="", db_default="")
+    # The message whose content carries this one's (`outbox.registry.Carried`): its outcome
+    # is written on this row in the statement that writes it on the carrier's, so a carried
+    # row waits without being claimed again. No constraint: a carrier deleted leaves the id,
+    # which the drain reads as "nothing to send" when the row comes due (`follow_carriers`).
+    carried_by = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
 
     class Meta(Delivery.Meta):
         verbose_name = _("outgoing message")
@@ -96,6 +109,12 @@ class Message(Delivery):
                 fields=["provider_id"],
                 condition=~Q(provider_id=""),
                 name="outbox_message_provider_id",
+            ),
+            # A carrier's mark finds the rows it carries; the others stay out of the index.
+            models.Index(
+                fields=["carried_by"],
+                condition=Q(carried_by__isnull=False),
+                name="outbox_message_carried_by",
             ),
         ]
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import smtplib
+from unittest import mock
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail.backends import locmem
 from django_scopes import scopes_disabled
 
 from dossiers.models import AccessToken, DailyRequest, Dossier, DossierMessage
@@ -137,6 +140,30 @@ def test_a_company_and_its_representative_get_one_email(org, settings, clock):
     assert _statuses("dossiers.invitation") == ["sent", "sent", "sent"]
 
 
+def test_the_days_email_marks_its_invitations_as_it_is_marked(org, clock, two_groups):
+    """Formed by the first invitation claimed, the day's e-mail carries the others waiting:
+    they are not claimed again, and its mark writes their outcome."""
+    people = [factories.contact(org, email=f"p{i}@example.com") for i in range(2)]
+    for person in people:
+        _open(org, person, two_groups["identity"], [two_groups["passport"]])
+        _open(org, person, two_groups["residence"], [two_groups["address"]])
+    assert send_due(batch_size=1) == 2  # one drain, no settling
+    assert _statuses("dossiers.daily") == ["sent", "sent"]
+    assert _statuses("dossiers.invitation") == ["sent"] * 4
+    with scopes_disabled():
+        days = dict(Message.objects.filter(kind="dossiers.daily").values_list("pk", "done_at"))
+        invitations = list(
+            Message.objects.filter(kind="dossiers.invitation").values_list(
+                "carried_by", "done_at", "attempts"
+            )
+        )
+    assert {carrier for carrier, _done, _attempts in invitations} == set(days)
+    assert all(done == days[carrier] for carrier, done, _attempts in invitations)
+    # The first of each day was claimed once (its claim not counted), the other never.
+    assert [attempts for _carrier, _done, attempts in invitations] == [0] * 4
+    assert send_due() == 0
+
+
 def test_invitations_wait_for_the_days_other_groups(org, settings, clock, two_groups):
     settings.DOSSIERS_DAILY_SETTLE_SECONDS = 300
     person = factories.contact(org, email="ada@example.com")
@@ -166,13 +193,10 @@ def test_a_refused_days_email_makes_its_invitations_undeliverable(org, clock, tw
     person = factories.contact(org, email="ada@example.com")
     _open(org, person, two_groups["identity"], [two_groups["passport"]])
     _open(org, person, two_groups["residence"], [two_groups["address"]])
-    send_due()
-    with scopes_disabled():
-        Message.objects.filter(kind="dossiers.daily").update(
-            status="undeliverable", last_error="550 no such user"
-        )
-    clock.shift(dt.timedelta(minutes=3))
-    send_due()
+    refused = smtplib.SMTPRecipientsRefused({"ada@example.com": (550, b"no such user")})
+    with mock.patch.object(locmem.EmailBackend, "send_messages", side_effect=refused):
+        assert _drain_and_settle(clock) == 0
+    assert _statuses("dossiers.daily") == ["undeliverable"]
     assert _statuses("dossiers.invitation") == ["undeliverable", "undeliverable"]
     with scopes_disabled():
         assert set(

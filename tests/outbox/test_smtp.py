@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 
 import pytest
 from django.core.mail import get_connection
+from django.db import connection as db_connection
 from django.test import Client
 from django.utils import timezone
 from django_scopes import scopes_disabled
@@ -89,6 +91,32 @@ def test_a_temporary_refusal_is_retried_for_its_own_message_only(org, smtp):
     smtp.handler.deferred.clear()
     assert send_due(now=start + dt.timedelta(minutes=2)) == 1
     assert set(smtp.handler.counts().values()) == {1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_mark_is_committed_before_the_next_messages_data_reaches_the_server(org, smtp):
+    """The drain prepares a message while the server reads the one before, and writes a
+    mark while the next envelope goes out; yet when the server holds a message's data, every
+    message before it is marked sent for any other connection to see."""
+    marked_before: list[int] = []
+
+    def count_marked() -> None:
+        with scopes_disabled():
+            marked_before.append(Message.objects.filter(status="sent").count())
+        db_connection.close()
+
+    def on_data(received: int) -> None:
+        # The server's loop runs no database code: a thread of its own reads.
+        reader = threading.Thread(target=count_marked)
+        reader.start()
+        reader.join()
+
+    smtp.handler.on_data = on_data
+    _invite(org, [f"m{i}@example.com" for i in range(6)])  # its commit wakes the drain
+    send_due()
+    assert marked_before == [0, 1, 2, 3, 4, 5]
+    with scopes_disabled():
+        assert Message.objects.filter(status="sent").count() == 6
 
 
 def test_every_attempt_of_a_message_carries_the_same_message_id(org, smtp):
