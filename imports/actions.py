@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -23,14 +25,23 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from imports import audit as audit_actions
+from imports import digests
 from imports.mapping import attribute_label
-from imports.models import ExportJob
+from imports.models import ExportJob, ImportedRow
 from imports.parsing import ParsedRow, required_missing
 from organizations.actors import Actor, ActorKind
 from organizations.models import Organization
 from profiles import audit as profile_audit
 from profiles import fieldtypes
-from profiles.models import FieldValue, FieldValueHistory, HistoryKind, Kind, Profile, Source
+from profiles.models import (
+    DataField,
+    FieldValue,
+    FieldValueHistory,
+    HistoryKind,
+    Kind,
+    Profile,
+    Source,
+)
 from profiles.signals import identities_imported, values_imported
 
 IDENTITY_COMPARED = {
@@ -93,25 +104,38 @@ def duplicate_errors(
     twice, or (rows without one) an e-mail or registration number twice. Neither is kept.
 
     `keys()` gives (line, reference, e-mail or registration number) for each row, afresh at
-    each call: two passes, the counts first, so that only the keys are held, not the rows.
+    each call: two passes, the first keeping only each key's hash (eight bytes a row, not
+    the text), the second the few keys whose hash came twice, counted for good.
     """
-    references: Counter[str] = Counter()
-    others: Counter[str] = Counter()
+    hashes = array("q")
     for _line, reference, other in keys():
         if reference:
-            references[reference] += 1
+            hashes.append(hash(("r", reference)))
         elif other:
-            others[other.casefold()] += 1
-    if all(n == 1 for n in references.values()) and all(n == 1 for n in others.values()):
+            hashes.append(hash(("o", other.casefold())))
+    ordered = sorted(hashes)
+    del hashes
+    twice = {a for a, b in pairwise(ordered) if a == b}
+    del ordered
+    if not twice:
         return {}
-    found: dict[int, str] = {}
+    # (line, the key as compared, as written)
+    suspects: list[tuple[int, tuple[str, str], str]] = []
     for line, reference, other in keys():
-        if reference and references[reference] > 1:
+        key = ("r", reference) if reference else ("o", other.casefold()) if other else None
+        if key is not None and hash(key) in twice:
+            suspects.append((line, key, reference or other))
+    counted = Counter(key for _line, key, _shown in suspects)
+    found: dict[int, str] = {}
+    for line, key, shown in suspects:
+        if counted[key] < 2:
+            continue  # two keys of one hash, each once
+        if key[0] == "r":
             found[line] = _("The reference %(value)s is on several lines of the file.") % {
-                "value": reference
+                "value": shown
             }
-        elif not reference and other and others[other.casefold()] > 1:
-            found[line] = _("%(value)s is on several lines of the file.") % {"value": other}
+        else:
+            found[line] = _("%(value)s is on several lines of the file.") % {"value": shown}
     return found
 
 
@@ -131,6 +155,7 @@ def import_rows(
     dry_run: bool = False,
     duplicates: dict[int, str] | None = None,
     create_companies: bool = False,
+    match_field: DataField | None = None,
 ) -> RowsResult:
     """Creates or updates one profile per valid row, with its values; returns the counts,
     each refused row's errors, and (for a dry run) what would change.
@@ -140,6 +165,10 @@ def import_rows(
     `create_companies`, a contact's company that is not on file is created under the name
     the file gives it (companies and their people in one file), once however many rows
     name it.
+
+    Companies without a reference are matched by `match_field`, a text field of companies,
+    when the organisation chose one (on the mapping page), else by their registration number.
+    A row parsed with its cells' digest leaves it with its profile (imports.digests).
     """
     if actor.kind == ActorKind.CLIENT:
         raise ValueError("a client's answers reach the profile through their dossier")
@@ -153,7 +182,7 @@ def import_rows(
             result.errors += [(row.line, column, message) for column, message in row.errors]
         else:
             good.append(row)
-    matched = _match(organization, kind, good, result)
+    matched = _match(organization, kind, good, result, match_field)
     identity_changes: list[tuple[Profile, list[str]]] = []
     routing_before: dict[int, str] = {}
     companies = (
@@ -192,6 +221,8 @@ def import_rows(
     identity_columns: set[str] = set()
     # (profile, field, old value or None, new value, the value row's id or None)
     writes: list[tuple[Profile, Any, Any, Any, int | None]] = []
+    # (profile, whether it is new, its row, the row's values as left on file)
+    remembered: list[tuple[Profile, bool, ParsedRow, dict[int, Any]]] = []
     for row in good:
         profile = matched.get(row.line)
         identity = dict(row.identity)
@@ -238,22 +269,32 @@ def import_rows(
                 changed_profiles.append(profile)
                 identity_changes.append((profile, names))
         change.profile = profile.display_name
+        left: dict[int, Any] = {}
+        values_changed = False
         for data_field, value in row.values:
             held = None if creating else current.get((profile.pk, data_field.pk))
             old = held[1] if held is not None else None
             if fieldtypes.same(data_field, old, value):
+                left[data_field.pk] = old
                 continue
+            left[data_field.pk] = value
             writes.append((profile, data_field, old, value, held[0] if held else None))
-            change.changes.append(
-                (
-                    data_field.local_label,
-                    fieldtypes.display(data_field, old),
-                    fieldtypes.display(data_field, value),
+            values_changed = True
+            if dry_run:
+                # Shown by the dry run's page only: a run keeps no change described, and
+                # describing each value is most of a row's cost beside its validation.
+                change.changes.append(
+                    (
+                        data_field.local_label,
+                        fieldtypes.display(data_field, old),
+                        fieldtypes.display(data_field, value),
+                    )
                 )
-            )
+        if row.digest:
+            remembered.append((profile, creating, row, left))
         if creating:
             result.created += 1
-        elif change.changes:
+        elif change.changes or values_changed:
             result.changed += 1
         else:
             result.unchanged += 1
@@ -275,10 +316,13 @@ def import_rows(
             # A person whose e-mail, company or representation changed is saved one by one:
             # their links follow the change as after any other door (dossiers.revocation),
             # and the audit says where their requests went before and after.
+            # Of the profiles changed: the batch's new ones are in `identity_changes` too
+            # (for the receivers), already written whole.
+            changed_ids = {profile.pk for profile in changed_profiles}
             routed = {
                 profile.pk
                 for profile, names in identity_changes
-                if ROUTING.intersection(names) and profile.pk is not None
+                if ROUTING.intersection(names) and profile.pk in changed_ids
             }
             Profile.objects.bulk_update(
                 [p for p in changed_profiles if p.pk not in routed],
@@ -321,6 +365,7 @@ def import_rows(
         FieldValue.objects.bulk_update(updated_values, ["value", "updated_at"], batch_size=2000)
         history_rows = [{**row, "kind": HistoryKind.CHANGE, **history} for row in history_rows]
         insert(FieldValueHistory, history_rows, organization=organization)
+        _remember(organization, remembered)
         heard = {p.pk: p for p in [*new_companies, *new_profiles, *changed_profiles]}
         for profile, _field, _old, _value, _fv in writes:
             heard.setdefault(profile.pk, profile)
@@ -337,6 +382,39 @@ def import_rows(
     return result
 
 
+def _remember(
+    organization: Organization,
+    remembered: list[tuple[Profile, bool, ParsedRow, dict[int, Any]]],
+) -> None:
+    """Each row's digests on its profile, for the next import of the same cells."""
+    fresh: list[dict[str, Any]] = []
+    # By profile: two rows of a batch may reach one (by reference, and by e-mail); the last
+    # one's is kept, a statement cannot update one row twice.
+    known: dict[int, ImportedRow] = {}
+    for profile, creating, row, left in remembered:
+        state = digests.of_state(
+            profile.external_reference,
+            {name: getattr(profile, name) for name in row.identity},
+            left,
+        )
+        if creating:
+            fresh.append({"profile": profile, "read": row.digest, "left": state})
+        else:
+            known[profile.pk] = ImportedRow(
+                profile=profile, organization=organization, read=row.digest, left=state
+            )
+    if known:
+        ImportedRow.objects.bulk_create(
+            list(known.values()),
+            update_conflicts=True,
+            unique_fields=["profile"],
+            update_fields=["read", "left"],
+            batch_size=2000,
+        )
+    # A new profile has none yet: appended as its values are.
+    insert(ImportedRow, fresh, organization=organization)
+
+
 class _HistoryRows:
     """A batch's history rows as the receivers of `values_imported` read them: built as they
     are read, afresh for each receiver that reads them (a generator would leave the second
@@ -350,7 +428,7 @@ class _HistoryRows:
 
 
 def insert(
-    model: type[FieldValue] | type[FieldValueHistory],
+    model: type[FieldValue] | type[FieldValueHistory] | type[ImportedRow],
     rows: list[dict[str, Any]],
     *,
     organization: Organization,
@@ -368,7 +446,8 @@ def insert(
         return
     # Every column, those the rows leave out at their default, as bulk_create would write
     # them: a column another change adds is written too.
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    # Less the id the database gives: a key that is a relation (a profile's) is written.
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and f.auto_created)]
     defaults = {f.name: f.get_default() for f in fields}
     defaults["organization"] = organization
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
@@ -418,8 +497,21 @@ def _identity_errors(
     return errors
 
 
+def match_key(row: ParsedRow, kind: str, match_field: DataField | None = None) -> str:
+    """What matches a row without a reference: a contact's e-mail; a company's value of
+    the field chosen to match companies, else its registration number."""
+    if kind == Kind.COMPANY and match_field is not None:
+        return next((str(v) for f, v in row.values if f.pk == match_field.pk and v), "")
+    key = "email" if kind == Kind.CONTACT else "registration_number"
+    return str(row.identity.get(key) or "")
+
+
 def _match(
-    organization: Organization, kind: str, rows: list[ParsedRow], result: RowsResult
+    organization: Organization,
+    kind: str,
+    rows: list[ParsedRow],
+    result: RowsResult,
+    match_field: DataField | None = None,
 ) -> dict[int, Profile]:
     """Line → the one profile the row names; lines that name several, or an archived one,
     become errors and leave `rows`."""
@@ -428,20 +520,30 @@ def _match(
     by_reference = {
         p.external_reference: p for p in profiles.filter(external_reference__in=references)
     }
-    key = "email" if kind == Kind.CONTACT else "registration_number"
-    wanted = {str(r.identity[key]).casefold() for r in rows if r.identity.get(key)}
+    keys = {r.line: match_key(r, kind, match_field) for r in rows}
+    wanted = {k.casefold() for k in keys.values() if k}
     by_key: dict[str, list[Profile]] = {}
-    if wanted:
+    if wanted and kind == Kind.COMPANY and match_field is not None:
+        # A field's value is stored as JSON: found as written (the canonical text, trimmed).
+        for value in FieldValue.objects.filter(
+            organization=organization,
+            field=match_field,
+            profile__kind=kind,
+            value__in=sorted({k for k in keys.values() if k}),
+        ).select_related("profile"):
+            by_key.setdefault(str(value.value).casefold(), []).append(value.profile)
+    elif wanted:
+        key = "email" if kind == Kind.CONTACT else "registration_number"
         for p in profiles.annotate(match_key=Lower(key)).filter(match_key__in=wanted):
             by_key.setdefault(p.match_key, []).append(p)
     matched: dict[int, Profile] = {}
     refused: set[int] = set()
     for row in rows:
         found: Profile | None = by_reference.get(row.reference) if row.reference else None
-        if found is None and row.identity.get(key):
+        if found is None and keys[row.line]:
             candidates = [
                 p
-                for p in by_key.get(str(row.identity[key]).casefold(), [])
+                for p in by_key.get(keys[row.line].casefold(), [])
                 if not row.reference or not p.external_reference
             ]
             if len(candidates) > 1:
@@ -450,7 +552,7 @@ def _match(
                         row.line,
                         "",
                         _("%(value)s matches %(n)s profiles: give this line their reference.")
-                        % {"value": row.identity[key], "n": len(candidates)},
+                        % {"value": keys[row.line], "n": len(candidates)},
                     )
                 )
                 refused.add(row.line)

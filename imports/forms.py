@@ -42,6 +42,15 @@ class MappingForm(forms.Form):
         ),
         required=False,
     )
+    # Companies only: what matches a row that gives no reference.
+    match_field = forms.ChoiceField(
+        label=_("Match companies without a reference by"),
+        help_text=_(
+            "A row without a reference updates the company holding the same value; when two "
+            "companies hold it, the row is refused rather than guessed."
+        ),
+        required=False,
+    )
 
     def __init__(
         self,
@@ -51,11 +60,19 @@ class MappingForm(forms.Form):
         initial_mapping: dict[int, str],
         ambiguous: list[int],
         kind: str = Kind.CONTACT,
+        match_choices: list[tuple[str, str]] | None = None,
         **kwargs: Any,
     ) -> None:
+        """`match_choices`: (uuid, label) of the text fields of companies that may match."""
         super().__init__(*args, **kwargs)
         if kind != Kind.CONTACT:
             del self.fields["create_companies"]
+        if kind == Kind.COMPANY:
+            match = self.fields["match_field"]
+            assert isinstance(match, forms.ChoiceField)
+            match.choices = [("", _("Registration number")), *(match_choices or [])]
+        else:
+            del self.fields["match_field"]
         self.headers = headers
         self.ambiguous = ambiguous
         choices = [("", _("— not imported —"))] + [(t.key, t.label) for t in targets]
@@ -92,6 +109,15 @@ class MappingForm(forms.Form):
                         % {"other": seen[key]},
                     )
                 seen[key] = self.headers[number]
+        chosen = cleaned.get("match_field")
+        if chosen and f"field:{chosen}" not in seen:
+            self.add_error(
+                "match_field",
+                _(
+                    "No column goes to this field: map the column that holds it, or match by "
+                    "the registration number."
+                ),
+            )
         return cleaned
 
     def columns(self) -> dict[int, str]:

@@ -8,16 +8,16 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
-from imports import actions, mapping, parsing, reading
-from imports.models import ImportJob, RowError, SavedMapping
+from imports import actions, digests, mapping, parsing, reading
+from imports.models import ImportedRow, ImportJob, RowError, SavedMapping
 from organizations.actors import Actor
 from organizations.models import Organization
-from profiles.models import DataField, FieldType, Kind
+from profiles.models import DataField, FieldType, FieldValue, Kind
 
 BATCH = 1000
 
@@ -33,40 +33,90 @@ def open_upload(
     same headings); refused with a message on `file` when the file cannot be read."""
     if (upload.size or 0) > reading.MAX_FILE_BYTES:
         raise ValidationError({"file": reading.too_large()})
-    data = upload.read()
     name = (upload.name or "import").rsplit("/", 1)[-1][:200]
+    # Read from the upload as it lies (in memory or a temporary file), never copied whole.
     try:
-        table = reading.read(data, name)
+        table = reading.read(_binary(upload), name)
     except reading.FileRefused as error:
         raise ValidationError({"file": str(error)}) from None
     fields = fields_of(organization, kind)
     targets = mapping.targets(kind, fields)
     saved = next(
         (
-            m.columns
+            m
             for m in SavedMapping.objects.filter(organization=organization, kind=kind)
             if set(m.columns) >= {h for h in table.headers if h}
         ),
         None,
     )
-    guessed = mapping.guess(table.headers, targets, saved)
+    guessed = mapping.guess(table.headers, targets, saved.columns if saved else None)
+    options: dict[str, Any] = {"headers": table.headers, "notes": table.notes}
+    if table.encoding:
+        options["encoding"] = table.encoding
+    if saved and kind == Kind.COMPANY and saved.options.get("match_field"):
+        chosen = match_fields(organization).filter(uuid=saved.options["match_field"]).first()
+        if chosen is not None:
+            options["match_field"] = str(chosen.uuid)
     job = ImportJob(
         organization=organization,
         kind=kind,
         created_by=user,
         filename=name,
         mapping={str(k): v for k, v in guessed.items()},
-        options={"headers": table.headers, "notes": table.notes},
+        options=options,
     )
-    job.file.save(name, ContentFile(data), save=False)
+    job.file.save(name, upload, save=False)
     job.save()
     return job
 
 
-def table_of(job: ImportJob) -> reading.Table:
-    with job.file.open("rb") as stored:
-        data = stored.read()
-    return reading.read(data, job.filename)
+def _binary(file: Any) -> Any:
+    """The binary file under Django's `File` (an upload's, a storage's)."""
+    inner = getattr(file, "file", None)
+    return inner if inner is not None and hasattr(inner, "seek") else file
+
+
+def match_fields(organization: Organization) -> QuerySet[DataField]:
+    """The fields that may match companies without a reference: their active text fields."""
+    fields: QuerySet[DataField] = DataField.objects.filter(
+        organization=organization, applies_to=Kind.COMPANY, type=FieldType.TEXT
+    ).active()
+    return fields
+
+
+def match_field(job: ImportJob) -> DataField | None:
+    """The field the job matches companies by; None for the registration number. A field
+    chosen then archived or retyped is no longer one: `_file_errors` says so."""
+    chosen = job.options.get("match_field") if job.kind == Kind.COMPANY else None
+    if not chosen:
+        return None
+    return match_fields(job.organization).filter(uuid=chosen).first()
+
+
+def table_of(job: ImportJob, *, check: bool = False) -> reading.Table:
+    """The stored file's headings and rows, read a line at a time from storage; the file
+    closes when its rows are read to the end (or `Table.close`). Checked whole first only
+    with `check`: the upload checked it, and the run's first pass (the keys) reads it all
+    before a row is written."""
+    stored = job.file.storage.open(str(job.file.name), "rb")
+    try:
+        table = reading.read(
+            _binary(stored), job.filename, encoding=job.options.get("encoding"), check=check
+        )
+    except BaseException:
+        stored.close()
+        raise
+    rows = table.rows
+
+    def closing() -> Iterator[tuple[int, list[reading.Cell]]]:
+        try:
+            yield from rows
+        finally:
+            stored.close()
+
+    table.rows = closing()
+    table.close = stored.close
+    return table
 
 
 def number_columns(job: ImportJob, columns: dict[int, str] | None = None) -> dict[int, str | None]:
@@ -80,12 +130,13 @@ def number_columns(job: ImportJob, columns: dict[int, str] | None = None) -> dic
     ]
     if not wanted:
         return {}
-    texts: dict[int, list[str]] = {n: [] for n in wanted}
+    # The marks each column shows, not its numbers: the file is not held.
+    marks: dict[int, set[str | None]] = {n: set() for n in wanted}
     for _line, cells in table_of(job).rows:
         for n in wanted:
             if n < len(cells) and isinstance(cells[n].value, str) and cells[n].value.strip():
-                texts[n].append(cells[n].value)
-    return {n: parsing.detect_decimal(values) for n, values in texts.items()}
+                marks[n].add(parsing.decimal_mark(cells[n].value))
+    return {n: parsing.decide_decimal(shown) for n, shown in marks.items()}
 
 
 def set_mapping(
@@ -95,12 +146,16 @@ def set_mapping(
     decimals: dict[int, str],
     save_as: str = "",
     create_companies: bool = False,
+    match_field: DataField | None = None,
 ) -> ImportJob:
+    """`match_field`: for companies, the text field that matches a row without a
+    reference (the caller offers only `match_fields`); None, the registration number."""
     job.mapping = {str(n): key for n, key in columns.items() if key}
     job.options = {
         **job.options,
         "decimals": {str(n): m for n, m in decimals.items()},
         "create_companies": create_companies,
+        "match_field": str(match_field.uuid) if match_field else "",
     }
     job.status = ImportJob.Status.MAPPING
     job.save(update_fields=["mapping", "options", "status"])
@@ -110,39 +165,79 @@ def set_mapping(
             organization=job.organization,
             kind=job.kind,
             name=save_as[:100],
-            defaults={"columns": {headers[n]: key for n, key in columns.items() if key}},
+            defaults={
+                "columns": {headers[n]: key for n, key in columns.items() if key},
+                "options": {"match_field": job.options["match_field"]}
+                if job.kind == Kind.COMPANY
+                else {},
+            },
         )
     return job
 
 
 def _parser(job: ImportJob, table: reading.Table) -> parsing.Parser:
     decimals = {int(n): m for n, m in job.options.get("decimals", {}).items()}
+    columns = {int(n): key for n, key in job.mapping.items()}
+    fields = fields_of(job.organization, job.kind)
     return parsing.Parser(
         kind=job.kind,
         headers=table.headers,
-        mapping={int(n): key for n, key in job.mapping.items()},
-        fields=fields_of(job.organization, job.kind),
+        mapping=columns,
+        fields=fields,
         date_style=job.organization.date_style,
         decimals=decimals,
+        salt=digests.salt(
+            kind=job.kind,
+            mapping=columns,
+            decimals=decimals,
+            date_style=job.organization.date_style,
+            fields=fields,
+            options=job.options,
+        ),
     )
 
 
-def _file_errors(job: ImportJob, table: reading.Table) -> list[tuple[int, str, str]]:
-    named = mapping.documents_named(table.headers, fields_of(job.organization, job.kind), job.kind)
+def _file_errors(job: ImportJob) -> list[tuple[int, str, str]]:
     from django.utils.translation import gettext as _
 
-    return [
+    table = table_of(job)
+    table.close()
+    named = mapping.documents_named(table.headers, fields_of(job.organization, job.kind), job.kind)
+    errors = [
         (0, heading, _("Documents are not imported from a file: upload them on the profile."))
         for heading in named
     ]
+    if job.kind == Kind.COMPANY and job.options.get("match_field") and not match_field(job):
+        errors.append(
+            (
+                0,
+                "",
+                _(
+                    "The field chosen to match companies is no longer a text field of "
+                    "companies: choose another on the mapping page."
+                ),
+            )
+        )
+    return errors
 
 
-def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int, str]]]:
+def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int, str], int]]:
+    """The file's rows parsed, a batch at a time, with the file-wide refusals and how many
+    rows of the batch were found unchanged without being parsed (imports.digests)."""
     # Keys first, the whole file: a duplicated reference or e-mail refuses every line that
-    # holds it, wherever they are.
+    # holds it, wherever they are. This pass reads every line before a row is written: a
+    # file that cannot be read is refused by it, whole.
     columns = {int(n): key for n, key in job.mapping.items()}
     reference = _column(columns, mapping.REFERENCE)
-    other = _column(columns, "email" if job.kind == Kind.CONTACT else "registration_number")
+    chosen = match_field(job)
+    other = _column(
+        columns,
+        "email"
+        if job.kind == Kind.CONTACT
+        else f"field:{chosen.uuid}"
+        if chosen
+        else "registration_number",
+    )
 
     def keys() -> Iterator[tuple[int, str, str]]:
         for line, cells in table_of(job).rows:
@@ -152,14 +247,92 @@ def _batches(job: ImportJob) -> Iterator[tuple[list[parsing.ParsedRow], dict[int
     # One reading of the file alive at a time: the keys' is done with before this one starts.
     table = table_of(job)
     parser = _parser(job, table)
-    batch: list[parsing.ParsedRow] = []
+    batch: list[tuple[int, list[reading.Cell]]] = []
     for line, cells in table.rows:
-        batch.append(parser.parse(line, cells))
+        batch.append((line, cells))
         if len(batch) == BATCH:
-            yield batch, duplicates
+            yield _parsed(job, parser, batch, duplicates, reference)
             batch = []
     if batch:
-        yield batch, duplicates
+        yield _parsed(job, parser, batch, duplicates, reference)
+
+
+def _parsed(
+    job: ImportJob,
+    parser: parsing.Parser,
+    batch: list[tuple[int, list[reading.Cell]]],
+    duplicates: dict[int, str],
+    reference: int | None,
+) -> tuple[list[parsing.ParsedRow], dict[int, str], int]:
+    read = {line: parser.digest(cells) for line, cells in batch}
+    unchanged = _unchanged(job, parser, batch, read, duplicates, reference)
+    rows = [parser.parse(line, cells, read[line]) for line, cells in batch if line not in unchanged]
+    return rows, duplicates, len(unchanged)
+
+
+def _unchanged(
+    job: ImportJob,
+    parser: parsing.Parser,
+    batch: list[tuple[int, list[reading.Cell]]],
+    read: dict[int, str],
+    duplicates: dict[int, str],
+    reference: int | None,
+) -> set[int]:
+    """The lines of the batch whose cells are those the last import of their profile read
+    (found by its reference) and whose profile still holds what it left (imports.digests)."""
+    if parser.salt is None or reference is None:
+        return set()
+    by_reference: dict[str, tuple[int, list[reading.Cell]]] = {}
+    for line, cells in batch:
+        text = parsing.text_of(cells[reference]) if reference < len(cells) else ""
+        if text and line not in duplicates:
+            by_reference[text] = (line, cells)
+    if not by_reference:
+        return set()
+    attributes = sorted(
+        {k for k in parser.mapping.values() if k != mapping.REFERENCE and ":" not in k}
+    )
+    candidates: dict[int, tuple[int, str, str, dict[str, Any], list[int]]] = {}
+    for profile_id, found, last_read, left, *identity in ImportedRow.objects.filter(
+        organization=job.organization,
+        profile__kind=job.kind,
+        profile__external_reference__in=list(by_reference),
+        profile__archived_at__isnull=True,
+    ).values_list(
+        "profile_id",
+        "profile__external_reference",
+        "read",
+        "left",
+        *(f"profile__{name}" for name in attributes),
+    ):
+        line, cells = by_reference[found]
+        if last_read != read[line]:
+            continue
+        names, keys = digests.present(cells, parser.mapping, parsing.text_of)
+        held = dict(zip(attributes, identity, strict=True))
+        candidates[profile_id] = (
+            line,
+            found,
+            left,
+            {name: held[name] for name in names},
+            [parser.fields[key].pk for key in keys if key in parser.fields],
+        )
+    if not candidates:
+        return set()
+    values: dict[int, dict[int, Any]] = {}
+    for profile_id, field_id, value in FieldValue.objects.filter(
+        organization=job.organization,
+        profile_id__in=list(candidates),
+        field_id__in=[f.pk for f in parser.fields.values()],
+    ).values_list("profile_id", "field_id", "value"):
+        values.setdefault(profile_id, {})[field_id] = value
+    unchanged: set[int] = set()
+    for profile_id, (line, found, left, identity, field_ids) in candidates.items():
+        held_values = values.get(profile_id, {})
+        state = digests.of_state(found, identity, {f: held_values.get(f) for f in field_ids})
+        if state == left:
+            unchanged.add(line)
+    return unchanged
 
 
 def _column(columns: dict[int, str], key: str) -> int | None:
@@ -200,32 +373,35 @@ def try_import(job: ImportJob, *, actor: Actor, progress: bool = False) -> actio
     With `progress`, the rows checked move on the job after each batch, for its page."""
     total = actions.RowsResult()
     try:
-        table = table_of(job)
-    except reading.FileRefused as error:
-        total.errors.append((0, "", str(error)))
-    else:
-        total.errors += _file_errors(job, table)
-        del table  # one reading of the file alive at a time
+        total.errors += _file_errors(job)
         if progress and not total.errors:
             ImportJob.objects.filter(pk=job.pk).update(total_rows=count_rows(job))
         done = 0
-        if not total.errors:
-            for batch, duplicates in _batches(job):
-                if progress:
-                    done += len(batch)
-                    ImportJob.objects.filter(pk=job.pk).update(rows_done=done)
-                total.add(
-                    actions.import_rows(
-                        organization=job.organization,
-                        actor=actor,
-                        kind=job.kind,
-                        rows=batch,
-                        source=actions.ImportSource(job.uuid, job.filename),
-                        dry_run=True,
-                        duplicates=duplicates,
-                        create_companies=bool(job.options.get("create_companies")),
-                    )
+        chosen = match_field(job)
+        for batch, duplicates, unchanged in [] if total.errors else _batches(job):
+            if progress:
+                done += len(batch) + unchanged
+                ImportJob.objects.filter(pk=job.pk).update(rows_done=done)
+            result = (
+                actions.import_rows(
+                    organization=job.organization,
+                    actor=actor,
+                    kind=job.kind,
+                    rows=batch,
+                    source=actions.ImportSource(job.uuid, job.filename),
+                    dry_run=True,
+                    duplicates=duplicates,
+                    create_companies=bool(job.options.get("create_companies")),
+                    match_field=chosen,
                 )
+                if batch
+                else actions.RowsResult()
+            )
+            result.unchanged += unchanged
+            total.add(result)
+    except reading.FileRefused as error:
+        # Raised by the first pass over the rows, before any is taken.
+        total.errors.append((0, "", str(error)))
     with transaction.atomic():
         _keep_errors(job, total.errors)
         job.preview = {
@@ -288,22 +464,29 @@ def run(job: ImportJob) -> ImportJob:
     done = 0
     status = ImportJob.Status.DONE
     try:
-        total.errors += _file_errors(job, table_of(job))
-        for batch, duplicates in [] if total.errors else _batches(job):
+        total.errors += _file_errors(job)
+        chosen = match_field(job)
+        for batch, duplicates, unchanged in [] if total.errors else _batches(job):
             if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                 status = ImportJob.Status.CANCELLED
                 break
-            result = actions.import_rows(
-                organization=job.organization,
-                actor=actor,
-                kind=job.kind,
-                rows=batch,
-                source=actions.ImportSource(job.uuid, job.filename),
-                duplicates=duplicates,
-                create_companies=bool(job.options.get("create_companies")),
+            result = (
+                actions.import_rows(
+                    organization=job.organization,
+                    actor=actor,
+                    kind=job.kind,
+                    rows=batch,
+                    source=actions.ImportSource(job.uuid, job.filename),
+                    duplicates=duplicates,
+                    create_companies=bool(job.options.get("create_companies")),
+                    match_field=chosen,
+                )
+                if batch
+                else actions.RowsResult()
             )
+            result.unchanged += unchanged
             total.add(result, keep_changes=0)
-            done += len(batch)
+            done += len(batch) + unchanged
             ImportJob.objects.filter(pk=job.pk).update(
                 rows_done=done,
                 created_count=total.created,

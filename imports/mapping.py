@@ -3,6 +3,7 @@ matched to the headings by name in either language, then confirmed by a person."
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -61,6 +62,7 @@ def attribute_label(name: str) -> str:
     return capfirst(str(getattr(model_field, "verbose_name", name)))
 
 
+@functools.lru_cache(maxsize=4096)
 def normalised(text: str) -> str:
     """A heading as compared: no accents, no case, no punctuation, single spaces."""
     text = unicodedata.normalize("NFKD", text)

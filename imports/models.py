@@ -12,7 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from django_scopes import ScopedManager
 
 from organizations.models import Organization
-from profiles.models import Kind
+from profiles.models import Kind, Profile
 
 
 def import_key(instance: ImportJob | None, filename: str) -> str:
@@ -109,6 +109,9 @@ class SavedMapping(models.Model):
     kind = models.CharField(_("type"), max_length=10, choices=Kind.choices)
     name = models.CharField(_("name"), max_length=100)
     columns = models.JSONField(default=dict)
+    # The options of the mapping page kept with it: for companies, the data field that
+    # matches a row without a reference (`match_field`, its uuid).
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = ScopedManager(organization="organization")
@@ -187,3 +190,24 @@ class ExportJob(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.rows_done / self.total_rows) if self.total_rows else 0
+
+
+class ImportedRow(models.Model):
+    """What the last import of a profile read and left: a digest of the row's cells (with
+    the mapping that read them) and one of the values it left on file for them.
+
+    The next import of the same cells, finding the values on file still those (no staff
+    edit, answer or API call since), counts the row unchanged without validating it again;
+    anything else is read and checked as any row (imports.digests)."""
+
+    profile = models.OneToOneField(
+        Profile, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    read = models.CharField(max_length=32)
+    left = models.CharField(max_length=32)
+
+    objects = ScopedManager(organization="organization")
+
+    def __str__(self) -> str:
+        return self.read

@@ -9,6 +9,7 @@ is read.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from imports import digests
 from imports.mapping import REFERENCE, normalised
 from imports.reading import Cell
 from organizations.display import PATTERNS
@@ -37,9 +39,11 @@ class ParsedRow:
     company: str = ""  # a contact's company, by reference or name
     values: list[tuple[DataField, Any]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)  # (column heading, message)
+    # The cells as read (imports.digests.of_cells); empty when the mapping takes no shortcut.
+    digest: str = ""
 
 
-def _text(cell: Cell) -> str:
+def text_of(cell: Cell) -> str:
     value = cell.value
     if value is None:
         return ""
@@ -70,14 +74,13 @@ def decimal_mark(text: str) -> str | None:
 def detect_decimal(texts: Iterable[str]) -> str | None:
     """A column's decimal mark from all its numbers: the one they show, "." when none shows
     one, None when only ambiguous numbers do, or when they disagree (then the page asks)."""
-    seen: set[str] = set()
-    ambiguous = False
-    for text in texts:
-        mark = decimal_mark(text)
-        if mark is None:
-            ambiguous = True
-        elif mark:
-            seen.add(mark)
+    return decide_decimal({decimal_mark(text) for text in texts})
+
+
+def decide_decimal(marks: set[str | None]) -> str | None:
+    """`detect_decimal` from the set of the marks the numbers show (`decimal_mark`'s)."""
+    seen = {mark for mark in marks if mark}
+    ambiguous = None in marks
     if len(seen) == 1:
         return seen.pop()
     if seen or ambiguous:
@@ -115,8 +118,11 @@ class Parser:
         fields: Iterable[DataField],
         date_style: str,
         decimals: Mapping[int, str],
+        salt: bytes | None = None,
     ) -> None:
         self.kind = kind
+        self.salt = salt
+        self.columns = sorted(mapping)
         self.headers = list(headers)
         self.mapping = dict(mapping)
         self.fields = {f"field:{f.uuid}": f for f in fields}
@@ -125,12 +131,19 @@ class Parser:
         self.form_fields = {
             key: fieldtypes.form_field(f, required=False) for key, f in self.fields.items()
         }
+        # A choice by any of its labels, found once per import rather than once per cell.
+        self.choices = {
+            key: _choices(f) for key, f in self.fields.items() if f.type == FieldType.CHOICE
+        }
 
     def heading(self, number: int) -> str:
         return self.headers[number] if number < len(self.headers) else str(number + 1)
 
-    def parse(self, line: int, cells: Sequence[Cell]) -> ParsedRow:
-        row = ParsedRow(line=line)
+    def digest(self, cells: Sequence[Cell]) -> str:
+        return digests.of_cells(self.salt, cells, self.columns) if self.salt else ""
+
+    def parse(self, line: int, cells: Sequence[Cell], digest: str | None = None) -> ParsedRow:
+        row = ParsedRow(line=line, digest=self.digest(cells) if digest is None else digest)
         if len(cells) > len(self.headers):
             row.errors.append(
                 (
@@ -147,7 +160,7 @@ class Parser:
             if cell.error:
                 row.errors.append((self.heading(number), cell.error))
                 continue
-            text = _text(cell)
+            text = text_of(cell)
             if text == "":
                 # An empty cell leaves the value on file as it is: never a removal.
                 continue
@@ -210,7 +223,15 @@ class Parser:
                             }
                         ) from None
             case FieldType.CHOICE:
-                value = _choice(field, text)
+                value = self.choices[key].get(normalised(text))
+                if value is None:
+                    raise ValidationError(
+                        _("“%(value)s” is not one of the choices: %(choices)s.")
+                        % {
+                            "value": text,
+                            "choices": ", ".join(field.choice_label(c) for c in field.choices),
+                        }
+                    )
             case FieldType.BOOLEAN:
                 value = _boolean(text)
         return fieldtypes.to_canonical(field, form_field.clean(value))
@@ -226,32 +247,38 @@ def _boolean(text: str) -> str:
 
 
 def _language(text: str) -> str:
-    from django.utils import translation
-
-    word = normalised(text)
-    for code, name in settings.LANGUAGES:
-        names = {code}
-        for language, _label in settings.LANGUAGES:
-            with translation.override(language):
-                names.add(normalised(str(name)))
-        if word in names:
-            return code
+    code = _language_names().get(normalised(text))
+    if code is not None:
+        return code
     raise ValidationError(_("“%(value)s” is not a language of the product.") % {"value": text})
 
 
-def _choice(field: DataField, text: str) -> str:
-    word = normalised(text)
+@functools.cache
+def _language_names() -> dict[str, str]:
+    """A product language's code by its code and its names in every language."""
+    from django.utils import translation
+
+    found: dict[str, str] = {}
+    for code, name in settings.LANGUAGES:
+        found.setdefault(normalised(code), code)
+        for language, _label in settings.LANGUAGES:
+            with translation.override(language):
+                found.setdefault(normalised(str(name)), code)
+    return found
+
+
+def _choices(field: DataField) -> dict[str, str]:
+    """A choice field's values by each of their labels, in every language, as compared."""
+    found: dict[str, str] = {}
     for value in field.choices:
         labels = {value} | {
             (field.translations or {}).get(code, {}).get("choices", {}).get(value) or ""
             for code, _name in settings.LANGUAGES
         }
-        if word in {normalised(label) for label in labels if label}:
-            return str(value)
-    raise ValidationError(
-        _("“%(value)s” is not one of the choices: %(choices)s.")
-        % {"value": text, "choices": ", ".join(field.choice_label(c) for c in field.choices)}
-    )
+        for label in labels:
+            if label:
+                found.setdefault(normalised(label), str(value))
+    return found
 
 
 def required_missing(kind: str, identity: Mapping[str, Any]) -> list[str]:

@@ -7,13 +7,14 @@ cannot be read (a formula) is an error on its cell, reported with its row, and t
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any, NamedTuple
 
 from django.utils.translation import gettext as _
 
@@ -28,6 +29,8 @@ MAX_RATIO = 100
 MAX_SHARED_STRINGS_BYTES = 10 * 1024 * 1024
 MAX_COLUMNS = 200
 DELIMITERS = (",", ";", "\t")
+# What is read of a file to tell its kind and whether it holds anything.
+SNIFF_BYTES = 64 * 1024
 
 
 def _NOT_A_WORKBOOK() -> str:
@@ -38,9 +41,9 @@ class FileRefused(ValueError):
     """The file as a whole cannot be imported; the message says why, for the person."""
 
 
-@dataclass(frozen=True)
-class Cell:
-    """A cell as read: text (CSV, or an XLSX's text), or the date or number an XLSX holds."""
+class Cell(NamedTuple):
+    """A cell as read: text (CSV, or an XLSX's text), or the date or number an XLSX holds.
+    A tuple: a file of 100,000 rows makes millions of them, each pass."""
 
     value: Any
     error: str = ""
@@ -52,18 +55,37 @@ class Table:
     rows: Iterator[tuple[int, list[Cell]]]
     notes: list[str] = field(default_factory=list)
     delimiter: str = ""
+    encoding: str = ""
+    # Lets the file go when its rows are not read to the end (imports.jobs.table_of).
+    close: Callable[[], None] = field(default=lambda: None)
 
 
-def read(data: bytes, filename: str) -> Table:
-    if not data.strip():
+def read(
+    source: bytes | IO[bytes],
+    filename: str,
+    *,
+    encoding: str | None = None,
+    check: bool = True,
+) -> Table:
+    """The file's headings, and its rows as they are read from `source` (a seekable binary
+    file, read a line at a time: never held whole, neither as bytes nor as text).
+
+    `encoding` is a CSV's, when an earlier reading told it (`detect_encoding`); with `check`,
+    a CSV is read through once first, so that a stray quote refuses it before a row is taken.
+    """
+    stream: IO[bytes] = io.BytesIO(source) if isinstance(source, bytes) else source
+    stream.seek(0)
+    head = stream.read(SNIFF_BYTES)
+    if not head.strip() and len(head) < SNIFF_BYTES:
         raise FileRefused(_("The file is empty."))
-    if len(data) > MAX_FILE_BYTES:
+    if stream.seek(0, io.SEEK_END) > MAX_FILE_BYTES:
         raise FileRefused(too_large())
-    if data[:4] == b"PK\x03\x04":
-        return _read_xlsx(data)
+    stream.seek(0)
+    if head[:4] == b"PK\x03\x04":
+        return _read_xlsx(stream)
     if filename.lower().endswith((".xlsx", ".xlsm", ".xls")):
         raise FileRefused(_NOT_A_WORKBOOK())
-    return _read_csv(data)
+    return _read_csv(stream, encoding or detect_encoding(stream), check=check)
 
 
 def too_large() -> str:
@@ -72,14 +94,32 @@ def too_large() -> str:
     }
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        # French Excel's "CSV (separator: semicolon)" writes Windows-1252.
-        return data.decode("cp1252", errors="replace")
+def detect_encoding(stream: IO[bytes]) -> str:
+    """UTF-8 (with or without its byte-order mark) when every byte of the file decodes as
+    such, else Windows-1252, French Excel's "CSV (separator: semicolon)"; read by chunks.
+    A NUL byte refuses the file: it is no text."""
+    stream.seek(0)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8 = True
+    first = True
+    while chunk := stream.read(1 << 20):
+        if b"\x00" in chunk:
+            raise FileRefused(_("This file is not a CSV or an Excel workbook (.xlsx)."))
+        if first and chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = chunk[3:]
+        first = False
+        if utf8:
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError:
+                utf8 = False
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    stream.seek(0)
+    return "utf-8-sig" if utf8 else "cp1252"
 
 
 def sniff_delimiter(text: str) -> str:
@@ -95,14 +135,25 @@ def sniff_delimiter(text: str) -> str:
     return max(DELIMITERS, key=lambda d: counts[d])
 
 
-def _read_csv(data: bytes) -> Table:
-    text = _decode(data)
-    if "\x00" in text:
-        raise FileRefused(_("This file is not a CSV or an Excel workbook (.xlsx)."))
-    delimiter = sniff_delimiter(text)
+def _read_csv(stream: IO[bytes], encoding: str, *, check: bool) -> Table:
+    stream.seek(0)
+    # Excel writes the mark before Windows-1252 as before UTF-8: left out in either.
+    start = 3 if stream.read(3) == b"\xef\xbb\xbf" else 0
 
-    def lines() -> Iterator[tuple[int, list[str]]]:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    def text() -> io.TextIOWrapper:
+        stream.seek(start)
+        # cp1252 leaves five bytes undefined: replaced, as a whole decode did.
+        return io.TextIOWrapper(stream, encoding=encoding, errors="replace", newline="")
+
+    wrapper = text()
+    try:
+        delimiter = sniff_delimiter(wrapper.readline())
+    finally:
+        wrapper.detach()  # the file is the caller's: a wrapper let go would close it
+
+    def lines() -> Generator[tuple[int, list[str]]]:
+        wrapper = text()
+        reader = csv.reader(wrapper, delimiter=delimiter, strict=True)
         last = 0
         try:
             for values in reader:
@@ -116,25 +167,31 @@ def _read_csv(data: bytes) -> Table:
                 )
                 % {"line": last + 1, "error": error}
             ) from None
+        finally:
+            wrapper.detach()
 
-    heading = next(lines(), None)
+    heading_lines = lines()
+    heading = next(heading_lines, None)
+    heading_lines.close()
     if heading is None:
         raise FileRefused(_("The heading line cannot be read."))
     headers = [h.strip() for h in heading[1]]
     _check_headers(headers)
-    # The whole file is read once before anything else, a line at a time: a stray quote
-    # anywhere refuses the file before a row is written, rather than half-way through.
-    for _line in lines():
-        pass
+    if check:
+        # The whole file is read once before anything else, a line at a time: a stray quote
+        # anywhere refuses the file before a row is written, rather than half-way through.
+        for _line in lines():
+            pass
 
     def rows() -> Iterator[tuple[int, list[Cell]]]:
         body = lines()
         next(body)
         for line, values in body:
             if any(v.strip() for v in values):
-                yield line, [Cell(restore(v)) for v in values]
+                # Only a cell with an apostrophe can hold one an export put there.
+                yield line, [Cell(restore(v) if "'" in v else v) for v in values]
 
-    return Table(headers=headers, rows=rows(), delimiter=delimiter)
+    return Table(headers=headers, rows=rows(), delimiter=delimiter, encoding=encoding)
 
 
 def _check_headers(headers: list[str]) -> None:
@@ -144,9 +201,9 @@ def _check_headers(headers: list[str]) -> None:
         raise FileRefused(_("The file has more than %(n)s columns.") % {"n": MAX_COLUMNS})
 
 
-def _check_zip(data: bytes) -> zipfile.ZipFile:
+def _check_zip(stream: IO[bytes]) -> zipfile.ZipFile:
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(stream)
         entries = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise FileRefused(
@@ -173,13 +230,13 @@ def _check_zip(data: bytes) -> zipfile.ZipFile:
     return archive
 
 
-def _read_xlsx(data: bytes) -> Table:
+def _read_xlsx(stream: IO[bytes]) -> Table:
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
-    archive = _check_zip(data)
+    archive = _check_zip(stream)
     try:
-        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        workbook = openpyxl.load_workbook(stream, read_only=True, data_only=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
         raise FileRefused(
             _("This file is not an Excel workbook (.xlsx) that can be read.")

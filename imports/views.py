@@ -76,6 +76,12 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
     headers: list[str] = job.options.get("headers", [])
     targets = mapping.targets(job.kind, jobs.fields_of(request.organization, job.kind))
     columns = {int(n): key for n, key in job.mapping.items()}
+    matching = (
+        {str(f.uuid): f for f in jobs.match_fields(request.organization)}
+        if job.kind == Kind.COMPANY
+        else {}
+    )
+    match_choices = [(uuid, f.local_label) for uuid, f in matching.items()]
     if request.method == "POST":
         # The columns as posted decide which number columns need their decimal mark asked.
         posted = MappingForm(
@@ -85,6 +91,7 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
             initial_mapping={},
             ambiguous=[],
             kind=job.kind,
+            match_choices=match_choices,
         )
         if posted.is_valid():
             columns = posted.columns()
@@ -96,7 +103,11 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
         initial_mapping=columns,
         ambiguous=[n for n, mark in marks.items() if mark is None],
         kind=job.kind,
-        initial={"create_companies": job.options.get("create_companies", False)},
+        match_choices=match_choices,
+        initial={
+            "create_companies": job.options.get("create_companies", False),
+            "match_field": job.options.get("match_field", ""),
+        },
     )
     if request.method == "POST" and form.is_valid():
         detected = {n: mark for n, mark in marks.items() if mark}
@@ -106,6 +117,7 @@ def import_mapping(request: OrganizationRequest, org_slug: str, job_uuid: Any) -
             decimals={**detected, **form.decimals()},
             save_as=form.cleaned_data["save_as"],
             create_companies=bool(form.cleaned_data.get("create_companies")),
+            match_field=matching.get(form.cleaned_data.get("match_field") or ""),
         )
         if jobs.tries_inline(job):
             jobs.try_import(job, actor=Actor.member(request.user))

@@ -135,3 +135,39 @@ def test_a_french_team_imports_its_clients(
     assert page.is_visible("text=importé depuis clients.csv")
     _shot(page, shots, "import-7-history-fr", axe)
     context.close()
+
+
+def test_companies_are_matched_by_the_field_the_team_chooses(
+    browser, axe, live_server, org, tmp_path
+):
+    org.default_language = "fr"
+    org.save()
+    make_member(org, "alice", "admin")
+    siren = factories.field(org, "text", applies_to="company", label="Numéro SIREN")
+    with scopes_disabled():
+        known = Profile.objects.create(organization=org, kind="company", name="Initech")
+        FieldValue.objects.create(organization=org, profile=known, field=siren, value="111")
+
+    context = axe.context(viewport={"width": 1280, "height": 900}, locale="fr-FR")
+    page = context.new_page()
+    page.goto(f"{live_server.url}/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "pw")
+    page.click("button.primary")
+    page.goto(f"{live_server.url}/o/{org.slug}/imports/")
+    file = tmp_path / "societes.csv"
+    file.write_bytes("Raison sociale;Numéro SIREN\r\nInitech SA;111\r\nNouvelle;222\r\n".encode())
+    page.select_option("#id_kind", "company")
+    page.set_input_files("#id_file", str(file))
+    page.click("button.primary")
+
+    page.wait_for_selector("text=Reconnaître les sociétés sans référence par")
+    assert page.input_value("#id_match_field") == ""  # the registration number, unless chosen
+    page.select_option("#id_c1", f"field:{siren.uuid}")
+    page.select_option("#id_match_field", str(siren.uuid))
+    axe.check(page, "import-company-match-fr")
+    page.click("button.primary")
+    page.wait_for_selector("text=Essai : ce que l\u2019import ferait")
+    body = page.inner_text("main")
+    assert "1 à créer" in body
+    context.close()

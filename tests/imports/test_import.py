@@ -611,3 +611,242 @@ def test_a_company_file_is_not_offered_to_create_companies(member_client, org):
     job = _job(org)
     page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/").content.decode()
     assert 'name="create_companies"' not in page
+
+
+def _parses(monkeypatch) -> list[int]:
+    """The lines the parser reads through their fields' validation."""
+    from imports import parsing
+
+    lines: list[int] = []
+    original = parsing.Parser.parse
+
+    def counted(self, line, cells, digest=None):
+        lines.append(line)
+        return original(self, line, cells, digest)
+
+    monkeypatch.setattr(parsing.Parser, "parse", counted)
+    return lines
+
+
+def test_a_reimport_reads_an_unchanged_row_without_validating_it_and_writes_nothing(
+    member_client, org, fields, monkeypatch
+):
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;31/01/1990;10;élevé\r\n",
+        "C2;Jean;Martin;jean@example.com;;12,5;faible\r\n",
+    )
+    _import(member_client, org, data)
+    with scopes_disabled():
+        history = FieldValueHistory.objects.filter(organization=org).count()
+        audit = AuditEntry.objects.count()
+    parsed = _parses(monkeypatch)
+    again = _import(member_client, org, data)
+    assert (again.created_count, again.changed_count, again.unchanged_count) == (0, 0, 2)
+    assert parsed == []  # neither the dry run nor the run validated a row again
+    changed = _import(
+        member_client,
+        org,
+        _french_excel(
+            "C1;Zoé;Dupré;zoe@example.com;31/01/1990;11;élevé\r\n",
+            "C2;Jean;Martin;jean@example.com;;12,5;faible\r\n",
+        ),
+    )
+    assert (changed.changed_count, changed.unchanged_count) == (1, 1)
+    assert sorted(set(parsed)) == [2]  # the changed line only
+    with scopes_disabled():
+        assert FieldValueHistory.objects.filter(organization=org).count() == history + 1
+        # Each import's own audit entry (and its e-mail's), nothing per row.
+        assert AuditEntry.objects.count() > audit
+
+
+@pytest.mark.parametrize("door", ["staff", "identity", "raw"])
+def test_a_value_changed_since_the_last_import_is_seen_by_the_next(
+    member_client, org, fields, member, monkeypatch, door
+):
+    from profiles import actions as profile_actions
+
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;31/01/1990;10;élevé\r\n")
+    _import(member_client, org, data)
+    with scope(organization=org):
+        zoe = Profile.objects.get(organization=org, external_reference="C1")
+        if door == "staff":
+            profile_actions.set_values(
+                zoe, actor=Actor.member(member), values=[(fields["income"], "99")]
+            )
+        elif door == "identity":
+            profile_actions.update_profile(
+                zoe, actor=Actor.member(member), identity={"last_name": "Durand"}
+            )
+        else:
+            # A write that sends no signal at all (a bulk write-back, SQL): still seen, since
+            # what is on file is compared, not told.
+            FieldValue.objects.filter(profile=zoe, field=fields["income"]).update(value="98")
+    parsed = _parses(monkeypatch)
+    again = _import(member_client, org, data)
+    assert (again.changed_count, again.unchanged_count) == (1, 0)
+    assert parsed  # read and checked again
+    with scopes_disabled():
+        zoe.refresh_from_db()
+        assert zoe.last_name == "Dupré"
+        assert FieldValue.objects.get(profile=zoe, field=fields["income"]).value == "10"
+    # Now as the file says again: the next import of it changes nothing.
+    third = _import(member_client, org, data)
+    assert (third.changed_count, third.unchanged_count) == (0, 1)
+
+
+def test_a_changed_mapping_or_field_reads_every_row_again(member_client, org, fields, monkeypatch):
+    data = _french_excel("C1;Zoé;Dupré;zoe@example.com;31/01/1990;10;élevé\r\n")
+    _import(member_client, org, data)
+    with scopes_disabled():
+        fields["risk"].choices = ["high", "low", "medium"]
+        fields["risk"].save()
+    parsed = _parses(monkeypatch)
+    again = _import(member_client, org, data)
+    assert (again.changed_count, again.unchanged_count) == (0, 1)
+    assert parsed  # the choices changed: the cells are read under them again
+    parsed.clear()
+    # The income column left out: another mapping, another reading.
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    _map_and_try(member_client, org, job, c5="")
+    job.refresh_from_db()
+    assert parsed
+    assert job.preview["unchanged"] == 1
+
+
+def test_a_duplicate_reference_is_refused_even_on_a_row_unchanged_since(member_client, org, fields):
+    _import(member_client, org, _french_excel("C1;Zoé;Dupré;zoe@example.com;;10;\r\n"))
+    twice = _import(
+        member_client,
+        org,
+        _french_excel(
+            "C1;Zoé;Dupré;zoe@example.com;;10;\r\n", "C1;Zoé;Dupré;zoe@example.com;;11;\r\n"
+        ),
+    )
+    assert (twice.error_count, twice.unchanged_count) == (2, 0)
+
+
+def test_the_file_is_read_from_storage_a_line_at_a_time_in_its_encoding(member_client, org):
+    data = "Nom;E-mail\r\nDupré;a@example.com\r\nLéa;b@example.com\r\n".encode("cp1252")
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    assert job.options["encoding"] == "cp1252"
+    table = jobs.table_of(job)
+    assert [[c.value for c in cells] for _line, cells in table.rows] == [
+        ["Dupré", "a@example.com"],
+        ["Léa", "b@example.com"],
+    ]
+
+
+def test_a_stray_quote_found_by_the_run_refuses_the_file_before_a_row_is_written(org, member):
+    job = ImportJob(organization=org, kind=Kind.CONTACT, created_by=member, filename="q.csv")
+    good = "Nom;E-mail\r\n" + "".join(f"N{i};n{i}@example.com\r\n" for i in range(1500))
+    job.file.save("q.csv", io.BytesIO((good + 'X;"open\r\n').encode()), save=False)
+    job.mapping = {"0": "last_name", "1": "email"}
+    job.status = ImportJob.Status.QUEUED
+    with scope(organization=org):
+        job.save()
+        jobs.run(job)
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.FAILED
+        assert Profile.objects.filter(organization=org).count() == 0
+        assert "quote" in " ".join(e.message for e in job.errors.all())
+
+
+def _companies_by_siren(org):
+    siren = factories.field(org, "text", applies_to=Kind.COMPANY, label="SIREN")
+    factories.field(org, "number", applies_to=Kind.COMPANY, label="Capital")
+    with scopes_disabled():
+        first = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Initech")
+        second = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Globex")
+        twin = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Globex bis")
+        FieldValue.objects.create(organization=org, profile=first, field=siren, value="111")
+        FieldValue.objects.create(organization=org, profile=second, field=siren, value="222")
+        FieldValue.objects.create(organization=org, profile=twin, field=siren, value="222")
+    return siren, first
+
+
+COMPANIES = b"Company name,SIREN,Capital\r\nInitech SA,111,10\r\nGlobex SA,222,20\r\nNew,333,30\r\n"
+
+
+def test_companies_without_a_reference_match_by_the_field_the_admin_chooses(member_client, org):
+    siren, initech = _companies_by_siren(org)
+    assert _upload(member_client, org, COMPANIES, kind="company").status_code == 302
+    job = _job(org)
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
+    choices = dict(page.context["form"].fields["match_field"].choices)
+    assert list(choices) == ["", str(siren.uuid)]  # text fields of companies only
+    assert 'name="match_field"' in page.content.decode()
+    # "SIREN" is a synonym of the registration number: the page maps it there first.
+    tried = _map_and_try(
+        member_client,
+        org,
+        job,
+        c1=f"field:{siren.uuid}",
+        match_field=str(siren.uuid),
+        save_as="SIREN",
+    )
+    assert tried.status_code == 302
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    job.refresh_from_db()
+    assert (job.created_count, job.changed_count, job.error_count) == (1, 1, 1)
+    with scopes_disabled():
+        initech.refresh_from_db()
+        assert initech.name == "Initech SA"
+        [error] = job.errors.all()
+    assert error.line == 3 and "222" in error.message  # two companies hold it: never a guess
+    # The saved mapping remembers what matches: the next file of that shape is matched so.
+    assert _upload(member_client, org, COMPANIES, kind="company").status_code == 302
+    following = _job(org)
+    assert following.options["match_field"] == str(siren.uuid)
+    page = member_client.get(f"/o/{org.slug}/imports/{following.uuid}/mapping/")
+    assert page.context["form"]["match_field"].value() == str(siren.uuid)
+
+
+def test_the_match_field_must_be_a_mapped_text_field_of_companies(member_client, org):
+    siren, _initech = _companies_by_siren(org)
+    capital = factories.field(org, "number", applies_to=Kind.COMPANY, label="Capital 2")
+    people = factories.field(org, "text", applies_to=Kind.CONTACT, label="Nickname")
+    assert _upload(member_client, org, COMPANIES, kind="company").status_code == 302
+    job = _job(org)
+    for wrong in (str(capital.uuid), str(people.uuid), "not-a-uuid"):
+        page = _map_and_try(member_client, org, job, match_field=wrong)
+        assert page.status_code == 200
+        assert page.context["form"].errors["match_field"]
+    page = _map_and_try(member_client, org, job, match_field=str(siren.uuid), c1="")
+    assert page.status_code == 200
+    assert "No column goes to this field" in " ".join(page.context["form"].errors["match_field"])
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.MAPPING and not job.options.get("match_field")
+
+
+def test_the_match_field_messages_read_in_french():
+    from django.utils import translation
+
+    from imports.forms import MappingForm
+
+    with translation.override("fr"):
+        form = MappingForm(headers=[], targets=[], initial_mapping={}, ambiguous=[], kind="company")
+        assert str(form.fields["match_field"].label) != "Match companies without a reference by"
+        assert str(form.fields["match_field"].choices[0][1]) == "Numéro d\u2019immatriculation"
+
+
+def test_a_match_field_archived_since_is_a_file_error(member_client, org):
+    siren, _initech = _companies_by_siren(org)
+    assert _upload(member_client, org, COMPANIES, kind="company").status_code == 302
+    job = _job(org)
+    tried = _map_and_try(
+        member_client, org, job, c1=f"field:{siren.uuid}", match_field=str(siren.uuid)
+    )
+    assert tried.status_code == 302
+    with scopes_disabled():
+        siren.archived_at = dt.datetime(2027, 2, 1, tzinfo=dt.UTC)
+        siren.save()
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+    with scope(organization=org):
+        job.refresh_from_db()
+        jobs.run(job)
+        job.refresh_from_db()
+        assert Profile.objects.filter(name="New").count() == 0
+        assert "no longer a text field" in " ".join(e.message for e in job.errors.all())
