@@ -351,55 +351,92 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
     Profiles are read in keyset-paginated chunks (id > last id), so memory stays flat and the
     queries grow with the number of chunks only. Safe to run twice, or after a crash half-way.
     """
-    with scopes_disabled():
-        run = UpdateRun.objects.select_related("group", "organization").filter(pk=run_id).first()
-    if run is None:
-        return 0
     chunk_size = chunk_size or settings.MONITORING_CHUNK_SIZE
-    group, organization = run.group, run.organization
     # one_run: receivers of the chunks' signals read what a run does not change (the
     # organisation's webhook endpoints) once per run, not once per chunk.
-    with scope(organization=organization), one_run():
-        fields = list(
-            DataField.objects.active()
-            .filter(group_membership__group=group)
-            .order_by("position", "id")
-        )
-        asked, complete = _asked_now(run)
-        if fields:
-            last_id = 0
-            while True:
-                if group.cadence in PER_PROFILE:
-                    # A rolling or tiered group's run asks the profiles due that day only.
-                    ids = profiles_asked(group, run.period, last_id, chunk_size)
-                else:
-                    ids = list(
-                        asked.filter(id__gt=last_id)
-                        .order_by("id")
-                        .values_list("id", flat=True)[:chunk_size]
-                    )
-                if not ids:
-                    break
+    with one_run():
+        # The run's row is read in its first page's transaction and finished in its last
+        # one's: a run of one page, most runs, is one transaction (docs/PERFORMANCE.md).
+        with transaction.atomic():
+            with scopes_disabled():
+                run = (
+                    UpdateRun.objects.select_related("group", "organization")
+                    .filter(pk=run_id)
+                    .first()
+                )
+            if run is None:
+                return 0
+            pages = _Pages(run, chunk_size)
+            if pages.open_next():
+                return pages.finish()
+        while True:
+            with transaction.atomic():
+                if pages.open_next():
+                    return pages.finish()
+
+
+class _Pages:
+    """A run's fan-out, a page of profiles at a time, each in its caller's transaction."""
+
+    def __init__(self, run: UpdateRun, chunk_size: int) -> None:
+        self.run, self.chunk_size, self.last_id = run, chunk_size, 0
+        with scope(organization=run.organization):
+            self.fields = list(
+                DataField.objects.active()
+                .filter(group_membership__group=run.group)
+                .order_by("position", "id")
+            )
+            self.asked, self.complete = _asked_now(run)
+
+    def open_next(self) -> bool:
+        """Opens the next page's dossiers; True when no page follows."""
+        if not self.fields:
+            return True
+        run, group = self.run, self.run.group
+        # One id beyond the page says whether another follows, without reading an empty page.
+        wanted = self.chunk_size + 1
+        with scope(organization=run.organization):
+            if group.cadence in PER_PROFILE:
+                # A rolling or tiered group's run asks the profiles due that day only.
+                read = profiles_asked(group, run.period, self.last_id, wanted)
+            else:
+                read = list(
+                    self.asked.filter(id__gt=self.last_id)
+                    .order_by("id")
+                    .values_list("id", flat=True)[:wanted]
+                )
+            ids = read[: self.chunk_size]
+            if ids:
                 open_dossiers(
-                    organization,
+                    run.organization,
                     ids,
-                    fields,
+                    self.fields,
                     kind=Dossier.Kind.UPDATE,
                     title=group.title,
                     update_group_id=group.pk,
                     period=run.period,
                     policy=group.request_policy(),
                 )
-                last_id = ids[-1]
-        opened = Dossier.objects.filter(update_group=group, period=run.period).count()
-        first_finish = UpdateRun.objects.filter(pk=run.pk, finished_at__isnull=True).exists()
-        UpdateRun.objects.filter(pk=run.pk).update(
-            finished_at=timezone.now(), dossiers_opened=opened
-        )
-        if first_finish and complete:
-            run.dossiers_opened = opened
-            run_finished.send(sender=UpdateRun, run=run)
-    return opened
+                self.last_id = ids[-1]
+        return len(read) < wanted
+
+    def finish(self) -> int:
+        """Records the count of the run's dossiers; the first finish tells the listeners."""
+        run = self.run
+        with scope(organization=run.organization):
+            opened = Dossier.objects.filter(update_group=run.group, period=run.period).count()
+            finished = {"finished_at": timezone.now(), "dossiers_opened": opened}
+            # A conditional UPDATE claims the first finish: a repeat, or a worker finishing
+            # the same run at the same moment, changes no row and tells no one again.
+            first_finish = UpdateRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+                **finished
+            )
+            if not first_finish:
+                UpdateRun.objects.filter(pk=run.pk).update(**finished)
+            elif self.complete:
+                run.dossiers_opened = opened
+                run_finished.send(sender=UpdateRun, run=run)
+        return opened
 
 
 def _asked_now(run: UpdateRun) -> tuple[Any, bool]:
