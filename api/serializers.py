@@ -364,6 +364,7 @@ class UpdateGroupSerializer(serializers.ModelSerializer[UpdateGroup]):
     next_date = serializers.DateField(
         read_only=True, help_text=_("The next occurrence of a calendar group.")
     )
+    next_run_at = serializers.DateTimeField(read_only=True)
     audience = ConditionSerializer(
         many=True,
         required=False,

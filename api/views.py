@@ -363,7 +363,7 @@ class UpdateGroupViewSet(
     def get_queryset(self) -> QuerySet[UpdateGroup]:
         return (
             UpdateGroup.objects.filter(organization=self.organization)
-            .select_related("organization", "tier_field")
+            .select_related("organization", "tier_field", "due")
             .prefetch_related(
                 Prefetch("fields", queryset=DataField.objects.order_by("position", "id")),
                 Prefetch("trigger_fields", queryset=DataField.objects.order_by("position", "id")),

@@ -176,7 +176,9 @@ def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
     """Each active group's occurrences from today to the horizon, with the number of
     requests each would open today (the profiles its audience holds)."""
     end = today + dt.timedelta(days=HORIZON_DAYS)
-    active = list(UpdateGroup.objects.filter(organization=organization, is_active=True))
+    active = list(
+        UpdateGroup.objects.filter(organization=organization, is_active=True).select_related("due")
+    )
     rolling = [group for group in active if group.cadence in PER_PROFILE]
     groups = [group for group in active if group not in rolling and group.next_date <= end]
     coming = []

@@ -19,7 +19,7 @@ from dossiers.models import Dossier
 from dossiers.opening import open_dossiers
 from dossiers.signals import one_run
 from monitoring import schedule, spread
-from monitoring.models import PER_PROFILE, Cadence, UpdateGroup, UpdateRun
+from monitoring.models import PER_PROFILE, Cadence, GroupDue, UpdateGroup, UpdateRun
 from monitoring.schedule import first_index_on_or_after
 from monitoring.selectors import due_q, due_sql, group_audience, profiles_asked
 from monitoring.signals import run_finished
@@ -67,23 +67,24 @@ def dispatch_due(
 
 
 # What a step of a group's schedule reads: the scheduled pass and "Send now" alike.
+# Read from the group's `GroupDue` row, which is what a step locks and moves.
 SCHEDULE_COLUMNS = (
-    "organization_id",
-    "organization__time_zone",
-    "start_date",
-    "interval_count",
-    "interval_unit",
+    "group__organization_id",
+    "group__organization__time_zone",
+    "group__start_date",
+    "group__interval_count",
+    "group__interval_unit",
     "next_index",
-    "spread_days",
+    "group__spread_days",
 )
 
 
 def _claim(now: dt.datetime, limit: int) -> list[Claimed]:
     return list(
-        UpdateGroup.objects.select_for_update(skip_locked=True, of=("self",))
+        GroupDue.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(due_q(now))
         .order_by("next_run_at")
-        .values_list("pk", *SCHEDULE_COLUMNS)[:limit]
+        .values_list("group_id", *SCHEDULE_COLUMNS)[:limit]
     )
 
 
@@ -176,8 +177,9 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
     common case; returns their run ids and the claimed groups left to Python (periods
     missed, a clock change near a due moment, a date past year 9999, a zone the database
     does not know)."""
-    group, run, org = (
+    group, due, run, org = (
         UpdateGroup._meta.db_table,
+        GroupDue._meta.db_table,
         UpdateRun._meta.db_table,
         Organization._meta.db_table,
     )
@@ -186,17 +188,20 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
     # A moment is "steady" when the zone's offset is the same a day before and a day after:
     # then the local time exists exactly once and PostgreSQL's `AT TIME ZONE` finds the
     # instant zoneinfo finds. Near a change (a gap, a repeated hour, a skipped day) they may
-    # pick different instants, so those rows are left to Python. The claim has locked the
-    # rows, so their ctid holds until commit: the update reaches each without an index scan.
+    # pick different instants, so those rows are left to Python. The claim locks the groups'
+    # narrow `GroupDue` rows only, so their ctid holds until commit: the update reaches each
+    # without an index scan; the groups' wide rows are read, not written.
     sql = f"""
         WITH claimed AS (
-            SELECT g.id, g.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
-                   g.interval_count, g.interval_unit, g.next_index, g.spread_days
-            FROM {group} g JOIN {org} o ON o.id = g.organization_id
-            WHERE {due_sql("g")}
-            ORDER BY g.next_run_at
+            SELECT g.id, d.ctid AS tid, g.organization_id, o.time_zone, g.start_date,
+                   g.interval_count, g.interval_unit, d.next_index, g.spread_days
+            FROM {due} d
+            JOIN {group} g ON g.id = d.group_id
+            JOIN {org} o ON o.id = g.organization_id
+            WHERE {due_sql("d", "g")}
+            ORDER BY d.next_run_at
             LIMIT %(limit)s
-            FOR UPDATE OF g SKIP LOCKED
+            FOR UPDATE OF d SKIP LOCKED
         ), dated AS (
             SELECT c.*,
                    {_occurrence_sql("c.next_index")} + %(run_time)s::time AS local_period,
@@ -224,8 +229,8 @@ def _dispatch_in_database(now: dt.datetime, limit: int) -> tuple[list[int], list
             LEFT JOIN zoned p ON p.time_zone = d.time_zone AND p.local = d.local_period
             LEFT JOIN zoned f ON f.time_zone = d.time_zone AND f.local = d.local_following
         ), moved AS (
-            UPDATE {group} g SET next_index = p.next_index + 1, next_run_at = p.following_due
-            FROM planned p WHERE p.fast AND g.ctid = p.tid
+            UPDATE {due} d SET next_index = p.next_index + 1, next_run_at = p.following_due
+            FROM planned p WHERE p.fast AND d.ctid = p.tid
         ), recorded AS (
             INSERT INTO {run} (organization_id, group_id, period, "index", skipped, due_at,
                                created_at, dossiers_opened)
@@ -310,8 +315,8 @@ def _move_groups(moves: list[tuple[int, dt.datetime, int]]) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {UpdateGroup._meta.db_table} "  # noqa: S608 - name from the model
-            "SET next_index = %s, next_run_at = %s WHERE id = %s",
+            f"UPDATE {GroupDue._meta.db_table} "  # noqa: S608 - name from the model
+            "SET next_index = %s, next_run_at = %s WHERE group_id = %s",
             [(index, adapt(when), pk) for index, when, pk in moves],
         )
 
@@ -351,55 +356,92 @@ def open_run(run_id: int, chunk_size: int | None = None) -> int:
     Profiles are read in keyset-paginated chunks (id > last id), so memory stays flat and the
     queries grow with the number of chunks only. Safe to run twice, or after a crash half-way.
     """
-    with scopes_disabled():
-        run = UpdateRun.objects.select_related("group", "organization").filter(pk=run_id).first()
-    if run is None:
-        return 0
     chunk_size = chunk_size or settings.MONITORING_CHUNK_SIZE
-    group, organization = run.group, run.organization
     # one_run: receivers of the chunks' signals read what a run does not change (the
     # organisation's webhook endpoints) once per run, not once per chunk.
-    with scope(organization=organization), one_run():
-        fields = list(
-            DataField.objects.active()
-            .filter(group_membership__group=group)
-            .order_by("position", "id")
-        )
-        asked, complete = _asked_now(run)
-        if fields:
-            last_id = 0
-            while True:
-                if group.cadence in PER_PROFILE:
-                    # A rolling or tiered group's run asks the profiles due that day only.
-                    ids = profiles_asked(group, run.period, last_id, chunk_size)
-                else:
-                    ids = list(
-                        asked.filter(id__gt=last_id)
-                        .order_by("id")
-                        .values_list("id", flat=True)[:chunk_size]
-                    )
-                if not ids:
-                    break
+    with one_run():
+        # The run's row is read in its first page's transaction and finished in its last
+        # one's: a run of one page, most runs, is one transaction (docs/PERFORMANCE.md).
+        with transaction.atomic():
+            with scopes_disabled():
+                run = (
+                    UpdateRun.objects.select_related("group", "organization")
+                    .filter(pk=run_id)
+                    .first()
+                )
+            if run is None:
+                return 0
+            pages = _Pages(run, chunk_size)
+            if pages.open_next():
+                return pages.finish()
+        while True:
+            with transaction.atomic():
+                if pages.open_next():
+                    return pages.finish()
+
+
+class _Pages:
+    """A run's fan-out, a page of profiles at a time, each in its caller's transaction."""
+
+    def __init__(self, run: UpdateRun, chunk_size: int) -> None:
+        self.run, self.chunk_size, self.last_id = run, chunk_size, 0
+        with scope(organization=run.organization):
+            self.fields = list(
+                DataField.objects.active()
+                .filter(group_membership__group=run.group)
+                .order_by("position", "id")
+            )
+            self.asked, self.complete = _asked_now(run)
+
+    def open_next(self) -> bool:
+        """Opens the next page's dossiers; True when no page follows."""
+        if not self.fields:
+            return True
+        run, group = self.run, self.run.group
+        # One id beyond the page says whether another follows, without reading an empty page.
+        wanted = self.chunk_size + 1
+        with scope(organization=run.organization):
+            if group.cadence in PER_PROFILE:
+                # A rolling or tiered group's run asks the profiles due that day only.
+                read = profiles_asked(group, run.period, self.last_id, wanted)
+            else:
+                read = list(
+                    self.asked.filter(id__gt=self.last_id)
+                    .order_by("id")
+                    .values_list("id", flat=True)[:wanted]
+                )
+            ids = read[: self.chunk_size]
+            if ids:
                 open_dossiers(
-                    organization,
+                    run.organization,
                     ids,
-                    fields,
+                    self.fields,
                     kind=Dossier.Kind.UPDATE,
                     title=group.title,
                     update_group_id=group.pk,
                     period=run.period,
                     policy=group.request_policy(),
                 )
-                last_id = ids[-1]
-        opened = Dossier.objects.filter(update_group=group, period=run.period).count()
-        first_finish = UpdateRun.objects.filter(pk=run.pk, finished_at__isnull=True).exists()
-        UpdateRun.objects.filter(pk=run.pk).update(
-            finished_at=timezone.now(), dossiers_opened=opened
-        )
-        if first_finish and complete:
-            run.dossiers_opened = opened
-            run_finished.send(sender=UpdateRun, run=run)
-    return opened
+                self.last_id = ids[-1]
+        return len(read) < wanted
+
+    def finish(self) -> int:
+        """Records the count of the run's dossiers; the first finish tells the listeners."""
+        run = self.run
+        with scope(organization=run.organization):
+            opened = Dossier.objects.filter(update_group=run.group, period=run.period).count()
+            finished = {"finished_at": timezone.now(), "dossiers_opened": opened}
+            # A conditional UPDATE claims the first finish: a repeat, or a worker finishing
+            # the same run at the same moment, changes no row and tells no one again.
+            first_finish = UpdateRun.objects.filter(pk=run.pk, finished_at__isnull=True).update(
+                **finished
+            )
+            if not first_finish:
+                UpdateRun.objects.filter(pk=run.pk).update(**finished)
+            elif self.complete:
+                run.dossiers_opened = opened
+                run_finished.send(sender=UpdateRun, run=run)
+        return opened
 
 
 def _asked_now(run: UpdateRun) -> tuple[Any, bool]:
@@ -448,9 +490,11 @@ def dispatch_group_now(
     """
     now = now or timezone.now()
     with scopes_disabled(), transaction.atomic():
+        # The group's `GroupDue` row is what a scheduled pass locks: taking it here keeps the
+        # two from moving the group at once.
         row = (
-            UpdateGroup.objects.select_for_update(of=("self",))
-            .filter(pk=group_id, is_active=True, cadence=Cadence.CALENDAR)
+            GroupDue.objects.select_for_update(of=("self",))
+            .filter(group_id=group_id, group__is_active=True, group__cadence=Cadence.CALENDAR)
             .values_list(*SCHEDULE_COLUMNS)
             .first()
         )

@@ -9,10 +9,11 @@
   random profiles and conditions that both select the same rows.
   `audiences_sql(organization_id, alias)` is that predicate for every group of an
   organisation that has an audience at once (the compliance overview's cells).
-- `due_q(now)` / `due_sql(alias)`: a group is due when it is active and its next run's
-  moment has come; the dispatcher claims them through the ORM (`_claim`) or in its one
-  PostgreSQL statement (`_dispatch_in_database`). tests/monitoring/test_selectors.py proves
-  on random groups that both forms select the same ones.
+- `due_q(now)` / `due_sql(alias)`: a group is due when it is active, on a calendar, and its
+  next run's moment has come (its `GroupDue` row); the dispatcher claims them through the
+  ORM (`_claim`) or in its one PostgreSQL statement (`_dispatch_in_database`).
+  tests/monitoring/test_selectors.py proves on random groups that both forms select the
+  same ones.
 """
 
 from __future__ import annotations
@@ -103,16 +104,24 @@ def audiences_sql(organization_id: int, alias: str) -> list[tuple[int, str, list
 
 
 def due_q(now: dt.datetime) -> Q:
-    """The calendar groups whose next run is due at `now` (the partial index `group_due`
-    serves it); rolling and tiered groups are due profile by profile (`schedules_due_q`)."""
-    return Q(is_active=True, next_run_at__lte=now, cadence=Cadence.CALENDAR)
+    """The `GroupDue` rows of the active calendar groups whose next run is due at `now` (the
+    partial index `group_due_at` serves it); rolling and tiered groups are due profile by
+    profile (`schedules_due_q`). The group's own state is checked too: `dispatched` keeps
+    the index small, a group written around `UpdateGroup.save` is not sent for all that."""
+    return Q(
+        dispatched=True,
+        next_run_at__lte=now,
+        group__is_active=True,
+        group__cadence=Cadence.CALENDAR,
+    )
 
 
-def due_sql(alias: str) -> str:
-    """`due_q` for the group a statement names `alias`, `now` bound as `%(now)s`."""
+def due_sql(due: str, group: str) -> str:
+    """`due_q` for the `GroupDue` row and the group a statement names `due` and `group`,
+    `now` bound as `%(now)s`."""
     return (
-        f"{alias}.is_active AND {alias}.next_run_at <= %(now)s"
-        f" AND {alias}.cadence = '{Cadence.CALENDAR.value}'"
+        f"{due}.dispatched AND {due}.next_run_at <= %(now)s"
+        f" AND {group}.is_active AND {group}.cadence = '{Cadence.CALENDAR.value}'"
     )
 
 

@@ -13,7 +13,13 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from monitoring import overview, schedule, spread, workload
-from monitoring.models import MAX_TRIGGER_DAILY_LIMIT, GroupField, GroupTrigger, UpdateGroup
+from monitoring.models import (
+    MAX_TRIGGER_DAILY_LIMIT,
+    GroupDue,
+    GroupField,
+    GroupTrigger,
+    UpdateGroup,
+)
 from monitoring.selectors import audience, audience_fields
 from monitoring.triggers import cycle_through
 from organizations.models import Organization
@@ -284,15 +290,16 @@ def set_active(group: UpdateGroup, active: bool) -> None:
         while group.runs.filter(period=group.next_date).exists():
             group.next_index += 1
             group.next_run_at = schedule.due_at(group.next_date, group.organization.tzinfo)
-    group.save(update_fields=["is_active", "next_index", "next_run_at"])
+    # Saving `is_active` writes the group's schedule row too (`UpdateGroup.save`).
+    group.save(update_fields=["is_active"])
 
 
 def reschedule_organization(organization: Organization, **kwargs: object) -> int:
     """The organisation's time zone changed: each group keeps its next period, whose moment
     (08:00 local) is computed again. Runs in the caller's transaction."""
     tz = organization.tzinfo
-    groups = list(UpdateGroup.objects.filter(organization=organization))
+    groups = list(UpdateGroup.objects.filter(organization=organization).select_related("due"))
     for group in groups:
         group.next_run_at = schedule.due_at(group.next_date, tz)
-    UpdateGroup.objects.bulk_update(groups, ["next_run_at"])
+    GroupDue.objects.bulk_update([group.due for group in groups], ["next_run_at"])
     return len(groups)

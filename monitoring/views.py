@@ -53,8 +53,10 @@ class PopupRequest(OrganizationRequest):
 
 
 def _groups(request: OrganizationRequest) -> Any:
-    return UpdateGroup.objects.filter(organization=request.organization).prefetch_related(
-        Prefetch("fields", queryset=DataField.objects.order_by("position", "id"))
+    return (
+        UpdateGroup.objects.filter(organization=request.organization)
+        .select_related("due")
+        .prefetch_related(Prefetch("fields", queryset=DataField.objects.order_by("position", "id")))
     )
 
 
@@ -504,7 +506,7 @@ def value_popup(
     """The "⋯" of a filled field: its expiry date, its next update date and its frequency."""
     profile = get_for_org(request, Profile, uuid=profile_uuid)
     field: DataField = get_for_org(
-        request, DataField.objects.select_related("group_membership__group"), uuid=field_uuid
+        request, DataField.objects.select_related("group_membership__group__due"), uuid=field_uuid
     )
     value = (
         FieldValue.objects.filter(profile=profile, field=field)

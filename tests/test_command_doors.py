@@ -27,7 +27,7 @@ from dossiers import tasks as dossier_tasks
 from dossiers.models import Dossier, DossierItem
 from monitoring import tasks as monitoring_tasks
 from monitoring.dispatch import dispatch_due
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue
 from organizations.models import Organization
 from profiles import tasks as profile_tasks
 from profiles.models import Document, FieldValue, FieldValueHistory, Profile
@@ -176,7 +176,7 @@ def test_dispatch_fan_out_expiry_and_messages_never_write_a_value(
                     source="staff",
                 )
             FieldValue.objects.filter(field=expiring).update(expires_on=dt.date(2027, 2, 1))
-            UpdateGroup.objects.filter(pk=group.pk).update(next_run_at=timezone.now())
+            GroupDue.objects.filter(group=group).update(next_run_at=timezone.now())
         # One profile also holds a document written back from an earlier dossier.
         earlier = factories.dossier(org, profiles[0], [proof], kind="update")
         _answer(client, earlier, "submit")

@@ -23,7 +23,7 @@ def build_groups(n_orgs: int, total: int, due_every: int) -> int:
     Returns the number due."""
     from django.db import connection
 
-    from monitoring.models import UpdateGroup
+    from monitoring.models import GroupDue, UpdateGroup
     from organizations.models import Organization
 
     truncate(
@@ -42,15 +42,11 @@ def build_groups(n_orgs: int, total: int, due_every: int) -> int:
     )
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            INSERT INTO {UpdateGroup._meta.db_table} (uuid, title, applies_to, start_date,
-                interval_count, interval_unit, is_active, next_index, next_run_at, created_at,
-                organization_id, extend_expiry, review_required, message, translations,
-                remind_after, remind_before)
-            SELECT gen_random_uuid(), 'G' || i, 'contact', s.start, s.n, 'months', true, s.k,
+            """
+            CREATE TEMPORARY TABLE bench_new AS
+            SELECT i, o.id AS organization_id, s.start, s.n, s.k,
                    (s.start + make_interval(months => s.n * s.k) + time '08:00')
-                       AT TIME ZONE o.time_zone,
-                   now(), o.id, false, false, '', '{{}}', '[3, 10]', '[2]'
+                       AT TIME ZONE o.time_zone AS due
             FROM generate_series(0, %(total)s - 1) AS i
             JOIN organizations_organization o ON o.id = %(first)s + i %% %(orgs)s
             CROSS JOIN LATERAL (
@@ -71,14 +67,33 @@ def build_groups(n_orgs: int, total: int, due_every: int) -> int:
             """,
             {"total": total, "first": orgs[0].pk, "orgs": n_orgs, "every": due_every},
         )
+        cursor.execute(
+            f"""
+            INSERT INTO {UpdateGroup._meta.db_table} (uuid, title, applies_to, start_date,
+                interval_count, interval_unit, is_active, created_at, organization_id,
+                extend_expiry, review_required, message, translations, remind_after,
+                remind_before)
+            SELECT gen_random_uuid(), 'G' || i, 'contact', start, n, 'months', true, now(),
+                   organization_id, false, false, '', '{{}}', '[3, 10]', '[2]'
+            FROM bench_new ORDER BY i
+            """
+        )
+        cursor.execute(
+            f"""
+            INSERT INTO {GroupDue._meta.db_table} (group_id, next_index, next_run_at, dispatched)
+            SELECT g.id, b.k, b.due, true
+            FROM bench_new b JOIN {UpdateGroup._meta.db_table} g ON g.title = 'G' || b.i
+            """
+        )
+        cursor.execute("DROP TABLE bench_new")
         cursor.execute("DROP TABLE IF EXISTS bench_due")
         cursor.execute(
-            "CREATE TABLE bench_due AS SELECT id, next_index, next_run_at"
-            f" FROM {UpdateGroup._meta.db_table} WHERE next_run_at <= %s",
+            "CREATE TABLE bench_due AS SELECT group_id AS id, next_index, next_run_at"
+            f" FROM {GroupDue._meta.db_table} WHERE next_run_at <= %s",
             [DISPATCH_NOW],
         )
     analyze()
-    return UpdateGroup.objects.filter(next_run_at__lte=DISPATCH_NOW).count()
+    return GroupDue.objects.filter(next_run_at__lte=DISPATCH_NOW).count()
 
 
 def reset_due() -> None:
@@ -89,10 +104,12 @@ def reset_due() -> None:
     truncate("monitoring_updaterun")
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE monitoring_updategroup g SET next_index = b.next_index,"
-            " next_run_at = b.next_run_at FROM bench_due b WHERE g.id = b.id"
+            "UPDATE monitoring_groupdue d SET next_index = b.next_index,"
+            " next_run_at = b.next_run_at FROM bench_due b WHERE d.group_id = b.id"
         )
-        cursor.execute("VACUUM ANALYZE monitoring_updategroup, monitoring_updaterun")
+        cursor.execute(
+            "VACUUM ANALYZE monitoring_updategroup, monitoring_groupdue, monitoring_updaterun"
+        )
 
 
 def bench_our_pass(n_orgs: int, total: int, due_every: int) -> dict[str, Any]:
@@ -123,15 +140,15 @@ def bench_our_pass(n_orgs: int, total: int, due_every: int) -> dict[str, Any]:
         reset_due()
         with measured() as floor, transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE monitoring_updategroup SET next_index = next_index + 1,"
-                " next_run_at = next_run_at + interval '1 month' WHERE id = ANY(%s)",
+                "UPDATE monitoring_groupdue SET next_index = next_index + 1,"
+                " next_run_at = next_run_at + interval '1 month' WHERE group_id = ANY(%s)",
                 [due_ids],
             )
             cursor.execute(
                 "INSERT INTO monitoring_updaterun (organization_id, group_id, period, index,"
-                " skipped, due_at, created_at, dossiers_opened) SELECT organization_id, id,"
-                " start_date, 0, 0, next_run_at, now(), 0 FROM monitoring_updategroup"
-                " WHERE id = ANY(%s)",
+                " skipped, due_at, created_at, dossiers_opened) SELECT g.organization_id, g.id,"
+                " g.start_date, 0, 0, d.next_run_at, now(), 0 FROM monitoring_updategroup g"
+                " JOIN monitoring_groupdue d ON d.group_id = g.id WHERE g.id = ANY(%s)",
                 [due_ids],
             )
         floors.append(floor)
@@ -273,13 +290,15 @@ def render_dispatcher(dispatcher: dict) -> list[str]:
         f" {dispatcher['due_every']:,} is due, and one in a hundred of those missed a period"
         " (beat down), which the pass folds into one run. Ours: one pass of"
         " `monitoring.dispatch.dispatch_due`. On PostgreSQL it is one statement for the common"
-        " case: the claim (`FOR UPDATE OF g SKIP LOCKED`), each next occurrence computed by"
-        " the database (`make_interval`, `AT TIME ZONE`), the `UPDATE` of `next_run_at` and"
-        " the `INSERT … ON CONFLICT DO NOTHING RETURNING` of the runs. The groups that missed"
+        " case: the claim of the due groups' narrow rows (`monitoring.models.GroupDue`, the"
+        " next index and its moment; `FOR UPDATE OF d SKIP LOCKED`), each next occurrence"
+        " computed by the database (`make_interval`, `AT TIME ZONE`), the `UPDATE` of those"
+        " rows' `next_run_at` and the `INSERT … ON CONFLICT DO NOTHING RETURNING` of the"
+        " runs; the groups' wide rows are read, not written. The groups that missed"
         " a period, or whose due moments lie within a day of a clock change, go through the"
         " Python arithmetic (`monitoring.dispatch.plan`) in the same transaction. Below each"
         " pass: that Python path taking every due group, as the pass did before, and the"
-        " database's floor, two hand-written statements that move the same groups by a month"
+        " database's floor, two hand-written statements that move the same narrow rows by a month"
         " and insert their runs (with the commit and its deferred foreign-key checks), with"
         " no claim and no date arithmetic.",
         "",

@@ -266,7 +266,12 @@ def render_fan_out(fan_out: list[dict]) -> list[str]:
         f" {below['n']:,} (target: within 20 %). Queries grow with the pages only, a fixed"
         " number a page (pinned in `tests/monitoring/test_fan_out_queries.py`: the page of"
         " ids, the one statement, the compliance overview's cells of the page's profiles),"
-        " none for the webhooks when no endpoint listens beyond one look-up a run.",
+        " none for the webhooks when no endpoint listens beyond one look-up a run. Each page"
+        " of ids is read with one id more, which tells the last page without reading an"
+        " empty one; the run's own reads and writes (its row and fields, the endpoints'"
+        " look-up, the count of its dossiers and its finish, a conditional `UPDATE`) are"
+        " made in its first and last pages' transactions, so that a run of one page is one"
+        " transaction.",
         "",
     ]
     return lines

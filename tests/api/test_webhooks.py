@@ -196,7 +196,7 @@ def test_a_run_that_finishes_and_a_value_that_expires_are_events(org, settings):
 
     from monitoring.dispatch import dispatch_due
     from monitoring.expiry import open_dossiers_for_expired_values
-    from monitoring.models import UpdateGroup
+    from monitoring.models import GroupDue
 
     _endpoint(org, "https://example.com/hooks", events=["run.finished", "value.expired"])
     job = factories.field(org, "text")
@@ -204,7 +204,7 @@ def test_a_run_that_finishes_and_a_value_that_expires_are_events(org, settings):
     group = factories.group(org, [job])
     now = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(
+        GroupDue.objects.filter(group=group).update(
             next_index=1, next_run_at=dt.datetime(2024, 2, 29, 7, tzinfo=dt.UTC)
         )
     with TestCase.captureOnCommitCallbacks(execute=True):

@@ -12,7 +12,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
 from monitoring.dispatch import dispatch_due
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue, UpdateGroup
 from profiles.models import DataField, FieldValue
 from profiles.services import NewValue, apply_values
 from tests import factories
@@ -125,7 +125,7 @@ def test_the_whole_journey(browser, axe, live_server, shots, org, tmp_path, sett
     with scopes_disabled():
         address = DataField.objects.get(label="Home address")
         apply_values(client_profile, [NewValue(address, "1 rue de la Paix")], source="staff")
-        UpdateGroup.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+        GroupDue.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
     dispatch_due()
     [message] = [m for m in mail.outbox if m.to == ["claire@example.com"]]
     [french_message] = [m for m in mail.outbox if m.to == ["louise@example.com"]]

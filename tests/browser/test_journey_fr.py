@@ -13,7 +13,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from monitoring.dispatch import dispatch_due
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue
 from profiles.models import DataField, FieldValue
 from tests import factories
 from tests.browser.test_date_guard import _type_31_february
@@ -108,7 +108,7 @@ def test_the_whole_journey_in_french(browser, axe, live_server, shots, org, sett
 
     # d. Each client is written to in their own language.
     with scopes_disabled():
-        UpdateGroup.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
+        GroupDue.objects.update(next_run_at=timezone.now() - dt.timedelta(minutes=1))
     dispatch_due()
     [french] = [m for m in mail.outbox if m.to == ["claire@example.com"]]
     [english] = [m for m in mail.outbox if m.to == ["john@example.com"]]

@@ -19,7 +19,7 @@ from django_scopes import scope, scopes_disabled
 
 from monitoring import actions
 from monitoring.dispatch import dispatch_group_now, open_run
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import GroupDue, UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import AuditEntry
 from profiles.models import FieldValue
@@ -134,7 +134,7 @@ def test_save_group_reschedules_only_when_the_timing_changes(org, owner):
     group = factories.group(org, [], start_date=dt.date(2020, 1, 1))
     with scope(organization=org):
         # Sent ahead of its date: a rename must not move the group back.
-        UpdateGroup.objects.filter(pk=group.pk).update(next_index=88)
+        GroupDue.objects.filter(group=group).update(next_index=88)
         group.refresh_from_db()
         group.title = "Renamed"
         actions.save_group(group, actor=Actor.member(owner))
@@ -151,7 +151,7 @@ def test_save_group_resuming_a_paused_group_starts_at_its_next_occurrence(org, o
     with scope(organization=org):
         actions.set_group_active(group, actor=Actor.member(owner), active=False)
         # Paused for years: resuming must not send the missed periods in a burst.
-        UpdateGroup.objects.filter(pk=group.pk).update(next_index=0)
+        GroupDue.objects.filter(group=group).update(next_index=0)
         group.refresh_from_db()
         group.is_active = True
         actions.save_group(group, actor=Actor.of_api_key(issue(org)[0]))

@@ -12,7 +12,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierItem
 from monitoring.dispatch import dispatch_due, open_run
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import GroupDue, UpdateGroup, UpdateRun
 from tests import factories
 from tests.conftest import need_service
 
@@ -27,7 +27,7 @@ def _due_group(org, n_profiles=3, **kwargs):
     factories.company(org)
     group = factories.group(org, fields, **kwargs)
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(
+        GroupDue.objects.filter(group=group).update(
             next_index=1, next_run_at=dt.datetime(2024, 2, 29, 7, tzinfo=dt.UTC)
         )
     return group
@@ -102,7 +102,7 @@ def test_paused_groups_are_not_dispatched(org):
 def test_the_fan_out_queries_grow_with_chunks_not_profiles(org):
     group = _due_group(org, n_profiles=30)
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(next_index=1)
+        GroupDue.objects.filter(group=group).update(next_index=1)
         dispatch_due(now=NOW, fan_out=False)
         run = UpdateRun.objects.get()
     with CaptureQueriesContext(connection) as one_chunk:
@@ -154,4 +154,4 @@ def test_two_dispatchers_at_once_leave_no_duplicate_and_no_group_behind(org):
     with scopes_disabled():
         assert UpdateRun.objects.count() == len(groups)
         assert Dossier.objects.count() == len(groups) * 5
-        assert not UpdateGroup.objects.filter(next_run_at__lte=NOW).exists()
+        assert not GroupDue.objects.filter(next_run_at__lte=NOW).exists()

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitoring import dispatch, schedule
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import GroupDue, UpdateGroup, UpdateRun
 from organizations.models import Organization
 
 # Zones with every kind of clock change: DST north and south, half-hour offsets and changes
@@ -106,7 +106,12 @@ def _build(org_by_zone: dict[str, Organization], now: dt.datetime, groups: list)
                 next_run_at=schedule.due_at(schedule.occurrence(start, count, unit, index), tz),
             )
         )
-    return UpdateGroup.objects.bulk_create(rows)
+    groups = UpdateGroup.objects.bulk_create(rows)
+    # bulk_create calls no save(): each group's schedule row is written beside it.
+    for group in groups:
+        group.due.group = group
+    GroupDue.objects.bulk_create(group.due for group in groups)
+    return groups
 
 
 def _expected(group: UpdateGroup, now: dt.datetime) -> tuple:

@@ -29,6 +29,7 @@ PERIOD = dt.date(2024, 2, 29)
 # cells the new requests ask for, on SQLite their recomputation (the groups that narrow
 # their audience, an upsert and a delete).
 PER_PAGE = 2 + 1 if connection.vendor == "postgresql" else 6 + 3
+PER_RUN = 6
 
 
 def _run(org, n_profiles: int):
@@ -58,10 +59,10 @@ def _queries(run_id: int, chunk_size: int) -> int:
 @pytest.mark.django_db
 def test_a_page_costs_the_same_queries_whatever_its_size_and_none_for_absent_webhooks(org):
     run = _run(org, 7)
-    # Pages of 3, 3 and 1, then an empty page that ends the loop. Per run: the run, its
-    # fields, the endpoints of "dossier.sent" once, the count, the finish (2 queries) and
-    # the "run.finished" event's endpoints.
-    assert _queries(run.pk, chunk_size=3) == 3 * PER_PAGE + 1 + 7
+    # Pages of 3, 3 and 1, each read with one id more, which tells the last page without
+    # reading an empty one. Per run: the run, its fields, the endpoints of "dossier.sent"
+    # once, the count, the finish and the "run.finished" event's endpoints.
+    assert _queries(run.pk, chunk_size=3) == 3 * PER_PAGE + PER_RUN
     with scopes_disabled():
         assert Dossier.objects.count() == 7
         assert DossierItem.objects.count() == 14
@@ -76,7 +77,7 @@ def test_with_an_endpoint_each_page_reads_its_dossiers_and_writes_their_deliveri
         WebhookEndpoint.objects.create(
             organization=org, url="https://example.com/hook", events=["dossier.sent"]
         )
-    assert _queries(run.pk, chunk_size=3) == 3 * (PER_PAGE + 2) + 1 + 7
+    assert _queries(run.pk, chunk_size=3) == 3 * (PER_PAGE + 2) + PER_RUN
     with scopes_disabled():
         assert WebhookDelivery.objects.filter(event="dossier.sent").count() == 7
 
@@ -106,10 +107,10 @@ def test_an_audience_costs_one_query_per_run_not_per_page(org):
         )
         run.group.audience = [{"field": str(risk.uuid), "op": "eq", "value": "High"}]
         run.group.save()
-    # Pages of 3 and 2 asked, then an empty page; the audience's fields read once, and on
-    # SQLite once more by each page's recomputation of the cells (which asks the audience).
+    # Pages of 3 and 2 asked; the audience's fields read once, and on SQLite once more by
+    # each page's recomputation of the cells (which asks the audience).
     again = 0 if connection.vendor == "postgresql" else 2
-    assert _queries(run.pk, chunk_size=3) == 2 * PER_PAGE + 1 + 7 + 1 + again
+    assert _queries(run.pk, chunk_size=3) == 2 * PER_PAGE + PER_RUN + 1 + again
     with scopes_disabled():
         assert Dossier.objects.count() == 5
 
@@ -127,3 +128,17 @@ def test_a_spread_window_reads_only_the_days_come(org):
         everyone = set(Profile.objects.filter(organization=org).values_list("uuid", flat=True))
         assert UpdateRun.objects.get(pk=run.pk).finished_at is not None
     assert opened == {u for u in everyone if spread.day_of(u, 3) in (0, 1)}
+
+
+@pytest.mark.django_db
+def test_a_run_of_one_page_is_one_transaction_with_its_bookkeeping(org):
+    run = _run(org, 7)
+    with CaptureQueriesContext(connection) as captured:
+        open_run(run.pk, chunk_size=7)
+    # Inside the test's own transaction each transaction of the run is a savepoint: one for
+    # the run's read, its page and its finish together.
+    assert sum(q["sql"].startswith("SAVEPOINT") for q in captured.captured_queries) == 1
+    with scopes_disabled():
+        finished = UpdateRun.objects.get(pk=run.pk)
+    assert finished.finished_at is not None
+    assert finished.dossiers_opened == 7

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dossiers.models import Dossier
 from monitoring import actions, rolling
-from monitoring.models import Cadence, ProfileSchedule, UpdateGroup, UpdateRun
+from monitoring.models import Cadence, GroupDue, ProfileSchedule, UpdateGroup, UpdateRun
 from organizations.actors import Actor
 from organizations.models import AuditEntry
 from profiles.models import Source
@@ -315,7 +315,7 @@ def test_calendar_groups_are_left_to_the_calendar_dispatcher(org):
     with time_machine.travel(START, tick=False):
         group = _group(org, [field])
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(next_run_at=START)
+        GroupDue.objects.filter(group=group).update(next_run_at=START)
     assert dispatch_due(now=START + dt.timedelta(days=400), fan_out=False) == []
 
 

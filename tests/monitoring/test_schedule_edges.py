@@ -9,7 +9,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from monitoring import schedule
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue, UpdateGroup
 from organizations.models import Organization
 from tests import factories
 from tests.monitoring.test_groups import _post
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 def test_a_new_time_zone_moves_the_groups_next_run_in_the_same_save(owner_client, org):
     group = factories.group(org, start_date=dt.date(2030, 3, 1))
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(next_index=0)
+        GroupDue.objects.filter(group=group).update(next_index=0)
     response = owner_client.post(
         f"/o/{org.slug}/settings/",
         {

@@ -14,7 +14,7 @@ from config.celery import app
 from dossiers.models import Dossier
 from monitoring import dispatch
 from monitoring.dispatch import dispatch_due, sweep_unfinished_runs
-from monitoring.models import UpdateGroup, UpdateRun
+from monitoring.models import GroupDue, UpdateRun
 from monitoring.tasks import open_run_dossiers
 from profiles.models import Kind, Profile
 from tests import factories
@@ -31,7 +31,7 @@ def _due_group(org, profiles: int):
         )
     group = factories.group(org, [field], start_date=dt.date(2024, 1, 31))
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(
+        GroupDue.objects.filter(group=group).update(
             next_run_at=timezone.now() - dt.timedelta(minutes=1)
         )
     return group

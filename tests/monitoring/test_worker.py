@@ -9,7 +9,7 @@ import pytest
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue
 from tests import factories
 from tests.workers import broker_for_workers, start_worker, worker_env
 
@@ -23,7 +23,7 @@ def test_worker_and_beat_dispatch_a_due_group(org, tmp_path):
         factories.contact(org, email=f"w{i}@example.com")
     group = factories.group(org, [field], start_date=dt.date(2024, 1, 31))
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(
+        GroupDue.objects.filter(group=group).update(
             next_run_at=dt.datetime(2024, 1, 31, 7, tzinfo=dt.UTC)
         )
     env = worker_env(broker, DISPATCH_INTERVAL_SECONDS="1", EMAIL_HOST="")

@@ -15,7 +15,7 @@ from django_scopes import scopes_disabled
 
 from dossiers.opening import open_dossiers
 from monitoring.dispatch import dispatch_due, open_run
-from monitoring.models import UpdateGroup
+from monitoring.models import GroupDue
 from outbox.mail import message_id, send_due
 from outbox.models import Message
 from profiles.models import Kind, Profile
@@ -163,7 +163,7 @@ def test_a_runs_undeliverable_invitations_are_counted_in_its_follow_up(org, owne
         factories.contact(org, email=address)
     group = factories.group(org, [field])
     with scopes_disabled():
-        UpdateGroup.objects.filter(pk=group.pk).update(
+        GroupDue.objects.filter(group=group).update(
             next_run_at=timezone.now() - dt.timedelta(minutes=1)
         )
     smtp.handler.refused.add("bad@example.com")
