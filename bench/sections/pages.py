@@ -792,9 +792,11 @@ def render_breakdown(pages: dict, breakdown: dict) -> list[str]:
         " (`bench.sections.pages.ceiling_breakdown`): the ceiling through Django's test"
         " client, then with each of our middleware removed in turn, the tenant's scope not"
         " opened, the layout without its main menu, and only sessions and authentication"
-        f" left; {breakdown['rounds']} rounds, each serving every variant once, in turn. A"
+        f" left; {breakdown['rounds']} rounds, each serving every variant once in a shuffled"
+        " order, each request timed in the CPU time of this process (the database's own"
+        " work is not in it). A"
         " row is the median over the rounds of what the ceiling took beyond the variant in"
-        f" the same round; the ceiling took {ceiling:.2f} ms a request in this process. Rows"
+        f" the same round; the ceiling took {ceiling:.2f} ms of CPU a request. Rows"
         " within a few hundredths of a millisecond of zero are the noise of the machine.",
         "",
         "| removed from the ceiling | ms a request | share of the ceiling |",
