@@ -21,6 +21,10 @@ from config.urls import urlpatterns as project_urlpatterns
 from organizations.security import FULL_BODY_GRANTS
 
 BASE_ONLY = engines["django"].from_string('{% extends "base.html" %}')
+# The same layout without its main menu: the section's breakdown of the ceiling weighs it.
+BASE_WITHOUT_MENU = engines["django"].from_string(
+    '{% extends "base.html" %}{% block mainnav %}{% endblock %}'
+)
 
 SUBMIT_FLOOR = "/d/bench/submit-floor/"
 
@@ -39,6 +43,10 @@ def ceiling(request: HttpRequest, org_slug: str) -> HttpResponse:
     return HttpResponse(BASE_ONLY.render({}, request))
 
 
+def ceiling_without_menu(request: HttpRequest, org_slug: str) -> HttpResponse:
+    return HttpResponse(BASE_WITHOUT_MENU.render({}, request))
+
+
 @require_POST
 def submit_floor(request: HttpRequest) -> HttpResponse:
     for upload in request.FILES.values():
@@ -48,6 +56,11 @@ def submit_floor(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("o/<slug:org_slug>/bench-ceiling/", ceiling, name="bench_ceiling"),
+    path(
+        "o/<slug:org_slug>/bench-ceiling/no-menu/",
+        ceiling_without_menu,
+        name="bench_ceiling_without_menu",
+    ),
     # Under /d/, as the portal: the same body limit applies (organizations.security).
     path("d/bench/submit-floor/", submit_floor, name="bench_submit_floor"),
     *project_urlpatterns,

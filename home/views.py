@@ -23,11 +23,14 @@ def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     today = timezone.localdate()
     organization = request.organization
     coming = selectors.coming_requests(organization, today)
+    attention = selectors.attention(organization, today)
     return render(
         request,
         "home/page.html",
         {
-            "attention": selectors.attention(organization, today),
+            "attention": attention,
+            # The menu's badge counts the same dossiers as the tile: counted once.
+            "to_review_count": attention.to_review,
             "runs": selectors.runs_in_progress(organization),
             "coming": coming,
             "chart": _chart(selectors.daily_totals(coming, today)),

@@ -19,5 +19,7 @@ class OrganizationRequest(HttpRequest):
 
     organization: Organization
     membership: Membership
+    # The user's other memberships, for the layout's switcher (organizations.middleware).
+    other_memberships: list[Membership]
     # The tenant middleware lets only members through, so the user is always logged in.
     user: User

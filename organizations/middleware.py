@@ -33,6 +33,7 @@ class TenantMiddleware:
         # Views under /o/<slug>/ receive it as an OrganizationRequest (organizations.http).
         request.organization = None  # type: ignore[attr-defined]
         request.membership = None  # type: ignore[attr-defined]
+        request.other_memberships = []  # type: ignore[attr-defined]
         try:
             match = resolve(request.path_info)
         except Resolver404:
@@ -43,15 +44,19 @@ class TenantMiddleware:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         # An organisation the user does not belong to does not exist for them: 404, not 403.
+        # All the user's memberships in one query: this one, and the others that the layout's
+        # switcher lists (organizations.context_processors), which cross tenants by design.
+        # The provider comes in the same query (a join), for single sign-on.
         with scopes_disabled():
-            membership = (
-                # The provider comes in the same query (a join), for single sign-on.
+            memberships = list(
                 Membership.objects.select_related("organization", "organization__sso_provider")
-                .filter(user=request.user, organization__slug=slug)
-                .first()
+                .filter(user=request.user)
+                .order_by("organization__name", "pk")
             )
+        membership = next((m for m in memberships if m.organization.slug == slug), None)
         if membership is None:
             raise Http404
+        request.other_memberships = [m for m in memberships if m is not membership]  # type: ignore[attr-defined]
         organization: Organization = membership.organization
         if not sso.reaches(request, organization):
             # Signed in through another organisation's provider: this one wants the password.

@@ -251,6 +251,12 @@ def fake_pages() -> dict:
         submitters=300,
     )
     pages["submit"]["submitted"] = 900
+    pages["middleware"] = {
+        "rounds": 10,
+        "ceiling_ms": 5.0,
+        "rows": [{"label": "tenancy", "ms": 1.0}],
+        "all_ms": 2.0,
+    }
     return pages
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -426,6 +427,153 @@ def portal_form(text: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> 
     return form
 
 
+BARE_PATH = "/bare/"
+CEILING = "/o/load/bench-ceiling/"
+CEILING_WITHOUT_MENU = "/o/load/bench-ceiling/no-menu/"
+
+
+def serve(application: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            application,
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "3",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+
+
+def wait_until_up(url: str, headers: dict[str, str]) -> None:
+    command = ["curl", "-sf", *(f"-H{key}: {value}" for key, value in headers.items()), url]
+    for _ in range(150):
+        with contextlib.suppress(subprocess.CalledProcessError):
+            subprocess.run(command, check=True, capture_output=True)
+            return
+        time.sleep(0.2)
+
+
+def bare_queries(session: str, env: dict[str, str]) -> int:
+    """The bare page's queries, counted in a process of its own settings."""
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.bare.queries", session],
+        cwd=ROOT,
+        env={
+            **env,
+            "DJANGO_SETTINGS_MODULE": "bench.bare.settings",
+            "ALLOWED_HOSTS": "127.0.0.1,testserver",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(output.split()[-1])
+
+
+# Each of our middleware, as the breakdown of the ceiling names it. Sessions and
+# authentication are left out: the bare project has them too.
+OUR_MIDDLEWARE = [
+    ("organizations.middleware.TenantMiddleware", "tenancy (and the layout's menus it enables)"),
+    ("django_otp.middleware.OTPMiddleware", "OTP"),
+    ("csp.middleware.CSPMiddleware", "CSP"),
+    ("axes.middleware.AxesMiddleware", "axes"),
+    ("django_htmx.middleware.HtmxMiddleware", "htmx"),
+    ("django.middleware.locale.LocaleMiddleware", "locale"),
+    ("django.middleware.csrf.CsrfViewMiddleware", "CSRF"),
+    ("django.contrib.messages.middleware.MessageMiddleware", "messages"),
+    ("config.requestid.RequestIdMiddleware", "request id"),
+    ("operations.metrics.RequestLatencyMiddleware", "latency histogram"),
+    ("django.middleware.security.SecurityMiddleware", "Django's security headers"),
+    ("whitenoise.middleware.WhiteNoiseMiddleware", "WhiteNoise"),
+    ("django.middleware.common.CommonMiddleware", "common"),
+    ("organizations.security.SecurityHeadersMiddleware", "our security headers"),
+    ("organizations.security.RequestBodyLimitMiddleware", "body limit"),
+    ("django.middleware.clickjacking.XFrameOptionsMiddleware", "X-Frame-Options"),
+    ("profiles.middleware.StorageUnavailableMiddleware", "storage errors"),
+]
+BARE_MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+]
+
+
+def ceiling_breakdown(session: str, rounds: int) -> dict[str, Any]:
+    """What each part of the ceiling costs, in process: the ceiling served through Django's
+    test client with each of our middleware removed in turn (and with the tenant's scope
+    not opened, and without the main menu), the variants interleaved round after round so
+    that the machine's load weighs on all alike. A part's cost is the median, over the
+    rounds, of the ceiling's time minus the variant's in the same round."""
+    import statistics
+    from collections.abc import Callable
+    from unittest import mock
+
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import override_settings
+    from django_scopes import scopes_disabled
+
+    full = list(settings.MIDDLEWARE)
+    no_scope: Callable[[], Any] = lambda: mock.patch(  # noqa: E731
+        "organizations.middleware.scope", lambda **kwargs: scopes_disabled()
+    )
+    variants: dict[str, tuple[str, list[str], Callable[[], Any] | None]] = {
+        "ceiling": (CEILING, full, None),
+        **{path: (CEILING, [m for m in full if m != path], None) for path, _ in OUR_MIDDLEWARE},
+        "scope": (CEILING, full, no_scope),
+        "menu": (CEILING_WITHOUT_MENU, full, None),
+        "all": (CEILING, [m for m in full if m in BARE_MIDDLEWARE], None),
+    }
+    clients = {}
+    for key, (_path, middleware, _patch) in variants.items():
+        client = Client()
+        client.cookies["sessionid"] = session
+        with override_settings(MIDDLEWARE=middleware):
+            client.handler.load_middleware()
+        clients[key] = client
+    keys = list(variants)
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    warm = 3
+    order = random.Random(0)
+    for round_ in range(warm + rounds):
+        # Each round in another order, so that no variant always follows the same one.
+        order.shuffle(keys)
+        for key in keys:
+            path, _middleware, patch = variants[key]
+            # As wrk sends it: the session's cookie alone, never the CSRF cookie of a reply.
+            clients[key].cookies.clear()
+            clients[key].cookies["sessionid"] = session
+            with patch() if patch else contextlib.nullcontext():
+                start = time.process_time()
+                response = clients[key].get(path)
+                elapsed = time.process_time() - start
+            assert response.status_code == 200, (key, response.status_code)
+            if round_ >= warm:
+                times[key].append(elapsed)
+    ceiling = times["ceiling"]
+
+    def saved(key: str) -> float:
+        return statistics.median(c - v for c, v in zip(ceiling, times[key], strict=True)) * 1000
+
+    labels = dict(OUR_MIDDLEWARE)
+    return {
+        "rounds": rounds,
+        "ceiling_ms": statistics.median(ceiling) * 1000,
+        "rows": [{"label": labels[path], "ms": saved(path)} for path, _ in OUR_MIDDLEWARE]
+        + [
+            {"label": "the tenant's scope alone (django-scopes)", "ms": saved("scope")},
+            {"label": "the main menu (its links and the count to review)", "ms": saved("menu")},
+        ],
+        "all_ms": saved("all"),
+    }
+
+
 def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
     from dossiers.models import Dossier
 
@@ -452,23 +600,15 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         env={**env, "STATIC_ROOT": str(static)},
         check=True,
     )
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi:application",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "3",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    server = serve("config.wsgi:application", port, env)
+    # The bare project on the same database, signed in with the same session (bench/bare/).
+    bare_server = serve(
+        "bench.bare.wsgi:application",
+        port + 1,
+        {**env, "DJANGO_SETTINGS_MODULE": "bench.bare.settings"},
     )
     base = f"http://127.0.0.1:{port}"
+    bare_base = f"http://127.0.0.1:{port + 1}"
     cookie = {"Cookie": f"sessionid={data['session']}"}
     work = Path(tempfile.mkdtemp(prefix="bench-wrk-"))
     (work / "report.lua").write_text(LUA_REPORT)
@@ -493,16 +633,13 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         "submitters": len(data["tokens"]),
     }
     try:
-        for _ in range(150):
-            with contextlib.suppress(subprocess.CalledProcessError):
-                subprocess.run(["curl", "-sf", base + "/healthz"], check=True, capture_output=True)
-                break
-            time.sleep(0.2)
+        wait_until_up(base + "/healthz", {})
+        wait_until_up(bare_base + BARE_PATH, cookie)
         run_path = f"/o/load/monitoring/groups/{data['group']}/runs/2024-01-31/"
         api = {"Authorization": f"Bearer {data['api_key']}"}
         pages = [
             ("trivial", "/healthz", {}),
-            ("ceiling", "/o/load/bench-ceiling/", cookie),
+            ("ceiling", CEILING, cookie),
             ("home", "/o/load/", cookie),
             ("profile", f"/o/load/profiles/{data['profile']}/", cookie),
             ("dossiers", "/o/load/dossiers/", cookie),
@@ -524,6 +661,15 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
 
         for key, path, headers in pages:
             measure(key, path, headers)
+            if key == "ceiling":
+                # Beside the ceiling, so that the machine's load weighs on both alike.
+                run_wrk(bare_base + BARE_PATH, 1, work / "report.lua", cookie)
+                results["bare"] = run_wrk(
+                    bare_base + BARE_PATH, seconds, work / "report.lua", cookie
+                )
+                assert results["bare"]["status_errors"] == 0, results["bare"]
+                results["bare"]["queries"] = bare_queries(data["session"], env)
+                print(f"  bare Django: {results['bare']['rate']:,.0f} requests/s", flush=True)
         submit_env = {
             "BENCH_TOKENS": str(work / "tokens"),
             "BENCH_BODY": str(work / "body"),
@@ -552,17 +698,20 @@ def bench_pages(seconds: int, small: bool, media: Path) -> dict[str, Any]:
         # queries run on in PostgreSQL and would slow whatever came after.
         measure("overview", "/o/load/monitoring/overview/", cookie)
     finally:
-        server.terminate()
-        server.wait(timeout=60)
+        for running in (server, bare_server):
+            running.terminate()
+            running.wait(timeout=60)
         cancel_other_queries()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(static, ignore_errors=True)
+    results["middleware"] = ceiling_breakdown(data["session"], 10 if small else 150)
     return results
 
 
 PAGE_ROWS = [
     ("trivial", "`/healthz` (no session, no database, no template)"),
     ("ceiling", "**ceiling**: the base layout, signed in (bench/urls.py)"),
+    ("bare", "**bare Django**: sessions, authentication, one template, signed in (bench/bare/)"),
     ("home", "home: what needs attention, runs in progress, coming requests"),
     ("profile", "profile page"),
     ("dossiers", "dossier list, first page"),
@@ -579,6 +728,8 @@ PAGE_ROWS = [
 
 # Each row's peer: the submit is measured against its floor, every page against the ceiling.
 PEERS = {"submit": "submit_floor", "submit_floor": "submit_floor"}
+# Rows that are measures to compare with, not pages of the product.
+REFERENCES = {"trivial", "ceiling", "bare", "submit_floor"}
 
 
 def peer_ratio(pages: dict, key: str) -> float:
@@ -602,7 +753,10 @@ def render_pages(pages: dict) -> list[str]:
         " (`bench.sections.pages.seed_pages`), then vacuumed and analysed as autovacuum would. The"
         " ceiling is a page of the same server that does what every back-office page does"
         " before its own work (session, user, membership, the base layout with its menus) and"
-        " nothing else; the submit floor takes the submit's multipart body through the same"
+        " nothing else; bare Django is a project of its own (bench/bare/: sessions and"
+        " authentication, no other middleware, one small template) served by the same gunicorn"
+        " on the same database, signed in with the same session. The submit floor takes the"
+        " submit's multipart body through the same"
         " middleware and writes its two files to storage, and nothing else. The API is"
         " called with an organisation key. Queries are counted in process for one request.",
         "",
@@ -611,6 +765,8 @@ def render_pages(pages: dict) -> list[str]:
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for key, label in PAGE_ROWS:
+        if key not in pages:  # figures saved before the row existed
+            continue
         row = pages[key]
         lines.append(
             f"| {label} | {row['rate']:,.0f} | {peer_ratio(pages, key):.2f} |"
@@ -621,6 +777,36 @@ def render_pages(pages: dict) -> list[str]:
         f"wrk counted {pages['submit']['requests']:,} submit responses and"
         f" {pages['submit']['submitted']:,} dossiers ended submitted (a request still in"
         " flight when wrk stops is served, but not counted).",
+        "",
+    ]
+    if breakdown := pages.get("middleware"):
+        lines += render_breakdown(pages, breakdown)
+    return lines
+
+
+def render_breakdown(pages: dict, breakdown: dict) -> list[str]:
+    ceiling = breakdown["ceiling_ms"]
+    lines = [
+        f"The ceiling serves {pages['ceiling']['rate'] / pages['bare']['rate']:.2f} of bare"
+        " Django's rate (target ≥ 0.5). Where its time goes, in process"
+        " (`bench.sections.pages.ceiling_breakdown`): the ceiling through Django's test"
+        " client, then with each of our middleware removed in turn, the tenant's scope not"
+        " opened, the layout without its main menu, and only sessions and authentication"
+        f" left; {breakdown['rounds']} rounds, each serving every variant once in a shuffled"
+        " order, each request timed in the CPU time of this process (the database's own"
+        " work is not in it). A"
+        " row is the median over the rounds of what the ceiling took beyond the variant in"
+        f" the same round; the ceiling took {ceiling:.2f} ms of CPU a request. Rows"
+        " within a few hundredths of a millisecond of zero are the noise of the machine.",
+        "",
+        "| removed from the ceiling | ms a request | share of the ceiling |",
+        "| --- | ---: | ---: |",
+    ]
+    for row in breakdown["rows"]:
+        lines.append(f"| {row['label']} | {row['ms']:.2f} | {row['ms'] / ceiling:.0%} |")
+    lines += [
+        f"| all of the above: sessions and authentication left | {breakdown['all_ms']:.2f} |"
+        f" {breakdown['all_ms'] / ceiling:.0%} |",
         "",
     ]
     return lines

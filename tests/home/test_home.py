@@ -191,10 +191,10 @@ def test_the_home_reads_a_fixed_number_of_queries_whatever_the_data(member_clien
         with CaptureQueriesContext(connection) as queries:
             assert member_client.get(f"/o/{org.slug}/").status_code == 200
         counts.append(len(queries))
-    # Session, user, membership; active groups, the overview's version (profiles by type
-    # cached), the version again (cells' counts cached), to review, undeliverable, unfinished
-    # runs; the layout's review count and organisation switcher.
-    assert counts == [11, 11]
+    # Session, user, the memberships (the switcher's with this one); active groups, the
+    # overview's version (profiles by type cached), the version again (cells' counts cached),
+    # to review (the layout's badge too), undeliverable, unfinished runs.
+    assert counts == [9, 9]
 
 
 def test_the_home_in_french(member_client, org):

@@ -213,7 +213,7 @@ def test_the_group_page_charts_the_next_90_days(owner, org, django_assert_num_qu
         owner_client.force_login(owner)
         owner_client.get(url)
         # The chart's own, plus the trigger fields and their backlog (one aggregate).
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(11):
             page = owner_client.get(url)
     chart = page.context["chart"]
     assert len(chart["bars"]) == 90

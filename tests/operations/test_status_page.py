@@ -120,7 +120,7 @@ def test_a_quiet_organisation_reads_none_everywhere(owner_client, owner, org):
 def test_its_queries_are_a_fixed_handful(owner_client, owner, org, busy, django_assert_num_queries):
     with time_machine.travel(NOW, tick=False):
         owner_client.force_login(owner)
-        with django_assert_num_queries(14):
+        with django_assert_num_queries(13):
             assert owner_client.get(_url(org)).status_code == 200
 
 
