@@ -15,7 +15,6 @@ from django.http import Http404, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -444,18 +443,6 @@ def review_queue(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     count = dossiers.count()
     page = CountedPaginator(dossiers, PAGE_SIZE, count).get_page(request.GET.get("page"))
     return render(request, "dossiers/review_queue.html", {"page": page, "to_review_count": count})
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its count, when the page counted its rows already."""
-
-    def __init__(self, object_list: Any, per_page: int, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self.known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self.known_count
 
 
 def _item_of(dossier: Dossier, key: str) -> DossierItem:
