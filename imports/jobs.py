@@ -3,6 +3,7 @@ progress kept on the job so the page survives a reload), cancel, and the e-mail 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from imports import actions, digests, mapping, parsing, reading
 from imports.models import ImportedRow, ImportJob, RowError, SavedMapping
@@ -20,6 +22,13 @@ from organizations.models import Organization
 from profiles.models import DataField, FieldType, FieldValue, Kind
 
 BATCH = 1000
+
+logger = logging.getLogger(__name__)
+
+STOPPED = gettext_lazy(
+    "The work on this file stopped on an unexpected error. The rows counted as imported are"
+    " on file; upload the file again to check and import the rest."
+)
 
 
 def fields_of(organization: Organization, kind: str) -> list[DataField]:
@@ -402,6 +411,10 @@ def try_import(job: ImportJob, *, actor: Actor, progress: bool = False) -> actio
     except reading.FileRefused as error:
         # Raised by the first pass over the rows, before any is taken.
         total.errors.append((0, "", str(error)))
+    except Exception:
+        # A fault of ours, not of the file: the page must not wait for a task that ended.
+        logger.exception("imports: the dry run of import %s stopped on an error", job.pk)
+        total.errors.append((0, "", str(STOPPED)))
     with transaction.atomic():
         _keep_errors(job, total.errors)
         job.preview = {
@@ -496,6 +509,12 @@ def run(job: ImportJob) -> ImportJob:
             )
     except reading.FileRefused as error:
         total.errors.append((0, "", str(error)))
+        status = ImportJob.Status.FAILED
+    except Exception:
+        # The batches committed before it stay (whole rows); the job ends as failed, with its
+        # audit entry and e-mail, rather than "importing" for ever.
+        logger.exception("imports: import %s stopped on an error after %s rows", job.pk, done)
+        total.errors.append((0, "", str(STOPPED)))
         status = ImportJob.Status.FAILED
     from imports import emails
 

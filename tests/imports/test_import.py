@@ -850,3 +850,49 @@ def test_a_match_field_archived_since_is_a_file_error(member_client, org):
         job.refresh_from_db()
         assert Profile.objects.filter(name="New").count() == 0
         assert "no longer a text field" in " ".join(e.message for e in job.errors.all())
+
+
+def test_a_fault_of_ours_ends_the_dry_run_and_the_import_with_a_message(
+    member_client, org, fields, settings, monkeypatch, caplog
+):
+    """A bug in a batch (not a refused file) must not leave the page waiting for a task
+    that ended: the dry run reports it on the file, the import ends as failed, with what it
+    wrote kept, its audit entry and its e-mail."""
+    settings.IMPORT_TRY_INLINE_BYTES = 0
+    monkeypatch.setattr(jobs, "BATCH", 1)
+    data = _french_excel(
+        "C1;Zoé;Dupré;zoe@example.com;;;\r\n", "C2;Jean;Martin;jean@example.com;;;\r\n"
+    )
+    assert _upload(member_client, org, data).status_code == 302
+    job = _job(org)
+    original = jobs.actions.import_rows
+    calls = []
+
+    def second_batch_fails(**kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("a bug")
+        return original(**kwargs)
+
+    monkeypatch.setattr(jobs.actions, "import_rows", second_batch_fails)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        _map_and_try(member_client, org, job)
+    job.refresh_from_db()
+    assert job.status == ImportJob.Status.PREVIEWED and job.preview["file_errors"] == 1
+    page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/").content.decode()
+    assert "stopped on an unexpected error" in page
+    assert "dry run of import" in caplog.text
+
+    calls.clear()
+    with scope(organization=org):
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.QUEUED)
+        jobs.run(job)
+        job.refresh_from_db()
+        assert job.status == ImportJob.Status.FAILED and job.finished_at is not None
+        # The first batch's row is on file, whole; the second was never written.
+        assert list(Profile.objects.filter(organization=org).values_list("email", flat=True)) == [
+            "zoe@example.com"
+        ]
+        assert AuditEntry.objects.filter(action="imports.profiles.imported").count() == 1
+    send_due()
+    assert [m.to for m in mail.outbox] == [["member@example.com"]]
