@@ -170,12 +170,11 @@ class AuditFilterForm(forms.Form):
         elif data["user"]:
             entries = entries.filter(user_id=int(data["user"]))
         tz = timezone.get_current_timezone()
-        if data["since"]:
-            start = dt.datetime.combine(data["since"], dt.time.min, tzinfo=tz)
+        if data["since"] and (start := _midnight(data["since"], tz)) is not None:
             entries = entries.filter(at__gte=start)
-        if data["until"]:
-            end = dt.datetime.combine(data["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-            entries = entries.filter(at__lt=end)
+        if data["until"] and data["until"] < dt.date.max:
+            end = _midnight(data["until"] + dt.timedelta(days=1), tz)
+            entries = entries.filter(at__lt=end) if end is not None else entries.none()
         return entries
 
     def describe(self) -> str:
@@ -186,6 +185,15 @@ class AuditFilterForm(forms.Form):
             # Named as the page showed them: an account's id tells the log's reader nothing.
             chosen["user"] = self.member_names[chosen["user"]]
         return ", ".join(f"{k}={v}" for k, v in chosen.items() if v)
+
+
+def _midnight(day: dt.date, tz: dt.tzinfo) -> dt.datetime | None:
+    """The start of `day` in `tz`, in UTC; None for the calendar's first or last days, which
+    a time zone can push out of the datetimes Python holds (no bound, rather than a 500)."""
+    try:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=tz).astimezone(dt.UTC)
+    except OverflowError:
+        return None
 
 
 class NoticesForm(forms.ModelForm):

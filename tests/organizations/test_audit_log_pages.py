@@ -122,3 +122,16 @@ def test_no_query_reads_the_whole_log(owner_client, owner, org):
         assert reads
         for sql in reads:
             assert not re.search(r"\bOFFSET\b|COUNT\(", sql), sql
+
+
+@pytest.mark.parametrize(
+    "dates",
+    ["until=9999-12-31", "since=9999-12-31&until=9999-12-31", "since=0001-01-01&until=0001-01-01"],
+)
+def test_the_calendars_first_and_last_days_are_filters_not_errors(owner_client, org, dates):
+    _entries(org, 3)
+    page = owner_client.get(f"/o/{org.slug}/settings/audit/?{dates}")
+    assert page.status_code == 200
+    everything = _targets(owner_client.get(f"/o/{org.slug}/settings/audit/"))
+    nothing = "since=9999" in dates or "until=0001" in dates
+    assert _targets(page) == ([] if nothing else everything)
