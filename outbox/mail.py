@@ -203,7 +203,9 @@ class _Marks:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stack.close()
+        # The pipeline's last sync happens here: its error is a database error like any other.
+        with django_connection.wrap_database_errors:
+            self._stack.close()
 
     def commit(self) -> None:
         if self._pipeline is not None:

@@ -43,10 +43,16 @@ def purge_messages(now: dt.datetime | None = None, batch_size: int = 1000) -> in
     runs it with scopes disabled."""
     rows = expired(now)
     purged = 0
+    last = 0
     while True:
         with transaction.atomic():
-            batch = list(rows.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            # On from the last batch, so that the rows kept (held by another app) are walked
+            # once, not once a batch.
+            batch = list(
+                rows.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:batch_size]
+            )
             if not batch:
                 return purged
             Message.objects.filter(pk__in=batch).delete()
         purged += len(batch)
+        last = batch[-1]
