@@ -183,7 +183,13 @@ class UpdateGroup(Translatable, models.Model):
             due = self._due()
             due.group = self
             due.dispatched = self.is_active and self.cadence == Cadence.CALENDAR
-            due.save(force_insert=due._state.adding)
+            if due._state.adding or getattr(self, "_due_moved", False):
+                due.save(force_insert=due._state.adding)
+            else:
+                # The group's calendar was read, not moved: writing it back could undo a
+                # dispatcher's pass that moved the row meanwhile (it locks only this row).
+                GroupDue.objects.filter(pk=due.pk).update(dispatched=due.dispatched)
+            self._due_moved = False
 
     # Where the group stands in its calendar lives in its `GroupDue` row, which the
     # dispatcher moves; the group reads and writes it through these, and `save` keeps it.
@@ -203,6 +209,7 @@ class UpdateGroup(Translatable, models.Model):
     @next_index.setter
     def next_index(self, value: int) -> None:
         self._due().next_index = value
+        self._due_moved = True
 
     @property
     def next_run_at(self) -> dt.datetime:
@@ -212,6 +219,7 @@ class UpdateGroup(Translatable, models.Model):
     @next_run_at.setter
     def next_run_at(self, value: dt.datetime) -> None:
         self._due().next_run_at = value
+        self._due_moved = True
 
     @property
     def local_title(self) -> str:
