@@ -497,6 +497,16 @@ def _identity_errors(
     return errors
 
 
+class JsonTextLower(models.Func):
+    """The lower-cased text of a JSON string value (NULL for any other JSON)."""
+
+    output_field = models.TextField()
+    template = "LOWER(json_extract(%(expressions)s, '$'))"
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="LOWER(%(expressions)s #>> '{}')")
+
+
 def match_key(row: ParsedRow, kind: str, match_field: DataField | None = None) -> str:
     """What matches a row without a reference: a contact's e-mail; a company's value of
     the field chosen to match companies, else its registration number."""
@@ -524,13 +534,16 @@ def _match(
     wanted = {k.casefold() for k in keys.values() if k}
     by_key: dict[str, list[Profile]] = {}
     if wanted and kind == Kind.COMPANY and match_field is not None:
-        # A field's value is stored as JSON: found as written (the canonical text, trimmed).
-        for value in FieldValue.objects.filter(
-            organization=organization,
-            field=match_field,
-            profile__kind=kind,
-            value__in=sorted({k for k in keys.values() if k}),
-        ).select_related("profile"):
+        # A field's value is stored as JSON: its text compared without case, as the
+        # registration number and the file's duplicate check compare theirs.
+        for value in (
+            FieldValue.objects.filter(
+                organization=organization, field=match_field, profile__kind=kind
+            )
+            .annotate(match_key=JsonTextLower("value"))
+            .filter(match_key__in=sorted({k.lower() for k in keys.values() if k}))
+            .select_related("profile")
+        ):
             by_key.setdefault(str(value.value).casefold(), []).append(value.profile)
     elif wanted:
         key = "email" if kind == Kind.CONTACT else "registration_number"

@@ -20,7 +20,7 @@ from imports.models import ImportJob
 from organizations.actors import Actor
 from organizations.models import AuditEntry
 from outbox.mail import send_due
-from profiles.models import FieldValue, FieldValueHistory, Kind, Profile, Source
+from profiles.models import DataField, FieldValue, FieldValueHistory, Kind, Profile, Source
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
@@ -755,12 +755,14 @@ def test_a_stray_quote_found_by_the_run_refuses_the_file_before_a_row_is_written
 
 def _companies_by_siren(org):
     siren = factories.field(org, "text", applies_to=Kind.COMPANY, label="SIREN")
+    code = factories.field(org, "text", applies_to=Kind.COMPANY, label="Code")
     factories.field(org, "number", applies_to=Kind.COMPANY, label="Capital")
     with scopes_disabled():
         first = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Initech")
         second = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Globex")
         twin = Profile.objects.create(organization=org, kind=Kind.COMPANY, name="Globex bis")
         FieldValue.objects.create(organization=org, profile=first, field=siren, value="111")
+        FieldValue.objects.create(organization=org, profile=first, field=code, value="AB-Init")
         FieldValue.objects.create(organization=org, profile=second, field=siren, value="222")
         FieldValue.objects.create(organization=org, profile=twin, field=siren, value="222")
     return siren, first
@@ -775,7 +777,10 @@ def test_companies_without_a_reference_match_by_the_field_the_admin_chooses(memb
     job = _job(org)
     page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/mapping/")
     choices = dict(page.context["form"].fields["match_field"].choices)
-    assert list(choices) == ["", str(siren.uuid)]  # text fields of companies only
+    with scopes_disabled():
+        texts = DataField.objects.filter(organization=org, applies_to=Kind.COMPANY, type="text")
+        assert set(choices) == {""} | {str(f.uuid) for f in texts}  # text fields of companies
+        assert len(texts) == 2
     assert 'name="match_field"' in page.content.decode()
     # "SIREN" is a synonym of the registration number: the page maps it there first.
     tried = _map_and_try(
@@ -880,7 +885,8 @@ def test_a_fault_of_ours_ends_the_dry_run_and_the_import_with_a_message(
     job.refresh_from_db()
     assert job.status == ImportJob.Status.PREVIEWED and job.preview["file_errors"] == 1
     page = member_client.get(f"/o/{org.slug}/imports/{job.uuid}/").content.decode()
-    assert "stopped on an unexpected error" in page
+    # Written by the task in the organisation's language, as the rows' errors are.
+    assert "arrêté sur une erreur inattendue" in page
     assert "dry run of import" in caplog.text
 
     calls.clear()
@@ -896,3 +902,31 @@ def test_a_fault_of_ours_ends_the_dry_run_and_the_import_with_a_message(
         assert AuditEntry.objects.filter(action="imports.profiles.imported").count() == 1
     send_due()
     assert [m.to for m in mail.outbox] == [["member@example.com"]]
+
+
+def test_the_chosen_field_matches_without_case_as_the_duplicate_check_does(member_client, org):
+    _siren, initech = _companies_by_siren(org)
+    with scopes_disabled():
+        code = DataField.objects.get(organization=org, label="Code")
+    assert (
+        _upload(
+            member_client,
+            org,
+            b"Company name,Code\r\nInitech (renamed),ab-INIT\r\n",
+            kind="company",
+        ).status_code
+        == 302
+    )
+    job = _job(org)
+    tried = _map_and_try(
+        member_client, org, job, c1=f"field:{code.uuid}", match_field=str(code.uuid)
+    )
+    assert tried.status_code == 302
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        member_client.post(f"/o/{org.slug}/imports/{job.uuid}/run/")
+    job.refresh_from_db()
+    assert (job.created_count, job.changed_count, job.error_count) == (0, 1, 0)
+    with scopes_disabled():
+        initech.refresh_from_db()
+        assert initech.name == "Initech (renamed)"
+        assert Profile.objects.filter(organization=org, kind=Kind.COMPANY).count() == 3
