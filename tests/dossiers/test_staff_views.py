@@ -94,10 +94,10 @@ def test_the_list_reads_its_total_under_the_version_in_a_fixed_number_of_queries
     member_client.get(f"/o/{org.slug}/dossiers/")
     with CaptureQueriesContext(connection) as queries:
         member_client.get(f"/o/{org.slug}/dossiers/")
-    # Session, user, membership, the groups, the version of the organisation's dossiers (the
-    # total kept under it), the page's rows, the layout's review count and organisation
-    # switcher.
-    assert len(queries) == 8
+    # Session, user, the memberships (the current one and the organisation switcher's), the
+    # groups, the version of the organisation's dossiers (the total kept under it), the
+    # page's rows, the layout's review count.
+    assert len(queries) == 7
 
 
 def test_dossier_pages_are_404_to_another_organisation(outsider_client, org, other_org):

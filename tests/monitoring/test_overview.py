@@ -166,11 +166,11 @@ def test_the_page_takes_a_fixed_number_of_queries(
 ):
     for i in range(30):
         factories.contact(org, last_name=f"More {i}")
-    # Session, user, membership, the groups (once, for the filter and the titles), the
-    # counts' version and the counts (no write committed: nothing to key a cache on), the
-    # page's cells, the fields' labels, the companies, the layout's review count and
-    # organisation switcher.
-    with django_assert_num_queries(11):
+    # Session, user, the memberships (with the organisation switcher's), the groups (once,
+    # for the filter and the titles), the counts' version and the counts (no write
+    # committed: nothing to key a cache on), the page's cells, the fields' labels, the
+    # companies, the layout's review count.
+    with django_assert_num_queries(10):
         member_client.get(f"/o/{org.slug}/monitoring/overview/")
 
 
@@ -277,7 +277,7 @@ def test_the_matrix_takes_the_same_queries_whatever_the_page_holds(
         factories.contact(org, last_name=f"More {i:02d}")
     _queries(member_client, url)
     assert _queries(member_client, url) == few
-    assert few == 13
+    assert few == 12
     # Whatever the page holds: 5 profiles or every one of them.
     for size in (5, 100):
         monkeypatch.setattr("monitoring.views.OVERVIEW_MATRIX_PAGE", size)
