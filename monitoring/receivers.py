@@ -7,10 +7,11 @@ from typing import Any
 
 from django_scopes import scopes_disabled
 
-from monitoring import actions, rolling
+from monitoring import actions, overview, rolling
+from monitoring.models import GroupField, UpdateGroup
 from organizations.actors import Actor, current_actor
 from organizations.models import Organization
-from profiles.models import Profile
+from profiles.models import DataField, Profile
 
 
 def _actor() -> Actor:
@@ -50,6 +51,30 @@ def _time_zone_changed(organization: Organization, **kwargs: Any) -> None:
     rolling.refresh(organization.pk)
 
 
+def _field_archived_or_restored(
+    instance: DataField, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """A condition on an archived field holds for nobody: the groups whose audience names it
+    ask nobody from now on (and again their audience when it is restored). Their cells and
+    rows follow at once, not at the nightly check; only the archive and restore actions
+    save the flag alone, so other saves of a field cost nothing here."""
+    if raw or update_fields is None or set(update_fields) != {"archived_at"}:
+        return
+    with scopes_disabled():
+        named = [
+            pk
+            for pk, audience in UpdateGroup.objects.filter(
+                organization_id=instance.organization_id
+            ).values_list("pk", "audience")
+            if any(condition.get("field") == str(instance.uuid) for condition in audience or [])
+        ]
+        if not named:
+            return
+        fields = GroupField.objects.filter(group_id__in=named).values_list("field_id", flat=True)
+        overview.refresh(instance.organization_id, field_ids=list(fields))
+        rolling.refresh(instance.organization_id, group_ids=named)
+
+
 def connect() -> None:
     """Wires the writes that move a profile's schedule to `rolling.refresh` (from the
     AppConfig); the group's own saves call it from `actions.save_group`."""
@@ -59,6 +84,9 @@ def connect() -> None:
     from profiles import signals as profile_signals
 
     post_save.connect(_profile_saved, sender=Profile, dispatch_uid="schedules-profile")
+    post_save.connect(
+        _field_archived_or_restored, sender=DataField, dispatch_uid="schedules-audience-field"
+    )
     time_zone_changed.connect(_time_zone_changed, dispatch_uid="schedules-time-zone")
     profile_signals.values_changed.connect(_values_changed, dispatch_uid="schedules-values")
     profile_signals.values_imported.connect(_values_imported, dispatch_uid="schedules-imported")

@@ -45,7 +45,7 @@ from monitoring.models import (
     UpdateRun,
     frequency_in_words,
 )
-from monitoring.selectors import group_audience, schedules_due_q
+from monitoring.selectors import compiled, group_audience, schedules_due_q
 from organizations.display import day
 from organizations.models import Organization
 from profiles.models import FieldType, FieldValue, Profile
@@ -351,10 +351,15 @@ def _refresh_in_database(
     for group in groups:
         # The ORM's own query of whom the group asks, so that the two cannot drift.
         with scopes_disabled():
-            inner = group_audience(group).filter(id__in=profile_ids).order_by().values("id")
-            sql, inner_params = inner.query.sql_with_params()
-        asked_parts.append(f"SELECT %s::bigint, a.id FROM ({sql}) a")  # noqa: S608 - the ORM's
-        params += [group.pk, *inner_params]
+            inner = compiled(
+                group_audience(group).filter(id__in=profile_ids).order_by().values("id")
+            )
+        if inner is None:  # the group asks nobody (a condition on an archived field)
+            continue
+        asked_parts.append(f"SELECT %s::bigint, a.id FROM ({inner[0]}) a")  # noqa: S608 - the ORM's
+        params += [group.pk, *inner[1]]
+    if not asked_parts:
+        asked_parts.append("SELECT NULL::bigint, NULL::bigint WHERE false")
     group_ids = list(by_id)
     params += [group_ids, organization.pk, profile_ids, now]
     params += [tz_name] * 4 + [schedule.RUN_TIME.isoformat(), tz_name]

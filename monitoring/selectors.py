@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Q
 from django_scopes import scopes_disabled
 
@@ -70,13 +71,28 @@ def outside_audience(group: UpdateGroup) -> ProfileQuerySet:
     return everyone.exclude(pk__in=group_audience(group).values("pk"))
 
 
+def compiled(queryset: Any) -> tuple[str, list[Any]] | None:
+    """A queryset's SQL and parameters, or None when it can hold no row: Django refuses to
+    compile such a query (a condition on an archived field, an empty list of ids)."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    return sql, list(params)
+
+
+def _ids_in(alias: str, queryset: Any) -> tuple[str, list[Any]]:
+    found = compiled(queryset.order_by().values("id"))
+    if found is None:
+        return "1 = 0", []
+    return f"{alias}.id IN ({found[0]})", found[1]
+
+
 def group_audience_sql(group: UpdateGroup, alias: str) -> tuple[str, list[Any]]:
     """`group_audience(group)` for the profile a statement names `alias`: a condition and
     its parameters."""
     with scopes_disabled():
-        inner = group_audience(group).order_by().values("id")
-        sql, params = inner.query.sql_with_params()
-    return f"{alias}.id IN ({sql})", list(params)
+        return _ids_in(alias, group_audience(group))
 
 
 def audiences_sql(organization_id: int, alias: str) -> list[tuple[int, str, list[Any]]]:
@@ -97,9 +113,8 @@ def audiences_sql(organization_id: int, alias: str) -> list[tuple[int, str, list
         found = []
         for pk, kind, conditions in narrowed:
             of_kind = [field for field in fields if field.applies_to == kind]
-            inner = audience(organization_id, kind, conditions, of_kind).order_by().values("id")
-            sql, params = inner.query.sql_with_params()
-            found.append((pk, f"{alias}.id IN ({sql})", list(params)))
+            sql, params = _ids_in(alias, audience(organization_id, kind, conditions, of_kind))
+            found.append((pk, sql, params))
     return found
 
 

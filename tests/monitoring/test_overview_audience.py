@@ -112,3 +112,19 @@ def test_a_refresh_costs_one_query_more_with_audiences(org, risky, django_assert
     # deletion: whatever the number of groups and profiles.
     with django_assert_num_queries(4):
         overview.refresh(org.pk, profile_ids=[risky["high"].pk, risky["low"].pk])
+
+
+def test_archiving_the_audiences_field_empties_it_at_once_and_restoring_it_refills_it(
+    org, risky, owner
+):
+    from profiles.actions import archive_field, restore_field
+
+    with scope(organization=org):
+        archive_field(risky["risk"], actor=Actor.member(owner))
+    # A condition on an archived field holds for nobody: the group asks no one.
+    assert ("High", "Proof") not in _cells(org)
+    assert overview.drift(org.pk) == 0
+    with scope(organization=org):
+        restore_field(risky["risk"], actor=Actor.member(owner))
+    assert ("High", "Proof") in _cells(org) and ("Low", "Proof") not in _cells(org)
+    assert overview.drift(org.pk) == 0

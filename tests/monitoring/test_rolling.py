@@ -584,3 +584,23 @@ def test_a_rolling_group_keeps_no_spread_window(org, three_due):
         actions.save_group(three_due, actor=Actor.system("test"))
     three_due.refresh_from_db()
     assert three_due.spread_days == 1
+
+
+@pytest.mark.django_db
+def test_an_audience_on_an_archived_field_asks_nobody_and_its_rows_go(org, risk):
+    from profiles.actions import archive_field, restore_field
+
+    proof = factories.field(org, "text", label="Proof")
+    high = factories.contact(org, last_name="High")
+    _set(high, risk, "High")
+    group = _group(org, [proof], audience=[{"field": str(risk.uuid), "op": "eq", "value": "High"}])
+    assert _row(group, high)
+    with scope(organization=org):
+        archive_field(risk, actor=Actor.system("test"))
+        # Any later refresh of the profile compiles the group's audience too.
+        _set(high, proof, "on file")
+    with scopes_disabled():
+        assert not ProfileSchedule.objects.filter(group=group).exists()
+    with scope(organization=org):
+        restore_field(risk, actor=Actor.system("test"))
+    assert _row(group, high)
