@@ -287,11 +287,12 @@ def undeliverable(group: UpdateGroup, periods: list[dt.date]) -> dict[dt.date, i
 def unreachable(group: UpdateGroup, period: dt.date) -> int:
     """Outstanding dossiers of a run that e-mail cannot reach (a bounce for good or a
     complaint, the address still failing): not "not answered" but never asked, counted apart."""
-    return (
-        Dossier.objects.filter(update_group=group, period=period, status__in=OUTSTANDING)
-        .filter(dossier_selectors.not_reached())
-        .count()
-    )
+    return Dossier.objects.filter(
+        update_group=group,
+        period=period,
+        status__in=OUTSTANDING,
+        pk__in=dossier_selectors.not_reached_ids(group.organization_id),
+    ).count()
 
 
 def unreachable_among(group: UpdateGroup, dossier_uuids: list[Any]) -> set[Any]:
