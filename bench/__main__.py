@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -205,11 +206,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         mock.patch("outbox.mail.kick"),
     ):
         reset_database()
+        # The one-minute load average before and after each section: the report says what
+        # the machine was doing while each figure was taken.
+        loads: dict[str, list[float]] = {}
         for name in sections:
+            before = os.getloadavg()[0]
             results[name] = runners[name]()
+            loads[name] = [round(before, 2), round(os.getloadavg()[0], 2)]
             print("\n" + "\n".join(renderers[name](results[name])), flush=True)
+            print(f"load average: {loads[name][0]} before, {loads[name][1]} after", flush=True)
             if args.save:  # after each section, so that a run stopped half-way keeps them
-                saved = {"results": results, "small": small}
+                saved = {"results": results, "small": small, "loads": loads}
                 args.save.write_text(json.dumps(saved, default=str))
     shutil.rmtree(media, ignore_errors=True)
     if not args.no_write and sections == SECTIONS:
