@@ -425,7 +425,9 @@ def _refresh_in_database(
                 due_on = p.due_on,
                 next_due = CASE WHEN p.steady THEN p.next_due ELSE s.next_due END
             FROM planned p
-            WHERE s.id = p.sid AND (p.differs OR (p.steady AND s.next_due <> p.next_due))
+            -- The rows read already tell which differ: only those are looked up.
+            WHERE s.id = p.sid AND (p.differs OR (p.steady AND p.old_next <> p.next_due))
+                AND (p.differs OR s.next_due <> p.next_due)
             RETURNING s.id
         ), created AS (
             INSERT INTO {table} (organization_id, group_id, profile_id, joined_at,
