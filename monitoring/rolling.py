@@ -347,33 +347,48 @@ def _refresh_in_database(
         if tier_rows
         else "SELECT NULL::bigint, NULL::text, NULL::int WHERE false"
     )
-    asked_parts = []
+    # Groups of one audience (the usual case: everyone of the type) share its one read of the
+    # page's profiles; the page's ids bound it outside the ORM's query, one array for all.
+    audiences: dict[tuple[str, str], tuple[list[int], list[Any]]] = {}
     for group in groups:
         # The ORM's own query of whom the group asks, so that the two cannot drift.
         with scopes_disabled():
-            inner = compiled(
-                group_audience(group).filter(id__in=profile_ids).order_by().values("id")
-            )
+            inner = compiled(group_audience(group).order_by().values("id"))
         if inner is None:  # the group asks nobody (a condition on an archived field)
             continue
-        asked_parts.append(f"SELECT %s::bigint, a.id FROM ({inner[0]}) a")  # noqa: S608 - the ORM's
-        params += [group.pk, *inner[1]]
+        audiences.setdefault((inner[0], repr(inner[1])), ([], inner[1]))[0].append(group.pk)
+    asked_parts = []
+    for (inner_sql, _key), (asking, inner_params) in audiences.items():
+        asked_parts.append(
+            f"SELECT g.id, a.id FROM ({inner_sql}) a"  # noqa: S608 - the ORM's
+            " CROSS JOIN unnest(%s::bigint[]) g (id) WHERE a.id = ANY(%s::bigint[])"
+        )
+        params += [*inner_params, asking, profile_ids]
     if not asked_parts:
         asked_parts.append("SELECT NULL::bigint, NULL::bigint WHERE false")
     group_ids = list(by_id)
-    params += [group_ids, organization.pk, profile_ids, now]
+    params += [group_ids, profile_ids, group_ids, organization.pk, profile_ids, profile_ids, now]
     params += [tz_name] * 4 + [schedule.RUN_TIME.isoformat(), tz_name]
-    params += [organization.pk, group_ids, profile_ids]
+    params += [organization.pk]
     statement = f"""
         WITH grp (group_id, fallback, tier_field_id) AS (VALUES {", ".join(group_rows)}),
         tiers (group_id, value, months) AS ({tiers_sql}),
         asked (group_id, profile_id) AS ({" UNION ALL ".join(asked_parts)}),
-        evidence AS (
+        -- The page's rows, read once for the rows to compute and the rows to delete.
+        existing AS (
+            SELECT s.id, s.group_id, s.profile_id, s.joined_at, s.evidenced_at, s.asked_on,
+                   s.tier, s.due_on, s.next_due
+            FROM {table} s WHERE s.group_id = ANY(%s) AND s.profile_id = ANY(%s)
+        ), evidence AS (
             SELECT gf.group_id, v.profile_id, max(v.last_evidenced_at) AS latest
             FROM {values_table} v JOIN {fields_table} gf ON gf.field_id = v.field_id
             WHERE gf.group_id = ANY(%s) AND v.organization_id = %s
                 AND v.profile_id = ANY(%s)
             GROUP BY gf.group_id, v.profile_id
+        ), tier_values AS (
+            SELECT g.group_id, v.profile_id, v.value
+            FROM grp g JOIN {values_table} v ON v.field_id = g.tier_field_id
+            WHERE v.profile_id = ANY(%s)
         ), fresh AS (
             SELECT a.group_id, a.profile_id, s.id AS sid, s.evidenced_at AS old_evidenced,
                    s.tier AS old_tier, s.due_on AS old_due, s.next_due AS old_next,
@@ -382,10 +397,10 @@ def _refresh_in_database(
                    coalesce(CASE WHEN jsonb_typeof(tv.value) = 'string'
                                  THEN tv.value #>> '{{}}' END, '') AS tier
             FROM asked a JOIN grp g ON g.group_id = a.group_id
-            LEFT JOIN {table} s ON s.group_id = a.group_id AND s.profile_id = a.profile_id
+            LEFT JOIN existing s ON s.group_id = a.group_id AND s.profile_id = a.profile_id
             LEFT JOIN evidence e ON e.group_id = a.group_id AND e.profile_id = a.profile_id
-            LEFT JOIN {values_table} tv
-                ON tv.field_id = g.tier_field_id AND tv.profile_id = a.profile_id
+            LEFT JOIN tier_values tv
+                ON tv.group_id = a.group_id AND tv.profile_id = a.profile_id
         ), dated AS (
             SELECT f.*,
                    (greatest((f.joined_at AT TIME ZONE %s)::date,
@@ -410,7 +425,9 @@ def _refresh_in_database(
                 due_on = p.due_on,
                 next_due = CASE WHEN p.steady THEN p.next_due ELSE s.next_due END
             FROM planned p
-            WHERE s.id = p.sid AND (p.differs OR (p.steady AND s.next_due <> p.next_due))
+            -- The rows read already tell which differ: only those are looked up.
+            WHERE s.id = p.sid AND (p.differs OR (p.steady AND p.old_next <> p.next_due))
+                AND (p.differs OR s.next_due <> p.next_due)
             RETURNING s.id
         ), created AS (
             INSERT INTO {table} (organization_id, group_id, profile_id, joined_at,
@@ -422,10 +439,10 @@ def _refresh_in_database(
             ON CONFLICT (group_id, profile_id) DO NOTHING
             RETURNING id
         ), gone AS (
-            DELETE FROM {table} s
-            WHERE s.group_id = ANY(%s) AND s.profile_id = ANY(%s) AND NOT EXISTS (
+            DELETE FROM {table} s USING existing x
+            WHERE s.id = x.id AND NOT EXISTS (
                 SELECT 1 FROM asked a
-                WHERE a.group_id = s.group_id AND a.profile_id = s.profile_id)
+                WHERE a.group_id = x.group_id AND a.profile_id = x.profile_id)
             RETURNING s.id
         )
         SELECT 'moved', p.group_id, p.profile_id, p.old_tier, p.tier, p.old_due, p.due_on,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import secrets
 import uuid
 import zoneinfo
@@ -10,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
@@ -443,16 +444,74 @@ def record_audits(
             seq += 1
             entry.seq = seq
             entry.entry_hash = head = auditchain.entry_hash(entry, head)
-        saved = AuditEntry.objects.bulk_create([entry for entry, _subjects in built])
-        rows = [
-            AuditSubject(organization=organization, entry=entry, kind=kind, ref=ref)
-            for entry, (_entry, subjects) in zip(saved, built, strict=True)
-            for kind, ref in sorted(subjects)
-        ]
-        if rows:
-            AuditSubject.objects.bulk_create(rows)
+        if connection.vendor == "postgresql":
+            saved = _insert_entries(organization, built)
+        else:
+            saved = AuditEntry.objects.bulk_create([entry for entry, _subjects in built])
+            rows = [
+                AuditSubject(organization=organization, entry=entry, kind=kind, ref=ref)
+                for entry, (_entry, subjects) in zip(saved, built, strict=True)
+                for kind, ref in sorted(subjects)
+            ]
+            if rows:
+                AuditSubject.objects.bulk_create(rows)
         AuditChain.objects.filter(pk=chain.pk).update(seq=seq, head=head)
     return saved
+
+
+def _insert_entries(
+    organization: Organization, built: list[tuple[AuditEntry, set[tuple[str, str]]]]
+) -> list[AuditEntry]:
+    """The entries and their subjects in two statements from arrays: a batch's thousand
+    entries cost the ORM's bulk_create more in Python (an object, and a placeholder per
+    column and row) than the database spends writing them. The entries are the ones hashed,
+    unchanged; each learns its id."""
+    first = built[0][0]
+    entries = [entry for entry, _subjects in built]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {AuditEntry._meta.db_table} (organization_id, user_id, actor,
+                    actor_name, actor_ref, action, target, details, at, seq, salt,
+                    personal_digest, entry_hash)
+                SELECT %s, %s, %s, %s, %s, %s, e.target, e.details::jsonb, %s, e.seq, e.salt,
+                       e.personal_digest, e.entry_hash
+                FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::text[], %s::text[],
+                            %s::text[]) AS e (target, details, seq, salt, personal_digest,
+                                              entry_hash)
+                RETURNING id, seq""",  # noqa: S608 - names from the model
+            [
+                organization.pk,
+                first.user_id,
+                first.actor,
+                first.actor_name,
+                first.actor_ref,
+                first.action,
+                first.at,
+                [entry.target for entry in entries],
+                [json.dumps(entry.details) for entry in entries],
+                [entry.seq for entry in entries],
+                [entry.salt for entry in entries],
+                [entry.personal_digest for entry in entries],
+                [entry.entry_hash for entry in entries],
+            ],
+        )
+        ids = dict((seq, pk) for pk, seq in cursor.fetchall())
+        subjects: list[tuple[int, str, str]] = []
+        for entry, entry_subjects in built:
+            entry.pk = ids[entry.seq]
+            entry._state.adding = False
+            entry._state.db = connection.alias
+            subjects += [(entry.pk, kind, ref) for kind, ref in sorted(entry_subjects)]
+        if subjects:
+            cursor.execute(
+                f"""INSERT INTO {AuditSubject._meta.db_table} (organization_id, entry_id, kind,
+                        ref)
+                    SELECT %s, s.entry_id, s.kind, s.ref
+                    FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS s (entry_id, kind, ref)
+                """,  # noqa: S608 - names from the model
+                [organization.pk, *(list(column) for column in zip(*subjects, strict=True))],
+            )
+    return entries
 
 
 def _detail(value: object) -> object:

@@ -216,3 +216,38 @@ def test_on_the_day_the_clock_changes_the_moment_is_pythons(org, risk):
     row = _row(group, jane)
     assert row.next_due == dt.datetime(2027, 3, 28, 6, tzinfo=dt.UTC)
     assert _database_finds(group, [jane.pk]) == (0, [])
+
+
+@on_postgresql
+@pytest.mark.django_db
+def test_groups_sharing_an_audience_and_one_narrowed_each_keep_their_own_rows(org, risk):
+    """Groups asking everyone share one read of the page's profiles in the statement; a
+    group narrowed by a condition keeps its own: its rows come and go with the condition."""
+    first, second = _contacts(org, risk, 2)
+    condition = {"field": str(risk.uuid), "op": "eq", "value": "High"}
+    with time_machine.travel(START, tick=False):
+        for title in ("A", "B"):
+            _group(org, [], title=title, cadence=Cadence.ROLLING, interval_count=12)
+        _group(org, [], title="C", cadence=Cadence.ROLLING, audience=[condition])
+
+    def rows():
+        with scopes_disabled():
+            return set(ProfileSchedule.objects.values_list("group__title", "profile_id", "due_on"))
+
+    def refresh(tier, profile):
+        with scopes_disabled():
+            FieldValue.objects.filter(field=risk, profile=profile).update(value=tier)
+        with time_machine.travel(START, tick=False), scopes_disabled():
+            rolling.refresh(org.pk, profile_ids=[first.pk, second.pk])
+
+    everyone = {
+        (title, p.pk, dt.date(2027, 3, 14)) for title in ("A", "B") for p in (first, second)
+    }
+    with scopes_disabled():
+        ProfileSchedule.objects.all().delete()
+    refresh("High", first)
+    assert rows() == everyone | {("C", first.pk, dt.date(2029, 3, 14))}
+    refresh("High", second)
+    assert rows() == everyone | {("C", p.pk, dt.date(2029, 3, 14)) for p in (first, second)}
+    refresh("Low", first)
+    assert rows() == everyone | {("C", second.pk, dt.date(2029, 3, 14))}
