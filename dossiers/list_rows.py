@@ -20,7 +20,7 @@ from dossiers.models import Dossier
 from organizations.display import day
 from organizations.links import row_link
 
-_BADGE_CLASS = {
+_BADGE_CLASS: dict[str, str] = {
     Dossier.Status.SUBMITTED: "ok",
     Dossier.Status.APPROVED: "ok",
     Dossier.Status.EXPIRED: "bad",
