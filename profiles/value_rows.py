@@ -8,19 +8,22 @@ monitoring app and stays named by URL only.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from html import escape
 from uuid import UUID
 
-from django.template.defaultfilters import filesizeformat, linebreaksbr
+from django.template.defaultfilters import filesizeformat
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.translation import gettext as _
 
 from organizations.display import day
 from organizations.links import row_link
+from profiles import fieldtypes
+from profiles.models import DataField, FieldValue
 
 
 @dataclass
@@ -31,6 +34,7 @@ class _Page:
     history: str
     more: str
     empty_more: str
+    confirmed: str
     history_url: str
     document_url: Callable[[UUID], str]
     popup_url: Callable[[UUID], str] | None
@@ -48,6 +52,7 @@ def page_of(org_slug: str, profile_uuid: UUID) -> _Page:
         history=escape(_("history")),
         more=escape(_("Expiry and updates")),
         empty_more=escape(_("Empty field: nothing to update")),
+        confirmed=_("last confirmed on %(date)s"),
         history_url=escape(reverse("profiles:history", args=[org_slug, profile_uuid])),
         document_url=row_link("profiles:document", org_slug),
         popup_url=popup_url,
@@ -66,12 +71,55 @@ def _expiry_badge(status: str, date: str) -> str:
     return f' <span class="badge {css}">{text}</span>'
 
 
-def rows_html(rows: list[dict[str, Any]], page: _Page) -> SafeString:
-    return mark_safe("".join(_row(row, page) for row in rows))  # noqa: S308 - escaped below
+def sections_html(
+    fields: Iterable[DataField],
+    values: Mapping[int, FieldValue],
+    notes: Mapping[int, list[str]],
+    page: _Page,
+    today: dt.date,
+) -> dict[str, SafeString]:
+    """{section heading: its rows}, the sections grouped as typed and headed in the reader's
+    language, in the order of their first field."""
+    rows: dict[str, list[str]] = {}
+    headings: dict[str, str] = {}
+    days: dict[dt.date | dt.datetime, str] = {}
+
+    def day_of(value: dt.date | dt.datetime) -> str:
+        if value not in days:
+            days[value] = escape(day(value))
+        return days[value]
+
+    for field in fields:
+        if field.section not in rows:
+            rows[field.section] = []
+            headings[field.section] = field.local_section
+        rows[field.section].append(
+            _row(field, values.get(field.pk), notes.get(field.pk, ()), page, today, day_of)
+        )
+    return {
+        headings[section]: mark_safe("".join(section_rows))  # noqa: S308 - escaped in _row
+        for section, section_rows in rows.items()
+    }
 
 
-def _row(row: dict[str, Any], page: _Page) -> str:
-    field, value = row["field"], row["value"]
+def _text_html(text: str) -> str:
+    """`linebreaksbr` with escaping: what the template's filter wrote."""
+    if not isinstance(text, SafeData):
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        text = escape(text)
+    return text.replace("\n", "<br>")
+
+
+def _row(
+    field: DataField,
+    value: FieldValue | None,
+    notes: Iterable[str],
+    page: _Page,
+    today: dt.date,
+    day_of: Callable[[dt.date | dt.datetime], str],
+) -> str:
+    # `html.escape` is Django's `escape` without its check for lazy arguments on each call.
     label = escape(field.local_label)
     parts = [f'<tr id="field-{field.uuid}"><th scope="row">{label}</th><td>']
     if value:
@@ -86,15 +134,16 @@ def _row(row: dict[str, Any], page: _Page) -> str:
                 )
             )
         else:
-            parts.append(linebreaksbr(row["display"], autoescape=True))
-        if row["expiry"]:
-            parts.append(_expiry_badge(row["expiry"], escape(day(value.expires_on))))
+            parts.append(_text_html(fieldtypes.display(field, value.value)))
+        if expiry := value.expiry_status(today):
+            assert value.expires_on is not None
+            parts.append(_expiry_badge(expiry, day_of(value.expires_on)))
     else:
         parts.append(f'<span class="muted">{page.empty}</span>')
     if value and value.last_confirmed_at:
-        text = _("last confirmed on %(date)s") % {"date": escape(day(value.last_confirmed_at))}
+        text = page.confirmed % {"date": day_of(value.last_confirmed_at)}
         parts.append(f' <span class="muted evidence">{text}</span>')
-    parts += [format_html(' <span class="badge info">{}</span>', note) for note in row["notes"]]
+    parts += [format_html(' <span class="badge info">{}</span>', note) for note in notes]
     parts.append(
         f' <a class="muted history-link" href="{page.history_url}?field={field.uuid}">'
         f'{page.history}</a></td><td class="more">'

@@ -247,10 +247,36 @@ def _fields_and_values(profile: Profile) -> tuple[list[DataField], dict[int, Fie
     return fields, values
 
 
+def _shown_fields_and_values(profile: Profile) -> tuple[list[DataField], dict[int, FieldValue]]:
+    """The profile page's fields and values, with only the columns its rows show: whole
+    rows of a hundred fields and values were the page's costliest reads."""
+    fields = list(
+        DataField.objects.active()
+        .filter(organization_id=profile.organization_id, applies_to=profile.kind)
+        .only("uuid", "label", "section", "type", "translations")
+    )
+    values = {
+        value.field_id: value
+        for value in FieldValue.objects.filter(profile=profile)
+        .select_related("document")
+        .only(
+            "field_id",
+            "value",
+            "expires_on",
+            "last_confirmed_at",
+            "document__uuid",
+            "document__name",
+            "document__size",
+        )
+    }
+    return fields, values
+
+
 def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     profile = _get_profile(request, profile_uuid)
-    fields, values = _fields_and_values(profile)
-    day = today(request)
+    # The page's organisation, which the notes' providers read: not read again.
+    profile.organization = request.organization
+    fields, values = _shown_fields_and_values(profile)
     notes: dict[int, list[str]] = {}
     for _receiver, answer in value_notes.send(sender=Profile, profile=profile):
         # Receivers answer {field id: note}; the stubs type a signal's answers as str.
@@ -258,24 +284,9 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
             notes.setdefault(field_id, []).append(note)
     for field_id, scheduled in attention.next_updates(profile).items():
         notes.setdefault(field_id, []).extend(scheduled)
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for field in fields:
-        value = values.get(field.pk)
-        rows.setdefault(field.section, []).append(
-            {
-                "field": field,
-                "value": value,
-                "display": fieldtypes.display(field, value.value) if value else "",
-                "expiry": value.expiry_status(day) if value else None,
-                "notes": notes.get(field.pk, []),
-            }
-        )
-    page = value_rows.page_of(org_slug, profile.uuid)
-    # Grouped by the section as typed, headed in the reader's language.
-    sections = {
-        section_rows[0]["field"].local_section: value_rows.rows_html(section_rows, page)
-        for section_rows in rows.values()
-    }
+    sections = value_rows.sections_html(
+        fields, values, notes, value_rows.page_of(org_slug, profile.uuid), today(request)
+    )
     representatives = (
         list(Profile.objects.active().filter(company=profile).order_by("last_name"))
         if profile.kind == Kind.COMPANY
