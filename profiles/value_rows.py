@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape
+from typing import Any, ClassVar
 from uuid import UUID
 
 from django.template.defaultfilters import filesizeformat
@@ -23,7 +24,78 @@ from django.utils.translation import gettext as _
 from organizations.display import day
 from organizations.links import row_link
 from profiles import fieldtypes
-from profiles.models import DataField, FieldValue
+from profiles.models import FieldType, choice_label, expiry_status
+from profiles.texts import Translatable
+
+
+class ShownField(Translatable):
+    """What the page shows of a data field, read as a tuple: a hundred model instances were
+    a large part of the page's time."""
+
+    COLUMNS: ClassVar[tuple[str, ...]] = ("pk", "uuid", "label", "section", "type", "translations")
+
+    def __init__(
+        self,
+        pk: int,
+        uuid: UUID,
+        label: str,
+        section: str,
+        type: str,
+        translations: dict[str, dict[str, Any]],
+    ) -> None:
+        self.pk, self.uuid, self.label, self.section = pk, uuid, label, section
+        self.type, self.translations = type, translations
+
+    @property
+    def local_label(self) -> str:
+        return self.translated("label")
+
+    @property
+    def local_section(self) -> str:
+        return self.translated("section")
+
+    @property
+    def is_document(self) -> bool:
+        return self.type == FieldType.DOCUMENT
+
+    def choice_label(self, value: str) -> str:
+        return choice_label(self.translations, value)
+
+
+@dataclass(frozen=True, slots=True)
+class ShownDocument:
+    uuid: UUID
+    name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class ShownValue:
+    """What the page shows of a value, read as a tuple with its document's."""
+
+    value: Any
+    expires_on: dt.date | None
+    last_confirmed_at: dt.datetime | None
+    document: ShownDocument | None
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "field_id",
+        "value",
+        "expires_on",
+        "last_confirmed_at",
+        "document__uuid",
+        "document__name",
+        "document__size",
+    )
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> tuple[int, ShownValue]:
+        field_id, value, expires_on, confirmed, document, name, size = row
+        shown = ShownDocument(document, name, size) if document is not None else None
+        return field_id, cls(value, expires_on, confirmed, shown)
+
+    def expiry_status(self, today: dt.date) -> str | None:
+        return expiry_status(self.expires_on, today)
 
 
 @dataclass
@@ -72,8 +144,8 @@ def _expiry_badge(status: str, date: str) -> str:
 
 
 def sections_html(
-    fields: Iterable[DataField],
-    values: Mapping[int, FieldValue],
+    fields: Iterable[ShownField],
+    values: Mapping[int, ShownValue],
     notes: Mapping[int, list[str]],
     page: _Page,
     today: dt.date,
@@ -112,8 +184,8 @@ def _text_html(text: str) -> str:
 
 
 def _row(
-    field: DataField,
-    value: FieldValue | None,
+    field: ShownField,
+    value: ShownValue | None,
     notes: Iterable[str],
     page: _Page,
     today: dt.date,
