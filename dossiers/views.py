@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from dossiers import actions, review, selectors, versions
+from dossiers import actions, list_rows, review, selectors, versions
 from dossiers.filters import DossierFilterSet
 from dossiers.forms import ClassicDossierForm, RejectForm
 from dossiers.models import Dossier, DossierItem, DossierRecord, ItemRejection, ItemReview
@@ -104,21 +104,28 @@ def _total(request: OrganizationRequest, filters: DossierFilterSet, rows: Any) -
 def dossier_list(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     filters = DossierFilterSet(
         request.GET,
-        queryset=Dossier.objects.filter(organization=request.organization).select_related(
-            "profile", "update_group"
-        ),
+        queryset=Dossier.objects.filter(organization=request.organization),
     )
-    groups = list(_group_model().objects.filter(organization=request.organization))
+    # What the filter's options show of each group.
+    groups = list(
+        _group_model()
+        .objects.filter(organization=request.organization)
+        .only("uuid", "title", "translations")
+    )
     sort = sorting.chosen(request.GET.get("sort"), SORTS, "-created")
-    rows = filters.qs.order_by(*sort.order_by)
+    rows = list_rows.selected(filters.qs.order_by(*sort.order_by))
     page = CountedPaginator(rows, PAGE_SIZE, _total(request, filters, rows)).get_page(
         request.GET.get("page")
     )
+    match = request.resolver_match
     return render(
         request,
         "dossiers/list.html",
         {
             "page": page,
+            "rows_html": list_rows.rows_html(
+                page, org_slug, match.namespace if match is not None else None
+            ),
             "statuses": Dossier.Status.choices,
             "kinds": Dossier.Kind.choices,
             "groups": groups,

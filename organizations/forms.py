@@ -2,18 +2,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.choices import CallableChoiceIterator, normalize_choices
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from organizations.audit import ACTOR_CHOICES, AREAS, known_actions
+from organizations.form_html import PythonWidgets
 from organizations.models import AuditEntry, Membership, Organization, member_label
 
 
@@ -24,12 +27,19 @@ def _options_html(choices: tuple[tuple[str, str], ...]) -> str:
     )
 
 
+@functools.lru_cache(maxsize=4)
+def _called(choices: Callable[[], Any]) -> tuple[tuple[str, str], ...]:
+    return tuple((str(value), str(label)) for value, label in normalize_choices(choices()))
+
+
 class TimeZoneSelect(forms.Select):
     """The same select as Django's, its ~600 options rendered once per process.
 
     Django renders each option through a template: some 25 ms a view, which made the
     settings page the slowest of the back office (docs/PERFORMANCE.md). Time-zone names are
-    not translated, so one rendering serves every language.
+    not translated, so one rendering serves every language. Choices given as a callable
+    (the model's `time_zone_choices`, the zones on disk, read once per process) are called
+    once per process too: Django would list them anew each time it reads them, twice a view.
     """
 
     template_name = "includes/time_zone_select.html"
@@ -40,15 +50,35 @@ class TimeZoneSelect(forms.Select):
         context["widget"]["options"] = self.options_html(context["widget"]["value"])
         return context
 
+    def listed(self) -> tuple[tuple[str, str], ...]:
+        if isinstance(self.choices, CallableChoiceIterator):
+            return _called(self.choices.func)  # type: ignore[arg-type]  # a function is hashable
+        return tuple((str(value), str(label)) for value, label in self.choices)
+
+    def use_required_attribute(self, initial: Any) -> bool:
+        # Select's rule, read from the choices listed once.
+        first = next(iter(self.listed()), None)
+        return (
+            forms.Widget.use_required_attribute(self, initial)
+            and first is not None
+            and self._choice_has_empty_value(first)  # type: ignore[attr-defined]
+        )
+
     def options_html(self, values: list[str]) -> SafeString:
-        html = _options_html(tuple((str(v), str(label)) for v, label in self.choices))
+        html = _options_html(self.listed())
         for value in values[:1]:
             option = str(format_html('<option value="{}">', value))
             html = html.replace(option, option[:-1] + " selected>", 1)
         return mark_safe(html)  # noqa: S308 - every value and label went through format_html
 
 
+# The settings page's forms: their plain widgets written in Python (organizations.form_html).
+SETTINGS_RENDERER = PythonWidgets()
+
+
 class OrganizationForm(forms.ModelForm):
+    default_renderer = SETTINGS_RENDERER
+
     class Meta:
         model = Organization
         fields = [
@@ -69,6 +99,7 @@ class OrganizationForm(forms.ModelForm):
 
 
 class AddMemberForm(forms.Form):
+    default_renderer = SETTINGS_RENDERER
     # 150: the length of a user name, which a new account takes from its e-mail.
     email = forms.EmailField(label=_("E-mail"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)

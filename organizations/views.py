@@ -27,6 +27,7 @@ from organizations.actors import Actor
 from organizations.csvexport import csv_lines
 from organizations.decorators import admin_required
 from organizations.display import style_of
+from organizations.form_html import form_html
 from organizations.forms import (
     AddMemberForm,
     AuditFilterForm,
@@ -112,6 +113,9 @@ def _settings_page(
         {
             "form": form,
             "member_form": member_form,
+            # The two forms as templates/includes/form.html writes them.
+            "form_html": form_html(form),
+            "member_form_html": form_html(member_form),
             "members": members.order_by("user__last_name", "user__email"),
             "invitations": Invitation.objects.filter(
                 organization=request.organization,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -248,7 +248,15 @@ def to_initial(field: DataField, value: Any) -> Any:
             return value
 
 
-def display(field: DataField, value: Any) -> str:
+class Displayed(Protocol):
+    """What `display` reads of a field: a DataField, or the profile page's row of one."""
+
+    type: str
+
+    def choice_label(self, value: str) -> str: ...
+
+
+def display(field: Displayed, value: Any) -> str:
     """A stored value as a person reads it, in the active language."""
     if value is None:
         return ""

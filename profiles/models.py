@@ -4,6 +4,7 @@ import datetime as dt
 import os
 import secrets
 import uuid
+from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -275,12 +276,16 @@ class DataField(Translatable, models.Model):
 
     def choice_label(self, value: str) -> str:
         """A stored choice as the reader reads it; the value itself never changes."""
-        labels = (self.translations or {}).get(reader_language(), {}).get("choices") or {}
-        return labels.get(value) or value
+        return choice_label(self.translations, value)
 
     @property
     def max_size_bytes(self) -> int:
         return self.max_size_mb * 1024 * 1024
+
+
+def choice_label(translations: dict[str, Any] | None, value: str) -> str:
+    labels = (translations or {}).get(reader_language(), {}).get("choices") or {}
+    return labels.get(value) or value
 
 
 def field_in_use(field: DataField) -> bool:
@@ -359,13 +364,17 @@ class FieldValue(models.Model):
         return f"{self.field}: {self.value}"
 
     def expiry_status(self, today: dt.date) -> str | None:
-        if self.expires_on is None:
-            return None
-        if self.expires_on < today:
-            return "expired"
-        if self.expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS):
-            return "expiring"
-        return "valid"
+        return expiry_status(self.expires_on, today)
+
+
+def expiry_status(expires_on: dt.date | None, today: dt.date) -> str | None:
+    if expires_on is None:
+        return None
+    if expires_on < today:
+        return "expired"
+    if expires_on <= today + dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "valid"
 
 
 class Source(models.TextChoices):
