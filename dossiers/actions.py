@@ -182,23 +182,48 @@ def save_draft(
     return changed
 
 
-def submit(dossier: Dossier, *, via: str = "", actor: Actor) -> str:
+def submit(
+    dossier: Dossier, *, via: str = "", actor: Actor, draft: submission.Draft | None = None
+) -> str:
     """Submits the saved draft, all or nothing; returns the dossier's new status. `via` is
     the address the link in use was e-mailed to.
 
+    With `draft` (a page's answers and stored uploads), `save_draft` of it comes first in the
+    same transaction, and stays when the submission fails, as if saved on its own.
+
     Raises `submission.NotAnswered` (naming the items) or `submission.WriteBackError`, and
-    then nothing was written.
+    then nothing was written but the draft; `submission.Closed` when the dossier is closed,
+    and then nothing was written at all.
     """
     _require(actor, ActorKind.CLIENT)
+    failed: submission.WriteBackError | None = None
     with transaction.atomic():
-        status = submission.submit(dossier, actor.client, on_behalf_by=actor.user, via=via)
-        if actor.on_behalf:
+        if draft is None:
+            status = submission.submit(dossier, actor.client, on_behalf_by=actor.user, via=via)
+        else:
+            changed, outcome = submission.save_and_submit(
+                dossier, draft, actor.client, on_behalf_by=actor.user, via=via
+            )
+            if changed and actor.on_behalf:
+                actor.audit(
+                    dossier.organization,
+                    audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
+                    dossier,
+                    dossier=dossier.uuid,
+                )
+            if isinstance(outcome, submission.WriteBackError):
+                failed = outcome
+            else:
+                status = outcome
+        if failed is None and actor.on_behalf:
             actor.audit(
                 dossier.organization,
                 audit_actions.DOSSIER_SUBMITTED_ON_BEHALF,
                 dossier,
                 dossier=dossier.uuid,
             )
+    if failed is not None:
+        raise failed
     return status
 
 

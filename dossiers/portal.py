@@ -20,7 +20,14 @@ from dossiers.forms import PortalForm
 from dossiers.models import AccessToken, Dossier, DossierItem, hash_token
 from dossiers.opening import follow_supersession
 from dossiers.selectors import is_recipient
-from dossiers.submission import NotAnswered, WriteBackError, editable_items, mark_opened
+from dossiers.submission import (
+    Closed,
+    Draft,
+    NotAnswered,
+    WriteBackError,
+    editable_items,
+    mark_opened,
+)
 from organizations.actors import Actor
 from organizations.clientip import client_ip
 from organizations.display import style_of
@@ -162,8 +169,12 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
             "on_behalf_of": access.recipient if on_behalf_by else None,
         }
         AccessToken.objects.filter(pk=access.pk).update(last_used_at=timezone.now())
-        if on_behalf_by is None and dossier.status == Dossier.Status.OPEN:
+        opening = on_behalf_by is None and dossier.status == Dossier.Status.OPEN
+        # A page posted to an open dossier is marked opened by its draft, in the same UPDATE
+        # (`save_draft`), or below when nothing was saved.
+        if opening and not (request.method == "POST" and dossier.is_open):
             mark_opened(dossier)
+            opening = False
         items = list(dossier.items.select_related("field", "initial_document", "written_document"))
         if dossier.status in (
             Dossier.Status.SUBMITTED,
@@ -186,6 +197,8 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
         if request.method == "POST":
             if form.is_valid():
                 error = _save(dossier, form, access, final, on_behalf_by)
+                if opening and error is not None:
+                    mark_opened(dossier)  # a no-op when the draft was kept
                 if error is None:
                     if final and on_behalf_by is not None:
                         messages.success(
@@ -204,6 +217,8 @@ def dossier_page(request: HttpRequest, token: str) -> HttpResponse:
                     return redirect(request.path)
                 form.add_error(None, error)
             else:
+                if opening:
+                    mark_opened(dossier)
                 _keep_chosen_files(dossier, form, access, on_behalf_by)
                 form.add_error(
                     None, _("Nothing was sent yet. Please correct the fields marked below.")
@@ -314,36 +329,45 @@ def _save(
         for item_id, file in files.items()
     }
     actor = Actor.of_client(access.recipient, on_behalf_by=on_behalf_by)
+    draft = Draft(
+        answers=form.answers(),
+        uploads=stored,
+        confirmations=form.confirmations(),
+        removals=form.removals(),
+    )
     try:
-        # The draft first: if the write-back fails, the client's answers and files are kept.
-        actions.save_draft(
-            dossier,
-            answers=form.answers(),
-            uploads=stored,
-            confirmations=form.confirmations(),
-            removals=form.removals(),
-            via=access.sent_to,
-            actor=actor,
-        )
-    except WriteBackError:
+        if final:
+            # The draft first, in the same transaction: if the write-back fails, the
+            # client's answers and files are kept.
+            actions.submit(dossier, via=access.sent_to, actor=actor, draft=draft)
+        else:
+            actions.save_draft(
+                dossier,
+                answers=draft.answers,
+                uploads=draft.uploads,
+                confirmations=draft.confirmations,
+                removals=draft.removals,
+                via=access.sent_to,
+                actor=actor,
+            )
+    except Closed:
         delete_stored(files.values())
         return _("This request is closed and can no longer be changed.")
-    _show_chosen(form, files)
-    if final:
-        try:
-            actions.submit(dossier, via=access.sent_to, actor=actor)
-        except NotAnswered as missing:
-            for item in missing.items:
-                form.add_error(
-                    f"f_{item.field.uuid.hex}",
-                    _("This item still needs a fresh answer. Your other answers were kept."),
-                )
-            return _("Nothing was sent yet. Please answer the items marked below.")
-        except WriteBackError:
-            return _(
-                "Your answers could not be recorded just now. They were kept as a draft: "
-                "please try to submit again in a moment."
+    except NotAnswered as missing:
+        _show_chosen(form, files)
+        for item in missing.items:
+            form.add_error(
+                f"f_{item.field.uuid.hex}",
+                _("This item still needs a fresh answer. Your other answers were kept."),
             )
+        return _("Nothing was sent yet. Please answer the items marked below.")
+    except WriteBackError:
+        _show_chosen(form, files)
+        return _(
+            "Your answers could not be recorded just now. They were kept as a draft: "
+            "please try to submit again in a moment."
+        )
+    _show_chosen(form, files)
     return None
 
 

@@ -6,7 +6,7 @@ rolls back with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -47,3 +47,42 @@ def one_run() -> Iterator[None]:
 def run_memo() -> dict[Any, Any] | None:
     """The current run's memo, or None outside a run (read afresh each time, then)."""
     return _run_memo.get()
+
+
+# The work receivers fold into the end of one write (`folded`): by key, what to run and the
+# ids gathered for it.
+_folding: ContextVar[dict[Hashable, tuple[Callable[[set[int]], None], set[int]]] | None] = (
+    ContextVar("dossiers_folding", default=None)
+)
+
+
+@contextmanager
+def folded() -> Iterator[None]:
+    """Around one write that sends several signals about the same rows (a submission's
+    write-back says values changed, then the submission says the dossier moved): receivers
+    may `fold` what each would recompute into one run at its end, still inside the write's
+    transaction. Nothing runs if the write fails. Inside another, it is that one."""
+    if _folding.get() is not None:
+        yield
+        return
+    pending: dict[Hashable, tuple[Callable[[set[int]], None], set[int]]] = {}
+    token = _folding.set(pending)
+    try:
+        yield
+    finally:
+        _folding.reset(token)
+    for run, ids in pending.values():
+        run(ids)
+
+
+def fold(key: Hashable, ids: Iterable[int], run: Callable[[set[int]], None]) -> bool:
+    """Gathers `ids` for one `run(ids)` at the end of the current `folded` write, once per
+    `key`; False outside one (the receiver then does its work at once)."""
+    pending = _folding.get()
+    if pending is None:
+        return False
+    if key in pending:
+        pending[key][1].update(ids)
+    else:
+        pending[key] = (run, set(ids))
+    return True

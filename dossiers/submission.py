@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
@@ -12,10 +13,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from dossiers import fieldpolicy, versions
+from dossiers.itemrows import write_items
 from dossiers.messages import queue_submission_notices
 from dossiers.models import Dossier, DossierItem, ItemReview
-from dossiers.signals import dossier_submitted
-from dossiers.writeback import Approval, write_back
+from dossiers.signals import dossier_submitted, folded
+from dossiers.writeback import AUTHOR_FIELDS, Approval, write_back
 from profiles.models import Profile
 from profiles.storage import forget
 
@@ -24,6 +26,10 @@ logger = logging.getLogger(__name__)
 
 class WriteBackError(Exception):
     """The submission could not be written; nothing was, and the dossier is still open."""
+
+
+class Closed(WriteBackError):
+    """The dossier is closed: nothing was written."""
 
 
 class NotAnswered(WriteBackError):
@@ -66,6 +72,58 @@ def mark_opened(dossier: Dossier) -> None:
         versions.touched(dossier.organization_id)
 
 
+# What a draft writes of an item: the answer, the upload, and who gave them.
+DRAFT_FIELDS = (
+    "answer",
+    "answered",
+    "confirmed",
+    "remove_requested",
+    "upload",
+    "upload_name",
+    "upload_content_type",
+    "upload_size",
+    "answered_by",
+    "answered_by_user",
+    "answered_via",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Draft:
+    """What a page of the portal sends: the arguments of `save_draft`, kept for a submit."""
+
+    answers: Mapping[int, Any]
+    uploads: Mapping[int, tuple[str, str, str, int]]
+    confirmations: Mapping[int, bool] = field(default_factory=dict)
+    removals: Mapping[int, bool] = field(default_factory=dict)
+
+
+def _lock(dossier: Dossier) -> Dossier:
+    """The dossier, locked for a write, with what a submission reads of it; refused once it
+    is closed."""
+    locked = (
+        Dossier.objects.select_for_update(of=("self",))
+        .select_related("profile", "update_group", "organization")
+        .get(pk=dossier.pk)
+    )
+    if locked.status not in Dossier.OPEN_STATUSES:
+        raise Closed("already closed")
+    return locked
+
+
+def _draft_state(item: DossierItem) -> tuple[Any, ...]:
+    return (
+        item.answer,
+        item.answered,
+        item.confirmed,
+        item.remove_requested,
+        item.upload.name,
+        item.upload_name,
+        item.upload_content_type,
+        item.upload_size,
+    )
+
+
 def save_draft(
     dossier: Dossier,
     answers: dict[int, Any],
@@ -87,84 +145,93 @@ def save_draft(
     or by a removal, is recorded for deletion. An item whose answer this draft changes is
     attributed to whoever typed it: the recipient, or the staff member on their behalf.
     """
-    confirmations = confirmations or {}
-    removals = removals or {}
-    replaced: list[str] = []
+    draft = Draft(
+        answers=answers,
+        uploads=uploads,
+        confirmations=confirmations or {},
+        removals=removals or {},
+    )
     with transaction.atomic():
-        locked = Dossier.objects.select_for_update().get(pk=dossier.pk)
-        if locked.status not in Dossier.OPEN_STATUSES:
-            raise WriteBackError("already closed")
+        locked = _lock(dossier)
         items = {
             i.pk: i
             for i in DossierItem.objects.filter(
-                dossier=locked, pk__in=[*answers, *uploads, *confirmations, *removals]
+                dossier=locked,
+                pk__in=[*answers, *uploads, *draft.confirmations, *draft.removals],
             ).select_related("field")
         }
-        touched: set[int] = set()
-        for item_id, removing in removals.items():
-            item = items[item_id]
-            removing = removing and item.can_be_removed
-            if item.remove_requested != removing:
-                touched.add(item_id)
-                if not removing:  # the removal withdrawn: back to "not answered"
-                    item.answer, item.answered = None, bool(item.upload)
-            item.remove_requested = removing
-            if removing:
-                item.answer, item.answered, item.confirmed = None, True, False
-                if item.upload.name:
-                    replaced.append(item.upload.name)
-                    item.upload, item.upload_name, item.upload_content_type = "", "", ""
-                    item.upload_size = None
-        for item_id, value in answers.items():
-            item = items[item_id]
-            if item.remove_requested:
-                continue
-            answered = value is not None
-            if item.answered != answered or item.answer != value:
-                touched.add(item_id)
-            item.answer, item.answered = value, answered
-        for item_id, confirmed in confirmations.items():
-            if items[item_id].confirmed != confirmed:
-                touched.add(item_id)
-            items[item_id].confirmed = confirmed
-        for item_id, (key, name, content_type, size) in uploads.items():
-            item = items[item_id]
-            if item.remove_requested:
-                replaced.append(
-                    key
-                )  # the form refuses both; for any other caller, the removal wins
-                continue
+        return _save_draft(locked, items, draft, recipient, on_behalf_by, via)
+
+
+def _save_draft(
+    locked: Dossier,
+    items: dict[int, DossierItem],
+    draft: Draft,
+    recipient: Profile | None,
+    on_behalf_by: Any,
+    via: str,
+) -> bool:
+    """`save_draft` of the locked dossier, whose `items` hold at least those the draft names."""
+    before = {pk: _draft_state(item) for pk, item in items.items()}
+    replaced: list[str] = []
+    touched: set[int] = set()
+    for item_id, removing in draft.removals.items():
+        item = items[item_id]
+        removing = removing and item.can_be_removed
+        if item.remove_requested != removing:
+            touched.add(item_id)
+            if not removing:  # the removal withdrawn: back to "not answered"
+                item.answer, item.answered = None, bool(item.upload)
+        item.remove_requested = removing
+        if removing:
+            item.answer, item.answered, item.confirmed = None, True, False
             if item.upload.name:
                 replaced.append(item.upload.name)
-            item.upload = key
-            item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
-            item.answered = True
+                item.upload, item.upload_name, item.upload_content_type = "", "", ""
+                item.upload_size = None
+    for item_id, value in draft.answers.items():
+        item = items[item_id]
+        if item.remove_requested:
+            continue
+        answered = value is not None
+        if item.answered != answered or item.answer != value:
             touched.add(item_id)
-        for item_id in touched:
-            items[item_id].answered_by = recipient
-            items[item_id].answered_by_user = on_behalf_by
-            items[item_id].answered_via = via
-        DossierItem.objects.bulk_update(
-            list(items.values()),
-            [
-                "answer",
-                "answered",
-                "confirmed",
-                "remove_requested",
-                "upload",
-                "upload_name",
-                "upload_content_type",
-                "upload_size",
-                "answered_by",
-                "answered_by_user",
-                "answered_via",
-            ],
-        )
-        if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
-            locked.status = Dossier.Status.IN_PROGRESS
-            locked.save(update_fields=["status"])
-            versions.touched(locked.organization_id)
-        forget(replaced)
+        item.answer, item.answered = value, answered
+    for item_id, confirmed in draft.confirmations.items():
+        if items[item_id].confirmed != confirmed:
+            touched.add(item_id)
+        items[item_id].confirmed = confirmed
+    for item_id, (key, name, content_type, size) in draft.uploads.items():
+        item = items[item_id]
+        if item.remove_requested:
+            replaced.append(key)  # the form refuses both; for any other caller, the removal wins
+            continue
+        if item.upload.name:
+            replaced.append(item.upload.name)
+        item.upload = key
+        item.upload_name, item.upload_content_type, item.upload_size = name, content_type, size
+        item.answered = True
+        touched.add(item_id)
+    for item_id in touched:
+        items[item_id].answered_by = recipient
+        items[item_id].answered_by_user = on_behalf_by
+        items[item_id].answered_via = via
+    # Only the items this draft changed are written: one statement for them all.
+    write_items(
+        [i for pk, i in items.items() if pk in touched or _draft_state(i) != before[pk]],
+        DRAFT_FIELDS,
+    )
+    if locked.status in (Dossier.Status.OPEN, Dossier.Status.OPENED):
+        locked.status = Dossier.Status.IN_PROGRESS
+        moved = ["status"]
+        if locked.first_opened_at is None and on_behalf_by is None:
+            # The client's own draft is their first look, when none was recorded: the
+            # portal's page posted and saved marks it here, in the same UPDATE.
+            locked.first_opened_at = timezone.now()
+            moved.append("first_opened_at")
+        locked.save(update_fields=moved)
+        versions.touched(locked.organization_id)
+    forget(replaced)
     return bool(touched)
 
 
@@ -180,67 +247,98 @@ def submit(
     """
     try:
         with transaction.atomic():
-            locked = (
-                Dossier.objects.select_for_update(of=("self",))
-                .select_related("profile", "update_group", "organization")
-                .get(pk=dossier.pk)
-            )
-            if locked.status not in Dossier.OPEN_STATUSES:
-                raise WriteBackError("already closed")
+            locked = _lock(dossier)
             items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
-            answering = editable_items(locked, items)
-            if locked.needs_fresh_answers:
-                missing = [item for item in answering if not item.has_fresh_answer]
-                if missing:
-                    raise NotAnswered(missing)
-            for item in answering:
-                # Answers kept from before (a draft) stay attributed to whoever typed them.
-                if item.answered_by_id is None and item.answered_by_user_id is None:
-                    item.answered_by = recipient
-                    item.answered_by_user = on_behalf_by
-                    item.answered_via = via
-            now = timezone.now()
-            if needs_review(locked, items):
-                for item in answering:
-                    item.review, item.rejection_reason = ItemReview.PENDING, ""
-                DossierItem.objects.bulk_update(
-                    answering,
-                    [
-                        "answered_by",
-                        "answered_by_user",
-                        "answered_via",
-                        "review",
-                        "rejection_reason",
-                    ],
-                )
-                locked.status = Dossier.Status.TO_REVIEW
-            else:
-                DossierItem.objects.bulk_update(
-                    answering, ["answered_by", "answered_by_user", "answered_via"]
-                )
-                write_back(locked, answering, Approval())
-                locked.status = Dossier.Status.SUBMITTED
-                locked.decided_at = now
-            locked.submitted_at = now
-            locked.submitted_by = recipient
-            locked.submitted_by_user = on_behalf_by
-            locked.submitted_via = via
-            locked.save(
-                update_fields=[
-                    "status",
-                    "submitted_at",
-                    "decided_at",
-                    "submitted_by",
-                    "submitted_by_user",
-                    "submitted_via",
-                ]
-            )
-            dossier_submitted.send(sender=Dossier, dossier=locked)
-            # Each submission (a second one after changes were requested too) is announced.
-            queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
+            return _submit(locked, items, recipient, on_behalf_by, via)
     except WriteBackError:
         raise
     except Exception as error:
         logger.exception("Write-back of dossier %s failed", dossier.pk)
         raise WriteBackError(str(error)) from error
+
+
+def save_and_submit(
+    dossier: Dossier,
+    draft: Draft,
+    recipient: Profile | None,
+    *,
+    on_behalf_by: Any = None,
+    via: str = "",
+) -> tuple[bool, str | WriteBackError]:
+    """`save_draft`, then `submit`, the dossier locked and its items read once.
+
+    The submission runs in a savepoint of the draft's transaction: when it fails, the draft
+    is kept as `save_draft` alone keeps it, and the error is returned, not raised, so that
+    the caller's transaction commits the draft. Returns whether the draft changed an item,
+    and the dossier's new status or the submission's error. Raises `Closed`, and then
+    nothing was written, when the dossier is closed.
+    """
+    with transaction.atomic(savepoint=False):
+        locked = _lock(dossier)
+        items = list(DossierItem.objects.filter(dossier=locked).select_related("field"))
+        changed = _save_draft(
+            locked, {item.pk: item for item in items}, draft, recipient, on_behalf_by, via
+        )
+        try:
+            with transaction.atomic():
+                return changed, _submit(locked, items, recipient, on_behalf_by, via)
+        except WriteBackError as error:
+            return changed, error
+        except Exception as error:
+            logger.exception("Write-back of dossier %s failed", dossier.pk)
+            return changed, WriteBackError(str(error))
+
+
+def _submit(
+    locked: Dossier,
+    items: list[DossierItem],
+    recipient: Profile | None,
+    on_behalf_by: Any,
+    via: str,
+) -> str:
+    """`submit` of the locked dossier and all its `items`, in the caller's transaction."""
+    answering = editable_items(locked, items)
+    if locked.needs_fresh_answers:
+        missing = [item for item in answering if not item.has_fresh_answer]
+        if missing:
+            raise NotAnswered(missing)
+    for item in answering:
+        # Answers kept from before (a draft) stay attributed to whoever typed them.
+        if item.answered_by_id is None and item.answered_by_user_id is None:
+            item.answered_by = recipient
+            item.answered_by_user = on_behalf_by
+            item.answered_via = via
+        # Mostly the one submitting, whom the write-back names without reading them again.
+        elif recipient is not None and item.answered_by_id == recipient.pk:
+            item.answered_by = recipient
+    now = timezone.now()
+    # The write-back's receivers and the submission's refresh a profile's derived rows
+    # (its compliance cells) once, when both are done.
+    with folded():
+        if needs_review(locked, items):
+            for item in answering:
+                item.review, item.rejection_reason = ItemReview.PENDING, ""
+            write_items(answering, [*AUTHOR_FIELDS, "review", "rejection_reason"])
+            locked.status = Dossier.Status.TO_REVIEW
+        else:
+            write_back(locked, answering, Approval())
+            locked.status = Dossier.Status.SUBMITTED
+            locked.decided_at = now
+        locked.submitted_at = now
+        locked.submitted_by = recipient
+        locked.submitted_by_user = on_behalf_by
+        locked.submitted_via = via
+        locked.save(
+            update_fields=[
+                "status",
+                "submitted_at",
+                "decided_at",
+                "submitted_by",
+                "submitted_by_user",
+                "submitted_via",
+            ]
+        )
+        dossier_submitted.send(sender=Dossier, dossier=locked)
+    # Each submission (a second one after changes were requested too) is announced.
+    queue_submission_notices(locked, recipient, thank_client=on_behalf_by is None)
     return locked.status

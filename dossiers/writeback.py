@@ -14,9 +14,13 @@ from typing import Any
 from django.db import transaction
 
 from dossiers import fieldpolicy
+from dossiers.itemrows import write_items
 from dossiers.models import Dossier, DossierItem
 from profiles.models import Document, FieldValue, FieldValueHistory, Source
 from profiles.services import NewValue, apply_values
+
+# Who answered an item, as its submission attributes it: written with the write-back's columns.
+AUTHOR_FIELDS = ("answered_by", "answered_by_user", "answered_via")
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,12 @@ def write_back(
     event. A value the client left as it was asked, unconfirmed (possible in a classic
     dossier only), is not written, so that it cannot undo a newer staff edit. Only the
     client's explicit "this no longer applies" removes a value, and only the value they were
-    shown; an item without an answer is not written at all.
+    shown; an item without an answer is not written at all. The items are saved with who
+    answered them, as they are in memory.
     """
-    with transaction.atomic():
+    # No savepoint of its own: a failure here fails the caller's transaction (or savepoint),
+    # which every caller lets it do.
+    with transaction.atomic(savepoint=False):
         uploaded = [
             item for item in items if item.field.is_document and item.upload and not item.removing
         ]
@@ -122,7 +129,5 @@ def write_back(
                 dossier_uuid=dossier.uuid,
                 evidence=evidence,
             )
-        DossierItem.objects.bulk_update(
-            list(items), ["written_document", "answer", "upload", "answered"]
-        )
+        write_items(items, ["written_document", "answer", "upload", "answered", *AUTHOR_FIELDS])
         return rows

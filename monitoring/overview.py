@@ -38,6 +38,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
+from dossiers import signals as dossier_signals
 from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import ComplianceCell, GroupField, OverviewState, UpdateGroup
 from monitoring.selectors import audiences_sql
@@ -602,8 +603,23 @@ def _value_saved(instance: FieldValue, raw: bool = False, **kwargs: Any) -> None
         refresh(instance.organization_id, profile_ids=[instance.profile_id])
 
 
+def _refresh_profiles(organization_id: int, profile_ids: Iterable[int]) -> None:
+    """`refresh` of these profiles, once at the end of a write that says several things of
+    them (a submission: values written back, then the dossier submitted)."""
+    if not dossier_signals.fold(
+        ("overview", organization_id),
+        profile_ids,
+        partial(_refresh_gathered, organization_id),
+    ):
+        refresh(organization_id, profile_ids=profile_ids)
+
+
+def _refresh_gathered(organization_id: int, profile_ids: set[int]) -> None:
+    refresh(organization_id, profile_ids=profile_ids)
+
+
 def _values_changed(profile: Profile, **kwargs: Any) -> None:
-    refresh(profile.organization_id, profile_ids=[profile.pk])
+    _refresh_profiles(profile.organization_id, [profile.pk])
 
 
 def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: Any) -> None:
@@ -612,7 +628,7 @@ def _values_imported(organization_id: int, profiles: list[Profile], **kwargs: An
 
 def _dossier_moved(dossier: Dossier, **kwargs: Any) -> None:
     if dossier.profile_id is not None:
-        refresh(dossier.organization_id, profile_ids=[dossier.profile_id])
+        _refresh_profiles(dossier.organization_id, [dossier.profile_id])
 
 
 def _requests_changed(

@@ -251,8 +251,29 @@ def test_a_submission_costs_the_same_queries_for_2_or_12_fields(client, org):
 
 
 def test_a_submission_reads_its_link_once_and_marks_the_first_look_in_one_update(client, org):
-    # Pinned: the link is looked up once, and a first look is one UPDATE of its moment and
-    # status (the renewals of the counts run on commit, which a test does not reach). The
-    # compliance overview's cells are refreshed twice (the values written, then the
-    # dossier submitted), each asking which groups narrow their audience.
-    assert _submit_queries(client, org, 3, "c@example.com") == 44
+    # Pinned: the link is looked up once, and a first look is marked by the draft's UPDATE
+    # of its status (the renewals of the counts run on commit, which a test does not
+    # reach). The draft and the submission share one transaction, the dossier locked and its
+    # items read once, each step's items written in one statement; the compliance
+    # overview's cells are refreshed once, when the values and the dossier have both moved.
+    assert _submit_queries(client, org, 3, "c@example.com") == 30
+
+
+def test_a_page_posted_at_first_look_records_that_look_whether_saved_or_not(client, org):
+    amount = factories.field(org, "number", label="Income")
+    dossier = factories.dossier(org, factories.contact(org), [amount])
+    token = factories.token(dossier)
+    name = _items(dossier)["Income"]
+    response = client.post(f"/d/{token}/", {name: "not a number", "action": "save"})
+    assert response.status_code == 200  # the page comes back with the field's error
+    with scopes_disabled():
+        dossier.refresh_from_db()
+    assert (dossier.status, dossier.first_opened_at is not None) == ("opened", True)
+
+    other = factories.dossier(org, factories.contact(org), [amount])
+    other_token = factories.token(other)
+    response = client.post(f"/d/{other_token}/", {name: "12", "action": "save"})
+    assert response.status_code == 302
+    with scopes_disabled():
+        other.refresh_from_db()
+    assert (other.status, other.first_opened_at is not None) == ("in_progress", True)
