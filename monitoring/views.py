@@ -218,15 +218,15 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
 def _run(
     request: OrganizationRequest, group_uuid: Any, period: str
 ) -> tuple[UpdateGroup, UpdateRun]:
-    group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     try:
         day = dt.date.fromisoformat(period)
     except ValueError:
         raise Http404 from None
-    run = UpdateRun.objects.filter(group=group, period=day).select_related("group").first()
-    if run is None:
-        raise Http404
-    return group, run
+    # The run with its group in one query: the run's organisation is its group's.
+    run: UpdateRun = get_for_org(
+        request, UpdateRun.objects.select_related("group"), group__uuid=group_uuid, period=day
+    )
+    return run.group, run
 
 
 def _followup_labels() -> dict[str, Any]:
@@ -252,8 +252,10 @@ def run_detail(
     # Each row's status as people read it, looked up once here rather than in the template.
     labels = _followup_labels()
     page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
-    # Those of the page e-mail cannot reach: not "not answered" but never asked.
-    unreached = followup.unreachable_among(group, [row[6] for row in page.object_list])
+    # Those e-mail cannot reach, of the run and of the page: not "not answered" but never asked.
+    unreachable, unreached = followup.unreachable_with(
+        group, run.period, [row[6] for row in page.object_list]
+    )
     return render(
         request,
         "monitoring/run_detail.html",
@@ -264,7 +266,7 @@ def run_detail(
             "outcomes": counts,
             "outcome_rows": [(value, labels[value], n) for value, _label, n in counts.rows()],
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
-            "unreachable": followup.unreachable(group, run.period),
+            "unreachable": unreachable,
             "unreached": unreached,
             "page": page,
             "statuses": [(s.value, labels[s.value]) for s in followup.OUTSTANDING],
@@ -278,7 +280,7 @@ def _progress(group: UpdateGroup, run: UpdateRun) -> dict[str, Any]:
     """The long actions of a run still going: its dossiers being opened and sent, this
     hour's reminders in the outbox. Read from the rows, so a reload shows the same."""
     opening = None if run.finished_at else followup.opening_progress(run)
-    reminders = followup.reminder_progress(group, run.period)
+    reminders = followup.reminder_progress(run)
     return {
         "opening": opening,
         "reminders": reminders,
