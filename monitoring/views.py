@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import uuid
 from contextlib import suppress
 from typing import Any, cast
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from monitoring import (
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import PER_PROFILE, UpdateGroup, UpdateRun, group_of
+from monitoring.rows import outstanding_html, overview_html
 from monitoring.selectors import audience_fields, group_audience, outside_audience
 from monitoring.services import preview
 from organizations import display
@@ -269,6 +269,7 @@ def run_detail(
             "unreachable": unreachable,
             "unreached": unreached,
             "page": page,
+            "rows_html": outstanding_html(org_slug, page.object_list, unreached),
             "statuses": [(s.value, labels[s.value]) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
@@ -657,16 +658,13 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
         cell["field_label"] = labels.get(cell["field_id"], cell["field_label"])
         cell["group_title"] = titles.get(cell["group_title"], cell["group_title"])
         cell["status_label"], cell["badge"] = badges.get(cell["status"], ("", ""))
-        # As UUIDs, so that `row_url` reverses each link's pattern once, not once per row.
-        for key in ("profile_uuid", "open_dossier", "overdue_dossier"):
-            if cell[key] is not None:
-                cell[key] = uuid.UUID(cell[key])
     return render(
         request,
         "monitoring/overview.html",
         {
             **shown,
             "page": page,
+            "rows_html": overview_html(org_slug, page),
             "counts": counts,
             "statuses": STATUS_LABELS,
             "kinds": Kind.choices,
