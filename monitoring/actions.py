@@ -15,7 +15,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
 from dossiers import actions as dossier_actions
@@ -208,11 +209,21 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
     """ "Remind all outstanding": one reminder to each client of the run who has not
     answered, at most once an hour whatever the number of clicks."""
     group = run.group
+    # One moment for the reminders' keys and the run's mark, so both name the same hour.
+    now = timezone.now()
     with transaction.atomic():
         open_ids = followup.remindable(group, run.period)
         unreachable = followup.unreachable(group, run.period)
-        already = len(reminded_this_hour(open_ids))
-        sent = remind_now(open_ids)
+        already = len(reminded_this_hour(open_ids, now))
+        sent = remind_now(open_ids, now)
+        if open_ids:
+            # Never moved back: a click of the hour before committing after one of this hour
+            # would hide this hour's reminders from the run's page.
+            marked = UpdateRun.objects.filter(
+                Q(reminded_at__isnull=True) | Q(reminded_at__lt=now), pk=run.pk
+            ).update(reminded_at=now)
+            if marked:
+                run.reminded_at = now
         if sent or not open_ids:
             actor.audit(
                 group.organization,
@@ -227,7 +238,7 @@ def remind_run(run: UpdateRun, *, actor: Actor) -> Reminded:
         unreachable=unreachable,
         fresh=len(open_ids) - already,
         already=already,
-        again_at=next_reminder_hour(),
+        again_at=next_reminder_hour(now),
     )
 
 

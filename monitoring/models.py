@@ -344,6 +344,10 @@ class UpdateRun(models.Model):
     # The working days its requests are spread over, as the group said when it was recorded
     # (the database's default: the dispatcher's one statement records unspread runs only).
     spread_days = models.PositiveSmallIntegerField(default=1, db_default=1)
+    # The latest "Remind all" that wrote to the run's clients, set in its transaction: a page
+    # of the run asks the outbox for this hour's reminders only after one this hour, rather
+    # than reading every message of the run's dossiers to find none (`followup.reminder_progress`).
+    reminded_at = models.DateTimeField(null=True, blank=True)
 
     objects = ScopedManager(organization="organization")
 

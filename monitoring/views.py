@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import uuid
 from contextlib import suppress
 from typing import Any, cast
 from urllib.parse import quote
@@ -34,6 +33,7 @@ from monitoring import (
 from monitoring.dispatch import current_index
 from monitoring.forms import ExpiryForm, UpdateGroupForm
 from monitoring.models import PER_PROFILE, UpdateGroup, UpdateRun, group_of
+from monitoring.rows import outstanding_html, overview_html
 from monitoring.selectors import audience_fields, group_audience, outside_audience
 from monitoring.services import preview
 from organizations import display
@@ -218,15 +218,15 @@ def group_detail(request: OrganizationRequest, org_slug: str, group_uuid: Any) -
 def _run(
     request: OrganizationRequest, group_uuid: Any, period: str
 ) -> tuple[UpdateGroup, UpdateRun]:
-    group = get_for_org(request, UpdateGroup, uuid=group_uuid)
     try:
         day = dt.date.fromisoformat(period)
     except ValueError:
         raise Http404 from None
-    run = UpdateRun.objects.filter(group=group, period=day).select_related("group").first()
-    if run is None:
-        raise Http404
-    return group, run
+    # The run with its group in one query: the run's organisation is its group's.
+    run: UpdateRun = get_for_org(
+        request, UpdateRun.objects.select_related("group"), group__uuid=group_uuid, period=day
+    )
+    return run.group, run
 
 
 def _followup_labels() -> dict[str, Any]:
@@ -252,8 +252,10 @@ def run_detail(
     # Each row's status as people read it, looked up once here rather than in the template.
     labels = _followup_labels()
     page.object_list = [(*row[:4], labels.get(row[4], row[4]), *row[5:]) for row in page]
-    # Those of the page e-mail cannot reach: not "not answered" but never asked.
-    unreached = followup.unreachable_among(group, [row[6] for row in page.object_list])
+    # Those e-mail cannot reach, of the run and of the page: not "not answered" but never asked.
+    unreachable, unreached = followup.unreachable_with(
+        group, run.period, [row[6] for row in page.object_list]
+    )
     return render(
         request,
         "monitoring/run_detail.html",
@@ -264,9 +266,10 @@ def run_detail(
             "outcomes": counts,
             "outcome_rows": [(value, labels[value], n) for value, _label, n in counts.rows()],
             "undeliverable": followup.undeliverable(group, [run.period]).get(run.period, 0),
-            "unreachable": followup.unreachable(group, run.period),
+            "unreachable": unreachable,
             "unreached": unreached,
             "page": page,
+            "rows_html": outstanding_html(org_slug, page.object_list, unreached),
             "statuses": [(s.value, labels[s.value]) for s in followup.OUTSTANDING],
             "status": status,
             "query": query,
@@ -278,7 +281,7 @@ def _progress(group: UpdateGroup, run: UpdateRun) -> dict[str, Any]:
     """The long actions of a run still going: its dossiers being opened and sent, this
     hour's reminders in the outbox. Read from the rows, so a reload shows the same."""
     opening = None if run.finished_at else followup.opening_progress(run)
-    reminders = followup.reminder_progress(group, run.period)
+    reminders = followup.reminder_progress(run)
     return {
         "opening": opening,
         "reminders": reminders,
@@ -655,16 +658,13 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
         cell["field_label"] = labels.get(cell["field_id"], cell["field_label"])
         cell["group_title"] = titles.get(cell["group_title"], cell["group_title"])
         cell["status_label"], cell["badge"] = badges.get(cell["status"], ("", ""))
-        # As UUIDs, so that `row_url` reverses each link's pattern once, not once per row.
-        for key in ("profile_uuid", "open_dossier", "overdue_dossier"):
-            if cell[key] is not None:
-                cell[key] = uuid.UUID(cell[key])
     return render(
         request,
         "monitoring/overview.html",
         {
             **shown,
             "page": page,
+            "rows_html": overview_html(org_slug, page),
             "counts": counts,
             "statuses": STATUS_LABELS,
             "kinds": Kind.choices,

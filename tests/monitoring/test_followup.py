@@ -7,6 +7,7 @@ import datetime as dt
 import io
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
@@ -189,15 +190,16 @@ def test_the_follow_up_page_reads_a_fixed_number_of_queries_whatever_the_page(me
         with CaptureQueriesContext(connection) as queries:
             assert member_client.get(url + page).status_code == 200
         counts.append(len(queries))
-    # Session, user, the memberships (with the organisation switcher's), group, run, the
-    # version of the organisation's dossiers under which the outcomes are kept,
-    # undeliverable (2), the page's rows, the run's and the page's dossiers e-mail cannot
-    # reach (2), this hour's reminders, the layout's review count: the list's length is
-    # known from the outcomes, not counted again.
-    assert counts == [13] * 4
+    # Session, user, the memberships (with the organisation switcher's), the run with its
+    # group, the version of the organisation's dossiers under which the outcomes are kept,
+    # undeliverable (live and purged in one), the page's rows, the run's and the page's
+    # dossiers e-mail cannot reach (one), the layout's review count: the list's length is
+    # known from the outcomes, not counted again, and a run not reminded this hour asks the
+    # outbox nothing.
+    assert counts == [9] * 4
     # The first view counted the outcomes (2), after giving the organisation its version
     # (an insert in a savepoint).
-    assert len(first) == 13 + 2 + 3
+    assert len(first) == 9 + 2 + 3
 
 
 def test_a_cell_a_spreadsheet_would_run_is_neutralised(member_client, org):
@@ -569,3 +571,141 @@ def test_reminders_show_their_progress_in_the_outbox_and_the_page_survives_a_rel
     assert polled["HX-Refresh"] == "true"
     page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en").text
     assert "8 of 8 reminders sent." in page and "every 2s" not in page
+
+
+def _reminded_run(org):
+    """A run of 16 whose invitations went out: 8 of its clients can still answer."""
+    group, run = _run_of(org, 16)
+    with scopes_disabled():
+        from outbox.models import Message
+        from profiles.models import Profile
+
+        Message.objects.update(status="sent")
+        Profile.objects.filter(organization=org).update(email="someone@example.com")
+    return group, run
+
+
+def test_a_run_reminded_in_no_other_hour_shows_no_reminders_without_asking_the_outbox(
+    org, owner, django_assert_num_queries
+):
+    from monitoring import actions
+    from organizations.actors import Actor
+
+    with time_machine.travel(dt.datetime(2027, 3, 1, 10, 30, tzinfo=dt.UTC), tick=False) as clock:
+        _group, run = _reminded_run(org)
+        with scope(organization=org):
+            with django_assert_num_queries(0):
+                assert followup.reminder_progress(run) is None
+            actions.remind_run(run, actor=Actor.member(owner))
+            run = UpdateRun.objects.get(pk=run.pk)
+            assert run.reminded_at == timezone.now()
+            progress = followup.reminder_progress(run)
+            assert progress is not None and (progress.done, progress.total) == (0, 8)
+            clock.move_to(dt.datetime(2027, 3, 1, 10, 59, 59, tzinfo=dt.UTC))
+            assert followup.reminder_progress(run) == progress
+            # The reminders' keys name the hour they were sent in: the next hour has none.
+            clock.move_to(dt.datetime(2027, 3, 1, 11, tzinfo=dt.UTC))
+            with django_assert_num_queries(0):
+                assert followup.reminder_progress(run) is None
+
+
+def test_the_run_is_marked_reminded_in_the_reminders_transaction(org, owner):
+    from django.db import transaction
+
+    from monitoring import actions
+    from organizations.actors import Actor
+    from outbox.models import Message
+
+    _group, run = _reminded_run(org)
+    with scope(organization=org):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            actions.remind_run(run, actor=Actor.member(owner))
+            assert UpdateRun.objects.get(pk=run.pk).reminded_at is not None
+            raise RuntimeError
+        assert UpdateRun.objects.get(pk=run.pk).reminded_at is None
+        assert not Message.objects.filter(kind="dossiers.reminder").exists()
+
+
+def test_a_click_of_the_hour_before_committing_late_never_moves_the_mark_back(org, owner):
+    from monitoring import actions
+    from organizations.actors import Actor
+
+    later = dt.datetime(2027, 3, 1, 11, 0, 5, tzinfo=dt.UTC)
+    with time_machine.travel(dt.datetime(2027, 3, 1, 10, 59, 59, tzinfo=dt.UTC), tick=False):
+        _group, run = _reminded_run(org)
+        with scope(organization=org):
+            UpdateRun.objects.filter(pk=run.pk).update(reminded_at=later)
+            actions.remind_run(run, actor=Actor.member(owner))
+            assert UpdateRun.objects.get(pk=run.pk).reminded_at == later
+
+
+def test_reminding_another_organisations_run_marks_only_that_run(
+    org, other_org, outsider, member_client
+):
+    from monitoring import actions
+    from organizations.actors import Actor
+
+    group, run = _reminded_run(org)
+    _other_group, other_run = _reminded_run(other_org)
+    with scope(organization=other_org):
+        actions.remind_run(other_run, actor=Actor.member(outsider))
+    with scopes_disabled():
+        assert UpdateRun.objects.get(pk=other_run.pk).reminded_at is not None
+        assert UpdateRun.objects.get(pk=run.pk).reminded_at is None
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    page = member_client.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert page.context["reminders"] is None and "reminders sent" not in page.text
+
+
+def _run_with_failing_addresses(org, n: int):
+    """A run of `n` clients whose invitations went out, every third one refused for good to
+    an address that still fails, and every fourth client having answered."""
+    from outbox.models import FailingAddress, Message
+
+    field = factories.field(org, "text", label="Address")
+    for i in range(n):
+        factories.contact(org, last_name=f"Client {i:03d}", email=f"c{i}@{org.slug}.example")
+    group = factories.group(org, [field], start_date=timezone.localdate())
+    run_id = dispatch_group_now(group.pk, fan_out=False)
+    open_run(run_id)
+    failing = [f"c{i}@{org.slug}.example" for i in range(0, n, 3)]
+    with scopes_disabled():
+        Message.objects.filter(organization=org).update(status="sent")
+        Message.objects.filter(organization=org, address__in=failing).update(status="undeliverable")
+        FailingAddress.objects.bulk_create(
+            FailingAddress(organization=org, address=address, reason="bounced")
+            for address in failing
+        )
+        ids = list(
+            Dossier.objects.filter(update_group=group).order_by("id").values_list("id", flat=True)
+        )
+        Dossier.objects.filter(pk__in=ids[::4]).update(status="submitted")
+        return group, UpdateRun.objects.get(pk=run_id)
+
+
+def test_the_unreachable_count_and_the_page_marks_match_each_dossier_probed_alone(
+    member_client, org, other_org
+):
+    from dossiers.selectors import not_reached
+
+    _run_with_failing_addresses(other_org, 30)
+    group, run = _run_with_failing_addresses(org, 80)
+    with scopes_disabled():
+        probed = Dossier.objects.filter(update_group=group).filter(not_reached())
+        expected = set(
+            probed.filter(status__in=followup.OUTSTANDING).values_list("uuid", flat=True)
+        )
+    assert 0 < len(expected) < 60
+    url = f"/o/{org.slug}/monitoring/groups/{group.uuid}/runs/{run.period.isoformat()}/"
+    marked = set()
+    for number in (1, 2):
+        page = member_client.get(url, {"page": number})
+        assert page.context["unreachable"] == len(expected)
+        assert page.context["page"].number == number
+        refs = {row[6] for row in page.context["page"]}
+        assert page.context["unreached"] == expected & refs
+        marked |= page.context["unreached"]
+    assert marked == expected
+    with scope(organization=org):
+        assert followup.unreachable_with(group, run.period, []) == (len(expected), set())
+        assert followup.unreachable(group, run.period) == len(expected)
