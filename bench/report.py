@@ -223,7 +223,8 @@ def report_text(gathered: Gathered, vendor: str) -> str:
 def with_load(section: list[str], load: list[float] | None) -> list[str]:
     """The section's lines, the load average of its run said under its heading."""
     said = (
-        f"Load average {load[0]:.2f} before this section's run, {load[1]:.2f} after (one minute's)."
+        f"Load average {load[0]:.2f} before this section's run, {load[1]:.2f} after (one minute's,"
+        " its own processes counted)."
         if load
         else "Load average not recorded for this section's run."
     )

@@ -470,7 +470,8 @@ def test_every_section_is_in_the_report_with_its_load_average():
     assert "## 10. The requests of the day: one e-mail per recipient\n\nLoad average 1.40" in text
     assert (
         "## 11. Ten years of history: the pages that read the history and the audit log\n\n"
-        "Load average 1.50 before this section's run, 1.60 after (one minute's).\n\n"
+        "Load average 1.50 before this section's run, 1.60 after (one minute's, its own"
+        " processes counted).\n\n"
     ) in text
     assert "Machine: 2 cores (a CPU)." in text
     assert "Measured by `python -m bench` in one run;" in text
