@@ -2,12 +2,18 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench [--small]
         [--section fan-out|dispatcher|pages|purge|email|export|scale-out|import|schedules|daily
-                   |history]
+                   |history] [--save FILE]
+    python -m bench --report-from FILE [FILE …] [--output PATH] [--conditions TEXT]
 
 Builds synthetic data in the database named by DATABASE_URL (its tables are dropped and
 migrated afresh: use a database of its own), measures, prints each section's table as it
 finishes and, after a full run, rewrites the generated part of docs/PERFORMANCE.md
-(bench/report.py). `--small` runs a few hundred rows in seconds, for the test suite.
+(bench/report.py). A full run measures every section, the ten years of history (minutes of
+seeding) and the requests of the day included. `--section` runs some only and writes no
+report; `--save` keeps the figures, with each section's load average and the machine, and
+`--report-from` writes the report from such files, measuring nothing, once they hold every
+section between them (a later file's section wins). `--small` runs a few hundred rows in
+seconds, for the test suite.
 """
 
 from __future__ import annotations
@@ -24,14 +30,14 @@ from typing import Any
 from unittest import mock
 
 from bench.common import reset_database, setup
-from bench.report import RENDERERS, write_report
-from bench.sections import EXTRA_SECTIONS, SECTIONS
-from bench.sections.daily import bench_daily, render_daily
+from bench.report import RENDERERS, REPORT, Gathered, gather, machine_line, write_report
+from bench.sections import SECTIONS
+from bench.sections.daily import bench_daily
 from bench.sections.dispatcher import bench_dispatcher
 from bench.sections.email import bench_email
 from bench.sections.export import bench_export
 from bench.sections.fanout import bench_fan_out
-from bench.sections.history import bench_history, render_history
+from bench.sections.history import bench_history
 from bench.sections.imports import bench_import
 from bench.sections.pages import bench_pages
 from bench.sections.purge import bench_purge
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--section",
         action="append",
-        choices=SECTIONS + EXTRA_SECTIONS,
+        choices=SECTIONS,
         help="run only this section (repeatable); the report is written only by a full run",
     )
     parser.add_argument(
@@ -135,21 +141,34 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--report-from",
         type=Path,
-        help="write docs/PERFORMANCE.md from figures saved by --save, measuring nothing",
+        nargs="+",
+        metavar="FILE",
+        help="write the report from figures saved by --save, measuring nothing; a later"
+        " file's section wins, and every section must be in one of them",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=REPORT, help="the report to rewrite (%(default)s)"
+    )
+    parser.add_argument(
+        "--conditions",
+        default="",
+        help="what the runs shared the machine with, said in the report's first paragraph"
+        " (else, with --report-from, the files' own `conditions`)",
     )
     args = parser.parse_args(argv)
     sections = args.section or SECTIONS
-    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
-    setup(media)
     if args.report_from:
+        gathered = gather(args.report_from)  # fails before Django starts, in a second
+        gathered.conditions = args.conditions or gathered.conditions
+        # Django, for the database's version when the files do not say the machine.
+        setup(Path(tempfile.gettempdir()))
         from django.db import connection
 
-        saved = json.loads(args.report_from.read_text())
-        # What the runs shared the machine with, said by whoever gathered them.
-        write_report(
-            saved["results"], connection.vendor, saved["small"], saved.get("conditions", "")
-        )
-        return saved["results"]
+        write_report(gathered, connection.vendor, path=args.output)
+        print(f"bench: wrote {args.output} from {gathered.runs} run(s)", flush=True)
+        return gathered.results
+    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    setup(media)
     check_prerequisites(sections)
     from django.db import connection
     from django_scopes import scopes_disabled
@@ -192,11 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             tier_change=(20, 10) if small else (100_000, 1000),
         ),
     }
-    renderers: dict[str, Callable[[Any], list[str]]] = {
-        **RENDERERS,
-        "daily": render_daily,
-        "history": render_history,
-    }
+    machine = machine_line(connection.vendor)
     results: dict[str, Any] = {}
     # The outbox rows of the invitations are part of the fan-out; waking the drain is not.
     with (
@@ -213,14 +228,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             before = os.getloadavg()[0]
             results[name] = runners[name]()
             loads[name] = [round(before, 2), round(os.getloadavg()[0], 2)]
-            print("\n" + "\n".join(renderers[name](results[name])), flush=True)
+            print("\n" + "\n".join(RENDERERS[name](results[name])), flush=True)
             print(f"load average: {loads[name][0]} before, {loads[name][1]} after", flush=True)
             if args.save:  # after each section, so that a run stopped half-way keeps them
-                saved = {"results": results, "small": small, "loads": loads}
+                saved = {"results": results, "small": small, "loads": loads, "machine": machine}
                 args.save.write_text(json.dumps(saved, default=str))
     shutil.rmtree(media, ignore_errors=True)
     if not args.no_write and sections == SECTIONS:
-        write_report(results, connection.vendor, small)
+        gathered = Gathered(results, small, loads, machine=machine, conditions=args.conditions)
+        write_report(gathered, connection.vendor, path=args.output)
     return results
 
 

@@ -6,23 +6,37 @@ measured figure as a Markdown reference link, `[0.60][fan-out.floor.worst]`, who
 definition the generated part carries (`[fan-out.floor.worst]: #targets "0.60"`): the
 number reads as a link to the targets, and tests/test_bench.py checks that each quoted
 number is the one generated.
+
+The report holds every section of bench.sections.SECTIONS, the ten years of history and the
+requests of the day included, or is not written: a full run (`python -m bench`) measures
+them all, the history's ten million rows seeded in minutes. Sections may also be measured
+in separate runs, each saved by `--save FILE`, and the report written from the files by
+`--report-from FILE…` (`gather`): a later file's section wins, and it fails when a section
+is missing, when small and full-size figures are mixed or when the files were measured on
+different machines. Each section's first paragraph says the one-minute load average before
+and after its run, as saved with its figures.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT
 from bench.sections import SECTIONS
+from bench.sections.daily import render_daily
 from bench.sections.dispatcher import dispatcher_ratios, render_dispatcher
 from bench.sections.email import render_email
 from bench.sections.export import render_export
 from bench.sections.fanout import render_fan_out
+from bench.sections.history import PAGES as HISTORY_PAGES
+from bench.sections.history import render_history
 from bench.sections.imports import import_ratios, render_import
 from bench.sections.pages import PAGE_ROWS, REFERENCES, peer_ratio, render_pages
 from bench.sections.purge import render_purge
@@ -47,30 +61,94 @@ RENDERERS: dict[str, Callable[[Any], list[str]]] = {
     "scale-out": render_scale_out,
     "import": render_import,
     "schedules": render_schedules,
+    "daily": render_daily,
+    "history": render_history,
 }
 
 
-def write_report(
-    results: dict[str, Any],
-    vendor: str,
-    small: bool = False,
-    conditions: str = "",
-    path: Path = REPORT,
-) -> None:
-    """Rewrites the generated part and keeps the analysis that follows it."""
-    generated = report_text(results, vendor, small, conditions)
-    existing = path.read_text() if path.exists() else ""
-    if END in existing:
-        analysis = existing.split(END, 1)[1]
-    else:
-        analysis = f"\n\n{ANALYSIS_HEADING}\n\nNot written yet.\n"
-    path.write_text(generated + analysis)
+class ReportError(SystemExit):
+    """Figures the report cannot be written from, said in one message."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"bench: cannot write the report: {problem}")
 
 
-def report_text(
-    results: dict[str, Any], vendor: str, small: bool = False, conditions: str = ""
-) -> str:
-    """The generated part, from its first marker to its last."""
+@dataclass
+class Gathered:
+    """The figures of every section, from one run or gathered from several."""
+
+    results: dict[str, Any]
+    small: bool
+    loads: dict[str, list[float]]
+    runs: int = 1
+    machine: str = ""
+    conditions: str = ""
+
+
+def gather(paths: list[Path]) -> Gathered:
+    """The figures saved by `--save` in each file, a later file's section winning."""
+    results: dict[str, Any] = {}
+    loads: dict[str, list[float]] = {}
+    source: dict[str, Path] = {}
+    sizes: dict[bool, list[str]] = {}
+    machines: dict[str, list[str]] = {}
+    conditions: list[str] = []
+    for path in paths:
+        try:
+            saved = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            raise ReportError(f"{path} is not figures saved by --save: {error}") from None
+        if not isinstance(saved, dict) or not isinstance(saved.get("results"), dict):
+            raise ReportError(f"{path} is not figures saved by --save: no results")
+        unknown = sorted(set(saved["results"]) - set(SECTIONS))
+        if unknown:
+            raise ReportError(f"{path} holds sections the report does not know: {unknown}")
+        sizes.setdefault(bool(saved.get("small")), []).append(str(path))
+        if saved.get("machine"):
+            machines.setdefault(saved["machine"], []).append(str(path))
+        if saved.get("conditions") and saved["conditions"] not in conditions:
+            conditions.append(saved["conditions"])
+        for name, section_figures in saved["results"].items():
+            results[name] = section_figures
+            source[name] = path
+            if name in saved.get("loads", {}):
+                loads[name] = saved["loads"][name]
+            else:  # saved before the load averages were, or by hand
+                loads.pop(name, None)
+    if len(sizes) > 1:
+        raise ReportError(
+            "small and full-size figures are mixed: small in "
+            + ", ".join(sizes[True])
+            + "; full-size in "
+            + ", ".join(sizes[False])
+        )
+    if len(machines) > 1:
+        raise ReportError(
+            "the files were measured on different machines: "
+            + "; ".join(f"{machine} ({', '.join(files)})" for machine, files in machines.items())
+        )
+    if missing := missing_sections(results):
+        raise ReportError(
+            f"no figures for {', '.join(missing)} in {', '.join(map(str, paths))}; measure"
+            " each with `python -m bench --section NAME --save FILE` and add the file"
+        )
+    return Gathered(
+        results,
+        small=next(iter(sizes), False),
+        loads=loads,
+        runs=len(set(source.values())),
+        machine=next(iter(machines), ""),
+        conditions=" ".join(conditions),
+    )
+
+
+def missing_sections(results: dict[str, Any]) -> list[str]:
+    return [name for name in SECTIONS if name not in results]
+
+
+def machine_line(vendor: str) -> str:
+    """Where the figures are measured: saved with them, since the report may be written
+    elsewhere."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -84,38 +162,73 @@ def report_text(
         ),
         platform.processor(),
     )
+    return f"{os.cpu_count()} cores ({cpu}), {database}, Python {platform.python_version()}"
+
+
+def write_report(gathered: Gathered, vendor: str, path: Path = REPORT) -> None:
+    """Rewrites the generated part and keeps the analysis that follows it."""
+    generated = report_text(gathered, vendor)
+    existing = path.read_text() if path.exists() else ""
+    if END in existing:
+        analysis = existing.split(END, 1)[1]
+    else:
+        analysis = f"\n\n{ANALYSIS_HEADING}\n\nNot written yet.\n"
+    path.write_text(generated + analysis)
+
+
+def report_text(gathered: Gathered, vendor: str) -> str:
+    """The generated part, from its first marker to its last."""
+    results = gathered.results
+    if missing := missing_sections(results):
+        raise ReportError(f"no figures for {', '.join(missing)}")
+    how = (
+        "in one run"
+        if gathered.runs == 1
+        else f"in {gathered.runs} runs (`--section NAME --save FILE`, the figures gathered by"
+        " `--report-from`)"
+    )
     lines = [
         BEGIN,
         "",
         "# Performance",
         "",
-        (
-            "Measured by `python -m bench` in separate runs (`--section NAME --save FILE`, the"
-            " figures gathered by `--report-from`); every figure is a ratio to something"
-            " measured in the same section's run, since absolute times drift from one machine"
-            " to the next. " + conditions + " Reproduce with:"
-            if conditions
-            else "Measured by `python -m bench` in one run; every figure is a ratio to something"
-            " measured in the same run, since absolute times drift from one machine to the"
-            " next. Reproduce with:"
-        ),
+        f"Measured by `python -m bench` {how}; every figure is a ratio to something measured"
+        " in the same section's run, since absolute times drift from one machine to the"
+        " next. A full run measures every section below, the ten years of history (ten"
+        " million rows seeded, which takes minutes) and the requests of the day included;"
+        " figures of separate runs make a report only when every section has its figures."
+        " Each section says the one-minute load average before and after its run. "
+        + (gathered.conditions + " " if gathered.conditions else "")
+        + "Reproduce with:",
         "",
         "```sh",
-        "make bench" + (" ARGS=--small" if small else ""),
+        "make bench" + (" ARGS=--small" if gathered.small else ""),
         "# one section: make bench SECTION=pages",
+        "# separate runs: make bench SECTION=pages ARGS='--save pages.json', and so on, then",
+        "#   make bench ARGS='--report-from fan-out.json pages.json …'",
         "# or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python -m bench",
         "```",
         "",
-        f"Machine: {os.cpu_count()} cores ({cpu}), {database}, Python {platform.python_version()}.",
+        f"Machine: {gathered.machine or machine_line(vendor)}.",
         "",
     ]
     for name in SECTIONS:
-        if name in results:
-            lines += RENDERERS[name](results[name])
+        lines += with_load(RENDERERS[name](results[name]), gathered.loads.get(name))
     lines += render_targets(results)
     lines += [f'[{name}]: #targets "{value}"' for name, value in figures(results).items()]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def with_load(section: list[str], load: list[float] | None) -> list[str]:
+    """The section's lines, the load average of its run said under its heading."""
+    said = (
+        f"Load average {load[0]:.2f} before this section's run, {load[1]:.2f} after (one minute's,"
+        " its own processes counted)."
+        if load
+        else "Load average not recorded for this section's run."
+    )
+    return [*section[:2], said, "", *section[2:]]
 
 
 def render_targets(results: dict[str, Any]) -> list[str]:
@@ -131,10 +244,10 @@ def _verdict(met: bool) -> str:
 
 def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """Each target with the figure it is judged on, and whether it is met."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     if fan_out := results.get("fan-out"):
         f = _fan_out(fan_out)
-        rows += [
+        judged = [
             ("Fan-out: ≥ 0.85 of the floor at every size", f"{f['worst']:.2f} at worst"),
             (
                 f"Fan-out: the rate at {f['largest']:,} within 20 % of {f['below']:,}",
@@ -143,10 +256,10 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("Fan-out: ≥ 20 times the naive loop", f"{f['naive']:.1f} at worst"),
             ("Fan-out: peak memory within 50 MB across sizes", f"{f['growth']:+.1f} MB"),
         ]
-        rows = [
-            (*row, _verdict(met))
-            for row, met in zip(
-                rows,
+        rows += [
+            (target, measured, _verdict(met))
+            for (target, measured), met in zip(
+                judged,
                 (f["worst"] >= 0.85, f["kept"] >= 0.8, f["naive"] >= 20, f["growth"] <= 50),
                 strict=True,
             )
@@ -177,11 +290,16 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 _verdict(not below),
             )
         )
+        if "home" in pages:
+            home = peer_ratio(pages, "home")
+            rows.append(
+                ("Pages: the home page ≥ ½ of the ceiling", f"{home:.2f}", _verdict(home >= 0.5))
+            )
         if "bare" in pages:
             bare = pages["ceiling"]["rate"] / pages["bare"]["rate"]
             rows.append(
                 (
-                    "Pages: the ceiling ≥ ½ of bare Django",
+                    "Pages: the ceiling, the signed-in base layout, ≥ ½ of bare Django",
                     f"{bare:.2f}",
                     _verdict(bare >= 0.5),
                 )
@@ -249,7 +367,77 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, str]]:
                 _verdict(r["again"] < 1 / 3),
             ),
         ]
+    if schedules := results.get("schedules"):
+        rows += _schedules_targets(schedules)
+    if daily := results.get("daily"):
+        worst = min(row["ours_rate"] / row["floor_rate"] for row in daily)
+        rows.append(
+            (
+                "Requests of the day: ≥ ½ of the `smtplib` floor",
+                f"{worst:.2f} at worst",
+                _verdict(worst >= 0.5),
+            )
+        )
+    if history := results.get("history"):
+        h = _history(history)
+        rows.append(
+            (
+                f"Ten years of history: each page at {h['rows']} rows of history and"
+                f" {h['audit']} audit entries within 2 times its time at {h['first_rows']}",
+                f"{h['worst']:.2f} at worst ({h['worst_page']})",
+                _verdict(h["worst"] <= 2),
+            )
+        )
     return rows
+
+
+def _schedules_targets(schedules: dict | list) -> list[tuple[str, str, str]]:
+    s = _schedules(schedules)
+    largest = s["largest"]
+    rows = [
+        (
+            "Schedules: a pass over the per-profile rows of 1,000,000 profiles under a second"
+            + (
+                ""
+                if largest["profiles"] >= 1_000_000
+                else f" (not measured: {largest['profiles']:,} profiles here)"
+            ),
+            f"{largest['ours_seconds']:.2f} s for {largest['due']:,} due among"
+            f" {largest['rows']:,} rows",
+            _verdict(largest["ours_seconds"] < 1),
+        )
+    ]
+    tier = "Schedules: a tier change ≥ ½ of its `UPDATE … FROM` floor"
+    if s["tier"] is None:  # figures saved before the tier change was measured
+        return [*rows, (tier, "not measured", "not measured")]
+    return [*rows, (tier, f"{s['tier']:.2f}", _verdict(s["tier"] >= 0.5))]
+
+
+def _schedules(schedules: dict | list) -> dict[str, Any]:
+    # Figures saved before the tier change was measured hold the dispatcher's rows only.
+    found: dict[str, Any] = schedules if isinstance(schedules, dict) else {"dispatcher": schedules}
+    tier = found.get("tier_change")
+    return {
+        "largest": found["dispatcher"][-1],
+        "tier": tier["floor_seconds"] / tier["rows_seconds"] if tier else None,
+    }
+
+
+def _history(history: dict) -> dict[str, Any]:
+    first, last = history["sizes"][0], history["sizes"][-1]
+    ratios = {
+        key: last["pages"][key]["seconds"] / first["pages"][key]["seconds"]
+        for key, _label in HISTORY_PAGES
+    }
+    worst = max(ratios, key=ratios.__getitem__)
+    return {
+        "ratios": ratios,
+        "worst": ratios[worst],
+        "worst_page": dict(HISTORY_PAGES)[worst],
+        "rows": f"{last['history']:,}",
+        "audit": f"{last['audit']:,}",
+        "first_rows": f"{first['history']:,}",
+    }
 
 
 def _fan_out(fan_out: list[dict]) -> dict[str, Any]:
@@ -306,6 +494,10 @@ def figures(results: dict[str, Any]) -> dict[str, str]:
             "pages.profile-fields": f"{pages['profile_fields']}",
             "pages.submit.queries": f"{pages['submit']['queries']}",
         }
+        if "home" in pages:
+            named["pages.home.ceiling"] = f"{peer_ratio(pages, 'home'):.2f}"
+        if "bare" in pages:
+            named["pages.ceiling.bare"] = f"{pages['ceiling']['rate'] / pages['bare']['rate']:.2f}"
     if email := results.get("email"):
         named["email.queries-per-message"] = f"{email[-1]['ours_queries'] / email[-1]['n']:.2f}"
     if scale := results.get("scale-out"):
@@ -319,6 +511,31 @@ def figures(results: dict[str, Any]) -> dict[str, str]:
             "import.again.worst": f"{r['again']:.2f}",
             "import.memory.growth": f"{r['growth']:+.1f}",
             "import.largest": f"{imported[-1]['n']:,}",
+        }
+    if schedules := results.get("schedules"):
+        s = _schedules(schedules)
+        named |= {
+            "schedules.profiles": f"{s['largest']['profiles']:,}",
+            "schedules.seconds": f"{s['largest']['ours_seconds']:.2f}",
+        }
+        if s["tier"] is not None:
+            named["schedules.tier.floor"] = f"{s['tier']:.2f}"
+    if daily := results.get("daily"):
+        named |= {
+            "daily.floor.worst": f"{min(r['ours_rate'] / r['floor_rate'] for r in daily):.2f}",
+            "daily.recipients": f"{daily[-1]['recipients']:,}",
+            "daily.queries-per-email": f"{daily[-1]['ours_queries'] / daily[-1]['recipients']:.2f}",
+        }
+    if history := results.get("history"):
+        h = _history(history)
+        named |= {
+            "history.rows": h["rows"],
+            "history.audit": h["audit"],
+            "history.ratio.worst": f"{h['worst']:.2f}",
+        }
+        named |= {
+            f"history.ratio.{key.replace('_', '-')}": f"{ratio:.2f}"
+            for key, ratio in h["ratios"].items()
         }
     return named
 

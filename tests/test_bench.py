@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import re
 import shutil
@@ -22,9 +23,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.services
 def test_a_small_benchmark_runs(tmp_path):
+    """Every section, the ten years of history and the requests of the day included, in
+    seconds each; the saved figures make the report."""
     need_service(connection.vendor == "postgresql", "PostgreSQL")
     need_service(shutil.which("wrk") is not None, "wrk")
     import psycopg
+
+    from bench.sections import SECTIONS
 
     db = connection.settings_dict
     # A database of its own (BENCH_DATABASE_URL's, as `make bench` reads it, if set): the
@@ -41,13 +46,14 @@ def test_a_small_benchmark_runs(tmp_path):
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}",
         "VAR_DIR": str(tmp_path),
     }
+    saved = tmp_path / "figures.json"
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--small", "--no-write"],
+        [sys.executable, "-m", "bench", "--small", "--no-write", "--save", str(saved)],
         cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -61,50 +67,35 @@ def test_a_small_benchmark_runs(tmp_path):
         "## 6. The compliance overview's CSV export",
         "## 7. Scale-out",
         "## 8. The import of contacts from a CSV file",
+        "## 9. The dispatcher of rolling and tiered groups",
+        "## 10. The requests of the day",
+        "## 11. Ten years of history",
     ):
         assert heading in result.stdout
     assert "fan-out 300" in result.stdout
     assert "scale-out 2 worker(s)" in result.stdout
-
-
-@pytest.mark.services
-def test_the_ten_years_section_runs_small(tmp_path):
-    """The history section is run on its own (it is not part of a full run): its small run
-    seeds, grows, asks every page and prints its table."""
-    need_service(connection.vendor == "postgresql", "PostgreSQL")
-    import psycopg
-
-    db = connection.settings_dict
-    name = "backoffice_bench_history_smoke"
-    with psycopg.connect(
-        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
-    ) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.execute(f'CREATE DATABASE "{name}"')
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{name}",
-        "VAR_DIR": str(tmp_path),
-    }
-    try:
-        result = subprocess.run(
-            [sys.executable, "-m", "bench", "--small", "--no-write", "--section", "history"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    finally:
-        with psycopg.connect(
-            host=db["HOST"], port=db["PORT"], user=db["USER"], dbname="postgres", autocommit=True
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "## Ten years of history" in result.stdout
     assert "history 6,000/3,000:" in result.stdout
     assert "| GDPR export of the person (zip) |" in result.stdout
+    figures = json.loads(saved.read_text())
+    assert list(figures["results"]) == SECTIONS
+    assert list(figures["loads"]) == SECTIONS and figures["small"] is True
+    assert "PostgreSQL" in figures["machine"]
+
+    report = tmp_path / "PERFORMANCE.md"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--report-from", str(saved), "--output", str(report)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = report.read_text()
+    assert "Measured by `python -m bench` in one run;" in text
+    assert text.count("\nLoad average ") == len(SECTIONS)
+    assert "make bench ARGS=--small" in text
 
 
 def test_the_benchmark_says_what_is_missing_before_it_starts(tmp_path):
@@ -233,7 +224,71 @@ def fake_results() -> dict:
             }
             for n in (10000, 100000)
         ],
+        "schedules": {
+            "dispatcher": [
+                {
+                    "profiles": n,
+                    "rows": 3 * n,
+                    "due": 10_000,
+                    "ours_seconds": n / 2e6,
+                    "ours_queries": 40,
+                    "naive_seconds": n / 1e3,
+                    "naive_sample": 3000,
+                    "floor_seconds": n / 4e6,
+                }
+                for n in (100_000, 1_000_000)
+            ],
+            "tier_change": {
+                "profiles": 100_000,
+                "page": 1000,
+                "pages": 100,
+                "rows_seconds": 4.0,
+                "rows_queries_per_page": 3,
+                "history_seconds": 2.0,
+                "history_queries_per_page": 2,
+                "floor_seconds": 2.4,
+            },
+        },
+        "daily": [
+            {
+                "requests": requests,
+                "recipients": recipients,
+                "ours_rate": 300.0,
+                "ours_seconds": recipients / 300,
+                "ours_queries": recipients // 50,
+                "floor_rate": 500.0,
+            }
+            for requests, recipients in ((10_000, 4000), (100_000, 40_000))
+        ],
+        "history": fake_history(),
     }
+
+
+def fake_history() -> dict:
+    from bench.sections.history import PAGES
+
+    def size(history: int, audit: int, seconds: float) -> dict:
+        return {
+            "history": history,
+            "audit": audit,
+            "pages": {key: {"seconds": seconds, "queries": 12} for key, _label in PAGES},
+        }
+
+    return {
+        "sizes": [size(100_000, 100_000, 0.02), size(10_000_000, 5_000_000, 0.025)],
+        "person_history": 2000,
+        "person_entries": 600,
+        "other_orgs": 100,
+        "repeat": 7,
+    }
+
+
+def fake_gathered(results: dict | None = None, small: bool = False) -> object:
+    from bench.report import Gathered
+    from bench.sections import SECTIONS
+
+    loads = {name: [0.5 + i / 10, 0.6 + i / 10] for i, name in enumerate(SECTIONS)}
+    return Gathered(results or fake_results(), small, loads, machine="2 cores (a CPU)")
 
 
 def fake_pages() -> dict:
@@ -319,30 +374,16 @@ def _resolve(name: str) -> object | None:
 def test_the_reports_prose_is_true_of_the_code():
     from bench.report import report_text
 
-    text = report_text(fake_results(), connection.vendor)
+    text = report_text(fake_gathered(), connection.vendor)
     assert "open_run" in text and "dispatch_due" in text
     assert prose_errors(text) == []
 
 
 def test_the_ten_years_table_is_true_of_the_code():
-    from bench.sections.history import PAGES, render_history
+    from bench.sections.history import render_history
 
-    def size(history: int, audit: int) -> dict:
-        return {
-            "history": history,
-            "audit": audit,
-            "pages": {key: {"seconds": 0.02, "queries": 12} for key, _label in PAGES},
-        }
-
-    fake = {
-        "sizes": [size(100_000, 100_000), size(10_000_000, 5_000_000)],
-        "person_history": 2000,
-        "person_entries": 600,
-        "other_orgs": 100,
-        "repeat": 7,
-    }
-    text = "\n".join(render_history(fake))
-    assert "| GDPR export of the person (zip) | 20.0 | 12 | 20.0 | 12 | 1.00 |" in text
+    text = "\n".join(render_history(fake_history()))
+    assert "| GDPR export of the person (zip) | 20.0 | 12 | 25.0 | 12 | 1.25 |" in text
     assert prose_errors(text) == []
 
 
@@ -375,14 +416,16 @@ def test_the_analysis_quotes_the_generated_figures():
     assert len(set(quoted)) >= 15  # the analysis does quote, and the check reads its quotes
 
 
-@pytest.mark.django_db
 def test_the_committed_figures_are_the_generators():
-    """The generated part names the figures the generator names, so that a new run of the
-    benchmark still defines every figure the analysis quotes."""
+    """The generator still names every figure the committed report defines, so that a new
+    run of the benchmark still defines every figure the analysis quotes (it may name more:
+    those of sections the committed report was written before)."""
     from bench.report import DEFINITION, END, figures
 
     generated = (ROOT / "docs" / "PERFORMANCE.md").read_text().split(END)[0]
-    assert [name for name, _value in DEFINITION.findall(generated)] == list(figures(fake_results()))
+    committed = [name for name, _value in DEFINITION.findall(generated)]
+    named = list(figures(fake_results()))
+    assert [name for name in named if name in committed] == committed
 
 
 def test_a_misquoted_figure_is_caught():
@@ -404,9 +447,181 @@ def test_a_new_run_rewrites_the_figures_and_keeps_the_analysis(tmp_path):
 
     report = tmp_path / "PERFORMANCE.md"
     report.write_text(f"{BEGIN}\nold tables\n{END}\n\n## Analysis\n\nBy hand.\n")
-    write_report(fake_results(), connection.vendor, path=report)
+    write_report(fake_gathered(), connection.vendor, path=report)
     text = report.read_text()
     assert text.startswith(BEGIN)
     assert "old tables" not in text
     assert "## 1. Fan-out" in text and "| Dispatcher: a pass under a second |" in text
     assert text.endswith(f"{END}\n\n## Analysis\n\nBy hand.\n")
+
+
+# The report from separate runs ---------------------------------------------------------------
+
+
+def test_every_section_is_in_the_report_with_its_load_average():
+    from bench.report import report_text
+    from bench.sections import SECTIONS
+
+    text = report_text(fake_gathered(), "postgresql")
+    for i, heading in enumerate(re.findall(r"^## \d+\. .*$", text, re.MULTILINE)):
+        assert heading.startswith(f"## {i + 1}. ")
+    # Each heading is followed by its load average.
+    assert len(re.findall(r"^## \d+\. .*\n\nLoad average ", text, re.MULTILINE)) == len(SECTIONS)
+    assert "## 10. The requests of the day: one e-mail per recipient\n\nLoad average 1.40" in text
+    assert (
+        "## 11. Ten years of history: the pages that read the history and the audit log\n\n"
+        "Load average 1.50 before this section's run, 1.60 after (one minute's, its own"
+        " processes counted).\n\n"
+    ) in text
+    assert "Machine: 2 cores (a CPU)." in text
+    assert "Measured by `python -m bench` in one run;" in text
+
+
+def test_the_targets_of_every_section_are_judged_and_named():
+    from bench.report import figures, render_targets
+
+    targets = "\n".join(render_targets(fake_results()))
+    for row in (
+        "| Pages: the home page ≥ ½ of the ceiling | 1.00 | met |",
+        "| Pages: the ceiling, the signed-in base layout, ≥ ½ of bare Django | 1.00 | met |",
+        "| Schedules: a pass over the per-profile rows of 1,000,000 profiles under a second |"
+        " 0.50 s for 10,000 due among 3,000,000 rows | met |",
+        "| Schedules: a tier change ≥ ½ of its `UPDATE … FROM` floor | 0.60 | met |",
+        "| Requests of the day: ≥ ½ of the `smtplib` floor | 0.60 at worst | met |",
+        "| Ten years of history: each page at 10,000,000 rows of history and 5,000,000 audit"
+        " entries within 2 times its time at 100,000 | 1.25 at worst (Profile page) | met |",
+    ):
+        assert row in targets
+    named = figures(fake_results())
+    assert {
+        "pages.home.ceiling": "1.00",
+        "pages.ceiling.bare": "1.00",
+        "schedules.profiles": "1,000,000",
+        "schedules.seconds": "0.50",
+        "schedules.tier.floor": "0.60",
+        "daily.floor.worst": "0.60",
+        "daily.recipients": "40,000",
+        "daily.queries-per-email": "0.02",
+        "history.rows": "10,000,000",
+        "history.audit": "5,000,000",
+        "history.ratio.worst": "1.25",
+        "history.ratio.export": "1.25",
+        "history.ratio.audit-older": "1.25",
+    }.items() <= named.items()
+
+
+def test_a_target_missed_says_so():
+    from bench.report import targets
+
+    results = fake_results()
+    results["schedules"]["dispatcher"][-1].update(profiles=200, ours_seconds=1.5)
+    results["daily"][0]["ours_rate"] = 200.0
+    results["history"]["sizes"][-1]["pages"]["audit_older"]["seconds"] = 0.05
+    judged = {target: (measured, verdict) for target, measured, verdict in targets(results)}
+    assert judged[
+        "Schedules: a pass over the per-profile rows of 1,000,000 profiles under a second"
+        " (not measured: 200 profiles here)"
+    ] == ("1.50 s for 10,000 due among 3,000,000 rows", "not met")
+    assert judged["Requests of the day: ≥ ½ of the `smtplib` floor"] == (
+        "0.40 at worst",
+        "not met",
+    )
+    assert judged[
+        "Ten years of history: each page at 10,000,000 rows of history and 5,000,000 audit"
+        " entries within 2 times its time at 100,000"
+    ] == ("2.50 at worst (Audit log, a page five years back (Older link))", "not met")
+
+
+def _save(path: Path, results: dict, small: bool = True, **more: object) -> Path:
+    from bench.sections import SECTIONS
+
+    loads = {name: [1.0, float(SECTIONS.index(name))] for name in results}
+    path.write_text(json.dumps({"results": results, "small": small, "loads": loads, **more}))
+    return path
+
+
+def test_figures_saved_by_separate_runs_are_gathered(tmp_path):
+    """A later file's section wins, with its load average; each file that gave a section
+    counts as a run."""
+    from bench.report import gather
+
+    results = fake_results()
+    first = _save(tmp_path / "a.json", {k: v for k, v in results.items() if k != "history"})
+    again = dict(results["daily"][0], ours_rate=450.0)
+    second = _save(tmp_path / "b.json", {"daily": [again], "history": results["history"]})
+    gathered = gather([first, second])
+    assert list(gathered.results) == list(results)
+    assert gathered.results["daily"] == [again]
+    assert gathered.results["fan-out"] == results["fan-out"]
+    assert gathered.loads["daily"] == [1.0, 9.0] and gathered.loads["fan-out"] == [1.0, 0.0]
+    assert (gathered.runs, gathered.small) == (2, True)
+    # A file wholly overridden is not a run of the report.
+    assert gather([second, first, second]).runs == 2
+
+
+def test_gathering_fails_on_a_missing_section_or_mixed_sizes(tmp_path):
+    from bench.report import ReportError, gather
+
+    results = fake_results()
+    most = _save(tmp_path / "most.json", {k: v for k, v in results.items() if k != "history"})
+    with pytest.raises(ReportError, match=r"no figures for history in .*most\.json"):
+        gather([most])
+    rest = _save(tmp_path / "rest.json", {"history": results["history"]}, small=False)
+    with pytest.raises(ReportError, match="small and full-size figures are mixed"):
+        gather([most, rest])
+    rest = _save(tmp_path / "rest.json", {"history": results["history"]}, machine="8 cores")
+    most = _save(tmp_path / "most.json", results, machine="2 cores")
+    with pytest.raises(ReportError, match="measured on different machines"):
+        gather([most, rest])
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ReportError, match="not figures saved by --save"):
+        gather([tmp_path / "bad.json"])
+
+
+def test_the_report_is_written_from_several_saved_files(tmp_path):
+    """`--report-from` on small figures saved by three runs, without measuring anything."""
+    results = fake_results()
+    machine = "2 cores (a CPU), PostgreSQL 15, Python 3.11"
+    names = list(results)
+    files = [
+        _save(tmp_path / f"{i}.json", {k: results[k] for k in part}, machine=machine)
+        for i, part in enumerate((names[:4], names[4:9], names[9:]))
+    ]
+    report = tmp_path / "PERFORMANCE.md"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'none.sqlite3'}",
+        "VAR_DIR": str(tmp_path),
+    }
+    command = [sys.executable, "-m", "bench", "--report-from", *map(str, files)]
+    result = subprocess.run(
+        [*command, "--output", str(report), "--conditions", "Alone on the machine."],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = report.read_text()
+    assert "Measured by `python -m bench` in 3 runs (`--section NAME --save FILE`" in text
+    assert "Alone on the machine. Reproduce with:" in text
+    assert f"Machine: {machine}." in text
+    assert "make bench ARGS=--small" in text
+    assert text.count("\nLoad average ") == len(names)
+    assert "| Requests of the day: ≥ ½ of the `smtplib` floor | 0.60 at worst | met |" in text
+    assert '[history.ratio.worst]: #targets "1.25"' in text
+
+    result = subprocess.run(
+        [*command[:-1], "--output", str(report)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "bench: cannot write the report: no figures for daily, history" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,7 +1,7 @@
 """The requests of the day: a morning's update requests of several groups through the outbox
 as one e-mail per recipient (`dossiers.daily`), to an SMTP sink, beside the smtplib floor.
 
-Run on its own (`python -m bench --section daily`); a full run's report does not hold it yet.
+Section 10 of the report; `python -m bench --section daily` runs it alone.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def bench_daily(sizes: list[tuple[int, int]]) -> list[dict[str, Any]]:
 
 def render_daily(daily: list[dict]) -> list[str]:
     lines = [
-        "## The requests of the day: one e-mail per recipient",
+        "## 10. The requests of the day: one e-mail per recipient",
         "",
         "A morning's update requests of three groups, opened one after the other by the"
         " fan-out, their invitations held back `DOSSIERS_DAILY_SETTLE_SECONDS`; then the"

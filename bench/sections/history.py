@@ -8,7 +8,7 @@ them), so that what grows is the table around them. The rows are written by set-
 as a restore would. Each page is asked through Django's test client, in process: the median
 of several requests, its queries counted.
 
-Run on its own (`python -m bench --section history`); a full run's report does not hold it.
+Section 11 of the report; `python -m bench --section history` runs it alone.
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ def bench_history(sizes: list[tuple[int, int]], repeat: int, small: bool) -> dic
 def render_history(history: dict) -> list[str]:
     first, last = history["sizes"][0], history["sizes"][-1]
     lines = [
-        "## Ten years of history: the pages that read the history and the audit log",
+        "## 11. Ten years of history: the pages that read the history and the audit log",
         "",
         f"One organisation's value history and audit log at {first['history']:,}/"
         f"{first['audit']:,} rows and at {last['history']:,}/{last['audit']:,}"
