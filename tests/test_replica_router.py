@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -169,6 +169,37 @@ def test_other_pages_and_other_methods_read_the_primary(routed, org, contacts, s
     with recorded() as seen:
         assert staff.head(_list_url(org)).status_code == 200
     assert seen.reading(REPLICA, "profiles_profile")
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="a snapshot held open beside the writes, PostgreSQL's, stands for a replica behind",
+)
+def test_behind_a_lagging_replica_the_browser_that_wrote_sees_its_write(
+    routed, org, contacts, staff
+):
+    colleague = Client()
+    colleague.force_login(make_member(org, "bob", Membership.Role.STAFF))
+    ada = f"/profiles/{contacts[0].uuid}/"
+    with transaction.atomic(using=REPLICA):
+        with connections[REPLICA].cursor() as cursor:
+            # The replica stops replaying here: its reads see the rows as they are now.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute('SELECT COUNT(*) FROM "profiles_profile"')
+        archived = staff.post(
+            f"/o/{org.slug}/contacts/bulk/archive/",
+            {"profile": [str(contacts[0].uuid)], "confirm": "yes"},
+            follow=True,
+        )
+        # The list the form leads back to is the primary's: Ada is gone from it ...
+        assert ada not in archived.content.decode()
+        # ... while a colleague's list, from the replica, still shows her ...
+        assert ada in colleague.get(_list_url(org)).content.decode()
+        # ... and so does the browser that wrote, once its pin has expired.
+        del staff.cookies[PIN_COOKIE]
+        assert ada in staff.get(_list_url(org)).content.decode()
+    # The replica caught up.
+    assert ada not in colleague.get(_list_url(org)).content.decode()
 
 
 def _through_middleware(view) -> HttpResponse:
