@@ -29,6 +29,18 @@ def need_service(available: bool, what: str) -> None:
     pytest.skip(f"{what} is not available")
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None) -> None:
+    """A "replica" alias mirroring the primary's test database, for the tests of the replica
+    router (tests/test_replica_router.py); nothing routes to it unless a test says so."""
+    from django.conf import settings
+
+    primary = settings.DATABASES["default"]
+    settings.DATABASES.setdefault(
+        "replica", {**primary, "TEST": {**primary.get("TEST", {}), "MIRROR": "default"}}
+    )
+
+
 @pytest.fixture(autouse=True)
 def _invitations_not_held(settings: object) -> None:
     """Invitations go out at once, as the drain after a fan-out expects; the tests of the

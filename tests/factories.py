@@ -121,6 +121,41 @@ def group(org: Any, fields: list[DataField] = (), **kwargs: Any) -> Any:
     return g
 
 
+def saved_group(
+    org: Any,
+    fields: list[DataField],
+    *,
+    cadence: str,
+    interval_count: int,
+    title: str = "KYC",
+    interval_unit: str = "months",
+    **kwargs: Any,
+) -> Any:
+    """A contacts' group saved through its action, as its form saves it: a rolling or tiered
+    group gets its schedule rows and audit entry, which `group` above leaves out."""
+    import datetime as dt
+
+    from django_scopes import scope
+
+    from monitoring.actions import save_group
+    from monitoring.models import UpdateGroup
+    from organizations.actors import Actor
+
+    group = UpdateGroup(
+        organization=org,
+        title=title,
+        applies_to=Kind.CONTACT,
+        start_date=dt.date(2026, 1, 1),
+        interval_count=interval_count,
+        interval_unit=interval_unit,
+        cadence=cadence,
+        **kwargs,
+    )
+    group.schedule_from()
+    with scope(organization=org):
+        return save_group(group, actor=Actor.system("test"), fields=fields)
+
+
 def set_review(group: Any, required: bool = True) -> Any:
     """Review turned on (or off) for a group as its form does: through the group's save,
     which hands the change to its running dossiers."""

@@ -165,12 +165,26 @@ def test_a_risk_based_group_from_its_form_to_the_clients_phone(
     _shot(page, shots, "risk-4-triggered-fr")
     context.close()
 
-    # Another group, "Identité", runs the same day: one e-mail, one page.
+    # Another group, "Identité", runs the same day: one e-mail, one page. "The same day" is
+    # the organisation's (Paris), that of the triggered request, not the test process's
+    # (UTC); the dispatcher runs on the clock held still, and the drain six minutes later on
+    # the clock moved there (reading it as a worker does: the day's e-mail it forms is due
+    # at the moment it is formed), whatever the time the run reaches these lines.
+    day = timezone.localtime(triggered.created_at, org.tzinfo).date()
+    opened_at = timezone.now()
+    assert timezone.localtime(opened_at, org.tzinfo).date() == day
+    time_machine.move_to(opened_at, tick=False)
     identity = factories.group(
-        org, [passport], title="Identité", start_date=timezone.localdate(), interval_unit="years"
+        org, [passport], title="Identité", start_date=day, interval_unit="years"
     )
     open_run(dispatch_group_now(identity.pk, fan_out=False))
-    send_due(now=timezone.now() + dt.timedelta(minutes=6))
+    with scopes_disabled():
+        opened = Dossier.objects.filter(profile=claire, update_group__in=[group, identity])
+        days = [timezone.localtime(d.created_at, org.tzinfo).date() for d in opened]
+    assert days == [day, day]
+    drained_at = opened_at + dt.timedelta(minutes=6)
+    time_machine.move_to(drained_at, tick=True)
+    send_due()
     [email] = [m for m in mail.outbox if m.to == ["claire@example.com"]]
     assert "2 demandes" in email.subject
     url = re.search(r"http://\S+/d/\S+/", email.body).group(0)

@@ -26,19 +26,9 @@ START = dt.datetime(2026, 3, 14, 9, tzinfo=dt.UTC)
 
 
 def _group(org, fields, **kwargs):
-    group = UpdateGroup(
-        organization=org,
-        title=kwargs.pop("title", "KYC"),
-        applies_to="contact",
-        start_date=dt.date(2026, 1, 1),
-        interval_count=kwargs.pop("interval_count", 12),
-        interval_unit=kwargs.pop("interval_unit", "months"),
-        cadence=kwargs.pop("cadence", Cadence.ROLLING),
-        **kwargs,
-    )
-    group.schedule_from()
-    with scope(organization=org):
-        return actions.save_group(group, actor=Actor.system("test"), fields=fields)
+    kwargs.setdefault("cadence", Cadence.ROLLING)
+    kwargs.setdefault("interval_count", 12)
+    return factories.saved_group(org, fields, **kwargs)
 
 
 def _row(group, profile):

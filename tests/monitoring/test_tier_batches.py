@@ -12,9 +12,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django_scopes import scope, scopes_disabled
 
-from monitoring import actions, receivers, rolling
-from monitoring.models import Cadence, ProfileSchedule, UpdateGroup
-from organizations.actors import Actor
+from monitoring import receivers, rolling
+from monitoring.models import Cadence, ProfileSchedule
 from organizations.integrity import verify
 from organizations.models import AuditEntry, AuditSubject
 from profiles.models import FieldValue, Profile
@@ -29,19 +28,9 @@ on_postgresql = pytest.mark.skipif(
 
 
 def _group(org, fields, **kwargs):
-    group = UpdateGroup(
-        organization=org,
-        title=kwargs.pop("title", "KYC"),
-        applies_to="contact",
-        start_date=dt.date(2026, 1, 1),
-        interval_count=kwargs.pop("interval_count", 36),
-        interval_unit=kwargs.pop("interval_unit", "months"),
-        cadence=kwargs.pop("cadence", Cadence.TIERED),
-        **kwargs,
-    )
-    group.schedule_from()
-    with scope(organization=org):
-        return actions.save_group(group, actor=Actor.system("test"), fields=fields)
+    kwargs.setdefault("cadence", Cadence.TIERED)
+    kwargs.setdefault("interval_count", 36)
+    return factories.saved_group(org, fields, **kwargs)
 
 
 def _contacts(org, risk, n, tier="Low"):
