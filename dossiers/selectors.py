@@ -106,6 +106,16 @@ def messages_about(dossier: Dossier) -> QuerySet[Message]:
     return Message.objects.filter(dossier_link__dossier=dossier).order_by("-created_at", "-id")
 
 
+def refused_ids() -> QuerySet[DossierMessage, Any]:
+    """The ids of the dossiers an e-mail about which was given up, whether or not the
+    address still fails (the outbox's partial index on the refused messages, joined to
+    their links, finds them without reading the others): the dossier list's "E-mail
+    undeliverable" filter and the home's count of running ones."""
+    return DossierMessage.objects.filter(message__status=Message.Status.UNDELIVERABLE).values(
+        "dossier_id"
+    )
+
+
 def not_reached_ids(organization_id: int) -> QuerySet[DossierMessage, Any]:
     """The ids of the organisation's dossiers that an e-mail could not reach (as
     `not_reached`), found from its few refused messages (the partial index
@@ -148,7 +158,13 @@ def to_review_count(
     (`dossiers.versions`, every status move renews it); given the version read with the
     request's membership (`versions.of_request`), the badge costs no query while no write
     commits."""
-    count = Dossier.objects.filter(organization=organization, status=Dossier.Status.TO_REVIEW).count
+
+    def count() -> int:
+        # Built only when counted: even building the query costs more than the cached read.
+        return Dossier.objects.filter(
+            organization=organization, status=Dossier.Status.TO_REVIEW
+        ).count()
+
     if version is None:
         # No dossier write has committed yet: counted, rather than creating a version on a
         # page that only reads (the first write creates it).

@@ -205,3 +205,13 @@ def test_the_home_in_french(member_client, org):
     html = page.content.decode()
     assert '<html lang="fr">' in html
     assert "Accueil" in html and "à vérifier" in html
+
+
+def test_a_decided_dossier_with_a_refused_e_mail_needs_no_attention(member_client, org):
+    world = _attention_world(org)
+    with scopes_disabled():
+        Dossier.objects.filter(pk=world["refused"].pk).update(status=Dossier.Status.APPROVED)
+    page = member_client.get(f"/o/{org.slug}/")
+    assert _tile(page, "running dossiers with an undeliverable e-mail") == 0
+    listed = member_client.get(f"/o/{org.slug}/dossiers/?outstanding=true&undeliverable=true")
+    assert list(listed.context["page"]) == []
