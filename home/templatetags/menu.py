@@ -16,7 +16,8 @@ from typing import Any
 from django import template
 from django.template.context import Context
 from django.template.loader import get_template
-from django.urls import get_script_prefix
+from django.templatetags.static import static
+from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, override
 
@@ -102,3 +103,31 @@ def main_menu(context: Context) -> str:
         _current(request),
         review_count,
     )
+
+
+@lru_cache(maxsize=MENUS_KEPT)
+def _links(organization_slug: str | None, prefix: str) -> dict[str, str]:
+    # The same for every page of an organisation (no URL of the project depends on the
+    # language), and the static files' names are fixed for the process's life.
+    links = {
+        "home": reverse("home"),
+        "set_language": reverse("set_language"),
+        "two_factor": reverse("two_factor"),
+        "logout": reverse("logout"),
+        "favicon": static("favicon.svg"),
+        "css": static("css/app.css"),
+        "js": static("js/app.js"),
+    }
+    if organization_slug is not None:
+        links["org_home"] = reverse("org_home", args=[organization_slug])
+        links["search"] = reverse("home:search", args=[organization_slug])
+        links["my_notices"] = reverse("my_notices", args=[organization_slug])
+    return links
+
+
+@register.simple_tag(takes_context=True)
+def layout_links(context: Context) -> dict[str, str]:
+    """The layout's own links, reversed once per process for each organisation: a handful
+    of reversals on every page otherwise."""
+    organization = context.get("organization")
+    return _links(organization.slug if organization is not None else None, get_script_prefix())

@@ -52,6 +52,12 @@ def test_each_organisation_gets_its_own_links(org, other_org):
         assert len(links) == 6
         assert all(link.startswith(f"/o/{slug}/") for link in links)
         assert not any(f"/o/{other}/" in link for link in links)
+        # The layout's own links (brand, search, notices) too; the switcher names the other.
+        page = client.get(f"/o/{slug}/contacts/").text
+        assert f'class="brand" href="/o/{slug}/"' in page
+        assert f'action="/o/{slug}/search/"' in page
+        assert f'href="/o/{slug}/notices/"' in page
+        assert f'<li><a href="/o/{other}/">' in page
 
 
 def test_a_member_never_gets_the_administrators_links(org, owner_client, member_client):
