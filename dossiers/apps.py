@@ -27,6 +27,7 @@ class DossiersConfig(AppConfig):
         from dossiers import versions
 
         versions.connect()
+        versions.read_with_memberships()
         from dossiers.portal import count_refused_body, may_send_full_bodies
         from organizations.security import BODY_REFUSALS, FULL_BODY_GRANTS
 

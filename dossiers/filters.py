@@ -6,9 +6,9 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from django_filters.widgets import BooleanWidget
 
-from dossiers.models import Dossier, DossierMessage, DossierQuerySet
+from dossiers.models import Dossier, DossierQuerySet
+from dossiers.selectors import refused_ids
 from organizations.lookups import clean_query
-from outbox.models import Message
 
 
 class DossierFilterSet(django_filters.FilterSet):
@@ -39,11 +39,8 @@ class DossierFilterSet(django_filters.FilterSet):
     def filter_undeliverable(
         self, queryset: DossierQuerySet, name: str, value: bool
     ) -> DossierQuerySet:
-        """An e-mail about the dossier was given up (the outbox's partial index on the refused
-        messages, joined to their links, finds them without reading the others)."""
-        refused = DossierMessage.objects.filter(
-            message__status=Message.Status.UNDELIVERABLE
-        ).values("dossier_id")
+        """An e-mail about the dossier was given up (`dossiers.selectors.refused_ids`)."""
+        refused = refused_ids()
         return queryset.filter(id__in=refused) if value else queryset.exclude(id__in=refused)
 
     def filter_search(self, queryset: DossierQuerySet, name: str, value: str) -> DossierQuerySet:

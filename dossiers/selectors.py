@@ -20,11 +20,13 @@ people, on SQLite and, in CI's PostgreSQL leg, on PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import EllipsisType
 from typing import Any, cast
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
+from dossiers import versions
 from dossiers.models import Dossier, DossierMessage
 from outbox.models import FailingAddress, Message
 from profiles.models import Kind, Profile, ProfileQuerySet
@@ -104,6 +106,16 @@ def messages_about(dossier: Dossier) -> QuerySet[Message]:
     return Message.objects.filter(dossier_link__dossier=dossier).order_by("-created_at", "-id")
 
 
+def refused_ids() -> QuerySet[DossierMessage, Any]:
+    """The ids of the dossiers an e-mail about which was given up, whether or not the
+    address still fails (the outbox's partial index on the refused messages, joined to
+    their links, finds them without reading the others): the dossier list's "E-mail
+    undeliverable" filter and the home's count of running ones."""
+    return DossierMessage.objects.filter(message__status=Message.Status.UNDELIVERABLE).values(
+        "dossier_id"
+    )
+
+
 def not_reached_ids(organization_id: int) -> QuerySet[DossierMessage, Any]:
     """The ids of the organisation's dossiers that an e-mail could not reach (as
     `not_reached`), found from its few refused messages (the partial index
@@ -135,4 +147,28 @@ def not_reached(dossier: str = "pk") -> Exists:
         DossierMessage.objects.filter(
             dossier=OuterRef(dossier), message__status=Message.Status.UNDELIVERABLE
         ).filter(Exists(still_failing))
+    )
+
+
+def to_review_count(
+    organization: Any, *, version: int | EllipsisType | None = versions.UNREAD
+) -> int:
+    """The dossiers waiting for staff, as the review queue lists them: the layout's badge on
+    every page and the home's tile. Kept under the organisation's version of its dossiers
+    (`dossiers.versions`, every status move renews it); given the version read with the
+    request's membership (`versions.of_request`), the badge costs no query while no write
+    commits."""
+
+    def count() -> int:
+        # Built only when counted: even building the query costs more than the cached read.
+        return Dossier.objects.filter(
+            organization=organization, status=Dossier.Status.TO_REVIEW
+        ).count()
+
+    if version is None:
+        # No dossier write has committed yet: counted, rather than creating a version on a
+        # page that only reads (the first write creates it).
+        return count()
+    return versions.cached(
+        organization.pk, "to_review", count, version=None if version is versions.UNREAD else version
     )

@@ -14,6 +14,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import EllipsisType
 from typing import Any, TypeVar
 
 from django.core.cache import cache
@@ -101,10 +102,17 @@ def current(organization_id: int) -> int | None:
     )
 
 
-def cached(organization_id: int, name: str, count: Callable[[], T]) -> T:
+def cached(
+    organization_id: int, name: str, count: Callable[[], T], *, version: int | None = None
+) -> T:
     """`count()`, kept under the organisation's version: one small query while no write
-    commits. An organisation without a version yet is given one, counted after it."""
-    version = current(organization_id)
+    commits. An organisation without a version yet is given one, counted after it.
+
+    `version`, when the caller read it already in one of its own queries (the tenancy
+    middleware reads it with the memberships), spares that query; it must have been read
+    before the count, as here."""
+    if version is None:
+        version = current(organization_id)
     if version is None:
         version = _created(organization_id)
         if version is None:
@@ -130,3 +138,32 @@ def connect() -> None:
     signals.requests_changed.connect(touched, dispatch_uid="dossier-counts-requests")
     for signal in (signals.dossier_submitted, signals.dossier_approved):
         signal.connect(_dossier_moved, dispatch_uid="dossier-counts-moved")
+
+
+# The name under which each membership of the request carries its organisation's version.
+MEMBERSHIP_VERSION = "dossier_counts_version"
+
+
+def read_with_memberships() -> None:
+    """Every signed-in page shows the count of dossiers to review (the menu's badge): the
+    version it is cached under comes with the memberships the tenancy middleware reads
+    (organizations.middleware), not in a query of its own."""
+    from django.db.models import OuterRef, Subquery
+
+    from organizations.middleware import MEMBERSHIP_ANNOTATIONS
+
+    MEMBERSHIP_ANNOTATIONS[MEMBERSHIP_VERSION] = Subquery(
+        DossierState.objects.filter(organization_id=OuterRef("organization_id")).values("version")[
+            :1
+        ]
+    )
+
+
+# The version was not read with the request (no membership): `cached` reads it.
+UNREAD: EllipsisType = ...
+
+
+def of_request(request: Any) -> int | EllipsisType | None:
+    """The version read with the request's membership: None if the organisation has none
+    yet, UNREAD if the request has no membership."""
+    return getattr(getattr(request, "membership", None), MEMBERSHIP_VERSION, UNREAD)

@@ -2,8 +2,9 @@
 
 - The values overdue, expired, expiring and missing are the compliance overview's cells
   (`monitoring.overview.counts`, cached under the organisation's version until a write).
-- Dossiers to review and those with an undeliverable e-mail are counted through the dossier
-  list's own filters, so a count always equals the list its link opens.
+- Dossiers to review and those with an undeliverable e-mail are counted through the
+  selectors the dossier list's filters apply, so a count always equals the list its link
+  opens; the first under the organisation's version of its dossiers (`dossiers.versions`).
 - Runs in progress are the unfinished `UpdateRun` rows (a partial index keeps them few);
   their progress is the dossiers opened so far for the run's period.
 - The coming requests are each active group's occurrences times the profiles it asks
@@ -20,14 +21,16 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
+from types import EllipsisType
 
 from django.core.cache import cache
 from django.db.models import Count
 
-from dossiers.filters import DossierFilterSet
+from dossiers import selectors as dossier_selectors
+from dossiers import versions as dossier_versions
 from dossiers.models import Dossier
 from monitoring import overview, workload
-from monitoring.models import PER_PROFILE, OverviewState, ProfileSchedule, UpdateGroup, UpdateRun
+from monitoring.models import PER_PROFILE, ProfileSchedule, UpdateGroup, UpdateRun
 from monitoring.selectors import group_audience
 from organizations.models import Organization
 
@@ -36,6 +39,10 @@ HORIZON_DAYS = 30
 # How long the profiles' counts by type may be served from the cache when no write has
 # committed since (a write changes the version, so it is seen at once).
 ASKED_SECONDS = 300
+
+# The overview's version not read yet (None is a version not yet created): a page reads it
+# once and hands it to each count cached under it.
+UNREAD: EllipsisType = ...
 
 
 @dataclass(frozen=True)
@@ -69,32 +76,53 @@ class Coming:
     requests: int
 
 
-def _dossiers(organization: Organization, **filters: str) -> int:
-    queryset = Dossier.objects.filter(organization=organization)
-    counted: int = DossierFilterSet(filters, queryset=queryset).qs.count()
+def _undeliverable(organization: Organization) -> int:
+    """The dossier list's `?outstanding=true&undeliverable=true`, through the selectors its
+    filters apply, without building the filters' form (most of the count's time)."""
+    counted: int = (
+        Dossier.objects.filter(organization=organization)
+        .running()
+        .filter(id__in=dossier_selectors.refused_ids())
+        .count()
+    )
     return counted
 
 
-def attention(organization: Organization, today: dt.date) -> Attention:
-    cells = overview.counts(organization.pk, overview.Filters(), today)
+def attention(
+    organization: Organization,
+    today: dt.date,
+    *,
+    overview_version: int | EllipsisType | None = UNREAD,
+    dossier_version: int | EllipsisType | None = dossier_versions.UNREAD,
+) -> Attention:
+    """`dossier_version` is the one read with the request's membership (`dossiers.versions`)."""
+    if overview_version is UNREAD:
+        overview_version = overview.current_version(organization.pk)
+    cells = overview.counts(organization.pk, overview.Filters(), today, version=overview_version)
     return Attention(
-        to_review=_dossiers(organization, status=Dossier.Status.TO_REVIEW),
+        # The review queue's own count, as its link opens it; the layout's badge shows it too.
+        to_review=dossier_selectors.to_review_count(organization, version=dossier_version),
         overdue=cells["overdue"],
         expired=cells["expired"],
         expiring=cells["expiring"],
         missing=cells["missing"],
-        undeliverable=_dossiers(organization, outstanding="true", undeliverable="true"),
+        undeliverable=_undeliverable(organization),
     )
 
 
-def asked_counts(organization: Organization, groups: list[UpdateGroup]) -> dict[int, list[int]]:
+def asked_counts(
+    organization: Organization,
+    groups: list[UpdateGroup],
+    *,
+    overview_version: int | EllipsisType | None = UNREAD,
+) -> dict[int, list[int]]:
     """How many profiles each group asks, by day of its spread window (one count if it has
     none), cached under the overview's version: every write to a profile or a value
     refreshes its cells and bumps it. Groups asking alike share one count."""
     version = (
-        OverviewState.objects.filter(organization_id=organization.pk)
-        .values_list("version", flat=True)
-        .first()
+        overview.current_version(organization.pk)
+        if overview_version is UNREAD
+        else overview_version
     )
     found: dict[int, list[int]] = {}
     computed: dict[str, list[int]] = {}
@@ -113,7 +141,9 @@ def asked_counts(organization: Organization, groups: list[UpdateGroup]) -> dict[
     return found
 
 
-def runs_in_progress(organization: Organization) -> list[RunProgress]:
+def runs_in_progress(
+    organization: Organization, *, overview_version: int | EllipsisType | None = UNREAD
+) -> list[RunProgress]:
     runs = list(
         UpdateRun.objects.filter(organization=organization, finished_at__isnull=True)
         .select_related("group")
@@ -137,7 +167,9 @@ def runs_in_progress(organization: Organization) -> list[RunProgress]:
     calendar = {run.group_id: run.group for run in runs if run.group.cadence not in PER_PROFILE}
     asked = {
         group_id: sum(counts)
-        for group_id, counts in asked_counts(organization, list(calendar.values())).items()
+        for group_id, counts in asked_counts(
+            organization, list(calendar.values()), overview_version=overview_version
+        ).items()
     }
     per_profile = [run for run in runs if run.group_id not in calendar]
     day_asked: dict[tuple[int, dt.date | None], int] = {}
@@ -172,7 +204,12 @@ def runs_in_progress(organization: Organization) -> list[RunProgress]:
     ]
 
 
-def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
+def coming_requests(
+    organization: Organization,
+    today: dt.date,
+    *,
+    overview_version: int | EllipsisType | None = UNREAD,
+) -> list[Coming]:
     """Each active group's occurrences from today to the horizon, with the number of
     requests each would open today (the profiles its audience holds)."""
     end = today + dt.timedelta(days=HORIZON_DAYS)
@@ -190,7 +227,7 @@ def coming_requests(organization: Organization, today: dt.date) -> list[Coming]:
                 coming.append(Coming(day=day, group=group, requests=n))
     if not groups:
         return sorted(coming, key=lambda c: (c.day, c.group.title, c.group.pk))
-    asked = asked_counts(organization, groups)
+    asked = asked_counts(organization, groups, overview_version=overview_version)
     for group in groups:
         counts = asked[group.pk]
         for period in group.upcoming(HORIZON_DAYS + 1):

@@ -9,7 +9,9 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from dossiers import versions
 from home import search, selectors
+from monitoring import overview
 from organizations.http import OrganizationRequest
 from organizations.lookups import search_query
 
@@ -22,8 +24,15 @@ CHART_HEIGHT = 80
 def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     today = timezone.localdate()
     organization = request.organization
-    coming = selectors.coming_requests(organization, today)
-    attention = selectors.attention(organization, today)
+    # Read once, before any count cached under it (monitoring.overview), for all of them.
+    version = overview.current_version(organization.pk)
+    coming = selectors.coming_requests(organization, today, overview_version=version)
+    attention = selectors.attention(
+        organization,
+        today,
+        overview_version=version,
+        dossier_version=versions.of_request(request),
+    )
     return render(
         request,
         "home/page.html",
@@ -31,7 +40,7 @@ def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
             "attention": attention,
             # The menu's badge counts the same dossiers as the tile: counted once.
             "to_review_count": attention.to_review,
-            "runs": selectors.runs_in_progress(organization),
+            "runs": selectors.runs_in_progress(organization, overview_version=version),
             "coming": coming,
             "chart": _chart(selectors.daily_totals(coming, today)),
             "horizon": selectors.HORIZON_DAYS,

@@ -7,6 +7,7 @@ template is scoped too. Outside it, a query of tenant data raises.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,6 +24,12 @@ from organizations.selectors import verified_by_second_factor
 
 # The cookie naming the organisation a member opened last.
 LAST_ORGANIZATION = "last_organization"
+
+# Small values about each organisation that every page reads (the apps below register
+# them, e.g. the version its dossier counts are cached under: dossiers.apps), read as
+# annotations of the memberships' one query rather than one query each. Each expression
+# refers to the membership's organisation as OuterRef("organization_id").
+MEMBERSHIP_ANNOTATIONS: dict[str, Any] = {}
 
 
 class TenantMiddleware:
@@ -51,6 +58,7 @@ class TenantMiddleware:
             memberships = list(
                 Membership.objects.select_related("organization", "organization__sso_provider")
                 .filter(user=request.user)
+                .annotate(**MEMBERSHIP_ANNOTATIONS)
                 .order_by("organization__name", "pk")
             )
         membership = next((m for m in memberships if m.organization.slug == slug), None)

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
-from dossiers.models import Dossier, DossierMessage
+from dossiers.models import Dossier, DossierMessage, DossierState
 from monitoring.models import OverviewState, UpdateRun
 from outbox.models import Message
 from profiles.models import FieldValue, Profile
@@ -180,6 +180,7 @@ def test_the_home_reads_a_fixed_number_of_queries_whatever_the_data(member_clien
         # What a committed write leaves (a test's transaction never commits): the version the
         # counts are cached under.
         OverviewState.objects.create(organization=org, version=1)
+        DossierState.objects.create(organization=org, version=1)
     member_client.get(f"/o/{org.slug}/")  # the counts' cache is warm from here on
     counts = []
     for extra in (0, 30):
@@ -191,10 +192,11 @@ def test_the_home_reads_a_fixed_number_of_queries_whatever_the_data(member_clien
         with CaptureQueriesContext(connection) as queries:
             assert member_client.get(f"/o/{org.slug}/").status_code == 200
         counts.append(len(queries))
-    # Session, user, the memberships (the switcher's with this one); active groups, the
-    # overview's version (profiles by type cached), the version again (cells' counts cached),
-    # to review (the layout's badge too), undeliverable, unfinished runs.
-    assert counts == [9, 9]
+    # Session, user, the memberships (the switcher's with this one, and the version the
+    # dossiers to review are counted under: cached, the layout's badge too); the overview's
+    # version (profiles by type and cells' counts cached under it), active groups,
+    # undeliverable, unfinished runs.
+    assert counts == [7, 7]
 
 
 def test_the_home_in_french(member_client, org):
@@ -203,3 +205,13 @@ def test_the_home_in_french(member_client, org):
     html = page.content.decode()
     assert '<html lang="fr">' in html
     assert "Accueil" in html and "à vérifier" in html
+
+
+def test_a_decided_dossier_with_a_refused_e_mail_needs_no_attention(member_client, org):
+    world = _attention_world(org)
+    with scopes_disabled():
+        Dossier.objects.filter(pk=world["refused"].pk).update(status=Dossier.Status.APPROVED)
+    page = member_client.get(f"/o/{org.slug}/")
+    assert _tile(page, "running dossiers with an undeliverable e-mail") == 0
+    listed = member_client.get(f"/o/{org.slug}/dossiers/?outstanding=true&undeliverable=true")
+    assert list(listed.context["page"]) == []
