@@ -60,6 +60,18 @@ def _eager_tasks() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _language_reset() -> Iterator[None]:
+    """A request served in French leaves French active in the thread (the locale middleware
+    activates, nothing deactivates): each test starts from the default language, whatever
+    ran before it."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_media(settings, tmp_path) -> None:
     if settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
         settings.STORAGES = {
