@@ -263,6 +263,29 @@ def _newest(dossier: Dossier) -> Dossier:
     return follow_supersession(dossier)
 
 
+def _dossiers(
+    rows: Sequence[Message], requests: dict[int, DailyRequest], ids: set[int]
+) -> dict[int, Dossier]:
+    """The dossiers of the batch's days by id, with their profile, organisation and group,
+    each of those built once: a day's dossiers share their recipient, the batch's its
+    organisation, and a morning's dossiers come from a handful of groups."""
+    loaded = Dossier.objects.in_bulk(ids)
+    people = {day.recipient.pk: day.recipient for day in requests.values()}
+    missing = {d.profile_id for d in loaded.values()} - set(people)
+    if missing:
+        people.update(Profile.objects.in_bulk(missing))
+    organizations = {row.organization_id: row.organization for row in rows if row.organization}
+    for dossier in loaded.values():
+        organization = organizations.get(dossier.organization_id)
+        if organization is not None:
+            dossier.organization = organization
+        # A profile gone meanwhile is read as it would have been, on its own.
+        if dossier.profile_id in people:
+            dossier.profile = people[dossier.profile_id]
+    emails.with_groups(loaded.values())
+    return loaded
+
+
 def render(row: Message) -> Rendered:
     return render_batch([row])[row.pk]
 
@@ -289,9 +312,7 @@ def render_batch(rows: Sequence[Message]) -> dict[int, Rendered]:
         .values_list("dailyrequest_id", "dossier_id")
     ):
         members.setdefault(request_id, []).append(member_id)
-    loaded = Dossier.objects.select_related("profile", "organization", "update_group").in_bulk(
-        {d for ids in members.values() for d in ids}
-    )
+    loaded = _dossiers(rows, requests, {d for ids in members.values() for d in ids})
     due: list[tuple[Message, Profile, list[Dossier]]] = []
     by_pk = {row.pk: row for row in rows}
     for pk, day in requests.items():

@@ -53,9 +53,10 @@ LINK_TEMPLATES = {
 }
 
 
-# What rendering a message reads through its link, loaded with the batch.
+# What rendering a message reads through its link, loaded with the batch. A link message's
+# group is read once per batch (`emails.with_groups`), for the messages that go out alone.
 RELATED = ("dossier_link__profile", "dossier_link__dossier__profile")
-LINK_RELATED = (*RELATED, "dossier_link__dossier__update_group")
+LINK_RELATED = RELATED
 
 
 def register_kinds() -> None:
@@ -157,6 +158,7 @@ def _render_links(rows: Sequence[Message]) -> dict[int, registry.Rendered]:
     due = [entry for entry in due if entry[0].pk not in carried]
     if not due:
         return results
+    emails.with_groups(dossier for _row, dossier, _person in due)
     tokens = AccessToken.issue_many(
         [(dossier, person, row.address) for row, dossier, person in due]
     )
