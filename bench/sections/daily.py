@@ -11,7 +11,7 @@ from typing import Any
 from unittest import mock
 
 from bench.common import analyze, measured, truncate
-from bench.sections.email import floor_smtplib, smtp_sink
+from bench.sections.email import floor_smtplib, smtp_sink, warm
 
 GROUPS = 3
 
@@ -104,6 +104,7 @@ def bench_daily(sizes: list[tuple[int, int]]) -> list[dict[str, Any]]:
     with smtp_sink():
         for requests, recipients in sizes:
             org = build_morning(requests, recipients)
+            warm()
             with measured() as ours:
                 sent = drain_morning()
             assert sent == recipients, (sent, recipients)
