@@ -206,6 +206,7 @@ def render_email(email: list[dict]) -> list[str]:
         " server reads it, and mark it sent as the server accepts it: the mark goes out in"
         " psycopg's pipeline mode while the next message's envelope (MAIL, RCPT) goes out, and"
         " is committed before that message's DATA (`synchronous_commit` off for those marks)."
+        " Both sides are timed with the URLconf loaded (`warm`)."
         " The floor sends the same messages, rendered beforehand, over one `smtplib`"
         " connection.",
         "",
