@@ -11,8 +11,9 @@ middleware's own reads before the view (the session, the user and second factor,
 membership and organisation of the tenant middleware), the portal, the API, the actions,
 Celery tasks, management commands and migrations, which run outside a routed view.
 
-Only the ORM is routed: a statement run on `django.db.connection` (the compliance overview's
-raw SQL) reads the primary wherever it is.
+Only the ORM's reads are routed: a statement run on `django.db.connection` (the compliance
+overview's raw SQL) reads the primary wherever it is; one that writes pins the request as an
+ORM write does.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 # Pages that may show what the primary held a few seconds ago: lists and counts only, which
-# a reader reloads, never a form that writes back what it shows.
+# a reader reloads, never a form that writes back what it shows, nor a page found by its key
+# (a run the dispatcher recorded a moment ago would be a 404, which says "not yours").
 REPLICA_PAGES = frozenset(
     {
         "profiles:list",
         "dossiers:list",
         "monitoring:overview",
-        "monitoring:run_detail",
     }
 )
 # Who is signed in, and how: read from the primary whoever reads them, so that a sign-in, a
@@ -114,7 +115,11 @@ class ReplicaMiddleware:
         routing = _Routing(pinned=PIN_COOKIE in request.COOKIES)
         token = _routing.set(routing)
         try:
-            response = self.get_response(request)
+            # A statement run on the connection (the items' UPDATE … FROM, the audit's and
+            # the overview's raw SQL) writes unseen by the router: anything but a SELECT
+            # pins the rest of the request and the browser as an ORM write does.
+            with connections[DEFAULT_DB_ALIAS].execute_wrapper(_WriteWatch(routing)):
+                response = self.get_response(request)
         finally:
             _routing.reset(token)
         if routing.wrote and _is_browser(request, response):
@@ -149,6 +154,23 @@ class ReplicaMiddleware:
         ):
             return
         routing.replica = random.choice(settings.DATABASE_REPLICAS)
+
+
+# Statements that write nothing: a transaction or savepoint a read-only block opens (SQLite
+# begins its transactions by a statement), a session setting.
+READS = ("SELECT", "BEGIN", "SAVEPOINT", "RELEASE", "SET ", "SHOW ")
+
+
+class _WriteWatch:
+    def __init__(self, routing: _Routing) -> None:
+        self.routing = routing
+
+    def __call__(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        if not self.routing.wrote and not sql.lstrip().upper().startswith(READS):
+            self.routing.wrote = True
+        return execute(sql, params, many, context)
 
 
 def _is_browser(request: HttpRequest, response: HttpResponse) -> bool:

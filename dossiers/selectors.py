@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from types import EllipsisType
 from typing import Any, cast
 
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
@@ -161,9 +162,14 @@ def to_review_count(
 
     def count() -> int:
         # Built only when counted: even building the query costs more than the cached read.
-        return Dossier.objects.filter(
-            organization=organization, status=Dossier.Status.TO_REVIEW
-        ).count()
+        # Counted on the primary, where the version it is kept under was read (with the
+        # memberships): a lagging read replica's count would be kept under a newer version
+        # than it saw, and shown until the next write.
+        return (
+            Dossier.objects.using(DEFAULT_DB_ALIAS)
+            .filter(organization=organization, status=Dossier.Status.TO_REVIEW)
+            .count()
+        )
 
     if version is None:
         # No dossier write has committed yet: counted, rather than creating a version on a
