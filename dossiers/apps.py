@@ -19,9 +19,9 @@ class DossiersConfig(AppConfig):
             messages,
             revocation,  # noqa: F401  (revokes the links of a former recipient)
         )
-        from dossiers.profile_notes import dossier_names, requested_updates
+        from dossiers.profile_notes import any_requested_update, dossier_names, requested_updates
+        from profiles import attention
         from profiles.signals import dossier_names as dossier_names_signal
-        from profiles.signals import value_notes
 
         messages.register_kinds()
         from dossiers import versions
@@ -35,7 +35,7 @@ class DossiersConfig(AppConfig):
             FULL_BODY_GRANTS.append(may_send_full_bodies)
         if count_refused_body not in BODY_REFUSALS:
             BODY_REFUSALS.append(count_refused_body)
-        value_notes.connect(requested_updates, dispatch_uid="dossiers.requested_updates")
+        attention.register_notes(any_requested_update, requested_updates)
         from dossiers.foureyes import record_contact_change, record_contact_changes
         from profiles.signals import identities_imported, identity_changed
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -12,15 +13,23 @@ from dossiers.models import Dossier, DossierItem, DossierRecord, ItemReview, ans
 from organizations import display
 
 
-def requested_updates(sender: Any, profile: Any, **kwargs: Any) -> dict[int, str]:
+def _awaited(profile: Any) -> Any:
+    # Approved while another item went back to the client: that one is settled.
+    return DossierItem.objects.filter(
+        answerable_q(timezone.now(), "dossier"), dossier__profile=profile
+    ).exclude(review=ItemReview.APPROVED)
+
+
+def any_requested_update() -> Exists:
+    """Whether the profile of the outer query has a value awaited from the client: the
+    profile page reads it with the profile (profiles.attention.register_notes)."""
+    return Exists(_awaited(OuterRef("pk")))
+
+
+def requested_updates(profile: Any) -> dict[int, str]:
     """{field id: "update requested on …, awaiting the client"} for each open request."""
     rows = (
-        DossierItem.objects.filter(
-            answerable_q(timezone.now(), "dossier"),
-            dossier__profile=profile,
-        )
-        # Approved while another item went back to the client: this one is settled.
-        .exclude(review=ItemReview.APPROVED)
+        _awaited(profile)
         .order_by("dossier__created_at")
         .values_list("field_id", "dossier__created_at")
     )

@@ -24,7 +24,7 @@ class MonitoringConfig(AppConfig):
         from profiles.signals import history_notes
 
         attention.register(needing_attention_sql)
-        attention.register_schedule(rolling.field_notes)
+        attention.register_notes(rolling.any_schedule, rolling.field_notes)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
         triggers.connect()

@@ -29,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Exists, Max, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext
 from django_scopes import scopes_disabled
@@ -742,9 +742,15 @@ def upcoming_days(group: UpdateGroup, now: dt.datetime, n: int = 10) -> tuple[in
     return due_now, [DueDay(d["due_on"], d["profiles"]) for d in days]
 
 
+def any_schedule() -> Exists:
+    """Whether the profile of the outer query is scheduled apart in some group: the profile
+    page reads it with the profile, and asks `field_notes` only then."""
+    return Exists(ProfileSchedule.objects.filter(profile_id=OuterRef("pk")))
+
+
 def field_notes(profile: Profile) -> dict[int, str]:
     """The profile page's note beside each field of a rolling or tiered group: the
-    profile's own next update and why (registered with `profiles.attention`)."""
+    profile's own next update and why (registered with `profiles.attention.register_notes`)."""
     updates = next_updates(profile)
     if not updates:
         return {}

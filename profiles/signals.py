@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-# Sent by the profile page with `profile`; each receiver returns {field id: note}, a short
-# text shown beside that field's value (an update requested from the client, for one).
-value_notes = Signal()
-
 # Sent by profiles.services.apply_values, in its transaction, with `profile` and `rows`
 # (the history rows it appended): every change of a value, whoever made it.
 values_changed = Signal()

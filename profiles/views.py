@@ -5,6 +5,8 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.db.models.functions import Lower, Trim
 from django.forms import BaseForm
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -20,6 +22,7 @@ from organizations.http import OrganizationRequest
 from organizations.keyset import keyset_page
 from organizations.lookups import get_for_org, search_query
 from outbox import selectors as outbox_selectors
+from outbox.models import FailingAddress
 from profiles import actions, attention, bulk, fieldtypes, sorting, value_rows
 from profiles.downloads import INLINE_TYPES as INLINE_TYPES
 from profiles.downloads import serve_document as serve_document
@@ -36,7 +39,7 @@ from profiles.models import (
     url_kind_of,
 )
 from profiles.services import StorageUnavailable
-from profiles.signals import dossier_names, history_notes, value_notes
+from profiles.signals import dossier_names, history_notes
 
 PAGE_SIZE = 25
 KIND_OF_URL = {"contacts": Kind.CONTACT, "companies": Kind.COMPANY}
@@ -267,18 +270,30 @@ def _shown_fields_and_values(
     return fields, values
 
 
+def _address_fails() -> Exists:
+    """Whether the profile's own address fails, as `failing_addresses` finds it (lower case,
+    trimmed): read with the profile, no query of its own."""
+    return Exists(
+        FailingAddress.objects.filter(
+            organization_id=OuterRef("organization_id"), address=Lower(Trim(OuterRef("email")))
+        )
+    )
+
+
 def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
-    profile = _get_profile(request, profile_uuid)
-    # The page's organisation, which the notes' providers read: not read again.
+    # The notes' probes and whether the person's address fails are read with the profile:
+    # a profile with nothing to say beside its fields costs no further query for them.
+    profile = get_for_org(
+        request,
+        attention.with_note_probes(Profile.objects.select_related("company")).annotate(
+            address_fails=_address_fails()
+        ),
+        uuid=profile_uuid,
+    )
+    # The page's organisation, which the notes' sources read: not read again.
     profile.organization = request.organization
     fields, values = _shown_fields_and_values(profile)
-    notes: dict[int, list[str]] = {}
-    for _receiver, answer in value_notes.send(sender=Profile, profile=profile):
-        # Receivers answer {field id: note}; the stubs type a signal's answers as str.
-        for field_id, note in (answer or {}).items():  # type: ignore[union-attr]
-            notes.setdefault(field_id, []).append(note)
-    for field_id, scheduled in attention.next_updates(profile).items():
-        notes.setdefault(field_id, []).extend(scheduled)
+    notes = attention.field_notes(profile)
     sections = value_rows.sections_html(
         fields, values, notes, value_rows.page_of(org_slug, profile.uuid), today(request)
     )
@@ -288,8 +303,12 @@ def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: An
         else []
     )
     # Addresses the e-mail service reported as failing: the person's, or a representative's.
-    failing = outbox_selectors.failing_addresses(
-        request.organization.pk, [profile.email, *(c.email for c in representatives)]
+    failing = (
+        outbox_selectors.failing_addresses(
+            request.organization.pk, [profile.email, *(c.email for c in representatives)]
+        )
+        if profile.address_fails or representatives  # type: ignore[attr-defined]
+        else {}
     )
     return render(
         request,
