@@ -11,6 +11,7 @@ from typing import Any
 
 from django_scopes import scopes_disabled
 
+from api.models import WebhookEndpoint
 from api.webhooks import emit, listeners
 from dossiers.models import Dossier
 from dossiers.signals import run_memo
@@ -29,15 +30,21 @@ def _dossier(dossier: Dossier) -> dict[str, Any]:
     }
 
 
-def dossiers_sent(organization_id: int, dossier_ids: list[int], **kwargs: Any) -> None:
+def _listeners(organization_id: int, event: str) -> list[WebhookEndpoint]:
+    """`listeners`, read once per run or write (`dossiers.signals.run_memo`): the
+    organisation's endpoints are read once, each event picks its own among them."""
     memo = run_memo()
-    key = ("api.dossier.sent", organization_id)
-    if memo is not None and key in memo:
-        endpoints = memo[key]
-    else:
-        endpoints = listeners(organization_id, "dossier.sent")
-        if memo is not None:
-            memo[key] = endpoints
+    if memo is None:
+        return listeners(organization_id, event)
+    key = ("api.endpoints", organization_id)
+    if key not in memo:
+        with scopes_disabled():
+            memo[key] = list(WebhookEndpoint.objects.filter(organization_id=organization_id))
+    return [endpoint for endpoint in memo[key] if event in endpoint.events]
+
+
+def dossiers_sent(organization_id: int, dossier_ids: list[int], **kwargs: Any) -> None:
+    endpoints = _listeners(organization_id, "dossier.sent")
     if not endpoints:
         # Nothing listens: the dossiers are not read at all (a run sends this per chunk).
         return
@@ -49,7 +56,13 @@ def dossiers_sent(organization_id: int, dossier_ids: list[int], **kwargs: Any) -
 
 
 def dossier_submitted(dossier: Dossier, **kwargs: Any) -> None:
-    emit(dossier.organization_id, "dossier.submitted", [_dossier(dossier)])
+    event = "dossier.submitted"
+    emit(
+        dossier.organization_id,
+        event,
+        [_dossier(dossier)],
+        _listeners(dossier.organization_id, event),
+    )
 
 
 def dossier_approved(dossier: Dossier, **kwargs: Any) -> None:
@@ -82,6 +95,7 @@ def values_changed_rows(organization_id: int, rows: Iterable[FieldValueHistory])
             }
             for row in changes
         ),
+        _listeners(organization_id, "value.changed"),
     )
 
 

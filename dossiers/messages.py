@@ -31,7 +31,7 @@ from dossiers.models import (
 from dossiers.selectors import addressed_recipients_sql, is_recipient, recipients
 from organizations.models import Membership
 from outbox import registry
-from outbox.mail import ids_by_key, kick, queue
+from outbox.mail import kick, queue, queue_keyed
 from outbox.models import FailingAddress, Message
 from profiles.models import DataField, Profile
 
@@ -404,8 +404,7 @@ def queue_linked(rows: Sequence[Linked]) -> None:
     A message whose key was there already keeps the link it was written with."""
     if not rows:
         return
-    queue([row.message for row in rows])
-    ids = ids_by_key(row.message.key for row in rows)
+    ids = queue_keyed([row.message for row in rows])
     DossierMessage.objects.bulk_create(
         [
             DossierMessage(

@@ -67,10 +67,15 @@ def folded() -> Iterator[None]:
         return
     pending: dict[Hashable, tuple[Callable[[set[int]], None], set[int]]] = {}
     token = _folding.set(pending)
+    # One write is a run to the receivers' memo too: the write-back's and the submission's
+    # events look for the organisation's webhook endpoints once between them.
+    memo_token = _run_memo.set({}) if _run_memo.get() is None else None
     try:
         yield
     finally:
         _folding.reset(token)
+        if memo_token is not None:
+            _run_memo.reset(memo_token)
     for run, ids in pending.values():
         run(ids)
 

@@ -22,6 +22,7 @@ from django.core.mail.utils import DNS_NAME
 from django.db import DatabaseError, transaction
 from django.db import connection as django_connection
 from django.db.models import Exists, OuterRef
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django_scopes import scope, scopes_disabled
 
@@ -45,6 +46,29 @@ def queue(messages: Iterable[Message]) -> None:
     with scopes_disabled():
         Message.objects.bulk_create(messages, ignore_conflicts=True)
     transaction.on_commit(kick)
+
+
+def queue_keyed(messages: Iterable[Message]) -> dict[str, int]:
+    """`queue`, and the ids of the messages by key, written now or before: the INSERT
+    returns those it wrote, so only a key that was there already is read back."""
+    messages = list(messages)
+    if not messages:
+        return {}
+    if not django_connection.features.can_return_rows_from_bulk_insert:
+        queue(messages)
+        return ids_by_key(message.key for message in messages)
+    opts = Message._meta
+    with scopes_disabled():
+        rows = Message.objects._insert(  # bulk_create returns no ids when it ignores conflicts
+            messages,
+            fields=[f for f in opts.concrete_fields if not f.primary_key],
+            returning_fields=[opts.pk, opts.get_field("key")],
+            on_conflict=OnConflict.IGNORE,
+        )
+    transaction.on_commit(kick)
+    # A skipped row returns nothing (a single row, None).
+    ids = {key: pk for pk, key in (row for row in rows if row)}
+    return ids | ids_by_key(message.key for message in messages if message.key not in ids)
 
 
 def ids_by_key(keys: Iterable[str]) -> dict[str, int]:

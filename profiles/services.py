@@ -157,7 +157,9 @@ def apply_values(
     """
     new_values = list(new_values)
     now = timezone.now()
-    with transaction.atomic():
+    # No savepoint of its own: every caller is atomic already and lets a failure here fail
+    # its transaction (or savepoint), so a savepoint would cost two queries for nothing.
+    with transaction.atomic(savepoint=False):
         current = {
             fv.field_id: fv
             for fv in FieldValue.objects.select_for_update().filter(

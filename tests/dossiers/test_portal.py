@@ -256,7 +256,7 @@ def test_a_submission_reads_its_link_once_and_marks_the_first_look_in_one_update
     # reach). The draft and the submission share one transaction, the dossier locked and its
     # items read once, each step's items written in one statement; the compliance
     # overview's cells are refreshed once, when the values and the dossier have both moved.
-    assert _submit_queries(client, org, 3, "c@example.com") == 30
+    assert _submit_queries(client, org, 3, "c@example.com") == 26
 
 
 def test_a_page_posted_at_first_look_records_that_look_whether_saved_or_not(client, org):
