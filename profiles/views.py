@@ -5,8 +5,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef
-from django.db.models.functions import Lower, Trim
 from django.forms import BaseForm
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -22,7 +20,6 @@ from organizations.http import OrganizationRequest
 from organizations.keyset import keyset_page
 from organizations.lookups import get_for_org, search_query
 from outbox import selectors as outbox_selectors
-from outbox.models import FailingAddress
 from profiles import actions, attention, bulk, fieldtypes, sorting, value_rows
 from profiles.downloads import INLINE_TYPES as INLINE_TYPES
 from profiles.downloads import serve_document as serve_document
@@ -270,23 +267,13 @@ def _shown_fields_and_values(
     return fields, values
 
 
-def _address_fails() -> Exists:
-    """Whether the profile's own address fails, as `failing_addresses` finds it (lower case,
-    trimmed): read with the profile, no query of its own."""
-    return Exists(
-        FailingAddress.objects.filter(
-            organization_id=OuterRef("organization_id"), address=Lower(Trim(OuterRef("email")))
-        )
-    )
-
-
 def profile_detail(request: OrganizationRequest, org_slug: str, profile_uuid: Any) -> HttpResponse:
     # The notes' probes and whether the person's address fails are read with the profile:
     # a profile with nothing to say beside its fields costs no further query for them.
     profile = get_for_org(
         request,
         attention.with_note_probes(Profile.objects.select_related("company")).annotate(
-            address_fails=_address_fails()
+            address_fails=outbox_selectors.address_fails()
         ),
         uuid=profile_uuid,
     )
