@@ -33,8 +33,7 @@ def write_items(items: Iterable[DossierItem], fields: Sequence[str]) -> None:
     columns = [quote(str(field.column)) for field in model_fields]
     row = "({})".format(
         ", ".join(
-            f"CAST(%s AS {field.cast_db_type(connection)})"
-            for field in [meta.pk, *model_fields]
+            f"CAST(%s AS {field.cast_db_type(connection)})" for field in [meta.pk, *model_fields]
         )
     )
     assignments = ", ".join(f"{column} = v.{column}" for column in columns)
