@@ -172,14 +172,21 @@ def save_draft(
             on_behalf_by=actor.user,
             via=via,
         )
-        if changed and actor.on_behalf:
-            actor.audit(
-                dossier.organization,
-                audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
-                dossier,
-                dossier=dossier.uuid,
-            )
+        if changed:
+            _audit_drafted(dossier, actor)
     return changed
+
+
+def _audit_drafted(dossier: Dossier, actor: Actor) -> None:
+    """The audit entry of a draft that staff saved on the client's behalf, whichever door
+    saved it."""
+    if actor.on_behalf:
+        actor.audit(
+            dossier.organization,
+            audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
+            dossier,
+            dossier=dossier.uuid,
+        )
 
 
 def submit(
@@ -204,13 +211,8 @@ def submit(
             changed, outcome = submission.save_and_submit(
                 dossier, draft, actor.client, on_behalf_by=actor.user, via=via
             )
-            if changed and actor.on_behalf:
-                actor.audit(
-                    dossier.organization,
-                    audit_actions.DOSSIER_DRAFTED_ON_BEHALF,
-                    dossier,
-                    dossier=dossier.uuid,
-                )
+            if changed:
+                _audit_drafted(dossier, actor)
             if isinstance(outcome, submission.WriteBackError):
                 failed = outcome
             else:
