@@ -121,7 +121,13 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     dossier, job, proof = _submitted_dossier(org)
     words = WORDS[language]
     page = _signed_in(axe, live_server, language)
-    page.on("dialog", lambda dialog: dialog.accept())
+    # The confirmation is answered in the page, and what it asked recorded: a native dialog
+    # raised by a key press could close before the browser's handler accepted it on a busy
+    # machine, and the send-back then never went.
+    page.add_init_script(
+        "window.confirmed = [];"
+        "window.confirm = function (message) { window.confirmed.push(message); return true; };"
+    )
     page.goto(f"{live_server.url}/o/{org.slug}/dossiers/{dossier.uuid}/")
     assert page.title().startswith("Claire Martin · KYC annuel")
     # A mark on the window: a page reloaded would lose it.
@@ -148,6 +154,8 @@ def test_the_keyboard_reviews_in_place_and_undo_takes_a_decision_back(
     reason.press("Control+Enter")
     proof_row = page.locator(f"#item-{proof.uuid.hex}")
     proof_row.locator("[data-review-undo]").wait_for()
+    [asked] = page.evaluate("window.confirmed")
+    assert proof.label in asked
     assert _review(proof) == "rejected"
     assert words["sent_back"] in proof_row.inner_text()
     assert "facture-mars.pdf" in proof_row.inner_text()
