@@ -4,7 +4,8 @@
   (`monitoring.overview.counts`, cached under the organisation's version until a write).
 - Dossiers to review and those with an undeliverable e-mail are counted through the
   selectors the dossier list's filters apply, so a count always equals the list its link
-  opens; the first under the organisation's version of its dossiers (`dossiers.versions`).
+  opens; both under the organisation's version of its dossiers (`dossiers.versions`), which
+  a message given up renews too.
 - Runs in progress are the unfinished `UpdateRun` rows (a partial index keeps them few);
   their progress is the dossiers opened so far for the run's period.
 - The coming requests are each active group's occurrences times the profiles it asks
@@ -76,18 +77,6 @@ class Coming:
     requests: int
 
 
-def _undeliverable(organization: Organization) -> int:
-    """The dossier list's `?outstanding=true&undeliverable=true`, through the selectors its
-    filters apply, without building the filters' form (most of the count's time)."""
-    counted: int = (
-        Dossier.objects.filter(organization=organization)
-        .running()
-        .filter(id__in=dossier_selectors.refused_ids())
-        .count()
-    )
-    return counted
-
-
 def attention(
     organization: Organization,
     today: dt.date,
@@ -106,7 +95,10 @@ def attention(
         expired=cells["expired"],
         expiring=cells["expiring"],
         missing=cells["missing"],
-        undeliverable=_undeliverable(organization),
+        # The dossier list's own filter, without building its form (most of the count's time).
+        undeliverable=dossier_selectors.undeliverable_running_count(
+            organization, version=dossier_version
+        ),
     )
 
 

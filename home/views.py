@@ -24,8 +24,11 @@ CHART_HEIGHT = 80
 def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     today = timezone.localdate()
     organization = request.organization
-    # Read once, before any count cached under it (monitoring.overview), for all of them.
-    version = overview.current_version(organization.pk)
+    # Read with the memberships (monitoring.overview.of_request), before any count cached
+    # under it, for all of them.
+    version = overview.of_request(request)
+    if version is overview.UNREAD:
+        version = overview.current_version(organization.pk)
     coming = selectors.coming_requests(organization, today, overview_version=version)
     attention = selectors.attention(
         organization,

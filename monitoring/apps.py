@@ -27,6 +27,7 @@ class MonitoringConfig(AppConfig):
         attention.register_notes(rolling.any_schedule, rolling.field_notes)
         fieldpolicy.register(FieldPolicy())
         overview.connect()
+        overview.read_with_memberships()
         triggers.connect()
         receivers.connect()
         dossier_notes.connect(triggers.dossier_reasons, dispatch_uid="monitoring-trigger-reasons")

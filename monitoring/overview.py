@@ -31,6 +31,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
+from types import EllipsisType
 from typing import Any
 
 from django.core.cache import cache
@@ -430,6 +431,31 @@ def current_version(organization_id: int) -> int | None:
         .values_list("version", flat=True)
         .first()
     )
+
+
+# The name under which each membership of the request carries its organisation's version.
+MEMBERSHIP_VERSION = "overview_version"
+# The version was not read with the request (no membership): the caller reads it.
+UNREAD: EllipsisType = ...
+
+
+def read_with_memberships() -> None:
+    """The home and the overview count under this version: it comes with the memberships
+    the tenancy middleware reads (organizations.middleware), not in a query of its own, as
+    the dossiers' version does (dossiers.versions)."""
+    from organizations.middleware import MEMBERSHIP_ANNOTATIONS
+
+    MEMBERSHIP_ANNOTATIONS[MEMBERSHIP_VERSION] = Subquery(
+        OverviewState.objects.filter(organization_id=OuterRef("organization_id")).values("version")[
+            :1
+        ]
+    )
+
+
+def of_request(request: Any) -> int | EllipsisType | None:
+    """The version read with the request's membership: None if the organisation has none
+    yet, UNREAD if the request has no membership."""
+    return getattr(getattr(request, "membership", None), MEMBERSHIP_VERSION, UNREAD)
 
 
 def _count(organization_id: int, filters: Filters, today: dt.date) -> dict[str, int]:

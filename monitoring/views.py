@@ -639,7 +639,10 @@ def compliance_overview(request: OrganizationRequest, org_slug: str) -> HttpResp
     filters, shown = _overview_filters(request)
     today = timezone.localdate()
     org_id = request.organization.pk
-    counts = overview.counts(org_id, filters, today)
+    version = overview.of_request(request)
+    counts = overview.counts(
+        org_id, filters, today, version=None if version is overview.UNREAD else version
+    )
     kept = request.GET.copy()
     for name in ("page", "view"):
         kept.pop(name, None)

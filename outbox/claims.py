@@ -13,7 +13,8 @@ from django.db import connection, transaction
 from django.db.models import F, Min, Q
 from django.utils import timezone
 
-from outbox.models import Delivery
+from outbox.models import Delivery, Message
+from outbox.signals import messages_refused
 
 
 def claim(model: type[Delivery], now: dt.datetime, batch_size: int) -> list[int]:
@@ -100,9 +101,24 @@ def mark_cancelled(model: type[Delivery], pks: list[int]) -> None:
 
 
 def mark_undeliverable(model: type[Delivery], pk: int, error: str) -> None:
-    model.objects.filter(_with_carried(model, [pk])).update(
+    refused = model.objects.filter(_with_carried(model, [pk])).update(
         status=Delivery.Status.UNDELIVERABLE, done_at=timezone.now(), last_error=error[:500]
     )
+    if refused:
+        _tell_refused(model, [pk])
+
+
+def _tell_refused(model: type[Delivery], pks: list[int]) -> None:
+    """Rare (a refusal), so the organisations are read again rather than carried along."""
+    if model is not Message:
+        return
+    organization_ids = set(
+        model.objects.filter(pk__in=pks, organization_id__isnull=False).values_list(
+            "organization_id", flat=True
+        )
+    )
+    if organization_ids:
+        messages_refused.send(sender=model, organization_ids=organization_ids)
 
 
 def mark_retry(
