@@ -54,6 +54,14 @@ class Delivery(models.Model):
                 condition=Q(status="queued"),
                 name="%(app_label)s_%(class)s_due",
             ),
+            # The claim's fair share finds each organisation waiting, and its oldest due
+            # row, a probe each (`outbox.claims.waiting`), rather than grouping every due
+            # row: a backlog of 100,000 made each claim read all of them.
+            models.Index(
+                fields=["organization", "next_attempt_at"],
+                condition=Q(status="queued"),
+                name="%(app_label)s_%(class)s_due_org",
+            ),
         ]
         constraints = [
             # A constraint rather than unique=True, which on PostgreSQL adds a second index

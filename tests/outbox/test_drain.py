@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_scopes import scopes_disabled
 
@@ -147,3 +148,74 @@ def test_cron_only_installs_send_the_outbox_with_a_command(org, capsys):
     call_command("send_messages")
     assert "2 e-mail(s) sent." in capsys.readouterr().out
     assert len(mail.outbox) == 2
+
+
+def test_the_organisations_waiting_come_longest_waiting_first_with_rows_of_none(org, other_org):
+    """Each organisation with a row due, by its oldest due row; the rows of no organisation
+    (a password reset) take their turn too; rows leased or waiting for their retry do not
+    count, nor do rows sent."""
+    from organizations.models import Organization
+
+    now = timezone.now()
+    later = Organization.objects.create(name="Later", slug="later")
+    idle = Organization.objects.create(name="Idle", slug="idle")
+    with scopes_disabled():
+        rows = [
+            (org, now - dt.timedelta(minutes=5), Message.Status.QUEUED),
+            (org, now - dt.timedelta(minutes=1), Message.Status.QUEUED),
+            (None, now - dt.timedelta(minutes=3), Message.Status.QUEUED),
+            (other_org, now - dt.timedelta(minutes=9), Message.Status.SENT),
+            (other_org, now - dt.timedelta(minutes=2), Message.Status.QUEUED),
+            (later, now - dt.timedelta(minutes=7), Message.Status.QUEUED),
+            # Leased by a worker, or waiting for its retry: not due yet.
+            (idle, now + dt.timedelta(minutes=1), Message.Status.QUEUED),
+        ]
+        Message.objects.bulk_create(
+            Message(
+                organization=owner,
+                key=f"w:{i}",
+                kind="test.plain",
+                address=f"w{i}@x.org",
+                next_attempt_at=at,
+                status=status,
+            )
+            for i, (owner, at, status) in enumerate(rows)
+        )
+    waiting = claims.waiting_organizations(Message, now, 10)
+    assert waiting == [later.pk, org.pk, None, other_org.pk]
+    assert claims.waiting_organizations(Message, now, 2) == [later.pk, org.pk]
+    assert claims.waiting_organizations(Message, now - dt.timedelta(minutes=8), 10) == []
+
+
+def test_the_claim_probes_each_organisation_rather_than_reading_every_due_row(org, other_org):
+    """On PostgreSQL the organisations waiting are found through the `…_due_org` index, a
+    probe each: the plan reads no due row beyond the first of each organisation."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the plan is PostgreSQL's")
+    _queue(other_org, 3, "b")
+    with connection.cursor() as cursor:
+        # A backlog large enough for the planner to plan as it would in production.
+        cursor.execute(
+            "INSERT INTO outbox_message (organization_id, key, status, attempts,"
+            " next_attempt_at, last_error, created_at, kind, address, language, provider_id)"
+            " SELECT %s, 'a:' || n, 'queued', 0, now() - interval '1 hour', '', now(),"
+            " 'test.plain', 'a' || n || '@x.org', '', '' FROM generate_series(1, 20000) n",
+            [org.pk],
+        )
+        cursor.execute("ANALYZE outbox_message")
+    plans: list[str] = []
+
+    def explain(execute, sql, params, many, context):
+        if "WITH RECURSIVE waiting" in sql and not sql.startswith("EXPLAIN"):
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, FORMAT TEXT) {sql}", params)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(explain):
+        assert claims.waiting_organizations(Message, timezone.now(), 10) == [org.pk, other_org.pk]
+    [plan] = plans
+    # Grouping read all 20,003 rows; the probes read a handful each.
+    read = [int(n) for n in re.findall(r"actual time=[\d.]+\.\.[\d.]+ rows=(\d+)", plan)]
+    removed = [int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", plan)]
+    assert max(read) < 10 and sum(removed) < 10, plan
