@@ -34,8 +34,13 @@ def claim(model: type[Delivery], now: dt.datetime, batch_size: int) -> list[int]
         share = max(1, batch_size // len(waiting))
         claimed: list[int] = []
         for organization_id in waiting:
+            mine = (
+                Q(organization__isnull=True)
+                if organization_id is None
+                else Q(organization_id=organization_id)
+            )
             claimed += list(
-                due.filter(organization_id=organization_id)
+                due.filter(mine)
                 .order_by("next_attempt_at", "id")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[: min(share, batch_size - len(claimed))]
