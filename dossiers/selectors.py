@@ -151,35 +151,6 @@ def not_reached(dossier: str = "pk") -> Exists:
     )
 
 
-def undeliverable_running_count(
-    organization: Any, *, version: int | EllipsisType | None = versions.UNREAD
-) -> int:
-    """The running dossiers an e-mail about which was given up: the dossier list's
-    `?outstanding=true&undeliverable=true`, through the selector its filter applies (the
-    home's tile). Kept under the organisation's version of its dossiers, which a message
-    given up renews too (`outbox.signals.messages_refused`)."""
-
-    def count() -> int:
-        # On the primary, where the version it is kept under was read (`to_review_count`).
-        counted: int = (
-            Dossier.objects.using(DEFAULT_DB_ALIAS)
-            .filter(organization=organization)
-            .running()
-            .filter(id__in=refused_ids())
-            .count()
-        )
-        return counted
-
-    if version is None:
-        return count()
-    return versions.cached(
-        organization.pk,
-        "undeliverable_running",
-        count,
-        version=None if version is versions.UNREAD else version,
-    )
-
-
 def to_review_count(
     organization: Any, *, version: int | EllipsisType | None = versions.UNREAD
 ) -> int:

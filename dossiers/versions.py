@@ -21,7 +21,6 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
 from dossiers.models import DossierState
-from outbox.signals import messages_refused
 
 T = TypeVar("T")
 
@@ -130,11 +129,6 @@ def _dossier_moved(dossier: Any, **kwargs: Any) -> None:
     touched(dossier.organization_id)
 
 
-def _refused(organization_ids: set[int], **kwargs: Any) -> None:
-    for organization_id in sorted(organization_ids):
-        touched(organization_id)
-
-
 def connect() -> None:
     """Every signal of a write that opens, answers, decides, expires or deletes dossiers
     renews their counts (from the AppConfig); the writes that send none call `touched`."""
@@ -142,8 +136,6 @@ def connect() -> None:
 
     # Dossiers opened send it too, with their profiles.
     signals.requests_changed.connect(touched, dispatch_uid="dossier-counts-requests")
-    # A message given up moves the count of dossiers whose e-mail is undeliverable.
-    messages_refused.connect(_refused, dispatch_uid="dossier-counts-refused")
     for signal in (signals.dossier_submitted, signals.dossier_approved):
         signal.connect(_dossier_moved, dispatch_uid="dossier-counts-moved")
 

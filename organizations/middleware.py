@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Case, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -54,11 +55,17 @@ class TenantMiddleware:
         # All the user's memberships in one query: this one, and the others that the layout's
         # switcher lists (organizations.context_processors), which cross tenants by design.
         # The provider comes in the same query (a join), for single sign-on.
+        # The values registered are read for this organisation only: a member of hundreds
+        # would otherwise pay each one's lookup for every other organisation too.
+        current = {
+            name: Case(When(organization__slug=slug, then=value))
+            for name, value in MEMBERSHIP_ANNOTATIONS.items()
+        }
         with scopes_disabled():
             memberships = list(
                 Membership.objects.select_related("organization", "organization__sso_provider")
                 .filter(user=request.user)
-                .annotate(**MEMBERSHIP_ANNOTATIONS)
+                .annotate(**current)
                 .order_by("organization__name", "pk")
             )
         membership = next((m for m in memberships if m.organization.slug == slug), None)

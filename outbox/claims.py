@@ -13,8 +13,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from outbox.models import Delivery, Message
-from outbox.signals import messages_refused
+from outbox.models import Delivery
 
 
 def claim(model: type[Delivery], now: dt.datetime, batch_size: int) -> list[int]:
@@ -98,7 +97,7 @@ def waiting_organizations(model: type[Delivery], now: dt.datetime, limit: int) -
                     WHERE status = %s AND organization_id IS NULL AND next_attempt_at <= %s
                 )
             ) due WHERE oldest IS NOT NULL
-            ORDER BY oldest, org
+            ORDER BY oldest, org IS NULL, org
             LIMIT %s
             """,  # noqa: S608 - the table's name comes from the model
             [queued, queued, queued, moment, queued, moment, limit],
@@ -154,24 +153,9 @@ def mark_cancelled(model: type[Delivery], pks: list[int]) -> None:
 
 
 def mark_undeliverable(model: type[Delivery], pk: int, error: str) -> None:
-    refused = model.objects.filter(_with_carried(model, [pk])).update(
+    model.objects.filter(_with_carried(model, [pk])).update(
         status=Delivery.Status.UNDELIVERABLE, done_at=timezone.now(), last_error=error[:500]
     )
-    if refused:
-        _tell_refused(model, [pk])
-
-
-def _tell_refused(model: type[Delivery], pks: list[int]) -> None:
-    """Rare (a refusal), so the organisations are read again rather than carried along."""
-    if model is not Message:
-        return
-    organization_ids = set(
-        model.objects.filter(pk__in=pks, organization_id__isnull=False).values_list(
-            "organization_id", flat=True
-        )
-    )
-    if organization_ids:
-        messages_refused.send(sender=model, organization_ids=organization_ids)
 
 
 def mark_retry(

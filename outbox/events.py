@@ -21,7 +21,6 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from outbox.models import DeliveryEvent, FailingAddress, Message
-from outbox.signals import messages_refused
 
 logger = logging.getLogger(__name__)
 
@@ -156,17 +155,11 @@ def _undeliverable(message: Message, kind: str, description: str) -> None:
     """The message did not reach its reader; a hard bounce or a complaint also fails the
     address, for the message's organisation (a password reset has none)."""
     label = str(Kind(kind).label)
-    refused = (
-        Message.objects.filter(pk=message.pk)
-        .exclude(status=Message.Status.UNDELIVERABLE)
-        .update(
-            status=Message.Status.UNDELIVERABLE,
-            done_at=timezone.now(),
-            last_error=f"{label}: {description}"[:500],
-        )
+    Message.objects.filter(pk=message.pk).exclude(status=Message.Status.UNDELIVERABLE).update(
+        status=Message.Status.UNDELIVERABLE,
+        done_at=timezone.now(),
+        last_error=f"{label}: {description}"[:500],
     )
-    if refused and message.organization_id is not None:
-        messages_refused.send(sender=Message, organization_ids={message.organization_id})
     if kind == Kind.REJECTED or message.organization_id is None:
         return
     reason = (

@@ -2,7 +2,7 @@
 
 from django.db import migrations, models
 
-from config.migration_operations import AddIndexWithoutLocking
+from outbox.migration_operations import AddIndexWithoutLocking
 
 
 class Migration(migrations.Migration):

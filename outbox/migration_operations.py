@@ -1,4 +1,5 @@
-"""Schema operations the migrations share."""
+"""Schema operations the migrations share (here, the lowest layer, so that any app's
+migrations may import them)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,26 @@ class AddIndexWithoutLocking(AddIndexConcurrently):
         self, app_label: str, schema_editor: Any, from_state: Any, to_state: Any
     ) -> None:
         if schema_editor.connection.vendor == "postgresql":
+            self._drop_if_invalid(schema_editor)
             super().database_forwards(app_label, schema_editor, from_state, to_state)
         else:
             migrations.AddIndex.database_forwards(
                 self, app_label, schema_editor, from_state, to_state
+            )
+
+    def _drop_if_invalid(self, schema_editor: Any) -> None:
+        """A build that failed half-way (cancelled, a deadlock, a lost connection) leaves
+        an invalid index of the same name, which would fail every later attempt with
+        "already exists": it is dropped first, without locking either."""
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+                [self.index.name],
+            )
+            found = cursor.fetchone()
+        if found and found[0]:
+            schema_editor.execute(
+                f"DROP INDEX CONCURRENTLY IF EXISTS {schema_editor.quote_name(self.index.name)}"
             )
 
     def database_backwards(
