@@ -56,7 +56,7 @@ def waiting_organizations(model: type[Delivery], now: dt.datetime, limit: int) -
     """The organisations with rows due (None for rows of no organisation), the one whose
     oldest due row waited longest first: at most `limit`.
 
-    One probe of the `…_due_org` index per organisation with queued rows, walked from one
+    Two probes of the `…_due_org` index per organisation with queued rows, walked from one
     to the next (a loose index scan), and one for the rows of none: grouping the due rows
     instead read every one of them at each claim, so that draining a backlog of n rows
     cost n² / batch reads."""
