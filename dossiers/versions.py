@@ -166,4 +166,7 @@ UNREAD: EllipsisType = ...
 def of_request(request: Any) -> int | EllipsisType | None:
     """The version read with the request's membership: None if the organisation has none
     yet, UNREAD if the request has no membership."""
-    return getattr(getattr(request, "membership", None), MEMBERSHIP_VERSION, UNREAD)
+    from organizations.middleware import membership_value
+
+    version: int | EllipsisType | None = membership_value(request, MEMBERSHIP_VERSION)
+    return version

@@ -455,7 +455,10 @@ def read_with_memberships() -> None:
 def of_request(request: Any) -> int | EllipsisType | None:
     """The version read with the request's membership: None if the organisation has none
     yet, UNREAD if the request has no membership."""
-    return getattr(getattr(request, "membership", None), MEMBERSHIP_VERSION, UNREAD)
+    from organizations.middleware import membership_value
+
+    version: int | EllipsisType | None = membership_value(request, MEMBERSHIP_VERSION)
+    return version
 
 
 def _count(organization_id: int, filters: Filters, today: dt.date) -> dict[str, int]:

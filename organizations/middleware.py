@@ -7,6 +7,7 @@ template is scoped too. Outside it, a query of tenant data raises.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import EllipsisType
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
@@ -30,6 +31,14 @@ LAST_ORGANIZATION = "last_organization"
 # annotations of the memberships' one query rather than one query each. Each expression
 # refers to the membership's organisation as OuterRef("organization_id").
 MEMBERSHIP_ANNOTATIONS: dict[str, Any] = {}
+# A registered value not read with the request (it has no membership): the caller reads it.
+UNREAD: EllipsisType = ...
+
+
+def membership_value(request: Any, name: str) -> Any:
+    """The value registered as `name`, read with the request's membership; UNREAD without
+    one (None is a value: e.g. no version yet)."""
+    return getattr(getattr(request, "membership", None), name, UNREAD)
 
 
 class TenantMiddleware:
