@@ -3,12 +3,12 @@ and the header's search across contacts, companies and dossiers."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import formats, timezone
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 
@@ -33,7 +33,8 @@ def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
     version = overview.of_request(request)
     if version is overview.UNREAD:
         version = overview.current_version(organization.pk)
-    coming = selectors.coming_requests(organization, today, overview_version=version)
+    groups = selectors.active_groups(organization)
+    coming = selectors.coming_requests(organization, today, overview_version=version, groups=groups)
     attention = selectors.attention(
         organization,
         today,
@@ -47,7 +48,9 @@ def home(request: OrganizationRequest, org_slug: str) -> HttpResponse:
             "attention": attention,
             # The menu's badge counts the same dossiers as the tile: counted once.
             "to_review_count": attention.to_review,
-            "runs": selectors.runs_in_progress(organization, overview_version=version),
+            "runs": selectors.runs_in_progress(
+                organization, overview_version=version, groups=groups
+            ),
             "coming": coming,
             "chart": _chart(selectors.daily_totals(coming, today)),
             "horizon": selectors.HORIZON_DAYS,
@@ -94,6 +97,7 @@ def _bars_svg(bars: list[dict[str, Any]]) -> SafeString:
     """The chart's bars, a day's title, bar and (each week) label: what the page's template
     wrote in a loop of some dozen nodes a day, a large part of the page's time, written
     here (tests/home/test_chart.py checks it is the same HTML)."""
+    # The standard library's escape, which Django's wraps for lazy strings: these are not.
     label_format = "j b" if get_language() == "fr" else "j M"
     parts = []
     for i, bar in enumerate(bars):

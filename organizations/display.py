@@ -53,4 +53,8 @@ def number(value: int | Decimal | float | None) -> str:
     """A number with the active language's separators (1 000 in French, 1,000 in English)."""
     if value is None or value == "":
         return ""
+    if type(value) is int and -1000 < value < 1000:
+        # No separator to place: what the formatting would give, without its look-ups of
+        # the language's formats (a chart writes dozens of small counts a page).
+        return str(value)
     return formats.number_format(value, use_l10n=True, force_grouping=True)

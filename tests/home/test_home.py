@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_scopes import scopes_disabled
 
 from dossiers.models import Dossier, DossierMessage, DossierState
-from monitoring.models import OverviewState, UpdateRun
+from monitoring.models import OverviewState, UpdateGroup, UpdateRun
 from outbox.models import Message
 from profiles.models import FieldValue, Profile
 from tests import factories
@@ -148,6 +148,23 @@ def test_a_run_in_progress_shows_its_progress_and_the_page_polls_it(member_clien
     fragment = member_client.get(f"/o/{org.slug}/home/runs/", headers={"HX-Request": "true"})
     assert "every 3s" not in fragment.content.decode()  # finished: the polling stops
     assert "Every run has finished." in fragment.content.decode()
+
+
+def test_a_run_goes_on_showing_when_its_group_is_paused(member_client, org):
+    field = factories.field(org, "text", label="Address")
+    factories.contact(org, last_name="Only")
+    group = factories.group(org, [field], title="Annual KYC")
+    with scopes_disabled():
+        UpdateRun.objects.create(
+            organization=org, group=group, period=dt.date(2026, 3, 10), index=0, due_at=NOW
+        )
+    url = f"/o/{org.slug}/"
+    assert "0 of 1 dossiers opened (0 %)" in member_client.get(url).content.decode()
+    with scopes_disabled():
+        UpdateGroup.objects.filter(pk=group.pk).update(is_active=False)
+    # Its group is no longer among the active ones the page read: read for the run alone.
+    page = member_client.get(url).content.decode()
+    assert "Annual KYC" in page and "0 of 1 dossiers opened (0 %)" in page
 
 
 def test_the_coming_requests_chart_has_a_table_beside_it(member_client, owner_client, org):

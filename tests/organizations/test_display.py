@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import translation
+from django.utils import formats, translation
 from django_scopes import scopes_disabled
 
 from organizations.display import day, moment, number, style_of
@@ -29,6 +29,13 @@ def test_numbers_take_the_languages_separators():
         assert number(1234567) in {"1\u00a0234\u00a0567", "1 234 567", "1\u202f234\u202f567"}
     with translation.override("en"):
         assert number(1234567) == "1,234,567"
+
+
+@pytest.mark.parametrize("language", ["fr", "en"])
+@pytest.mark.parametrize("value", [-1000, -999, -1, 0, 7, 999, 1000, 1001])
+def test_small_numbers_read_as_the_full_formatting_writes_them(language, value):
+    with translation.override(language):
+        assert number(value) == formats.number_format(value, use_l10n=True, force_grouping=True)
 
 
 def test_the_profile_page_uses_the_organisations_style(member_client, org):
