@@ -158,13 +158,21 @@ def test_a_run_goes_on_showing_when_its_group_is_paused(member_client, org):
         UpdateRun.objects.create(
             organization=org, group=group, period=dt.date(2026, 3, 10), index=0, due_at=NOW
         )
+        OverviewState.objects.create(organization=org, version=1)
+        DossierState.objects.create(organization=org, version=1)
     url = f"/o/{org.slug}/"
     assert "0 of 1 dossiers opened (0 %)" in member_client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as active:
+        member_client.get(url)
     with scopes_disabled():
         UpdateGroup.objects.filter(pk=group.pk).update(is_active=False)
     # Its group is no longer among the active ones the page read: read for the run alone.
-    page = member_client.get(url).content.decode()
+    member_client.get(url)  # the paused group's count of whom it asks, cached from here on
+    with CaptureQueriesContext(connection) as paused:
+        page = member_client.get(url).content.decode()
     assert "Annual KYC" in page and "0 of 1 dossiers opened (0 %)" in page
+    # The page's six, and the run's dossiers counted; paused, its group read for the run.
+    assert (len(active), len(paused)) == (7, 8)
 
 
 def test_the_coming_requests_chart_has_a_table_beside_it(member_client, owner_client, org):
