@@ -3,7 +3,7 @@ and the header's search across contacts, companies and dossiers."""
 
 from __future__ import annotations
 
-from html import escape
+from html import escape  # Django's wraps it for lazy strings; the chart's are plain str
 from typing import Any
 
 from django.http import HttpResponse
@@ -97,7 +97,6 @@ def _bars_svg(bars: list[dict[str, Any]]) -> SafeString:
     """The chart's bars, a day's title, bar and (each week) label: what the page's template
     wrote in a loop of some dozen nodes a day, a large part of the page's time, written
     here (tests/home/test_chart.py checks it is the same HTML)."""
-    # The standard library's escape, which Django's wraps for lazy strings: these are not.
     label_format = "j b" if get_language() == "fr" else "j M"
     parts = []
     for i, bar in enumerate(bars):
