@@ -257,17 +257,18 @@ def export_overview(
     filters: overview.Filters,
     today: dt.date,
     described: str,
-) -> Iterator[tuple[Any, ...]]:
-    """The compliance overview's filtered cells for an export, recorded as read;
+    words: overview.ExportWords,
+) -> Iterator[str | bytes]:
+    """The compliance overview's filtered cells as CSV lines in `words`, recorded as read;
     `described` is the filters as the page's address spells them, which the log shows."""
-    rows = overview.export_rows(organization.pk, filters, today)
+    lines = overview.export_csv(organization.pk, filters, today, words)
     actor.audit(
         organization,
         audit_actions.OVERVIEW_EXPORTED,
         gettext("Compliance overview"),
         filters=described,
     )
-    return rows
+    return lines
 
 
 @dataclass(frozen=True)

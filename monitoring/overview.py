@@ -26,9 +26,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
+import json
 import logging
 import secrets
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import EllipsisType
@@ -43,6 +45,7 @@ from dossiers import signals as dossier_signals
 from dossiers.models import Dossier, DossierItem, ItemReview
 from monitoring.models import ComplianceCell, GroupField, OverviewState, UpdateGroup
 from monitoring.selectors import audiences_sql
+from organizations.csvexport import WHITESPACE, copied_lines, csv_lines, neutralise, neutralise_sql
 from profiles.models import EXPIRY_WARNING_DAYS, DataField, FieldValue, Kind, Profile
 from profiles.selectors import active_sql, archived_sql
 
@@ -588,6 +591,94 @@ def export_rows(
         cursor.execute(f"SELECT {columns} FROM ({sql}) c {ORDER}", params)  # noqa: S608
         while rows := cursor.fetchmany(chunk):
             yield from rows
+
+
+@dataclass(frozen=True)
+class ExportWords:
+    """What the export writes for the codes its cells hold, in the reader's language."""
+
+    header: Sequence[str]
+    kinds: dict[str, str]
+    # By field id: the monitored fields' labels (the SQL knows only the default language's).
+    fields: dict[int, str]
+    # By the group's title in the default language.
+    titles: dict[str, str]
+    statuses: dict[str, str]
+
+
+def export_csv(
+    organization_id: int, filters: Filters, today: dt.date, words: ExportWords
+) -> Iterator[str | bytes]:
+    """Every filtered cell in order as CSV lines, after a byte-order mark and the header:
+    on PostgreSQL written by the database itself (`COPY`, several times as fast for a
+    million cells), elsewhere by `csv.writer` from `export_rows`."""
+    if connection.vendor == "postgresql":
+        return _csv_by_copy(organization_id, filters, today, words)
+    return _csv_by_python(organization_id, filters, today, words)
+
+
+def _csv_by_python(
+    organization_id: int, filters: Filters, today: dt.date, words: ExportWords
+) -> Iterator[str]:
+    body = (
+        [
+            company or f"{first} {last}".strip(),
+            words.kinds.get(kind, kind),
+            words.fields.get(field_id, label),
+            words.titles.get(title, title),
+            words.statuses[status],
+            expires_on or "",
+        ]
+        for company, first, last, kind, field_id, label, title, status, expires_on in export_rows(
+            organization_id, filters, today
+        )
+    )
+    return csv_lines(itertools.chain([list(words.header)], body))
+
+
+def _csv_by_copy(
+    organization_id: int, filters: Filters, today: dt.date, words: ExportWords
+) -> Iterator[bytes]:
+    """`_csv_by_python`'s lines, which the database writes: each code looked up in the
+    words (neutralised here once rather than on every line), the rest neutralised in SQL."""
+
+    def lookup(words: dict[Any, str]) -> str:
+        return json.dumps({str(code): neutralise(word) for code, word in words.items()})
+
+    sql, params = _filtered(organization_id, filters, today)
+    name, name_params = neutralise_sql("c.name")
+    label, label_params = neutralise_sql("c.field_label")
+    title, title_params = neutralise_sql("c.group_title")
+    query = f"""
+        SELECT NULLIF({name}, ''),
+            NULLIF(COALESCE(%s::jsonb ->> c.kind, c.kind), ''),
+            NULLIF(COALESCE(%s::jsonb ->> c.field_id::text, {label}), ''),
+            NULLIF(COALESCE(%s::jsonb ->> c.group_title, {title}), ''),
+            %s::jsonb ->> c.status,
+            to_char(c.expires_on, 'YYYY-MM-DD')
+        FROM (
+            SELECT c.*, COALESCE(
+                NULLIF(c.company_name, ''), btrim(c.first_name || ' ' || c.last_name, %s)
+            ) AS name
+            FROM ({sql}) c
+        ) c
+        {ORDER}
+    """  # noqa: S608 - names come from the models, values are parameters
+    return copied_lines(
+        query,
+        [
+            *name_params,
+            lookup(words.kinds),
+            lookup(words.fields),
+            *label_params,
+            lookup(words.titles),
+            *title_params,
+            lookup(words.statuses),
+            WHITESPACE,
+            *params,
+        ],
+        words.header,
+    )
 
 
 def needing_attention_sql(

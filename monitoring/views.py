@@ -806,32 +806,24 @@ class _Cells:
 
 
 def compliance_export(request: OrganizationRequest, org_slug: str) -> Any:
-    """The whole filtered overview as CSV, streamed from a server-side cursor."""
+    """The whole filtered overview as CSV, streamed as it is read (`overview.export_csv`)."""
     filters, _shown = _overview_filters(request)
     # Resolved now, in the reader's language: the rows are written after the view returns.
-    labels = {value: str(label) for value, label in STATUS_LABELS}
-    kinds = {value: str(label) for value, label in Kind.choices}
-    fields, titles = _field_labels(request), _group_titles(request)
-    rows = actions.export_overview(
+    words = overview.ExportWords(
+        header=[_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")],
+        kinds={value: str(label) for value, label in Kind.choices},
+        fields=_field_labels(request),
+        titles=_group_titles(request),
+        statuses={value: str(label) for value, label in STATUS_LABELS},
+    )
+    lines = actions.export_overview(
         request.organization,
         actor=Actor.member(request.user),
         filters=filters,
         today=timezone.localdate(),
         described=request.GET.urlencode(),
+        words=words,
     )
-    header = [_("Name"), _("Type"), _("Field"), _("Update group"), _("Status"), _("Expiry date")]
-    body = (
-        [
-            company or f"{first} {last}".strip(),
-            kinds.get(kind, kind),
-            fields.get(field_id, label),
-            titles.get(group_title, group_title),
-            labels[status],
-            expires_on or "",
-        ]
-        for company, first, last, kind, field_id, label, group_title, status, expires_on in rows
-    )
-    lines = csv_lines(itertools.chain([header], body))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="compliance-overview.csv"'
     return response
