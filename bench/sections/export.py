@@ -140,10 +140,13 @@ def render_export(export: list[dict]) -> list[str]:
         " overview's maintained table (`monitoring.models.ComplianceCell`, one row per"
         " profile and monitored field) with the clock applied in SQL. Ours is"
         " `monitoring.views.compliance_export` read to its end through Django's test client"
-        " (the whole view: session, membership, audit, the rows of"
-        " `monitoring.overview.export_rows` from a server-side cursor, written by `csv.writer`"
-        " 500 lines a chunk)."
-        " The floor is `COPY (SELECT …) TO STDOUT` of the same SELECT, read by psycopg.",
+        " (the whole view: session, membership, audit, and on PostgreSQL the lines written by"
+        " the database, `monitoring.overview.export_csv`: `COPY (SELECT …) TO STDOUT` of the"
+        " overview's SELECT with each code looked up in the reader's words and the text"
+        " neutralised in SQL, gathered in chunks of 64 KB; the count of queries leaves out"
+        " the `COPY`, which psycopg runs outside Django's cursor)."
+        " The floor is `COPY (SELECT …) TO STDOUT` of the overview's SELECT alone, its"
+        " columns as stored, read by psycopg.",
         "",
         "| profiles | fields | rows | ours (rows/s) | floor (rows/s) | ours ÷ floor"
         " (target ≥ 0.25) | queries (ours) | peak memory (ours) |",
