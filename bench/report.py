@@ -12,9 +12,11 @@ requests of the day included, or is not written: a full run (`python -m bench`) 
 them all, the history's ten million rows seeded in minutes. Sections may also be measured
 in separate runs, each saved by `--save FILE`, and the report written from the files by
 `--report-from FILE…` (`gather`): a later file's section wins, and it fails when a section
-is missing, when small and full-size figures are mixed or when the files were measured on
-different machines. Each section's first paragraph says the one-minute load average before
-and after its run, as saved with its figures.
+is missing or when small and full-size figures are mixed. Files measured on different
+machines make a report that names, under each section's heading, the machine of its run
+(ratios travel between machines better than times, but a reader must be able to tell).
+Each section's first paragraph says the one-minute load average before and after its run,
+as saved with its figures.
 """
 
 from __future__ import annotations
@@ -83,6 +85,8 @@ class Gathered:
     runs: int = 1
     machine: str = ""
     conditions: str = ""
+    # Each section's machine, when the files were measured on more than one.
+    machines: dict[str, str] | None = None
 
 
 def gather(paths: list[Path]) -> Gathered:
@@ -92,6 +96,7 @@ def gather(paths: list[Path]) -> Gathered:
     source: dict[str, Path] = {}
     sizes: dict[bool, list[str]] = {}
     machines: dict[str, list[str]] = {}
+    measured_on: dict[str, str] = {}
     conditions: list[str] = []
     for path in paths:
         try:
@@ -111,6 +116,7 @@ def gather(paths: list[Path]) -> Gathered:
         for name, section_figures in saved["results"].items():
             results[name] = section_figures
             source[name] = path
+            measured_on[name] = saved.get("machine") or ""
             if name in saved.get("loads", {}):
                 loads[name] = saved["loads"][name]
             else:  # saved before the load averages were, or by hand
@@ -122,23 +128,22 @@ def gather(paths: list[Path]) -> Gathered:
             + "; full-size in "
             + ", ".join(sizes[False])
         )
-    if len(machines) > 1:
-        raise ReportError(
-            "the files were measured on different machines: "
-            + "; ".join(f"{machine} ({', '.join(files)})" for machine, files in machines.items())
-        )
     if missing := missing_sections(results):
         raise ReportError(
             f"no figures for {', '.join(missing)} in {', '.join(map(str, paths))}; measure"
             " each with `python -m bench --section NAME --save FILE` and add the file"
         )
+    several = len({measured_on[name] for name in results}) > 1
     return Gathered(
         results,
         small=next(iter(sizes), False),
         loads=loads,
         runs=len(set(source.values())),
-        machine=next(iter(machines), ""),
+        machine="" if several else next(iter(machines), ""),
         conditions=" ".join(conditions),
+        machines={name: measured_on[name] or "not recorded" for name in SECTIONS}
+        if several
+        else None,
     )
 
 
@@ -209,25 +214,48 @@ def report_text(gathered: Gathered, vendor: str) -> str:
         "# or: DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python -m bench",
         "```",
         "",
-        f"Machine: {gathered.machine or machine_line(vendor)}.",
+        machines_line(gathered.machines)
+        if gathered.machines
+        else f"Machine: {gathered.machine or machine_line(vendor)}.",
         "",
     ]
     for name in SECTIONS:
-        lines += with_load(RENDERERS[name](results[name]), gathered.loads.get(name))
+        lines += with_load(
+            RENDERERS[name](results[name]),
+            gathered.loads.get(name),
+            gathered.machines[name] if gathered.machines else None,
+        )
     lines += render_targets(results)
     lines += [f'[{name}]: #targets "{value}"' for name, value in figures(results).items()]
     lines += ["", END]
     return "\n".join(lines)
 
 
-def with_load(section: list[str], load: list[float] | None) -> list[str]:
-    """The section's lines, the load average of its run said under its heading."""
+def machines_line(machines: dict[str, str]) -> str:
+    by_machine: dict[str, list[str]] = {}
+    for name, machine in machines.items():
+        by_machine.setdefault(machine, []).append(name)
+    return (
+        "Machines: the sections were measured on more than one, each named under its"
+        " heading: "
+        + "; ".join(f"{machine} ({', '.join(names)})" for machine, names in by_machine.items())
+        + "."
+    )
+
+
+def with_load(
+    section: list[str], load: list[float] | None, machine: str | None = None
+) -> list[str]:
+    """The section's lines, the load average of its run said under its heading, and its
+    machine when the report's sections were measured on more than one."""
     said = (
         f"Load average {load[0]:.2f} before this section's run, {load[1]:.2f} after (one minute's,"
         " its own processes counted)."
         if load
         else "Load average not recorded for this section's run."
     )
+    if machine:
+        said += f" Measured on {machine}."
     return [*section[:2], said, "", *section[2:]]
 
 
@@ -500,6 +528,11 @@ def figures(results: dict[str, Any]) -> dict[str, str]:
             named["pages.ceiling.bare"] = f"{pages['ceiling']['rate'] / pages['bare']['rate']:.2f}"
     if email := results.get("email"):
         named["email.queries-per-message"] = f"{email[-1]['ours_queries'] / email[-1]['n']:.2f}"
+    if export := results.get("export"):
+        named |= {
+            "export.floor.worst": f"{min(r['ours_rate'] / r['floor_rate'] for r in export):.2f}",
+            "export.rows": f"{export[-1]['cells']:,}",
+        }
     if scale := results.get("scale-out"):
         one = scale["rows"][0]
         named["scale-out.worker-share"] = f"{one['worker_cpu'] / one['seconds']:.2f}"

@@ -569,13 +569,30 @@ def test_gathering_fails_on_a_missing_section_or_mixed_sizes(tmp_path):
     rest = _save(tmp_path / "rest.json", {"history": results["history"]}, small=False)
     with pytest.raises(ReportError, match="small and full-size figures are mixed"):
         gather([most, rest])
-    rest = _save(tmp_path / "rest.json", {"history": results["history"]}, machine="8 cores")
-    most = _save(tmp_path / "most.json", results, machine="2 cores")
-    with pytest.raises(ReportError, match="measured on different machines"):
-        gather([most, rest])
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ReportError, match="not figures saved by --save"):
         gather([tmp_path / "bad.json"])
+
+
+def test_a_report_gathered_from_several_machines_names_each_sections_machine(tmp_path):
+    from bench.report import gather, report_text
+
+    results = fake_results()
+    rest = _save(tmp_path / "rest.json", {"history": results["history"]}, machine="8 cores")
+    most = _save(tmp_path / "most.json", results, machine="2 cores")
+    gathered = gather([most, rest])
+    assert gathered.machines is not None
+    assert gathered.machines["history"] == "8 cores" and gathered.machines["pages"] == "2 cores"
+    text = report_text(gathered, "sqlite")
+    assert "Machines: the sections were measured on more than one" in text
+    assert "Machine: " not in text
+    history = text[text.index("## 11. Ten years") :]
+    assert history.split("\n")[2].endswith("Measured on 8 cores.")
+    fan_out = text[text.index("## 1. Fan-out") :]
+    assert fan_out.split("\n")[2].endswith("Measured on 2 cores.")
+    # One machine: one line on top, none under the headings.
+    alone = report_text(gather([most]), "sqlite")
+    assert "Machine: 2 cores." in alone and "Measured on" not in alone
 
 
 def test_the_report_is_written_from_several_saved_files(tmp_path):
