@@ -139,7 +139,8 @@ def gather(paths: list[Path]) -> Gathered:
         small=next(iter(sizes), False),
         loads=loads,
         runs=len(set(source.values())),
-        machine="" if several else next(iter(machines), ""),
+        # The machine of the sections kept: a later file may replace all of an earlier one.
+        machine="" if several else next(iter({measured_on[name] for name in results}), ""),
         conditions=" ".join(conditions),
         machines={name: measured_on[name] or "not recorded" for name in SECTIONS}
         if several

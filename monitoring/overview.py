@@ -642,16 +642,17 @@ def _csv_by_copy(
     """`_csv_by_python`'s lines, which the database writes: each code looked up in the
     words (neutralised here once rather than on every line), the rest neutralised in SQL."""
 
-    def lookup(words: dict[Any, str]) -> str:
-        return json.dumps({str(code): neutralise(word) for code, word in words.items()})
+    def lookup(table: dict[Any, str]) -> str:
+        return json.dumps({str(code): neutralise(word) for code, word in table.items()})
 
     sql, params = _filtered(organization_id, filters, today)
     name, name_params = neutralise_sql("c.name")
+    kind, kind_params = neutralise_sql("c.kind")
     label, label_params = neutralise_sql("c.field_label")
     title, title_params = neutralise_sql("c.group_title")
     query = f"""
         SELECT NULLIF({name}, ''),
-            NULLIF(COALESCE(%s::jsonb ->> c.kind, c.kind), ''),
+            NULLIF(COALESCE(%s::jsonb ->> c.kind, {kind}), ''),
             NULLIF(COALESCE(%s::jsonb ->> c.field_id::text, {label}), ''),
             NULLIF(COALESCE(%s::jsonb ->> c.group_title, {title}), ''),
             %s::jsonb ->> c.status,
@@ -669,6 +670,7 @@ def _csv_by_copy(
         [
             *name_params,
             lookup(words.kinds),
+            *kind_params,
             lookup(words.fields),
             *label_params,
             lookup(words.titles),

@@ -96,7 +96,8 @@ def copied_lines(
     with (
         connection.wrap_database_errors,
         # A reader who stops early: psycopg cancels the COPY on the way out, which fails
-        # the transaction it ran in; its own (a savepoint within another) is rolled back.
+        # the transaction it ran in. It runs in one of its own (a savepoint inside another),
+        # rolled back then; the connection stays usable.
         transaction.atomic(),
         connection.cursor() as cursor,
         cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params) as copy,

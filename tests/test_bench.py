@@ -593,6 +593,10 @@ def test_a_report_gathered_from_several_machines_names_each_sections_machine(tmp
     # One machine: one line on top, none under the headings.
     alone = report_text(gather([most]), "sqlite")
     assert "Machine: 2 cores." in alone and "Measured on" not in alone
+    # A later file that replaces every section of an earlier one: its machine is the report's.
+    again = _save(tmp_path / "again.json", results, machine="8 cores")
+    replaced = gather([most, again])
+    assert (replaced.machine, replaced.machines) == ("8 cores", None)
 
 
 def test_the_report_is_written_from_several_saved_files(tmp_path):

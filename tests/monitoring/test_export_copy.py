@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from dataclasses import replace
 
 import pytest
 from django.db import connection
@@ -14,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitoring import overview
+from monitoring.models import GroupField
 from organizations.csvexport import copied_lines, neutralise, neutralise_sql
-from profiles.models import FieldValue
+from profiles.models import FieldValue, Profile
 from tests import factories
 
 pytestmark = [
@@ -116,17 +118,34 @@ def test_fields_and_groups_missing_from_the_words_are_neutralised_too(org, awkwa
 
 def test_the_filters_hold(org, awkward):
     words = _words({}, {})
+    with scopes_disabled():
+        group = GroupField.objects.get(field=awkward["address"]).group_id
+        company = Profile.objects.filter(organization=org, kind="company").first()
+        factories.contact(org, last_name="Employé", company=company)
+    overview.refresh(org.pk)
     for filters in (
         overview.Filters(status="expired"),
         overview.Filters(kind="company"),
         overview.Filters(query="Dupont"),
+        overview.Filters(group_id=group),
+        overview.Filters(company_id=company.pk),
     ):
         python, copied = _both(org, words, filters)
         assert copied == python
-        assert 1 < len(copied) < 1 + 3 * len(AWKWARD)
+        assert 1 < len(copied) < 1 + 3 * len(AWKWARD), filters
+    for query in ("'=already", "\\.", "%_"):
+        python, copied = _both(org, words, overview.Filters(query=query))
+        assert copied == python
 
 
-def test_a_reader_who_stops_early_leaves_the_connection_usable():
+def test_a_kind_missing_from_the_words_is_neutralised_too(org, awkward):
+    words = _words({}, {})
+    python, copied = _both(org, replace(words, kinds={}))
+    assert copied == python
+    assert {row[1] for row in copied[1:]} == {"contact", "company"}
+
+
+def _stop_early_then_query() -> None:
     # A line a chunk: the reader leaves in the middle of the COPY, which psycopg cancels.
     lines = copied_lines("SELECT g FROM generate_series(1, 1000000) g", [], ["n"], size=1)
     assert [next(lines), next(lines), next(lines)] == [b"\xef\xbb\xbfn\n", b"1\n", b"2\n"]
@@ -134,6 +153,19 @@ def test_a_reader_who_stops_early_leaves_the_connection_usable():
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
         assert cursor.fetchone() == (1,)
+
+
+def test_a_reader_who_stops_early_leaves_the_transaction_usable():
+    # Inside another transaction, as a test runs (a savepoint of its own).
+    _stop_early_then_query()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_reader_who_stops_early_leaves_the_connection_usable():
+    # In autocommit, as a streamed response is read once the view has returned.
+    assert connection.get_autocommit() and not connection.in_atomic_block
+    _stop_early_then_query()
+    assert connection.get_autocommit() and not connection.in_atomic_block
 
 
 @settings(
